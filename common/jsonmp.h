@@ -1,0 +1,28 @@
+/* common/jsonmp.h — JSON (jansson) <-> msgpack, for the command line only.
+ *
+ * The library and the wire speak msgpack; the `taskmq` tool converts at its edges.
+ * Mapping: null/bool/int/real/string/array/object both ways; msgpack BIN becomes a JSON
+ * string, EXT becomes null, non-string map keys are rendered as JSON text, and unsigned
+ * integers above INT64_MAX become reals (jansson's integers are signed 64-bit).
+ */
+#ifndef TMQ_JSONMP_H
+#define TMQ_JSONMP_H
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <stddef.h>
+
+/* Packs a JSON value. Returns 0. */
+int tmq_json_pack(msgpack_packer *pk, const json_t *j);
+
+/* A new JSON value for a msgpack object (never NULL except on out-of-memory). */
+json_t *tmq_json_from_object(const msgpack_object *o);
+
+/* A new JSON value for msgpack bytes, or NULL when they are not one valid object. */
+json_t *tmq_json_from_msgpack(const void *data, size_t len);
+
+/* The job argument for a command-line word or stdin line: its JSON value when the text
+ * parses as JSON, else the text as a string. Returns malloc'd msgpack bytes (caller frees). */
+void *tmq_json_arg_to_msgpack(const char *text, size_t len, size_t *out_len);
+
+#endif

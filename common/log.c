@@ -1,0 +1,55 @@
+/* common/log.c — see log.h. Writes whole lines with one fprintf so lines from the
+ * processes sharing a terminal do not interleave mid-line. */
+#include "log.h"
+#include "platform.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+int tmq_log_level = TMQ_LOG_INFO;
+static char s_role[32] = "taskmq";
+
+void tmq_log_init(const char *role, int level)
+{
+    snprintf(s_role, sizeof s_role, "%s", role);
+    tmq_log_level = level;
+}
+
+void tmq_log_write(int level, const char *fmt, ...)
+{
+    static const char *names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    localtime_r(&tv.tv_sec, &tm);
+    fprintf(stderr, "%02d:%02d:%02d.%03d %s[%d] %s %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+            (int)(tv.tv_usec / 1000), s_role, (int)getpid(),
+            names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+}
+
+bool tmq_rate_ok(tmq_rate_t *r, uint32_t burst, uint32_t *suppressed)
+{
+    int64_t now = tmq_clock_ms();
+    if (now - r->window_ms >= 1000) {
+        r->window_ms = now;
+        r->in_window = 0;
+    }
+    if (r->in_window >= burst) {
+        r->suppressed++;
+        return false;
+    }
+    r->in_window++;
+    *suppressed = r->suppressed;
+    r->suppressed = 0;
+    return true;
+}

@@ -1,0 +1,112 @@
+/* common/platform.c — see platform.h. */
+#include "platform.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t tmq_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t tmq_clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+pid_t tmq_spawn(char *const argv[], int keep_fd, bool die_with_parent)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+
+    /* Child: only async-signal-safe calls until exec; never touch the parent's ZeroMQ state. */
+    if (die_with_parent) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127); /* parent already gone */
+    }
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    if (keep_fd >= 0) {
+        if (keep_fd != 3 && dup2(keep_fd, 3) < 0) _exit(127);
+        close_range(4, ~0U, 0);
+    } else {
+        close_range(3, ~0U, 0);
+    }
+    execvp(argv[0], argv);
+    _exit(127);
+}
+
+const char *tmq_describe_status(int status, char *buf, size_t len)
+{
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        const char *abbrev = sigabbrev_np(sig);
+        if (abbrev)
+            snprintf(buf, len, "SIG%s", abbrev);
+        else
+            snprintf(buf, len, "signal %d", sig);
+    } else if (WIFEXITED(status)) {
+        snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+    } else {
+        snprintf(buf, len, "status %d", status);
+    }
+    return buf;
+}
+
+char *tmq_sibling_path(const char *name)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return NULL;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash) return NULL;
+    *slash = '\0';
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s", self, name) < 0) return NULL;
+    if (access(path, X_OK) != 0) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+int tmq_online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void tmq_hostname(char *buf, size_t len)
+{
+    if (gethostname(buf, len) != 0 || buf[0] == '\0') snprintf(buf, len, "localhost");
+    buf[len - 1] = '\0';
+    char *dot = strchr(buf, '.');
+    if (dot) *dot = '\0';
+}
+
+int tmq_parse_long(const char *s, long min, long max, long *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}

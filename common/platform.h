@@ -1,0 +1,38 @@
+/* common/platform.h — the OS-specific corner: clocks, process spawning, signals, host facts.
+ *
+ * Everything that touches fork/exec, prctl, rlimits or /proc lives behind these functions,
+ * so the rest of taskmq reads as plain logic. Children are spawned by fork+exec only (never
+ * a bare fork of a process holding a ZeroMQ context).
+ */
+#ifndef TMQ_PLATFORM_H
+#define TMQ_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+int64_t tmq_clock_ms(void); /* monotonic milliseconds */
+int64_t tmq_clock_us(void); /* monotonic microseconds */
+
+/* Starts argv[0] (a path, or a name looked up in PATH) as a child. When keep_fd >= 0 it
+ * becomes the child's fd 3; every other descriptor above 2 is closed in the child. With
+ * die_with_parent the child gets SIGKILL when this thread exits (PR_SET_PDEATHSIG).
+ * Returns the pid, or -1 with errno set (an exec failure shows as exit status 127). */
+pid_t tmq_spawn(char *const argv[], int keep_fd, bool die_with_parent);
+
+/* "exit 3", "SIGSEGV": describes a waitpid status into buf; returns buf. */
+const char *tmq_describe_status(int status, char *buf, size_t len);
+
+/* The path of a program installed beside the running one (same directory), or NULL when
+ * there is none; the caller frees it. */
+char *tmq_sibling_path(const char *name);
+
+int tmq_online_cpus(void);
+/* The short host name into buf (NUL-terminated, "localhost" when unknown). */
+void tmq_hostname(char *buf, size_t len);
+
+/* Parses a decimal integer in [min, max]; returns 0 or -1. */
+int tmq_parse_long(const char *s, long min, long max, long *out);
+
+#endif

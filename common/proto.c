@@ -1,0 +1,571 @@
+/* common/proto.c — the taskmq wire codec (see proto.h and docs/PROTOCOL.md).
+ *
+ * Decoding runs in two passes: s_scan walks the raw bytes checking every length and count
+ * against what is present and capping nesting, allocating nothing; only then does msgpack-c
+ * unpack (its C unpacker allocates from declared counts, msgpack-c#1013). Item accessors
+ * check arity and types position by position, so one bad item never spoils its batch.
+ */
+#include "proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *s_names[TMQ_CMD_MAX_] = {
+    [TMQ_CMD_HELLO] = "HELLO",       [TMQ_CMD_WELCOME] = "WELCOME",
+    [TMQ_CMD_SUBMIT] = "SUBMIT",     [TMQ_CMD_ACK] = "ACK",
+    [TMQ_CMD_RESULTS] = "RESULTS",   [TMQ_CMD_STATUS] = "STATUS",
+    [TMQ_CMD_STATUS_REPLY] = "STATUS_REPLY", [TMQ_CMD_READY] = "READY",
+    [TMQ_CMD_JOBS] = "JOBS",         [TMQ_CMD_DONE] = "DONE",
+    [TMQ_CMD_HEARTBEAT] = "HEARTBEAT", [TMQ_CMD_CANCEL] = "CANCEL",
+    [TMQ_CMD_BYE] = "BYE",           [TMQ_CMD_ERROR] = "ERROR",
+    [TMQ_CMD_RECONNECT] = "RECONNECT", [TMQ_CMD_REVOKE] = "REVOKE",
+    [TMQ_CMD_RETURNED] = "RETURNED",
+};
+
+const char *tmq_cmd_name(int cmd)
+{
+    if (cmd <= 0 || cmd >= TMQ_CMD_MAX_ || !s_names[cmd]) return "?";
+    return s_names[cmd];
+}
+
+void tmq_proto_header(uint8_t out[TMQ_PROTO_HDR_LEN], tmq_cmd_t cmd)
+{
+    out[0] = 'T';
+    out[1] = 'M';
+    out[2] = 'Q';
+    out[3] = TMQ_PROTO_VERSION;
+    out[4] = (uint8_t)cmd;
+}
+
+/* ---- structural scan ---- */
+
+static uint64_t s_be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = (v << 8) | p[i];
+    return v;
+}
+
+/* Skips one object at *pos. Returns 0, or -1 when it is truncated, too deep, or uses the
+ * reserved byte 0xc1. Allocates nothing, so a lying count costs only the bytes present. */
+static int s_scan(const uint8_t *p, size_t len, size_t *pos, int depth)
+{
+    if (depth < 0 || *pos >= len) return -1;
+    uint8_t b = p[(*pos)++];
+    size_t left = len - *pos;
+    uint64_t skip = 0, items = 0; /* bytes to skip, or child objects to scan */
+    int lenbytes = 0;
+
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return 0;
+    if ((b & 0xe0) == 0xa0) skip = b & 0x1f;                   /* fixstr */
+    else if ((b & 0xf0) == 0x90) items = b & 0x0f;             /* fixarray */
+    else if ((b & 0xf0) == 0x80) items = 2 * (uint64_t)(b & 0x0f); /* fixmap */
+    else switch (b) {
+        case 0xcc: case 0xd0: skip = 1; break;
+        case 0xcd: case 0xd1: skip = 2; break;
+        case 0xca: case 0xce: case 0xd2: skip = 4; break;
+        case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+        case 0xd4: skip = 2; break;  /* fixext 1 */
+        case 0xd5: skip = 3; break;
+        case 0xd6: skip = 5; break;
+        case 0xd7: skip = 9; break;
+        case 0xd8: skip = 17; break;
+        case 0xc4: case 0xd9: lenbytes = 1; break; /* bin8 / str8 */
+        case 0xc5: case 0xda: lenbytes = 2; break;
+        case 0xc6: case 0xdb: lenbytes = 4; break;
+        case 0xc7: lenbytes = 1; skip = 1; break;  /* ext8: len + type byte */
+        case 0xc8: lenbytes = 2; skip = 1; break;
+        case 0xc9: lenbytes = 4; skip = 1; break;
+        case 0xdc: case 0xde: lenbytes = 2; break;  /* array16 / map16 */
+        case 0xdd: case 0xdf: lenbytes = 4; break;
+        default: return -1;                         /* 0xc1: never used */
+    }
+    if (lenbytes) {
+        if (left < (size_t)lenbytes) return -1;
+        uint64_t n = s_be(p + *pos, lenbytes);
+        *pos += lenbytes;
+        left -= lenbytes;
+        if (b == 0xdc || b == 0xdd) items = n;
+        else if (b == 0xde || b == 0xdf) items = 2 * n;
+        else skip += n;
+    }
+    if (skip > left) return -1;
+    *pos += skip;
+    if (items > left) return -1; /* every child needs at least one byte */
+    for (uint64_t i = 0; i < items; i++)
+        if (s_scan(p, len, pos, depth - 1) != 0) return -1;
+    return 0;
+}
+
+int tmq_proto_check(const void *data, size_t len, int max_depth)
+{
+    size_t pos = 0;
+    if (!data || len == 0) return -1;
+    if (s_scan(data, len, &pos, max_depth) != 0) return -1;
+    return pos == len ? 0 : -1;
+}
+
+/* ---- decoding ---- */
+
+static bool s_is_batch(int cmd)
+{
+    return cmd == TMQ_CMD_SUBMIT || cmd == TMQ_CMD_ACK || cmd == TMQ_CMD_RESULTS ||
+           cmd == TMQ_CMD_JOBS || cmd == TMQ_CMD_DONE || cmd == TMQ_CMD_CANCEL ||
+           cmd == TMQ_CMD_RETURNED;
+}
+
+static const char *s_batch_key(int cmd)
+{
+    switch (cmd) {
+    case TMQ_CMD_RESULTS: case TMQ_CMD_DONE: return "results";
+    case TMQ_CMD_ACK: return "rejected";
+    default: return "jobs";
+    }
+}
+
+static int s_fail(tmq_msg_t *m, int *errcode, int code, const char *why)
+{
+    m->error = why;
+    if (errcode) *errcode = code;
+    return -1;
+}
+
+int tmq_proto_decode(tmq_msg_t *m, const void *hdr, size_t hdr_len, const void *body,
+                     size_t body_len, int *errcode)
+{
+    memset(m, 0, sizeof *m);
+    const uint8_t *h = hdr;
+    if (!h || hdr_len != TMQ_PROTO_HDR_LEN || h[0] != 'T' || h[1] != 'M' || h[2] != 'Q')
+        return s_fail(m, errcode, TMQ_ERR_MALFORMED, "bad protocol signature");
+    if (h[3] != TMQ_PROTO_VERSION)
+        return s_fail(m, errcode, TMQ_ERR_VERSION, "unsupported protocol version");
+    if (h[4] == 0 || h[4] >= TMQ_CMD_MAX_)
+        return s_fail(m, errcode, TMQ_ERR_COMMAND, "unknown command");
+    m->cmd = h[4];
+    if (body_len > TMQ_PROTO_MAX_BODY)
+        return s_fail(m, errcode, TMQ_ERR_MALFORMED, "body too large");
+    if (tmq_proto_check(body, body_len, TMQ_PROTO_MAX_DEPTH) != 0)
+        return s_fail(m, errcode, TMQ_ERR_MALFORMED, "body is not one well-formed msgpack object");
+
+    msgpack_unpacked_init(&m->up);
+    size_t off = 0;
+    if (msgpack_unpack_next(&m->up, body, body_len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        off != body_len) {
+        msgpack_unpacked_destroy(&m->up);
+        return s_fail(m, errcode, TMQ_ERR_MALFORMED, "body did not unpack");
+    }
+    m->body = &m->up.data;
+    if (m->body->type != MSGPACK_OBJECT_MAP) {
+        tmq_msg_release(m);
+        return s_fail(m, errcode, TMQ_ERR_MALFORMED, "body is not a map");
+    }
+    if (s_is_batch(m->cmd)) {
+        const msgpack_object *items = tmq_msg_get(m, s_batch_key(m->cmd));
+        if (!items || items->type != MSGPACK_OBJECT_ARRAY) {
+            tmq_msg_release(m);
+            return s_fail(m, errcode, TMQ_ERR_MALFORMED, "batch has no item array");
+        }
+        m->items = items;
+    }
+    return 0;
+}
+
+void tmq_msg_release(tmq_msg_t *m)
+{
+    if (m->body) msgpack_unpacked_destroy(&m->up);
+    m->body = NULL;
+    m->items = NULL;
+}
+
+const msgpack_object *tmq_msg_get(const tmq_msg_t *m, const char *key)
+{
+    if (!m->body) return NULL;
+    size_t klen = strlen(key);
+    const msgpack_object_map *map = &m->body->via.map;
+    for (uint32_t i = 0; i < map->size; i++) {
+        const msgpack_object *k = &map->ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
+            memcmp(k->via.str.ptr, key, klen) == 0)
+            return &map->ptr[i].val;
+    }
+    return NULL;
+}
+
+static int s_uint(const msgpack_object *o, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) return -1;
+    *out = o->via.u64;
+    return 0;
+}
+
+static int s_u32(const msgpack_object *o, uint32_t *out)
+{
+    uint64_t v;
+    if (s_uint(o, &v) != 0 || v > UINT32_MAX) return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int s_int32(const msgpack_object *o, int32_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT32_MAX)
+        *out = (int32_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && o->via.i64 >= INT32_MIN)
+        *out = (int32_t)o->via.i64;
+    else
+        return -1;
+    return 0;
+}
+
+static int s_double(const msgpack_object *o, double *out)
+{
+    if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32)
+        *out = o->via.f64;
+    else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        *out = (double)o->via.u64;
+    else
+        return -1;
+    return 0;
+}
+
+static int s_str(const msgpack_object *o, const char **s, size_t *len)
+{
+    if (o->type != MSGPACK_OBJECT_STR) return -1;
+    *s = o->via.str.ptr;
+    *len = o->via.str.size;
+    return 0;
+}
+
+static int s_bytes(const msgpack_object *o, const void **p, size_t *len)
+{
+    if (o->type == MSGPACK_OBJECT_BIN) {
+        *p = o->via.bin.ptr;
+        *len = o->via.bin.size;
+    } else if (o->type == MSGPACK_OBJECT_STR) {
+        *p = o->via.str.ptr;
+        *len = o->via.str.size;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+int tmq_msg_get_uint(const tmq_msg_t *m, const char *key, uint64_t *out)
+{
+    const msgpack_object *o = tmq_msg_get(m, key);
+    return o ? s_uint(o, out) : -1;
+}
+
+int tmq_msg_get_str(const tmq_msg_t *m, const char *key, const char **s, size_t *len)
+{
+    const msgpack_object *o = tmq_msg_get(m, key);
+    return o ? s_str(o, s, len) : -1;
+}
+
+size_t tmq_msg_count(const tmq_msg_t *m)
+{
+    return m->items ? m->items->via.array.size : 0;
+}
+
+/* Item i as a positional array of exactly n fields, or NULL. */
+static const msgpack_object *s_item(const tmq_msg_t *m, size_t i, uint32_t n)
+{
+    if (!m->items || i >= m->items->via.array.size) return NULL;
+    const msgpack_object *it = &m->items->via.array.ptr[i];
+    if (it->type != MSGPACK_OBJECT_ARRAY || it->via.array.size != n) return NULL;
+    return it->via.array.ptr;
+}
+
+static int s_fname(const msgpack_object *o, const char **fn, size_t *len)
+{
+    if (s_str(o, fn, len) != 0 || *len == 0 || *len > TMQ_PROTO_MAX_FNAME) return -1;
+    return 0;
+}
+
+int tmq_msg_submit_item(const tmq_msg_t *m, size_t i, tmq_submit_item_t *out)
+{
+    const msgpack_object *f = s_item(m, i, 5);
+    if (!f || s_uint(&f[0], &out->cid) || s_fname(&f[1], &out->fn, &out->fn_len) ||
+        s_bytes(&f[2], &out->arg, &out->arg_len) || s_u32(&f[3], &out->timeout_ms) ||
+        s_int32(&f[4], &out->retries))
+        return -1;
+    return 0;
+}
+
+int tmq_msg_reject_item(const tmq_msg_t *m, size_t i, tmq_reject_item_t *out)
+{
+    const msgpack_object *f = s_item(m, i, 3);
+    uint32_t code;
+    if (!f || s_uint(&f[0], &out->cid) || s_u32(&f[1], &code) ||
+        s_str(&f[2], &out->reason, &out->reason_len))
+        return -1;
+    out->code = (int)code;
+    return 0;
+}
+
+int tmq_msg_result_item(const tmq_msg_t *m, size_t i, tmq_result_item_t *out)
+{
+    const msgpack_object *f = s_item(m, i, 6);
+    uint32_t status;
+    if (!f || s_uint(&f[0], &out->cid) || s_u32(&f[1], &status) || status > TMQ_ST_REJECTED ||
+        s_bytes(&f[2], &out->data, &out->data_len) ||
+        s_str(&f[3], &out->worker, &out->worker_len) || s_double(&f[4], &out->ms) ||
+        s_u32(&f[5], &out->attempts))
+        return -1;
+    out->status = (int)status;
+    return 0;
+}
+
+int tmq_msg_job_item(const tmq_msg_t *m, size_t i, tmq_job_item_t *out)
+{
+    const msgpack_object *f = s_item(m, i, 5);
+    if (!f || s_uint(&f[0], &out->jid) || s_u32(&f[1], &out->attempt) ||
+        s_fname(&f[2], &out->fn, &out->fn_len) || s_bytes(&f[3], &out->arg, &out->arg_len) ||
+        s_u32(&f[4], &out->timeout_ms))
+        return -1;
+    return 0;
+}
+
+int tmq_msg_done_item(const tmq_msg_t *m, size_t i, tmq_done_item_t *out)
+{
+    const msgpack_object *f = s_item(m, i, 6);
+    uint32_t status;
+    if (!f || s_uint(&f[0], &out->jid) || s_u32(&f[1], &out->attempt) ||
+        s_u32(&f[2], &status) || status > TMQ_ST_TIMEOUT ||
+        s_bytes(&f[3], &out->data, &out->data_len) || s_u32(&f[4], &out->pid) ||
+        s_double(&f[5], &out->ms))
+        return -1;
+    out->status = (int)status;
+    return 0;
+}
+
+int tmq_msg_ref_item(const tmq_msg_t *m, size_t i, uint64_t *jid, uint32_t *attempt)
+{
+    const msgpack_object *f = s_item(m, i, 2);
+    if (!f || s_uint(&f[0], jid) || s_u32(&f[1], attempt)) return -1;
+    return 0;
+}
+
+int tmq_msg_ready(const tmq_msg_t *m, tmq_ready_t *out, const char **fns, size_t *fn_lens,
+                  size_t max_fns)
+{
+    uint64_t procs, pid;
+    const msgpack_object *list = tmq_msg_get(m, "functions");
+    if (tmq_msg_get_str(m, "name", &out->name, &out->name_len) ||
+        tmq_msg_get_uint(m, "procs", &procs) || procs == 0 || procs > 1000000 ||
+        tmq_msg_get_uint(m, "pid", &pid) || pid > UINT32_MAX || !list ||
+        list->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    out->procs = (uint32_t)procs;
+    out->pid = (uint32_t)pid;
+    out->nfns = list->via.array.size;
+    for (size_t i = 0; i < out->nfns; i++) {
+        const char *s;
+        size_t len;
+        if (s_fname(&list->via.array.ptr[i], &s, &len) != 0) return -1;
+        if (i < max_fns) {
+            fns[i] = s;
+            fn_lens[i] = len;
+        }
+    }
+    return 0;
+}
+
+/* ---- encoding ---- */
+
+static void *s_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) abort();
+    return p;
+}
+
+void tmq_batch_init(tmq_batch_t *b)
+{
+    msgpack_sbuffer_init(&b->buf);
+    msgpack_packer_init(&b->pk, &b->buf, msgpack_sbuffer_write);
+    b->count = 0;
+}
+
+void tmq_batch_destroy(tmq_batch_t *b)
+{
+    msgpack_sbuffer_destroy(&b->buf);
+    b->count = 0;
+}
+
+void tmq_batch_reset(tmq_batch_t *b)
+{
+    b->buf.size = 0;
+    b->count = 0;
+}
+
+static void s_pack_str(msgpack_packer *pk, const char *s, size_t len)
+{
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s, len);
+}
+
+static void s_pack_bin(msgpack_packer *pk, const void *p, size_t len)
+{
+    msgpack_pack_bin(pk, len);
+    msgpack_pack_bin_body(pk, p, len);
+}
+
+void tmq_batch_add_submit(tmq_batch_t *b, const tmq_submit_item_t *it)
+{
+    msgpack_pack_array(&b->pk, 5);
+    msgpack_pack_uint64(&b->pk, it->cid);
+    s_pack_str(&b->pk, it->fn, it->fn_len);
+    s_pack_bin(&b->pk, it->arg, it->arg_len);
+    msgpack_pack_uint32(&b->pk, it->timeout_ms);
+    msgpack_pack_int32(&b->pk, it->retries);
+    b->count++;
+}
+
+void tmq_batch_add_reject(tmq_batch_t *b, const tmq_reject_item_t *it)
+{
+    msgpack_pack_array(&b->pk, 3);
+    msgpack_pack_uint64(&b->pk, it->cid);
+    msgpack_pack_uint32(&b->pk, (uint32_t)it->code);
+    s_pack_str(&b->pk, it->reason, it->reason_len);
+    b->count++;
+}
+
+void tmq_batch_add_result(tmq_batch_t *b, const tmq_result_item_t *it)
+{
+    msgpack_pack_array(&b->pk, 6);
+    msgpack_pack_uint64(&b->pk, it->cid);
+    msgpack_pack_uint32(&b->pk, (uint32_t)it->status);
+    s_pack_bin(&b->pk, it->data, it->data_len);
+    s_pack_str(&b->pk, it->worker ? it->worker : "", it->worker ? it->worker_len : 0);
+    msgpack_pack_double(&b->pk, it->ms);
+    msgpack_pack_uint32(&b->pk, it->attempts);
+    b->count++;
+}
+
+void tmq_batch_add_job(tmq_batch_t *b, const tmq_job_item_t *it)
+{
+    msgpack_pack_array(&b->pk, 5);
+    msgpack_pack_uint64(&b->pk, it->jid);
+    msgpack_pack_uint32(&b->pk, it->attempt);
+    s_pack_str(&b->pk, it->fn, it->fn_len);
+    s_pack_bin(&b->pk, it->arg, it->arg_len);
+    msgpack_pack_uint32(&b->pk, it->timeout_ms);
+    b->count++;
+}
+
+void tmq_batch_add_done(tmq_batch_t *b, const tmq_done_item_t *it)
+{
+    msgpack_pack_array(&b->pk, 6);
+    msgpack_pack_uint64(&b->pk, it->jid);
+    msgpack_pack_uint32(&b->pk, it->attempt);
+    msgpack_pack_uint32(&b->pk, (uint32_t)it->status);
+    s_pack_bin(&b->pk, it->data, it->data_len);
+    msgpack_pack_uint32(&b->pk, it->pid);
+    msgpack_pack_double(&b->pk, it->ms);
+    b->count++;
+}
+
+void tmq_batch_add_ref(tmq_batch_t *b, uint64_t jid, uint32_t attempt)
+{
+    msgpack_pack_array(&b->pk, 2);
+    msgpack_pack_uint64(&b->pk, jid);
+    msgpack_pack_uint32(&b->pk, attempt);
+    b->count++;
+}
+
+void *tmq_proto_sbuffer_take(msgpack_sbuffer *sb, size_t *len)
+{
+    *len = sb->size;
+    void *p = msgpack_sbuffer_release(sb);
+    return p ? p : s_xmalloc(1);
+}
+
+void *tmq_batch_finish(tmq_batch_t *b, tmq_cmd_t cmd, uint64_t accepted, size_t *len)
+{
+    msgpack_sbuffer out;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&out);
+    msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
+    const char *key = s_batch_key(cmd);
+    msgpack_pack_map(&pk, cmd == TMQ_CMD_ACK ? 2 : 1);
+    if (cmd == TMQ_CMD_ACK) {
+        s_pack_str(&pk, "accepted", 8);
+        msgpack_pack_uint64(&pk, accepted);
+    }
+    s_pack_str(&pk, key, strlen(key));
+    msgpack_pack_array(&pk, (uint32_t)b->count);
+    msgpack_sbuffer_write(&out, b->buf.data, b->buf.size);
+    tmq_batch_reset(b);
+    return tmq_proto_sbuffer_take(&out, len);
+}
+
+void *tmq_proto_empty_body(size_t *len)
+{
+    uint8_t *p = s_xmalloc(1);
+    p[0] = 0x80; /* fixmap, 0 pairs */
+    *len = 1;
+    return p;
+}
+
+void *tmq_proto_welcome_body(uint32_t heartbeat_ms, uint32_t max_payload, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    s_pack_str(&pk, "heartbeat", 9);
+    msgpack_pack_uint32(&pk, heartbeat_ms);
+    s_pack_str(&pk, "max_payload", 11);
+    msgpack_pack_uint32(&pk, max_payload);
+    s_pack_str(&pk, "version", 7);
+    msgpack_pack_uint32(&pk, TMQ_PROTO_VERSION);
+    return tmq_proto_sbuffer_take(&sb, len);
+}
+
+void *tmq_proto_ready_body(const char *name, uint32_t procs, uint32_t pid, const char *const *fns,
+                           size_t nfns, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    s_pack_str(&pk, "name", 4);
+    s_pack_str(&pk, name, strlen(name));
+    s_pack_str(&pk, "procs", 5);
+    msgpack_pack_uint32(&pk, procs);
+    s_pack_str(&pk, "pid", 3);
+    msgpack_pack_uint32(&pk, pid);
+    s_pack_str(&pk, "functions", 9);
+    msgpack_pack_array(&pk, (uint32_t)nfns);
+    for (size_t i = 0; i < nfns; i++) s_pack_str(&pk, fns[i], strlen(fns[i]));
+    return tmq_proto_sbuffer_take(&sb, len);
+}
+
+void *tmq_proto_error_body(int code, const char *reason, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    s_pack_str(&pk, "code", 4);
+    msgpack_pack_uint32(&pk, (uint32_t)code);
+    s_pack_str(&pk, "reason", 6);
+    s_pack_str(&pk, reason, strlen(reason));
+    return tmq_proto_sbuffer_take(&sb, len);
+}
+
+void *tmq_proto_revoke_body(uint32_t n, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    s_pack_str(&pk, "n", 1);
+    msgpack_pack_uint32(&pk, n);
+    return tmq_proto_sbuffer_take(&sb, len);
+}

@@ -1,0 +1,217 @@
+/* common/proto.h — the taskmq wire codec (spec: docs/PROTOCOL.md).
+ *
+ * Pure: bytes in, structs out, and back. No sockets, no logging, no globals, so it can be
+ * fuzzed and unit-tested alone. A message is a 5-byte header frame ('T','M','Q', version,
+ * command) and one body frame holding a msgpack map. Batches (SUBMIT, ACK, RESULTS, JOBS,
+ * DONE) carry their items under one key as an array of positional arrays. Every declared
+ * count is checked against the bytes present and nesting is capped before msgpack-c unpacks.
+ */
+#ifndef TMQ_PROTO_H
+#define TMQ_PROTO_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TMQ_PROTO_VERSION 1
+#define TMQ_PROTO_HDR_LEN 5
+#define TMQ_PROTO_MAX_DEPTH 32            /* nesting limit for any body (payloads included) */
+#define TMQ_PROTO_MAX_BODY (64u << 20)    /* a body frame larger than this is refused */
+#define TMQ_PROTO_MAX_PAYLOAD (1u << 20)  /* default limit on one job argument or result */
+#define TMQ_PROTO_MAX_FNAME 64            /* function names are 1..64 bytes */
+
+typedef enum {
+    TMQ_CMD_HELLO = 1,     /* client -> broker   {}                                         */
+    TMQ_CMD_WELCOME,       /* broker -> peer     {heartbeat, max_payload, version}           */
+    TMQ_CMD_SUBMIT,        /* client -> broker   {jobs:[[cid, fn, arg, timeout_ms, retries]]} */
+    TMQ_CMD_ACK,           /* broker -> client   {accepted, rejected:[[cid, code, reason]]}  */
+    TMQ_CMD_RESULTS,       /* broker -> client   {results:[[cid, status, data, worker, ms, attempts]]} */
+    TMQ_CMD_STATUS,        /* client -> broker   {}                                          */
+    TMQ_CMD_STATUS_REPLY,  /* broker -> client   {queued, running, done, failed, ..., workers:[...]} */
+    TMQ_CMD_READY,         /* worker -> broker   {name, procs, pid, functions:[str]}         */
+    TMQ_CMD_JOBS,          /* broker -> worker   {jobs:[[jid, attempt, fn, arg, timeout_ms]]} */
+    TMQ_CMD_DONE,          /* worker -> broker   {results:[[jid, attempt, status, data, pid, ms]]} */
+    TMQ_CMD_HEARTBEAT,     /* any -> peer        {}                                          */
+    TMQ_CMD_CANCEL,        /* broker -> worker   {jobs:[[jid, attempt]]}  (stop these jobs)   */
+    TMQ_CMD_BYE,           /* client/worker -> broker, broker -> worker {}                   */
+    TMQ_CMD_ERROR,         /* any -> peer        {code, reason}                              */
+    TMQ_CMD_RECONNECT,     /* broker -> worker   {} : "I do not know you, send READY again"  */
+    TMQ_CMD_REVOKE,        /* broker -> worker   {n}: hand back up to n jobs not yet started  */
+    TMQ_CMD_RETURNED,      /* worker -> broker   {jobs:[[jid, attempt]]}: jobs handed back    */
+    TMQ_CMD_MAX_
+} tmq_cmd_t;
+
+/* Status of one job outcome (DONE items from workers, RESULTS items to clients). */
+typedef enum {
+    TMQ_ST_OK = 0,       /* data is the msgpack result */
+    TMQ_ST_ERROR = 1,    /* the function reported an error; data is its text; not retried */
+    TMQ_ST_DIED = 2,     /* the executor died running it; data names the cause; retryable */
+    TMQ_ST_TIMEOUT = 3,  /* past its time limit; the executor was killed; not retried */
+    TMQ_ST_REJECTED = 4, /* the broker refused it (RESULTS only); data is the reason */
+} tmq_status_t;
+
+/* Why the broker rejects a job (ACK items). */
+typedef enum {
+    TMQ_REJ_QUEUE_FULL = 1,       /* retryable: the client may resubmit as the queue drains */
+    TMQ_REJ_UNKNOWN_FUNCTION = 2, /* no connected worker serves the function */
+    TMQ_REJ_TOO_LARGE = 3,        /* argument over the broker's payload limit */
+    TMQ_REJ_BAD_JOB = 4,          /* malformed job item */
+} tmq_reject_t;
+
+/* Error codes in ERROR bodies. */
+typedef enum {
+    TMQ_ERR_MALFORMED = 1,   /* frame count, header, or body did not parse */
+    TMQ_ERR_VERSION = 2,     /* unsupported protocol version */
+    TMQ_ERR_COMMAND = 3,     /* unknown command, or a command this peer may not send */
+    TMQ_ERR_UNKNOWN_PEER = 4 /* a command that needs HELLO/READY first */
+} tmq_errcode_t;
+
+const char *tmq_cmd_name(int cmd); /* "SUBMIT" ...; "?" for unknown */
+
+/* ---- header frame ---- */
+
+/* Writes the 5-byte header for cmd into out. */
+void tmq_proto_header(uint8_t out[TMQ_PROTO_HDR_LEN], tmq_cmd_t cmd);
+
+/* ---- decoding ---- */
+
+/* A decoded message. body points into the caller's body bytes (STR/BIN are not copied, not
+ * NUL-terminated): keep those bytes alive while using it. Release with tmq_msg_release. */
+typedef struct {
+    int cmd;
+    msgpack_unpacked up;
+    const msgpack_object *body; /* the body map */
+    const msgpack_object *items; /* the batch array for SUBMIT/ACK/RESULTS/JOBS/DONE/CANCEL/RETURNED, else NULL */
+    const char *error;          /* static text describing why decode failed */
+} tmq_msg_t;
+
+/* Decodes a header and body. Returns 0, or -1 with m->error set and *errcode (if non-NULL)
+ * set to a tmq_errcode_t. Checks signature, version, command, body size, that the body is one
+ * map with nothing after it, nesting depth and every declared count. On -1 the message holds
+ * nothing to release (release is still safe). */
+int tmq_proto_decode(tmq_msg_t *m, const void *hdr, size_t hdr_len, const void *body,
+                     size_t body_len, int *errcode);
+void tmq_msg_release(tmq_msg_t *m);
+
+/* Checks that data holds exactly one well-formed msgpack object within depth and count limits.
+ * Returns 0 or -1. Used for bodies and for job arguments/results the broker never unpacks. */
+int tmq_proto_check(const void *data, size_t len, int max_depth);
+
+/* Field lookup in the body map; NULL when absent. */
+const msgpack_object *tmq_msg_get(const tmq_msg_t *m, const char *key);
+/* Typed lookups: 0 when present with the right type, -1 otherwise (out untouched). */
+int tmq_msg_get_uint(const tmq_msg_t *m, const char *key, uint64_t *out);
+int tmq_msg_get_str(const tmq_msg_t *m, const char *key, const char **s, size_t *len);
+
+size_t tmq_msg_count(const tmq_msg_t *m); /* number of batch items; 0 when no batch */
+
+/* Batch items, decoded by position. Each returns 0, or -1 when item i is malformed (wrong
+ * arity or types, empty or over-long function name): the caller rejects that item alone. */
+typedef struct {
+    uint64_t cid;           /* client-chosen job id */
+    const char *fn;         /* function name, not NUL-terminated */
+    size_t fn_len;
+    const void *arg;        /* msgpack bytes of the argument */
+    size_t arg_len;
+    uint32_t timeout_ms;    /* 0 = none */
+    int32_t retries;        /* -1 = broker default */
+} tmq_submit_item_t;
+int tmq_msg_submit_item(const tmq_msg_t *m, size_t i, tmq_submit_item_t *out);
+
+typedef struct {
+    uint64_t cid;
+    int code;               /* tmq_reject_t */
+    const char *reason;
+    size_t reason_len;
+} tmq_reject_item_t;
+int tmq_msg_reject_item(const tmq_msg_t *m, size_t i, tmq_reject_item_t *out);
+
+typedef struct {
+    uint64_t cid;
+    int status;             /* tmq_status_t */
+    const void *data;       /* msgpack result when OK, else error text */
+    size_t data_len;
+    const char *worker;     /* "name:pid", may be empty */
+    size_t worker_len;
+    double ms;              /* execution time on the executor */
+    uint32_t attempts;
+} tmq_result_item_t;
+int tmq_msg_result_item(const tmq_msg_t *m, size_t i, tmq_result_item_t *out);
+
+typedef struct {
+    uint64_t jid;           /* broker job id */
+    uint32_t attempt;       /* 1 for the first attempt; results for other attempts are stale */
+    const char *fn;
+    size_t fn_len;
+    const void *arg;
+    size_t arg_len;
+    uint32_t timeout_ms;
+} tmq_job_item_t;
+int tmq_msg_job_item(const tmq_msg_t *m, size_t i, tmq_job_item_t *out);
+
+typedef struct {
+    uint64_t jid;
+    uint32_t attempt;
+    int status;             /* tmq_status_t (not REJECTED) */
+    const void *data;
+    size_t data_len;
+    uint32_t pid;           /* executor process that ran it */
+    double ms;
+} tmq_done_item_t;
+int tmq_msg_done_item(const tmq_msg_t *m, size_t i, tmq_done_item_t *out);
+
+/* CANCEL and RETURNED items: [jid, attempt]. */
+int tmq_msg_ref_item(const tmq_msg_t *m, size_t i, uint64_t *jid, uint32_t *attempt);
+
+/* READY body. functions[] point into the body; at most max_fns are returned, *nfns is the
+ * number present. Returns -1 when a field is missing or mistyped. */
+typedef struct {
+    const char *name;
+    size_t name_len;
+    uint32_t procs;
+    uint32_t pid;
+    size_t nfns;
+} tmq_ready_t;
+int tmq_msg_ready(const tmq_msg_t *m, tmq_ready_t *out, const char **fns, size_t *fn_lens,
+                  size_t max_fns);
+
+/* ---- encoding ---- */
+
+/* A batch under construction: items are appended to buf; tmq_batch_finish wraps them in
+ * the body map. One batch per peer per loop turn is the intended use. */
+typedef struct {
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    size_t count;
+} tmq_batch_t;
+
+void tmq_batch_init(tmq_batch_t *b);
+void tmq_batch_destroy(tmq_batch_t *b);
+void tmq_batch_reset(tmq_batch_t *b); /* forget items, keep the buffer's memory */
+
+void tmq_batch_add_submit(tmq_batch_t *b, const tmq_submit_item_t *it);
+void tmq_batch_add_reject(tmq_batch_t *b, const tmq_reject_item_t *it);
+void tmq_batch_add_result(tmq_batch_t *b, const tmq_result_item_t *it);
+void tmq_batch_add_job(tmq_batch_t *b, const tmq_job_item_t *it);
+void tmq_batch_add_done(tmq_batch_t *b, const tmq_done_item_t *it);
+void tmq_batch_add_ref(tmq_batch_t *b, uint64_t jid, uint32_t attempt);
+
+/* Builds the body for cmd from the batch: a map {key: [items...]} where key is "jobs" for
+ * SUBMIT/JOBS/CANCEL/RETURNED, "results" for RESULTS/DONE, "rejected" for ACK (which also
+ * gets "accepted": accepted). Returns a malloc'd buffer the caller frees (*len set), and
+ * resets the batch. Aborts on out-of-memory. */
+void *tmq_batch_finish(tmq_batch_t *b, tmq_cmd_t cmd, uint64_t accepted, size_t *len);
+
+/* Small bodies. Each returns a malloc'd buffer the caller frees, *len set. */
+void *tmq_proto_empty_body(size_t *len);
+void *tmq_proto_welcome_body(uint32_t heartbeat_ms, uint32_t max_payload, size_t *len);
+void *tmq_proto_ready_body(const char *name, uint32_t procs, uint32_t pid, const char *const *fns,
+                           size_t nfns, size_t *len);
+void *tmq_proto_error_body(int code, const char *reason, size_t *len);
+void *tmq_proto_revoke_body(uint32_t n, size_t *len);
+
+/* Helpers for msgpack payloads used by clients and built-in functions. */
+void *tmq_proto_sbuffer_take(msgpack_sbuffer *sb, size_t *len); /* steal sb's bytes */
+
+#endif

@@ -1,0 +1,126 @@
+/* common/wire.c — see wire.h. */
+#include "wire.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *s_handle(void *sock)
+{
+    return zsock_is(sock) ? zsock_resolve(sock) : sock;
+}
+
+static void s_drain(void *h, zmq_msg_t *scratch)
+{
+    while (zmq_msg_more(scratch)) {
+        zmq_msg_close(scratch);
+        zmq_msg_init(scratch);
+        if (zmq_msg_recv(scratch, h, 0) < 0) break;
+    }
+}
+
+int tmq_wire_recv(void *sock, bool router, tmq_wire_in_t *in, int *errcode)
+{
+    void *h = s_handle(sock);
+    in->live = false;
+    in->rid_len = 0;
+    zmq_msg_init(&in->hdr);
+    if (router) {
+        /* The routing id frame */
+        if (zmq_msg_recv(&in->hdr, h, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&in->hdr);
+            return 0;
+        }
+        size_t n = zmq_msg_size(&in->hdr);
+        in->rid_len = n > TMQ_WIRE_MAX_RID ? TMQ_WIRE_MAX_RID : n;
+        memcpy(in->rid, zmq_msg_data(&in->hdr), in->rid_len);
+        if (!zmq_msg_more(&in->hdr)) {
+            zmq_msg_close(&in->hdr);
+            *errcode = TMQ_ERR_MALFORMED;
+            return -1;
+        }
+        zmq_msg_close(&in->hdr);
+        zmq_msg_init(&in->hdr);
+        if (zmq_msg_recv(&in->hdr, h, 0) < 0) {
+            zmq_msg_close(&in->hdr);
+            return 0;
+        }
+    } else if (zmq_msg_recv(&in->hdr, h, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&in->hdr);
+        return 0;
+    }
+    zmq_msg_init(&in->body);
+    in->live = true;
+    if (!zmq_msg_more(&in->hdr)) {
+        *errcode = TMQ_ERR_MALFORMED;
+        in->msg.body = NULL;
+        return -1;
+    }
+    zmq_msg_recv(&in->body, h, 0);
+    if (zmq_msg_more(&in->body)) {
+        s_drain(h, &in->body);
+        *errcode = TMQ_ERR_MALFORMED;
+        in->msg.body = NULL;
+        return -1;
+    }
+    if (tmq_proto_decode(&in->msg, zmq_msg_data(&in->hdr), zmq_msg_size(&in->hdr),
+                         zmq_msg_data(&in->body), zmq_msg_size(&in->body), errcode) != 0)
+        return -1;
+    return 1;
+}
+
+void tmq_wire_in_release(tmq_wire_in_t *in)
+{
+    if (!in->live) return;
+    tmq_msg_release(&in->msg);
+    zmq_msg_close(&in->hdr);
+    zmq_msg_close(&in->body);
+    in->live = false;
+}
+
+static void s_free(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
+int tmq_wire_send(void *sock, const void *rid, size_t rid_len, tmq_cmd_t cmd, void *body,
+                  size_t len)
+{
+    void *h = s_handle(sock);
+    uint8_t hdr[TMQ_PROTO_HDR_LEN];
+    tmq_proto_header(hdr, cmd);
+    if (rid && zmq_send(h, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        free(body);
+        return -1;
+    }
+    /* After the first frame of a multipart message the rest go out atomically. */
+    if (zmq_send(h, hdr, sizeof hdr, ZMQ_SNDMORE | (rid ? 0 : ZMQ_DONTWAIT)) < 0) {
+        free(body);
+        return -1;
+    }
+    zmq_msg_t m;
+    zmq_msg_init_data(&m, body, len, s_free, NULL);
+    if (zmq_msg_send(&m, h, 0) < 0) {
+        int e = errno;
+        zmq_msg_close(&m);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+int tmq_wire_send_empty(void *sock, const void *rid, size_t rid_len, tmq_cmd_t cmd)
+{
+    size_t len;
+    void *body = tmq_proto_empty_body(&len);
+    return tmq_wire_send(sock, rid, rid_len, cmd, body, len);
+}
+
+int tmq_wire_send_error(void *sock, const void *rid, size_t rid_len, int code, const char *reason)
+{
+    size_t len;
+    void *body = tmq_proto_error_body(code, reason, &len);
+    return tmq_wire_send(sock, rid, rid_len, TMQ_CMD_ERROR, body, len);
+}

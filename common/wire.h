@@ -1,0 +1,44 @@
+/* common/wire.h — the one module that turns ZeroMQ frames into codec calls and back.
+ *
+ * It handles ROUTER envelopes (one routing-id frame), frame counts and non-blocking sends.
+ * A message on the wire is [routing id] + header + body; anything else is malformed and is
+ * drained whole so the next message starts clean.
+ */
+#ifndef TMQ_WIRE_H
+#define TMQ_WIRE_H
+
+#include "proto.h"
+
+#include <stdbool.h>
+#include <zmq.h>
+
+#define TMQ_WIRE_MAX_RID 255
+
+typedef struct {
+    uint8_t rid[TMQ_WIRE_MAX_RID]; /* routing id (ROUTER sockets only) */
+    size_t rid_len;
+    zmq_msg_t hdr, body;           /* kept alive: msg's STR/BIN point into body */
+    tmq_msg_t msg;
+    bool live;                     /* frames held, release needed */
+} tmq_wire_in_t;
+
+/* Receives one message without blocking. `sock` is a czmq zsock_t or a libzmq socket.
+ * Returns 1 with in->msg decoded; 0 when nothing is pending; -1 when a message arrived but
+ * was malformed (it is consumed; *errcode says why and in->rid names the sender when known,
+ * so the caller can reply with ERROR). Always call tmq_wire_in_release after 1 or -1. */
+int tmq_wire_recv(void *sock, bool router, tmq_wire_in_t *in, int *errcode);
+void tmq_wire_in_release(tmq_wire_in_t *in);
+
+/* Sends header + body (to rid on a ROUTER, rid NULL otherwise), never blocking. Takes
+ * ownership of the malloc'd body (freed after sending, or on failure). Returns 0, or -1 with
+ * errno EAGAIN (peer full) or EHOSTUNREACH (peer unknown, ROUTER_MANDATORY). */
+int tmq_wire_send(void *sock, const void *rid, size_t rid_len, tmq_cmd_t cmd, void *body,
+                  size_t len);
+
+/* Sends a command with an empty map body. Same returns as tmq_wire_send. */
+int tmq_wire_send_empty(void *sock, const void *rid, size_t rid_len, tmq_cmd_t cmd);
+
+/* Sends an ERROR {code, reason}. */
+int tmq_wire_send_error(void *sock, const void *rid, size_t rid_len, int code, const char *reason);
+
+#endif

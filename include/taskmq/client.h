@@ -1,0 +1,87 @@
+/* taskmq/client.h — the C client API of taskmq.
+ *
+ * Submit jobs to a taskmq broker and receive each result the moment it finishes
+ * (completion order). Arguments and results are msgpack bytes. tmq_submit never waits for a
+ * job's round trip: jobs are batched and pipelined within a bounded window; when the window
+ * is full tmq_submit first takes in results that have arrived (kept for tmq_next).
+ *
+ * A client object is used from one thread at a time. Ownership follows czmq: a T ** argument
+ * takes ownership and nulls the caller's pointer; const char * / const void * returns are
+ * borrowed and live as long as their owner.
+ */
+#ifndef TASKMQ_CLIENT_H
+#define TASKMQ_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tmq_client_t tmq_client_t;
+typedef struct tmq_result_t tmq_result_t;
+
+/* A client connected (lazily, ZeroMQ-style) to the broker's frontend, e.g.
+ * "tcp://127.0.0.1:5555". Returns NULL when the endpoint is invalid or on out-of-memory. */
+tmq_client_t *tmq_client_new(const char *endpoint);
+
+/* Waits until the broker has answered a handshake. Returns 0, or -1 when no broker answered
+ * within timeout_ms (unreachable, or a refused security handshake). Optional: tmq_submit and
+ * tmq_next work without it, but it is how a tool tells "no broker" apart from "slow jobs". */
+int tmq_client_wait_ready(tmq_client_t *c, int timeout_ms);
+
+/* Default per-job settings for later submissions: time limit in ms (0 = none) and retries
+ * after an executor dies (-1 = the broker's default). */
+void tmq_client_set_timeout(tmq_client_t *c, uint32_t timeout_ms);
+void tmq_client_set_retries(tmq_client_t *c, int retries);
+
+/* When the broker's queue is full: false (default) holds the job and resubmits it as the
+ * queue drains (backpressure); true reports it at once as a failed result ("queue full"). */
+void tmq_client_set_fail_when_full(tmq_client_t *c, bool fail);
+
+/* Submits one job: function name and its argument as msgpack bytes (copied). Sets *job_id
+ * (if non-NULL) to the job's id: ids count up from 0 in submission order, so they double as
+ * input indexes. Returns 0, or -1 on a bad argument (empty or over-long function name,
+ * argument that is not one msgpack object). Never blocks on a round trip, but waits for
+ * results to arrive while the in-flight window is full. */
+int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t arg_len,
+               uint64_t *job_id);
+
+/* Sends every submitted job now (tmq_next does this itself). Returns 0. */
+int tmq_flush(tmq_client_t *c);
+
+/* The next finished job, in completion order; NULL when none finished within timeout_ms
+ * (0 = poll, -1 = wait forever). Every submitted job yields exactly one result, successful
+ * or failed (function error, executor death after retries, timeout, rejection). The caller
+ * destroys the result. */
+tmq_result_t *tmq_next(tmq_client_t *c, int timeout_ms);
+
+/* Jobs submitted whose result has not yet been returned by tmq_next. */
+size_t tmq_pending(const tmq_client_t *c);
+
+uint64_t tmq_result_id(const tmq_result_t *r);
+bool tmq_result_ok(const tmq_result_t *r);
+/* The msgpack result when ok, else the error text (not NUL-terminated; len is exact). */
+const void *tmq_result_data(const tmq_result_t *r, size_t *len);
+/* "name:pid" of the executor that ran it; "" when it never ran. */
+const char *tmq_result_worker(const tmq_result_t *r);
+double tmq_result_ms(const tmq_result_t *r);        /* execution time on the executor */
+unsigned tmq_result_attempts(const tmq_result_t *r); /* times it was started */
+void tmq_result_destroy(tmq_result_t **r);
+
+/* Status of the broker as msgpack bytes of a map (queued, running, done, failed, rate,
+ * workers: [{name, procs, busy}...], ...). Returns a malloc'd buffer the caller frees, or
+ * NULL when the broker did not answer within timeout_ms. */
+void *tmq_client_status(tmq_client_t *c, int timeout_ms, size_t *len);
+
+/* Says goodbye to the broker (its queued jobs are cancelled, running results dropped) and
+ * frees the client. Safe on NULL and twice. */
+void tmq_client_destroy(tmq_client_t **c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
