@@ -231,7 +231,7 @@ static int s_double(const msgpack_object *o, double *out)
 static int s_str(const msgpack_object *o, const char **s, size_t *len)
 {
     if (o->type != MSGPACK_OBJECT_STR) return -1;
-    *s = o->via.str.ptr;
+    *s = o->via.str.size ? o->via.str.ptr : ""; /* msgpack-c may leave empty ones NULL */
     *len = o->via.str.size;
     return 0;
 }
@@ -239,10 +239,10 @@ static int s_str(const msgpack_object *o, const char **s, size_t *len)
 static int s_bytes(const msgpack_object *o, const void **p, size_t *len)
 {
     if (o->type == MSGPACK_OBJECT_BIN) {
-        *p = o->via.bin.ptr;
+        *p = o->via.bin.size ? o->via.bin.ptr : "";
         *len = o->via.bin.size;
     } else if (o->type == MSGPACK_OBJECT_STR) {
-        *p = o->via.str.ptr;
+        *p = o->via.str.size ? o->via.str.ptr : "";
         *len = o->via.str.size;
     } else {
         return -1;

@@ -1,0 +1,466 @@
+/* tests/unit/test_proto.c — the wire codec: round trips of every command, truncation at every
+ * byte offset, wrong types, huge declared sizes, deep nesting and garbage. Table-driven where
+ * it can be: a failure names the case.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto.h"
+
+static uint8_t s_hdr[TMQ_PROTO_HDR_LEN];
+
+static int s_decode(tmq_msg_t *m, tmq_cmd_t cmd, const void *body, size_t len)
+{
+    tmq_proto_header(s_hdr, cmd);
+    return tmq_proto_decode(m, s_hdr, sizeof s_hdr, body, len, NULL);
+}
+
+/* Packs one argument value (the msgpack bytes of an int) into buf. */
+static size_t s_pack_int(uint8_t *buf, int64_t v)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_int64(&pk, v);
+    size_t n = sb.size;
+    memcpy(buf, sb.data, n);
+    msgpack_sbuffer_destroy(&sb);
+    return n;
+}
+
+static void test_header(void **state)
+{
+    (void)state;
+    tmq_msg_t m;
+    size_t len;
+    void *body = tmq_proto_empty_body(&len);
+    uint8_t hdr[TMQ_PROTO_HDR_LEN];
+    int code = 0;
+
+    tmq_proto_header(hdr, TMQ_CMD_HELLO);
+    assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, &code), 0);
+    assert_int_equal(m.cmd, TMQ_CMD_HELLO);
+    assert_string_equal(tmq_cmd_name(m.cmd), "HELLO");
+    tmq_msg_release(&m);
+
+    hdr[3] = 99; /* version */
+    assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, &code), -1);
+    assert_int_equal(code, TMQ_ERR_VERSION);
+    hdr[3] = TMQ_PROTO_VERSION;
+    hdr[4] = 200; /* command */
+    assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, &code), -1);
+    assert_int_equal(code, TMQ_ERR_COMMAND);
+    hdr[4] = 0;
+    assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, &code), -1);
+    hdr[4] = TMQ_CMD_HELLO;
+    hdr[0] = 'X'; /* signature */
+    assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, &code), -1);
+    assert_int_equal(code, TMQ_ERR_MALFORMED);
+    hdr[0] = 'T';
+    assert_int_equal(tmq_proto_decode(&m, hdr, 4, body, len, &code), -1);
+    assert_int_equal(tmq_proto_decode(&m, NULL, 0, body, len, &code), -1);
+    assert_string_equal(tmq_cmd_name(999), "?");
+    free(body);
+}
+
+static void test_submit_roundtrip(void **state)
+{
+    (void)state;
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    uint8_t arg[16];
+    size_t alen = s_pack_int(arg, 1000000);
+    for (uint64_t i = 0; i < 300; i++) {
+        tmq_submit_item_t it = {.cid = i, .fn = "sum", .fn_len = 3, .arg = arg, .arg_len = alen,
+                                .timeout_ms = (uint32_t)i, .retries = (int32_t)(i % 3) - 1};
+        tmq_batch_add_submit(&b, &it);
+    }
+    size_t len;
+    void *body = tmq_batch_finish(&b, TMQ_CMD_SUBMIT, 0, &len);
+    assert_int_equal(b.count, 0);
+    tmq_msg_t m;
+    assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, body, len), 0);
+    assert_int_equal(tmq_msg_count(&m), 300);
+    for (size_t i = 0; i < 300; i++) {
+        tmq_submit_item_t it;
+        assert_int_equal(tmq_msg_submit_item(&m, i, &it), 0);
+        assert_int_equal(it.cid, i);
+        assert_int_equal(it.fn_len, 3);
+        assert_memory_equal(it.fn, "sum", 3);
+        assert_int_equal(it.arg_len, alen);
+        assert_memory_equal(it.arg, arg, alen);
+        assert_int_equal(it.timeout_ms, i);
+        assert_int_equal(it.retries, (int32_t)(i % 3) - 1);
+    }
+    tmq_submit_item_t it;
+    assert_int_equal(tmq_msg_submit_item(&m, 300, &it), -1); /* past the end */
+    /* the wrong accessor for the item shape fails instead of misreading */
+    tmq_done_item_t d;
+    assert_int_equal(tmq_msg_done_item(&m, 0, &d), -1);
+    tmq_msg_release(&m);
+    tmq_msg_release(&m); /* safe twice */
+    free(body);
+    tmq_batch_destroy(&b);
+}
+
+static void test_other_batches_roundtrip(void **state)
+{
+    (void)state;
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    tmq_msg_t m;
+    size_t len;
+    void *body;
+
+    /* ACK */
+    tmq_reject_item_t rj = {.cid = 7, .code = TMQ_REJ_QUEUE_FULL, .reason = "queue full",
+                            .reason_len = 10};
+    tmq_batch_add_reject(&b, &rj);
+    body = tmq_batch_finish(&b, TMQ_CMD_ACK, 41, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_ACK, body, len), 0);
+    uint64_t accepted = 0;
+    assert_int_equal(tmq_msg_get_uint(&m, "accepted", &accepted), 0);
+    assert_int_equal(accepted, 41);
+    tmq_reject_item_t r2;
+    assert_int_equal(tmq_msg_reject_item(&m, 0, &r2), 0);
+    assert_int_equal(r2.cid, 7);
+    assert_int_equal(r2.code, TMQ_REJ_QUEUE_FULL);
+    assert_memory_equal(r2.reason, "queue full", 10);
+    tmq_msg_release(&m);
+    free(body);
+
+    /* RESULTS */
+    tmq_result_item_t res = {.cid = UINT64_MAX, .status = TMQ_ST_DIED, .data = "executor died",
+                             .data_len = 13, .worker = "hostA:12", .worker_len = 8, .ms = 3.25,
+                             .attempts = 3};
+    tmq_batch_add_result(&b, &res);
+    body = tmq_batch_finish(&b, TMQ_CMD_RESULTS, 0, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_RESULTS, body, len), 0);
+    tmq_result_item_t r3;
+    assert_int_equal(tmq_msg_result_item(&m, 0, &r3), 0);
+    assert_true(r3.cid == UINT64_MAX);
+    assert_int_equal(r3.status, TMQ_ST_DIED);
+    assert_int_equal(r3.data_len, 13);
+    assert_memory_equal(r3.worker, "hostA:12", 8);
+    assert_true(r3.ms == 3.25);
+    assert_int_equal(r3.attempts, 3);
+    tmq_msg_release(&m);
+    free(body);
+
+    /* JOBS */
+    tmq_job_item_t job = {.jid = 1ull << 40, .attempt = 2, .fn = "echo", .fn_len = 4,
+                          .arg = "\xc0", .arg_len = 1, .timeout_ms = 500};
+    tmq_batch_add_job(&b, &job);
+    body = tmq_batch_finish(&b, TMQ_CMD_JOBS, 0, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_JOBS, body, len), 0);
+    tmq_job_item_t j2;
+    assert_int_equal(tmq_msg_job_item(&m, 0, &j2), 0);
+    assert_true(j2.jid == 1ull << 40);
+    assert_int_equal(j2.attempt, 2);
+    assert_int_equal(j2.timeout_ms, 500);
+    assert_int_equal(j2.arg_len, 1);
+    tmq_msg_release(&m);
+    free(body);
+
+    /* DONE */
+    tmq_done_item_t done = {.jid = 9, .attempt = 1, .status = TMQ_ST_OK, .data = "\x2a",
+                            .data_len = 1, .pid = 4121, .ms = 0.5};
+    tmq_batch_add_done(&b, &done);
+    body = tmq_batch_finish(&b, TMQ_CMD_DONE, 0, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_DONE, body, len), 0);
+    tmq_done_item_t d2;
+    assert_int_equal(tmq_msg_done_item(&m, 0, &d2), 0);
+    assert_int_equal(d2.jid, 9);
+    assert_int_equal(d2.pid, 4121);
+    assert_memory_equal(d2.data, "\x2a", 1);
+    tmq_msg_release(&m);
+    free(body);
+
+    /* CANCEL / RETURNED */
+    tmq_batch_add_ref(&b, 5, 3);
+    body = tmq_batch_finish(&b, TMQ_CMD_CANCEL, 0, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_CANCEL, body, len), 0);
+    uint64_t jid;
+    uint32_t att;
+    assert_int_equal(tmq_msg_ref_item(&m, 0, &jid, &att), 0);
+    assert_int_equal(jid, 5);
+    assert_int_equal(att, 3);
+    tmq_msg_release(&m);
+    free(body);
+
+    /* an empty batch is valid */
+    body = tmq_batch_finish(&b, TMQ_CMD_RETURNED, 0, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_RETURNED, body, len), 0);
+    assert_int_equal(tmq_msg_count(&m), 0);
+    tmq_msg_release(&m);
+    free(body);
+    tmq_batch_destroy(&b);
+}
+
+static void test_small_bodies(void **state)
+{
+    (void)state;
+    tmq_msg_t m;
+    size_t len;
+    const char *fns[] = {"sum", "echo", "primes"};
+    void *body = tmq_proto_ready_body("hostA", 4, 777, fns, 3, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_READY, body, len), 0);
+    tmq_ready_t r;
+    const char *got[2];
+    size_t lens[2];
+    assert_int_equal(tmq_msg_ready(&m, &r, got, lens, 2), 0);
+    assert_int_equal(r.procs, 4);
+    assert_int_equal(r.pid, 777);
+    assert_int_equal(r.nfns, 3); /* all counted, only 2 returned */
+    assert_memory_equal(got[1], "echo", 4);
+    assert_memory_equal(r.name, "hostA", 5);
+    tmq_msg_release(&m);
+    free(body);
+
+    body = tmq_proto_welcome_body(250, 1024, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
+    uint64_t hb, mp;
+    assert_int_equal(tmq_msg_get_uint(&m, "heartbeat", &hb), 0);
+    assert_int_equal(tmq_msg_get_uint(&m, "max_payload", &mp), 0);
+    assert_int_equal(hb, 250);
+    assert_int_equal(mp, 1024);
+    assert_int_equal(tmq_msg_get_uint(&m, "absent", &hb), -1);
+    const char *s;
+    size_t slen;
+    assert_int_equal(tmq_msg_get_str(&m, "heartbeat", &s, &slen), -1); /* wrong type */
+    tmq_msg_release(&m);
+    free(body);
+
+    body = tmq_proto_error_body(TMQ_ERR_COMMAND, "no such command", &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_ERROR, body, len), 0);
+    assert_int_equal(tmq_msg_get_str(&m, "reason", &s, &slen), 0);
+    assert_int_equal(slen, 15);
+    tmq_msg_release(&m);
+    free(body);
+
+    body = tmq_proto_revoke_body(12, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_REVOKE, body, len), 0);
+    assert_int_equal(tmq_msg_get_uint(&m, "n", &hb), 0);
+    assert_int_equal(hb, 12);
+    tmq_msg_release(&m);
+    free(body);
+}
+
+/* Every proper prefix of a valid body must be refused, without crashing or leaking. */
+static void test_truncation_every_offset(void **state)
+{
+    (void)state;
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    uint8_t arg[16];
+    size_t alen = s_pack_int(arg, -5);
+    for (int i = 0; i < 4; i++) {
+        tmq_submit_item_t it = {.cid = (uint64_t)i * 100000, .fn = "primes", .fn_len = 6,
+                                .arg = arg, .arg_len = alen, .timeout_ms = 70000, .retries = 2};
+        tmq_batch_add_submit(&b, &it);
+    }
+    size_t len;
+    uint8_t *body = tmq_batch_finish(&b, TMQ_CMD_SUBMIT, 0, &len);
+    for (size_t cut = 0; cut < len; cut++) {
+        tmq_msg_t m;
+        assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, body, cut), -1);
+        tmq_msg_release(&m);
+    }
+    /* trailing garbage after the one object is refused too */
+    uint8_t *longer = malloc(len + 1);
+    memcpy(longer, body, len);
+    longer[len] = 0xc0;
+    tmq_msg_t m;
+    assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, longer, len + 1), -1);
+    free(longer);
+    free(body);
+    tmq_batch_destroy(&b);
+}
+
+typedef struct {
+    const char *name;
+    const uint8_t *bytes;
+    size_t len;
+} bad_case_t;
+
+/* Bodies that must be refused: huge declared counts (msgpack-c#1013), reserved bytes,
+ * non-map bodies, batches without their item array. */
+static void test_hostile_bodies(void **state)
+{
+    (void)state;
+    static const uint8_t huge_array[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t huge_map[] = {0xdf, 0x7f, 0xff, 0xff, 0xff, 0xc0};
+    static const uint8_t huge_str[] = {0x81, 0xdb, 0xff, 0xff, 0xff, 0xf0, 'a'};
+    static const uint8_t huge_bin[] = {0x81, 0xa1, 'a', 0xc6, 0x7f, 0xff, 0xff, 0xff};
+    static const uint8_t reserved[] = {0x81, 0xa1, 'a', 0xc1};
+    static const uint8_t not_map[] = {0x93, 1, 2, 3};
+    static const uint8_t empty[] = {0};
+    static const uint8_t map_in_array_lie[] = {0x81, 0xa4, 'j', 'o', 'b', 's', 0xdc, 0xff, 0xff};
+    static const uint8_t ext_trunc[] = {0x81, 0xa1, 'a', 0xc9, 0, 0, 0, 9, 1};
+    static const bad_case_t cases[] = {
+        {"huge array32", huge_array, sizeof huge_array},
+        {"huge map32", huge_map, sizeof huge_map},
+        {"huge str32", huge_str, sizeof huge_str},
+        {"huge bin32", huge_bin, sizeof huge_bin},
+        {"reserved 0xc1", reserved, sizeof reserved},
+        {"array body", not_map, sizeof not_map},
+        {"empty", empty, 0},
+        {"items count lies", map_in_array_lie, sizeof map_in_array_lie},
+        {"ext truncated", ext_trunc, sizeof ext_trunc},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tmq_msg_t m;
+        int rc = s_decode(&m, TMQ_CMD_SUBMIT, cases[i].bytes, cases[i].len);
+        if (rc != -1) fail_msg("case '%s' was accepted", cases[i].name);
+        tmq_msg_release(&m);
+    }
+    /* a valid map that lacks the batch key is refused for a batch command ... */
+    static const uint8_t no_jobs[] = {0x81, 0xa1, 'x', 0x01};
+    tmq_msg_t m;
+    assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, no_jobs, sizeof no_jobs), -1);
+    /* ... and accepted for a command without a batch */
+    assert_int_equal(s_decode(&m, TMQ_CMD_STATUS, no_jobs, sizeof no_jobs), 0);
+    assert_int_equal(tmq_msg_count(&m), 0);
+    tmq_msg_release(&m);
+}
+
+static void test_depth_limit(void **state)
+{
+    (void)state;
+    uint8_t buf[200];
+    /* {"a": [[[...]]]} nested n deep */
+    for (int depth = 1; depth < 60; depth++) {
+        size_t n = 0;
+        buf[n++] = 0x81;
+        buf[n++] = 0xa1;
+        buf[n++] = 'a';
+        for (int i = 0; i < depth; i++) buf[n++] = 0x91;
+        buf[n++] = 0x01;
+        tmq_msg_t m;
+        int rc = s_decode(&m, TMQ_CMD_STATUS, buf, n);
+        /* the map is level 0, each array one more: allowed while the count stays within limit */
+        if (depth + 1 <= TMQ_PROTO_MAX_DEPTH)
+            assert_int_equal(rc, 0);
+        else
+            assert_int_equal(rc, -1);
+        tmq_msg_release(&m);
+    }
+    assert_int_equal(tmq_proto_check("\x01", 1, 0), 0);
+    assert_int_equal(tmq_proto_check("\x91\x01", 2, 0), -1);
+}
+
+/* Items with the wrong arity or types are refused one by one; their neighbours still decode. */
+static void test_bad_items(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str(&pk, 4);
+    msgpack_pack_str_body(&pk, "jobs", 4);
+    msgpack_pack_array(&pk, 6);
+    /* 0: good */
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_str(&pk, 3);
+    msgpack_pack_str_body(&pk, "sum", 3);
+    msgpack_pack_bin(&pk, 1);
+    msgpack_pack_bin_body(&pk, "\x05", 1);
+    msgpack_pack_uint32(&pk, 0);
+    msgpack_pack_int32(&pk, -1);
+    /* 1: wrong arity */
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint64(&pk, 2);
+    msgpack_pack_nil(&pk);
+    /* 2: cid is a string */
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_str(&pk, 1);
+    msgpack_pack_str_body(&pk, "x", 1);
+    msgpack_pack_str(&pk, 3);
+    msgpack_pack_str_body(&pk, "sum", 3);
+    msgpack_pack_bin(&pk, 0);
+    msgpack_pack_uint32(&pk, 0);
+    msgpack_pack_int32(&pk, 0);
+    /* 3: empty function name */
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_uint64(&pk, 3);
+    msgpack_pack_str(&pk, 0);
+    msgpack_pack_bin(&pk, 0);
+    msgpack_pack_uint32(&pk, 0);
+    msgpack_pack_int32(&pk, 0);
+    /* 4: not an array */
+    msgpack_pack_uint64(&pk, 4);
+    /* 5: timeout negative */
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_uint64(&pk, 5);
+    msgpack_pack_str(&pk, 3);
+    msgpack_pack_str_body(&pk, "sum", 3);
+    msgpack_pack_bin(&pk, 0);
+    msgpack_pack_int32(&pk, -4);
+    msgpack_pack_int32(&pk, 0);
+
+    tmq_msg_t m;
+    assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, sb.data, sb.size), 0);
+    assert_int_equal(tmq_msg_count(&m), 6);
+    tmq_submit_item_t it;
+    assert_int_equal(tmq_msg_submit_item(&m, 0, &it), 0);
+    for (size_t i = 1; i < 6; i++) {
+        if (tmq_msg_submit_item(&m, i, &it) != -1) fail_msg("bad item %zu accepted", i);
+    }
+    tmq_msg_release(&m);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Random bytes must never crash the decoder (the fuzz target does this at scale). */
+static void test_garbage(void **state)
+{
+    (void)state;
+    uint8_t buf[64];
+    uint32_t seed = 12345;
+    for (int round = 0; round < 20000; round++) {
+        size_t n = 1 + (seed % sizeof buf);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            buf[i] = (uint8_t)(seed >> 16);
+        }
+        tmq_msg_t m;
+        if (s_decode(&m, (tmq_cmd_t)(1 + round % (TMQ_CMD_MAX_ - 1)), buf, n) == 0) {
+            for (size_t i = 0; i < tmq_msg_count(&m); i++) {
+                tmq_submit_item_t s;
+                tmq_done_item_t d;
+                tmq_msg_submit_item(&m, i, &s);
+                tmq_msg_done_item(&m, i, &d);
+            }
+            tmq_ready_t r;
+            const char *f[4];
+            size_t fl[4];
+            tmq_msg_ready(&m, &r, f, fl, 4);
+        }
+        tmq_msg_release(&m);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_header),
+        cmocka_unit_test(test_submit_roundtrip),
+        cmocka_unit_test(test_other_batches_roundtrip),
+        cmocka_unit_test(test_small_bodies),
+        cmocka_unit_test(test_truncation_every_offset),
+        cmocka_unit_test(test_hostile_bodies),
+        cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_bad_items),
+        cmocka_unit_test(test_garbage),
+    };
+    return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
+}
