@@ -1,0 +1,75 @@
+# tests/integration/lib.sh — helpers for integration tests that run the real programs.
+#
+# Source it from a test script. Every process started through it is recorded and stopped
+# (SIGTERM, then SIGKILL) when the script exits, pass or fail. Servers bind 127.0.0.1 on
+# ports the kernel picks (tcp://127.0.0.1:*); the broker's log says which.
+set -u
+: "${TASKMQ_BIN:?TASKMQ_BIN must point at the directory with taskmq, taskmq-broker, taskmq-worker}"
+TASKMQ="$TASKMQ_BIN/taskmq"
+BROKER="$TASKMQ_BIN/taskmq-broker"
+WORKER="$TASKMQ_BIN/taskmq-worker"
+T=$(mktemp -d "${TMPDIR:-/tmp}/taskmq-test.XXXXXX")
+PIDS=()
+FAILED=0
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do
+        for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    if [ "$FAILED" != 0 ]; then
+        echo "---- logs in $T ----"
+        for f in "$T"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -n 40 "$f"; }; done
+    else
+        rm -rf "$T"
+    fi
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; FAILED=1; exit 1; }
+pass() { echo "ok - $*"; }
+assert_eq() { [ "$1" == "$2" ] || fail "$3: expected '$2', got '$1'"; }
+
+# start_broker [extra flags]: sets BROKER_PID, FRONTEND, BACKEND.
+start_broker() {
+    local log="$T/broker.log"
+    "$BROKER" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' "$@" 2>"$log" &
+    BROKER_PID=$!
+    PIDS+=("$BROKER_PID")
+    for _ in $(seq 1 100); do
+        FRONTEND=$(sed -n 's/.*frontend bound to \(tcp:[^ ]*\).*/\1/p' "$log" | head -n1)
+        BACKEND=$(sed -n 's/.*backend bound to \(tcp:[^ ]*\).*/\1/p' "$log" | head -n1)
+        [ -n "$FRONTEND" ] && [ -n "$BACKEND" ] && { export TASKMQ_BROKER="$FRONTEND"; return 0; }
+        kill -0 "$BROKER_PID" 2>/dev/null || fail "broker exited at start: $(cat "$log")"
+        sleep 0.05
+    done
+    fail "broker did not report its endpoints"
+}
+
+# start_worker NAME [extra flags]: a worker daemon on $BACKEND; sets WORKER_PID.
+start_worker() {
+    local name=$1; shift
+    "$WORKER" --broker "$BACKEND" --name "$name" "$@" 2>"$T/worker-$name.log" &
+    WORKER_PID=$!
+    PIDS+=("$WORKER_PID")
+}
+
+# wait_workers N: until the broker reports N connected workers (10 s at most).
+wait_workers() {
+    local n
+    for _ in $(seq 1 100); do
+        n=$(timeout 5 "$TASKMQ" status --json 2>/dev/null | jq '.workers | length' 2>/dev/null)
+        [ "${n:-0}" -ge "$1" ] && return 0
+        sleep 0.1
+    done
+    fail "expected $1 workers, broker sees ${n:-none}"
+}
+
+# tmq ARGS...: the client tool with a time limit, so a hang fails the test.
+tmq() { timeout "${TMQ_TIMEOUT:-60}" "$TASKMQ" "$@"; }
+
+# status_field FIELD: one number from `taskmq status --json`.
+status_field() { tmq status --json | jq -r ".$1"; }
