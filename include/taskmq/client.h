@@ -45,7 +45,8 @@ void tmq_client_set_fail_when_full(tmq_client_t *c, bool fail);
  * (if non-NULL) to the job's id: ids count up from 0 in submission order, so they double as
  * input indexes. Returns 0, or -1 on a bad argument (empty or over-long function name,
  * argument that is not one msgpack object). Never blocks on a round trip, but waits for
- * results to arrive while the in-flight window is full. */
+ * results to arrive while the in-flight window is full; a signal interrupting that wait
+ * returns -1 with errno EINTR (nothing submitted). */
 int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t arg_len,
                uint64_t *job_id);
 
@@ -53,10 +54,22 @@ int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t ar
 int tmq_flush(tmq_client_t *c);
 
 /* The next finished job, in completion order; NULL when none finished within timeout_ms
- * (0 = poll, -1 = wait forever). Every submitted job yields exactly one result, successful
- * or failed (function error, executor death after retries, timeout, rejection). The caller
- * destroys the result. */
+ * (0 = poll, -1 = wait forever) or a signal interrupted the wait. Every submitted job yields
+ * exactly one result, successful or failed (function error, executor death after retries,
+ * timeout, rejection). The caller destroys the result. */
 tmq_result_t *tmq_next(tmq_client_t *c, int timeout_ms);
+
+/* For event loops that also read a file descriptor (e.g. a tool streaming stdin): sends
+ * submitted jobs, then waits up to timeout_ms (-1 = forever) until a result is ready for
+ * tmq_next or fd (if >= 0) is readable. Returns a mask of TMQ_WAIT_RESULT and TMQ_WAIT_FD,
+ * 0 on timeout, -1 when a signal interrupted the wait. */
+#define TMQ_WAIT_RESULT 1
+#define TMQ_WAIT_FD 2
+int tmq_wait(tmq_client_t *c, int fd, int timeout_ms);
+
+/* The in-flight window: at most this many jobs await a result from the broker (default
+ * 20,000); tmq_submit waits for results beyond it. */
+void tmq_client_set_window(tmq_client_t *c, size_t jobs);
 
 /* Jobs submitted whose result has not yet been returned by tmq_next. */
 size_t tmq_pending(const tmq_client_t *c);

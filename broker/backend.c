@@ -1,0 +1,170 @@
+/* broker/backend.c — what the core does with each worker command.
+ *
+ * READY (re)registers a worker; anything else from an unknown routing id gets RECONNECT.
+ * DONE and RETURNED items are fenced by (jid, attempt, holder): a result for another attempt
+ * or from a worker that no longer holds the job is counted stale and dropped, so a client
+ * sees exactly one result per job. Results go into the client's outbox in the same turn.
+ */
+#include "core.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TMQ_CAUSE_MAX 128 /* bytes of a death cause quoted in the error text */
+
+static void s_ready(tmq_core_t *self, tmq_bworker_t *w, const void *rid, size_t rid_len,
+                    const tmq_msg_t *msg)
+{
+    tmq_ready_t r;
+    const char *fns[TMQ_READY_MAX_FNS];
+    size_t lens[TMQ_READY_MAX_FNS];
+    if (tmq_msg_ready(msg, &r, fns, lens, TMQ_READY_MAX_FNS) != 0) {
+        tmq_core_bad_input(self, TMQ_SIDE_BACKEND, "READY", "missing or mistyped fields");
+        tmq_core_reply_error(self, TMQ_SIDE_BACKEND, rid, rid_len, TMQ_ERR_MALFORMED,
+                             "bad READY");
+        return;
+    }
+    size_t nfns = r.nfns < TMQ_READY_MAX_FNS ? r.nfns : TMQ_READY_MAX_FNS;
+    bool again = w != NULL;
+    if (w) { /* re-registration: whatever it held is gone on its side */
+        tmq_core_requeue_held(self, w);
+        tmq_outbox_clear(&w->out);
+    } else {
+        w = tmq_bworkers_add(self->workers, rid, rid_len, self->now);
+    }
+    w->last_seen = self->now;
+    tmq_bworkers_setup(self->workers, w, &r, fns, lens, nfns, self->now);
+    size_t len;
+    void *body = tmq_proto_welcome_body(self->cfg.heartbeat_ms, self->cfg.max_payload, &len);
+    tmq_core_send(self, &w->out, TMQ_CMD_WELCOME, &body, len);
+    tmq_core_worker_dirty(self, w);
+    tmq_info("worker %s (pid %u, %u procs, %zu functions) %s", w->name, w->pid, w->procs,
+             w->nfns, again ? "registered again" : "ready");
+}
+
+/* A death: retried while the job has died at most `retries` times, else failed. */
+static void s_died(tmq_core_t *self, tmq_job_t *job, const tmq_done_item_t *d,
+                   const char *worker, size_t worker_len)
+{
+    if (job->died < UINT16_MAX) job->died++;
+    if (job->died <= job->retries) {
+        tmq_core_requeue(self, job, true);
+        return;
+    }
+    char text[TMQ_CAUSE_MAX + TMQ_BWORKER_NAME + 64];
+    int cause_len = d->data_len < TMQ_CAUSE_MAX ? (int)d->data_len : TMQ_CAUSE_MAX;
+    int n;
+    if (cause_len > 0)
+        n = snprintf(text, sizeof text, "executor died: %.*s (%u attempts, last on %.*s)",
+                     cause_len, (const char *)d->data, (unsigned)job->died, (int)worker_len,
+                     worker);
+    else
+        n = snprintf(text, sizeof text, "executor died (%u attempts, last on %.*s)",
+                     (unsigned)job->died, (int)worker_len, worker);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1;
+    tmq_core_finish(self, job, TMQ_ST_DIED, text, len, worker, worker_len, d->ms);
+}
+
+static void s_done_item(tmq_core_t *self, tmq_bworker_t *w, const tmq_done_item_t *d,
+                        char *worker, size_t prefix)
+{
+    tmq_job_t *job = tmq_jobtab_find(self->jobs, d->jid);
+    if (!job || job->state != TMQ_JOB_LEASED || job->worker != w || job->attempt != d->attempt) {
+        self->stats.stale++;
+        return;
+    }
+    w->done++;
+    size_t worker_len = prefix + (size_t)sprintf(worker + prefix, "%u", (unsigned)d->pid);
+    if (d->status == TMQ_ST_DIED) {
+        s_died(self, job, d, worker, worker_len);
+        return;
+    }
+    tmq_fn_observe(job->fn, d->ms);
+    if (d->data_len > self->cfg.max_payload) {
+        char text[96];
+        int n = snprintf(text, sizeof text, "result too large: %zu bytes (limit %u)",
+                         d->data_len, self->cfg.max_payload);
+        tmq_core_finish(self, job, TMQ_ST_ERROR, text, (size_t)n, worker, worker_len, d->ms);
+        return;
+    }
+    tmq_core_finish(self, job, d->status, d->data, d->data_len, worker, worker_len, d->ms);
+}
+
+static void s_done(tmq_core_t *self, tmq_bworker_t *w, const tmq_msg_t *msg)
+{
+    char worker[TMQ_BWORKER_NAME + 16]; /* "name:" then the executor pid per item */
+    size_t prefix = strlen(w->name);
+    memcpy(worker, w->name, prefix);
+    worker[prefix++] = ':';
+    size_t n = tmq_msg_count(msg);
+    for (size_t i = 0; i < n; i++) {
+        tmq_done_item_t d;
+        if (tmq_msg_done_item(msg, i, &d) != 0) {
+            tmq_core_bad_input(self, TMQ_SIDE_BACKEND, "DONE item", "wrong fields");
+            continue;
+        }
+        s_done_item(self, w, &d, worker, prefix);
+    }
+}
+
+static void s_returned(tmq_core_t *self, tmq_bworker_t *w, const tmq_msg_t *msg)
+{
+    w->revoke_at = 0;
+    /* last first, each to the front: the returned jobs keep their order */
+    for (size_t i = tmq_msg_count(msg); i-- > 0;) {
+        uint64_t jid;
+        uint32_t attempt;
+        if (tmq_msg_ref_item(msg, i, &jid, &attempt) != 0) {
+            tmq_core_bad_input(self, TMQ_SIDE_BACKEND, "RETURNED item", "wrong fields");
+            continue;
+        }
+        tmq_job_t *job = tmq_jobtab_find(self->jobs, jid);
+        if (!job || job->state != TMQ_JOB_LEASED || job->worker != w || job->attempt != attempt) {
+            self->stats.stale++;
+            continue;
+        }
+        job->flags |= TMQ_JOB_KEEP_ATTEMPT; /* never started: same attempt next time */
+        tmq_core_requeue(self, job, true);
+    }
+}
+
+void tmq_core_backend(tmq_core_t *self, int64_t now, const void *rid, size_t rid_len,
+                      const tmq_msg_t *msg)
+{
+    self->now = now;
+    tmq_bworker_t *w = tmq_bworkers_find(self->workers, rid, rid_len);
+    switch (msg->cmd) {
+    case TMQ_CMD_READY:
+        s_ready(self, w, rid, rid_len, msg);
+        return;
+    case TMQ_CMD_DONE:
+    case TMQ_CMD_RETURNED:
+    case TMQ_CMD_HEARTBEAT:
+    case TMQ_CMD_BYE:
+        break;
+    default:
+        if (w) w->last_seen = now;
+        tmq_core_bad_input(self, TMQ_SIDE_BACKEND, tmq_cmd_name(msg->cmd),
+                           "command not allowed on the backend");
+        tmq_core_reply_error(self, TMQ_SIDE_BACKEND, rid, rid_len, TMQ_ERR_COMMAND,
+                             "command not allowed from a worker");
+        return;
+    }
+    if (!w) { /* we do not know it (expired, or the broker restarted): start over */
+        if (msg->cmd != TMQ_CMD_BYE) {
+            size_t len;
+            void *body = tmq_proto_empty_body(&len);
+            tmq_core_reply(self, TMQ_SIDE_BACKEND, rid, rid_len, TMQ_CMD_RECONNECT, &body, len);
+        }
+        return;
+    }
+    w->last_seen = now;
+    if (msg->cmd == TMQ_CMD_DONE) {
+        s_done(self, w, msg);
+    } else if (msg->cmd == TMQ_CMD_RETURNED) {
+        s_returned(self, w, msg);
+    } else if (msg->cmd == TMQ_CMD_BYE) {
+        tmq_info("worker %s (pid %u) left; %zu jobs requeued", w->name, w->pid, w->held.size);
+        tmq_core_drop_worker(self, &w);
+    }
+}

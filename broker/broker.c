@@ -1,0 +1,59 @@
+/* broker/broker.c — the public entry points: defaults, the foreground run and the actor.
+ *
+ * Both are thin: they bind through tmq_broker_loop_new and hand over to the loop. The actor
+ * copies its configuration (endpoint strings included) before signalling, so the caller's
+ * struct need only live until zactor_new returns.
+ */
+#include "broker.h"
+#include "loop.h"
+
+#include <log.h>
+#include <proto.h>
+
+#include <string.h>
+
+void tmq_broker_config_defaults(tmq_broker_config_t *cfg)
+{
+    cfg->frontend = "tcp://*:5555";
+    cfg->backend = "tcp://*:5556";
+    cfg->heartbeat_ms = 1000;
+    cfg->max_queue = 1000000;
+    cfg->max_payload = TMQ_PROTO_MAX_PAYLOAD;
+    cfg->retries = 2;
+}
+
+int tmq_broker_run(const tmq_broker_config_t *cfg)
+{
+    tmq_broker_loop_t *loop = tmq_broker_loop_new(cfg);
+    if (!loop) return -1;
+    tmq_broker_loop_run(loop, NULL);
+    tmq_info("shutting down");
+    tmq_broker_loop_destroy(&loop);
+    return 0;
+}
+
+void tmq_broker_actor(zsock_t *pipe, void *args)
+{
+    tmq_broker_config_t cfg = *(const tmq_broker_config_t *)args;
+    char *frontend = strdup(cfg.frontend);
+    char *backend = strdup(cfg.backend);
+    cfg.frontend = frontend;
+    cfg.backend = backend;
+    tmq_broker_loop_t *loop = tmq_broker_loop_new(&cfg);
+    zstr_free(&frontend);
+    zstr_free(&backend);
+    if (!loop) {
+        /* zactor_new does not report the status, so keep answering: "" "" means no broker */
+        zsock_signal(pipe, 1);
+        char *cmd;
+        while ((cmd = zstr_recv(pipe)) != NULL && !streq(cmd, "$TERM")) {
+            if (streq(cmd, "ENDPOINTS")) zstr_sendx(pipe, "", "", NULL);
+            zstr_free(&cmd);
+        }
+        zstr_free(&cmd);
+        return;
+    }
+    zsock_signal(pipe, 0);
+    tmq_broker_loop_run(loop, pipe);
+    tmq_broker_loop_destroy(&loop);
+}

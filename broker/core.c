@@ -1,0 +1,389 @@
+/* broker/core.c — the core's shared machinery: lifetime, flush list, replies, the job
+ * lifecycle helpers, peer removal, and the per-turn tick (heartbeats, expiry, dispatch).
+ *
+ * Invariants: a job is in exactly one place (its function's queue while QUEUED, its
+ * worker's held list while LEASED) and always on its client's list; an outbox is on the
+ * flush list iff its `dirty` flag is set; a function on the dispatch list holds a reference.
+ */
+#include "core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void s_push(void ***arr, size_t *n, size_t *cap, void *p)
+{
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 64;
+        *arr = realloc(*arr, *cap * sizeof **arr);
+        if (!*arr) abort();
+    }
+    (*arr)[(*n)++] = p;
+}
+
+static int64_t s_scan_every(const tmq_core_t *self)
+{
+    int64_t ms = self->cfg.heartbeat_ms / 4;
+    return ms > 0 ? ms : 1;
+}
+
+tmq_core_t *tmq_core_new(const tmq_core_config_t *cfg, int64_t now)
+{
+    tmq_core_t *self = calloc(1, sizeof *self);
+    if (!self) abort();
+    self->cfg = *cfg;
+    if (self->cfg.heartbeat_ms == 0) self->cfg.heartbeat_ms = 1000;
+    self->jobs = tmq_jobtab_new();
+    self->fns = tmq_fnreg_new();
+    self->workers = tmq_bworkers_new(self->fns);
+    self->clients = tmq_bclients_new();
+    tmq_bstats_init(&self->stats, now);
+    tmq_batch_init(&self->scratch);
+    self->now = now;
+    self->next_scan = now + s_scan_every(self);
+    return self;
+}
+
+static void s_free_transient(tmq_core_t *self, tmq_outbox_t *ob)
+{
+    tmq_outbox_fini(ob);
+    free(ob);
+    self->ntransient--;
+}
+
+void tmq_core_destroy(tmq_core_t **self_p)
+{
+    tmq_core_t *self = self_p ? *self_p : NULL;
+    if (!self) return;
+    for (size_t i = 0; i < self->nflush; i++)
+        if (self->flush[i]->transient) s_free_transient(self, self->flush[i]);
+    tmq_bclients_destroy(&self->clients);
+    tmq_bworkers_destroy(&self->workers);
+    for (size_t i = 0; i < self->ndfns; i++) {
+        self->dfns[i]->dirty = false;
+        tmq_fnreg_unref(self->fns, &self->dfns[i]);
+    }
+    tmq_jobtab_destroy(&self->jobs);
+    tmq_fnreg_destroy(&self->fns);
+    tmq_batch_destroy(&self->scratch);
+    free(self->flush);
+    free(self->gone);
+    free(self->dfns);
+    free(self->dworkers);
+    free(self);
+    *self_p = NULL;
+}
+
+/* ---- output ---- */
+
+void tmq_core_mark(tmq_core_t *self, tmq_outbox_t *ob)
+{
+    if (ob->dirty) return;
+    ob->dirty = true;
+    s_push((void ***)&self->flush, &self->nflush, &self->flush_cap, ob);
+}
+
+static void s_unmark(tmq_core_t *self, tmq_outbox_t *ob)
+{
+    if (!ob->dirty) return;
+    for (size_t i = 0; i < self->nflush; i++) {
+        if (self->flush[i] == ob) {
+            self->flush[i] = self->flush[--self->nflush];
+            break;
+        }
+    }
+    ob->dirty = false;
+}
+
+void tmq_core_send(tmq_core_t *self, tmq_outbox_t *ob, int cmd, void **body_p, size_t len)
+{
+    tmq_outbox_control(ob, cmd, body_p, len);
+    tmq_core_mark(self, ob);
+}
+
+void tmq_core_reply(tmq_core_t *self, int side, const void *rid, size_t rid_len, int cmd,
+                    void **body_p, size_t len)
+{
+    tmq_outbox_t *ob = side == TMQ_SIDE_FRONTEND
+                           ? (tmq_outbox_t *)tmq_bclients_find(self->clients, rid, rid_len)
+                           : (tmq_outbox_t *)tmq_bworkers_find(self->workers, rid, rid_len);
+    if (!ob) {
+        if (self->ntransient >= TMQ_MAX_TRANSIENT) { /* a flood of strangers: stay quiet */
+            free(*body_p);
+            *body_p = NULL;
+            return;
+        }
+        ob = malloc(sizeof *ob);
+        if (!ob) abort();
+        tmq_outbox_init(ob, side, rid, rid_len, 0, 0);
+        ob->transient = true;
+        self->ntransient++;
+    }
+    tmq_core_send(self, ob, cmd, body_p, len);
+}
+
+void tmq_core_reply_error(tmq_core_t *self, int side, const void *rid, size_t rid_len,
+                          int code, const char *reason)
+{
+    size_t len;
+    void *body = tmq_proto_error_body(code, reason, &len);
+    tmq_core_reply(self, side, rid, rid_len, TMQ_CMD_ERROR, &body, len);
+}
+
+void tmq_core_bad_input(tmq_core_t *self, int side, const char *what, const char *why)
+{
+    self->stats.malformed++;
+    uint32_t suppressed = 0;
+    if (tmq_log_level >= TMQ_LOG_WARN && tmq_rate_ok(&self->log_rate, 10, &suppressed))
+        tmq_warn("bad %s from a %s: %s (%u similar lines suppressed)", what,
+                 side == TMQ_SIDE_FRONTEND ? "client" : "worker", why, suppressed);
+}
+
+void tmq_core_malformed(tmq_core_t *self, int64_t now, int side, const void *rid,
+                        size_t rid_len, int errcode, const char *why)
+{
+    self->now = now;
+    tmq_core_bad_input(self, side, "message", why ? why : "malformed");
+    if (rid_len > 0) tmq_core_reply_error(self, side, rid, rid_len, errcode, why ? why : "malformed");
+}
+
+/* ---- dispatch bookkeeping ---- */
+
+void tmq_core_fn_dirty(tmq_core_t *self, tmq_fn_t *fn)
+{
+    if (fn->dirty) return;
+    fn->dirty = true;
+    tmq_fn_hold(fn);
+    s_push((void ***)&self->dfns, &self->ndfns, &self->dfns_cap, fn);
+}
+
+void tmq_core_worker_dirty(tmq_core_t *self, tmq_bworker_t *w)
+{
+    if (w->dirty) return;
+    w->dirty = true;
+    s_push((void ***)&self->dworkers, &self->ndworkers, &self->dworkers_cap, w);
+}
+
+/* ---- job lifecycle ---- */
+
+void tmq_core_lease(tmq_core_t *self, tmq_job_t *job, tmq_bworker_t *w, bool is_long)
+{
+    tmq_jobtab_transition(self->jobs, job, TMQ_JOB_LEASED);
+    if (is_long) job->flags |= TMQ_JOB_LONG;
+    tmq_bworkers_hold(self->workers, w, job);
+    tmq_job_item_t it = {.jid = job->jid,
+                         .attempt = job->attempt,
+                         .fn = job->fn->name,
+                         .fn_len = job->fn->name_len,
+                         .arg = job->arg,
+                         .arg_len = job->arg_len,
+                         .timeout_ms = job->timeout_ms};
+    tmq_batch_add_job(tmq_outbox_batch(&w->out, 0), &it);
+    tmq_core_mark(self, &w->out);
+}
+
+void tmq_core_requeue(tmq_core_t *self, tmq_job_t *job, bool front)
+{
+    tmq_bworker_t *w = job->worker;
+    tmq_bworkers_release(self->workers, w, job, self->now);
+    tmq_core_worker_dirty(self, w);
+    tmq_jobtab_transition(self->jobs, job, TMQ_JOB_QUEUED);
+    if (front)
+        tmq_fifo_push_front(&job->fn->queue, &job->link);
+    else
+        tmq_fifo_push_back(&job->fn->queue, &job->link);
+    tmq_core_fn_dirty(self, job->fn);
+}
+
+/* Unlinks a terminal job from its client and returns the record to the pool. */
+static void s_job_free(tmq_core_t *self, tmq_job_t *job)
+{
+    tmq_fifo_remove(&job->client->jobs, &job->clink);
+    tmq_fnreg_unref(self->fns, &job->fn);
+    tmq_jobtab_free(self->jobs, &job);
+}
+
+void tmq_core_finish(tmq_core_t *self, tmq_job_t *job, int status, const void *data,
+                     size_t len, const char *worker, size_t worker_len, double ms)
+{
+    if (job->worker) {
+        tmq_bworker_t *w = job->worker;
+        tmq_bworkers_release(self->workers, w, job, self->now);
+        tmq_core_worker_dirty(self, w);
+    }
+    tmq_result_item_t it = {.cid = job->cid,
+                            .status = status,
+                            .data = data,
+                            .data_len = len,
+                            .worker = worker,
+                            .worker_len = worker_len,
+                            .ms = ms,
+                            .attempts = job->attempt};
+    tmq_batch_add_result(tmq_outbox_batch(&job->client->out, 0), &it);
+    tmq_core_mark(self, &job->client->out);
+    tmq_jobtab_transition(self->jobs, job, status == TMQ_ST_OK ? TMQ_JOB_DONE : TMQ_JOB_FAILED);
+    s_job_free(self, job);
+}
+
+/* ---- peers leaving ---- */
+
+void tmq_core_drop_client(tmq_core_t *self, tmq_bclient_t **c_p)
+{
+    tmq_bclient_t *c = *c_p;
+    tmq_fifo_link_t *l;
+    while ((l = c->jobs.head) != NULL) {
+        tmq_job_t *job = TMQ_FIFO_ENTRY(l, tmq_job_t, clink);
+        if (job->state == TMQ_JOB_QUEUED) {
+            tmq_fifo_remove(&job->fn->queue, &job->link);
+        } else { /* LEASED: the worker kills it, reports nothing */
+            tmq_bworker_t *w = job->worker;
+            tmq_batch_add_ref(tmq_outbox_batch(&w->out, 1), job->jid, job->attempt);
+            tmq_core_mark(self, &w->out);
+            tmq_bworkers_release(self->workers, w, job, self->now);
+            tmq_core_worker_dirty(self, w);
+        }
+        tmq_jobtab_transition(self->jobs, job, TMQ_JOB_CANCELLED);
+        s_job_free(self, job);
+    }
+    s_unmark(self, &c->out);
+    tmq_bclients_remove(self->clients, c_p);
+}
+
+void tmq_core_requeue_held(tmq_core_t *self, tmq_bworker_t *w)
+{
+    /* newest first, each to the front: the queue front ends up in the original order */
+    while (w->held.tail) tmq_core_requeue(self, TMQ_FIFO_ENTRY(w->held.tail, tmq_job_t, link), true);
+    w->revoke_at = 0;
+}
+
+void tmq_core_drop_worker(tmq_core_t *self, tmq_bworker_t **w_p)
+{
+    tmq_bworker_t *w = *w_p;
+    tmq_core_requeue_held(self, w);
+    if (w->dirty) {
+        for (size_t i = 0; i < self->ndworkers; i++) {
+            if (self->dworkers[i] == w) {
+                self->dworkers[i] = self->dworkers[--self->ndworkers];
+                break;
+            }
+        }
+    }
+    s_unmark(self, &w->out);
+    tmq_bworkers_remove(self->workers, w_p);
+}
+
+/* ---- timed work ---- */
+
+/* Expires silent peers and heartbeats quiet ones. Walks downwards: removal moves the last
+ * entry into the current slot, which has then already been visited. */
+static void s_scan(tmq_core_t *self)
+{
+    int64_t now = self->now, hb = self->cfg.heartbeat_ms;
+    for (size_t i = tmq_bclients_size(self->clients); i-- > 0;) {
+        tmq_bclient_t *c = tmq_bclients_at(self->clients, i);
+        if (now - c->last_seen > TMQ_CLIENT_LIVENESS * hb) {
+            tmq_info("client expired after %lld ms of silence; %zu jobs cancelled",
+                     (long long)(now - c->last_seen), c->jobs.size);
+            tmq_core_drop_client(self, &c);
+        } else if (now - c->out.last_sent >= hb && !tmq_outbox_pending(&c->out)) {
+            tmq_outbox_signal(&c->out, TMQ_CMD_HEARTBEAT);
+            tmq_core_mark(self, &c->out);
+        }
+    }
+    for (size_t i = tmq_bworkers_size(self->workers); i-- > 0;) {
+        tmq_bworker_t *w = tmq_bworkers_at(self->workers, i);
+        if (now - w->last_seen > TMQ_WORKER_LIVENESS * hb) {
+            tmq_warn("worker %s (pid %u) expired; %zu jobs requeued", w->name, w->pid,
+                     w->held.size);
+            tmq_core_drop_worker(self, &w);
+        } else if (now - w->out.last_sent >= hb && !tmq_outbox_pending(&w->out)) {
+            tmq_outbox_signal(&w->out, TMQ_CMD_HEARTBEAT);
+            tmq_core_mark(self, &w->out);
+        }
+    }
+}
+
+int64_t tmq_core_tick(tmq_core_t *self, int64_t now)
+{
+    self->now = now;
+    if (now >= self->next_scan) {
+        s_scan(self);
+        self->next_scan = now + s_scan_every(self);
+    }
+    tmq_dispatch_run(self);
+    int64_t next = self->next_scan;
+    if (tmq_bworkers_overfull(self->workers) > 0) {
+        if (now >= self->next_revoke) {
+            tmq_dispatch_revoke(self);
+            self->next_revoke = now + 1;
+        }
+        if (self->next_revoke < next) next = self->next_revoke;
+    }
+    uint64_t completed = tmq_jobtab_entered(self->jobs, TMQ_JOB_DONE) +
+                         tmq_jobtab_entered(self->jobs, TMQ_JOB_FAILED);
+    tmq_bstats_tick(&self->stats, now, completed);
+    if (self->stats.next_sample < next) next = self->stats.next_sample;
+    return next;
+}
+
+void tmq_core_flush(tmq_core_t *self, int64_t now, tmq_core_send_fn *send, void *ctx)
+{
+    self->now = now;
+    size_t keep = 0;
+    for (size_t i = 0; i < self->nflush; i++) {
+        tmq_outbox_t *ob = self->flush[i];
+        int rc = send(ctx, ob);
+        if (rc >= 0) ob->last_sent = now;
+        if (ob->transient) {
+            s_free_transient(self, ob);
+        } else if (rc == 1) {
+            self->flush[keep++] = ob; /* would block: try again next turn */
+        } else {
+            ob->dirty = false;
+            if (rc < 0) {
+                tmq_outbox_clear(ob);
+                s_push((void ***)&self->gone, &self->ngone, &self->gone_cap, ob);
+            }
+        }
+    }
+    self->nflush = keep;
+    for (size_t i = 0; i < self->ngone; i++) {
+        tmq_outbox_t *ob = self->gone[i];
+        if (ob->side == TMQ_SIDE_FRONTEND) {
+            tmq_bclient_t *c = ob->owner;
+            tmq_debug("client unreachable; %zu jobs cancelled", c->jobs.size);
+            tmq_core_drop_client(self, &c);
+        } else {
+            tmq_bworker_t *w = ob->owner;
+            tmq_warn("worker %s (pid %u) unreachable; %zu jobs requeued", w->name, w->pid,
+                     w->held.size);
+            tmq_core_drop_worker(self, &w);
+        }
+    }
+    self->ngone = 0;
+}
+
+bool tmq_core_pending(const tmq_core_t *self)
+{
+    return self->nflush > 0 || self->ndfns > 0 || self->ndworkers > 0;
+}
+
+void tmq_core_shutdown(tmq_core_t *self)
+{
+    for (size_t i = 0; i < tmq_bworkers_size(self->workers); i++) {
+        tmq_bworker_t *w = tmq_bworkers_at(self->workers, i);
+        tmq_outbox_clear(&w->out);
+        tmq_outbox_signal(&w->out, TMQ_CMD_BYE);
+        tmq_core_mark(self, &w->out);
+    }
+}
+
+tmq_bclient_t *tmq_core_client(tmq_core_t *self, const void *rid, size_t rid_len)
+{
+    return tmq_bclients_find(self->clients, rid, rid_len);
+}
+
+tmq_bworker_t *tmq_core_worker(tmq_core_t *self, const void *rid, size_t rid_len)
+{
+    return tmq_bworkers_find(self->workers, rid, rid_len);
+}

@@ -1,0 +1,133 @@
+/* broker/core.h — the broker as a pure state machine: decoded messages in, outboxes out.
+ *
+ * The core owns the job table, function queues and the client and worker registries. The
+ * loop feeds it each decoded message with the current time, then calls tmq_core_tick once
+ * per turn (dispatch, heartbeats, expiry, revocation) and tmq_core_flush with a send
+ * callback. No sockets and no clock of its own, so tests drive it message by message.
+ * Handlers are split by side: frontend.c (clients), backend.c (workers), dispatch.c.
+ */
+#ifndef TMQ_BROKER_CORE_H
+#define TMQ_BROKER_CORE_H
+
+#include "clients.h"
+#include "functions.h"
+#include "jobs.h"
+#include "outbox.h"
+#include "stats.h"
+#include "workers.h"
+
+#include <log.h>
+#include <proto.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define TMQ_CLIENT_LIVENESS 5 /* heartbeats of silence before a client is dropped */
+#define TMQ_WORKER_LIVENESS 3 /* ... before a worker is dropped and its jobs requeued */
+#define TMQ_REVOKE_AFTER_MS 4 /* a process idle this long may reclaim prefetched jobs */
+#define TMQ_REVOKE_RETRY_MS 1000 /* an unanswered REVOKE may be repeated after this */
+#define TMQ_MAX_TRANSIENT 1024  /* replies to unregistered peers kept per turn */
+#define TMQ_MAX_RETRIES 1000
+#define TMQ_READY_MAX_FNS 1024
+
+typedef struct {
+    uint32_t heartbeat_ms; /* > 0 */
+    size_t max_queue;      /* QUEUED jobs accepted at most */
+    uint32_t max_payload;  /* bytes per argument or result */
+    int retries;           /* default deaths tolerated per job */
+} tmq_core_config_t;
+
+typedef struct tmq_core_t {
+    tmq_core_config_t cfg;
+    tmq_jobtab_t *jobs;
+    tmq_fnreg_t *fns;
+    tmq_bworkers_t *workers;
+    tmq_bclients_t *clients;
+    tmq_bstats_t stats;
+    tmq_rate_t log_rate;      /* bad-input log lines */
+    int64_t now;              /* time of the call being handled */
+    int64_t next_scan;        /* heartbeats and expiry */
+    tmq_outbox_t **flush;     /* outboxes with something to send */
+    size_t nflush, flush_cap, ntransient;
+    tmq_fn_t **dfns;          /* functions whose queue grew (dispatch them) */
+    size_t ndfns, dfns_cap;
+    tmq_bworker_t **dworkers; /* workers whose credit grew */
+    size_t ndworkers, dworkers_cap;
+    tmq_outbox_t **gone;      /* peers found unreachable during a flush */
+    size_t ngone, gone_cap;
+    int64_t next_revoke;      /* earliest next revocation scan */
+    tmq_batch_t scratch;      /* ACK rejections under construction */
+} tmq_core_t;
+
+/* ---- driving the core (the loop and tests) ---- */
+
+tmq_core_t *tmq_core_new(const tmq_core_config_t *cfg, int64_t now);
+void tmq_core_destroy(tmq_core_t **self_p);
+
+/* One decoded message from a client (frontend) or worker (backend). The message is only
+ * borrowed: everything kept is copied. Never fails: bad input is answered, counted, dropped. */
+void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t rid_len,
+                       const tmq_msg_t *msg);
+void tmq_core_backend(tmq_core_t *self, int64_t now, const void *rid, size_t rid_len,
+                      const tmq_msg_t *msg);
+/* A message that did not decode (tmq_wire_recv returned -1): ERROR to rid when known. */
+void tmq_core_malformed(tmq_core_t *self, int64_t now, int side, const void *rid,
+                        size_t rid_len, int errcode, const char *why);
+
+/* End of the turn's input: dispatch, heartbeats, expiry, revocation, rate sampling.
+ * Returns when it next has timed work to do (absolute ms). */
+int64_t tmq_core_tick(tmq_core_t *self, int64_t now);
+
+/* Sends what one outbox holds, in order, never blocking: returns 0 when all went, 1 when the
+ * peer would block (the rest stays for the next flush), -1 when the peer is unreachable. */
+typedef int(tmq_core_send_fn)(void *ctx, tmq_outbox_t *ob);
+/* Offers every outbox with pending output to send. Unreachable peers are dropped as if they
+ * had left (a client's jobs are cancelled, a worker's requeued). */
+void tmq_core_flush(tmq_core_t *self, int64_t now, tmq_core_send_fn *send, void *ctx);
+/* True when output or dispatch work is waiting (after a flush: a peer would block, or a
+ * peer found unreachable left jobs to requeue or cancel). */
+bool tmq_core_pending(const tmq_core_t *self);
+
+/* Queues BYE to every worker (broker shutting down); flush afterwards. */
+void tmq_core_shutdown(tmq_core_t *self);
+
+tmq_bclient_t *tmq_core_client(tmq_core_t *self, const void *rid, size_t rid_len);
+tmq_bworker_t *tmq_core_worker(tmq_core_t *self, const void *rid, size_t rid_len);
+
+/* ---- shared by core.c, frontend.c, backend.c and dispatch.c ---- */
+
+/* Puts ob on the flush list. */
+void tmq_core_mark(tmq_core_t *self, tmq_outbox_t *ob);
+/* Queues a control message (takes *body_p) for a registered peer and marks it. */
+void tmq_core_send(tmq_core_t *self, tmq_outbox_t *ob, int cmd, void **body_p, size_t len);
+/* Queues a one-off message for a peer that may not be registered (takes *body_p). */
+void tmq_core_reply(tmq_core_t *self, int side, const void *rid, size_t rid_len, int cmd,
+                    void **body_p, size_t len);
+void tmq_core_reply_error(tmq_core_t *self, int side, const void *rid, size_t rid_len,
+                          int code, const char *reason);
+/* Counts bad input and logs it through the rate limiter. */
+void tmq_core_bad_input(tmq_core_t *self, int side, const char *what, const char *why);
+
+void tmq_core_fn_dirty(tmq_core_t *self, tmq_fn_t *fn);
+void tmq_core_worker_dirty(tmq_core_t *self, tmq_bworker_t *w);
+
+/* Job lifecycle. lease: QUEUED job (already unlinked from its queue) -> w, appended to w's
+ * JOBS batch. requeue: LEASED -> QUEUED at the front or back of its function's queue.
+ * finish: LEASED -> DONE/FAILED, result to the client's RESULTS batch, record freed. */
+void tmq_core_lease(tmq_core_t *self, tmq_job_t *job, tmq_bworker_t *w, bool is_long);
+void tmq_core_requeue(tmq_core_t *self, tmq_job_t *job, bool front);
+void tmq_core_finish(tmq_core_t *self, tmq_job_t *job, int status, const void *data,
+                     size_t len, const char *worker, size_t worker_len, double ms);
+
+/* A client left (BYE, expiry, unreachable): queued jobs dropped, running ones cancelled. */
+void tmq_core_drop_client(tmq_core_t *self, tmq_bclient_t **c_p);
+/* Puts every job w holds back at the front of its queue, in order (not counted as a death;
+ * the next lease is a new attempt). */
+void tmq_core_requeue_held(tmq_core_t *self, tmq_bworker_t *w);
+/* A worker left (BYE, expiry, unreachable): its held jobs are requeued, the record freed. */
+void tmq_core_drop_worker(tmq_core_t *self, tmq_bworker_t **w_p);
+
+/* dispatch.c */
+void tmq_dispatch_run(tmq_core_t *self);
+void tmq_dispatch_revoke(tmq_core_t *self);
+
+#endif

@@ -1,0 +1,112 @@
+/* broker/dispatch.c — who gets which queued job: credit, adaptive prefetch, revocation.
+ *
+ * A worker may hold one job per process plus, for short functions, a prefetch per process
+ * (tmq_fn_prefetch: about 2 ms of work, at most 64; none for long or never-timed functions,
+ * so a long job is only ever sent to an idle process). A function whose queue grew is offered
+ * first to idle processes, round robin, then its prefetch credit is shared in proportion; a
+ * worker whose credit grew pulls from its functions' queues. When a process has idled for
+ * TMQ_REVOKE_AFTER_MS while another worker holds unstarted prefetched jobs of a function it
+ * serves, that worker is asked (REVOKE) to hand them back.
+ */
+#include "core.h"
+
+/* Leases up to n jobs from fn's queue to w; returns how many. */
+static uint32_t s_give(tmq_core_t *self, tmq_fn_t *fn, tmq_bworker_t *w, uint32_t n,
+                       bool is_long)
+{
+    uint32_t given = 0;
+    while (given < n) {
+        tmq_fifo_link_t *l = tmq_fifo_pop_front(&fn->queue);
+        if (!l) break;
+        tmq_core_lease(self, TMQ_FIFO_ENTRY(l, tmq_job_t, link), w, is_long);
+        given++;
+    }
+    return given;
+}
+
+static void s_dispatch_fn(tmq_core_t *self, tmq_fn_t *fn)
+{
+    size_t nw = fn->nworkers;
+    if (nw == 0 || tmq_fifo_empty(&fn->queue)) return;
+    uint32_t pf = tmq_fn_prefetch(fn);
+    size_t start = fn->rr++ % nw;
+    for (size_t k = 0; k < nw && !tmq_fifo_empty(&fn->queue); k++) {
+        tmq_bworker_t *w = fn->workers[(start + k) % nw];
+        uint32_t idle = tmq_bworker_credit(w, 0);
+        if (idle) s_give(self, fn, w, idle, pf == 0);
+    }
+    if (pf == 0 || tmq_fifo_empty(&fn->queue)) return;
+    uint64_t total = 0;
+    for (size_t k = 0; k < nw; k++) total += tmq_bworker_credit(fn->workers[k], pf);
+    if (total == 0) return;
+    uint64_t queued = fn->queue.size;
+    for (size_t k = 0; k < nw && !tmq_fifo_empty(&fn->queue); k++) {
+        tmq_bworker_t *w = fn->workers[(start + k) % nw];
+        uint64_t credit = tmq_bworker_credit(w, pf);
+        uint64_t share = total <= queued ? credit : (queued * credit + total - 1) / total;
+        if (share) s_give(self, fn, w, (uint32_t)share, false);
+    }
+}
+
+static void s_dispatch_worker(tmq_core_t *self, tmq_bworker_t *w)
+{
+    size_t nf = w->nfns;
+    if (nf == 0) return;
+    size_t start = w->fn_rr++ % nf;
+    for (size_t k = 0; k < nf; k++) {
+        tmq_fn_t *fn = w->fns[(start + k) % nf];
+        if (tmq_fifo_empty(&fn->queue)) continue;
+        uint32_t pf = tmq_fn_prefetch(fn);
+        uint32_t credit = tmq_bworker_credit(w, pf);
+        if (credit) s_give(self, fn, w, credit, pf == 0);
+    }
+}
+
+void tmq_dispatch_run(tmq_core_t *self)
+{
+    for (size_t i = 0; i < self->ndfns; i++) {
+        tmq_fn_t *fn = self->dfns[i];
+        fn->dirty = false;
+        s_dispatch_fn(self, fn);
+        tmq_fnreg_unref(self->fns, &fn);
+    }
+    self->ndfns = 0;
+    for (size_t i = 0; i < self->ndworkers; i++) {
+        tmq_bworker_t *w = self->dworkers[i];
+        w->dirty = false;
+        s_dispatch_worker(self, w);
+    }
+    self->ndworkers = 0;
+}
+
+static bool s_idle_long_enough(const tmq_core_t *self, const tmq_bworker_t *w)
+{
+    return w->held.size < w->procs && self->now - w->idle_since >= TMQ_REVOKE_AFTER_MS;
+}
+
+/* True when some other worker serving one of w's functions has an idle process. */
+static bool s_someone_idles(const tmq_core_t *self, const tmq_bworker_t *w)
+{
+    for (size_t f = 0; f < w->nfns; f++) {
+        const tmq_fn_t *fn = w->fns[f];
+        for (size_t k = 0; k < fn->nworkers; k++)
+            if (fn->workers[k] != w && s_idle_long_enough(self, fn->workers[k])) return true;
+    }
+    return false;
+}
+
+void tmq_dispatch_revoke(tmq_core_t *self)
+{
+    size_t n = tmq_bworkers_size(self->workers);
+    for (size_t i = 0; i < n; i++) {
+        tmq_bworker_t *w = tmq_bworkers_at(self->workers, i);
+        if (w->held.size <= w->procs) continue;
+        if (w->revoke_at && self->now - w->revoke_at < TMQ_REVOKE_RETRY_MS) continue;
+        if (!s_someone_idles(self, w)) continue;
+        size_t len;
+        void *body = tmq_proto_revoke_body((uint32_t)(w->held.size - w->procs), &len);
+        tmq_core_send(self, &w->out, TMQ_CMD_REVOKE, &body, len);
+        w->revoke_at = self->now;
+        tmq_debug("REVOKE %zu jobs from worker %s", w->held.size - w->procs, w->name);
+    }
+}

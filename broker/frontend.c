@@ -1,0 +1,150 @@
+/* broker/frontend.c — what the core does with each client command.
+ *
+ * HELLO, SUBMIT, STATUS and HEARTBEAT register an unknown routing id as a client; BYE
+ * removes one. Every SUBMIT gets exactly one ACK listing, in order, the items it rejected;
+ * a bad item is rejected alone and the rest of its batch is still accepted.
+ */
+#include "core.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void s_reject(tmq_core_t *self, uint64_t cid, int code, const char *reason)
+{
+    tmq_reject_item_t r = {.cid = cid, .code = code, .reason = reason, .reason_len = strlen(reason)};
+    tmq_batch_add_reject(&self->scratch, &r);
+}
+
+/* The cid of an item too broken to decode, when its first field still holds one. */
+static uint64_t s_item_cid(const tmq_msg_t *msg, size_t i)
+{
+    const msgpack_object *it = &msg->items->via.array.ptr[i];
+    if (it->type == MSGPACK_OBJECT_ARRAY && it->via.array.size > 0 &&
+        it->via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return it->via.array.ptr[0].via.u64;
+    return 0;
+}
+
+/* Creates the job and queues it; returns its function record. */
+static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_item_t *it,
+                          tmq_fn_t *fn)
+{
+    tmq_job_t *job = tmq_jobtab_create(self->jobs, it->arg, it->arg_len);
+    job->cid = it->cid;
+    job->client = c;
+    if (fn) {
+        tmq_fn_hold(fn);
+        job->fn = fn;
+    } else {
+        job->fn = tmq_fnreg_ref(self->fns, it->fn, it->fn_len);
+    }
+    job->timeout_ms = it->timeout_ms;
+    job->retries = it->retries < 0                  ? self->cfg.retries
+                   : it->retries > TMQ_MAX_RETRIES ? TMQ_MAX_RETRIES
+                                                   : it->retries;
+    tmq_jobtab_transition(self->jobs, job, TMQ_JOB_QUEUED);
+    tmq_fifo_push_back(&job->fn->queue, &job->link);
+    tmq_fifo_push_back(&c->jobs, &job->clink);
+    tmq_core_fn_dirty(self, job->fn);
+    return job->fn;
+}
+
+/* Checks one item; returns 0 when it was accepted, else adds its rejection. */
+static int s_submit_item(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg, size_t i,
+                         tmq_fn_t **last)
+{
+    tmq_submit_item_t it;
+    if (tmq_msg_submit_item(msg, i, &it) != 0 || memchr(it.fn, '\0', it.fn_len)) {
+        tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "SUBMIT item", "wrong fields");
+        s_reject(self, s_item_cid(msg, i), TMQ_REJ_BAD_JOB, "bad job");
+        return -1;
+    }
+    if (it.arg_len > self->cfg.max_payload) {
+        s_reject(self, it.cid, TMQ_REJ_TOO_LARGE, "payload too large");
+        return -1;
+    }
+    if (tmq_proto_check(it.arg, it.arg_len, TMQ_PROTO_MAX_DEPTH) != 0) {
+        tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "SUBMIT item", "argument is not msgpack");
+        s_reject(self, it.cid, TMQ_REJ_BAD_JOB, "bad job");
+        return -1;
+    }
+    tmq_fn_t *fn = *last;
+    if (!fn || fn->name_len != it.fn_len || memcmp(fn->name, it.fn, it.fn_len) != 0)
+        fn = tmq_fnreg_find(self->fns, it.fn, it.fn_len);
+    if ((!fn || fn->nworkers == 0) && tmq_bworkers_size(self->workers) > 0) {
+        char reason[TMQ_PROTO_MAX_FNAME + 32];
+        snprintf(reason, sizeof reason, "unknown function: %.*s", (int)it.fn_len, it.fn);
+        s_reject(self, it.cid, TMQ_REJ_UNKNOWN_FUNCTION, reason);
+        return -1;
+    }
+    if (tmq_jobtab_count(self->jobs, TMQ_JOB_QUEUED) >= self->cfg.max_queue) {
+        s_reject(self, it.cid, TMQ_REJ_QUEUE_FULL, "queue full");
+        return -1;
+    }
+    *last = s_accept(self, c, &it, fn);
+    return 0;
+}
+
+static void s_submit(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
+{
+    size_t n = tmq_msg_count(msg);
+    uint64_t accepted = 0;
+    tmq_fn_t *last = NULL;
+    tmq_batch_reset(&self->scratch);
+    for (size_t i = 0; i < n; i++)
+        if (s_submit_item(self, c, msg, i, &last) == 0) accepted++;
+    size_t len;
+    void *body = tmq_batch_finish(&self->scratch, TMQ_CMD_ACK, accepted, &len);
+    tmq_core_send(self, &c->out, TMQ_CMD_ACK, &body, len);
+}
+
+static void s_status(tmq_core_t *self, tmq_bclient_t *c)
+{
+    tmq_bstats_view_t v = {
+        .queued = tmq_jobtab_count(self->jobs, TMQ_JOB_QUEUED),
+        .running = tmq_jobtab_count(self->jobs, TMQ_JOB_LEASED),
+        .done = tmq_jobtab_entered(self->jobs, TMQ_JOB_DONE),
+        .failed = tmq_jobtab_entered(self->jobs, TMQ_JOB_FAILED),
+        .clients = tmq_bclients_size(self->clients),
+        .max_queue = self->cfg.max_queue,
+        .heartbeat_ms = self->cfg.heartbeat_ms,
+    };
+    size_t len;
+    void *body = tmq_bstats_status_body(&self->stats, self->now, &v, self->workers, &len);
+    tmq_core_send(self, &c->out, TMQ_CMD_STATUS_REPLY, &body, len);
+}
+
+void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t rid_len,
+                       const tmq_msg_t *msg)
+{
+    self->now = now;
+    tmq_bclient_t *c = tmq_bclients_find(self->clients, rid, rid_len);
+    switch (msg->cmd) {
+    case TMQ_CMD_HELLO:
+    case TMQ_CMD_SUBMIT:
+    case TMQ_CMD_STATUS:
+    case TMQ_CMD_HEARTBEAT:
+        if (!c) c = tmq_bclients_add(self->clients, rid, rid_len, now);
+        c->last_seen = now;
+        break;
+    case TMQ_CMD_BYE:
+        if (c) tmq_core_drop_client(self, &c);
+        return;
+    default:
+        if (c) c->last_seen = now;
+        tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, tmq_cmd_name(msg->cmd),
+                           "command not allowed on the frontend");
+        tmq_core_reply_error(self, TMQ_SIDE_FRONTEND, rid, rid_len, TMQ_ERR_COMMAND,
+                             "command not allowed from a client");
+        return;
+    }
+    if (msg->cmd == TMQ_CMD_HELLO) {
+        size_t len;
+        void *body = tmq_proto_welcome_body(self->cfg.heartbeat_ms, self->cfg.max_payload, &len);
+        tmq_core_send(self, &c->out, TMQ_CMD_WELCOME, &body, len);
+    } else if (msg->cmd == TMQ_CMD_SUBMIT) {
+        s_submit(self, c, msg);
+    } else if (msg->cmd == TMQ_CMD_STATUS) {
+        s_status(self, c);
+    }
+}

@@ -1,0 +1,126 @@
+/* broker/functions.c — see functions.h. Names are at most 64 bytes without NUL, so they
+ * are used as plain zhashx string keys. */
+#include "functions.h"
+
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TMQ_EWMA_ALPHA 0.25
+
+struct tmq_fnreg_t {
+    zhashx_t *map; /* name -> tmq_fn_t* */
+};
+
+tmq_fnreg_t *tmq_fnreg_new(void)
+{
+    tmq_fnreg_t *self = calloc(1, sizeof *self);
+    if (!self) abort();
+    self->map = zhashx_new();
+    if (!self->map) abort();
+    return self;
+}
+
+static void s_free_fn(tmq_fn_t *fn)
+{
+    free(fn->workers);
+    free(fn);
+}
+
+void tmq_fnreg_destroy(tmq_fnreg_t **self_p)
+{
+    tmq_fnreg_t *self = self_p ? *self_p : NULL;
+    if (!self) return;
+    for (tmq_fn_t *fn = zhashx_first(self->map); fn; fn = zhashx_next(self->map)) s_free_fn(fn);
+    zhashx_destroy(&self->map);
+    free(self);
+    *self_p = NULL;
+}
+
+static void s_key(char key[TMQ_PROTO_MAX_FNAME + 1], const char *name, size_t len)
+{
+    memcpy(key, name, len);
+    key[len] = '\0';
+}
+
+tmq_fn_t *tmq_fnreg_find(tmq_fnreg_t *self, const char *name, size_t len)
+{
+    if (len == 0 || len > TMQ_PROTO_MAX_FNAME) return NULL;
+    char key[TMQ_PROTO_MAX_FNAME + 1];
+    s_key(key, name, len);
+    return zhashx_lookup(self->map, key);
+}
+
+tmq_fn_t *tmq_fnreg_ref(tmq_fnreg_t *self, const char *name, size_t len)
+{
+    tmq_fn_t *fn = tmq_fnreg_find(self, name, len);
+    if (!fn) {
+        fn = calloc(1, sizeof *fn);
+        if (!fn) abort();
+        s_key(fn->name, name, len);
+        fn->name_len = len;
+        tmq_fifo_init(&fn->queue);
+        zhashx_insert(self->map, fn->name, fn);
+    }
+    fn->refs++;
+    return fn;
+}
+
+void tmq_fnreg_unref(tmq_fnreg_t *self, tmq_fn_t **fn_p)
+{
+    tmq_fn_t *fn = *fn_p;
+    if (--fn->refs == 0) {
+        zhashx_delete(self->map, fn->name);
+        s_free_fn(fn);
+    }
+    *fn_p = NULL;
+}
+
+void tmq_fnreg_attach(tmq_fnreg_t *self, tmq_fn_t *fn, struct tmq_bworker_t *w)
+{
+    (void)self;
+    if (fn->nworkers == fn->workers_cap) {
+        fn->workers_cap = fn->workers_cap ? 2 * fn->workers_cap : 4;
+        fn->workers = realloc(fn->workers, fn->workers_cap * sizeof *fn->workers);
+        if (!fn->workers) abort();
+    }
+    fn->workers[fn->nworkers++] = w;
+    fn->refs++;
+}
+
+void tmq_fnreg_detach(tmq_fnreg_t *self, tmq_fn_t *fn, struct tmq_bworker_t *w)
+{
+    for (size_t i = 0; i < fn->nworkers; i++) {
+        if (fn->workers[i] == w) {
+            /* keep the order: the prefetch rotation walks this array */
+            memmove(&fn->workers[i], &fn->workers[i + 1],
+                    (fn->nworkers - i - 1) * sizeof *fn->workers);
+            fn->nworkers--;
+            tmq_fnreg_unref(self, &fn);
+            return;
+        }
+    }
+}
+
+void tmq_fn_observe(tmq_fn_t *fn, double ms)
+{
+    if (!(ms >= 0)) return; /* NaN or negative: ignore */
+    if (!fn->timed) {
+        fn->ewma_ms = ms;
+        fn->timed = true;
+    } else {
+        fn->ewma_ms += TMQ_EWMA_ALPHA * (ms - fn->ewma_ms);
+    }
+}
+
+uint32_t tmq_fn_prefetch(const tmq_fn_t *fn)
+{
+    if (!fn->timed) return 0;
+    if (fn->ewma_ms * TMQ_PREFETCH_MAX <= TMQ_PREFETCH_HORIZON_MS) return TMQ_PREFETCH_MAX;
+    return (uint32_t)(TMQ_PREFETCH_HORIZON_MS / fn->ewma_ms);
+}
+
+size_t tmq_fnreg_size(const tmq_fnreg_t *self)
+{
+    return zhashx_size(self->map);
+}

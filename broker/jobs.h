@@ -1,0 +1,83 @@
+/* broker/jobs.h — job records, their id table and their one state machine.
+ *
+ * Records come from a pool (chunks of TMQ_JOBTAB_CHUNK, recycled through a free list, never
+ * returned to the OS) and are found by their integer id through an open-addressing table
+ * (linear probing, backward-shift deletion, load <= 1/2). Every state change goes through
+ * tmq_jobtab_transition, which keeps the per-state counts and the attempt number:
+ *     NEW -> QUEUED -> LEASED -> DONE | FAILED,  LEASED -> QUEUED (requeue),
+ *     QUEUED | LEASED -> CANCELLED (client left), QUEUED -> FAILED.
+ */
+#ifndef TMQ_BROKER_JOBS_H
+#define TMQ_BROKER_JOBS_H
+
+#include "queue.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    TMQ_JOB_FREE = 0, /* in the pool */
+    TMQ_JOB_NEW,      /* created, not yet queued */
+    TMQ_JOB_QUEUED,   /* waiting in its function's queue */
+    TMQ_JOB_LEASED,   /* sent to a worker, which holds it */
+    TMQ_JOB_DONE,     /* finished OK (terminal) */
+    TMQ_JOB_FAILED,   /* finished with an error, timeout or too many deaths (terminal) */
+    TMQ_JOB_CANCELLED, /* its client left (terminal) */
+    TMQ_JOB_STATES_
+} tmq_job_state_t;
+
+#define TMQ_JOB_KEEP_ATTEMPT 0x01 /* the next lease reuses the attempt (handed back unstarted) */
+#define TMQ_JOB_LONG 0x02         /* leased without prefetch: counts as a whole process */
+
+struct tmq_bclient_t;
+struct tmq_bworker_t;
+struct tmq_fn_t;
+
+typedef struct tmq_job_t {
+    tmq_fifo_link_t link;  /* function queue while QUEUED, worker's held list while LEASED */
+    tmq_fifo_link_t clink; /* the client's list of live jobs */
+    uint64_t jid;          /* broker id, never reused */
+    uint64_t cid;          /* the client's id for it */
+    struct tmq_bclient_t *client;
+    struct tmq_fn_t *fn;
+    struct tmq_bworker_t *worker; /* holder while LEASED */
+    void *arg;                    /* msgpack argument (owned copy) */
+    uint32_t arg_len;
+    uint32_t timeout_ms;
+    uint32_t attempt; /* current attempt: 0 before the first lease */
+    int32_t retries;  /* deaths tolerated: fails after retries + 1 deaths */
+    uint16_t died;    /* attempts that ended with the executor dying */
+    uint8_t state;    /* tmq_job_state_t */
+    uint8_t flags;    /* TMQ_JOB_* */
+} tmq_job_t;
+
+#define TMQ_JOBTAB_CHUNK 1024
+
+typedef struct tmq_jobtab_t tmq_jobtab_t;
+
+tmq_jobtab_t *tmq_jobtab_new(void);
+/* Frees every record and argument. Safe on NULL and twice. */
+void tmq_jobtab_destroy(tmq_jobtab_t **self_p);
+
+/* A new record in state NEW with a fresh id, findable at once; arg is copied. Never NULL
+ * (out-of-memory aborts). */
+tmq_job_t *tmq_jobtab_create(tmq_jobtab_t *self, const void *arg, size_t arg_len);
+
+/* The live record with this id, or NULL. */
+tmq_job_t *tmq_jobtab_find(const tmq_jobtab_t *self, uint64_t jid);
+
+/* Moves job to state `to`. Illegal moves are programmer errors (assert). QUEUED -> LEASED
+ * starts the next attempt unless TMQ_JOB_KEEP_ATTEMPT is set (the flag is then cleared). */
+void tmq_jobtab_transition(tmq_jobtab_t *self, tmq_job_t *job, tmq_job_state_t to);
+
+/* Returns a NEW or terminal record to the pool (no longer findable); nulls *job_p. */
+void tmq_jobtab_free(tmq_jobtab_t *self, tmq_job_t **job_p);
+
+/* Records currently in state s. */
+size_t tmq_jobtab_count(const tmq_jobtab_t *self, tmq_job_state_t s);
+/* How many records ever entered state s. */
+uint64_t tmq_jobtab_entered(const tmq_jobtab_t *self, tmq_job_state_t s);
+/* Records findable (not FREE). */
+size_t tmq_jobtab_size(const tmq_jobtab_t *self);
+
+#endif

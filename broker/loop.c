@@ -1,0 +1,200 @@
+/* broker/loop.c — see loop.h.
+ *
+ * Both sockets are ROUTERs with ROUTER_MANDATORY, so a send to a full peer fails with EAGAIN
+ * instead of blocking or dropping. The routing-id frame goes first and alone decides that:
+ * only once it is accepted is the next message taken out of the outbox and its header and
+ * body sent (libzmq checks the high-water mark on a message's first frame only), so a peer
+ * that would block keeps its batch intact for the next turn.
+ */
+#include "loop.h"
+#include "core.h"
+
+#include <log.h>
+#include <platform.h>
+#include <wire.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TMQ_LOOP_HWM 100000
+#define TMQ_LOOP_DRAIN_MAX 4096   /* messages per socket per turn, so neither side starves */
+#define TMQ_LOOP_MAX_WAIT_MS 1000 /* poll timeout cap */
+#define TMQ_LOOP_LINGER_MS 500    /* to deliver BYE to workers at exit */
+
+struct tmq_broker_loop_t {
+    zsock_t *frontend, *backend;
+    void *fe, *be; /* their libzmq handles */
+    char *fe_endpoint, *be_endpoint;
+    tmq_core_t *core;
+};
+
+static zsock_t *s_bind(const char *endpoint, const char *what, char **resolved)
+{
+    zsock_t *sock = zsock_new(ZMQ_ROUTER);
+    if (!sock) {
+        tmq_error("cannot create the %s socket", what);
+        return NULL;
+    }
+    zsock_set_router_mandatory(sock, 1);
+    zsock_set_router_handover(sock, 1);
+    zsock_set_sndhwm(sock, TMQ_LOOP_HWM);
+    zsock_set_rcvhwm(sock, TMQ_LOOP_HWM);
+    zsock_set_maxmsgsize(sock, (int)(TMQ_PROTO_MAX_BODY + 1024));
+    if (zsock_bind(sock, "%s", endpoint) < 0) {
+        tmq_error("cannot bind the %s to %s: %s", what, endpoint, zmq_strerror(zmq_errno()));
+        zsock_destroy(&sock);
+        return NULL;
+    }
+    *resolved = zsock_last_endpoint(sock);
+    if (!*resolved) *resolved = strdup(endpoint);
+    tmq_info("%s bound to %s", what, *resolved);
+    return sock;
+}
+
+tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
+{
+    tmq_broker_loop_t *self = calloc(1, sizeof *self);
+    if (!self) abort();
+    self->frontend = s_bind(cfg->frontend, "frontend", &self->fe_endpoint);
+    if (self->frontend) self->backend = s_bind(cfg->backend, "backend", &self->be_endpoint);
+    if (!self->backend) {
+        tmq_broker_loop_destroy(&self);
+        return NULL;
+    }
+    self->fe = zsock_resolve(self->frontend);
+    self->be = zsock_resolve(self->backend);
+    tmq_core_config_t cc = {.heartbeat_ms = cfg->heartbeat_ms,
+                            .max_queue = cfg->max_queue,
+                            .max_payload = cfg->max_payload,
+                            .retries = cfg->retries};
+    self->core = tmq_core_new(&cc, tmq_clock_ms());
+    return self;
+}
+
+static void s_free_body(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
+/* tmq_core_send_fn: writes ob's messages until it is empty or the peer would block. */
+static int s_send(void *ctx, tmq_outbox_t *ob)
+{
+    tmq_broker_loop_t *self = ctx;
+    void *sock = ob->side == TMQ_SIDE_FRONTEND ? self->fe : self->be;
+    while (tmq_outbox_pending(ob)) {
+        if (zmq_send(sock, ob->rid, ob->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            return errno == EAGAIN || errno == EINTR ? 1 : -1;
+        int cmd;
+        size_t len;
+        void *body = tmq_outbox_take(ob, &cmd, &len);
+        uint8_t hdr[TMQ_PROTO_HDR_LEN];
+        tmq_proto_header(hdr, (tmq_cmd_t)cmd);
+        zmq_msg_t m;
+        zmq_msg_init_data(&m, body, len, s_free_body, NULL);
+        if (zmq_send(sock, hdr, sizeof hdr, ZMQ_SNDMORE) < 0 || zmq_msg_send(&m, sock, 0) < 0) {
+            zmq_msg_close(&m);
+            return -1; /* the pipe went away mid-message */
+        }
+    }
+    return 0;
+}
+
+void tmq_broker_loop_destroy(tmq_broker_loop_t **self_p)
+{
+    tmq_broker_loop_t *self = self_p ? *self_p : NULL;
+    if (!self) return;
+    if (self->core) {
+        tmq_core_shutdown(self->core);
+        tmq_core_flush(self->core, tmq_clock_ms(), s_send, self);
+        tmq_core_destroy(&self->core);
+    }
+    if (self->backend) zsock_set_linger(self->backend, TMQ_LOOP_LINGER_MS);
+    zsock_destroy(&self->frontend);
+    zsock_destroy(&self->backend);
+    zstr_free(&self->fe_endpoint);
+    zstr_free(&self->be_endpoint);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *tmq_broker_loop_frontend(const tmq_broker_loop_t *self)
+{
+    return self->fe_endpoint;
+}
+
+const char *tmq_broker_loop_backend(const tmq_broker_loop_t *self)
+{
+    return self->be_endpoint;
+}
+
+/* Feeds the core every message waiting on sock. Returns true when it stopped at the cap
+ * with more to read. */
+static bool s_drain(tmq_broker_loop_t *self, void *sock, int side, int64_t now)
+{
+    tmq_wire_in_t in;
+    for (int i = 0; i < TMQ_LOOP_DRAIN_MAX; i++) {
+        int errcode = TMQ_ERR_MALFORMED;
+        in.msg.error = NULL;
+        int rc = tmq_wire_recv(sock, true, &in, &errcode);
+        if (rc == 0) return false;
+        if (rc == 1 && side == TMQ_SIDE_FRONTEND)
+            tmq_core_frontend(self->core, now, in.rid, in.rid_len, &in.msg);
+        else if (rc == 1)
+            tmq_core_backend(self->core, now, in.rid, in.rid_len, &in.msg);
+        else
+            tmq_core_malformed(self->core, now, side, in.rid, in.rid_len, errcode,
+                               in.msg.error ? in.msg.error : "wrong frame count");
+        tmq_wire_in_release(&in);
+    }
+    return true;
+}
+
+/* Handles one actor command; returns false when told to stop. */
+static bool s_pipe_command(tmq_broker_loop_t *self, zsock_t *pipe)
+{
+    char *cmd = zstr_recv(pipe);
+    if (!cmd) return false; /* interrupted */
+    bool go_on = true;
+    if (streq(cmd, "$TERM"))
+        go_on = false;
+    else if (streq(cmd, "ENDPOINTS"))
+        zstr_sendx(pipe, self->fe_endpoint, self->be_endpoint, NULL);
+    else
+        tmq_warn("broker actor: unknown command '%s'", cmd);
+    zstr_free(&cmd);
+    return go_on;
+}
+
+int tmq_broker_loop_run(tmq_broker_loop_t *self, zsock_t *pipe)
+{
+    zmq_pollitem_t items[3] = {
+        {.socket = self->fe, .events = ZMQ_POLLIN},
+        {.socket = self->be, .events = ZMQ_POLLIN},
+        {.socket = pipe ? zsock_resolve(pipe) : NULL, .events = ZMQ_POLLIN},
+    };
+    int nitems = pipe ? 3 : 2;
+    int64_t next = tmq_clock_ms();
+    bool more = false;
+    while (!zsys_interrupted) {
+        int64_t now = tmq_clock_ms();
+        long wait = next > now ? (long)(next - now) : 0;
+        if (wait > TMQ_LOOP_MAX_WAIT_MS) wait = TMQ_LOOP_MAX_WAIT_MS;
+        if (more) wait = 0;
+        else if (tmq_core_pending(self->core) && wait > 1) wait = 1; /* a peer would block */
+        if (zmq_poll(items, nitems, wait) < 0) {
+            if (errno == EINTR) continue;
+            tmq_error("poll failed: %s", zmq_strerror(errno));
+            break;
+        }
+        if (pipe && (items[2].revents & ZMQ_POLLIN) && !s_pipe_command(self, pipe)) break;
+        now = tmq_clock_ms();
+        more = false;
+        if (items[0].revents & ZMQ_POLLIN) more |= s_drain(self, self->fe, TMQ_SIDE_FRONTEND, now);
+        if (items[1].revents & ZMQ_POLLIN) more |= s_drain(self, self->be, TMQ_SIDE_BACKEND, now);
+        next = tmq_core_tick(self->core, now);
+        tmq_core_flush(self->core, now, s_send, self);
+    }
+    return 0;
+}

@@ -1,0 +1,103 @@
+/* broker/main.c — taskmq-broker: parse the command line, run the broker.
+ *
+ * Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 when a socket cannot be bound,
+ * 2 on a usage error. Everything else lives in the tmq_broker library.
+ */
+#include "broker.h"
+
+#include <log.h>
+#include <platform.h>
+#include <proto.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: taskmq-broker [OPTIONS]\n"
+            "Routes jobs from taskmq clients to taskmq workers.\n\n"
+            "  --frontend EP        endpoint for clients (default tcp://*:5555)\n"
+            "  --backend EP         endpoint for workers (default tcp://*:5556)\n"
+            "  --max-queue N        most jobs waiting to run; more are refused with\n"
+            "                       \"queue full\" (default 1000000)\n"
+            "  --heartbeat MS       heartbeat interval given to clients and workers; a worker\n"
+            "                       silent for 3 intervals is dropped and its jobs requeued,\n"
+            "                       a client silent for 5 is dropped (default 1000)\n"
+            "  --max-payload BYTES  largest job argument or result (default %u)\n"
+            "  --retries N          default retries of a job whose process dies (default 2)\n"
+            "  -v, --verbose        debug logging\n"
+            "  -h, --help           this help\n\n"
+            "Endpoints are ZeroMQ endpoints, e.g. tcp://*:5555 or tcp://127.0.0.1:* (any free\n"
+            "port; the bound endpoints are logged as \"frontend bound to ...\").\n",
+            TMQ_PROTO_MAX_PAYLOAD);
+}
+
+static int s_bad(const char *what, const char *arg)
+{
+    fprintf(stderr, "taskmq-broker: %s '%s'\nTry 'taskmq-broker --help'.\n", what, arg);
+    return 2;
+}
+
+/* Parses a numeric option value into *out; returns 0, or prints why and returns 2. */
+static int s_number(const char *opt, const char *arg, long min, long max, long *out)
+{
+    if (tmq_parse_long(arg, min, max, out) == 0) return 0;
+    fprintf(stderr, "taskmq-broker: invalid value '%s' for %s (expected %ld..%ld)\n"
+                    "Try 'taskmq-broker --help'.\n", arg, opt, min, max);
+    return 2;
+}
+
+/* Parses argv into cfg; returns -1 to run, or an exit status. */
+static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
+{
+    static const struct option opts[] = {
+        {"frontend", required_argument, NULL, 'f'}, {"backend", required_argument, NULL, 'b'},
+        {"max-queue", required_argument, NULL, 'q'}, {"heartbeat", required_argument, NULL, 'H'},
+        {"max-payload", required_argument, NULL, 'p'}, {"retries", required_argument, NULL, 'r'},
+        {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    long v;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': cfg->frontend = optarg; break;
+        case 'b': cfg->backend = optarg; break;
+        case 'q':
+            if (s_number("--max-queue", optarg, 1, 100000000, &v)) return 2;
+            cfg->max_queue = (size_t)v;
+            break;
+        case 'H':
+            if (s_number("--heartbeat", optarg, 10, 3600000, &v)) return 2;
+            cfg->heartbeat_ms = (uint32_t)v;
+            break;
+        case 'p':
+            if (s_number("--max-payload", optarg, 1, TMQ_PROTO_MAX_BODY - (2u << 20), &v)) return 2;
+            cfg->max_payload = (uint32_t)v;
+            break;
+        case 'r':
+            if (s_number("--retries", optarg, 0, 1000, &v)) return 2;
+            cfg->retries = (int)v;
+            break;
+        case 'v': *level = TMQ_LOG_DEBUG; break;
+        case 'h': s_usage(stdout); return 0;
+        case ':': return s_bad("missing value for option", argv[optind - 1]);
+        default: return s_bad("unknown option", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return s_bad("unexpected argument", argv[optind]);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    tmq_broker_config_t cfg;
+    tmq_broker_config_defaults(&cfg);
+    int level = TMQ_LOG_INFO;
+    int rc = s_parse(argc, argv, &cfg, &level);
+    if (rc >= 0) return rc;
+    tmq_log_init("broker", level);
+    return tmq_broker_run(&cfg) == 0 ? 0 : 1;
+}

@@ -1,0 +1,150 @@
+/* broker/outbox.c — see outbox.h. The first segment of each batch kind is embedded and
+ * reused turn after turn, so a steady stream costs no allocation beyond the finished body. */
+#include "outbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct tmq_outmsg_t {
+    tmq_outmsg_t *next;
+    int cmd;
+    size_t len;
+    void *body;
+};
+
+struct tmq_outseg_t {
+    tmq_outseg_t *next;
+    tmq_batch_t batch;
+};
+
+static void *s_alloc(size_t n)
+{
+    void *p = calloc(1, n);
+    if (!p) abort();
+    return p;
+}
+
+void tmq_outbox_init(tmq_outbox_t *ob, int side, const void *rid, size_t rid_len, int cmd0,
+                     int cmd1)
+{
+    memset(ob, 0, sizeof *ob);
+    if (rid_len > TMQ_WIRE_MAX_RID) rid_len = TMQ_WIRE_MAX_RID;
+    memcpy(ob->rid, rid, rid_len);
+    ob->rid_len = (uint8_t)rid_len;
+    ob->side = (uint8_t)side;
+    ob->kind[0].cmd = cmd0;
+    ob->kind[1].cmd = cmd1;
+    for (int k = 0; k < TMQ_OUTBOX_KINDS; k++) tmq_batch_init(&ob->kind[k].batch);
+}
+
+static void s_drop_pending(tmq_outbox_t *ob)
+{
+    while (ob->ctl_head) {
+        tmq_outmsg_t *m = ob->ctl_head;
+        ob->ctl_head = m->next;
+        free(m->body);
+        free(m);
+    }
+    ob->ctl_tail = NULL;
+    for (int k = 0; k < TMQ_OUTBOX_KINDS; k++) {
+        while (ob->kind[k].more_head) {
+            tmq_outseg_t *s = ob->kind[k].more_head;
+            ob->kind[k].more_head = s->next;
+            tmq_batch_destroy(&s->batch);
+            free(s);
+        }
+        ob->kind[k].more_tail = NULL;
+        tmq_batch_reset(&ob->kind[k].batch);
+    }
+}
+
+void tmq_outbox_fini(tmq_outbox_t *ob)
+{
+    s_drop_pending(ob);
+    for (int k = 0; k < TMQ_OUTBOX_KINDS; k++) tmq_batch_destroy(&ob->kind[k].batch);
+}
+
+void tmq_outbox_clear(tmq_outbox_t *ob)
+{
+    s_drop_pending(ob);
+}
+
+void tmq_outbox_control(tmq_outbox_t *ob, int cmd, void **body_p, size_t len)
+{
+    tmq_outmsg_t *m = s_alloc(sizeof *m);
+    m->cmd = cmd;
+    m->len = len;
+    m->body = *body_p;
+    *body_p = NULL;
+    if (ob->ctl_tail)
+        ob->ctl_tail->next = m;
+    else
+        ob->ctl_head = m;
+    ob->ctl_tail = m;
+}
+
+void tmq_outbox_signal(tmq_outbox_t *ob, int cmd)
+{
+    size_t len;
+    void *body = tmq_proto_empty_body(&len);
+    tmq_outbox_control(ob, cmd, &body, len);
+}
+
+tmq_batch_t *tmq_outbox_batch(tmq_outbox_t *ob, int k)
+{
+    tmq_batch_t *cur =
+        ob->kind[k].more_tail ? &ob->kind[k].more_tail->batch : &ob->kind[k].batch;
+    if (cur->count == 0 || cur->buf.size < TMQ_OUTBOX_SPLIT) return cur;
+    tmq_outseg_t *s = s_alloc(sizeof *s);
+    tmq_batch_init(&s->batch);
+    if (ob->kind[k].more_tail)
+        ob->kind[k].more_tail->next = s;
+    else
+        ob->kind[k].more_head = s;
+    ob->kind[k].more_tail = s;
+    return &s->batch;
+}
+
+bool tmq_outbox_pending(const tmq_outbox_t *ob)
+{
+    if (ob->ctl_head) return true;
+    for (int k = 0; k < TMQ_OUTBOX_KINDS; k++)
+        if (ob->kind[k].batch.count || ob->kind[k].more_head) return true;
+    return false;
+}
+
+void *tmq_outbox_take(tmq_outbox_t *ob, int *cmd, size_t *len)
+{
+    if (ob->ctl_head) {
+        tmq_outmsg_t *m = ob->ctl_head;
+        ob->ctl_head = m->next;
+        if (!ob->ctl_head) ob->ctl_tail = NULL;
+        void *body = m->body;
+        *cmd = m->cmd;
+        *len = m->len;
+        free(m);
+        return body;
+    }
+    for (int k = 0; k < TMQ_OUTBOX_KINDS; k++) {
+        tmq_batch_t *b = &ob->kind[k].batch;
+        *cmd = ob->kind[k].cmd;
+        if (b->count) {
+            void *body = tmq_batch_finish(b, (tmq_cmd_t)*cmd, 0, len);
+            if (b->buf.alloc > TMQ_OUTBOX_KEEP) { /* a burst: give the memory back */
+                tmq_batch_destroy(b);
+                tmq_batch_init(b);
+            }
+            return body;
+        }
+        tmq_outseg_t *s = ob->kind[k].more_head;
+        if (s) {
+            ob->kind[k].more_head = s->next;
+            if (!s->next) ob->kind[k].more_tail = NULL;
+            void *body = tmq_batch_finish(&s->batch, (tmq_cmd_t)*cmd, 0, len);
+            tmq_batch_destroy(&s->batch);
+            free(s);
+            return body;
+        }
+    }
+    return NULL;
+}

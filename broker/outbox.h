@@ -1,0 +1,68 @@
+/* broker/outbox.h — everything waiting to be sent to one peer, in send order.
+ *
+ * Control messages (WELCOME, ACK, STATUS_REPLY, HEARTBEAT, REVOKE, ERROR, BYE) are kept
+ * finished, in arrival order, and go first. Then come up to two batch kinds (RESULTS for a
+ * client; JOBS then CANCEL for a worker), each normally one message per flush; a batch that
+ * passes TMQ_OUTBOX_SPLIT bytes continues in a new segment so no body nears the size limit.
+ * The outbox owns nothing but its buffers; the core decides when it is flushed.
+ */
+#ifndef TMQ_BROKER_OUTBOX_H
+#define TMQ_BROKER_OUTBOX_H
+
+#include <proto.h>
+#include <wire.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TMQ_SIDE_FRONTEND 0 /* clients */
+#define TMQ_SIDE_BACKEND 1  /* workers */
+
+#define TMQ_OUTBOX_KINDS 2
+#define TMQ_OUTBOX_SPLIT (1u << 20)  /* a batch this large starts a new message */
+#define TMQ_OUTBOX_KEEP (256u << 10) /* batch buffers larger than this are released after use */
+
+typedef struct tmq_outmsg_t tmq_outmsg_t;
+typedef struct tmq_outseg_t tmq_outseg_t;
+
+typedef struct tmq_outbox_t {
+    uint8_t rid[TMQ_WIRE_MAX_RID];
+    uint8_t rid_len;
+    uint8_t side;     /* TMQ_SIDE_* */
+    bool dirty;       /* on the core's flush list */
+    bool transient;   /* a one-off reply to an unregistered peer, freed once flushed */
+    void *owner;      /* the tmq_bclient_t or tmq_bworker_t; NULL when transient */
+    size_t index;     /* slot in the peer registry */
+    int64_t last_sent; /* when a message last left for this peer */
+    tmq_outmsg_t *ctl_head, *ctl_tail;
+    struct {
+        int cmd;      /* 0 = kind unused */
+        tmq_batch_t batch;
+        tmq_outseg_t *more_head, *more_tail; /* overflow segments, in order */
+    } kind[TMQ_OUTBOX_KINDS];
+} tmq_outbox_t;
+
+/* Prepares ob for the peer rid (at most TMQ_WIRE_MAX_RID bytes) with batch kinds cmd0 and
+ * cmd1 (0 for none). ob must not move afterwards (the batches point into it). */
+void tmq_outbox_init(tmq_outbox_t *ob, int side, const void *rid, size_t rid_len, int cmd0,
+                     int cmd1);
+/* Frees everything pending and the buffers. */
+void tmq_outbox_fini(tmq_outbox_t *ob);
+/* Drops everything pending, keeping ob usable. */
+void tmq_outbox_clear(tmq_outbox_t *ob);
+
+/* Appends a finished control message; takes the malloc'd body and nulls *body_p. */
+void tmq_outbox_control(tmq_outbox_t *ob, int cmd, void **body_p, size_t len);
+/* Appends a control message with an empty map body (HEARTBEAT, BYE, RECONNECT ...). */
+void tmq_outbox_signal(tmq_outbox_t *ob, int cmd);
+
+/* The batch of kind k to append one item to (a fresh segment when the current one is full). */
+tmq_batch_t *tmq_outbox_batch(tmq_outbox_t *ob, int k);
+
+bool tmq_outbox_pending(const tmq_outbox_t *ob);
+/* Removes the next message: returns its malloc'd body (caller frees) with *cmd and *len set,
+ * or NULL when nothing is pending. */
+void *tmq_outbox_take(tmq_outbox_t *ob, int *cmd, size_t *len);
+
+#endif

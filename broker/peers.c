@@ -1,0 +1,83 @@
+/* broker/peers.c — see peers.h. Routing ids are binary, so the hash key is their hex form
+ * (a default 5-byte id costs a 10-character key); lookups happen once per message. */
+#include "peers.h"
+
+#include <czmq.h>
+#include <stdlib.h>
+
+struct tmq_ridmap_t {
+    zhashx_t *map; /* hex(rid) -> tmq_outbox_t* */
+    tmq_outbox_t **items;
+    size_t size, cap;
+};
+
+static void s_hex(char *out, const uint8_t *rid, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[rid[i] >> 4];
+        out[2 * i + 1] = digits[rid[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+tmq_ridmap_t *tmq_ridmap_new(void)
+{
+    tmq_ridmap_t *self = calloc(1, sizeof *self);
+    if (!self) abort();
+    self->map = zhashx_new();
+    if (!self->map) abort();
+    return self;
+}
+
+void tmq_ridmap_destroy(tmq_ridmap_t **self_p)
+{
+    tmq_ridmap_t *self = self_p ? *self_p : NULL;
+    if (!self) return;
+    zhashx_destroy(&self->map);
+    free(self->items);
+    free(self);
+    *self_p = NULL;
+}
+
+tmq_outbox_t *tmq_ridmap_find(tmq_ridmap_t *self, const void *rid, size_t rid_len)
+{
+    char key[2 * TMQ_WIRE_MAX_RID + 1];
+    if (rid_len > TMQ_WIRE_MAX_RID) rid_len = TMQ_WIRE_MAX_RID;
+    s_hex(key, rid, rid_len);
+    return zhashx_lookup(self->map, key);
+}
+
+void tmq_ridmap_insert(tmq_ridmap_t *self, tmq_outbox_t *ob)
+{
+    char key[2 * TMQ_WIRE_MAX_RID + 1];
+    s_hex(key, ob->rid, ob->rid_len);
+    zhashx_insert(self->map, key, ob);
+    if (self->size == self->cap) {
+        self->cap = self->cap ? 2 * self->cap : 16;
+        self->items = realloc(self->items, self->cap * sizeof *self->items);
+        if (!self->items) abort();
+    }
+    ob->index = self->size;
+    self->items[self->size++] = ob;
+}
+
+void tmq_ridmap_remove(tmq_ridmap_t *self, tmq_outbox_t *ob)
+{
+    char key[2 * TMQ_WIRE_MAX_RID + 1];
+    s_hex(key, ob->rid, ob->rid_len);
+    zhashx_delete(self->map, key);
+    tmq_outbox_t *last = self->items[--self->size];
+    self->items[ob->index] = last;
+    last->index = ob->index;
+}
+
+size_t tmq_ridmap_size(const tmq_ridmap_t *self)
+{
+    return self->size;
+}
+
+tmq_outbox_t *tmq_ridmap_at(const tmq_ridmap_t *self, size_t i)
+{
+    return self->items[i];
+}

@@ -1,0 +1,43 @@
+/* broker/stats.h — broker counters and the STATUS_REPLY body.
+ *
+ * Counts what the job table does not: stale results, malformed input, and a completion-rate
+ * window (a sample of the completed-jobs total once a second, six kept, so the rate covers
+ * the last ~5 s). The reply lists every worker as {name, pid, procs, busy, done}.
+ */
+#ifndef TMQ_BROKER_STATS_H
+#define TMQ_BROKER_STATS_H
+
+#include "workers.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TMQ_BSTATS_SAMPLES 6
+
+typedef struct {
+    int64_t started_ms;
+    uint64_t stale;     /* late or duplicate results discarded */
+    uint64_t malformed; /* messages or items that did not parse */
+    int64_t sample_t[TMQ_BSTATS_SAMPLES];
+    uint64_t sample_n[TMQ_BSTATS_SAMPLES];
+    int nsamples, head; /* ring: head is the next slot to write */
+    int64_t next_sample;
+} tmq_bstats_t;
+
+/* Numbers the reply needs from elsewhere. */
+typedef struct {
+    uint64_t queued, running, done, failed, clients, max_queue;
+    uint32_t heartbeat_ms;
+} tmq_bstats_view_t;
+
+void tmq_bstats_init(tmq_bstats_t *st, int64_t now);
+/* Takes a sample of `completed` (done + failed) when a second has passed since the last. */
+void tmq_bstats_tick(tmq_bstats_t *st, int64_t now, uint64_t completed);
+/* Completions per second over the sampled window (0 before any time has passed). */
+double tmq_bstats_rate(const tmq_bstats_t *st, int64_t now, uint64_t completed);
+
+/* The STATUS_REPLY body: malloc'd, caller frees, *len set. */
+void *tmq_bstats_status_body(const tmq_bstats_t *st, int64_t now, const tmq_bstats_view_t *v,
+                             tmq_bworkers_t *workers, size_t *len);
+
+#endif

@@ -1,0 +1,156 @@
+/* broker/workers.c — see workers.h. */
+#include "workers.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tmq_bworkers_t {
+    tmq_ridmap_t *map;
+    tmq_fnreg_t *fns; /* borrowed */
+    size_t overfull;
+};
+
+tmq_bworkers_t *tmq_bworkers_new(tmq_fnreg_t *fns)
+{
+    tmq_bworkers_t *self = calloc(1, sizeof *self);
+    if (!self) abort();
+    self->map = tmq_ridmap_new();
+    self->fns = fns;
+    return self;
+}
+
+static void s_detach_all(tmq_bworkers_t *self, tmq_bworker_t *w)
+{
+    for (size_t i = 0; i < w->nfns; i++) tmq_fnreg_detach(self->fns, w->fns[i], w);
+    free(w->fns);
+    w->fns = NULL;
+    w->nfns = 0;
+}
+
+void tmq_bworkers_destroy(tmq_bworkers_t **self_p)
+{
+    tmq_bworkers_t *self = self_p ? *self_p : NULL;
+    if (!self) return;
+    while (tmq_ridmap_size(self->map)) {
+        tmq_bworker_t *w = (tmq_bworker_t *)tmq_ridmap_at(self->map, 0);
+        while (!tmq_fifo_empty(&w->held)) tmq_fifo_pop_front(&w->held); /* jobs freed elsewhere */
+        tmq_bworkers_remove(self, &w);
+    }
+    tmq_ridmap_destroy(&self->map);
+    free(self);
+    *self_p = NULL;
+}
+
+tmq_bworker_t *tmq_bworkers_find(tmq_bworkers_t *self, const void *rid, size_t rid_len)
+{
+    return (tmq_bworker_t *)tmq_ridmap_find(self->map, rid, rid_len);
+}
+
+tmq_bworker_t *tmq_bworkers_add(tmq_bworkers_t *self, const void *rid, size_t rid_len,
+                                int64_t now)
+{
+    tmq_bworker_t *w = calloc(1, sizeof *w);
+    if (!w) abort();
+    tmq_outbox_init(&w->out, TMQ_SIDE_BACKEND, rid, rid_len, TMQ_CMD_JOBS, TMQ_CMD_CANCEL);
+    w->out.owner = w;
+    w->out.last_sent = now;
+    w->procs = 1;
+    w->last_seen = now;
+    w->idle_since = now;
+    tmq_fifo_init(&w->held);
+    tmq_ridmap_insert(self->map, &w->out);
+    return w;
+}
+
+void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_t *ready,
+                        const char **fns, const size_t *fn_lens, size_t nfns, int64_t now)
+{
+    assert(tmq_fifo_empty(&w->held));
+    size_t n = ready->name_len < TMQ_BWORKER_NAME ? ready->name_len : TMQ_BWORKER_NAME;
+    memcpy(w->name, ready->name, n);
+    w->name[n] = '\0';
+    w->procs = ready->procs;
+    w->pid = ready->pid;
+    w->idle_since = now;
+    w->revoke_at = 0;
+    s_detach_all(self, w);
+    w->fns = calloc(nfns ? nfns : 1, sizeof *w->fns);
+    if (!w->fns) abort();
+    for (size_t i = 0; i < nfns; i++) {
+        if (memchr(fns[i], '\0', fn_lens[i])) continue; /* unusable name */
+        tmq_fn_t *fn = tmq_fnreg_ref(self->fns, fns[i], fn_lens[i]);
+        if (!tmq_bworker_serves(w, fn)) { /* listed twice: serve once */
+            tmq_fnreg_attach(self->fns, fn, w);
+            w->fns[w->nfns++] = fn;
+        }
+        tmq_fnreg_unref(self->fns, &fn); /* attach holds the reference */
+    }
+}
+
+void tmq_bworkers_remove(tmq_bworkers_t *self, tmq_bworker_t **w_p)
+{
+    tmq_bworker_t *w = *w_p;
+    assert(tmq_fifo_empty(&w->held));
+    s_detach_all(self, w);
+    tmq_ridmap_remove(self->map, &w->out);
+    tmq_outbox_fini(&w->out);
+    free(w);
+    *w_p = NULL;
+}
+
+void tmq_bworkers_hold(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_job_t *job)
+{
+    tmq_fifo_push_back(&w->held, &job->link);
+    job->worker = w;
+    if (job->flags & TMQ_JOB_LONG) w->nlong++;
+    if (w->held.size == (size_t)w->procs + 1) self->overfull++;
+}
+
+void tmq_bworkers_release(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_job_t *job, int64_t now)
+{
+    assert(job->worker == w);
+    if (w->held.size == (size_t)w->procs + 1) self->overfull--;
+    if (w->held.size == w->procs) w->idle_since = now;
+    tmq_fifo_remove(&w->held, &job->link);
+    job->worker = NULL;
+    if (job->flags & TMQ_JOB_LONG) {
+        w->nlong--;
+        job->flags &= (uint8_t)~TMQ_JOB_LONG;
+    }
+}
+
+uint32_t tmq_bworker_credit(const tmq_bworker_t *w, uint32_t prefetch)
+{
+    uint64_t held = w->held.size, limit;
+    if (prefetch == 0) {
+        limit = w->procs;
+    } else {
+        uint64_t nlong = w->nlong < w->procs ? w->nlong : w->procs;
+        limit = (w->procs - nlong) * (1 + (uint64_t)prefetch) + nlong;
+    }
+    if (limit <= held) return 0;
+    return limit - held > UINT32_MAX ? UINT32_MAX : (uint32_t)(limit - held);
+}
+
+bool tmq_bworker_serves(const tmq_bworker_t *w, const tmq_fn_t *fn)
+{
+    for (size_t i = 0; i < w->nfns; i++)
+        if (w->fns[i] == fn) return true;
+    return false;
+}
+
+size_t tmq_bworkers_size(const tmq_bworkers_t *self)
+{
+    return tmq_ridmap_size(self->map);
+}
+
+tmq_bworker_t *tmq_bworkers_at(const tmq_bworkers_t *self, size_t i)
+{
+    return (tmq_bworker_t *)tmq_ridmap_at(self->map, i);
+}
+
+size_t tmq_bworkers_overfull(const tmq_bworkers_t *self)
+{
+    return self->overfull;
+}

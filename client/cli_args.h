@@ -1,0 +1,56 @@
+/* client/cli_args.h — the `taskmq` command line: options, subcommands and help texts.
+ *
+ * Pure parsing (no I/O besides printing help), so usage errors are unit-testable. Options
+ * may come before or after the subcommand, as --opt VALUE or --opt=VALUE; "--" ends them;
+ * a word such as "-5" or "-0.5" is an argument (a negative number), not an option.
+ */
+#ifndef TMQ_CLI_ARGS_H
+#define TMQ_CLI_ARGS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define TMQ_EXIT_OK 0
+#define TMQ_EXIT_FAILED 1     /* some job failed */
+#define TMQ_EXIT_USAGE 2
+#define TMQ_EXIT_NO_BROKER 3
+#define TMQ_DEFAULT_BROKER "tcp://127.0.0.1:5555"
+
+typedef enum {
+    TMQ_CLI_NONE = 0,
+    TMQ_CLI_MAP,
+    TMQ_CLI_SUBMIT,
+    TMQ_CLI_STATUS,
+    TMQ_CLI_KEYGEN,
+} tmq_cli_cmd_t;
+
+typedef struct {
+    tmq_cli_cmd_t cmd;
+    const char *broker;      /* NULL: $TASKMQ_BROKER, else TMQ_DEFAULT_BROKER */
+    long connect_timeout_ms; /* 5000 */
+    long local;              /* worker processes for --local; 0 = use a broker */
+    bool ordered;
+    long timeout_ms;         /* per job; 0 = none */
+    long retries;            /* -1 = the broker's default */
+    int progress;            /* -1 = when stderr is a terminal, 0 off, 1 on */
+    bool fail_when_full;
+    bool json;
+    int verbose;
+    bool help, version;
+    const char *function;    /* map/submit: FUNCTION; keygen: PATH */
+    char **args;             /* the words after FUNCTION */
+    int nargs;
+} tmq_cli_t;
+
+/* Parses argv into o (which it initializes). Returns 0, or TMQ_EXIT_USAGE with a one-line
+ * message in err. Release with tmq_cli_free either way. */
+int tmq_cli_parse(tmq_cli_t *o, int argc, char **argv, char *err, size_t errlen);
+void tmq_cli_free(tmq_cli_t *o);
+
+/* The broker endpoint to use: --broker, else $TASKMQ_BROKER, else the default. */
+const char *tmq_cli_broker(const tmq_cli_t *o);
+
+/* Prints the help text for a subcommand (TMQ_CLI_NONE: the whole program). */
+void tmq_cli_help(FILE *out, tmq_cli_cmd_t cmd);
+
+#endif

@@ -1,0 +1,154 @@
+/* client/local.c — see local.h. The worker is found beside this program (or through
+ * $TASKMQ_WORKER, else PATH) and spawned by fork+exec with PR_SET_PDEATHSIG, so even a
+ * SIGKILLed tool leaves no worker behind. */
+#include "local.h"
+#include "broker.h"
+#include "jsonmp.h"
+#include "platform.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define S_STOP_GRACE_MS 2000
+
+struct tmq_local_t {
+    zactor_t *broker;
+    char *frontend, *backend;
+    pid_t worker;
+};
+
+/* Spawns the worker, its stderr sent to /dev/null unless verbose. */
+static pid_t s_spawn(char *const argv[], int verbose)
+{
+    if (verbose) return tmq_spawn(argv, -1, true);
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    int saved = dup(STDERR_FILENO);
+    if (null < 0 || saved < 0) {
+        if (null >= 0) close(null);
+        if (saved >= 0) close(saved);
+        return tmq_spawn(argv, -1, true);
+    }
+    fflush(stderr);
+    dup2(null, STDERR_FILENO);
+    pid_t pid = tmq_spawn(argv, -1, true);
+    int e = errno;
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(null);
+    errno = e;
+    return pid;
+}
+
+static int s_start_worker(tmq_local_t *self, long procs, int verbose, char *err, size_t errlen)
+{
+    const char *env = getenv("TASKMQ_WORKER");
+    char *path = env && *env ? strdup(env) : tmq_sibling_path("taskmq-worker");
+    if (!path) path = strdup("taskmq-worker"); /* from PATH */
+    char nprocs[24];
+    snprintf(nprocs, sizeof nprocs, "%ld", procs);
+    char *argv[] = {path, "--procs", nprocs, "--broker", self->backend, "--name", "local",
+                    verbose ? "-v" : NULL, NULL};
+    self->worker = s_spawn(argv, verbose);
+    if (self->worker < 0) snprintf(err, errlen, "cannot start %s: %s", path, strerror(errno));
+    free(path);
+    return self->worker < 0 ? -1 : 0;
+}
+
+tmq_local_t *tmq_local_start(long procs, int verbose, char *err, size_t errlen)
+{
+    tmq_local_t *self = calloc(1, sizeof *self);
+    if (!self) abort();
+    self->worker = -1;
+    char frontend[64];
+    snprintf(frontend, sizeof frontend, "inproc://taskmq-local-%d", (int)getpid());
+    tmq_broker_config_t cfg;
+    tmq_broker_config_defaults(&cfg);
+    cfg.frontend = frontend;
+    cfg.backend = "tcp://127.0.0.1:*";
+    self->broker = zactor_new(tmq_broker_actor, &cfg);
+    if (!self->broker) {
+        snprintf(err, errlen, "cannot start the embedded broker");
+        free(self);
+        return NULL;
+    }
+    zstr_send(self->broker, "ENDPOINTS");
+    if (zstr_recvx(self->broker, &self->frontend, &self->backend, NULL) != 2 ||
+        !*self->frontend || !*self->backend) {
+        snprintf(err, errlen, "the embedded broker could not bind its endpoints");
+        tmq_local_stop(&self);
+        return NULL;
+    }
+    if (s_start_worker(self, procs, verbose, err, errlen) != 0) tmq_local_stop(&self);
+    return self;
+}
+
+const char *tmq_local_frontend(const tmq_local_t *self)
+{
+    return self->frontend;
+}
+
+/* Workers the broker's status lists; -1 when it did not answer. */
+static long s_workers(tmq_client_t *c, int timeout_ms)
+{
+    size_t len;
+    void *body = tmq_client_status(c, timeout_ms, &len);
+    if (!body) return -1;
+    json_t *st = tmq_json_from_msgpack(body, len);
+    free(body);
+    long n = (long)json_array_size(json_object_get(st, "workers"));
+    json_decref(st);
+    return n;
+}
+
+int tmq_local_wait_worker(tmq_local_t *self, tmq_client_t *c, int timeout_ms, char *err,
+                          size_t errlen)
+{
+    int64_t deadline = tmq_clock_ms() + timeout_ms;
+    while (tmq_clock_ms() < deadline) {
+        int status;
+        if (waitpid(self->worker, &status, WNOHANG) == self->worker) {
+            char why[64];
+            self->worker = -1;
+            snprintf(err, errlen, "the local worker exited at start (%s)%s",
+                     tmq_describe_status(status, why, sizeof why),
+                     WIFEXITED(status) && WEXITSTATUS(status) == 127
+                         ? ": taskmq-worker not found (set TASKMQ_WORKER)" : "");
+            return -1;
+        }
+        if (s_workers(c, 1000) > 0) return 0;
+        zclock_sleep(20);
+    }
+    snprintf(err, errlen, "the local worker did not register within %d ms", timeout_ms);
+    return -1;
+}
+
+static void s_stop_worker(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    int64_t deadline = tmq_clock_ms() + S_STOP_GRACE_MS;
+    while (tmq_clock_ms() < deadline) {
+        pid_t r = waitpid(pid, NULL, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR)) return;
+        zclock_sleep(10);
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+}
+
+void tmq_local_stop(tmq_local_t **pself)
+{
+    if (!pself || !*pself) return;
+    tmq_local_t *self = *pself;
+    *pself = NULL;
+    if (self->worker > 0) s_stop_worker(self->worker);
+    zactor_destroy(&self->broker);
+    zstr_free(&self->frontend);
+    zstr_free(&self->backend);
+    free(self);
+}

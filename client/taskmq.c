@@ -1,0 +1,147 @@
+/* client/taskmq.c — the `taskmq` command-line tool: parse, connect, run one subcommand.
+ *
+ * Exit status: 0 all jobs ok, 1 some job failed, 2 usage error, 3 no broker answered
+ * within --connect-timeout, 128+signal when interrupted (SIGINT: 130). On SIGINT/SIGTERM
+ * the client is destroyed, which says BYE so the broker cancels the remaining jobs.
+ */
+#include "cli.h"
+#include "log.h"
+#ifdef TMQ_HAVE_LOCAL
+#include "local.h"
+#endif
+
+#include <czmq.h>
+#include <signal.h>
+#include <string.h>
+
+volatile sig_atomic_t tmq_cli_interrupted;
+
+static void s_on_signal(int sig)
+{
+    tmq_cli_interrupted = sig;
+}
+
+/* Our own handlers instead of czmq's: no SA_RESTART, so blocking waits return EINTR and
+ * the loops see the flag at once. SIGPIPE is ignored: a closed stdout shows as EPIPE. */
+static void s_signals(void)
+{
+    zsys_handler_set(NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int s_keygen(const char *path)
+{
+    zcert_t *cert = zsys_has_curve() ? zcert_new() : NULL;
+    if (!cert) {
+        fprintf(stderr, "taskmq: this build of czmq has no CurveZMQ support\n");
+        return TMQ_EXIT_FAILED;
+    }
+    int rc = zcert_save(cert, path);
+    zcert_destroy(&cert);
+    if (rc != 0) {
+        fprintf(stderr, "taskmq: cannot write %s and %s_secret\n", path, path);
+        return TMQ_EXIT_FAILED;
+    }
+    printf("wrote %s (public) and %s_secret (secret)\n", path, path);
+    return TMQ_EXIT_OK;
+}
+
+static int s_run(tmq_client_t *c, const tmq_cli_t *o, const char *endpoint)
+{
+    tmq_client_set_timeout(c, (uint32_t)o->timeout_ms);
+    tmq_client_set_retries(c, (int)o->retries);
+    tmq_client_set_fail_when_full(c, o->fail_when_full);
+    switch (o->cmd) {
+    case TMQ_CLI_MAP: return tmq_cli_map(c, o);
+    case TMQ_CLI_SUBMIT: return tmq_cli_submit(c, o);
+    case TMQ_CLI_STATUS: return tmq_cli_status(c, o, endpoint);
+    default: return TMQ_EXIT_USAGE;
+    }
+}
+
+/* Connects (starting the local cluster first with --local), runs the subcommand, and
+ * cleans up in the right order: client (BYE) before the embedded broker. */
+static int s_connect_and_run(const tmq_cli_t *o)
+{
+    const char *endpoint = tmq_cli_broker(o);
+#ifdef TMQ_HAVE_LOCAL
+    char err[512];
+    tmq_local_t *local = NULL;
+    if (o->local) {
+        local = tmq_local_start(o->local, o->verbose, err, sizeof err);
+        if (!local) {
+            fprintf(stderr, "taskmq: --local: %s\n", err);
+            return TMQ_EXIT_NO_BROKER;
+        }
+        endpoint = tmq_local_frontend(local);
+    }
+#else
+    if (o->local) {
+        fprintf(stderr, "taskmq: --local is not available in this build\n");
+        return TMQ_EXIT_USAGE;
+    }
+#endif
+    int status = TMQ_EXIT_NO_BROKER;
+    tmq_client_t *c = tmq_client_new(endpoint);
+    if (!c) {
+        fprintf(stderr, "taskmq: invalid broker endpoint '%s'\n", endpoint);
+        status = TMQ_EXIT_USAGE;
+    } else if (tmq_client_wait_ready(c, (int)o->connect_timeout_ms) != 0) {
+        if (!tmq_cli_interrupted)
+            fprintf(stderr, "taskmq: no broker answered at %s within %ld ms\n", endpoint,
+                    o->connect_timeout_ms);
+    }
+#ifdef TMQ_HAVE_LOCAL
+    else if (local &&
+             tmq_local_wait_worker(local, c, (int)o->connect_timeout_ms + 5000, err, sizeof err) != 0) {
+        if (!tmq_cli_interrupted) fprintf(stderr, "taskmq: --local: %s\n", err);
+    }
+#endif
+    else {
+        status = s_run(c, o, endpoint);
+    }
+    size_t cancelled = tmq_pending(c);
+    tmq_client_destroy(&c);
+#ifdef TMQ_HAVE_LOCAL
+    tmq_local_stop(&local);
+#endif
+    if (tmq_cli_interrupted) {
+        fprintf(stderr, "taskmq: interrupted, %zu job%s cancelled\n", cancelled,
+                cancelled == 1 ? "" : "s");
+        return 128 + tmq_cli_interrupted;
+    }
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    tmq_cli_t o;
+    char err[256];
+    if (tmq_cli_parse(&o, argc, argv, err, sizeof err) != 0) {
+        fprintf(stderr, "taskmq: %s\nTry 'taskmq --help'.\n", err);
+        tmq_cli_free(&o);
+        return TMQ_EXIT_USAGE;
+    }
+    int status = TMQ_EXIT_OK;
+    if (o.version) {
+        printf("taskmq %s\n", TMQ_VERSION);
+    } else if (o.help) {
+        tmq_cli_help(stdout, o.cmd);
+    } else if (o.cmd == TMQ_CLI_KEYGEN) {
+        status = s_keygen(o.function);
+    } else {
+        tmq_log_init("taskmq", o.verbose >= 2 ? TMQ_LOG_DEBUG
+                               : o.verbose   ? TMQ_LOG_INFO
+                                             : TMQ_LOG_WARN);
+        s_signals();
+        status = s_connect_and_run(&o);
+    }
+    tmq_cli_free(&o);
+    return status;
+}

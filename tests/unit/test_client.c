@@ -1,0 +1,567 @@
+/* tests/unit/test_client.c — the `taskmq` tool's pure logic: reorder buffer, JSON lines
+ * (values, escapes, floats, the result line format), input-line arguments, command-line
+ * parsing and usage errors, the progress bar text, and the client's id set. No network. */
+#include "buf.h"
+#include "cli_args.h"
+#include "idset.h"
+#include "jsonline.h"
+#include "jsonmp.h"
+#include "progress.h"
+#include "reorder.h"
+#include "result.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- reorder buffer ---- */
+
+static char *s_dup(const char *s)
+{
+    return strdup(s);
+}
+
+static void test_reorder_in_order_out(void **state)
+{
+    (void)state;
+    tmq_reorder_t *r = tmq_reorder_new();
+    assert_int_equal(tmq_reorder_put(r, 2, s_dup("c"), 1), 0);
+    assert_int_equal(tmq_reorder_put(r, 1, s_dup("b"), 1), 0);
+    assert_null(tmq_reorder_pop(r, NULL)); /* 0 missing */
+    assert_int_equal(tmq_reorder_size(r), 2);
+    assert_int_equal(tmq_reorder_put(r, 0, s_dup("a"), 1), 0);
+    const char *want[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        size_t len;
+        char *line = tmq_reorder_pop(r, &len);
+        assert_non_null(line);
+        assert_string_equal(line, want[i]);
+        assert_int_equal(len, 1);
+        free(line);
+    }
+    assert_null(tmq_reorder_pop(r, NULL));
+    assert_int_equal(tmq_reorder_next(r), 3);
+    assert_int_equal(tmq_reorder_size(r), 0);
+    tmq_reorder_destroy(&r);
+    assert_null(r);
+    tmq_reorder_destroy(&r); /* twice is safe */
+}
+
+static void test_reorder_duplicates_and_past(void **state)
+{
+    (void)state;
+    tmq_reorder_t *r = tmq_reorder_new();
+    assert_int_equal(tmq_reorder_put(r, 1, s_dup("x"), 1), 0);
+    assert_int_equal(tmq_reorder_put(r, 1, s_dup("y"), 1), -1); /* already stored */
+    assert_int_equal(tmq_reorder_skip(r), 0);                  /* 0 printed directly */
+    assert_int_equal(tmq_reorder_skip(r), -1);                 /* 1 is stored: pop it */
+    free(tmq_reorder_pop(r, NULL));
+    assert_int_equal(tmq_reorder_put(r, 0, s_dup("z"), 1), -1); /* already gone */
+    assert_int_equal(tmq_reorder_next(r), 2);
+    tmq_reorder_destroy(&r);
+}
+
+/* Reverse order over a span far larger than the initial ring, then a shuffled run after
+ * the ring has wrapped: the buffer grows and keeps every line at its index. */
+static void test_reorder_grows_and_wraps(void **state)
+{
+    (void)state;
+    tmq_reorder_t *r = tmq_reorder_new();
+    const int n = 5000;
+    for (int i = n - 1; i >= 0; i--) {
+        char text[16];
+        snprintf(text, sizeof text, "%d", i);
+        assert_int_equal(tmq_reorder_put(r, (uint64_t)i, s_dup(text), strlen(text)), 0);
+    }
+    for (int i = 0; i < n; i++) {
+        char *line = tmq_reorder_pop(r, NULL);
+        assert_non_null(line);
+        assert_int_equal(atoi(line), i);
+        free(line);
+    }
+    /* Pairs swapped: 5001, 5000, 5003, 5002, ... */
+    for (int i = 0; i < 200; i += 2) {
+        char text[16];
+        snprintf(text, sizeof text, "%d", n + i + 1);
+        tmq_reorder_put(r, (uint64_t)(n + i + 1), s_dup(text), strlen(text));
+        assert_null(tmq_reorder_pop(r, NULL));
+        snprintf(text, sizeof text, "%d", n + i);
+        tmq_reorder_put(r, (uint64_t)(n + i), s_dup(text), strlen(text));
+        for (int k = 0; k < 2; k++) {
+            char *line = tmq_reorder_pop(r, NULL);
+            assert_non_null(line);
+            assert_int_equal(atoi(line), n + i + k);
+            free(line);
+        }
+    }
+    tmq_reorder_destroy(&r);
+}
+
+/* ---- JSON lines ---- */
+
+typedef void (*s_packfn_t)(msgpack_packer *pk);
+
+/* The JSON text tmq_jsonline_value writes for what fn packs. */
+static void s_expect(s_packfn_t fn, const char *want)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    fn(&pk);
+    tmq_buf_t b;
+    tmq_buf_init(&b);
+    assert_int_equal(tmq_jsonline_value(&b, sb.data, sb.size), 0);
+    assert_string_equal(b.data, want);
+    tmq_buf_free(&b);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void p_zero(msgpack_packer *pk) { msgpack_pack_uint8(pk, 0); }
+static void p_neg(msgpack_packer *pk) { msgpack_pack_int8(pk, -33); }
+static void p_i64min(msgpack_packer *pk) { msgpack_pack_int64(pk, INT64_MIN); }
+static void p_u64max(msgpack_packer *pk) { msgpack_pack_uint64(pk, UINT64_MAX); }
+static void p_u16(msgpack_packer *pk) { msgpack_pack_uint16(pk, 60000); }
+static void p_tenth(msgpack_packer *pk) { msgpack_pack_double(pk, 0.1); }
+static void p_one(msgpack_packer *pk) { msgpack_pack_double(pk, 1.0); }
+static void p_big(msgpack_packer *pk) { msgpack_pack_double(pk, 1e300); }
+static void p_third(msgpack_packer *pk) { msgpack_pack_double(pk, 1.0 / 3.0); }
+static void p_nan(msgpack_packer *pk) { msgpack_pack_double(pk, NAN); }
+static void p_f32(msgpack_packer *pk) { msgpack_pack_float(pk, 0.1f); }
+static void p_nil(msgpack_packer *pk) { msgpack_pack_nil(pk); }
+static void p_bools(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_true(pk);
+    msgpack_pack_false(pk);
+}
+static void p_escapes(msgpack_packer *pk)
+{
+    msgpack_pack_str_with_body(pk, "a\"b\\c\n\t\x01/", 9);
+}
+static void p_utf8(msgpack_packer *pk)
+{
+    msgpack_pack_str_with_body(pk, "h\xc3\xa9llo \xe2\x98\x83", 10);
+}
+static void p_bad_utf8(msgpack_packer *pk)
+{
+    msgpack_pack_str_with_body(pk, "x\xff" "y\xe2\x98", 5); /* stray byte, cut sequence */
+}
+static void p_surrogate(msgpack_packer *pk)
+{
+    msgpack_pack_str_with_body(pk, "\xed\xa0\x80", 3); /* UTF-16 surrogate: not UTF-8 */
+}
+static void p_nested(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    msgpack_pack_str_with_body(pk, "a", 1);
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_int32(pk, 1);
+    msgpack_pack_map(pk, 1);
+    msgpack_pack_str_with_body(pk, "b", 1);
+    msgpack_pack_nil(pk);
+    msgpack_pack_str_with_body(pk, "c", 1);
+    msgpack_pack_array(pk, 0);
+}
+static void p_int_key(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    msgpack_pack_int32(pk, 1);
+    msgpack_pack_str_with_body(pk, "x", 1);
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_true(pk);
+    msgpack_pack_map(pk, 0);
+}
+static void p_bin(msgpack_packer *pk) { msgpack_pack_bin_with_body(pk, "raw", 3); }
+static void p_ext(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_ext_with_body(pk, "abcd", 4, 7);
+    msgpack_pack_ext_with_body(pk, "abc", 3, 7);
+}
+
+static void test_jsonline_values(void **state)
+{
+    (void)state;
+    s_expect(p_zero, "0");
+    s_expect(p_neg, "-33");
+    s_expect(p_i64min, "-9223372036854775808");
+    s_expect(p_u64max, "18446744073709551615");
+    s_expect(p_u16, "60000");
+    s_expect(p_tenth, "0.1");
+    s_expect(p_one, "1.0");
+    s_expect(p_big, "1e+300");
+    s_expect(p_third, "0.3333333333333333");
+    s_expect(p_nan, "null");
+    s_expect(p_f32, "0.1");
+    s_expect(p_nil, "null");
+    s_expect(p_bools, "[true,false]");
+    s_expect(p_escapes, "\"a\\\"b\\\\c\\n\\t\\u0001/\"");
+    s_expect(p_utf8, "\"h\xc3\xa9llo \xe2\x98\x83\"");
+    s_expect(p_bad_utf8, "\"x\\ufffdy\\ufffd\\ufffd\"");
+    s_expect(p_surrogate, "\"\\ufffd\\ufffd\\ufffd\"");
+    s_expect(p_nested, "{\"a\":[1,{\"b\":null}],\"c\":[]}");
+    s_expect(p_int_key, "{\"1\":\"x\",\"[true]\":{}}");
+    s_expect(p_bin, "\"raw\"");
+    s_expect(p_ext, "[null,null]");
+}
+
+static void test_jsonline_rejects_bad_msgpack(void **state)
+{
+    (void)state;
+    tmq_buf_t b;
+    tmq_buf_init(&b);
+    assert_int_equal(tmq_jsonline_value(&b, "\xc1", 1), -1);           /* never used */
+    assert_int_equal(tmq_jsonline_value(&b, "\x92\x01", 2), -1);       /* truncated */
+    assert_int_equal(tmq_jsonline_value(&b, "\x01\x02", 2), -1);       /* two objects */
+    assert_int_equal(tmq_jsonline_value(&b, "\xdd\xff\xff\xff\xff", 5), -1); /* huge count */
+    assert_int_equal(tmq_jsonline_value(&b, "", 0), -1);
+    assert_int_equal(b.len, 0);
+    tmq_buf_free(&b);
+}
+
+/* Whatever JSON goes in (as an input line) comes out equal, per jansson. */
+static void test_jsonline_round_trip(void **state)
+{
+    (void)state;
+    const char *inputs[] = {
+        "0", "-12345678901", "3.25", "1e-7", "true", "null", "\"a string\"",
+        "[1,[2,[3,[4]]],{\"k\":\"v\"}]",
+        "{\"nested\":{\"list\":[1,2,3],\"empty\":{},\"none\":null},\"u\":\"h\\u00e9llo \\u2603\"}",
+        "\"tab\\there\\u0000nul\"", "9223372036854775807", "-9223372036854775808", "[0.1,2.5e10]",
+    };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        tmq_jsonline_arg(&sb, inputs[i], strlen(inputs[i]));
+        tmq_buf_t b;
+        tmq_buf_init(&b);
+        assert_int_equal(tmq_jsonline_value(&b, sb.data, sb.size), 0);
+        json_t *got = json_loadb(b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        json_t *want = json_loads(inputs[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        assert_non_null(got);
+        assert_non_null(want);
+        if (!json_equal(got, want)) fail_msg("input %s came out as %s", inputs[i], b.data);
+        json_decref(got);
+        json_decref(want);
+        tmq_buf_free(&b);
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
+/* The integer fast path packs exactly what the general JSON path packs. */
+static void test_jsonline_arg_fast_path(void **state)
+{
+    (void)state;
+    const char *inputs[] = {"0", "5", "-5", "-0", "007", "00", "-", "", "1x", "127", "128",
+                            "-32", "-33", "65536", "999999999999999999", "-999999999999999999",
+                            "12345678901234567890", "1.5", " 5", "5 ", "+5", "hello"};
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        tmq_jsonline_arg(&sb, inputs[i], strlen(inputs[i]));
+        size_t len;
+        void *want = tmq_json_arg_to_msgpack(inputs[i], strlen(inputs[i]), &len);
+        if (len != sb.size || memcmp(want, sb.data, len) != 0)
+            fail_msg("input '%s' packed differently", inputs[i]);
+        free(want);
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
+static void test_jsonline_result_lines(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_uint64(&pk, 499999500000ull);
+    tmq_result_t *ok = tmq_result_new(2, true, sb.data, sb.size, "hostA:4121", 10, 3.4149, 1);
+    msgpack_sbuffer_destroy(&sb);
+    const char *err = "sum: argument must be a non-negative integer";
+    tmq_result_t *bad = tmq_result_new(0, false, err, strlen(err), "", 0, 0.0, 1);
+    const uint8_t one = 1;
+    tmq_result_t *round = tmq_result_new(7, true, &one, 1, "w\"x:1", 5, 12.5, 1);
+    tmq_result_t *junk = tmq_result_new(8, true, "\xc1", 1, "w:1", 3, 0.004, 1);
+
+    tmq_buf_t b;
+    tmq_buf_init(&b);
+    tmq_jsonline_result(&b, tmq_result_id(ok), ok);
+    assert_string_equal(b.data, "{\"index\":2,\"ok\":true,\"result\":499999500000,"
+                                "\"worker\":\"hostA:4121\",\"ms\":3.41}\n");
+    tmq_buf_reset(&b);
+    tmq_jsonline_result(&b, tmq_result_id(bad), bad);
+    assert_string_equal(b.data, "{\"index\":0,\"ok\":false,"
+                                "\"error\":\"sum: argument must be a non-negative integer\"}\n");
+    tmq_buf_reset(&b);
+    tmq_jsonline_result(&b, 7, round);
+    assert_string_equal(b.data, "{\"index\":7,\"ok\":true,\"result\":1,\"worker\":\"w\\\"x:1\","
+                                "\"ms\":12.5}\n");
+    tmq_buf_reset(&b);
+    tmq_jsonline_result(&b, 8, junk);
+    assert_string_equal(b.data, "{\"index\":8,\"ok\":true,\"result\":null,\"worker\":\"w:1\","
+                                "\"ms\":0.0}\n");
+    tmq_buf_free(&b);
+    tmq_result_destroy(&ok);
+    tmq_result_destroy(&bad);
+    tmq_result_destroy(&round);
+    tmq_result_destroy(&junk);
+    assert_null(junk);
+}
+
+/* ---- command line ---- */
+
+#define S_ARGV(...) ((char *[]){"taskmq", __VA_ARGS__, NULL})
+#define S_ARGC(argv) s_argc(argv)
+
+static int s_argc(char **argv)
+{
+    int n = 0;
+    while (argv[n]) n++;
+    return n;
+}
+
+static int s_parse(tmq_cli_t *o, char **argv, char *err)
+{
+    return tmq_cli_parse(o, s_argc(argv), argv, err, 256);
+}
+
+static void test_cli_map_and_options_anywhere(void **state)
+{
+    (void)state;
+    tmq_cli_t o;
+    char err[256];
+    char **argv = S_ARGV("--broker", "tcp://x:1", "map", "--ordered", "sum", "10", "-1", "\"x\"",
+                         "20", "--timeout=500", "--retries", "3", "-vv", "--fail-when-full");
+    assert_int_equal(s_parse(&o, argv, err), 0);
+    assert_int_equal(o.cmd, TMQ_CLI_MAP);
+    assert_string_equal(o.broker, "tcp://x:1");
+    assert_true(o.ordered);
+    assert_true(o.fail_when_full);
+    assert_int_equal(o.timeout_ms, 500);
+    assert_int_equal(o.retries, 3);
+    assert_int_equal(o.verbose, 2);
+    assert_string_equal(o.function, "sum");
+    assert_int_equal(o.nargs, 4);
+    assert_string_equal(o.args[1], "-1"); /* a negative number is an argument */
+    assert_string_equal(o.args[2], "\"x\"");
+    assert_int_equal(o.connect_timeout_ms, 5000);
+    assert_int_equal(o.progress, -1);
+    assert_int_equal(o.local, 0);
+    tmq_cli_free(&o);
+
+    argv = S_ARGV("map", "echo", "--", "--not-an-option", "-");
+    assert_int_equal(s_parse(&o, argv, err), 0);
+    assert_int_equal(o.nargs, 2);
+    assert_string_equal(o.args[0], "--not-an-option");
+    assert_string_equal(o.args[1], "-");
+    tmq_cli_free(&o);
+
+    argv = S_ARGV("submit", "--local", "2", "primes", "100", "--connect-timeout", "1000",
+                  "--no-progress");
+    assert_int_equal(s_parse(&o, argv, err), 0);
+    assert_int_equal(o.cmd, TMQ_CLI_SUBMIT);
+    assert_int_equal(o.local, 2);
+    assert_int_equal(o.connect_timeout_ms, 1000);
+    assert_int_equal(o.progress, 0);
+    assert_string_equal(o.function, "primes");
+    assert_int_equal(o.nargs, 1);
+    tmq_cli_free(&o);
+
+    argv = S_ARGV("status", "--json", "--progress");
+    assert_int_equal(s_parse(&o, argv, err), 0);
+    assert_int_equal(o.cmd, TMQ_CLI_STATUS);
+    assert_true(o.json);
+    assert_int_equal(o.progress, 1);
+    tmq_cli_free(&o);
+}
+
+static void test_cli_usage_errors(void **state)
+{
+    (void)state;
+    char *long_fn = malloc(70);
+    memset(long_fn, 'f', 65);
+    long_fn[65] = '\0';
+    char **cases[] = {
+        (char *[]){"taskmq", NULL},
+        S_ARGV("frobnicate"),
+        S_ARGV("map"),
+        S_ARGV("--timeout", "abc", "map", "echo", "1"),
+        S_ARGV("map", "echo", "--bogus"),
+        S_ARGV("map", "echo", "-x"),
+        S_ARGV("submit", "echo", "1", "2"),
+        S_ARGV("status", "extra"),
+        S_ARGV("--local", "0", "map", "echo"),
+        S_ARGV("--retries", "-1", "map", "echo"),
+        S_ARGV("--timeout", "5x", "map", "echo"),
+        S_ARGV("map", "echo", "--broker"),
+        S_ARGV("--ordered=yes", "map", "echo"),
+        S_ARGV("--broker=", "status"),
+        S_ARGV("map", long_fn),
+        S_ARGV("keygen"),
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tmq_cli_t o;
+        char err[256];
+        int rc = s_parse(&o, cases[i], err);
+        if (rc != TMQ_EXIT_USAGE) fail_msg("case %zu parsed (rc %d)", i, rc);
+        assert_true(strlen(err) > 0);
+        tmq_cli_free(&o);
+    }
+    free(long_fn);
+}
+
+static void test_cli_help_and_version(void **state)
+{
+    (void)state;
+    struct {
+        char **argv;
+        tmq_cli_cmd_t cmd;
+    } cases[] = {
+        {S_ARGV("--help"), TMQ_CLI_NONE},      {S_ARGV("-h"), TMQ_CLI_NONE},
+        {S_ARGV("map", "--help"), TMQ_CLI_MAP}, {S_ARGV("help", "submit"), TMQ_CLI_SUBMIT},
+        {S_ARGV("status", "-h"), TMQ_CLI_STATUS}, {S_ARGV("help"), TMQ_CLI_NONE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tmq_cli_t o;
+        char err[256];
+        assert_int_equal(s_parse(&o, cases[i].argv, err), 0);
+        assert_true(o.help);
+        assert_int_equal(o.cmd, cases[i].cmd);
+        tmq_cli_free(&o);
+
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+        tmq_cli_help(out, cases[i].cmd);
+        fclose(out);
+        assert_non_null(strstr(text, "Usage: taskmq"));
+        free(text);
+    }
+    tmq_cli_t o;
+    char err[256];
+    assert_int_equal(s_parse(&o, S_ARGV("--version"), err), 0);
+    assert_true(o.version);
+    tmq_cli_free(&o);
+}
+
+static void test_cli_broker_default(void **state)
+{
+    (void)state;
+    tmq_cli_t o;
+    char err[256];
+    assert_int_equal(s_parse(&o, S_ARGV("status"), err), 0);
+    unsetenv("TASKMQ_BROKER");
+    assert_string_equal(tmq_cli_broker(&o), TMQ_DEFAULT_BROKER);
+    setenv("TASKMQ_BROKER", "tcp://10.0.0.1:7000", 1);
+    assert_string_equal(tmq_cli_broker(&o), "tcp://10.0.0.1:7000");
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("status", "--broker", "ipc:///tmp/b"), err), 0);
+    assert_string_equal(tmq_cli_broker(&o), "ipc:///tmp/b");
+    tmq_cli_free(&o);
+    unsetenv("TASKMQ_BROKER");
+}
+
+/* ---- progress bar ---- */
+
+static void test_progress_format(void **state)
+{
+    (void)state;
+    char text[160];
+    tmq_progress_format(text, sizeof text, 5000, 3, 10000, true, 45210.4);
+    assert_string_equal(text, "[##########----------] 5000/10000  3 failed  45210 jobs/s");
+    tmq_progress_format(text, sizeof text, 0, 0, 0, false, 0);
+    assert_string_equal(text, "[--------------------] 0/0+  0 failed  0 jobs/s");
+    tmq_progress_format(text, sizeof text, 7, 0, 7, true, 1.0);
+    assert_string_equal(text, "[####################] 7/7  0 failed  1 jobs/s");
+
+    /* Drawn at most every interval; cleared with \r + erase. */
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    tmq_progress_t p;
+    tmq_progress_init(&p, f, true, 1000);
+    tmq_progress_tick(&p, 1, 0, 10, true, 1000);
+    tmq_progress_tick(&p, 2, 0, 10, true, 1050); /* too soon: nothing */
+    tmq_progress_tick(&p, 3, 0, 10, true, 1100);
+    tmq_progress_clear(&p);
+    fclose(f);
+    int draws = 0;
+    for (char *s = out; (s = strstr(s, "jobs/s")); s++) draws++;
+    assert_int_equal(draws, 2);
+    assert_non_null(strstr(out, "3/10"));
+    assert_null(strstr(out, "2/10"));
+    assert_string_equal(out + strlen(out) - 4, "\r\033[K");
+    free(out);
+
+    tmq_progress_init(&p, stderr, false, 0); /* disabled: never writes */
+    tmq_progress_tick(&p, 1, 0, 1, true, 500);
+    assert_false(p.drawn);
+}
+
+/* ---- id set ---- */
+
+static void test_idset_against_reference(void **state)
+{
+    (void)state;
+    enum { N = 50000 };
+    static bool ref[N];
+    memset(ref, 0, sizeof ref);
+    tmq_idset_t s;
+    tmq_idset_init(&s);
+    srand(7);
+    size_t count = 0;
+    for (int step = 0; step < 400000; step++) {
+        uint64_t id = (uint64_t)(rand() % N);
+        if (rand() % 3) {
+            assert_int_equal(tmq_idset_add(&s, id), !ref[id]);
+            if (!ref[id]) count++;
+            ref[id] = true;
+        } else {
+            assert_int_equal(tmq_idset_remove(&s, id), ref[id]);
+            if (ref[id]) count--;
+            ref[id] = false;
+        }
+        assert_int_equal(s.count, count);
+    }
+    for (uint64_t id = 0; id < N; id++) assert_int_equal(tmq_idset_has(&s, id), ref[id]);
+    tmq_idset_destroy(&s);
+
+    /* The client's pattern: a sliding window of consecutive ids. */
+    tmq_idset_init(&s);
+    for (uint64_t id = 0; id < 1000000; id++) {
+        assert_true(tmq_idset_add(&s, id));
+        if (id >= 20000) assert_true(tmq_idset_remove(&s, id - 20000));
+    }
+    assert_int_equal(s.count, 20000);
+    assert_false(tmq_idset_has(&s, 979999));
+    assert_true(tmq_idset_has(&s, 980000));
+    tmq_idset_destroy(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reorder_in_order_out),
+        cmocka_unit_test(test_reorder_duplicates_and_past),
+        cmocka_unit_test(test_reorder_grows_and_wraps),
+        cmocka_unit_test(test_jsonline_values),
+        cmocka_unit_test(test_jsonline_rejects_bad_msgpack),
+        cmocka_unit_test(test_jsonline_round_trip),
+        cmocka_unit_test(test_jsonline_arg_fast_path),
+        cmocka_unit_test(test_jsonline_result_lines),
+        cmocka_unit_test(test_cli_map_and_options_anywhere),
+        cmocka_unit_test(test_cli_usage_errors),
+        cmocka_unit_test(test_cli_help_and_version),
+        cmocka_unit_test(test_cli_broker_default),
+        cmocka_unit_test(test_progress_format),
+        cmocka_unit_test(test_idset_against_reference),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

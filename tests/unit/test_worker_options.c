@@ -1,0 +1,82 @@
+/* tests/unit/test_worker_options.c — the taskmq-worker command line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "options.h"
+#include "platform.h"
+
+#include <string.h>
+
+static int parse(tmq_worker_opts_t *o, char *err, const char *a1, const char *a2,
+                 const char *a3)
+{
+    char *argv[] = {"taskmq-worker", (char *)a1, (char *)a2, (char *)a3, NULL};
+    int argc = 1;
+    while (argv[argc]) argc++;
+    return tmq_worker_opts_parse(o, argc, argv, err, 256);
+}
+
+static void test_defaults(void **state)
+{
+    tmq_worker_opts_t o;
+    char err[256];
+    assert_int_equal(parse(&o, err, NULL, NULL, NULL), 0);
+    assert_string_equal(o.broker, "tcp://127.0.0.1:5556");
+    assert_int_equal(o.procs, tmq_online_cpus());
+    char host[256];
+    tmq_hostname(host, sizeof host);
+    assert_string_equal(o.name, host);
+    assert_false(o.test_functions || o.help || o.executor);
+    assert_int_equal(o.verbose, 0);
+}
+
+static void test_flags(void **state)
+{
+    tmq_worker_opts_t o;
+    char err[256];
+    assert_int_equal(parse(&o, err, "--broker", "tcp://h:1", "--test-functions"), 0);
+    assert_string_equal(o.broker, "tcp://h:1");
+    assert_true(o.test_functions);
+    assert_int_equal(parse(&o, err, "--procs=3", "--name=w1", "-v"), 0);
+    assert_int_equal(o.procs, 3);
+    assert_string_equal(o.name, "w1");
+    assert_int_equal(o.verbose, 1);
+    assert_int_equal(parse(&o, err, "--procs", "7", "--help"), 0);
+    assert_int_equal(o.procs, 7);
+    assert_true(o.help);
+    assert_int_equal(parse(&o, err, "--executor", NULL, NULL), 0);
+    assert_true(o.executor);
+}
+
+static void test_errors(void **state)
+{
+    tmq_worker_opts_t o;
+    char err[256];
+    assert_int_equal(parse(&o, err, "--bogus", NULL, NULL), -1);
+    assert_string_equal(err, "unknown option '--bogus'");
+    assert_int_equal(parse(&o, err, "--procs", NULL, NULL), -1);
+    assert_string_equal(err, "option '--procs' needs a value");
+    assert_int_equal(parse(&o, err, "--procs", "0", NULL), -1);
+    assert_non_null(strstr(err, "--procs must be an integer"));
+    assert_int_equal(parse(&o, err, "--procs", "2x", NULL), -1);
+    assert_int_equal(parse(&o, err, "--broker", "localhost", NULL), -1);
+    assert_non_null(strstr(err, "--broker"));
+    assert_int_equal(parse(&o, err, "--name=", NULL, NULL), -1);
+    assert_int_equal(parse(&o, err, "--test-functions=1", NULL, NULL), -1);
+    assert_int_equal(parse(&o, err, "extra", NULL, NULL), -1);
+    assert_string_equal(err, "unexpected argument 'extra'");
+    assert_int_equal(parse(&o, err, "--plugin", "x.so", NULL), -1); /* a later issue */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

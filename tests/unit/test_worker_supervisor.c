@@ -1,0 +1,273 @@
+/* tests/unit/test_worker_supervisor.c — the executor pool against real executor processes.
+ *
+ * The supervisor starts the built taskmq-worker in --executor mode (CMake passes its path)
+ * and the test drives the loop the daemon would: poll, service, dispatch. It checks results,
+ * a crash (DIED with the signal), a time limit (TIMEOUT, unstarted jobs run afterwards),
+ * cancels of a running and of a waiting job, and an executor killed from outside. Every
+ * executor is stopped by tmq_sup_destroy in teardown.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "log.h"
+#include "platform.h"
+#include "supervisor.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_GOT 256
+
+typedef struct {
+    uint64_t jid;
+    int status;
+    char data[128];
+    size_t len;
+    pid_t pid;
+    double ms;
+} got_t;
+
+typedef struct {
+    tmq_jobq_t queue;
+    tmq_pace_t pace;
+    tmq_sup_t *sup;
+    got_t got[MAX_GOT];
+    size_t ngot;
+    uint64_t tag;
+} fx_t;
+
+static void on_result(void *arg, const tmq_job_t *job, int status, const void *data, size_t len,
+                      pid_t pid, double ms)
+{
+    fx_t *fx = arg;
+    assert_true(fx->ngot < MAX_GOT);
+    got_t *g = &fx->got[fx->ngot++];
+    g->jid = job->jid;
+    g->status = status;
+    g->len = len < sizeof g->data ? len : sizeof g->data - 1;
+    memcpy(g->data, data, g->len);
+    g->data[g->len] = '\0';
+    g->pid = pid;
+    g->ms = ms;
+}
+
+static fx_t *fx_new(size_t procs)
+{
+    static const char *names[] = {"sum", "primes", "echo", "sleep", "fail", "crash"};
+    fx_t *fx = calloc(1, sizeof *fx);
+    tmq_jobq_init(&fx->queue);
+    tmq_pace_init(&fx->pace, names, 6);
+    char *argv[] = {TMQ_WORKER_BIN, "--executor", "--test-functions", NULL};
+    fx->sup = tmq_sup_new(procs, argv, &fx->queue, &fx->pace, on_result, fx);
+    assert_non_null(fx->sup);
+    assert_int_equal(tmq_sup_start(fx->sup), 0);
+    return fx;
+}
+
+static int teardown(void **state)
+{
+    fx_t *fx = *state;
+    tmq_sup_destroy(&fx->sup);
+    assert_null(fx->sup);
+    tmq_jobq_clear(&fx->queue);
+    free(fx);
+    return 0;
+}
+
+/* Queues job jid running fn on an integer (or nil when n < 0) or a string. */
+static void add(fx_t *fx, uint64_t jid, const char *fn, int64_t n, const char *s,
+                uint32_t timeout_ms)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (s) msgpack_pack_str_with_body(&pk, s, strlen(s));
+    else if (n >= 0) msgpack_pack_int64(&pk, n);
+    else msgpack_pack_nil(&pk);
+    tmq_job_item_t it = {.jid = jid, .attempt = 1, .fn = fn, .fn_len = strlen(fn),
+                         .arg = sb.data, .arg_len = sb.size, .timeout_ms = timeout_ms};
+    int idx = tmq_pace_index(&fx->pace, fn, strlen(fn));
+    tmq_jobq_push_back(&fx->queue, tmq_job_new(&it, ++fx->tag, idx));
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Runs the daemon's loop until `want` results arrived or ms passed. */
+static void run(fx_t *fx, size_t want, int ms)
+{
+    int64_t until = tmq_clock_ms() + ms;
+    zmq_pollitem_t items[16];
+    while (fx->ngot < want && tmq_clock_ms() < until) {
+        tmq_sup_dispatch(fx->sup);
+        size_t n = tmq_sup_pollitems(fx->sup, items);
+        zmq_poll(items, (int)n, 10);
+        tmq_sup_service(fx->sup, items, n);
+    }
+}
+
+static const got_t *find(fx_t *fx, uint64_t jid)
+{
+    for (size_t i = 0; i < fx->ngot; i++)
+        if (fx->got[i].jid == jid) return &fx->got[i];
+    return NULL;
+}
+
+static size_t count(fx_t *fx, uint64_t jid)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < fx->ngot; i++) n += fx->got[i].jid == jid;
+    return n;
+}
+
+static void test_results(void **state)
+{
+    fx_t *fx = *state = fx_new(2);
+    add(fx, 1, "sum", 10, NULL, 0);
+    add(fx, 2, "fail", 0, "no luck", 0);
+    add(fx, 3, "primes", 100, NULL, 0);
+    add(fx, 4, "nope", -1, NULL, 0);
+    add(fx, 5, "echo", 0, "hi", 0);
+    run(fx, 5, 5000);
+    assert_int_equal(fx->ngot, 5);
+    const got_t *g = find(fx, 1);
+    assert_int_equal(g->status, TMQ_ST_OK);
+    assert_int_equal(g->len, 1);
+    assert_int_equal((uint8_t)g->data[0], 45);
+    assert_true(g->pid > 0 && g->ms >= 0);
+    assert_int_equal(find(fx, 2)->status, TMQ_ST_ERROR);
+    assert_string_equal(find(fx, 2)->data, "no luck");
+    assert_int_equal((uint8_t)find(fx, 3)->data[0], 25);
+    assert_int_equal(find(fx, 4)->status, TMQ_ST_ERROR);
+    assert_string_equal(find(fx, 4)->data, "unknown function: nope");
+    assert_string_equal(find(fx, 5)->data, "\xa2hi");
+    assert_int_equal(tmq_sup_held(fx->sup), 0);
+}
+
+static void test_many_short_jobs(void **state)
+{
+    fx_t *fx = *state = fx_new(2);
+    for (uint64_t i = 1; i <= 200; i++) add(fx, i, "echo", (int64_t)i, NULL, 0);
+    run(fx, 200, 10000);
+    assert_int_equal(fx->ngot, 200);
+    for (uint64_t i = 1; i <= 200; i++) assert_int_equal(count(fx, i), 1);
+    assert_true(tmq_pace_estimate(&fx->pace, 2) >= 0);
+}
+
+static void test_crash(void **state)
+{
+    fx_t *fx = *state = fx_new(1);
+    add(fx, 1, "crash", -1, NULL, 0);
+    add(fx, 2, "sum", 5, NULL, 0);
+    run(fx, 2, 5000);
+    assert_int_equal(fx->ngot, 2);
+    const got_t *c = find(fx, 1), *s = find(fx, 2);
+    assert_int_equal(c->status, TMQ_ST_DIED);
+    assert_string_equal(c->data, "executor died: SIGSEGV");
+    assert_int_equal(s->status, TMQ_ST_OK);
+    assert_true(c->pid != s->pid); /* a new executor ran the next job */
+}
+
+/* sleep 0 warms the estimate so the next jobs travel in one batch to the one executor. */
+static void warm_sleep(fx_t *fx, uint64_t jid)
+{
+    add(fx, jid, "sleep", 0, NULL, 0);
+    run(fx, fx->ngot + 1, 3000);
+    assert_true(tmq_pace_estimate(&fx->pace, 3) >= 0);
+}
+
+static void test_timeout_requeues_unstarted(void **state)
+{
+    fx_t *fx = *state = fx_new(1);
+    warm_sleep(fx, 100);
+    add(fx, 1, "sleep", 0, NULL, 0);
+    add(fx, 2, "sleep", 3000, NULL, 100);
+    add(fx, 3, "sleep", 0, NULL, 0);
+    add(fx, 4, "sleep", 0, NULL, 0);
+    tmq_sup_dispatch(fx->sup);
+    assert_int_equal(tmq_sup_held(fx->sup), 4); /* one batch */
+    int64_t t0 = tmq_clock_ms();
+    run(fx, 5, 5000);
+    assert_int_equal(fx->ngot, 5);
+    const got_t *t = find(fx, 2);
+    assert_int_equal(t->status, TMQ_ST_TIMEOUT);
+    assert_string_equal(t->data, "timeout after 100 ms");
+    assert_true(t->ms >= 100);
+    assert_true(tmq_clock_ms() - t0 < 2000);
+    for (uint64_t j = 1; j <= 4; j++) assert_int_equal(count(fx, j), 1);
+    assert_int_equal(find(fx, 3)->status, TMQ_ST_OK);
+    assert_int_equal(find(fx, 4)->status, TMQ_ST_OK);
+    assert_true(find(fx, 3)->pid != find(fx, 1)->pid);
+}
+
+static void test_cancel_running(void **state)
+{
+    fx_t *fx = *state = fx_new(1);
+    add(fx, 1, "sleep", 5000, NULL, 0);
+    tmq_sup_dispatch(fx->sup);
+    run(fx, 1, 100);
+    tmq_job_ref_t ref = {1, 1};
+    tmq_sup_cancel(fx->sup, &ref, 1);
+    assert_int_equal(tmq_sup_held(fx->sup), 0);
+    add(fx, 2, "echo", 1, NULL, 0);
+    run(fx, 1, 3000);
+    assert_int_equal(fx->ngot, 1);
+    assert_int_equal(fx->got[0].jid, 2);
+    run(fx, 2, 200);
+    assert_int_equal(fx->ngot, 1); /* nothing for the cancelled job */
+}
+
+static void test_cancel_waiting(void **state)
+{
+    fx_t *fx = *state = fx_new(1);
+    warm_sleep(fx, 100);
+    add(fx, 1, "sleep", 150, NULL, 0);
+    add(fx, 2, "sleep", 0, NULL, 0);
+    add(fx, 3, "sleep", 0, NULL, 0);
+    tmq_sup_dispatch(fx->sup);
+    assert_int_equal(tmq_sup_held(fx->sup), 3);
+    tmq_job_ref_t ref = {2, 1};
+    tmq_sup_cancel(fx->sup, &ref, 1);
+    run(fx, 3, 3000);
+    run(fx, 4, 200);
+    assert_int_equal(fx->ngot, 3); /* warm-up, 1 and 3 */
+    assert_int_equal(count(fx, 2), 0);
+    assert_int_equal(find(fx, 1)->status, TMQ_ST_OK);
+    assert_int_equal(find(fx, 3)->status, TMQ_ST_OK);
+    assert_int_equal(find(fx, 1)->pid, find(fx, 3)->pid); /* no kill for a waiting job */
+}
+
+static void test_killed_from_outside(void **state)
+{
+    fx_t *fx = *state = fx_new(1);
+    add(fx, 1, "sleep", 5000, NULL, 0);
+    add(fx, 2, "sum", 3, NULL, 0);
+    tmq_sup_dispatch(fx->sup);
+    run(fx, 1, 100);
+    pid_t pid = tmq_sup_pid(fx->sup, 0);
+    assert_true(pid > 0);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    run(fx, 2, 3000);
+    assert_int_equal(fx->ngot, 2);
+    assert_int_equal(find(fx, 1)->status, TMQ_ST_DIED);
+    assert_string_equal(find(fx, 1)->data, "executor died: SIGKILL");
+    assert_int_equal(find(fx, 2)->status, TMQ_ST_OK);
+}
+
+int main(void)
+{
+    tmq_log_init("test", TMQ_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_results, teardown),
+        cmocka_unit_test_teardown(test_many_short_jobs, teardown),
+        cmocka_unit_test_teardown(test_crash, teardown),
+        cmocka_unit_test_teardown(test_timeout_requeues_unstarted, teardown),
+        cmocka_unit_test_teardown(test_cancel_running, teardown),
+        cmocka_unit_test_teardown(test_cancel_waiting, teardown),
+        cmocka_unit_test_teardown(test_killed_from_outside, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,263 @@
+/* worker/frame.c — see frame.h. The encoder always writes uint64 (0xcf), str32 (0xdb),
+ * bin32 (0xc6) and float64 (0xcb) so a frame's size is known before writing; the decoder
+ * takes any msgpack width. */
+#include "frame.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_READ_MIN (64u << 10) /* room made before each read */
+
+static void s_put_be(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t s_get_be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = (v << 8) | p[i];
+    return v;
+}
+
+static uint8_t *s_put_u64(uint8_t *p, uint64_t v)
+{
+    *p++ = 0xcf;
+    s_put_be(p, v, 8);
+    return p + 8;
+}
+
+static uint8_t *s_put_raw(uint8_t *p, uint8_t marker, const void *data, size_t len)
+{
+    *p++ = marker;
+    s_put_be(p, len, 4);
+    if (len) memcpy(p + 4, data, len);
+    return p + 4 + len;
+}
+
+size_t tmq_frame_job_size(size_t fn_len, size_t arg_len)
+{
+    return TMQ_FRAME_PREFIX + 1 + 9 + 5 + fn_len + 5 + arg_len;
+}
+
+size_t tmq_frame_job_write(uint8_t *out, uint64_t tag, const char *fn, size_t fn_len,
+                           const void *arg, size_t arg_len)
+{
+    uint8_t *p = out + TMQ_FRAME_PREFIX;
+    *p++ = 0x93;
+    p = s_put_u64(p, tag);
+    p = s_put_raw(p, 0xdb, fn, fn_len);
+    p = s_put_raw(p, 0xc6, arg, arg_len);
+    size_t n = (size_t)(p - out);
+    s_put_be(out, n - TMQ_FRAME_PREFIX, TMQ_FRAME_PREFIX);
+    return n;
+}
+
+size_t tmq_frame_result_size(size_t data_len)
+{
+    return TMQ_FRAME_PREFIX + 1 + 9 + 2 + 5 + data_len + 9;
+}
+
+size_t tmq_frame_result_write(uint8_t *out, uint64_t tag, int status, const void *data,
+                              size_t data_len, double ms)
+{
+    uint8_t *p = out + TMQ_FRAME_PREFIX;
+    *p++ = 0x94;
+    p = s_put_u64(p, tag);
+    *p++ = 0xcc;
+    *p++ = (uint8_t)status;
+    p = s_put_raw(p, 0xc6, data, data_len);
+    uint64_t bits;
+    memcpy(&bits, &ms, sizeof bits);
+    *p++ = 0xcb;
+    s_put_be(p, bits, 8);
+    p += 8;
+    size_t n = (size_t)(p - out);
+    s_put_be(out, n - TMQ_FRAME_PREFIX, TMQ_FRAME_PREFIX);
+    return n;
+}
+
+/* ---- decoding ---- */
+
+typedef struct {
+    const uint8_t *p;
+    size_t n, pos;
+} s_cur_t;
+
+static int s_take(s_cur_t *c, size_t k, const uint8_t **at)
+{
+    if (c->n - c->pos < k) return -1;
+    *at = c->p + c->pos;
+    c->pos += k;
+    return 0;
+}
+
+static int s_array(s_cur_t *c, uint32_t want)
+{
+    const uint8_t *b;
+    if (s_take(c, 1, &b) != 0) return -1;
+    return *b == (0x90 | want) ? 0 : -1;
+}
+
+static int s_uint(s_cur_t *c, uint64_t *v)
+{
+    const uint8_t *b, *x;
+    if (s_take(c, 1, &b) != 0) return -1;
+    if (*b <= 0x7f) {
+        *v = *b;
+        return 0;
+    }
+    int w = *b == 0xcc ? 1 : *b == 0xcd ? 2 : *b == 0xce ? 4 : *b == 0xcf ? 8 : 0;
+    if (!w || s_take(c, (size_t)w, &x) != 0) return -1;
+    *v = s_get_be(x, w);
+    return 0;
+}
+
+/* A str (want_str) or bin. */
+static int s_bytes(s_cur_t *c, bool want_str, const void **data, size_t *len)
+{
+    const uint8_t *b, *x;
+    size_t w = 0, n;
+    if (s_take(c, 1, &b) != 0) return -1;
+    if (want_str && (*b & 0xe0) == 0xa0) {
+        n = *b & 0x1f;
+    } else {
+        if (want_str)
+            w = *b == 0xd9 ? 1 : *b == 0xda ? 2 : *b == 0xdb ? 4 : 0;
+        else
+            w = *b == 0xc4 ? 1 : *b == 0xc5 ? 2 : *b == 0xc6 ? 4 : 0;
+        if (!w || s_take(c, w, &x) != 0) return -1;
+        n = (size_t)s_get_be(x, (int)w);
+    }
+    if (s_take(c, n, &x) != 0) return -1;
+    *data = x;
+    *len = n;
+    return 0;
+}
+
+static int s_double(s_cur_t *c, double *v)
+{
+    const uint8_t *b, *x;
+    if (s_take(c, 1, &b) != 0) return -1;
+    if (*b == 0xcb) {
+        if (s_take(c, 8, &x) != 0) return -1;
+        uint64_t bits = s_get_be(x, 8);
+        memcpy(v, &bits, sizeof *v);
+    } else if (*b == 0xca) {
+        if (s_take(c, 4, &x) != 0) return -1;
+        uint32_t bits = (uint32_t)s_get_be(x, 4);
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        *v = f;
+    } else {
+        c->pos--;
+        uint64_t u;
+        if (s_uint(c, &u) != 0) return -1;
+        *v = (double)u;
+    }
+    return 0;
+}
+
+int tmq_frame_job_decode(const uint8_t *p, size_t n, tmq_frame_job_t *out)
+{
+    s_cur_t c = {p, n, 0};
+    const void *fn;
+    if (s_array(&c, 3) || s_uint(&c, &out->tag) || s_bytes(&c, true, &fn, &out->fn_len) ||
+        s_bytes(&c, false, &out->arg, &out->arg_len) || c.pos != n)
+        return -1;
+    out->fn = fn;
+    return 0;
+}
+
+int tmq_frame_result_decode(const uint8_t *p, size_t n, tmq_frame_result_t *out)
+{
+    s_cur_t c = {p, n, 0};
+    uint64_t st;
+    if (s_array(&c, 4) || s_uint(&c, &out->tag) || s_uint(&c, &st) || st > 3 ||
+        s_bytes(&c, false, &out->data, &out->data_len) || s_double(&c, &out->ms) || c.pos != n)
+        return -1;
+    out->status = (int)st;
+    return 0;
+}
+
+/* ---- reader ---- */
+
+void tmq_frame_reader_init(tmq_frame_reader_t *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+void tmq_frame_reader_destroy(tmq_frame_reader_t *r)
+{
+    free(r->buf);
+    memset(r, 0, sizeof *r);
+}
+
+/* Moves held bytes to the front and grows the buffer so `want` more bytes fit. */
+static void s_room(tmq_frame_reader_t *r, size_t want)
+{
+    if (r->off > 0) {
+        memmove(r->buf, r->buf + r->off, r->len - r->off);
+        r->len -= r->off;
+        r->off = 0;
+    }
+    if (r->cap - r->len >= want) return;
+    size_t cap = r->cap ? r->cap : S_READ_MIN;
+    while (cap - r->len < want) cap *= 2;
+    uint8_t *b = realloc(r->buf, cap);
+    if (!b) abort();
+    r->buf = b;
+    r->cap = cap;
+}
+
+/* How many more bytes the frame being assembled needs (at least S_READ_MIN). */
+static size_t s_want(const tmq_frame_reader_t *r)
+{
+    size_t held = r->len - r->off;
+    size_t want = S_READ_MIN;
+    if (held >= TMQ_FRAME_PREFIX) {
+        size_t total = TMQ_FRAME_PREFIX + (size_t)s_get_be(r->buf + r->off, TMQ_FRAME_PREFIX);
+        if (total <= TMQ_FRAME_PREFIX + TMQ_FRAME_MAX && total > held && total - held > want)
+            want = total - held;
+    }
+    return want;
+}
+
+ssize_t tmq_frame_reader_fill(tmq_frame_reader_t *r, int fd)
+{
+    size_t want = s_want(r);
+    if (r->off == r->len) r->off = r->len = 0;
+    if (r->cap - r->len < want) s_room(r, want);
+    ssize_t got;
+    do {
+        got = read(fd, r->buf + r->len, r->cap - r->len);
+    } while (got < 0 && errno == EINTR);
+    if (got > 0) r->len += (size_t)got;
+    return got;
+}
+
+void tmq_frame_reader_feed(tmq_frame_reader_t *r, const void *data, size_t len)
+{
+    s_room(r, len);
+    memcpy(r->buf + r->len, data, len);
+    r->len += len;
+}
+
+int tmq_frame_reader_next(tmq_frame_reader_t *r, const uint8_t **p, size_t *n)
+{
+    size_t held = r->len - r->off;
+    if (held < TMQ_FRAME_PREFIX) return 0;
+    uint64_t body = s_get_be(r->buf + r->off, TMQ_FRAME_PREFIX);
+    if (body > TMQ_FRAME_MAX) return -1;
+    if (held - TMQ_FRAME_PREFIX < body) return 0;
+    *p = r->buf + r->off + TMQ_FRAME_PREFIX;
+    *n = (size_t)body;
+    r->off += TMQ_FRAME_PREFIX + (size_t)body;
+    return 1;
+}

@@ -1,0 +1,76 @@
+/* worker/frame.h — the byte stream between the worker daemon and its executor processes.
+ *
+ * Each frame is a 4-byte big-endian length and that many bytes holding one msgpack array:
+ * a job is [tag, fn, arg] (daemon -> executor), a result is [tag, status, data, ms]
+ * (executor -> daemon, one per job, in the order the jobs were sent). The tag is the daemon's
+ * local job number, echoed back as a consistency check. Encoding writes fixed-width forms;
+ * decoding accepts any msgpack form of each field, checks every length against the bytes
+ * present and never allocates. The reader accumulates bytes from a descriptor and hands out
+ * complete frames.
+ */
+#ifndef TMQ_FRAME_H
+#define TMQ_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TMQ_FRAME_PREFIX 4
+#define TMQ_FRAME_MAX (64u << 20) /* a frame over this is a protocol error */
+
+/* ---- encoding ---- */
+
+/* Bytes a job frame needs, prefix included. */
+size_t tmq_frame_job_size(size_t fn_len, size_t arg_len);
+/* Writes a job frame into out (tmq_frame_job_size bytes) and returns its length. */
+size_t tmq_frame_job_write(uint8_t *out, uint64_t tag, const char *fn, size_t fn_len,
+                           const void *arg, size_t arg_len);
+
+size_t tmq_frame_result_size(size_t data_len);
+/* Writes a result frame into out (tmq_frame_result_size bytes) and returns its length. */
+size_t tmq_frame_result_write(uint8_t *out, uint64_t tag, int status, const void *data,
+                              size_t data_len, double ms);
+
+/* ---- decoding: p/n is one frame's payload (after the prefix); fields point into it ---- */
+
+typedef struct {
+    uint64_t tag;
+    const char *fn;
+    size_t fn_len;
+    const void *arg;
+    size_t arg_len;
+} tmq_frame_job_t;
+
+typedef struct {
+    uint64_t tag;
+    int status;
+    const void *data;
+    size_t data_len;
+    double ms;
+} tmq_frame_result_t;
+
+/* Each returns 0, or -1 when the payload is not exactly such an array. */
+int tmq_frame_job_decode(const uint8_t *p, size_t n, tmq_frame_job_t *out);
+int tmq_frame_result_decode(const uint8_t *p, size_t n, tmq_frame_result_t *out);
+
+/* ---- reading a stream ---- */
+
+typedef struct {
+    uint8_t *buf;
+    size_t cap, len, off; /* bytes [off, len) are held and not yet handed out */
+} tmq_frame_reader_t;
+
+void tmq_frame_reader_init(tmq_frame_reader_t *r);
+void tmq_frame_reader_destroy(tmq_frame_reader_t *r);
+/* Reads once from fd into the buffer (making room first). Returns the bytes read, 0 at end
+ * of file, or -1 with errno set (EAGAIN on a non-blocking fd with nothing to read). Frames
+ * handed out earlier become invalid. */
+ssize_t tmq_frame_reader_fill(tmq_frame_reader_t *r, int fd);
+/* Appends bytes as if read (for tests). */
+void tmq_frame_reader_feed(tmq_frame_reader_t *r, const void *data, size_t len);
+/* Hands out the next complete frame's payload: returns 1 with *p and *n set (valid until the next
+ * fill or feed), 0 when no complete frame is held, -1 when the declared length is over
+ * TMQ_FRAME_MAX (the stream cannot be resynchronised). */
+int tmq_frame_reader_next(tmq_frame_reader_t *r, const uint8_t **p, size_t *n);
+
+#endif

@@ -1,0 +1,109 @@
+/* worker/options.c — see options.h. Accepts "--flag VALUE" and "--flag=VALUE". */
+#include "options.h"
+
+#include "platform.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static int s_err(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int s_err(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The value of a flag taking one: from "--flag=V" or the next argument. NULL when missing. */
+static const char *s_value(const char *arg, const char *eq, int argc, char **argv, int *i)
+{
+    if (eq) return eq + 1;
+    if (*i + 1 >= argc) return NULL;
+    return argv[++*i];
+}
+
+static int s_set_name(tmq_worker_opts_t *o, const char *v, char *err, size_t errlen)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > TMQ_WORKER_MAX_NAME)
+        return s_err(err, errlen, "--name must be 1 to %d characters", TMQ_WORKER_MAX_NAME);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+            return s_err(err, errlen, "--name must not contain control characters");
+    memcpy(o->name, v, n + 1);
+    return 0;
+}
+
+int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    o->broker = TMQ_WORKER_DEFAULT_BROKER;
+    o->procs = tmq_online_cpus();
+    if (o->procs > TMQ_WORKER_MAX_PROCS) o->procs = TMQ_WORKER_MAX_PROCS;
+    tmq_hostname(o->name, sizeof o->name);
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+        size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
+#define IS(flag) (klen == strlen(flag) && strncmp(arg, flag, klen) == 0)
+        bool takes_value = IS("--broker") || IS("--procs") || IS("--name");
+        if (!takes_value && eq)
+            return s_err(err, errlen, "option '%.*s' takes no value", (int)klen, arg);
+        const char *v = NULL;
+        if (takes_value && !(v = s_value(arg, eq, argc, argv, &i)))
+            return s_err(err, errlen, "option '%s' needs a value", arg);
+        if (IS("--broker")) {
+            if (!strstr(v, "://"))
+                return s_err(err, errlen, "--broker needs an endpoint like tcp://HOST:PORT, not '%s'", v);
+            o->broker = v;
+        } else if (IS("--procs")) {
+            long n;
+            if (tmq_parse_long(v, 1, TMQ_WORKER_MAX_PROCS, &n) != 0)
+                return s_err(err, errlen, "--procs must be an integer from 1 to %d, not '%s'",
+                             TMQ_WORKER_MAX_PROCS, v);
+            o->procs = (int)n;
+        } else if (IS("--name")) {
+            if (s_set_name(o, v, err, errlen) != 0) return -1;
+        } else if (IS("--test-functions")) {
+            o->test_functions = true;
+        } else if (IS("-v") || IS("--verbose")) {
+            o->verbose++;
+        } else if (IS("-h") || IS("--help")) {
+            o->help = true;
+        } else if (IS("--executor")) {
+            o->executor = true;
+        } else if (arg[0] == '-') {
+            return s_err(err, errlen, "unknown option '%s'", arg);
+        } else {
+            return s_err(err, errlen, "unexpected argument '%s'", arg);
+        }
+#undef IS
+    }
+    return 0;
+}
+
+void tmq_worker_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: taskmq-worker [--broker EP] [--procs N] [--name NAME] [--test-functions]\n"
+            "                     [-v] [--help]\n"
+            "\n"
+            "Serves jobs from a taskmq broker in N executor processes.\n"
+            "\n"
+            "  --broker EP        the broker's worker endpoint (default %s)\n"
+            "  --procs N          executor processes (default: online CPUs, %d here)\n"
+            "  --name NAME        worker name shown in status and results (default: host name)\n"
+            "  --test-functions   also serve 'crash' (dies of SIGSEGV), for testing\n"
+            "  -v, --verbose      debug logging\n"
+            "  -h, --help         show this help\n"
+            "\n"
+            "Built-in functions: sum N (0+1+...+N-1), primes N (count of primes below N),\n"
+            "echo ANY, sleep MS, fail TEXT.\n"
+            "SIGINT/SIGTERM: says BYE to the broker (its jobs are queued again), stops the\n"
+            "executors and exits 0.\n",
+            TMQ_WORKER_DEFAULT_BROKER, tmq_online_cpus());
+}

@@ -1,0 +1,34 @@
+/* worker/options.h — the taskmq-worker command line.
+ *
+ * Parsing is pure (no exits, no printing) so it can be tested: it fills a struct or returns
+ * an error text. The hidden --executor flag selects the executor mode that the daemon uses
+ * when it starts its own binary again; users never pass it.
+ */
+#ifndef TMQ_OPTIONS_H
+#define TMQ_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define TMQ_WORKER_DEFAULT_BROKER "tcp://127.0.0.1:5556"
+#define TMQ_WORKER_MAX_PROCS 4096
+#define TMQ_WORKER_MAX_NAME 255
+
+typedef struct {
+    const char *broker;                 /* borrowed from argv or the default */
+    int procs;                          /* >= 1 */
+    char name[TMQ_WORKER_MAX_NAME + 1];
+    bool test_functions;
+    int verbose;                        /* count of -v */
+    bool help;
+    bool executor;                      /* hidden: run as an executor on fd 3 */
+} tmq_worker_opts_t;
+
+/* Parses argv into o (defaults first). Returns 0, or -1 with a one-line reason in err. */
+int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err, size_t errlen);
+
+/* Prints the --help text. */
+void tmq_worker_usage(FILE *out);
+
+#endif

@@ -1,0 +1,554 @@
+/* worker/supervisor.c — see supervisor.h.
+ *
+ * Each slot holds one executor: its pid, the daemon's end of the socketpair (non-blocking),
+ * the jobs handed to it in order (head = running), bytes still to write and a frame reader.
+ * Results come back in order, so the head is always the running job and its start time is
+ * the moment the previous result arrived. s_retire is the single place a slot's jobs leave
+ * it other than through a result: it reports the head according to the cause and puts the
+ * rest back at the front of the local queue, so no job is reported twice.
+ */
+#include "supervisor.h"
+
+#include "frame.h"
+#include "log.h"
+#include "platform.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_BACKOFF_MIN_US 100000LL  /* first restart delay after an early death */
+#define S_BACKOFF_MAX_US 5000000LL
+#define S_EARLY_US 1000000LL       /* a death this soon after start, idle, backs off */
+#define S_EXIT_WAIT_US 200000LL    /* how long an executor that closed its end may take to exit */
+#define S_STOP_GRACE_US 1000000LL  /* SIGTERM to SIGKILL at shutdown */
+
+typedef enum { S_CRASH, S_TIMEOUT, S_CANCEL } s_cause_t;
+
+typedef struct {
+    pid_t pid;            /* 0 when the slot is empty */
+    int fd;               /* -1 when the slot is empty */
+    tmq_jobq_t jobs;      /* handed over, in order; head is running */
+    double load_ms;       /* sum of the jobs' estimates; INFINITY when one is unknown */
+    tmq_frame_reader_t rd;
+    uint8_t *out;         /* frames not yet written */
+    size_t out_len, out_off, out_cap;
+    int64_t spawned_us;
+    uint64_t results;     /* results received from this process */
+    int64_t restart_us;   /* when an empty slot is due to start again */
+    int64_t backoff_us;
+} s_exec_t;
+
+struct tmq_sup_t {
+    s_exec_t *ex;
+    size_t n;
+    char **argv;
+    tmq_jobq_t *queue;
+    tmq_pace_t *pace;
+    tmq_sup_result_fn *on_result;
+    void *arg;
+    size_t *pollmap;      /* poll item i belongs to slot pollmap[i] */
+    pid_t *reap;          /* killed processes not yet waited for */
+    size_t nreap, reap_cap;
+    uint64_t retired;     /* executors retired so far (lets dispatch notice a death) */
+    tmq_rate_t rate;
+};
+
+static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped, const char *why,
+                     int64_t now);
+
+/* ---- lifecycle ---- */
+
+static char **s_argv_dup(char *const argv[])
+{
+    size_t n = 0;
+    while (argv[n]) n++;
+    char **copy = calloc(n + 1, sizeof *copy);
+    if (!copy) return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!(copy[i] = strdup(argv[i]))) abort();
+    return copy;
+}
+
+tmq_sup_t *tmq_sup_new(size_t procs, char *const argv[], tmq_jobq_t *queue, tmq_pace_t *pace,
+                       tmq_sup_result_fn *on_result, void *arg)
+{
+    tmq_sup_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->n = procs;
+    self->ex = calloc(procs, sizeof *self->ex);
+    self->pollmap = calloc(procs, sizeof *self->pollmap);
+    self->argv = s_argv_dup(argv);
+    if (!self->ex || !self->pollmap || !self->argv) {
+        tmq_sup_destroy(&self);
+        return NULL;
+    }
+    for (size_t i = 0; i < procs; i++) {
+        self->ex[i].fd = -1;
+        tmq_jobq_init(&self->ex[i].jobs);
+        tmq_frame_reader_init(&self->ex[i].rd);
+    }
+    self->queue = queue;
+    self->pace = pace;
+    self->on_result = on_result;
+    self->arg = arg;
+    return self;
+}
+
+static void s_reap_add(tmq_sup_t *self, pid_t pid)
+{
+    if (self->nreap == self->reap_cap) {
+        size_t cap = self->reap_cap ? 2 * self->reap_cap : 8;
+        pid_t *r = realloc(self->reap, cap * sizeof *r);
+        if (!r) abort();
+        self->reap = r;
+        self->reap_cap = cap;
+    }
+    self->reap[self->nreap++] = pid;
+}
+
+/* Waits (without blocking) for killed processes. */
+static void s_reap(tmq_sup_t *self)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < self->nreap; i++) {
+        int st;
+        pid_t r = waitpid(self->reap[i], &st, WNOHANG);
+        if (r == 0 || (r < 0 && errno == EINTR)) self->reap[keep++] = self->reap[i];
+    }
+    self->nreap = keep;
+}
+
+/* Frees the slot's descriptor and buffers; the process is handled by the caller. */
+static void s_slot_clear(s_exec_t *e)
+{
+    if (e->fd >= 0) close(e->fd);
+    e->fd = -1;
+    e->pid = 0;
+    e->load_ms = 0;
+    e->results = 0;
+    free(e->out); /* a large job may have grown these: do not keep them for the next process */
+    e->out = NULL;
+    e->out_len = e->out_off = e->out_cap = 0;
+    tmq_frame_reader_destroy(&e->rd);
+}
+
+/* Waits up to grace_us for pids[0..n) to exit, then SIGKILLs and waits for the rest. */
+static void s_wait_all(pid_t *pids, size_t n, int64_t grace_us)
+{
+    int64_t until = tmq_clock_us() + grace_us;
+    size_t left = n;
+    while (left > 0 && tmq_clock_us() < until) {
+        left = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (pids[i] <= 0) continue;
+            pid_t r = waitpid(pids[i], NULL, WNOHANG);
+            if (r == pids[i] || (r < 0 && errno == ECHILD))
+                pids[i] = 0;
+            else
+                left++;
+        }
+        if (left) nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (pids[i] <= 0) continue;
+        kill(pids[i], SIGKILL);
+        while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+}
+
+void tmq_sup_destroy(tmq_sup_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    tmq_sup_t *self = *self_p;
+    pid_t *pids = calloc(self->n + 1, sizeof *pids);
+    size_t np = 0;
+    for (size_t i = 0; self->ex && i < self->n; i++) {
+        s_exec_t *e = &self->ex[i];
+        if (e->pid > 0) {
+            kill(e->pid, SIGTERM);
+            if (pids) pids[np++] = e->pid;
+        }
+        e->pid = 0; /* pids[] now owns the wait */
+        s_slot_clear(e);
+        tmq_jobq_clear(&e->jobs);
+    }
+    if (pids) s_wait_all(pids, np, S_STOP_GRACE_US);
+    s_wait_all(self->reap, self->nreap, 0);
+    free(pids);
+    free(self->reap);
+    free(self->ex);
+    free(self->pollmap);
+    for (size_t i = 0; self->argv && self->argv[i]; i++) free(self->argv[i]);
+    free(self->argv);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Starts the slot's executor; on failure schedules a retry with backoff. */
+static int s_spawn(tmq_sup_t *self, s_exec_t *e, int64_t now)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) goto fail;
+    /* tmq_spawn skips dup2 when keep_fd is already 3, and exec would then close it. */
+    if (sv[1] == 3) {
+        int moved = fcntl(sv[1], F_DUPFD_CLOEXEC, 4);
+        close(sv[1]);
+        if (moved < 0) {
+            close(sv[0]);
+            goto fail;
+        }
+        sv[1] = moved;
+    }
+    pid_t pid = tmq_spawn(self->argv, sv[1], true);
+    int err = errno;
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        errno = err;
+        goto fail;
+    }
+    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+    e->pid = pid;
+    e->fd = sv[0];
+    e->spawned_us = now;
+    e->results = 0;
+    e->load_ms = 0;
+    e->restart_us = 0;
+    tmq_debug("executor %d started", (int)pid);
+    return 0;
+fail:
+    e->backoff_us = e->backoff_us ? e->backoff_us * 2 : S_BACKOFF_MIN_US;
+    if (e->backoff_us > S_BACKOFF_MAX_US) e->backoff_us = S_BACKOFF_MAX_US;
+    e->restart_us = now + e->backoff_us;
+    tmq_error("cannot start an executor: %s (retry in %lld ms)", strerror(errno),
+              (long long)(e->backoff_us / 1000));
+    return -1;
+}
+
+int tmq_sup_start(tmq_sup_t *self)
+{
+    int64_t now = tmq_clock_us();
+    size_t ok = 0;
+    for (size_t i = 0; i < self->n; i++) ok += s_spawn(self, &self->ex[i], now) == 0;
+    return ok ? 0 : -1;
+}
+
+/* ---- results and deaths ---- */
+
+static void s_report(tmq_sup_t *self, const tmq_job_t *job, int status, const void *data,
+                     size_t len, pid_t pid, double ms)
+{
+    if (!job->cancelled) self->on_result(self->arg, job, status, data, len, pid, ms);
+}
+
+static void s_load_recount(s_exec_t *e)
+{
+    e->load_ms = 0;
+    for (tmq_job_t *j = e->jobs.head; j; j = j->next)
+        e->load_ms += j->est_ms < 0 ? INFINITY : j->est_ms;
+}
+
+/* One result frame from e. Returns 0, or -1 when it does not fit (e was retired). */
+static int s_on_frame(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t n, int64_t now)
+{
+    tmq_frame_result_t r;
+    tmq_job_t *job = e->jobs.head;
+    if (tmq_frame_result_decode(p, n, &r) != 0 || !job || r.tag != job->tag ||
+        r.status > TMQ_ST_ERROR) {
+        s_retire(self, e, S_CRASH, false, "executor died: protocol error", now);
+        return -1;
+    }
+    tmq_jobq_remove(&e->jobs, job);
+    e->results++;
+    tmq_pace_record(self->pace, job->fn, r.ms);
+    s_report(self, job, r.status, r.data, r.data_len, e->pid, r.ms);
+    if (!e->jobs.head)
+        e->load_ms = 0;
+    else if (job->est_ms < 0)
+        s_load_recount(e);
+    else
+        e->load_ms -= job->est_ms;
+    if (e->jobs.head) e->jobs.head->start_us = now;
+    tmq_job_destroy(&job);
+    return 0;
+}
+
+/* The executor closed its end (or the socket failed): find out how it ended and retire it. */
+static void s_on_exit(tmq_sup_t *self, s_exec_t *e, int64_t now)
+{
+    int st = 0;
+    pid_t r = 0;
+    int64_t until = tmq_clock_us() + S_EXIT_WAIT_US;
+    while ((r = waitpid(e->pid, &st, WNOHANG)) == 0 && tmq_clock_us() < until)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    if (r == 0) { /* closed its end but lives on: not an executor we can trust */
+        kill(e->pid, SIGKILL);
+        while ((r = waitpid(e->pid, &st, 0)) < 0 && errno == EINTR) {
+        }
+    }
+    char how[64], why[96];
+    if (r < 0) snprintf(how, sizeof how, "lost");
+    else tmq_describe_status(st, how, sizeof how);
+    snprintf(why, sizeof why, "executor died: %s", how);
+    s_retire(self, e, S_CRASH, r > 0, why, now);
+}
+
+/* Reads everything e has written. Returns -1 when e was retired. */
+static int s_read(tmq_sup_t *self, s_exec_t *e, int64_t now)
+{
+    for (;;) {
+        ssize_t got = tmq_frame_reader_fill(&e->rd, e->fd);
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+        const uint8_t *p;
+        size_t n;
+        int more;
+        /* Bytes read before the end of file are results that count. */
+        while ((more = tmq_frame_reader_next(&e->rd, &p, &n)) == 1)
+            if (s_on_frame(self, e, p, n, now) != 0) return -1;
+        if (more < 0) {
+            s_retire(self, e, S_CRASH, false, "executor died: protocol error", now);
+            return -1;
+        }
+        if (got <= 0) {
+            s_on_exit(self, e, now);
+            return -1;
+        }
+    }
+}
+
+/* Writes e's pending bytes. Returns -1 when e was retired (its socket failed). */
+static int s_write(tmq_sup_t *self, s_exec_t *e, int64_t now)
+{
+    while (e->out_off < e->out_len) {
+        ssize_t w = send(e->fd, e->out + e->out_off, e->out_len - e->out_off,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+            s_on_exit(self, e, now);
+            return -1;
+        }
+        e->out_off += (size_t)w;
+    }
+    e->out_off = e->out_len = 0;
+    return 0;
+}
+
+/* Reports the running job of a retired executor according to the cause. */
+static void s_report_head(tmq_sup_t *self, tmq_job_t *run, s_cause_t cause, const char *why,
+                          pid_t pid, int64_t now)
+{
+    double ms = (double)(now - run->start_us) / 1000.0;
+    if (cause == S_CRASH) {
+        uint32_t suppressed;
+        if (tmq_rate_ok(&self->rate, 5, &suppressed))
+            tmq_warn("%s (pid %d) running job %llu%s", why, (int)pid,
+                     (unsigned long long)run->jid, suppressed ? " (more suppressed)" : "");
+        s_report(self, run, TMQ_ST_DIED, why, strlen(why), pid, ms);
+    } else if (cause == S_TIMEOUT) {
+        char text[64];
+        snprintf(text, sizeof text, "timeout after %u ms", run->timeout_ms);
+        tmq_debug("job %llu: %s", (unsigned long long)run->jid, text);
+        tmq_pace_record(self->pace, run->fn, ms);
+        s_report(self, run, TMQ_ST_TIMEOUT, text, strlen(text), pid, ms);
+    } else {
+        tmq_debug("job %llu cancelled while running", (unsigned long long)run->jid);
+    }
+}
+
+/* The single exit for jobs that did not produce a result (see the file header). reaped says
+ * the process was already waited for; otherwise it is killed here and reaped later. */
+static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped, const char *why,
+                     int64_t now)
+{
+    if (!reaped) {
+        kill(e->pid, SIGKILL);
+        s_reap_add(self, e->pid);
+    }
+    self->retired++;
+    tmq_job_t *run = tmq_jobq_pop_front(&e->jobs);
+    bool ran = run != NULL;
+    if (run) {
+        s_report_head(self, run, cause, why, e->pid, now);
+        tmq_job_destroy(&run);
+    }
+    tmq_jobq_t back;
+    tmq_jobq_init(&back);
+    tmq_job_t *j;
+    while ((j = tmq_jobq_pop_front(&e->jobs))) {
+        if (j->cancelled)
+            tmq_job_destroy(&j);
+        else
+            tmq_jobq_push_back(&back, j);
+    }
+    tmq_jobq_prepend(self->queue, &back);
+
+    bool early = cause == S_CRASH && !ran && e->results == 0 && now - e->spawned_us < S_EARLY_US;
+    s_slot_clear(e);
+    if (early) {
+        e->backoff_us = e->backoff_us ? e->backoff_us * 2 : S_BACKOFF_MIN_US;
+        if (e->backoff_us > S_BACKOFF_MAX_US) e->backoff_us = S_BACKOFF_MAX_US;
+        e->restart_us = now + e->backoff_us;
+        tmq_error("%s right after starting; restarting it in %lld ms", why,
+                  (long long)(e->backoff_us / 1000));
+    } else {
+        if (cause == S_CRASH && !ran) tmq_warn("%s while idle", why);
+        e->backoff_us = 0;
+        s_spawn(self, e, now);
+    }
+}
+
+/* ---- the loop's entry points ---- */
+
+size_t tmq_sup_pollitems(tmq_sup_t *self, zmq_pollitem_t *items)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < self->n; i++) {
+        s_exec_t *e = &self->ex[i];
+        if (e->fd < 0) continue;
+        short events = ZMQ_POLLIN;
+        if (e->out_off < e->out_len) events |= ZMQ_POLLOUT;
+        items[k] = (zmq_pollitem_t){.socket = NULL, .fd = e->fd, .events = events};
+        self->pollmap[k++] = i;
+    }
+    return k;
+}
+
+static void s_check_deadlines(tmq_sup_t *self, int64_t now)
+{
+    for (size_t i = 0; i < self->n; i++) {
+        s_exec_t *e = &self->ex[i];
+        tmq_job_t *run = e->jobs.head;
+        if (e->fd < 0 || !run || !run->timeout_ms) continue;
+        if (now - run->start_us >= (int64_t)run->timeout_ms * 1000)
+            s_retire(self, e, S_TIMEOUT, false, "timeout", now);
+    }
+}
+
+void tmq_sup_service(tmq_sup_t *self, const zmq_pollitem_t *items, size_t n)
+{
+    int64_t now = tmq_clock_us();
+    for (size_t k = 0; k < n; k++) {
+        s_exec_t *e = &self->ex[self->pollmap[k]];
+        if (e->fd != items[k].fd || !items[k].revents) continue;
+        if (items[k].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
+            if (s_read(self, e, now) != 0) continue;
+        if (items[k].revents & ZMQ_POLLOUT) s_write(self, e, now);
+    }
+    now = tmq_clock_us();
+    s_check_deadlines(self, now);
+    for (size_t i = 0; i < self->n; i++) {
+        s_exec_t *e = &self->ex[i];
+        if (e->fd < 0 && now >= e->restart_us) s_spawn(self, e, now);
+    }
+    if (self->nreap) s_reap(self);
+}
+
+/* Appends job's frame to e's output and makes it e's. */
+static void s_hand(tmq_sup_t *self, s_exec_t *e, tmq_job_t *job, int64_t now)
+{
+    if (e->out_len + job->frame_len > e->out_cap) {
+        size_t cap = e->out_cap ? e->out_cap : 4096;
+        while (cap < e->out_len + job->frame_len) cap *= 2;
+        uint8_t *b = realloc(e->out, cap);
+        if (!b) abort();
+        e->out = b;
+        e->out_cap = cap;
+    }
+    memcpy(e->out + e->out_len, job->frame, job->frame_len);
+    e->out_len += job->frame_len;
+    job->est_ms = tmq_pace_estimate(self->pace, job->fn);
+    job->cancelled = false;
+    if (!e->jobs.head) job->start_us = now;
+    tmq_jobq_push_back(&e->jobs, job);
+    e->load_ms += job->est_ms < 0 ? INFINITY : job->est_ms;
+}
+
+/* Round robin, one job per executor per pass, so idle executors are served first and a batch
+ * spreads over the pool instead of piling onto one process. */
+static void s_assign(tmq_sup_t *self, int64_t now)
+{
+    bool progress = true;
+    while (self->queue->head && progress) {
+        progress = false;
+        for (size_t i = 0; i < self->n && self->queue->head; i++) {
+            s_exec_t *e = &self->ex[i];
+            if (e->fd < 0) continue;
+            tmq_job_t *job = self->queue->head;
+            double est = tmq_pace_estimate(self->pace, job->fn);
+            if (!tmq_pace_admit(e->jobs.count, e->load_ms, est)) continue;
+            tmq_jobq_remove(self->queue, job);
+            s_hand(self, e, job, now);
+            progress = true;
+        }
+    }
+}
+
+void tmq_sup_dispatch(tmq_sup_t *self)
+{
+    uint64_t retired;
+    do { /* a death found while writing puts jobs back: hand them out again at once */
+        int64_t now = tmq_clock_us();
+        retired = self->retired;
+        s_assign(self, now);
+        for (size_t i = 0; i < self->n; i++) {
+            s_exec_t *e = &self->ex[i];
+            if (e->fd >= 0 && e->out_off < e->out_len) s_write(self, e, now);
+        }
+    } while (retired != self->retired && self->queue->head);
+}
+
+void tmq_sup_cancel(tmq_sup_t *self, const tmq_job_ref_t *refs, size_t n)
+{
+    int64_t now = tmq_clock_us();
+    for (size_t i = 0; i < self->n; i++) {
+        s_exec_t *e = &self->ex[i];
+        tmq_job_t *run = e->jobs.head;
+        if (e->fd < 0 || !run) continue;
+        for (tmq_job_t *j = run->next; j; j = j->next)
+            if (tmq_job_refs_has(refs, n, j->jid, j->attempt)) j->cancelled = true;
+        if (tmq_job_refs_has(refs, n, run->jid, run->attempt))
+            s_retire(self, e, S_CANCEL, false, "cancelled", now);
+    }
+}
+
+int64_t tmq_sup_next_us(const tmq_sup_t *self)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < self->n; i++) {
+        const s_exec_t *e = &self->ex[i];
+        int64_t t = INT64_MAX;
+        if (e->fd < 0)
+            t = e->restart_us;
+        else if (e->jobs.head && e->jobs.head->timeout_ms)
+            t = e->jobs.head->start_us + (int64_t)e->jobs.head->timeout_ms * 1000;
+        if (t < next) next = t;
+    }
+    if (self->nreap) {
+        int64_t t = tmq_clock_us() + 20000;
+        if (t < next) next = t;
+    }
+    return next;
+}
+
+size_t tmq_sup_held(const tmq_sup_t *self)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->n; i++) n += self->ex[i].jobs.count;
+    return n;
+}
+
+pid_t tmq_sup_pid(const tmq_sup_t *self, size_t i)
+{
+    return i < self->n && self->ex[i].fd >= 0 ? self->ex[i].pid : 0;
+}
