@@ -2,6 +2,7 @@
 #include "platform.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@ pid_t tmq_spawn(char *const argv[], int keep_fd, bool die_with_parent)
     signal(SIGPIPE, SIG_DFL);
     if (keep_fd >= 0) {
         if (keep_fd != 3 && dup2(keep_fd, 3) < 0) _exit(127);
+        if (keep_fd == 3) fcntl(3, F_SETFD, 0); /* dup2 clears close-on-exec; do it here too */
         close_range(4, ~0U, 0);
     } else {
         close_range(3, ~0U, 0);

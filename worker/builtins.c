@@ -93,7 +93,8 @@ static int s_primes(const msgpack_object *arg, const void *raw, size_t raw_len,
     if (s_count_arg(arg, &n) != 0)
         return s_error(out, "primes: argument must be a non-negative integer");
     uint64_t count = 0;
-    for (uint64_t k = 2; k < n; k++) count += s_is_prime(k);
+    for (uint64_t k = 2; k < n; k++)
+        count += s_is_prime(k);
     return s_pack_u64(out, count);
 }
 
@@ -105,8 +106,7 @@ static int s_echo(const msgpack_object *arg, const void *raw, size_t raw_len, ms
 }
 
 /* sleep ms: waits without using CPU, returns ms. */
-static int s_sleep(const msgpack_object *arg, const void *raw, size_t raw_len,
-                   msgpack_sbuffer *out)
+static int s_sleep(const msgpack_object *arg, const void *raw, size_t raw_len, msgpack_sbuffer *out)
 {
     uint64_t ms;
     if (s_count_arg(arg, &ms) != 0)
@@ -133,8 +133,7 @@ static int s_fail(const msgpack_object *arg, const void *raw, size_t raw_len, ms
 }
 
 /* crash: dies of SIGSEGV, to exercise the executor-death path. */
-static int s_crash(const msgpack_object *arg, const void *raw, size_t raw_len,
-                   msgpack_sbuffer *out)
+static int s_crash(const msgpack_object *arg, const void *raw, size_t raw_len, msgpack_sbuffer *out)
 {
     signal(SIGSEGV, SIG_DFL);
     raise(SIGSEGV);
@@ -142,9 +141,9 @@ static int s_crash(const msgpack_object *arg, const void *raw, size_t raw_len,
 }
 
 static const s_builtin_t s_builtins[] = {
-    {"sum", s_sum, false, false},       {"primes", s_primes, false, false},
-    {"echo", s_echo, true, false},      {"sleep", s_sleep, false, false},
-    {"fail", s_fail, false, false},     {"crash", s_crash, true, true},
+    {"sum", s_sum, false, false},   {"primes", s_primes, false, false},
+    {"echo", s_echo, true, false},  {"sleep", s_sleep, false, false},
+    {"fail", s_fail, false, false}, {"crash", s_crash, true, true},
 };
 #define S_NBUILTINS (sizeof s_builtins / sizeof s_builtins[0])
 

@@ -27,11 +27,11 @@ typedef struct {
     const tmq_worker_opts_t *opts;
     tmq_link_t *link;
     tmq_sup_t *sup;
-    tmq_jobq_t queue;     /* received, not yet given to an executor */
+    tmq_jobq_t queue; /* received, not yet given to an executor */
     tmq_pace_t pace;
     tmq_batch_t done;
     tmq_batch_t returned;
-    bool returned_due;    /* a REVOKE awaits its RETURNED (possibly empty) */
+    bool returned_due; /* a REVOKE awaits its RETURNED (possibly empty) */
     uint64_t next_tag;
     zmq_pollitem_t *items;
     tmq_rate_t rate;
@@ -51,8 +51,8 @@ static void s_flush(s_daemon_t *self)
     }
 }
 
-static void s_on_result(void *arg, const tmq_job_t *job, int status, const void *data,
-                        size_t len, pid_t pid, double ms)
+static void s_on_result(void *arg, const tmq_job_t *job, int status, const void *data, size_t len,
+                        pid_t pid, double ms)
 {
     s_daemon_t *self = arg;
     uint32_t limit = tmq_link_max_payload(self->link);
@@ -65,8 +65,13 @@ static void s_on_result(void *arg, const tmq_job_t *job, int status, const void 
     } else if (status != TMQ_ST_OK && len > limit) {
         len = limit; /* error text: keep its start */
     }
-    tmq_done_item_t it = {.jid = job->jid, .attempt = job->attempt, .status = status,
-                          .data = data, .data_len = len, .pid = (uint32_t)pid, .ms = ms};
+    tmq_done_item_t it = {.jid = job->jid,
+                          .attempt = job->attempt,
+                          .status = status,
+                          .data = data,
+                          .data_len = len,
+                          .pid = (uint32_t)pid,
+                          .ms = ms};
     tmq_batch_add_done(&self->done, &it);
     tmq_debug("job %llu/%u done: status %d, %.3f ms on %d", (unsigned long long)job->jid,
               job->attempt, status, ms, (int)pid);
@@ -131,7 +136,8 @@ static void s_on_revoke(s_daemon_t *self, const tmq_msg_t *m)
     }
     size_t k = n < self->queue.count ? (size_t)n : self->queue.count;
     tmq_job_t *j = self->queue.tail;
-    for (size_t i = 1; i < k; i++) j = j->prev;
+    for (size_t i = 1; i < k; i++)
+        j = j->prev;
     while (k-- > 0) {
         tmq_job_t *next = j->next;
         tmq_batch_add_ref(&self->returned, j->jid, j->attempt);
@@ -152,10 +158,17 @@ static void s_drain_link(s_daemon_t *self)
             reset = false;
         }
         switch (in.msg.cmd) {
-        case TMQ_CMD_JOBS: s_on_jobs(self, &in.msg); break;
-        case TMQ_CMD_CANCEL: s_on_cancel(self, &in.msg); break;
-        case TMQ_CMD_REVOKE: s_on_revoke(self, &in.msg); break;
-        default: break;
+        case TMQ_CMD_JOBS:
+            s_on_jobs(self, &in.msg);
+            break;
+        case TMQ_CMD_CANCEL:
+            s_on_cancel(self, &in.msg);
+            break;
+        case TMQ_CMD_REVOKE:
+            s_on_revoke(self, &in.msg);
+            break;
+        default:
+            break;
         }
         tmq_wire_in_release(&in);
     }
@@ -218,8 +231,8 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o)
     size_t nfn = tmq_builtins_names(o->test_functions, names, TMQ_BUILTINS_MAX);
     tmq_pace_init(&self->pace, names, nfn);
     size_t len;
-    void *ready = tmq_proto_ready_body(o->name, (uint32_t)o->procs, (uint32_t)getpid(), names,
-                                       nfn, &len);
+    void *ready =
+        tmq_proto_ready_body(o->name, (uint32_t)o->procs, (uint32_t)getpid(), names, nfn, &len);
     self->link = tmq_link_new(o->broker, ready, len);
     free(ready);
     if (!self->link) {
@@ -235,9 +248,8 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o)
         tmq_error("could not start any executor process");
         return 1;
     }
-    tmq_info("worker '%s' (pid %d): %d executor%s, broker %s%s", o->name, (int)getpid(),
-             o->procs, o->procs == 1 ? "" : "s", o->broker,
-             o->test_functions ? ", test functions on" : "");
+    tmq_info("worker '%s' (pid %d): %d executor%s, broker %s%s", o->name, (int)getpid(), o->procs,
+             o->procs == 1 ? "" : "s", o->broker, o->test_functions ? ", test functions on" : "");
     return 0;
 }
 

@@ -10,9 +10,9 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -59,8 +59,8 @@ static int s_run_one(s_exec_t *self, const uint8_t *p, size_t n)
         self->frame = f;
         self->frame_cap = need;
     }
-    size_t len = tmq_frame_result_write(self->frame, job.tag, st, self->result.data,
-                                        self->result.size, ms);
+    size_t len =
+        tmq_frame_result_write(self->frame, job.tag, st, self->result.data, self->result.size, ms);
     if (s_write_all(self->fd, self->frame, len) != 0) {
         tmq_debug("result write failed: %s", strerror(errno));
         return -1;

@@ -22,7 +22,8 @@ static void s_put_be(uint8_t *p, uint64_t v, int n)
 static uint64_t s_get_be(const uint8_t *p, int n)
 {
     uint64_t v = 0;
-    for (int i = 0; i < n; i++) v = (v << 8) | p[i];
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -209,7 +210,8 @@ static void s_room(tmq_frame_reader_t *r, size_t want)
     }
     if (r->cap - r->len >= want) return;
     size_t cap = r->cap ? r->cap : S_READ_MIN;
-    while (cap - r->len < want) cap *= 2;
+    while (cap - r->len < want)
+        cap *= 2;
     uint8_t *b = realloc(r->buf, cap);
     if (!b) abort();
     r->buf = b;

@@ -97,7 +97,8 @@ void tmq_jobq_prepend(tmq_jobq_t *dst, tmq_jobq_t *src)
 void tmq_jobq_clear(tmq_jobq_t *q)
 {
     tmq_job_t *job;
-    while ((job = tmq_jobq_pop_front(q))) tmq_job_destroy(&job);
+    while ((job = tmq_jobq_pop_front(q)))
+        tmq_job_destroy(&job);
 }
 
 static int s_ref_cmp(const void *a, const void *b)

@@ -17,8 +17,8 @@
 typedef struct tmq_job_t tmq_job_t;
 struct tmq_job_t {
     tmq_job_t *prev, *next;
-    uint64_t jid;        /* broker job id */
-    uint64_t tag;        /* local number, echoed by the executor */
+    uint64_t jid; /* broker job id */
+    uint64_t tag; /* local number, echoed by the executor */
     uint32_t attempt;
     uint32_t timeout_ms; /* 0 = none */
     int fn;              /* pace index, -1 when the daemon keeps no timing for the function */
@@ -26,7 +26,7 @@ struct tmq_job_t {
     double est_ms;       /* run-time estimate charged to its executor, < 0 unknown */
     int64_t start_us;    /* when it began running (became its executor's head) */
     size_t frame_len;
-    uint8_t frame[];     /* the executor frame */
+    uint8_t frame[]; /* the executor frame */
 };
 
 /* A new record for a JOBS item; aborts on out-of-memory. */
@@ -42,7 +42,7 @@ void tmq_jobq_init(tmq_jobq_t *q);
 void tmq_jobq_push_back(tmq_jobq_t *q, tmq_job_t *job);
 void tmq_jobq_push_front(tmq_jobq_t *q, tmq_job_t *job);
 void tmq_jobq_remove(tmq_jobq_t *q, tmq_job_t *job); /* job must be on q */
-tmq_job_t *tmq_jobq_pop_front(tmq_jobq_t *q);         /* NULL when empty */
+tmq_job_t *tmq_jobq_pop_front(tmq_jobq_t *q);        /* NULL when empty */
 /* Moves every job of src, in order, in front of dst's head; src ends empty. */
 void tmq_jobq_prepend(tmq_jobq_t *dst, tmq_jobq_t *src);
 void tmq_jobq_clear(tmq_jobq_t *q); /* destroys every job */

@@ -12,10 +12,10 @@
 
 struct tmq_link_t {
     char *endpoint;
-    zsock_t *sock;          /* NULL while waiting to reconnect */
-    void *ready;            /* READY body, re-sent on every connection */
+    zsock_t *sock; /* NULL while waiting to reconnect */
+    void *ready;   /* READY body, re-sent on every connection */
     size_t ready_len;
-    bool registered;        /* WELCOME received on this socket */
+    bool registered; /* WELCOME received on this socket */
     bool ever_registered;
     uint32_t heartbeat_ms;
     uint32_t max_payload;
@@ -148,7 +148,9 @@ static bool s_control(tmq_link_t *self, tmq_wire_in_t *in, bool *reset)
     const char *reason;
     size_t rlen;
     switch (m->cmd) {
-    case TMQ_CMD_JOBS: case TMQ_CMD_CANCEL: case TMQ_CMD_REVOKE:
+    case TMQ_CMD_JOBS:
+    case TMQ_CMD_CANCEL:
+    case TMQ_CMD_REVOKE:
         return true;
     case TMQ_CMD_WELCOME:
         s_on_welcome(self, m);
@@ -219,9 +221,12 @@ bool tmq_link_tick(tmq_link_t *self)
         s_disconnect(self);
         return true;
     }
-    if (self->registered && now - self->last_send >= self->heartbeat_ms &&
-        tmq_wire_send_empty(self->sock, NULL, 0, TMQ_CMD_HEARTBEAT) == 0)
+    if (self->registered && now - self->last_send >= self->heartbeat_ms) {
+        /* Counted as sent even when the socket is full, so a stuck peer does not make the
+         * loop spin; the liveness check above deals with a broker that stopped reading. */
+        tmq_wire_send_empty(self->sock, NULL, 0, TMQ_CMD_HEARTBEAT);
         self->last_send = now;
+    }
     return false;
 }
 

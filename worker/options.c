@@ -58,7 +58,8 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
             return s_err(err, errlen, "option '%s' needs a value", arg);
         if (IS("--broker")) {
             if (!strstr(v, "://"))
-                return s_err(err, errlen, "--broker needs an endpoint like tcp://HOST:PORT, not '%s'", v);
+                return s_err(err, errlen,
+                             "--broker needs an endpoint like tcp://HOST:PORT, not '%s'", v);
             o->broker = v;
         } else if (IS("--procs")) {
             long n;

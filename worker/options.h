@@ -16,13 +16,13 @@
 #define TMQ_WORKER_MAX_NAME 255
 
 typedef struct {
-    const char *broker;                 /* borrowed from argv or the default */
-    int procs;                          /* >= 1 */
+    const char *broker; /* borrowed from argv or the default */
+    int procs;          /* >= 1 */
     char name[TMQ_WORKER_MAX_NAME + 1];
     bool test_functions;
-    int verbose;                        /* count of -v */
+    int verbose; /* count of -v */
     bool help;
-    bool executor;                      /* hidden: run as an executor on fd 3 */
+    bool executor; /* hidden: run as an executor on fd 3 */
 } tmq_worker_opts_t;
 
 /* Parses argv into o (defaults first). Returns 0, or -1 with a one-line reason in err. */

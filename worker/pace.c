@@ -16,8 +16,7 @@ void tmq_pace_init(tmq_pace_t *p, const char *const *names, size_t n)
 int tmq_pace_index(const tmq_pace_t *p, const char *fn, size_t fn_len)
 {
     for (size_t i = 0; i < p->n; i++)
-        if (p->fns[i].name_len == fn_len && memcmp(p->fns[i].name, fn, fn_len) == 0)
-            return (int)i;
+        if (p->fns[i].name_len == fn_len && memcmp(p->fns[i].name, fn, fn_len) == 0) return (int)i;
     return -1;
 }
 

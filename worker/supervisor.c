@@ -25,25 +25,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_BACKOFF_MIN_US 100000LL  /* first restart delay after an early death */
+#define S_BACKOFF_MIN_US 100000LL /* first restart delay after an early death */
 #define S_BACKOFF_MAX_US 5000000LL
-#define S_EARLY_US 1000000LL       /* a death this soon after start, idle, backs off */
-#define S_EXIT_WAIT_US 200000LL    /* how long an executor that closed its end may take to exit */
-#define S_STOP_GRACE_US 1000000LL  /* SIGTERM to SIGKILL at shutdown */
+#define S_EARLY_US 1000000LL      /* a death this soon after start, idle, backs off */
+#define S_EXIT_WAIT_US 200000LL   /* how long an executor that closed its end may take to exit */
+#define S_STOP_GRACE_US 1000000LL /* SIGTERM to SIGKILL at shutdown */
 
 typedef enum { S_CRASH, S_TIMEOUT, S_CANCEL } s_cause_t;
 
 typedef struct {
-    pid_t pid;            /* 0 when the slot is empty */
-    int fd;               /* -1 when the slot is empty */
-    tmq_jobq_t jobs;      /* handed over, in order; head is running */
-    double load_ms;       /* sum of the jobs' estimates; INFINITY when one is unknown */
+    pid_t pid;       /* 0 when the slot is empty */
+    int fd;          /* -1 when the slot is empty */
+    tmq_jobq_t jobs; /* handed over, in order; head is running */
+    double load_ms;  /* sum of the jobs' estimates; INFINITY when one is unknown */
     tmq_frame_reader_t rd;
-    uint8_t *out;         /* frames not yet written */
+    uint8_t *out; /* frames not yet written */
     size_t out_len, out_off, out_cap;
     int64_t spawned_us;
-    uint64_t results;     /* results received from this process */
-    int64_t restart_us;   /* when an empty slot is due to start again */
+    uint64_t results;   /* results received from this process */
+    bool exec_failed;   /* exited 127 (tmq_spawn's exec failure) */
+    int64_t restart_us; /* when an empty slot is due to start again */
     int64_t backoff_us;
 } s_exec_t;
 
@@ -55,10 +56,10 @@ struct tmq_sup_t {
     tmq_pace_t *pace;
     tmq_sup_result_fn *on_result;
     void *arg;
-    size_t *pollmap;      /* poll item i belongs to slot pollmap[i] */
-    pid_t *reap;          /* killed processes not yet waited for */
+    size_t *pollmap; /* poll item i belongs to slot pollmap[i] */
+    pid_t *reap;     /* killed processes not yet waited for */
     size_t nreap, reap_cap;
-    uint64_t retired;     /* executors retired so far (lets dispatch notice a death) */
+    uint64_t retired; /* executors retired so far (lets dispatch notice a death) */
     tmq_rate_t rate;
 };
 
@@ -70,7 +71,8 @@ static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped,
 static char **s_argv_dup(char *const argv[])
 {
     size_t n = 0;
-    while (argv[n]) n++;
+    while (argv[n])
+        n++;
     char **copy = calloc(n + 1, sizeof *copy);
     if (!copy) return NULL;
     for (size_t i = 0; i < n; i++)
@@ -135,6 +137,7 @@ static void s_slot_clear(s_exec_t *e)
     e->pid = 0;
     e->load_ms = 0;
     e->results = 0;
+    e->exec_failed = false;
     free(e->out); /* a large job may have grown these: do not keep them for the next process */
     e->out = NULL;
     e->out_len = e->out_off = e->out_cap = 0;
@@ -188,7 +191,8 @@ void tmq_sup_destroy(tmq_sup_t **self_p)
     free(self->reap);
     free(self->ex);
     free(self->pollmap);
-    for (size_t i = 0; self->argv && self->argv[i]; i++) free(self->argv[i]);
+    for (size_t i = 0; self->argv && self->argv[i]; i++)
+        free(self->argv[i]);
     free(self->argv);
     free(self);
     *self_p = NULL;
@@ -239,7 +243,8 @@ int tmq_sup_start(tmq_sup_t *self)
 {
     int64_t now = tmq_clock_us();
     size_t ok = 0;
-    for (size_t i = 0; i < self->n; i++) ok += s_spawn(self, &self->ex[i], now) == 0;
+    for (size_t i = 0; i < self->n; i++)
+        ok += s_spawn(self, &self->ex[i], now) == 0;
     return ok ? 0 : -1;
 }
 
@@ -297,9 +302,12 @@ static void s_on_exit(tmq_sup_t *self, s_exec_t *e, int64_t now)
         }
     }
     char how[64], why[96];
-    if (r < 0) snprintf(how, sizeof how, "lost");
-    else tmq_describe_status(st, how, sizeof how);
+    if (r < 0)
+        snprintf(how, sizeof how, "lost");
+    else
+        tmq_describe_status(st, how, sizeof how);
     snprintf(why, sizeof why, "executor died: %s", how);
+    e->exec_failed = r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 127;
     s_retire(self, e, S_CRASH, r > 0, why, now);
 }
 
@@ -330,8 +338,8 @@ static int s_read(tmq_sup_t *self, s_exec_t *e, int64_t now)
 static int s_write(tmq_sup_t *self, s_exec_t *e, int64_t now)
 {
     while (e->out_off < e->out_len) {
-        ssize_t w = send(e->fd, e->out + e->out_off, e->out_len - e->out_off,
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t w =
+            send(e->fd, e->out + e->out_off, e->out_len - e->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
@@ -352,8 +360,8 @@ static void s_report_head(tmq_sup_t *self, tmq_job_t *run, s_cause_t cause, cons
     if (cause == S_CRASH) {
         uint32_t suppressed;
         if (tmq_rate_ok(&self->rate, 5, &suppressed))
-            tmq_warn("%s (pid %d) running job %llu%s", why, (int)pid,
-                     (unsigned long long)run->jid, suppressed ? " (more suppressed)" : "");
+            tmq_warn("%s (pid %d) running job %llu%s", why, (int)pid, (unsigned long long)run->jid,
+                     suppressed ? " (more suppressed)" : "");
         s_report(self, run, TMQ_ST_DIED, why, strlen(why), pid, ms);
     } else if (cause == S_TIMEOUT) {
         char text[64];
@@ -393,7 +401,10 @@ static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped,
     }
     tmq_jobq_prepend(self->queue, &back);
 
-    bool early = cause == S_CRASH && !ran && e->results == 0 && now - e->spawned_us < S_EARLY_US;
+    /* An executor that dies at once, before any job ran or because exec failed, would die
+     * again: restart it with a backoff instead of forking in a tight loop. */
+    bool early = cause == S_CRASH && (!ran || e->exec_failed) && e->results == 0 &&
+                 now - e->spawned_us < S_EARLY_US;
     s_slot_clear(e);
     if (early) {
         e->backoff_us = e->backoff_us ? e->backoff_us * 2 : S_BACKOFF_MIN_US;
@@ -459,7 +470,8 @@ static void s_hand(tmq_sup_t *self, s_exec_t *e, tmq_job_t *job, int64_t now)
 {
     if (e->out_len + job->frame_len > e->out_cap) {
         size_t cap = e->out_cap ? e->out_cap : 4096;
-        while (cap < e->out_len + job->frame_len) cap *= 2;
+        while (cap < e->out_len + job->frame_len)
+            cap *= 2;
         uint8_t *b = realloc(e->out, cap);
         if (!b) abort();
         e->out = b;
@@ -544,7 +556,8 @@ int64_t tmq_sup_next_us(const tmq_sup_t *self)
 size_t tmq_sup_held(const tmq_sup_t *self)
 {
     size_t n = 0;
-    for (size_t i = 0; i < self->n; i++) n += self->ex[i].jobs.count;
+    for (size_t i = 0; i < self->n; i++)
+        n += self->ex[i].jobs.count;
     return n;
 }
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "builtins.h"
@@ -215,7 +216,8 @@ static void test_unknown_and_names(void **state)
     size_t n = tmq_builtins_names(false, names, TMQ_BUILTINS_MAX);
     const char *want[] = {"sum", "primes", "echo", "sleep", "fail"};
     assert_int_equal(n, 5);
-    for (size_t i = 0; i < n; i++) assert_string_equal(names[i], want[i]);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(names[i], want[i]);
     assert_int_equal(tmq_builtins_names(true, names, TMQ_BUILTINS_MAX), 6);
     assert_string_equal(names[5], "crash");
     assert_true(tmq_builtins_has("crash", 5, true));
@@ -249,9 +251,9 @@ static void test_zone_reuse(void **state)
         fx->arg.size = 0;
         fx->out.size = 0;
         msgpack_pack_uint64(&fx->pk, i % 50);
-        assert_int_equal(tmq_builtins_call("sum", 3, fx->arg.data, fx->arg.size, false, &zone,
-                                           &fx->out),
-                         TMQ_ST_OK);
+        assert_int_equal(
+            tmq_builtins_call("sum", 3, fx->arg.data, fx->arg.size, false, &zone, &fx->out),
+            TMQ_ST_OK);
         uint64_t n = i % 50;
         assert_int_equal(result_u64(fx), n ? n * (n - 1) / 2 : 0);
     }

@@ -307,6 +307,23 @@ static void test_jsonline_result_lines(void **state)
     tmq_jsonline_result(&b, 8, junk);
     assert_string_equal(b.data, "{\"index\":8,\"ok\":true,\"result\":null,\"worker\":\"w:1\","
                                 "\"ms\":0.0}\n");
+
+    /* ms: rounded to 2 decimals, shortest text. */
+    struct {
+        double ms;
+        const char *text;
+    } ms[] = {{2.999, "3.0"}, {0.05, "0.05"}, {1234.567, "1234.57"}, {0.1, "0.1"},
+              {100.0, "100.0"}, {0.004999, "0.0"}, {-1.0, "-1.0"}};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        tmq_result_t *r = tmq_result_new(1, true, &one, 1, "w:1", 3, ms[i].ms, 1);
+        tmq_buf_reset(&b);
+        tmq_jsonline_result(&b, 1, r);
+        char want[128];
+        snprintf(want, sizeof want, "{\"index\":1,\"ok\":true,\"result\":1,\"worker\":\"w:1\","
+                 "\"ms\":%s}\n", ms[i].text);
+        assert_string_equal(b.data, want);
+        tmq_result_destroy(&r);
+    }
     tmq_buf_free(&b);
     tmq_result_destroy(&ok);
     tmq_result_destroy(&bad);

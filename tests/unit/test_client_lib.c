@@ -32,6 +32,8 @@ typedef struct {
     size_t max_queue;        /* 0 = unlimited */
     size_t drip;             /* jobs completed per ~1 ms turn; 0 = all at once */
     bool duplicate;          /* send every result twice */
+    bool hold;               /* complete nothing (a hung or dead broker) */
+    bool beat;               /* send HEARTBEAT every heartbeat_ms (a live one) */
     /* counters, readable while it runs */
     atomic_size_t submits, jobs_in, max_batch, rejected_full, results_out, max_outstanding;
     atomic_size_t heartbeats, byes, hellos, statuses;
@@ -156,7 +158,7 @@ static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
 /* Completes queued jobs (echo), as the settings allow, in one RESULTS message. */
 static void s_complete(s_fake_t *f)
 {
-    if (f->count == 0) return;
+    if (f->count == 0 || f->cfg->hold) return;
     size_t n = f->cfg->drip && f->cfg->drip < f->count ? f->cfg->drip : f->count;
     tmq_batch_t b;
     tmq_batch_init(&b);
@@ -184,11 +186,16 @@ static void s_fake_actor(zsock_t *pipe, void *args)
     zsock_set_sndhwm(f.router, 0);
     zsock_set_rcvhwm(f.router, 0);
     int rc = zsock_bind(f.router, "%s", f.cfg->endpoint);
+    int64_t last_beat = 0;
     zsock_signal(pipe, rc == 0 ? 0 : 1);
     while (rc == 0) {
         zmq_pollitem_t items[2] = {{zsock_resolve(pipe), 0, ZMQ_POLLIN, 0},
                                    {zsock_resolve(f.router), 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(items, 2, f.count ? 1 : 20) < 0) break;
+        if (f.cfg->beat && f.rid_len && zclock_mono() - last_beat >= f.cfg->heartbeat_ms) {
+            tmq_wire_send_empty(f.router, f.rid, f.rid_len, TMQ_CMD_HEARTBEAT);
+            last_beat = zclock_mono();
+        }
         if (items[0].revents & ZMQ_POLLIN) {
             char *cmd = zstr_recv(pipe);
             bool term = !cmd || strcmp(cmd, "$TERM") == 0;
@@ -597,6 +604,38 @@ static void test_lib_wait_with_fd(void **state)
     zactor_destroy(&fake);
 }
 
+static void test_lib_broker_lost(void **state)
+{
+    (void)state;
+    /* A broker that goes silent with results due: the jobs fail after 5 heartbeats. */
+    fake_broker_t f = {.heartbeat_ms = 40, .hold = true};
+    char ep[64];
+    zactor_t *fake = s_fake(&f, ep, sizeof ep);
+    tmq_client_t *c = tmq_client_new(ep);
+    assert_int_equal(tmq_client_wait_ready(c, 2000), 0);
+    uint8_t arg[16];
+    for (int i = 0; i < 3; i++) tmq_submit(c, "echo", arg, s_uint(arg, 1), NULL);
+    int64_t t0 = zclock_mono();
+    static uint8_t seen[3];
+    assert_int_equal(s_collect(c, 3, seen, 3, "lost contact with the broker"), 3);
+    int64_t took = zclock_mono() - t0;
+    assert_true(took >= 150 && took < 1500);
+    assert_int_equal(tmq_pending(c), 0);
+    tmq_client_destroy(&c);
+    zactor_destroy(&fake);
+
+    /* One that heartbeats keeps its slow jobs. */
+    fake_broker_t g = {.heartbeat_ms = 40, .hold = true, .beat = true};
+    fake = s_fake(&g, ep, sizeof ep);
+    c = tmq_client_new(ep);
+    assert_int_equal(tmq_client_wait_ready(c, 2000), 0);
+    tmq_submit(c, "echo", arg, s_uint(arg, 1), NULL);
+    assert_null(tmq_next(c, 600));
+    assert_int_equal(tmq_pending(c), 1);
+    tmq_client_destroy(&c);
+    zactor_destroy(&fake);
+}
+
 int main(void)
 {
     zsys_handler_set(NULL);
@@ -614,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_lib_heartbeats_and_bye),
         cmocka_unit_test(test_lib_payload_too_large),
         cmocka_unit_test(test_lib_wait_with_fd),
+        cmocka_unit_test(test_lib_broker_lost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "frame.h"
@@ -184,7 +185,8 @@ static void test_reader_socket_large(void **state)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     size_t arg_len = 300000, len;
     uint8_t *arg = malloc(arg_len);
-    for (size_t i = 0; i < arg_len; i++) arg[i] = (uint8_t)i;
+    for (size_t i = 0; i < arg_len; i++)
+        arg[i] = (uint8_t)i;
     uint8_t *f = job_frame(9, "echo", arg, arg_len, &len);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -222,12 +224,9 @@ static void test_reader_socket_large(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_job_round_trip),
-        cmocka_unit_test(test_result_round_trip),
-        cmocka_unit_test(test_decode_compact_forms),
-        cmocka_unit_test(test_truncation_and_junk),
-        cmocka_unit_test(test_reader_byte_by_byte),
-        cmocka_unit_test(test_reader_oversized),
+        cmocka_unit_test(test_job_round_trip),       cmocka_unit_test(test_result_round_trip),
+        cmocka_unit_test(test_decode_compact_forms), cmocka_unit_test(test_truncation_and_junk),
+        cmocka_unit_test(test_reader_byte_by_byte),  cmocka_unit_test(test_reader_oversized),
         cmocka_unit_test(test_reader_socket_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

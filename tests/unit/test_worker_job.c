@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "frame.h"
@@ -12,8 +13,13 @@
 
 static tmq_job_t *mk(uint64_t jid)
 {
-    tmq_job_item_t it = {.jid = jid, .attempt = 1, .fn = "echo", .fn_len = 4,
-                         .arg = "\x01", .arg_len = 1, .timeout_ms = 5};
+    tmq_job_item_t it = {.jid = jid,
+                         .attempt = 1,
+                         .fn = "echo",
+                         .fn_len = 4,
+                         .arg = "\x01",
+                         .arg_len = 1,
+                         .timeout_ms = 5};
     return tmq_job_new(&it, jid + 100, 2);
 }
 
@@ -39,8 +45,8 @@ static void test_job_frame(void **state)
     assert_int_equal(j->timeout_ms, 5);
     assert_int_equal(j->fn, 2);
     tmq_frame_job_t f;
-    assert_int_equal(tmq_frame_job_decode(j->frame + TMQ_FRAME_PREFIX,
-                                          j->frame_len - TMQ_FRAME_PREFIX, &f), 0);
+    assert_int_equal(
+        tmq_frame_job_decode(j->frame + TMQ_FRAME_PREFIX, j->frame_len - TMQ_FRAME_PREFIX, &f), 0);
     assert_int_equal(f.tag, 107);
     assert_memory_equal(f.fn, "echo", 4);
     tmq_job_destroy(&j);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "options.h"
@@ -10,12 +11,12 @@
 
 #include <string.h>
 
-static int parse(tmq_worker_opts_t *o, char *err, const char *a1, const char *a2,
-                 const char *a3)
+static int parse(tmq_worker_opts_t *o, char *err, const char *a1, const char *a2, const char *a3)
 {
     char *argv[] = {"taskmq-worker", (char *)a1, (char *)a2, (char *)a3, NULL};
     int argc = 1;
-    while (argv[argc]) argc++;
+    while (argv[argc])
+        argc++;
     return tmq_worker_opts_parse(o, argc, argv, err, 256);
 }
 

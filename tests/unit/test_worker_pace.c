@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "pace.h"
@@ -23,7 +24,8 @@ static void test_estimates(void **state)
     assert_true(tmq_pace_estimate(&p, 0) == 10.0); /* first sample taken as is */
     tmq_pace_record(&p, 0, 2.0);
     assert_true(fabs(tmq_pace_estimate(&p, 0) - (10.0 + TMQ_PACE_ALPHA * (2.0 - 10.0))) < 1e-9);
-    for (int i = 0; i < 100; i++) tmq_pace_record(&p, 0, 2.0);
+    for (int i = 0; i < 100; i++)
+        tmq_pace_record(&p, 0, 2.0);
     assert_true(fabs(tmq_pace_estimate(&p, 0) - 2.0) < 1e-6);
     tmq_pace_record(&p, -1, 5.0); /* untracked: ignored */
     tmq_pace_record(&p, 1, NAN);  /* nonsense: ignored */
