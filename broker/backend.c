@@ -20,8 +20,7 @@ static void s_ready(tmq_core_t *self, tmq_bworker_t *w, const void *rid, size_t 
     size_t lens[TMQ_READY_MAX_FNS];
     if (tmq_msg_ready(msg, &r, fns, lens, TMQ_READY_MAX_FNS) != 0) {
         tmq_core_bad_input(self, TMQ_SIDE_BACKEND, "READY", "missing or mistyped fields");
-        tmq_core_reply_error(self, TMQ_SIDE_BACKEND, rid, rid_len, TMQ_ERR_MALFORMED,
-                             "bad READY");
+        tmq_core_reply_error(self, TMQ_SIDE_BACKEND, rid, rid_len, TMQ_ERR_MALFORMED, "bad READY");
         return;
     }
     size_t nfns = r.nfns < TMQ_READY_MAX_FNS ? r.nfns : TMQ_READY_MAX_FNS;
@@ -38,13 +37,13 @@ static void s_ready(tmq_core_t *self, tmq_bworker_t *w, const void *rid, size_t 
     void *body = tmq_proto_welcome_body(self->cfg.heartbeat_ms, self->cfg.max_payload, &len);
     tmq_core_send(self, &w->out, TMQ_CMD_WELCOME, &body, len);
     tmq_core_worker_dirty(self, w);
-    tmq_info("worker %s (pid %u, %u procs, %zu functions) %s", w->name, w->pid, w->procs,
-             w->nfns, again ? "registered again" : "ready");
+    tmq_info("worker %s (pid %u, %u procs, %zu functions) %s", w->name, w->pid, w->procs, w->nfns,
+             again ? "registered again" : "ready");
 }
 
 /* A death: retried while the job has died at most `retries` times, else failed. */
-static void s_died(tmq_core_t *self, tmq_job_t *job, const tmq_done_item_t *d,
-                   const char *worker, size_t worker_len)
+static void s_died(tmq_core_t *self, tmq_job_t *job, const tmq_done_item_t *d, const char *worker,
+                   size_t worker_len)
 {
     if (job->died < UINT16_MAX) job->died++;
     if (job->died <= job->retries) {
@@ -55,18 +54,33 @@ static void s_died(tmq_core_t *self, tmq_job_t *job, const tmq_done_item_t *d,
     int cause_len = d->data_len < TMQ_CAUSE_MAX ? (int)d->data_len : TMQ_CAUSE_MAX;
     int n;
     if (cause_len > 0)
-        n = snprintf(text, sizeof text, "executor died: %.*s (%u attempts, last on %.*s)",
-                     cause_len, (const char *)d->data, (unsigned)job->died, (int)worker_len,
-                     worker);
+        /* the worker's text already names the death ("executor died: SIGSEGV") */
+        n = snprintf(text, sizeof text, "%.*s (%u attempt%s, last on %.*s)", cause_len,
+                     (const char *)d->data, (unsigned)job->died, job->died == 1 ? "" : "s",
+                     (int)worker_len, worker);
     else
-        n = snprintf(text, sizeof text, "executor died (%u attempts, last on %.*s)",
-                     (unsigned)job->died, (int)worker_len, worker);
+        n = snprintf(text, sizeof text, "executor died (%u attempt%s, last on %.*s)",
+                     (unsigned)job->died, job->died == 1 ? "" : "s", (int)worker_len, worker);
     size_t len = n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1;
     tmq_core_finish(self, job, TMQ_ST_DIED, text, len, worker, worker_len, d->ms);
 }
 
-static void s_done_item(tmq_core_t *self, tmq_bworker_t *w, const tmq_done_item_t *d,
-                        char *worker, size_t prefix)
+/* Writes v in decimal (no NUL); returns its length. Per result, so no printf. */
+static size_t s_utoa(char *out, uint32_t v)
+{
+    char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static void s_done_item(tmq_core_t *self, tmq_bworker_t *w, const tmq_done_item_t *d, char *worker,
+                        size_t prefix)
 {
     tmq_job_t *job = tmq_jobtab_find(self->jobs, d->jid);
     if (!job || job->state != TMQ_JOB_LEASED || job->worker != w || job->attempt != d->attempt) {
@@ -74,7 +88,7 @@ static void s_done_item(tmq_core_t *self, tmq_bworker_t *w, const tmq_done_item_
         return;
     }
     w->done++;
-    size_t worker_len = prefix + (size_t)sprintf(worker + prefix, "%u", (unsigned)d->pid);
+    size_t worker_len = prefix + s_utoa(worker + prefix, d->pid);
     if (d->status == TMQ_ST_DIED) {
         s_died(self, job, d, worker, worker_len);
         return;
@@ -82,8 +96,8 @@ static void s_done_item(tmq_core_t *self, tmq_bworker_t *w, const tmq_done_item_
     tmq_fn_observe(job->fn, d->ms);
     if (d->data_len > self->cfg.max_payload) {
         char text[96];
-        int n = snprintf(text, sizeof text, "result too large: %zu bytes (limit %u)",
-                         d->data_len, self->cfg.max_payload);
+        int n = snprintf(text, sizeof text, "result too large: %zu bytes (limit %u)", d->data_len,
+                         self->cfg.max_payload);
         tmq_core_finish(self, job, TMQ_ST_ERROR, text, (size_t)n, worker, worker_len, d->ms);
         return;
     }

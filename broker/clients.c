@@ -35,8 +35,7 @@ tmq_bclient_t *tmq_bclients_find(tmq_bclients_t *self, const void *rid, size_t r
     return (tmq_bclient_t *)tmq_ridmap_find(self->map, rid, rid_len);
 }
 
-tmq_bclient_t *tmq_bclients_add(tmq_bclients_t *self, const void *rid, size_t rid_len,
-                                int64_t now)
+tmq_bclient_t *tmq_bclients_add(tmq_bclients_t *self, const void *rid, size_t rid_len, int64_t now)
 {
     tmq_bclient_t *c = calloc(1, sizeof *c);
     if (!c) abort();

@@ -25,8 +25,7 @@ tmq_bclients_t *tmq_bclients_new(void);
 void tmq_bclients_destroy(tmq_bclients_t **self_p);
 
 tmq_bclient_t *tmq_bclients_find(tmq_bclients_t *self, const void *rid, size_t rid_len);
-tmq_bclient_t *tmq_bclients_add(tmq_bclients_t *self, const void *rid, size_t rid_len,
-                                int64_t now);
+tmq_bclient_t *tmq_bclients_add(tmq_bclients_t *self, const void *rid, size_t rid_len, int64_t now);
 /* Frees the record and anything still in its outbox; it must own no jobs. Nulls *c_p. */
 void tmq_bclients_remove(tmq_bclients_t *self, tmq_bclient_t **c_p);
 

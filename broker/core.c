@@ -122,8 +122,8 @@ void tmq_core_reply(tmq_core_t *self, int side, const void *rid, size_t rid_len,
     tmq_core_send(self, ob, cmd, body_p, len);
 }
 
-void tmq_core_reply_error(tmq_core_t *self, int side, const void *rid, size_t rid_len,
-                          int code, const char *reason)
+void tmq_core_reply_error(tmq_core_t *self, int side, const void *rid, size_t rid_len, int code,
+                          const char *reason)
 {
     size_t len;
     void *body = tmq_proto_error_body(code, reason, &len);
@@ -134,17 +134,21 @@ void tmq_core_bad_input(tmq_core_t *self, int side, const char *what, const char
 {
     self->stats.malformed++;
     uint32_t suppressed = 0;
-    if (tmq_log_level >= TMQ_LOG_WARN && tmq_rate_ok(&self->log_rate, 10, &suppressed))
-        tmq_warn("bad %s from a %s: %s (%u similar lines suppressed)", what,
-                 side == TMQ_SIDE_FRONTEND ? "client" : "worker", why, suppressed);
+    if (tmq_log_level < TMQ_LOG_WARN || !tmq_rate_ok(&self->log_rate, 10, &suppressed)) return;
+    const char *peer = side == TMQ_SIDE_FRONTEND ? "client" : "worker";
+    if (suppressed)
+        tmq_warn("bad %s from a %s: %s (%u similar lines suppressed)", what, peer, why, suppressed);
+    else
+        tmq_warn("bad %s from a %s: %s", what, peer, why);
 }
 
-void tmq_core_malformed(tmq_core_t *self, int64_t now, int side, const void *rid,
-                        size_t rid_len, int errcode, const char *why)
+void tmq_core_malformed(tmq_core_t *self, int64_t now, int side, const void *rid, size_t rid_len,
+                        int errcode, const char *why)
 {
     self->now = now;
     tmq_core_bad_input(self, side, "message", why ? why : "malformed");
-    if (rid_len > 0) tmq_core_reply_error(self, side, rid, rid_len, errcode, why ? why : "malformed");
+    if (rid_len > 0)
+        tmq_core_reply_error(self, side, rid, rid_len, errcode, why ? why : "malformed");
 }
 
 /* ---- dispatch bookkeeping ---- */
@@ -203,8 +207,8 @@ static void s_job_free(tmq_core_t *self, tmq_job_t *job)
     tmq_jobtab_free(self->jobs, &job);
 }
 
-void tmq_core_finish(tmq_core_t *self, tmq_job_t *job, int status, const void *data,
-                     size_t len, const char *worker, size_t worker_len, double ms)
+void tmq_core_finish(tmq_core_t *self, tmq_job_t *job, int status, const void *data, size_t len,
+                     const char *worker, size_t worker_len, double ms)
 {
     if (job->worker) {
         tmq_bworker_t *w = job->worker;
@@ -252,7 +256,8 @@ void tmq_core_drop_client(tmq_core_t *self, tmq_bclient_t **c_p)
 void tmq_core_requeue_held(tmq_core_t *self, tmq_bworker_t *w)
 {
     /* newest first, each to the front: the queue front ends up in the original order */
-    while (w->held.tail) tmq_core_requeue(self, TMQ_FIFO_ENTRY(w->held.tail, tmq_job_t, link), true);
+    while (w->held.tail)
+        tmq_core_requeue(self, TMQ_FIFO_ENTRY(w->held.tail, tmq_job_t, link), true);
     w->revoke_at = 0;
 }
 
@@ -312,7 +317,7 @@ int64_t tmq_core_tick(tmq_core_t *self, int64_t now)
     }
     tmq_dispatch_run(self);
     int64_t next = self->next_scan;
-    if (tmq_bworkers_overfull(self->workers) > 0) {
+    if (tmq_bworkers_overfull(self->workers) > 0 && tmq_bworkers_idle(self->workers) > 0) {
         if (now >= self->next_revoke) {
             tmq_dispatch_revoke(self);
             self->next_revoke = now + 1;
@@ -355,8 +360,9 @@ void tmq_core_flush(tmq_core_t *self, int64_t now, tmq_core_send_fn *send, void 
             tmq_core_drop_client(self, &c);
         } else {
             tmq_bworker_t *w = ob->owner;
-            tmq_warn("worker %s (pid %u) unreachable; %zu jobs requeued", w->name, w->pid,
-                     w->held.size);
+            tmq_log(self->closing ? TMQ_LOG_DEBUG : TMQ_LOG_WARN,
+                    "worker %s (pid %u) unreachable; %zu jobs requeued", w->name, w->pid,
+                    w->held.size);
             tmq_core_drop_worker(self, &w);
         }
     }
@@ -370,6 +376,7 @@ bool tmq_core_pending(const tmq_core_t *self)
 
 void tmq_core_shutdown(tmq_core_t *self)
 {
+    self->closing = true;
     for (size_t i = 0; i < tmq_bworkers_size(self->workers); i++) {
         tmq_bworker_t *w = tmq_bworkers_at(self->workers, i);
         tmq_outbox_clear(&w->out);

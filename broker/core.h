@@ -21,11 +21,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TMQ_CLIENT_LIVENESS 5 /* heartbeats of silence before a client is dropped */
-#define TMQ_WORKER_LIVENESS 3 /* ... before a worker is dropped and its jobs requeued */
-#define TMQ_REVOKE_AFTER_MS 4 /* a process idle this long may reclaim prefetched jobs */
+#define TMQ_CLIENT_LIVENESS 5    /* heartbeats of silence before a client is dropped */
+#define TMQ_WORKER_LIVENESS 3    /* ... before a worker is dropped and its jobs requeued */
+#define TMQ_REVOKE_AFTER_MS 4    /* a process idle this long may reclaim prefetched jobs */
 #define TMQ_REVOKE_RETRY_MS 1000 /* an unanswered REVOKE may be repeated after this */
-#define TMQ_MAX_TRANSIENT 1024  /* replies to unregistered peers kept per turn */
+#define TMQ_MAX_TRANSIENT 1024   /* replies to unregistered peers kept per turn */
 #define TMQ_MAX_RETRIES 1000
 #define TMQ_READY_MAX_FNS 1024
 
@@ -43,19 +43,20 @@ typedef struct tmq_core_t {
     tmq_bworkers_t *workers;
     tmq_bclients_t *clients;
     tmq_bstats_t stats;
-    tmq_rate_t log_rate;      /* bad-input log lines */
-    int64_t now;              /* time of the call being handled */
-    int64_t next_scan;        /* heartbeats and expiry */
-    tmq_outbox_t **flush;     /* outboxes with something to send */
+    tmq_rate_t log_rate;  /* bad-input log lines */
+    int64_t now;          /* time of the call being handled */
+    int64_t next_scan;    /* heartbeats and expiry */
+    tmq_outbox_t **flush; /* outboxes with something to send */
     size_t nflush, flush_cap, ntransient;
-    tmq_fn_t **dfns;          /* functions whose queue grew (dispatch them) */
+    tmq_fn_t **dfns; /* functions whose queue grew (dispatch them) */
     size_t ndfns, dfns_cap;
     tmq_bworker_t **dworkers; /* workers whose credit grew */
     size_t ndworkers, dworkers_cap;
-    tmq_outbox_t **gone;      /* peers found unreachable during a flush */
+    tmq_outbox_t **gone; /* peers found unreachable during a flush */
     size_t ngone, gone_cap;
-    int64_t next_revoke;      /* earliest next revocation scan */
-    tmq_batch_t scratch;      /* ACK rejections under construction */
+    int64_t next_revoke; /* earliest next revocation scan */
+    bool closing;        /* tmq_core_shutdown was called */
+    tmq_batch_t scratch; /* ACK rejections under construction */
 } tmq_core_t;
 
 /* ---- driving the core (the loop and tests) ---- */
@@ -70,8 +71,8 @@ void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t ri
 void tmq_core_backend(tmq_core_t *self, int64_t now, const void *rid, size_t rid_len,
                       const tmq_msg_t *msg);
 /* A message that did not decode (tmq_wire_recv returned -1): ERROR to rid when known. */
-void tmq_core_malformed(tmq_core_t *self, int64_t now, int side, const void *rid,
-                        size_t rid_len, int errcode, const char *why);
+void tmq_core_malformed(tmq_core_t *self, int64_t now, int side, const void *rid, size_t rid_len,
+                        int errcode, const char *why);
 
 /* End of the turn's input: dispatch, heartbeats, expiry, revocation, rate sampling.
  * Returns when it next has timed work to do (absolute ms). */
@@ -102,8 +103,8 @@ void tmq_core_send(tmq_core_t *self, tmq_outbox_t *ob, int cmd, void **body_p, s
 /* Queues a one-off message for a peer that may not be registered (takes *body_p). */
 void tmq_core_reply(tmq_core_t *self, int side, const void *rid, size_t rid_len, int cmd,
                     void **body_p, size_t len);
-void tmq_core_reply_error(tmq_core_t *self, int side, const void *rid, size_t rid_len,
-                          int code, const char *reason);
+void tmq_core_reply_error(tmq_core_t *self, int side, const void *rid, size_t rid_len, int code,
+                          const char *reason);
 /* Counts bad input and logs it through the rate limiter. */
 void tmq_core_bad_input(tmq_core_t *self, int side, const char *what, const char *why);
 
@@ -115,8 +116,8 @@ void tmq_core_worker_dirty(tmq_core_t *self, tmq_bworker_t *w);
  * finish: LEASED -> DONE/FAILED, result to the client's RESULTS batch, record freed. */
 void tmq_core_lease(tmq_core_t *self, tmq_job_t *job, tmq_bworker_t *w, bool is_long);
 void tmq_core_requeue(tmq_core_t *self, tmq_job_t *job, bool front);
-void tmq_core_finish(tmq_core_t *self, tmq_job_t *job, int status, const void *data,
-                     size_t len, const char *worker, size_t worker_len, double ms);
+void tmq_core_finish(tmq_core_t *self, tmq_job_t *job, int status, const void *data, size_t len,
+                     const char *worker, size_t worker_len, double ms);
 
 /* A client left (BYE, expiry, unreachable): queued jobs dropped, running ones cancelled. */
 void tmq_core_drop_client(tmq_core_t *self, tmq_bclient_t **c_p);

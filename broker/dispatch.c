@@ -11,8 +11,7 @@
 #include "core.h"
 
 /* Leases up to n jobs from fn's queue to w; returns how many. */
-static uint32_t s_give(tmq_core_t *self, tmq_fn_t *fn, tmq_bworker_t *w, uint32_t n,
-                       bool is_long)
+static uint32_t s_give(tmq_core_t *self, tmq_fn_t *fn, tmq_bworker_t *w, uint32_t n, bool is_long)
 {
     uint32_t given = 0;
     while (given < n) {
@@ -37,7 +36,8 @@ static void s_dispatch_fn(tmq_core_t *self, tmq_fn_t *fn)
     }
     if (pf == 0 || tmq_fifo_empty(&fn->queue)) return;
     uint64_t total = 0;
-    for (size_t k = 0; k < nw; k++) total += tmq_bworker_credit(fn->workers[k], pf);
+    for (size_t k = 0; k < nw; k++)
+        total += tmq_bworker_credit(fn->workers[k], pf);
     if (total == 0) return;
     uint64_t queued = fn->queue.size;
     for (size_t k = 0; k < nw && !tmq_fifo_empty(&fn->queue); k++) {

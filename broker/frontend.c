@@ -11,7 +11,8 @@
 
 static void s_reject(tmq_core_t *self, uint64_t cid, int code, const char *reason)
 {
-    tmq_reject_item_t r = {.cid = cid, .code = code, .reason = reason, .reason_len = strlen(reason)};
+    tmq_reject_item_t r = {
+        .cid = cid, .code = code, .reason = reason, .reason_len = strlen(reason)};
     tmq_batch_add_reject(&self->scratch, &r);
 }
 
@@ -39,7 +40,7 @@ static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_i
         job->fn = tmq_fnreg_ref(self->fns, it->fn, it->fn_len);
     }
     job->timeout_ms = it->timeout_ms;
-    job->retries = it->retries < 0                  ? self->cfg.retries
+    job->retries = it->retries < 0                 ? self->cfg.retries
                    : it->retries > TMQ_MAX_RETRIES ? TMQ_MAX_RETRIES
                                                    : it->retries;
     tmq_jobtab_transition(self->jobs, job, TMQ_JOB_QUEUED);

@@ -31,7 +31,8 @@ void tmq_fnreg_destroy(tmq_fnreg_t **self_p)
 {
     tmq_fnreg_t *self = self_p ? *self_p : NULL;
     if (!self) return;
-    for (tmq_fn_t *fn = zhashx_first(self->map); fn; fn = zhashx_next(self->map)) s_free_fn(fn);
+    for (tmq_fn_t *fn = zhashx_first(self->map); fn; fn = zhashx_next(self->map))
+        s_free_fn(fn);
     zhashx_destroy(&self->map);
     free(self);
     *self_p = NULL;
@@ -69,7 +70,9 @@ tmq_fn_t *tmq_fnreg_ref(tmq_fnreg_t *self, const char *name, size_t len)
 void tmq_fnreg_unref(tmq_fnreg_t *self, tmq_fn_t **fn_p)
 {
     tmq_fn_t *fn = *fn_p;
-    if (--fn->refs == 0) {
+    /* a timed record stays: its run time outlives a worker's reconnection. Only functions
+     * some worker ran get timed, so these are bounded by what workers serve. */
+    if (--fn->refs == 0 && !fn->timed) {
         zhashx_delete(self->map, fn->name);
         s_free_fn(fn);
     }

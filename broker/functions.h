@@ -2,7 +2,8 @@
  *
  * A record holds the function's FIFO of queued jobs, the workers serving it and the EWMA of
  * its observed run time, from which the dispatch prefetch is derived. A record lives while
- * something refers to it (a serving worker or a live job); tmq_fnreg_unref frees it at zero.
+ * something refers to it (a serving worker or a live job) and, once a run was timed, for
+ * good, so the learned run time survives workers reconnecting.
  */
 #ifndef TMQ_BROKER_FUNCTIONS_H
 #define TMQ_BROKER_FUNCTIONS_H
@@ -25,11 +26,11 @@ typedef struct tmq_fn_t {
     tmq_fifo_t queue;               /* QUEUED jobs, oldest first */
     struct tmq_bworker_t **workers; /* connected workers serving it */
     size_t nworkers, workers_cap;
-    size_t refs;   /* serving workers + live jobs */
-    size_t rr;     /* rotates the first worker offered prefetch */
+    size_t refs;    /* serving workers + live jobs */
+    size_t rr;      /* rotates the first worker offered prefetch */
     double ewma_ms; /* run time, valid when `timed` */
     bool timed;
-    bool dirty;    /* on the dispatcher's list */
+    bool dirty; /* on the dispatcher's list */
 } tmq_fn_t;
 
 typedef struct tmq_fnreg_t tmq_fnreg_t;
@@ -42,7 +43,7 @@ tmq_fn_t *tmq_fnreg_find(tmq_fnreg_t *self, const char *name, size_t len);
 /* The record for name, created when missing, with one more reference. len must be
  * 1..TMQ_PROTO_MAX_FNAME with no NUL byte inside. */
 tmq_fn_t *tmq_fnreg_ref(tmq_fnreg_t *self, const char *name, size_t len);
-/* Drops one reference; frees the record (and nulls *fn_p) when none remain. */
+/* Drops one reference and nulls *fn_p; frees an untimed record when none remain. */
 void tmq_fnreg_unref(tmq_fnreg_t *self, tmq_fn_t **fn_p);
 
 /* One more reference to an existing record. */

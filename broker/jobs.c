@@ -34,7 +34,8 @@ static size_t s_hash(const tmq_jobtab_t *self, uint64_t jid)
 static void s_insert(tmq_jobtab_t *self, tmq_job_t *job)
 {
     size_t i = s_hash(self, job->jid);
-    while (self->slots[i]) i = (i + 1) & self->mask;
+    while (self->slots[i])
+        i = (i + 1) & self->mask;
     self->slots[i] = job;
 }
 
@@ -143,16 +144,18 @@ static void s_remove(tmq_jobtab_t *self, tmq_job_t *job)
     self->live--;
 }
 
-static int s_legal(int from, int to)
+static inline int s_legal(int from, int to)
 {
     switch (from) {
-    case TMQ_JOB_NEW: return to == TMQ_JOB_QUEUED;
+    case TMQ_JOB_NEW:
+        return to == TMQ_JOB_QUEUED;
     case TMQ_JOB_QUEUED:
         return to == TMQ_JOB_LEASED || to == TMQ_JOB_CANCELLED || to == TMQ_JOB_FAILED;
     case TMQ_JOB_LEASED:
         return to == TMQ_JOB_QUEUED || to == TMQ_JOB_DONE || to == TMQ_JOB_FAILED ||
                to == TMQ_JOB_CANCELLED;
-    default: return 0;
+    default:
+        return 0;
     }
 }
 

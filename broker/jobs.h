@@ -16,12 +16,12 @@
 #include <stdint.h>
 
 typedef enum {
-    TMQ_JOB_FREE = 0, /* in the pool */
-    TMQ_JOB_NEW,      /* created, not yet queued */
-    TMQ_JOB_QUEUED,   /* waiting in its function's queue */
-    TMQ_JOB_LEASED,   /* sent to a worker, which holds it */
-    TMQ_JOB_DONE,     /* finished OK (terminal) */
-    TMQ_JOB_FAILED,   /* finished with an error, timeout or too many deaths (terminal) */
+    TMQ_JOB_FREE = 0,  /* in the pool */
+    TMQ_JOB_NEW,       /* created, not yet queued */
+    TMQ_JOB_QUEUED,    /* waiting in its function's queue */
+    TMQ_JOB_LEASED,    /* sent to a worker, which holds it */
+    TMQ_JOB_DONE,      /* finished OK (terminal) */
+    TMQ_JOB_FAILED,    /* finished with an error, timeout or too many deaths (terminal) */
     TMQ_JOB_CANCELLED, /* its client left (terminal) */
     TMQ_JOB_STATES_
 } tmq_job_state_t;

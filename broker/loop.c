@@ -181,8 +181,10 @@ int tmq_broker_loop_run(tmq_broker_loop_t *self, zsock_t *pipe)
         int64_t now = tmq_clock_ms();
         long wait = next > now ? (long)(next - now) : 0;
         if (wait > TMQ_LOOP_MAX_WAIT_MS) wait = TMQ_LOOP_MAX_WAIT_MS;
-        if (more) wait = 0;
-        else if (tmq_core_pending(self->core) && wait > 1) wait = 1; /* a peer would block */
+        if (more)
+            wait = 0;
+        else if (tmq_core_pending(self->core) && wait > 1)
+            wait = 1; /* a peer would block */
         if (zmq_poll(items, nitems, wait) < 0) {
             if (errno == EINTR) continue;
             tmq_error("poll failed: %s", zmq_strerror(errno));

@@ -44,27 +44,36 @@ static int s_bad(const char *what, const char *arg)
 static int s_number(const char *opt, const char *arg, long min, long max, long *out)
 {
     if (tmq_parse_long(arg, min, max, out) == 0) return 0;
-    fprintf(stderr, "taskmq-broker: invalid value '%s' for %s (expected %ld..%ld)\n"
-                    "Try 'taskmq-broker --help'.\n", arg, opt, min, max);
+    fprintf(stderr,
+            "taskmq-broker: invalid value '%s' for %s (expected %ld..%ld)\n"
+            "Try 'taskmq-broker --help'.\n",
+            arg, opt, min, max);
     return 2;
 }
 
 /* Parses argv into cfg; returns -1 to run, or an exit status. */
 static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
 {
-    static const struct option opts[] = {
-        {"frontend", required_argument, NULL, 'f'}, {"backend", required_argument, NULL, 'b'},
-        {"max-queue", required_argument, NULL, 'q'}, {"heartbeat", required_argument, NULL, 'H'},
-        {"max-payload", required_argument, NULL, 'p'}, {"retries", required_argument, NULL, 'r'},
-        {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"frontend", required_argument, NULL, 'f'},
+                                         {"backend", required_argument, NULL, 'b'},
+                                         {"max-queue", required_argument, NULL, 'q'},
+                                         {"heartbeat", required_argument, NULL, 'H'},
+                                         {"max-payload", required_argument, NULL, 'p'},
+                                         {"retries", required_argument, NULL, 'r'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     long v;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'f': cfg->frontend = optarg; break;
-        case 'b': cfg->backend = optarg; break;
+        case 'f':
+            cfg->frontend = optarg;
+            break;
+        case 'b':
+            cfg->backend = optarg;
+            break;
         case 'q':
             if (s_number("--max-queue", optarg, 1, 100000000, &v)) return 2;
             cfg->max_queue = (size_t)v;
@@ -81,10 +90,16 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
             if (s_number("--retries", optarg, 0, 1000, &v)) return 2;
             cfg->retries = (int)v;
             break;
-        case 'v': *level = TMQ_LOG_DEBUG; break;
-        case 'h': s_usage(stdout); return 0;
-        case ':': return s_bad("missing value for option", argv[optind - 1]);
-        default: return s_bad("unknown option", argv[optind - 1]);
+        case 'v':
+            *level = TMQ_LOG_DEBUG;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        case ':':
+            return s_bad("missing value for option", argv[optind - 1]);
+        default:
+            return s_bad("unknown option", argv[optind - 1]);
         }
     }
     if (optind < argc) return s_bad("unexpected argument", argv[optind]);

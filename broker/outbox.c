@@ -34,7 +34,8 @@ void tmq_outbox_init(tmq_outbox_t *ob, int side, const void *rid, size_t rid_len
     ob->side = (uint8_t)side;
     ob->kind[0].cmd = cmd0;
     ob->kind[1].cmd = cmd1;
-    for (int k = 0; k < TMQ_OUTBOX_KINDS; k++) tmq_batch_init(&ob->kind[k].batch);
+    for (int k = 0; k < TMQ_OUTBOX_KINDS; k++)
+        tmq_batch_init(&ob->kind[k].batch);
 }
 
 static void s_drop_pending(tmq_outbox_t *ob)
@@ -61,7 +62,8 @@ static void s_drop_pending(tmq_outbox_t *ob)
 void tmq_outbox_fini(tmq_outbox_t *ob)
 {
     s_drop_pending(ob);
-    for (int k = 0; k < TMQ_OUTBOX_KINDS; k++) tmq_batch_destroy(&ob->kind[k].batch);
+    for (int k = 0; k < TMQ_OUTBOX_KINDS; k++)
+        tmq_batch_destroy(&ob->kind[k].batch);
 }
 
 void tmq_outbox_clear(tmq_outbox_t *ob)
@@ -92,8 +94,7 @@ void tmq_outbox_signal(tmq_outbox_t *ob, int cmd)
 
 tmq_batch_t *tmq_outbox_batch(tmq_outbox_t *ob, int k)
 {
-    tmq_batch_t *cur =
-        ob->kind[k].more_tail ? &ob->kind[k].more_tail->batch : &ob->kind[k].batch;
+    tmq_batch_t *cur = ob->kind[k].more_tail ? &ob->kind[k].more_tail->batch : &ob->kind[k].batch;
     if (cur->count == 0 || cur->buf.size < TMQ_OUTBOX_SPLIT) return cur;
     tmq_outseg_t *s = s_alloc(sizeof *s);
     tmq_batch_init(&s->batch);

@@ -29,15 +29,15 @@ typedef struct tmq_outseg_t tmq_outseg_t;
 typedef struct tmq_outbox_t {
     uint8_t rid[TMQ_WIRE_MAX_RID];
     uint8_t rid_len;
-    uint8_t side;     /* TMQ_SIDE_* */
-    bool dirty;       /* on the core's flush list */
-    bool transient;   /* a one-off reply to an unregistered peer, freed once flushed */
-    void *owner;      /* the tmq_bclient_t or tmq_bworker_t; NULL when transient */
-    size_t index;     /* slot in the peer registry */
+    uint8_t side;      /* TMQ_SIDE_* */
+    bool dirty;        /* on the core's flush list */
+    bool transient;    /* a one-off reply to an unregistered peer, freed once flushed */
+    void *owner;       /* the tmq_bclient_t or tmq_bworker_t; NULL when transient */
+    size_t index;      /* slot in the peer registry */
     int64_t last_sent; /* when a message last left for this peer */
     tmq_outmsg_t *ctl_head, *ctl_tail;
     struct {
-        int cmd;      /* 0 = kind unused */
+        int cmd; /* 0 = kind unused */
         tmq_batch_t batch;
         tmq_outseg_t *more_head, *more_tail; /* overflow segments, in order */
     } kind[TMQ_OUTBOX_KINDS];

@@ -20,7 +20,7 @@ typedef struct {
     size_t size;
 } tmq_fifo_t;
 
-#define TMQ_FIFO_ENTRY(link, type, member) ((type *)((char *)(link) - offsetof(type, member)))
+#define TMQ_FIFO_ENTRY(link, type, member) ((type *)((char *)(link)-offsetof(type, member)))
 
 void tmq_fifo_init(tmq_fifo_t *q);
 void tmq_fifo_push_back(tmq_fifo_t *q, tmq_fifo_link_t *l);

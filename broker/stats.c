@@ -79,6 +79,7 @@ void *tmq_bstats_status_body(const tmq_bstats_t *st, int64_t now, const tmq_bsta
     s_key(&pk, "workers");
     size_t nw = tmq_bworkers_size(workers);
     msgpack_pack_array(&pk, (uint32_t)nw);
-    for (size_t i = 0; i < nw; i++) s_worker(&pk, tmq_bworkers_at(workers, i));
+    for (size_t i = 0; i < nw; i++)
+        s_worker(&pk, tmq_bworkers_at(workers, i));
     return tmq_proto_sbuffer_take(&sb, len);
 }

@@ -8,7 +8,8 @@
 struct tmq_bworkers_t {
     tmq_ridmap_t *map;
     tmq_fnreg_t *fns; /* borrowed */
-    size_t overfull;
+    size_t overfull;  /* workers holding more jobs than processes */
+    size_t idle;      /* workers holding fewer jobs than processes */
 };
 
 tmq_bworkers_t *tmq_bworkers_new(tmq_fnreg_t *fns)
@@ -22,7 +23,8 @@ tmq_bworkers_t *tmq_bworkers_new(tmq_fnreg_t *fns)
 
 static void s_detach_all(tmq_bworkers_t *self, tmq_bworker_t *w)
 {
-    for (size_t i = 0; i < w->nfns; i++) tmq_fnreg_detach(self->fns, w->fns[i], w);
+    for (size_t i = 0; i < w->nfns; i++)
+        tmq_fnreg_detach(self->fns, w->fns[i], w);
     free(w->fns);
     w->fns = NULL;
     w->nfns = 0;
@@ -34,7 +36,8 @@ void tmq_bworkers_destroy(tmq_bworkers_t **self_p)
     if (!self) return;
     while (tmq_ridmap_size(self->map)) {
         tmq_bworker_t *w = (tmq_bworker_t *)tmq_ridmap_at(self->map, 0);
-        while (!tmq_fifo_empty(&w->held)) tmq_fifo_pop_front(&w->held); /* jobs freed elsewhere */
+        while (!tmq_fifo_empty(&w->held))
+            tmq_fifo_pop_front(&w->held); /* jobs freed elsewhere */
         tmq_bworkers_remove(self, &w);
     }
     tmq_ridmap_destroy(&self->map);
@@ -47,8 +50,7 @@ tmq_bworker_t *tmq_bworkers_find(tmq_bworkers_t *self, const void *rid, size_t r
     return (tmq_bworker_t *)tmq_ridmap_find(self->map, rid, rid_len);
 }
 
-tmq_bworker_t *tmq_bworkers_add(tmq_bworkers_t *self, const void *rid, size_t rid_len,
-                                int64_t now)
+tmq_bworker_t *tmq_bworkers_add(tmq_bworkers_t *self, const void *rid, size_t rid_len, int64_t now)
 {
     tmq_bworker_t *w = calloc(1, sizeof *w);
     if (!w) abort();
@@ -60,6 +62,7 @@ tmq_bworker_t *tmq_bworkers_add(tmq_bworkers_t *self, const void *rid, size_t ri
     w->idle_since = now;
     tmq_fifo_init(&w->held);
     tmq_ridmap_insert(self->map, &w->out);
+    self->idle++; /* holds 0 < procs */
     return w;
 }
 
@@ -92,6 +95,7 @@ void tmq_bworkers_remove(tmq_bworkers_t *self, tmq_bworker_t **w_p)
 {
     tmq_bworker_t *w = *w_p;
     assert(tmq_fifo_empty(&w->held));
+    self->idle--;
     s_detach_all(self, w);
     tmq_ridmap_remove(self->map, &w->out);
     tmq_outbox_fini(&w->out);
@@ -104,6 +108,7 @@ void tmq_bworkers_hold(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_job_t *job)
     tmq_fifo_push_back(&w->held, &job->link);
     job->worker = w;
     if (job->flags & TMQ_JOB_LONG) w->nlong++;
+    if (w->held.size == w->procs) self->idle--;
     if (w->held.size == (size_t)w->procs + 1) self->overfull++;
 }
 
@@ -111,7 +116,10 @@ void tmq_bworkers_release(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_job_t *job
 {
     assert(job->worker == w);
     if (w->held.size == (size_t)w->procs + 1) self->overfull--;
-    if (w->held.size == w->procs) w->idle_since = now;
+    if (w->held.size == w->procs) {
+        w->idle_since = now;
+        self->idle++;
+    }
     tmq_fifo_remove(&w->held, &job->link);
     job->worker = NULL;
     if (job->flags & TMQ_JOB_LONG) {
@@ -153,4 +161,9 @@ tmq_bworker_t *tmq_bworkers_at(const tmq_bworkers_t *self, size_t i)
 size_t tmq_bworkers_overfull(const tmq_bworkers_t *self)
 {
     return self->overfull;
+}
+
+size_t tmq_bworkers_idle(const tmq_bworkers_t *self)
+{
+    return self->idle;
 }

@@ -3,8 +3,9 @@
  * A record knows the daemon's name, pid, process count and functions, the jobs it holds
  * (LEASED, in dispatch order) and its liveness. Holding and releasing go through this module
  * so the counts dispatch relies on stay exact: `held`, `nlong` (jobs leased without
- * prefetch), `idle_since` (held fell below procs) and the registry's count of workers
- * holding more jobs than processes (so prefetched, unstarted jobs exist).
+ * prefetch), `idle_since` (held fell below procs) and the registry's counts of workers
+ * holding more jobs than processes and fewer (so revocation is only considered when both
+ * exist).
  */
 #ifndef TMQ_BROKER_WORKERS_H
 #define TMQ_BROKER_WORKERS_H
@@ -23,13 +24,13 @@ typedef struct tmq_bworker_t {
     tmq_outbox_t out; /* first member: the registry stores &out */
     char name[TMQ_BWORKER_NAME + 1];
     uint32_t procs;
-    uint32_t pid;     /* the daemon's pid */
-    tmq_fn_t **fns;   /* functions it serves */
+    uint32_t pid;   /* the daemon's pid */
+    tmq_fn_t **fns; /* functions it serves */
     size_t nfns;
-    size_t fn_rr;     /* rotates which function it is offered first */
-    tmq_fifo_t held;  /* LEASED jobs, oldest first */
-    uint32_t nlong;   /* held jobs leased as TMQ_JOB_LONG */
-    uint64_t done;    /* results it reported (any status) */
+    size_t fn_rr;    /* rotates which function it is offered first */
+    tmq_fifo_t held; /* LEASED jobs, oldest first */
+    uint32_t nlong;  /* held jobs leased as TMQ_JOB_LONG */
+    uint64_t done;   /* results it reported (any status) */
     int64_t last_seen;
     int64_t idle_since; /* when held last fell below procs (meaningful while it is) */
     int64_t revoke_at;  /* when the unanswered REVOKE went out; 0 = none */
@@ -44,8 +45,7 @@ void tmq_bworkers_destroy(tmq_bworkers_t **self_p);
 
 tmq_bworker_t *tmq_bworkers_find(tmq_bworkers_t *self, const void *rid, size_t rid_len);
 /* A new record for rid, serving nothing, with procs 1 until tmq_bworkers_setup. */
-tmq_bworker_t *tmq_bworkers_add(tmq_bworkers_t *self, const void *rid, size_t rid_len,
-                                int64_t now);
+tmq_bworker_t *tmq_bworkers_add(tmq_bworkers_t *self, const void *rid, size_t rid_len, int64_t now);
 /* Sets identity and the served functions (replacing any previous set). w holds no jobs. */
 void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_t *ready,
                         const char **fns, const size_t *fn_lens, size_t nfns, int64_t now);
@@ -67,7 +67,9 @@ bool tmq_bworker_serves(const tmq_bworker_t *w, const tmq_fn_t *fn);
 
 size_t tmq_bworkers_size(const tmq_bworkers_t *self);
 tmq_bworker_t *tmq_bworkers_at(const tmq_bworkers_t *self, size_t i);
-/* Workers holding more jobs than processes. */
+/* Workers holding more jobs than processes (so some prefetched jobs wait unstarted). */
 size_t tmq_bworkers_overfull(const tmq_bworkers_t *self);
+/* Workers holding fewer jobs than processes (so some process idles). */
+size_t tmq_bworkers_idle(const tmq_bworkers_t *self);
 
 #endif

@@ -112,6 +112,8 @@ static void s_dispatch(tmq_client_t *c, const tmq_wire_in_t *in)
         c->welcomed = true;
         if (tmq_msg_get_uint(m, "max_payload", &v) == 0 && v <= UINT32_MAX)
             c->max_payload = (uint32_t)v;
+        if (tmq_msg_get_uint(m, "heartbeat", &v) == 0 && v >= 10 && v <= 3600000)
+            c->heartbeat_ms = (uint32_t)v;
         break;
     }
     case TMQ_CMD_STATUS_REPLY: s_on_status(c, in); break;
@@ -126,7 +128,34 @@ static void s_dispatch(tmq_client_t *c, const tmq_wire_in_t *in)
     }
 }
 
-/* Reads every message the link has for us, without blocking. */
+/* When the broker must have been heard from again (results are due and it heartbeats
+ * when idle), or INT64_MAX when nothing is due. */
+static int64_t s_liveness_deadline(const tmq_client_t *c)
+{
+    if (!c->welcomed || c->inflight.count == 0) return INT64_MAX;
+    int64_t heard = atomic_load_explicit(&c->shared.last_heard, memory_order_relaxed);
+    return heard + (int64_t)TMQ_CLIENT_BROKER_LIVENESS * c->heartbeat_ms;
+}
+
+static void s_fail_lost(uint64_t id, void *arg)
+{
+    static const char why[] = "lost contact with the broker";
+    tmq_resq_push(arg, tmq_result_new(id, false, why, sizeof why - 1, "", 0, 0.0, 0));
+}
+
+/* The broker fell silent with results due: it is gone (crashed, or it forgot us). Every
+ * job still awaiting a result fails, so callers waiting for them are released. */
+static void s_broker_lost(tmq_client_t *c)
+{
+    tmq_warn("client: no word from the broker for %u ms; failing %zu jobs",
+             TMQ_CLIENT_BROKER_LIVENESS * c->heartbeat_ms, c->inflight.count);
+    tmq_acks_destroy(c); /* their ACKs will not come */
+    c->welcomed = false; /* until a broker answers again */
+    tmq_idset_drain(&c->inflight, s_fail_lost, &c->results);
+}
+
+/* Reads every message the link has for us, without blocking; then resubmits held jobs
+ * when due and gives up on a silent broker. */
 static void s_drain(tmq_client_t *c)
 {
     for (;;) {
@@ -138,20 +167,27 @@ static void s_drain(tmq_client_t *c)
         else tmq_debug("client: malformed message from the broker (code %d)", err);
         tmq_wire_in_release(&in);
     }
-    tmq_acks_retry(c, tmq_clock_ms());
+    int64_t now = tmq_clock_ms();
+    tmq_acks_retry(c, now);
+    if (now >= s_liveness_deadline(c)) s_broker_lost(c);
 }
 
-/* Waits up to timeout_ms (-1 forever; shortened to the next resubmission time) for the
- * link, then drains it. extra_fd >= 0 is polled too; returns its readiness as 2, or 0, or
- * -1 when a signal interrupted the wait. */
+/* Shortens timeout_ms (-1: forever) so the wait ends by `at`. */
+static int s_until(int timeout_ms, int64_t at)
+{
+    if (at == INT64_MAX) return timeout_ms;
+    int64_t left = at - tmq_clock_ms();
+    if (left < 0) left = 0;
+    return (timeout_ms < 0 || left < timeout_ms) ? (int)left : timeout_ms;
+}
+
+/* Waits up to timeout_ms (-1 forever; shortened to the next resubmission time and the
+ * broker's liveness deadline) for the link, then drains it. extra_fd >= 0 is polled too;
+ * returns its readiness as 2, or 0, or -1 when a signal interrupted the wait. */
 static int s_pump(tmq_client_t *c, int timeout_ms, int extra_fd)
 {
-    if (c->held_count > 0) {
-        int64_t until = c->retry_at - tmq_clock_ms();
-        if (until < 0) until = 0;
-        if (c->retry_at != INT64_MAX && (timeout_ms < 0 || until < timeout_ms))
-            timeout_ms = (int)until;
-    }
+    if (c->held_count > 0) timeout_ms = s_until(timeout_ms, c->retry_at);
+    timeout_ms = s_until(timeout_ms, s_liveness_deadline(c));
     zmq_pollitem_t items[2] = {{c->pipe, 0, ZMQ_POLLIN, 0}, {NULL, extra_fd, ZMQ_POLLIN, 0}};
     int rc = zmq_poll(items, extra_fd >= 0 ? 2 : 1, timeout_ms);
     if (rc < 0) return errno == EINTR ? -1 : 0;
@@ -200,7 +236,9 @@ tmq_client_t *tmq_client_new(const char *endpoint)
         zsock_destroy(&dealer);
         return NULL;
     }
-    c->link = zactor_new(tmq_link_actor, dealer);
+    c->shared.dealer = dealer;
+    atomic_init(&c->shared.last_heard, tmq_clock_ms());
+    c->link = zactor_new(tmq_link_actor, &c->shared);
     if (!c->link) {
         zsock_destroy(&dealer);
         free(c);
@@ -208,6 +246,7 @@ tmq_client_t *tmq_client_new(const char *endpoint)
     }
     c->pipe = zsock_resolve(c->link);
     c->retries = -1;
+    c->heartbeat_ms = TMQ_LINK_DEFAULT_HEARTBEAT_MS;
     c->window = TMQ_CLIENT_WINDOW;
     c->retry_delay_ms = TMQ_CLIENT_RETRY_MIN_MS;
     tmq_batch_init(&c->batch);

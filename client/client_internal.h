@@ -11,6 +11,7 @@
 
 #include "taskmq/client.h"
 #include "idset.h"
+#include "link.h"
 #include "proto.h"
 #include "result.h"
 
@@ -21,6 +22,7 @@
 #define TMQ_CLIENT_WINDOW 20000           /* jobs awaiting a result from the broker */
 #define TMQ_CLIENT_RETRY_MIN_MS 5         /* first delay before resubmitting "queue full" */
 #define TMQ_CLIENT_RETRY_MAX_MS 200
+#define TMQ_CLIENT_BROKER_LIVENESS 5      /* heartbeats of broker silence before giving up */
 
 typedef struct {
     void *body; /* a copy of a SUBMIT body awaiting its ACK */
@@ -31,6 +33,7 @@ typedef struct tmq_held_t tmq_held_t; /* a job refused with "queue full", waitin
 
 struct tmq_client_t {
     zactor_t *link;           /* owns the DEALER (link.c) */
+    tmq_link_shared_t shared; /* with the link: when the broker was last heard */
     void *pipe;               /* raw handle of the link's pipe, this thread's end */
     uint64_t next_id;
     uint64_t returned;        /* results handed out by tmq_next */
@@ -39,6 +42,7 @@ struct tmq_client_t {
     bool fail_when_full;
     bool welcomed;
     uint32_t max_payload;     /* from WELCOME; 0 until then */
+    uint32_t heartbeat_ms;    /* from WELCOME */
     size_t window;
     tmq_batch_t batch;        /* submitted, not yet sent */
     tmq_idset_t inflight;

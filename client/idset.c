@@ -97,3 +97,13 @@ bool tmq_idset_remove(tmq_idset_t *s, uint64_t id)
     s->count--;
     return true;
 }
+
+void tmq_idset_drain(tmq_idset_t *s, void (*fn)(uint64_t id, void *arg), void *arg)
+{
+    for (size_t i = 0; i <= s->mask; i++) {
+        if (s->slots[i] == S_EMPTY) continue;
+        fn(s->slots[i], arg);
+        s->slots[i] = S_EMPTY;
+    }
+    s->count = 0;
+}

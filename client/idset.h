@@ -24,5 +24,7 @@ bool tmq_idset_add(tmq_idset_t *s, uint64_t id);
 /* Removes id; returns false when it was not present. */
 bool tmq_idset_remove(tmq_idset_t *s, uint64_t id);
 bool tmq_idset_has(const tmq_idset_t *s, uint64_t id);
+/* Calls fn for every id (in no particular order) and empties the set. */
+void tmq_idset_drain(tmq_idset_t *s, void (*fn)(uint64_t id, void *arg), void *arg);
 
 #endif

@@ -108,6 +108,28 @@ void tmq_jsonline_double(tmq_buf_t *b, double d)
 
 static const uint8_t *s_value(tmq_buf_t *b, const uint8_t *p);
 
+/* Integers without printf: they are most of what the tool prints. */
+static void s_u64(tmq_buf_t *b, uint64_t v)
+{
+    char text[24];
+    char *end = text + sizeof text, *p = end;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    tmq_buf_add(b, p, (size_t)(end - p));
+}
+
+static void s_i64(tmq_buf_t *b, int64_t v)
+{
+    if (v < 0) {
+        tmq_buf_addc(b, '-');
+        s_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        s_u64(b, (uint64_t)v);
+    }
+}
+
 /* A map key: strings as they are, anything else as its JSON text inside a string. */
 static const uint8_t *s_key(tmq_buf_t *b, const uint8_t *p)
 {
@@ -148,11 +170,11 @@ static const uint8_t *s_value(tmq_buf_t *b, const uint8_t *p)
 {
     uint8_t c = *p++;
     if (c <= 0x7f) {
-        tmq_buf_addf(b, "%u", c);
+        s_u64(b, c);
         return p;
     }
     if (c >= 0xe0) {
-        tmq_buf_addf(b, "%d", (int)(int8_t)c);
+        s_i64(b, (int8_t)c);
         return p;
     }
     if (c <= 0x8f) return s_container(b, p, c & 0x0f, true);
@@ -192,13 +214,13 @@ static const uint8_t *s_value(tmq_buf_t *b, const uint8_t *p)
     }
     case 0xcc: case 0xcd: case 0xce: case 0xcf: {
         int n = 1 << (c - 0xcc);
-        tmq_buf_addf(b, "%llu", (unsigned long long)s_be(p, n));
+        s_u64(b, s_be(p, n));
         return p + n;
     }
-    case 0xd0: tmq_buf_addf(b, "%d", (int)(int8_t)p[0]); return p + 1;
-    case 0xd1: tmq_buf_addf(b, "%d", (int)(int16_t)s_be(p, 2)); return p + 2;
-    case 0xd2: tmq_buf_addf(b, "%ld", (long)(int32_t)s_be(p, 4)); return p + 4;
-    case 0xd3: tmq_buf_addf(b, "%lld", (long long)(int64_t)s_be(p, 8)); return p + 8;
+    case 0xd0: s_i64(b, (int8_t)p[0]); return p + 1;
+    case 0xd1: s_i64(b, (int16_t)s_be(p, 2)); return p + 2;
+    case 0xd2: s_i64(b, (int32_t)s_be(p, 4)); return p + 4;
+    case 0xd3: s_i64(b, (int64_t)s_be(p, 8)); return p + 8;
     case 0xdc: return s_container(b, p + 2, (uint32_t)s_be(p, 2), false);
     case 0xdd: return s_container(b, p + 4, (uint32_t)s_be(p, 4), false);
     case 0xde: return s_container(b, p + 2, (uint32_t)s_be(p, 2), true);
@@ -214,11 +236,28 @@ int tmq_jsonline_value(tmq_buf_t *b, const void *data, size_t len)
     return 0;
 }
 
+/* Milliseconds rounded to 2 decimals, printed as the shortest text of that value
+ * (3.41, 12.5, 0.0), by integer arithmetic for the usual range. */
+static void s_ms(tmq_buf_t *b, double ms)
+{
+    if (!(ms >= 0.0 && ms < 1e15)) {
+        tmq_jsonline_double(b, round(ms * 100.0) / 100.0);
+        return;
+    }
+    uint64_t centis = (uint64_t)llround(ms * 100.0);
+    s_u64(b, centis / 100);
+    unsigned frac = (unsigned)(centis % 100);
+    char text[3] = {'.', (char)('0' + frac / 10), (char)('0' + frac % 10)};
+    tmq_buf_add(b, text, frac % 10 ? 3 : 2);
+}
+
 void tmq_jsonline_result(tmq_buf_t *b, uint64_t index, const tmq_result_t *r)
 {
     size_t len;
     const void *data = tmq_result_data(r, &len);
-    tmq_buf_addf(b, "{\"index\":%llu,\"ok\":", (unsigned long long)index);
+    tmq_buf_adds(b, "{\"index\":");
+    s_u64(b, index);
+    tmq_buf_adds(b, ",\"ok\":");
     if (!tmq_result_ok(r)) {
         tmq_buf_adds(b, "false,\"error\":");
         tmq_jsonline_string(b, data, len);
@@ -231,7 +270,7 @@ void tmq_jsonline_result(tmq_buf_t *b, uint64_t index, const tmq_result_t *r)
     const char *w = tmq_result_worker(r);
     tmq_jsonline_string(b, w, strlen(w));
     tmq_buf_adds(b, ",\"ms\":");
-    tmq_jsonline_double(b, round(tmq_result_ms(r) * 100.0) / 100.0);
+    s_ms(b, tmq_result_ms(r));
     tmq_buf_add(b, "}\n", 2);
 }
 

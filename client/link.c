@@ -19,6 +19,7 @@ typedef struct {
 } s_pair_t;
 
 typedef struct {
+    tmq_link_shared_t *shared;
     void *pipe, *dealer;   /* raw libzmq handles */
     s_pair_t *outq;        /* FIFO of messages waiting for the DEALER */
     size_t out_head, out_count, out_cap;
@@ -167,6 +168,7 @@ static bool s_from_broker(s_link_t *l)
         return false;
     }
     int n = s_recv_rest(l->dealer, &p);
+    atomic_store_explicit(&l->shared->last_heard, tmq_clock_ms(), memory_order_relaxed);
     const uint8_t *h = zmq_msg_data(&p.f[0]);
     int cmd = zmq_msg_size(&p.f[0]) == TMQ_PROTO_HDR_LEN ? h[4] : 0;
     if (n != 2 || cmd == TMQ_CMD_HEARTBEAT) {
@@ -210,6 +212,10 @@ static void s_loop(s_link_t *l)
         if (l->to_user_held && (items[0].revents & ZMQ_POLLOUT) &&
             s_pair_send(l->pipe, &l->to_user) == 0)
             l->to_user_held = false;
+        /* While the user thread is not taking messages the DEALER is not read, so the
+         * broker's silence is ours: keep the liveness clock from running. */
+        if (l->to_user_held)
+            atomic_store_explicit(&l->shared->last_heard, tmq_clock_ms(), memory_order_relaxed);
         /* Bounded bursts so neither direction starves the other. */
         if (items[0].revents & ZMQ_POLLIN)
             for (int i = 0; i < 256 && !l->terminated && s_from_user(l); i++) {}
@@ -222,8 +228,10 @@ static void s_loop(s_link_t *l)
 
 void tmq_link_actor(zsock_t *pipe, void *args)
 {
-    zsock_t *dealer = args;
-    s_link_t l = {.pipe = zsock_resolve(pipe), .dealer = zsock_resolve(dealer),
+    tmq_link_shared_t *shared = args;
+    zsock_t *dealer = shared->dealer;
+    shared->dealer = NULL;
+    s_link_t l = {.shared = shared, .pipe = zsock_resolve(pipe), .dealer = zsock_resolve(dealer),
                   .heartbeat_ms = TMQ_LINK_DEFAULT_HEARTBEAT_MS, .last_send = tmq_clock_ms()};
     zsock_signal(pipe, 0);
     if (tmq_wire_send_empty(l.dealer, NULL, 0, TMQ_CMD_HELLO) != 0)
@@ -239,6 +247,8 @@ void tmq_link_actor(zsock_t *pipe, void *args)
     }
     free(l.outq);
     if (l.to_user_held) s_pair_close(&l.to_user);
-    zsock_set_linger(dealer, TMQ_LINK_LINGER_MS);
+    /* Linger only towards a broker that ever answered: with none there is nobody to say
+     * BYE to, and lingering would only delay the caller's exit. */
+    zsock_set_linger(dealer, l.welcomed ? TMQ_LINK_LINGER_MS : 0);
     zsock_destroy(&dealer);
 }

@@ -5,17 +5,27 @@
  * broker except HEARTBEAT comes out of the pipe. The actor sends HELLO when it starts and
  * HEARTBEAT whenever it has sent nothing for the broker's heartbeat interval, so a busy user
  * thread never gets its client expired. "$TERM" (zactor_destroy) stops it; messages already
- * handed to the DEALER keep going out for TMQ_LINK_LINGER_MS, so a final BYE is delivered.
+ * handed to the DEALER keep going out for TMQ_LINK_LINGER_MS, so a final BYE is delivered
+ * (unless no broker ever answered: then there is nobody to tell, and no lingering).
  */
 #ifndef TMQ_LINK_H
 #define TMQ_LINK_H
 
 #include <czmq.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 #define TMQ_LINK_LINGER_MS 1000
 #define TMQ_LINK_DEFAULT_HEARTBEAT_MS 1000 /* until the broker's WELCOME says otherwise */
 
-/* Actor body for zactor_new. args is a connected DEALER (zsock_t *); the actor takes it. */
+/* What the user thread hands the actor, and the one fact it reads back without a message:
+ * when the broker was last heard from (so a dead broker is noticed while results are due). */
+typedef struct {
+    zsock_t *dealer;             /* connected; the actor takes it */
+    _Atomic int64_t last_heard;  /* tmq_clock_ms() of the latest message from the broker */
+} tmq_link_shared_t;
+
+/* Actor body for zactor_new. args is a tmq_link_shared_t that outlives the actor. */
 void tmq_link_actor(zsock_t *pipe, void *args);
 
 #endif

@@ -1,1 +1,248 @@
-int main(void){return 0;}
+/* tests/unit/test_broker_structs.c — the broker's data structures on their own: the job
+ * table (ids, probing under churn and growth, the state machine), the intrusive FIFO, the
+ * outbox (send order, segment split), the prefetch rule and worker credit.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "functions.h"
+#include "jobs.h"
+#include "outbox.h"
+#include "queue.h"
+#include "workers.h"
+
+static void test_jobtab_find_under_churn(void **state)
+{
+    (void)state;
+    tmq_jobtab_t *t = tmq_jobtab_new();
+    enum { N = 50000 };
+    tmq_job_t **jobs = calloc(N, sizeof *jobs);
+    uint8_t arg = 0x2a;
+    for (size_t i = 0; i < N; i++) {
+        jobs[i] = tmq_jobtab_create(t, &arg, 1);
+        assert_int_equal(jobs[i]->jid, i + 1); /* consecutive ids */
+        assert_int_equal(jobs[i]->state, TMQ_JOB_NEW);
+    }
+    assert_int_equal(tmq_jobtab_size(t), N);
+    /* free every third, pseudo-randomly ordered, then check every id */
+    uint32_t x = 12345;
+    for (size_t k = 0; k < N; k++) {
+        x = x * 1103515245u + 12345u;
+        size_t i = (x >> 8) % N;
+        if (i % 3 == 0 && jobs[i]) tmq_jobtab_free(t, &jobs[i]);
+    }
+    for (size_t i = 0; i < N; i++) {
+        tmq_job_t *j = tmq_jobtab_find(t, i + 1);
+        if (jobs[i]) {
+            assert_ptr_equal(j, jobs[i]);
+            assert_int_equal(*(uint8_t *)j->arg, 0x2a);
+        } else {
+            assert_null(j);
+        }
+    }
+    assert_null(tmq_jobtab_find(t, 0));
+    assert_null(tmq_jobtab_find(t, N + 1));
+    /* recycled records get fresh ids */
+    tmq_job_t *again = tmq_jobtab_create(t, &arg, 1);
+    assert_int_equal(again->jid, N + 1);
+    assert_ptr_equal(tmq_jobtab_find(t, N + 1), again);
+    tmq_jobtab_destroy(&t);
+    assert_null(t);
+    tmq_jobtab_destroy(&t); /* twice is safe */
+    free(jobs);
+}
+
+static void test_jobtab_transitions_and_attempts(void **state)
+{
+    (void)state;
+    tmq_jobtab_t *t = tmq_jobtab_new();
+    tmq_job_t *j = tmq_jobtab_create(t, "\x01", 1);
+    tmq_jobtab_transition(t, j, TMQ_JOB_QUEUED);
+    assert_int_equal(tmq_jobtab_count(t, TMQ_JOB_QUEUED), 1);
+    tmq_jobtab_transition(t, j, TMQ_JOB_LEASED);
+    assert_int_equal(j->attempt, 1);
+    assert_int_equal(tmq_jobtab_count(t, TMQ_JOB_QUEUED), 0);
+    assert_int_equal(tmq_jobtab_count(t, TMQ_JOB_LEASED), 1);
+    tmq_jobtab_transition(t, j, TMQ_JOB_QUEUED); /* requeue: next lease is a new attempt */
+    tmq_jobtab_transition(t, j, TMQ_JOB_LEASED);
+    assert_int_equal(j->attempt, 2);
+    tmq_jobtab_transition(t, j, TMQ_JOB_QUEUED); /* handed back unstarted: same attempt */
+    j->flags |= TMQ_JOB_KEEP_ATTEMPT;
+    tmq_jobtab_transition(t, j, TMQ_JOB_LEASED);
+    assert_int_equal(j->attempt, 2);
+    assert_int_equal(j->flags & TMQ_JOB_KEEP_ATTEMPT, 0);
+    tmq_jobtab_transition(t, j, TMQ_JOB_DONE);
+    assert_int_equal(tmq_jobtab_entered(t, TMQ_JOB_DONE), 1);
+    assert_int_equal(tmq_jobtab_count(t, TMQ_JOB_LEASED), 0);
+    tmq_jobtab_free(t, &j);
+    assert_null(j);
+    assert_int_equal(tmq_jobtab_size(t), 0);
+    assert_int_equal(tmq_jobtab_count(t, TMQ_JOB_DONE), 0);
+    tmq_jobtab_destroy(&t);
+}
+
+typedef struct {
+    int v;
+    tmq_fifo_link_t link;
+} item_t;
+
+static void test_fifo_order(void **state)
+{
+    (void)state;
+    item_t it[5];
+    tmq_fifo_t q;
+    tmq_fifo_init(&q);
+    assert_true(tmq_fifo_empty(&q));
+    assert_null(tmq_fifo_pop_front(&q));
+    for (int i = 0; i < 5; i++)
+        it[i].v = i;
+    tmq_fifo_push_back(&q, &it[1].link);
+    tmq_fifo_push_back(&q, &it[2].link);
+    tmq_fifo_push_front(&q, &it[0].link);
+    tmq_fifo_push_back(&q, &it[3].link);
+    tmq_fifo_push_back(&q, &it[4].link);
+    tmq_fifo_remove(&q, &it[2].link); /* middle */
+    tmq_fifo_remove(&q, &it[4].link); /* tail */
+    assert_int_equal(q.size, 3);
+    int want[] = {0, 1, 3};
+    for (int i = 0; i < 3; i++) {
+        tmq_fifo_link_t *l = tmq_fifo_pop_front(&q);
+        assert_int_equal(TMQ_FIFO_ENTRY(l, item_t, link)->v, want[i]);
+    }
+    assert_true(tmq_fifo_empty(&q));
+    assert_null(q.tail);
+}
+
+static void test_outbox_order_and_split(void **state)
+{
+    (void)state;
+    tmq_outbox_t ob;
+    tmq_outbox_init(&ob, TMQ_SIDE_BACKEND, "W1", 2, TMQ_CMD_JOBS, TMQ_CMD_CANCEL);
+    assert_false(tmq_outbox_pending(&ob));
+    tmq_batch_add_ref(tmq_outbox_batch(&ob, 1), 9, 1);
+    static uint8_t big[300 << 10];
+    memset(big, 0, sizeof big);
+    for (int i = 0; i < 5; i++) { /* 1.5 MB of jobs: must split */
+        tmq_job_item_t it = {.jid = (uint64_t)i + 1,
+                             .attempt = 1,
+                             .fn = "f",
+                             .fn_len = 1,
+                             .arg = big,
+                             .arg_len = sizeof big};
+        tmq_batch_add_job(tmq_outbox_batch(&ob, 0), &it);
+    }
+    tmq_outbox_signal(&ob, TMQ_CMD_WELCOME);
+    assert_true(tmq_outbox_pending(&ob));
+    int cmd;
+    size_t len;
+    void *body = tmq_outbox_take(&ob, &cmd, &len); /* control first */
+    assert_int_equal(cmd, TMQ_CMD_WELCOME);
+    free(body);
+    uint64_t next_jid = 1;
+    int jobs_msgs = 0;
+    while ((body = tmq_outbox_take(&ob, &cmd, &len)) != NULL) {
+        uint8_t hdr[TMQ_PROTO_HDR_LEN];
+        tmq_proto_header(hdr, (tmq_cmd_t)cmd);
+        tmq_msg_t m;
+        assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, NULL), 0);
+        if (cmd == TMQ_CMD_JOBS) {
+            assert_int_equal(next_jid <= 5, 1);
+            assert_true(len < TMQ_OUTBOX_SPLIT + sizeof big + 1024);
+            for (size_t i = 0; i < tmq_msg_count(&m); i++) {
+                tmq_job_item_t it;
+                assert_int_equal(tmq_msg_job_item(&m, i, &it), 0);
+                assert_int_equal(it.jid, next_jid++); /* order kept across segments */
+            }
+            jobs_msgs++;
+        } else {
+            assert_int_equal(cmd, TMQ_CMD_CANCEL); /* after every JOBS */
+            assert_int_equal(next_jid, 6);
+            assert_int_equal(tmq_msg_count(&m), 1);
+        }
+        tmq_msg_release(&m);
+        free(body);
+    }
+    assert_true(jobs_msgs >= 2);
+    assert_false(tmq_outbox_pending(&ob));
+    tmq_batch_add_ref(tmq_outbox_batch(&ob, 1), 1, 1);
+    tmq_outbox_clear(&ob);
+    assert_false(tmq_outbox_pending(&ob));
+    tmq_outbox_fini(&ob);
+}
+
+static void test_prefetch_rule(void **state)
+{
+    (void)state;
+    tmq_fn_t fn;
+    memset(&fn, 0, sizeof fn);
+    assert_int_equal(tmq_fn_prefetch(&fn), 0); /* never timed */
+    tmq_fn_observe(&fn, 0.001);
+    assert_int_equal(tmq_fn_prefetch(&fn), TMQ_PREFETCH_MAX);
+    memset(&fn, 0, sizeof fn);
+    tmq_fn_observe(&fn, 0.5);
+    assert_int_equal(tmq_fn_prefetch(&fn), 4);
+    memset(&fn, 0, sizeof fn);
+    tmq_fn_observe(&fn, 10.0);
+    assert_int_equal(tmq_fn_prefetch(&fn), 0);
+    for (int i = 0; i < 40; i++)
+        tmq_fn_observe(&fn, 0.01); /* it got fast */
+    assert_int_equal(tmq_fn_prefetch(&fn), TMQ_PREFETCH_MAX);
+}
+
+static void test_worker_credit(void **state)
+{
+    (void)state;
+    tmq_fnreg_t *fns = tmq_fnreg_new();
+    tmq_bworkers_t *ws = tmq_bworkers_new(fns);
+    tmq_bworker_t *w = tmq_bworkers_add(ws, "W", 1, 0);
+    const char *names[] = {"a"};
+    size_t lens[] = {1};
+    tmq_ready_t r = {.name = "w", .name_len = 1, .procs = 4, .pid = 1, .nfns = 1};
+    tmq_bworkers_setup(ws, w, &r, names, lens, 1, 0);
+    assert_int_equal(tmq_bworker_credit(w, 0), 4);
+    assert_int_equal(tmq_bworker_credit(w, 2), 12);
+    assert_int_equal(tmq_bworkers_idle(ws), 1);
+    tmq_job_t jobs[6];
+    memset(jobs, 0, sizeof jobs);
+    jobs[0].flags = TMQ_JOB_LONG;
+    tmq_bworkers_hold(ws, w, &jobs[0]); /* one process taken by a long job */
+    assert_int_equal(tmq_bworker_credit(w, 0), 3);
+    assert_int_equal(tmq_bworker_credit(w, 2), 3 * 3 + 1 - 1);
+    for (int i = 1; i < 6; i++)
+        tmq_bworkers_hold(ws, w, &jobs[i]);
+    assert_int_equal(tmq_bworker_credit(w, 0), 0); /* more held than processes */
+    assert_int_equal(tmq_bworkers_overfull(ws), 1);
+    assert_int_equal(tmq_bworkers_idle(ws), 0);
+    assert_int_equal(tmq_bworker_busy(w), 4);
+    for (int i = 5; i >= 0; i--)
+        tmq_bworkers_release(ws, w, &jobs[i], 7);
+    assert_int_equal(tmq_bworkers_overfull(ws), 0);
+    assert_int_equal(tmq_bworkers_idle(ws), 1);
+    assert_int_equal(w->nlong, 0);
+    assert_int_equal(w->idle_since, 7);
+    assert_int_equal(tmq_fnreg_find(fns, "a", 1)->nworkers, 1);
+    tmq_bworkers_remove(ws, &w);
+    assert_int_equal(tmq_bworkers_idle(ws), 0);
+    assert_null(tmq_fnreg_find(fns, "a", 1)); /* untimed and unreferenced: gone */
+    tmq_bworkers_destroy(&ws);
+    tmq_fnreg_destroy(&fns);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jobtab_find_under_churn),
+        cmocka_unit_test(test_jobtab_transitions_and_attempts),
+        cmocka_unit_test(test_fifo_order),
+        cmocka_unit_test(test_outbox_order_and_split),
+        cmocka_unit_test(test_prefetch_rule),
+        cmocka_unit_test(test_worker_credit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
