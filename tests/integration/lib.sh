@@ -11,6 +11,9 @@ WORKER="$TASKMQ_BIN/taskmq-worker"
 T=$(mktemp -d "${TMPDIR:-/tmp}/taskmq-test.XXXXXX")
 PIDS=()
 FAILED=0
+# Sanitizer reports from any process of the test land in $T/san.*; finding one fails the test.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$T/san"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$T/san"
 
 cleanup() {
     local p
@@ -20,12 +23,17 @@ cleanup() {
         kill -KILL "$p" 2>/dev/null
         wait "$p" 2>/dev/null
     done
+    if compgen -G "$T/san.*" >/dev/null; then
+        echo "FAIL: sanitizer reports:"
+        cat "$T"/san.*
+        FAILED=1
+    fi
     if [ "$FAILED" != 0 ]; then
         echo "---- logs in $T ----"
         for f in "$T"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -n 40 "$f"; }; done
-    else
-        rm -rf "$T"
+        exit 1
     fi
+    rm -rf "$T"
 }
 trap cleanup EXIT
 

@@ -185,7 +185,7 @@ static void s_fake_actor(zsock_t *pipe, void *args)
     f.router = zsock_new(ZMQ_ROUTER);
     zsock_set_sndhwm(f.router, 0);
     zsock_set_rcvhwm(f.router, 0);
-    int rc = zsock_bind(f.router, "%s", f.cfg->endpoint);
+    int rc = zsock_bind(f.router, "%s", f.cfg->endpoint) < 0 ? -1 : 0; /* tcp: the port */
     int64_t last_beat = 0;
     zsock_signal(pipe, rc == 0 ? 0 : 1);
     while (rc == 0) {
