@@ -79,8 +79,8 @@ static int s_find(const tmq_msg_t *body, size_t *cursor, uint64_t cid, tmq_submi
 
 /* Holds a "queue full" job for resubmission. Returns -1 when it cannot be found in the
  * kept body (then it is reported failed instead). */
-static int s_hold_rejected(tmq_client_t *c, const tmq_sent_t *sent, tmq_msg_t *body,
-                           bool *decoded, size_t *cursor, uint64_t cid)
+static int s_hold_rejected(tmq_client_t *c, const tmq_sent_t *sent, tmq_msg_t *body, bool *decoded,
+                           size_t *cursor, uint64_t cid)
 {
     if (!*decoded) {
         uint8_t hdr[TMQ_PROTO_HDR_LEN];
@@ -124,7 +124,8 @@ void tmq_acks_on_ack(tmq_client_t *c, const tmq_msg_t *m)
     if (full > 0) {
         c->retry_at = tmq_clock_ms() + c->retry_delay_ms;
         c->retry_delay_ms *= 2;
-        if (c->retry_delay_ms > TMQ_CLIENT_RETRY_MAX_MS) c->retry_delay_ms = TMQ_CLIENT_RETRY_MAX_MS;
+        if (c->retry_delay_ms > TMQ_CLIENT_RETRY_MAX_MS)
+            c->retry_delay_ms = TMQ_CLIENT_RETRY_MAX_MS;
     } else {
         c->retry_delay_ms = TMQ_CLIENT_RETRY_MIN_MS;
         if (c->held_count > 0) c->retry_at = tmq_clock_ms();
@@ -143,9 +144,13 @@ void tmq_acks_retry(tmq_client_t *c, int64_t now)
         c->held_head = h->next;
         if (!c->held_head) c->held_tail = NULL;
         c->held_count--;
-        tmq_submit_item_t it = {.cid = h->cid, .fn = h->data, .fn_len = h->fn_len,
-                                .arg = h->data + h->fn_len, .arg_len = h->arg_len,
-                                .timeout_ms = h->timeout_ms, .retries = h->retries};
+        tmq_submit_item_t it = {.cid = h->cid,
+                                .fn = h->data,
+                                .fn_len = h->fn_len,
+                                .arg = h->data + h->fn_len,
+                                .arg_len = h->arg_len,
+                                .timeout_ms = h->timeout_ms,
+                                .retries = h->retries};
         tmq_client_enqueue(c, &it);
         free(h);
     }

@@ -24,7 +24,8 @@ void tmq_buf_reserve(tmq_buf_t *b, size_t n)
 {
     if (b->data && b->len + n + 1 <= b->cap) return;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) cap *= 2;
+    while (cap < b->len + n + 1)
+        cap *= 2;
     char *p = realloc(b->data, cap);
     if (!p) abort();
     if (!b->data) p[0] = '\0';

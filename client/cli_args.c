@@ -9,16 +9,27 @@
 #include <string.h>
 
 typedef enum {
-    S_BROKER, S_CONNECT_TIMEOUT, S_LOCAL, S_ORDERED, S_TIMEOUT, S_RETRIES, S_PROGRESS,
-    S_NO_PROGRESS, S_FAIL_WHEN_FULL, S_JSON, S_VERBOSE, S_HELP, S_VERSION
+    S_BROKER,
+    S_CONNECT_TIMEOUT,
+    S_LOCAL,
+    S_ORDERED,
+    S_TIMEOUT,
+    S_RETRIES,
+    S_PROGRESS,
+    S_NO_PROGRESS,
+    S_FAIL_WHEN_FULL,
+    S_JSON,
+    S_VERBOSE,
+    S_HELP,
+    S_VERSION
 } s_opt_id_t;
 
 typedef struct {
-    const char *name;  /* long form */
-    char short_name;   /* 0 when none */
+    const char *name; /* long form */
+    char short_name;  /* 0 when none */
     bool has_value;
     s_opt_id_t id;
-    long min, max;     /* for numeric values */
+    long min, max; /* for numeric values */
 } s_opt_t;
 
 static const s_opt_t s_opts[] = {
@@ -41,7 +52,9 @@ static const struct {
     const char *name;
     tmq_cli_cmd_t cmd;
 } s_cmds[] = {
-    {"map", TMQ_CLI_MAP}, {"submit", TMQ_CLI_SUBMIT}, {"status", TMQ_CLI_STATUS},
+    {"map", TMQ_CLI_MAP},
+    {"submit", TMQ_CLI_SUBMIT},
+    {"status", TMQ_CLI_STATUS},
     {"keygen", TMQ_CLI_KEYGEN},
 };
 
@@ -72,8 +85,8 @@ static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *er
     long n = 0;
     if (opt->has_value && opt->id != S_BROKER &&
         tmq_parse_long(value, opt->min, opt->max, &n) != 0) {
-        snprintf(err, errlen, "--%s: '%s' is not a number in %ld..%ld", opt->name, value,
-                 opt->min, opt->max);
+        snprintf(err, errlen, "--%s: '%s' is not a number in %ld..%ld", opt->name, value, opt->min,
+                 opt->max);
         return 2;
     }
     switch (opt->id) {
@@ -81,18 +94,42 @@ static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *er
         if (!*value) return s_usage(err, errlen, "--broker needs an endpoint");
         o->broker = value;
         break;
-    case S_CONNECT_TIMEOUT: o->connect_timeout_ms = n; break;
-    case S_LOCAL: o->local = n; break;
-    case S_ORDERED: o->ordered = true; break;
-    case S_TIMEOUT: o->timeout_ms = n; break;
-    case S_RETRIES: o->retries = n; break;
-    case S_PROGRESS: o->progress = 1; break;
-    case S_NO_PROGRESS: o->progress = 0; break;
-    case S_FAIL_WHEN_FULL: o->fail_when_full = true; break;
-    case S_JSON: o->json = true; break;
-    case S_VERBOSE: o->verbose++; break;
-    case S_HELP: o->help = true; break;
-    case S_VERSION: o->version = true; break;
+    case S_CONNECT_TIMEOUT:
+        o->connect_timeout_ms = n;
+        break;
+    case S_LOCAL:
+        o->local = n;
+        break;
+    case S_ORDERED:
+        o->ordered = true;
+        break;
+    case S_TIMEOUT:
+        o->timeout_ms = n;
+        break;
+    case S_RETRIES:
+        o->retries = n;
+        break;
+    case S_PROGRESS:
+        o->progress = 1;
+        break;
+    case S_NO_PROGRESS:
+        o->progress = 0;
+        break;
+    case S_FAIL_WHEN_FULL:
+        o->fail_when_full = true;
+        break;
+    case S_JSON:
+        o->json = true;
+        break;
+    case S_VERBOSE:
+        o->verbose++;
+        break;
+    case S_HELP:
+        o->help = true;
+        break;
+    case S_VERSION:
+        o->version = true;
+        break;
     }
     return 0;
 }
@@ -118,9 +155,12 @@ static int s_option(tmq_cli_t *o, int argc, char **argv, int *i, char *err, size
     if (!opt || (!is_long && len != 1)) return s_usage(err, errlen, "unknown option '%s'", word);
     const char *value = NULL;
     if (opt->has_value) {
-        if (eq) value = eq + 1;
-        else if (*i + 1 < argc) value = argv[++*i];
-        else return s_usage(err, errlen, "option '%s' needs a value", word);
+        if (eq)
+            value = eq + 1;
+        else if (*i + 1 < argc)
+            value = argv[++*i];
+        else
+            return s_usage(err, errlen, "option '%s' needs a value", word);
     } else if (eq) {
         return s_usage(err, errlen, "option '--%s' takes no value", opt->name);
     }
@@ -129,7 +169,7 @@ static int s_option(tmq_cli_t *o, int argc, char **argv, int *i, char *err, size
 
 static bool s_is_option(const char *word)
 {
-    if (word[0] != '-' || word[1] == '\0') return false;           /* "-" is a word */
+    if (word[0] != '-' || word[1] == '\0') return false;                    /* "-" is a word */
     if ((word[1] >= '0' && word[1] <= '9') || word[1] == '.') return false; /* "-5" */
     return true;
 }
@@ -160,7 +200,8 @@ static int s_validate(tmq_cli_t *o, char *err, size_t errlen)
 {
     if (o->help || o->version) return 0;
     switch (o->cmd) {
-    case TMQ_CLI_NONE: return s_usage(err, errlen, "missing subcommand (map, submit, status, keygen)");
+    case TMQ_CLI_NONE:
+        return s_usage(err, errlen, "missing subcommand (map, submit, status, keygen)");
     case TMQ_CLI_MAP:
     case TMQ_CLI_SUBMIT: {
         if (!o->function) return s_usage(err, errlen, "missing FUNCTION");
@@ -172,11 +213,13 @@ static int s_validate(tmq_cli_t *o, char *err, size_t errlen)
         return 0;
     }
     case TMQ_CLI_STATUS:
-        if (o->nargs > 0) return s_usage(err, errlen, "status takes no arguments (got '%s')", o->args[0]);
+        if (o->nargs > 0)
+            return s_usage(err, errlen, "status takes no arguments (got '%s')", o->args[0]);
         return 0;
     case TMQ_CLI_KEYGEN:
         if (!o->function) return s_usage(err, errlen, "missing PATH");
-        if (o->nargs > 0) return s_usage(err, errlen, "keygen takes one PATH (got '%s' too)", o->args[0]);
+        if (o->nargs > 0)
+            return s_usage(err, errlen, "keygen takes one PATH (got '%s' too)", o->args[0]);
         return 0;
     }
     return 0;

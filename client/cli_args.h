@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 #define TMQ_EXIT_OK 0
-#define TMQ_EXIT_FAILED 1     /* some job failed */
+#define TMQ_EXIT_FAILED 1 /* some job failed */
 #define TMQ_EXIT_USAGE 2
 #define TMQ_EXIT_NO_BROKER 3
 #define TMQ_DEFAULT_BROKER "tcp://127.0.0.1:5555"
@@ -30,15 +30,15 @@ typedef struct {
     long connect_timeout_ms; /* 5000 */
     long local;              /* worker processes for --local; 0 = use a broker */
     bool ordered;
-    long timeout_ms;         /* per job; 0 = none */
-    long retries;            /* -1 = the broker's default */
-    int progress;            /* -1 = when stderr is a terminal, 0 off, 1 on */
+    long timeout_ms; /* per job; 0 = none */
+    long retries;    /* -1 = the broker's default */
+    int progress;    /* -1 = when stderr is a terminal, 0 off, 1 on */
     bool fail_when_full;
     bool json;
     int verbose;
     bool help, version;
-    const char *function;    /* map/submit: FUNCTION; keygen: PATH */
-    char **args;             /* the words after FUNCTION */
+    const char *function; /* map/submit: FUNCTION; keygen: PATH */
+    char **args;          /* the words after FUNCTION */
     int nargs;
 } tmq_cli_t;
 

@@ -25,17 +25,19 @@ static const char s_exit[] =
 
 static void s_map(FILE *out)
 {
-    fputs("Usage: taskmq map FUNCTION [ARG...] [options]\n"
-          "\n"
-          "Runs FUNCTION once per ARG, or once per line of standard input when no ARG is\n"
-          "given (input is streamed: results print while it is still being read). An ARG or\n"
-          "line that parses as JSON is that JSON value; anything else is a string.\n"
-          "Prints one JSON object per finished job, as it finishes (completion order):\n"
-          "  {\"index\":2,\"ok\":true,\"result\":499999500000,\"worker\":\"hostA:4121\",\"ms\":3.41}\n"
-          "  {\"index\":0,\"ok\":false,\"error\":\"sum: argument must be a non-negative integer\"}\n"
-          "index is the job's 0-based input position; worker is NAME:PID of the executor;\n"
-          "ms its run time. Ctrl-C cancels the remaining jobs.\n\n",
-          out);
+    fputs(
+        "Usage: taskmq map FUNCTION [ARG...] [options]\n"
+        "\n"
+        "Runs FUNCTION once per ARG, or once per line of standard input when no ARG is\n"
+        "given (input is streamed: results print while it is still being read). An ARG or\n"
+        "line that parses as JSON is that JSON value; anything else is a string.\n"
+        "Prints one JSON object per finished job, as it finishes (completion order):\n"
+        "  "
+        "{\"index\":2,\"ok\":true,\"result\":499999500000,\"worker\":\"hostA:4121\",\"ms\":3.41}\n"
+        "  {\"index\":0,\"ok\":false,\"error\":\"sum: argument must be a non-negative integer\"}\n"
+        "index is the job's 0-based input position; worker is NAME:PID of the executor;\n"
+        "ms its run time. Ctrl-C cancels the remaining jobs.\n\n",
+        out);
     fputs(s_map_options, out);
     fputs(s_options, out);
     fputs("\n", out);
@@ -80,11 +82,20 @@ static void s_keygen(FILE *out)
 void tmq_cli_help(FILE *out, tmq_cli_cmd_t cmd)
 {
     switch (cmd) {
-    case TMQ_CLI_MAP: s_map(out); return;
-    case TMQ_CLI_SUBMIT: s_submit(out); return;
-    case TMQ_CLI_STATUS: s_status(out); return;
-    case TMQ_CLI_KEYGEN: s_keygen(out); return;
-    case TMQ_CLI_NONE: break;
+    case TMQ_CLI_MAP:
+        s_map(out);
+        return;
+    case TMQ_CLI_SUBMIT:
+        s_submit(out);
+        return;
+    case TMQ_CLI_STATUS:
+        s_status(out);
+        return;
+    case TMQ_CLI_KEYGEN:
+        s_keygen(out);
+        return;
+    case TMQ_CLI_NONE:
+        break;
     }
     fputs("Usage: taskmq [options] SUBCOMMAND ...\n"
           "\n"

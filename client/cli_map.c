@@ -6,8 +6,8 @@
  * stdio buffer, flushed each time no further result is immediately available. --ordered
  * holds lines in a reorder buffer (and stops reading input while it is very full).
  */
-#include "cli.h"
 #include "buf.h"
+#include "cli.h"
 #include "jsonline.h"
 #include "platform.h"
 #include "progress.h"
@@ -18,37 +18,44 @@
 #include <string.h>
 #include <unistd.h>
 
-#define S_CHUNK (256u << 10)         /* stdin read size */
-#define S_DRAIN_EVERY 512            /* print arrived results every this many submissions */
-#define S_REORDER_MAX 200000         /* stop reading input while this many lines wait */
-#define S_TICK_MS 100                /* wake-up interval (progress bar, signals) */
+#define S_CHUNK (256u << 10) /* stdin read size */
+#define S_DRAIN_EVERY 512    /* print arrived results every this many submissions */
+#define S_REORDER_MAX 200000 /* stop reading input while this many lines wait */
+#define S_TICK_MS 100        /* wake-up interval (progress bar, signals) */
 
 typedef struct {
     tmq_client_t *c;
     const tmq_cli_t *o;
-    tmq_reorder_t *reorder;  /* --ordered only */
-    tmq_buf_t line;          /* the output line being formatted */
-    tmq_buf_t input;         /* a partial input line carried between chunks */
-    msgpack_sbuffer arg;     /* the packed argument of the job being submitted */
+    tmq_reorder_t *reorder; /* --ordered only */
+    tmq_buf_t line;         /* the output line being formatted */
+    tmq_buf_t input;        /* a partial input line carried between chunks */
+    msgpack_sbuffer arg;    /* the packed argument of the job being submitted */
     tmq_progress_t progress;
     bool stdout_tty;
     uint64_t submitted, done, failed;
     bool input_done;
-    bool broken;             /* stdout is gone */
+    int broken; /* errno of a failed write to stdout (EPIPE: the reader left), or 0 */
 } s_map_t;
 
 /* ---- output ---- */
 
+/* Stops the run on a write error; says why unless the reader just left or we were
+ * interrupted (both end the run anyway). */
+static void s_out_failed(s_map_t *m)
+{
+    m->broken = errno ? errno : EIO;
+    if (m->broken != EPIPE && m->broken != EINTR)
+        fprintf(stderr, "taskmq: writing results: %s\n", strerror(m->broken));
+}
+
 static void s_flush_out(s_map_t *m)
 {
-    if (m->broken) return;
-    if (fflush(stdout) != 0 && errno == EPIPE) m->broken = true;
+    if (!m->broken && fflush(stdout) != 0) s_out_failed(m);
 }
 
 static void s_write(s_map_t *m, const char *text, size_t len)
 {
-    if (m->broken) return;
-    if (fwrite(text, 1, len, stdout) != len && errno == EPIPE) m->broken = true;
+    if (!m->broken && fwrite(text, 1, len, stdout) != len) s_out_failed(m);
 }
 
 static void s_print(s_map_t *m, tmq_result_t *r)
@@ -161,8 +168,8 @@ static void s_run(s_map_t *m, bool from_stdin)
     if (from_stdin && !chunk) abort();
     while (!tmq_cli_interrupted && !m->broken) {
         if (m->input_done && tmq_pending(m->c) == 0) break;
-        bool want = !m->input_done &&
-                    !(m->reorder && tmq_reorder_size(m->reorder) >= S_REORDER_MAX);
+        bool want =
+            !m->input_done && !(m->reorder && tmq_reorder_size(m->reorder) >= S_REORDER_MAX);
         int ev = tmq_wait(m->c, want ? STDIN_FILENO : -1, S_TICK_MS);
         if (ev < 0) continue; /* a signal: the loop condition decides */
         if (ev & TMQ_WAIT_RESULT) s_drain(m);
@@ -209,7 +216,7 @@ int tmq_cli_map(tmq_client_t *c, const tmq_cli_t *o)
     tmq_progress_clear(&m.progress);
     s_flush_out(&m);
     int status = m.failed ? TMQ_EXIT_FAILED : TMQ_EXIT_OK;
-    if (m.broken) status = TMQ_EXIT_BROKEN_PIPE;
+    if (m.broken) status = m.broken == EPIPE ? TMQ_EXIT_BROKEN_PIPE : TMQ_EXIT_FAILED;
     s_fini(&m);
     return status;
 }
@@ -226,7 +233,8 @@ int tmq_cli_submit(tmq_client_t *c, const tmq_cli_t *o)
     msgpack_sbuffer_destroy(&arg);
     if (rc != 0) return TMQ_EXIT_FAILED;
     tmq_result_t *r = NULL;
-    while (!r && !tmq_cli_interrupted) r = tmq_next(c, S_TICK_MS);
+    while (!r && !tmq_cli_interrupted)
+        r = tmq_next(c, S_TICK_MS);
     if (!r) return TMQ_EXIT_FAILED; /* interrupted: the caller reports it */
     size_t len;
     const void *data = tmq_result_data(r, &len);

@@ -40,7 +40,8 @@ static void s_workers(const json_t *workers)
     size_t i;
     const json_t *w;
     json_int_t procs = 0, busy = 0;
-    json_array_foreach(workers, i, w) {
+    json_array_foreach(workers, i, w)
+    {
         procs += s_int(w, "procs");
         busy += s_int(w, "busy");
     }
@@ -48,7 +49,8 @@ static void s_workers(const json_t *workers)
            (long long)procs, (long long)busy, (long long)(procs - busy));
     if (json_array_size(workers) == 0) return;
     printf("\n%-24s %8s %6s %5s %5s %12s\n", "WORKER", "PID", "PROCS", "BUSY", "IDLE", "DONE");
-    json_array_foreach(workers, i, w) {
+    json_array_foreach(workers, i, w)
+    {
         const char *name = json_string_value(json_object_get(w, "name"));
         json_int_t p = s_int(w, "procs"), b = s_int(w, "busy");
         printf("%-24s %8lld %6lld %5lld %5lld %12lld\n", name ? name : "?",
@@ -66,8 +68,7 @@ static void s_table(const json_t *st, const char *endpoint)
     printf("jobs     queued %lld  running %lld  done %lld  failed %lld  rate %.1f jobs/s\n",
            (long long)s_int(st, "queued"), (long long)s_int(st, "running"),
            (long long)s_int(st, "done"), (long long)s_int(st, "failed"), s_num(st, "rate"));
-    if (s_int(st, "max_queue"))
-        printf("queue    limit %lld\n", (long long)s_int(st, "max_queue"));
+    if (s_int(st, "max_queue")) printf("queue    limit %lld\n", (long long)s_int(st, "max_queue"));
     json_int_t stale = s_int(st, "stale"), malformed = s_int(st, "malformed");
     if (stale || malformed)
         printf("dropped  %lld late results, %lld malformed messages\n", (long long)stale,

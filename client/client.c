@@ -105,18 +105,25 @@ static void s_dispatch(tmq_client_t *c, const tmq_wire_in_t *in)
 {
     const tmq_msg_t *m = &in->msg;
     switch (m->cmd) {
-    case TMQ_CMD_RESULTS: s_on_results(c, m); break;
-    case TMQ_CMD_ACK: tmq_acks_on_ack(c, m); break;
+    case TMQ_CMD_RESULTS:
+        s_on_results(c, m);
+        break;
+    case TMQ_CMD_ACK:
+        tmq_acks_on_ack(c, m);
+        break;
     case TMQ_CMD_WELCOME: {
         uint64_t v;
         c->welcomed = true;
+        c->hello_sent = false;
         if (tmq_msg_get_uint(m, "max_payload", &v) == 0 && v <= UINT32_MAX)
             c->max_payload = (uint32_t)v;
         if (tmq_msg_get_uint(m, "heartbeat", &v) == 0 && v >= 10 && v <= 3600000)
             c->heartbeat_ms = (uint32_t)v;
         break;
     }
-    case TMQ_CMD_STATUS_REPLY: s_on_status(c, in); break;
+    case TMQ_CMD_STATUS_REPLY:
+        s_on_status(c, in);
+        break;
     case TMQ_CMD_ERROR: {
         const char *reason = "";
         size_t len = 0;
@@ -124,7 +131,8 @@ static void s_dispatch(tmq_client_t *c, const tmq_wire_in_t *in)
         tmq_warn("client: broker reported an error: %.*s", (int)len, reason);
         break;
     }
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -163,8 +171,10 @@ static void s_drain(tmq_client_t *c)
         int err = 0;
         int rc = tmq_wire_recv(c->pipe, false, &in, &err);
         if (rc == 0) break;
-        if (rc == 1) s_dispatch(c, &in);
-        else tmq_debug("client: malformed message from the broker (code %d)", err);
+        if (rc == 1)
+            s_dispatch(c, &in);
+        else
+            tmq_debug("client: malformed message from the broker (code %d)", err);
         tmq_wire_in_release(&in);
     }
     int64_t now = tmq_clock_ms();
@@ -246,6 +256,7 @@ tmq_client_t *tmq_client_new(const char *endpoint)
     }
     c->pipe = zsock_resolve(c->link);
     c->retries = -1;
+    c->hello_sent = true; /* by the link, as it starts */
     c->heartbeat_ms = TMQ_LINK_DEFAULT_HEARTBEAT_MS;
     c->window = TMQ_CLIENT_WINDOW;
     c->retry_delay_ms = TMQ_CLIENT_RETRY_MIN_MS;
@@ -276,6 +287,11 @@ int tmq_client_wait_ready(tmq_client_t *c, int timeout_ms)
     if (!c) return -1;
     int64_t deadline = tmq_clock_ms() + timeout_ms;
     s_drain(c);
+    if (!c->welcomed && !c->hello_sent) {
+        /* The broker we knew was lost: greet whichever answers now. */
+        s_send_empty(c, TMQ_CMD_HELLO);
+        c->hello_sent = true;
+    }
     while (!c->welcomed) {
         int left = s_left(timeout_ms, deadline);
         if (left == 0 || s_pump(c, left, -1) < 0) return -1;
@@ -337,8 +353,12 @@ int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t ar
         tmq_client_fail(c, id, why, sizeof why - 1);
         return 0;
     }
-    tmq_submit_item_t it = {.cid = id, .fn = function, .fn_len = fn_len, .arg = arg,
-                            .arg_len = arg_len, .timeout_ms = c->timeout_ms,
+    tmq_submit_item_t it = {.cid = id,
+                            .fn = function,
+                            .fn_len = fn_len,
+                            .arg = arg,
+                            .arg_len = arg_len,
+                            .timeout_ms = c->timeout_ms,
                             .retries = c->retries};
     tmq_client_enqueue(c, &it);
     return 0;

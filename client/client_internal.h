@@ -9,20 +9,20 @@
 #ifndef TMQ_CLIENT_INTERNAL_H
 #define TMQ_CLIENT_INTERNAL_H
 
-#include "taskmq/client.h"
 #include "idset.h"
 #include "link.h"
 #include "proto.h"
 #include "result.h"
+#include "taskmq/client.h"
 
 #include <czmq.h>
 
-#define TMQ_CLIENT_BATCH_JOBS 512         /* flush a SUBMIT at this many jobs */
+#define TMQ_CLIENT_BATCH_JOBS 512           /* flush a SUBMIT at this many jobs */
 #define TMQ_CLIENT_BATCH_BYTES (256u << 10) /* ... or at this many bytes */
-#define TMQ_CLIENT_WINDOW 20000           /* jobs awaiting a result from the broker */
-#define TMQ_CLIENT_RETRY_MIN_MS 5         /* first delay before resubmitting "queue full" */
+#define TMQ_CLIENT_WINDOW 20000             /* jobs awaiting a result from the broker */
+#define TMQ_CLIENT_RETRY_MIN_MS 5           /* first delay before resubmitting "queue full" */
 #define TMQ_CLIENT_RETRY_MAX_MS 200
-#define TMQ_CLIENT_BROKER_LIVENESS 5      /* heartbeats of broker silence before giving up */
+#define TMQ_CLIENT_BROKER_LIVENESS 5 /* heartbeats of broker silence before giving up */
 
 typedef struct {
     void *body; /* a copy of a SUBMIT body awaiting its ACK */
@@ -36,26 +36,27 @@ struct tmq_client_t {
     tmq_link_shared_t shared; /* with the link: when the broker was last heard */
     void *pipe;               /* raw handle of the link's pipe, this thread's end */
     uint64_t next_id;
-    uint64_t returned;        /* results handed out by tmq_next */
-    uint32_t timeout_ms;      /* defaults for later submissions */
+    uint64_t returned;   /* results handed out by tmq_next */
+    uint32_t timeout_ms; /* defaults for later submissions */
     int32_t retries;
     bool fail_when_full;
     bool welcomed;
-    uint32_t max_payload;     /* from WELCOME; 0 until then */
-    uint32_t heartbeat_ms;    /* from WELCOME */
+    bool hello_sent;       /* a HELLO is out (the link sends the first) and unanswered */
+    uint32_t max_payload;  /* from WELCOME; 0 until then */
+    uint32_t heartbeat_ms; /* from WELCOME */
     size_t window;
-    tmq_batch_t batch;        /* submitted, not yet sent */
+    tmq_batch_t batch; /* submitted, not yet sent */
     tmq_idset_t inflight;
-    tmq_sent_t *sent;         /* ring of SUBMIT copies awaiting ACK, oldest at sent_head */
+    tmq_sent_t *sent; /* ring of SUBMIT copies awaiting ACK, oldest at sent_head */
     size_t sent_head, sent_count, sent_cap;
     tmq_held_t *held_head, *held_tail;
     size_t held_count;
-    int64_t retry_at;         /* when to resubmit held jobs (INT64_MAX: after the next ACK) */
+    int64_t retry_at; /* when to resubmit held jobs (INT64_MAX: after the next ACK) */
     int retry_delay_ms;
-    size_t drained;           /* results received since the last resubmission */
-    tmq_resq_t results;       /* arrived, not yet returned by tmq_next */
+    size_t drained;     /* results received since the last resubmission */
+    tmq_resq_t results; /* arrived, not yet returned by tmq_next */
     uint32_t status_asked, status_answered;
-    void *status_body;        /* the answer to the latest STATUS, once it arrived */
+    void *status_body; /* the answer to the latest STATUS, once it arrived */
     size_t status_len;
 };
 

@@ -44,7 +44,8 @@ static void s_grow(tmq_idset_t *s)
     for (size_t i = 0; i < old_cap; i++) {
         if (old[i] == S_EMPTY) continue;
         size_t j = s_hash(old[i], s->mask);
-        while (s->slots[j] != S_EMPTY) j = (j + 1) & s->mask;
+        while (s->slots[j] != S_EMPTY)
+            j = (j + 1) & s->mask;
         s->slots[j] = old[i];
     }
     free(old);

@@ -13,7 +13,7 @@
 
 typedef struct {
     uint64_t *slots;
-    size_t mask;  /* capacity - 1 (capacity is a power of two) */
+    size_t mask; /* capacity - 1 (capacity is a power of two) */
     size_t count;
 } tmq_idset_t;
 

@@ -13,7 +13,8 @@
 static uint64_t s_be(const uint8_t *p, int n)
 {
     uint64_t v = 0;
-    for (int i = 0; i < n; i++) v = (v << 8) | p[i];
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -24,7 +25,8 @@ static size_t s_utf8_len(const uint8_t *p, size_t avail)
     size_t n;
     uint8_t lo = 0x80, hi = 0xBF;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
     else if (c >= 0xE0 && c <= 0xEF) {
         n = 3;
         if (c == 0xE0) lo = 0xA0;
@@ -65,13 +67,29 @@ void tmq_jsonline_string(tmq_buf_t *b, const char *s, size_t len)
         run = 0;
         char esc[8] = {'\\', 0};
         switch (c) {
-        case '"': esc[1] = '"'; tmq_buf_add(b, esc, 2); break;
-        case '\\': esc[1] = '\\'; tmq_buf_add(b, esc, 2); break;
-        case '\n': tmq_buf_add(b, "\\n", 2); break;
-        case '\r': tmq_buf_add(b, "\\r", 2); break;
-        case '\t': tmq_buf_add(b, "\\t", 2); break;
-        case '\b': tmq_buf_add(b, "\\b", 2); break;
-        case '\f': tmq_buf_add(b, "\\f", 2); break;
+        case '"':
+            esc[1] = '"';
+            tmq_buf_add(b, esc, 2);
+            break;
+        case '\\':
+            esc[1] = '\\';
+            tmq_buf_add(b, esc, 2);
+            break;
+        case '\n':
+            tmq_buf_add(b, "\\n", 2);
+            break;
+        case '\r':
+            tmq_buf_add(b, "\\r", 2);
+            break;
+        case '\t':
+            tmq_buf_add(b, "\\t", 2);
+            break;
+        case '\b':
+            tmq_buf_add(b, "\\b", 2);
+            break;
+        case '\f':
+            tmq_buf_add(b, "\\f", 2);
+            break;
         default:
             if (c < 0x20) {
                 char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
@@ -184,18 +202,36 @@ static const uint8_t *s_value(tmq_buf_t *b, const uint8_t *p)
         return p + (c & 0x1f);
     }
     switch (c) {
-    case 0xc0: tmq_buf_add(b, "null", 4); return p;
-    case 0xc2: tmq_buf_add(b, "false", 5); return p;
-    case 0xc3: tmq_buf_add(b, "true", 4); return p;
-    case 0xc4: case 0xd9: return s_bytes(b, p, 1);
-    case 0xc5: case 0xda: return s_bytes(b, p, 2);
-    case 0xc6: case 0xdb: return s_bytes(b, p, 4);
-    case 0xc7: case 0xc8: case 0xc9: { /* ext: length, type, data */
+    case 0xc0:
+        tmq_buf_add(b, "null", 4);
+        return p;
+    case 0xc2:
+        tmq_buf_add(b, "false", 5);
+        return p;
+    case 0xc3:
+        tmq_buf_add(b, "true", 4);
+        return p;
+    case 0xc4:
+    case 0xd9:
+        return s_bytes(b, p, 1);
+    case 0xc5:
+    case 0xda:
+        return s_bytes(b, p, 2);
+    case 0xc6:
+    case 0xdb:
+        return s_bytes(b, p, 4);
+    case 0xc7:
+    case 0xc8:
+    case 0xc9: { /* ext: length, type, data */
         int lenlen = 1 << (c - 0xc7);
         tmq_buf_add(b, "null", 4);
         return p + lenlen + 1 + s_be(p, lenlen);
     }
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: /* fixext 1..16 */
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8: /* fixext 1..16 */
         tmq_buf_add(b, "null", 4);
         return p + 1 + (1 << (c - 0xd4));
     case 0xca: {
@@ -212,20 +248,37 @@ static const uint8_t *s_value(tmq_buf_t *b, const uint8_t *p)
         tmq_jsonline_double(b, d);
         return p + 8;
     }
-    case 0xcc: case 0xcd: case 0xce: case 0xcf: {
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf: {
         int n = 1 << (c - 0xcc);
         s_u64(b, s_be(p, n));
         return p + n;
     }
-    case 0xd0: s_i64(b, (int8_t)p[0]); return p + 1;
-    case 0xd1: s_i64(b, (int16_t)s_be(p, 2)); return p + 2;
-    case 0xd2: s_i64(b, (int32_t)s_be(p, 4)); return p + 4;
-    case 0xd3: s_i64(b, (int64_t)s_be(p, 8)); return p + 8;
-    case 0xdc: return s_container(b, p + 2, (uint32_t)s_be(p, 2), false);
-    case 0xdd: return s_container(b, p + 4, (uint32_t)s_be(p, 4), false);
-    case 0xde: return s_container(b, p + 2, (uint32_t)s_be(p, 2), true);
-    case 0xdf: return s_container(b, p + 4, (uint32_t)s_be(p, 4), true);
-    default: tmq_buf_add(b, "null", 4); return p; /* 0xc1 never passes the check */
+    case 0xd0:
+        s_i64(b, (int8_t)p[0]);
+        return p + 1;
+    case 0xd1:
+        s_i64(b, (int16_t)s_be(p, 2));
+        return p + 2;
+    case 0xd2:
+        s_i64(b, (int32_t)s_be(p, 4));
+        return p + 4;
+    case 0xd3:
+        s_i64(b, (int64_t)s_be(p, 8));
+        return p + 8;
+    case 0xdc:
+        return s_container(b, p + 2, (uint32_t)s_be(p, 2), false);
+    case 0xdd:
+        return s_container(b, p + 4, (uint32_t)s_be(p, 4), false);
+    case 0xde:
+        return s_container(b, p + 2, (uint32_t)s_be(p, 2), true);
+    case 0xdf:
+        return s_container(b, p + 4, (uint32_t)s_be(p, 4), true);
+    default:
+        tmq_buf_add(b, "null", 4);
+        return p; /* 0xc1 never passes the check */
     }
 }
 

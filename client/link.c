@@ -14,16 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S_BURST 256 /* messages moved per direction per loop turn */
+
 typedef struct {
     zmq_msg_t f[2]; /* header, body */
 } s_pair_t;
 
 typedef struct {
     tmq_link_shared_t *shared;
-    void *pipe, *dealer;   /* raw libzmq handles */
-    s_pair_t *outq;        /* FIFO of messages waiting for the DEALER */
+    void *pipe, *dealer; /* raw libzmq handles */
+    s_pair_t *outq;      /* FIFO of messages waiting for the DEALER */
     size_t out_head, out_count, out_cap;
-    s_pair_t to_user;      /* one message waiting for the pipe */
+    s_pair_t to_user; /* one message waiting for the pipe */
     bool to_user_held;
     int64_t last_send;
     int heartbeat_ms;
@@ -147,8 +149,8 @@ static bool s_from_user(s_link_t *l)
 static void s_learn_heartbeat(s_link_t *l, s_pair_t *p)
 {
     tmq_msg_t m;
-    if (tmq_proto_decode(&m, zmq_msg_data(&p->f[0]), zmq_msg_size(&p->f[0]),
-                         zmq_msg_data(&p->f[1]), zmq_msg_size(&p->f[1]), NULL) != 0)
+    if (tmq_proto_decode(&m, zmq_msg_data(&p->f[0]), zmq_msg_size(&p->f[0]), zmq_msg_data(&p->f[1]),
+                         zmq_msg_size(&p->f[1]), NULL) != 0)
         return;
     uint64_t hb;
     if (tmq_msg_get_uint(&m, "heartbeat", &hb) == 0 && hb >= 10 && hb <= 3600000)
@@ -187,6 +189,19 @@ static bool s_from_broker(s_link_t *l)
     return true;
 }
 
+/* Bounded bursts, so neither direction starves the other. */
+static void s_burst_from_user(s_link_t *l)
+{
+    for (int i = 0; i < S_BURST; i++)
+        if (l->terminated || !s_from_user(l)) return;
+}
+
+static void s_burst_from_broker(s_link_t *l)
+{
+    for (int i = 0; i < S_BURST; i++)
+        if (l->to_user_held || !s_from_broker(l)) return;
+}
+
 static void s_heartbeat(s_link_t *l, int64_t now)
 {
     if (!l->welcomed || l->out_count > 0) return;
@@ -200,7 +215,8 @@ static void s_loop(s_link_t *l)
     while (!l->terminated) {
         zmq_pollitem_t items[2] = {
             {l->pipe, 0, ZMQ_POLLIN | (l->to_user_held ? ZMQ_POLLOUT : 0), 0},
-            {l->dealer, 0, (l->to_user_held ? 0 : ZMQ_POLLIN) | (l->out_count ? ZMQ_POLLOUT : 0), 0},
+            {l->dealer, 0, (l->to_user_held ? 0 : ZMQ_POLLIN) | (l->out_count ? ZMQ_POLLOUT : 0),
+             0},
         };
         int64_t now = tmq_clock_ms();
         long wait = l->welcomed ? (long)(l->last_send + l->heartbeat_ms - now) : -1;
@@ -216,12 +232,9 @@ static void s_loop(s_link_t *l)
          * broker's silence is ours: keep the liveness clock from running. */
         if (l->to_user_held)
             atomic_store_explicit(&l->shared->last_heard, tmq_clock_ms(), memory_order_relaxed);
-        /* Bounded bursts so neither direction starves the other. */
-        if (items[0].revents & ZMQ_POLLIN)
-            for (int i = 0; i < 256 && !l->terminated && s_from_user(l); i++) {}
+        if (items[0].revents & ZMQ_POLLIN) s_burst_from_user(l);
         if (l->out_count) s_outq_flush(l);
-        if (items[1].revents & ZMQ_POLLIN)
-            for (int i = 0; i < 256 && !l->to_user_held && s_from_broker(l); i++) {}
+        if (items[1].revents & ZMQ_POLLIN) s_burst_from_broker(l);
         s_heartbeat(l, tmq_clock_ms());
     }
 }
@@ -231,8 +244,11 @@ void tmq_link_actor(zsock_t *pipe, void *args)
     tmq_link_shared_t *shared = args;
     zsock_t *dealer = shared->dealer;
     shared->dealer = NULL;
-    s_link_t l = {.shared = shared, .pipe = zsock_resolve(pipe), .dealer = zsock_resolve(dealer),
-                  .heartbeat_ms = TMQ_LINK_DEFAULT_HEARTBEAT_MS, .last_send = tmq_clock_ms()};
+    s_link_t l = {.shared = shared,
+                  .pipe = zsock_resolve(pipe),
+                  .dealer = zsock_resolve(dealer),
+                  .heartbeat_ms = TMQ_LINK_DEFAULT_HEARTBEAT_MS,
+                  .last_send = tmq_clock_ms()};
     zsock_signal(pipe, 0);
     if (tmq_wire_send_empty(l.dealer, NULL, 0, TMQ_CMD_HELLO) != 0)
         tmq_debug("client link: HELLO not sent: %s", zmq_strerror(errno));

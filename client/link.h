@@ -21,8 +21,8 @@
 /* What the user thread hands the actor, and the one fact it reads back without a message:
  * when the broker was last heard from (so a dead broker is noticed while results are due). */
 typedef struct {
-    zsock_t *dealer;             /* connected; the actor takes it */
-    _Atomic int64_t last_heard;  /* tmq_clock_ms() of the latest message from the broker */
+    zsock_t *dealer;            /* connected; the actor takes it */
+    _Atomic int64_t last_heard; /* tmq_clock_ms() of the latest message from the broker */
 } tmq_link_shared_t;
 
 /* Actor body for zactor_new. args is a tmq_link_shared_t that outlives the actor. */

@@ -52,8 +52,9 @@ static int s_start_worker(tmq_local_t *self, long procs, int verbose, char *err,
     if (!path) path = strdup("taskmq-worker"); /* from PATH */
     char nprocs[24];
     snprintf(nprocs, sizeof nprocs, "%ld", procs);
-    char *argv[] = {path, "--procs", nprocs, "--broker", self->backend, "--name", "local",
-                    verbose ? "-v" : NULL, NULL};
+    char *argv[] = {path,          "--procs", nprocs,  "--broker",
+                    self->backend, "--name",  "local", verbose ? "-v" : NULL,
+                    NULL};
     self->worker = s_spawn(argv, verbose);
     if (self->worker < 0) snprintf(err, errlen, "cannot start %s: %s", path, strerror(errno));
     free(path);
@@ -78,8 +79,8 @@ tmq_local_t *tmq_local_start(long procs, int verbose, char *err, size_t errlen)
         return NULL;
     }
     zstr_send(self->broker, "ENDPOINTS");
-    if (zstr_recvx(self->broker, &self->frontend, &self->backend, NULL) != 2 ||
-        !*self->frontend || !*self->backend) {
+    if (zstr_recvx(self->broker, &self->frontend, &self->backend, NULL) != 2 || !*self->frontend ||
+        !*self->backend) {
         snprintf(err, errlen, "the embedded broker could not bind its endpoints");
         tmq_local_stop(&self);
         return NULL;
@@ -118,7 +119,8 @@ int tmq_local_wait_worker(tmq_local_t *self, tmq_client_t *c, int timeout_ms, ch
             snprintf(err, errlen, "the local worker exited at start (%s)%s",
                      tmq_describe_status(status, why, sizeof why),
                      WIFEXITED(status) && WEXITSTATUS(status) == 127
-                         ? ": taskmq-worker not found (set TASKMQ_WORKER)" : "");
+                         ? ": taskmq-worker not found (set TASKMQ_WORKER)"
+                         : "");
             return -1;
         }
         if (s_workers(c, 1000) > 0) return 0;
@@ -138,7 +140,8 @@ static void s_stop_worker(pid_t pid)
         zclock_sleep(10);
     }
     kill(pid, SIGKILL);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
 }
 
 void tmq_local_stop(tmq_local_t **pself)

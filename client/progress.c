@@ -23,9 +23,8 @@ void tmq_progress_format(char *buf, size_t len, uint64_t done, uint64_t failed, 
     memset(bar, '#', fill);
     memset(bar + fill, '-', S_WIDTH - fill);
     bar[S_WIDTH] = '\0';
-    snprintf(buf, len, "[%s] %llu/%llu%s  %llu failed  %.0f jobs/s", bar,
-             (unsigned long long)done, (unsigned long long)total, total_known ? "" : "+",
-             (unsigned long long)failed, rate);
+    snprintf(buf, len, "[%s] %llu/%llu%s  %llu failed  %.0f jobs/s", bar, (unsigned long long)done,
+             (unsigned long long)total, total_known ? "" : "+", (unsigned long long)failed, rate);
 }
 
 void tmq_progress_tick(tmq_progress_t *p, uint64_t done, uint64_t failed, uint64_t total,

@@ -18,11 +18,11 @@
 typedef struct {
     FILE *out;
     bool enabled;
-    bool drawn;          /* a bar is on screen */
+    bool drawn; /* a bar is on screen */
     int64_t start_ms, last_ms;
-    uint64_t last_done;  /* done at last_ms, for the rate */
-    double rate;         /* jobs/s, smoothed */
-    bool sampled;        /* rate holds a measurement */
+    uint64_t last_done; /* done at last_ms, for the rate */
+    double rate;        /* jobs/s, smoothed */
+    bool sampled;       /* rate holds a measurement */
 } tmq_progress_t;
 
 void tmq_progress_init(tmq_progress_t *p, FILE *out, bool enabled, int64_t now_ms);

@@ -11,8 +11,8 @@ typedef struct {
 
 struct tmq_reorder_t {
     s_slot_t *ring;
-    size_t cap;    /* power of two */
-    size_t head;   /* slot of index `next` */
+    size_t cap;  /* power of two */
+    size_t head; /* slot of index `next` */
     uint64_t next;
     size_t count;
 };
@@ -31,7 +31,8 @@ void tmq_reorder_destroy(tmq_reorder_t **pself)
 {
     if (!pself || !*pself) return;
     tmq_reorder_t *self = *pself;
-    for (size_t i = 0; i < self->cap; i++) free(self->ring[i].line);
+    for (size_t i = 0; i < self->cap; i++)
+        free(self->ring[i].line);
     free(self->ring);
     free(self);
     *pself = NULL;
@@ -40,10 +41,12 @@ void tmq_reorder_destroy(tmq_reorder_t **pself)
 static void s_grow(tmq_reorder_t *self, uint64_t span)
 {
     size_t cap = self->cap;
-    while (cap <= span) cap *= 2;
+    while (cap <= span)
+        cap *= 2;
     s_slot_t *ring = calloc(cap, sizeof *ring);
     if (!ring) abort();
-    for (size_t i = 0; i < self->cap; i++) ring[i] = self->ring[(self->head + i) & (self->cap - 1)];
+    for (size_t i = 0; i < self->cap; i++)
+        ring[i] = self->ring[(self->head + i) & (self->cap - 1)];
     free(self->ring);
     self->ring = ring;
     self->cap = cap;

@@ -15,8 +15,8 @@ struct tmq_result_t {
     uint8_t data[];
 };
 
-tmq_result_t *tmq_result_new(uint64_t id, bool ok, const void *data, size_t len,
-                             const char *worker, size_t worker_len, double ms, unsigned attempts)
+tmq_result_t *tmq_result_new(uint64_t id, bool ok, const void *data, size_t len, const char *worker,
+                             size_t worker_len, double ms, unsigned attempts)
 {
     tmq_result_t *r = malloc(sizeof *r + len + worker_len + 1);
     if (!r) abort();
@@ -84,7 +84,8 @@ void tmq_resq_init(tmq_resq_t *q)
 void tmq_resq_destroy(tmq_resq_t *q)
 {
     tmq_result_t *r;
-    while ((r = tmq_resq_pop(q))) free(r);
+    while ((r = tmq_resq_pop(q)))
+        free(r);
     free(q->ring);
     tmq_resq_init(q);
 }
@@ -94,7 +95,8 @@ static void s_grow(tmq_resq_t *q)
     size_t cap = q->ring ? (q->mask + 1) * 2 : 256;
     tmq_result_t **ring = malloc(cap * sizeof *ring);
     if (!ring) abort();
-    for (size_t i = 0; i < q->count; i++) ring[i] = q->ring[(q->head + i) & q->mask];
+    for (size_t i = 0; i < q->count; i++)
+        ring[i] = q->ring[(q->head + i) & q->mask];
     free(q->ring);
     q->ring = ring;
     q->mask = cap - 1;

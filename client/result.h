@@ -10,13 +10,13 @@
 #include "taskmq/client.h"
 
 /* A new result; data and worker are copied. Aborts on out-of-memory. */
-tmq_result_t *tmq_result_new(uint64_t id, bool ok, const void *data, size_t len,
-                             const char *worker, size_t worker_len, double ms, unsigned attempts);
+tmq_result_t *tmq_result_new(uint64_t id, bool ok, const void *data, size_t len, const char *worker,
+                             size_t worker_len, double ms, unsigned attempts);
 
 typedef struct {
     tmq_result_t **ring;
-    size_t mask;  /* capacity - 1 */
-    size_t head;  /* index of the oldest */
+    size_t mask; /* capacity - 1 */
+    size_t head; /* index of the oldest */
     size_t count;
 } tmq_resq_t;
 

@@ -58,10 +58,14 @@ static int s_run(tmq_client_t *c, const tmq_cli_t *o, const char *endpoint)
     tmq_client_set_retries(c, (int)o->retries);
     tmq_client_set_fail_when_full(c, o->fail_when_full);
     switch (o->cmd) {
-    case TMQ_CLI_MAP: return tmq_cli_map(c, o);
-    case TMQ_CLI_SUBMIT: return tmq_cli_submit(c, o);
-    case TMQ_CLI_STATUS: return tmq_cli_status(c, o, endpoint);
-    default: return TMQ_EXIT_USAGE;
+    case TMQ_CLI_MAP:
+        return tmq_cli_map(c, o);
+    case TMQ_CLI_SUBMIT:
+        return tmq_cli_submit(c, o);
+    case TMQ_CLI_STATUS:
+        return tmq_cli_status(c, o, endpoint);
+    default:
+        return TMQ_EXIT_USAGE;
     }
 }
 
@@ -98,8 +102,8 @@ static int s_connect_and_run(const tmq_cli_t *o)
                     o->connect_timeout_ms);
     }
 #ifdef TMQ_HAVE_LOCAL
-    else if (local &&
-             tmq_local_wait_worker(local, c, (int)o->connect_timeout_ms + 5000, err, sizeof err) != 0) {
+    else if (local && tmq_local_wait_worker(local, c, (int)o->connect_timeout_ms + 5000, err,
+                                            sizeof err) != 0) {
         if (!tmq_cli_interrupted) fprintf(stderr, "taskmq: --local: %s\n", err);
     }
 #endif
@@ -137,8 +141,8 @@ int main(int argc, char **argv)
         status = s_keygen(o.function);
     } else {
         tmq_log_init("taskmq", o.verbose >= 2 ? TMQ_LOG_DEBUG
-                               : o.verbose   ? TMQ_LOG_INFO
-                                             : TMQ_LOG_WARN);
+                               : o.verbose    ? TMQ_LOG_INFO
+                                              : TMQ_LOG_WARN);
         s_signals();
         status = s_connect_and_run(&o);
     }

@@ -10,14 +10,16 @@
 #include "reorder.h"
 #include "result.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs the headers above first. */
+#include <cmocka.h>
 
 /* ---- reorder buffer ---- */
 
@@ -58,8 +60,8 @@ static void test_reorder_duplicates_and_past(void **state)
     tmq_reorder_t *r = tmq_reorder_new();
     assert_int_equal(tmq_reorder_put(r, 1, s_dup("x"), 1), 0);
     assert_int_equal(tmq_reorder_put(r, 1, s_dup("y"), 1), -1); /* already stored */
-    assert_int_equal(tmq_reorder_skip(r), 0);                  /* 0 printed directly */
-    assert_int_equal(tmq_reorder_skip(r), -1);                 /* 1 is stored: pop it */
+    assert_int_equal(tmq_reorder_skip(r), 0);                   /* 0 printed directly */
+    assert_int_equal(tmq_reorder_skip(r), -1);                  /* 1 is stored: pop it */
     free(tmq_reorder_pop(r, NULL));
     assert_int_equal(tmq_reorder_put(r, 0, s_dup("z"), 1), -1); /* already gone */
     assert_int_equal(tmq_reorder_next(r), 2);
@@ -122,18 +124,54 @@ static void s_expect(s_packfn_t fn, const char *want)
     msgpack_sbuffer_destroy(&sb);
 }
 
-static void p_zero(msgpack_packer *pk) { msgpack_pack_uint8(pk, 0); }
-static void p_neg(msgpack_packer *pk) { msgpack_pack_int8(pk, -33); }
-static void p_i64min(msgpack_packer *pk) { msgpack_pack_int64(pk, INT64_MIN); }
-static void p_u64max(msgpack_packer *pk) { msgpack_pack_uint64(pk, UINT64_MAX); }
-static void p_u16(msgpack_packer *pk) { msgpack_pack_uint16(pk, 60000); }
-static void p_tenth(msgpack_packer *pk) { msgpack_pack_double(pk, 0.1); }
-static void p_one(msgpack_packer *pk) { msgpack_pack_double(pk, 1.0); }
-static void p_big(msgpack_packer *pk) { msgpack_pack_double(pk, 1e300); }
-static void p_third(msgpack_packer *pk) { msgpack_pack_double(pk, 1.0 / 3.0); }
-static void p_nan(msgpack_packer *pk) { msgpack_pack_double(pk, NAN); }
-static void p_f32(msgpack_packer *pk) { msgpack_pack_float(pk, 0.1f); }
-static void p_nil(msgpack_packer *pk) { msgpack_pack_nil(pk); }
+static void p_zero(msgpack_packer *pk)
+{
+    msgpack_pack_uint8(pk, 0);
+}
+static void p_neg(msgpack_packer *pk)
+{
+    msgpack_pack_int8(pk, -33);
+}
+static void p_i64min(msgpack_packer *pk)
+{
+    msgpack_pack_int64(pk, INT64_MIN);
+}
+static void p_u64max(msgpack_packer *pk)
+{
+    msgpack_pack_uint64(pk, UINT64_MAX);
+}
+static void p_u16(msgpack_packer *pk)
+{
+    msgpack_pack_uint16(pk, 60000);
+}
+static void p_tenth(msgpack_packer *pk)
+{
+    msgpack_pack_double(pk, 0.1);
+}
+static void p_one(msgpack_packer *pk)
+{
+    msgpack_pack_double(pk, 1.0);
+}
+static void p_big(msgpack_packer *pk)
+{
+    msgpack_pack_double(pk, 1e300);
+}
+static void p_third(msgpack_packer *pk)
+{
+    msgpack_pack_double(pk, 1.0 / 3.0);
+}
+static void p_nan(msgpack_packer *pk)
+{
+    msgpack_pack_double(pk, NAN);
+}
+static void p_f32(msgpack_packer *pk)
+{
+    msgpack_pack_float(pk, 0.1f);
+}
+static void p_nil(msgpack_packer *pk)
+{
+    msgpack_pack_nil(pk);
+}
 static void p_bools(msgpack_packer *pk)
 {
     msgpack_pack_array(pk, 2);
@@ -150,7 +188,10 @@ static void p_utf8(msgpack_packer *pk)
 }
 static void p_bad_utf8(msgpack_packer *pk)
 {
-    msgpack_pack_str_with_body(pk, "x\xff" "y\xe2\x98", 5); /* stray byte, cut sequence */
+    msgpack_pack_str_with_body(pk,
+                               "x\xff"
+                               "y\xe2\x98",
+                               5); /* stray byte, cut sequence */
 }
 static void p_surrogate(msgpack_packer *pk)
 {
@@ -177,7 +218,10 @@ static void p_int_key(msgpack_packer *pk)
     msgpack_pack_true(pk);
     msgpack_pack_map(pk, 0);
 }
-static void p_bin(msgpack_packer *pk) { msgpack_pack_bin_with_body(pk, "raw", 3); }
+static void p_bin(msgpack_packer *pk)
+{
+    msgpack_pack_bin_with_body(pk, "raw", 3);
+}
 static void p_ext(msgpack_packer *pk)
 {
     msgpack_pack_array(pk, 2);
@@ -216,9 +260,9 @@ static void test_jsonline_rejects_bad_msgpack(void **state)
     (void)state;
     tmq_buf_t b;
     tmq_buf_init(&b);
-    assert_int_equal(tmq_jsonline_value(&b, "\xc1", 1), -1);           /* never used */
-    assert_int_equal(tmq_jsonline_value(&b, "\x92\x01", 2), -1);       /* truncated */
-    assert_int_equal(tmq_jsonline_value(&b, "\x01\x02", 2), -1);       /* two objects */
+    assert_int_equal(tmq_jsonline_value(&b, "\xc1", 1), -1);                 /* never used */
+    assert_int_equal(tmq_jsonline_value(&b, "\x92\x01", 2), -1);             /* truncated */
+    assert_int_equal(tmq_jsonline_value(&b, "\x01\x02", 2), -1);             /* two objects */
     assert_int_equal(tmq_jsonline_value(&b, "\xdd\xff\xff\xff\xff", 5), -1); /* huge count */
     assert_int_equal(tmq_jsonline_value(&b, "", 0), -1);
     assert_int_equal(b.len, 0);
@@ -230,10 +274,19 @@ static void test_jsonline_round_trip(void **state)
 {
     (void)state;
     const char *inputs[] = {
-        "0", "-12345678901", "3.25", "1e-7", "true", "null", "\"a string\"",
+        "0",
+        "-12345678901",
+        "3.25",
+        "1e-7",
+        "true",
+        "null",
+        "\"a string\"",
         "[1,[2,[3,[4]]],{\"k\":\"v\"}]",
         "{\"nested\":{\"list\":[1,2,3],\"empty\":{},\"none\":null},\"u\":\"h\\u00e9llo \\u2603\"}",
-        "\"tab\\there\\u0000nul\"", "9223372036854775807", "-9223372036854775808", "[0.1,2.5e10]",
+        "\"tab\\there\\u0000nul\"",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "[0.1,2.5e10]",
     };
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
         msgpack_sbuffer sb;
@@ -258,9 +311,28 @@ static void test_jsonline_round_trip(void **state)
 static void test_jsonline_arg_fast_path(void **state)
 {
     (void)state;
-    const char *inputs[] = {"0", "5", "-5", "-0", "007", "00", "-", "", "1x", "127", "128",
-                            "-32", "-33", "65536", "999999999999999999", "-999999999999999999",
-                            "12345678901234567890", "1.5", " 5", "5 ", "+5", "hello"};
+    const char *inputs[] = {"0",
+                            "5",
+                            "-5",
+                            "-0",
+                            "007",
+                            "00",
+                            "-",
+                            "",
+                            "1x",
+                            "127",
+                            "128",
+                            "-32",
+                            "-33",
+                            "65536",
+                            "999999999999999999",
+                            "-999999999999999999",
+                            "12345678901234567890",
+                            "1.5",
+                            " 5",
+                            "5 ",
+                            "+5",
+                            "hello"};
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
@@ -312,15 +384,17 @@ static void test_jsonline_result_lines(void **state)
     struct {
         double ms;
         const char *text;
-    } ms[] = {{2.999, "3.0"}, {0.05, "0.05"}, {1234.567, "1234.57"}, {0.1, "0.1"},
+    } ms[] = {{2.999, "3.0"},   {0.05, "0.05"},    {1234.567, "1234.57"}, {0.1, "0.1"},
               {100.0, "100.0"}, {0.004999, "0.0"}, {-1.0, "-1.0"}};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         tmq_result_t *r = tmq_result_new(1, true, &one, 1, "w:1", 3, ms[i].ms, 1);
         tmq_buf_reset(&b);
         tmq_jsonline_result(&b, 1, r);
         char want[128];
-        snprintf(want, sizeof want, "{\"index\":1,\"ok\":true,\"result\":1,\"worker\":\"w:1\","
-                 "\"ms\":%s}\n", ms[i].text);
+        snprintf(want, sizeof want,
+                 "{\"index\":1,\"ok\":true,\"result\":1,\"worker\":\"w:1\","
+                 "\"ms\":%s}\n",
+                 ms[i].text);
         assert_string_equal(b.data, want);
         tmq_result_destroy(&r);
     }
@@ -340,7 +414,8 @@ static void test_jsonline_result_lines(void **state)
 static int s_argc(char **argv)
 {
     int n = 0;
-    while (argv[n]) n++;
+    while (argv[n])
+        n++;
     return n;
 }
 
@@ -441,8 +516,8 @@ static void test_cli_help_and_version(void **state)
         char **argv;
         tmq_cli_cmd_t cmd;
     } cases[] = {
-        {S_ARGV("--help"), TMQ_CLI_NONE},      {S_ARGV("-h"), TMQ_CLI_NONE},
-        {S_ARGV("map", "--help"), TMQ_CLI_MAP}, {S_ARGV("help", "submit"), TMQ_CLI_SUBMIT},
+        {S_ARGV("--help"), TMQ_CLI_NONE},         {S_ARGV("-h"), TMQ_CLI_NONE},
+        {S_ARGV("map", "--help"), TMQ_CLI_MAP},   {S_ARGV("help", "submit"), TMQ_CLI_SUBMIT},
         {S_ARGV("status", "-h"), TMQ_CLI_STATUS}, {S_ARGV("help"), TMQ_CLI_NONE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -510,7 +585,8 @@ static void test_progress_format(void **state)
     tmq_progress_clear(&p);
     fclose(f);
     int draws = 0;
-    for (char *s = out; (s = strstr(s, "jobs/s")); s++) draws++;
+    for (char *s = out; (s = strstr(s, "jobs/s")); s++)
+        draws++;
     assert_int_equal(draws, 2);
     assert_non_null(strstr(out, "3/10"));
     assert_null(strstr(out, "2/10"));
@@ -547,7 +623,8 @@ static void test_idset_against_reference(void **state)
         }
         assert_int_equal(s.count, count);
     }
-    for (uint64_t id = 0; id < N; id++) assert_int_equal(tmq_idset_has(&s, id), ref[id]);
+    for (uint64_t id = 0; id < N; id++)
+        assert_int_equal(tmq_idset_has(&s, id), ref[id]);
     tmq_idset_destroy(&s);
 
     /* The client's pattern: a sliding window of consecutive ids. */

@@ -6,9 +6,9 @@
  * `drip` per ~1 ms turn. It counts what it saw, so the tests check batching, the in-flight
  * window, duplicate results, queue-full resubmission, heartbeats and BYE.
  */
-#include "taskmq/client.h"
 #include "jsonmp.h"
 #include "proto.h"
+#include "taskmq/client.h"
 #include "wire.h"
 
 #include <czmq.h>
@@ -17,23 +17,25 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* cmocka needs the headers above first. */
+#include <cmocka.h>
 
 /* ---- the fake broker ---- */
 
 typedef struct {
     /* settings, fixed before the actor starts */
     const char *endpoint;
-    uint32_t heartbeat_ms;   /* sent in WELCOME */
-    uint32_t max_payload;    /* sent in WELCOME */
-    size_t max_queue;        /* 0 = unlimited */
-    size_t drip;             /* jobs completed per ~1 ms turn; 0 = all at once */
-    bool duplicate;          /* send every result twice */
-    bool hold;               /* complete nothing (a hung or dead broker) */
-    bool beat;               /* send HEARTBEAT every heartbeat_ms (a live one) */
+    uint32_t heartbeat_ms; /* sent in WELCOME */
+    uint32_t max_payload;  /* sent in WELCOME */
+    size_t max_queue;      /* 0 = unlimited */
+    size_t drip;           /* jobs completed per ~1 ms turn; 0 = all at once */
+    bool duplicate;        /* send every result twice */
+    bool hold;             /* complete nothing (a hung or dead broker) */
+    bool beat;             /* send HEARTBEAT every heartbeat_ms (a live one) */
     /* counters, readable while it runs */
     atomic_size_t submits, jobs_in, max_batch, rejected_full, results_out, max_outstanding;
     atomic_size_t heartbeats, byes, hellos, statuses;
@@ -75,7 +77,8 @@ static void s_push(s_fake_t *f, uint64_t cid, const void *arg, size_t len)
 static void s_max(atomic_size_t *a, size_t v)
 {
     size_t cur = atomic_load(a);
-    while (v > cur && !atomic_compare_exchange_weak(a, &cur, v)) {}
+    while (v > cur && !atomic_compare_exchange_weak(a, &cur, v)) {
+    }
 }
 
 static void s_on_submit(s_fake_t *f, const tmq_msg_t *m)
@@ -147,11 +150,21 @@ static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
         tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_WELCOME, body, len);
         break;
     }
-    case TMQ_CMD_SUBMIT: s_on_submit(f, &in->msg); break;
-    case TMQ_CMD_STATUS: atomic_fetch_add(&f->cfg->statuses, 1); s_on_status(f); break;
-    case TMQ_CMD_HEARTBEAT: atomic_fetch_add(&f->cfg->heartbeats, 1); break;
-    case TMQ_CMD_BYE: atomic_fetch_add(&f->cfg->byes, 1); break;
-    default: break;
+    case TMQ_CMD_SUBMIT:
+        s_on_submit(f, &in->msg);
+        break;
+    case TMQ_CMD_STATUS:
+        atomic_fetch_add(&f->cfg->statuses, 1);
+        s_on_status(f);
+        break;
+    case TMQ_CMD_HEARTBEAT:
+        atomic_fetch_add(&f->cfg->heartbeats, 1);
+        break;
+    case TMQ_CMD_BYE:
+        atomic_fetch_add(&f->cfg->byes, 1);
+        break;
+    default:
+        break;
     }
 }
 
@@ -165,9 +178,14 @@ static void s_complete(s_fake_t *f)
     for (size_t i = 0; i < n; i++) {
         s_job_t *j = &f->jobs[f->head++];
         f->count--;
-        tmq_result_item_t r = {.cid = j->cid, .status = TMQ_ST_OK, .data = j->arg,
-                               .data_len = j->len, .worker = "fake:1", .worker_len = 6,
-                               .ms = 1.5, .attempts = 1};
+        tmq_result_item_t r = {.cid = j->cid,
+                               .status = TMQ_ST_OK,
+                               .data = j->arg,
+                               .data_len = j->len,
+                               .worker = "fake:1",
+                               .worker_len = 6,
+                               .ms = 1.5,
+                               .attempts = 1};
         tmq_batch_add_result(&b, &r);
         if (f->cfg->duplicate) tmq_batch_add_result(&b, &r);
         free(j->arg);
@@ -212,7 +230,8 @@ static void s_fake_actor(zsock_t *pipe, void *args)
         }
         s_complete(&f);
     }
-    while (f.count) free(f.jobs[f.head + --f.count].arg);
+    while (f.count)
+        free(f.jobs[f.head + --f.count].arg);
     free(f.jobs);
     zsock_destroy(&f.router);
 }
@@ -327,9 +346,9 @@ static void test_lib_bad_arguments(void **state)
     assert_int_equal(tmq_submit(c, fn, "\x01", 1, &id), -1);
     assert_int_equal(tmq_submit(c, NULL, "\x01", 1, &id), -1);
     assert_int_equal(tmq_submit(c, "echo", NULL, 0, &id), -1);
-    assert_int_equal(tmq_submit(c, "echo", "\xc1", 1, &id), -1);      /* not msgpack */
-    assert_int_equal(tmq_submit(c, "echo", "\x01\x02", 2, &id), -1);  /* two objects */
-    assert_int_equal(tmq_submit(c, "echo", "\x92\x01", 2, &id), -1);  /* truncated */
+    assert_int_equal(tmq_submit(c, "echo", "\xc1", 1, &id), -1);     /* not msgpack */
+    assert_int_equal(tmq_submit(c, "echo", "\x01\x02", 2, &id), -1); /* two objects */
+    assert_int_equal(tmq_submit(c, "echo", "\x92\x01", 2, &id), -1); /* truncated */
     assert_int_equal(id, 42);
     assert_int_equal(tmq_pending(c), 0);
     fn[64] = '\0';
@@ -353,7 +372,8 @@ static void test_lib_batching(void **state)
     tmq_client_t *c = tmq_client_new(ep);
     uint8_t arg[16];
     enum { N = 2000 };
-    for (uint64_t i = 0; i < N; i++) assert_int_equal(tmq_submit(c, "echo", arg, s_uint(arg, i), NULL), 0);
+    for (uint64_t i = 0; i < N; i++)
+        assert_int_equal(tmq_submit(c, "echo", arg, s_uint(arg, i), NULL), 0);
     tmq_flush(c);
     static uint8_t seen[N];
     memset(seen, 0, sizeof seen);
@@ -368,7 +388,8 @@ static void test_lib_batching(void **state)
     big[0] = 0xc5; /* bin 16 */
     big[1] = (uint8_t)(20000 >> 8);
     big[2] = (uint8_t)(20000 & 0xff);
-    for (int i = 0; i < 40; i++) assert_int_equal(tmq_submit(c, "echo", big, 20003, NULL), 0);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(tmq_submit(c, "echo", big, 20003, NULL), 0);
     static uint8_t seen2[N + 40];
     memset(seen2, 0, sizeof seen2);
     assert_int_equal(s_collect(c, 40, seen2, N + 40, NULL), 0);
@@ -388,7 +409,8 @@ static void test_lib_window(void **state)
     tmq_client_set_window(c, 100);
     uint8_t arg[16];
     enum { N = 3000 };
-    for (uint64_t i = 0; i < N; i++) assert_int_equal(tmq_submit(c, "echo", arg, s_uint(arg, i), NULL), 0);
+    for (uint64_t i = 0; i < N; i++)
+        assert_int_equal(tmq_submit(c, "echo", arg, s_uint(arg, i), NULL), 0);
     static uint8_t seen[N];
     memset(seen, 0, sizeof seen);
     assert_int_equal(s_collect(c, N, seen, N, NULL), 0);
@@ -407,7 +429,8 @@ static void test_lib_duplicates_dropped(void **state)
     tmq_client_t *c = tmq_client_new(ep);
     uint8_t arg[16];
     enum { N = 1000 };
-    for (uint64_t i = 0; i < N; i++) tmq_submit(c, "echo", arg, s_uint(arg, i), NULL);
+    for (uint64_t i = 0; i < N; i++)
+        tmq_submit(c, "echo", arg, s_uint(arg, i), NULL);
     static uint8_t seen[N];
     memset(seen, 0, sizeof seen);
     assert_int_equal(s_collect(c, N, seen, N, NULL), 0);
@@ -462,7 +485,8 @@ static void s_queue_full(bool fail_when_full)
     tmq_client_set_fail_when_full(c, fail_when_full);
     uint8_t arg[16];
     enum { N = 3000 };
-    for (uint64_t i = 0; i < N; i++) assert_int_equal(tmq_submit(c, "echo", arg, s_uint(arg, i), NULL), 0);
+    for (uint64_t i = 0; i < N; i++)
+        assert_int_equal(tmq_submit(c, "echo", arg, s_uint(arg, i), NULL), 0);
     static uint8_t seen[N];
     memset(seen, 0, sizeof seen);
     size_t failed = s_collect(c, N, seen, N, "queue full");
@@ -547,7 +571,8 @@ static void test_lib_heartbeats_and_bye(void **state)
     assert_true(hb >= 5);
     assert_true(hb <= 13);
     tmq_client_destroy(&c);
-    for (int i = 0; i < 200 && atomic_load(&f.byes) == 0; i++) usleep(5000);
+    for (int i = 0; i < 200 && atomic_load(&f.byes) == 0; i++)
+        usleep(5000);
     assert_int_equal(atomic_load(&f.byes), 1);
     zactor_destroy(&fake);
 }
@@ -614,13 +639,17 @@ static void test_lib_broker_lost(void **state)
     tmq_client_t *c = tmq_client_new(ep);
     assert_int_equal(tmq_client_wait_ready(c, 2000), 0);
     uint8_t arg[16];
-    for (int i = 0; i < 3; i++) tmq_submit(c, "echo", arg, s_uint(arg, 1), NULL);
+    for (int i = 0; i < 3; i++)
+        tmq_submit(c, "echo", arg, s_uint(arg, 1), NULL);
     int64_t t0 = zclock_mono();
     static uint8_t seen[3];
     assert_int_equal(s_collect(c, 3, seen, 3, "lost contact with the broker"), 3);
     int64_t took = zclock_mono() - t0;
     assert_true(took >= 150 && took < 1500);
     assert_int_equal(tmq_pending(c), 0);
+    /* Waiting for a broker again greets it again. */
+    assert_int_equal(tmq_client_wait_ready(c, 2000), 0);
+    assert_int_equal(atomic_load(&f.hellos), 2);
     tmq_client_destroy(&c);
     zactor_destroy(&fake);
 
