@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# bench/run.sh — taskmq against its baseline, in one run on this machine, reported as ratios.
+# Builds a Release tree in build-bench/, starts a broker and one worker daemon on loopback,
+# measures, stops everything it started. Prints a Markdown table (the README keeps the latest).
+#   bench/run.sh            full run (~1-2 minutes)
+#   RUNS=1 bench/run.sh     one repetition per figure instead of the median of 3
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-3}
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-bench -j"$(nproc)" >/dev/null
+BIN=$PWD/build-bench/bin
+BENCH=$PWD/build-bench/bench/tmq_bench
+PY=$(command -v python3 || true)
+d=$(mktemp -d)
+pids=()
+stop_all() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    pids=()
+}
+trap 'stop_all; rm -rf "$d"' EXIT
+
+cluster() { # cluster PROCS: a fresh broker + one worker daemon with PROCS executors
+    stop_all
+    "$BIN/taskmq-broker" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' 2>"$d/b.log" &
+    pids+=($!)
+    local fe="" be=""
+    for _ in $(seq 1 100); do
+        fe=$(sed -n 's/.*frontend bound to \(tcp:[^ ]*\).*/\1/p' "$d/b.log")
+        be=$(sed -n 's/.*backend bound to \(tcp:[^ ]*\).*/\1/p' "$d/b.log")
+        [ -n "$fe" ] && [ -n "$be" ] && break
+        sleep 0.05
+    done
+    "$BIN/taskmq-worker" --broker "$be" --procs "$1" --name bench 2>"$d/w.log" &
+    pids+=($!)
+    export TASKMQ_BROKER=$fe
+    "$BIN/taskmq" submit echo 1 >/dev/null
+}
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+repeat() { for _ in $(seq 1 "$RUNS"); do "$@"; done | median; }
+
+tool_rate() { # jobs/s of `seq 1 N | taskmq map echo`
+    local t0 t1
+    t0=$(date +%s.%N)
+    seq 1 "$1" | "$BIN/taskmq" map echo >/dev/null
+    t1=$(date +%s.%N)
+    awk -v n="$1" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f\n", n/(b-a)}'
+}
+
+cluster 2
+c_rate=$(repeat sh -c "$BENCH throughput 300000 | awk '{print \$6}'")
+t_rate=$(repeat tool_rate 200000)
+c_lat=$(repeat sh -c "$BENCH latency 2000 | awk '{print \$6}'")
+SIZE=30000000   # sum(30M) is ~10 ms of CPU here
+cpu2=$("$BENCH" cpu 60 $SIZE)
+wall2=$(awk '{print $6}' <<<"$cpu2"); job_ms=$(awk '{print $10}' <<<"$cpu2")
+cluster 1
+wall1=$("$BENCH" cpu 60 $SIZE | awk '{print $6}')
+stop_all
+
+p_rate="n/a"; p_lat="n/a"
+if [ -n "$PY" ]; then
+    p_rate=$(repeat sh -c "$PY bench/peer_pool.py noop 30000 | awk '{print \$6}'")
+    p_lat=$(repeat sh -c "$PY bench/peer_pool.py latency 2000 | awk '{print \$6}'")
+fi
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0) print "n/a"; else printf "%.1fx", a/b }'; }
+speedup=$(awk -v a="$wall1" -v b="$wall2" 'BEGIN{printf "%.2f", a/b}')
+overhead=$(awk -v w="$wall2" -v m="$job_ms" 'BEGIN{ideal=60*m/2/1000; printf "%.1f", (w-ideal)/w*100}')
+
+echo
+echo "taskmq bench, $(nproc) cores, broker + 1 worker daemon (2 executors) + client on loopback;"
+echo "median of $RUNS runs; peer: Python ProcessPoolExecutor(2) + as_completed, same machine, same run."
+echo
+echo "| measure | taskmq | ProcessPoolExecutor | ratio |"
+echo "|---|---|---|---|"
+echo "| no-op jobs/s, C client (300k jobs) | $c_rate | $p_rate | $(ratio "$c_rate" "$p_rate") |"
+echo "| no-op jobs/s, \`taskmq map\` tool (200k lines) | $t_rate | $p_rate | $(ratio "$t_rate" "$p_rate") |"
+echo "| one job in flight, p50 round trip µs | $c_lat | $p_lat | $(ratio "$p_lat" "$c_lat") faster |"
+echo "| 60 × sum(30M) (~${job_ms} ms each): 1 → 2 processes | ${wall1} s → ${wall2} s | | speedup ${speedup}x |"
+echo "| overhead over ideal for ~10 ms jobs, 2 processes | ${overhead}% | | |"

@@ -1,0 +1,120 @@
+/* bench/tmq_bench.c — measures taskmq through its public C API (include/taskmq/client.h),
+ * the way an application uses it. Not a test: it prints figures, bench/run.sh compares them.
+ *
+ *   tmq_bench throughput N         N no-op (echo) jobs submitted at once; prints jobs/s
+ *   tmq_bench latency N            N echo jobs one at a time; prints p50/p99 round trip in us
+ *   tmq_bench cpu N SIZE           N `sum SIZE` jobs at once; prints wall s and mean job ms
+ * The broker comes from $TASKMQ_BROKER (default tcp://127.0.0.1:5555).
+ */
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "taskmq/client.h"
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int s_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* msgpack bytes of one unsigned integer */
+static size_t s_arg(unsigned char *buf, uint64_t v)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_uint64(&pk, v);
+    size_t n = sb.size;
+    memcpy(buf, sb.data, n);
+    msgpack_sbuffer_destroy(&sb);
+    return n;
+}
+
+/* Submits n jobs of fn(v) and takes every result; returns failures, sets mean job ms. */
+static long s_run(tmq_client_t *c, const char *fn, uint64_t v, long n, double *mean_ms)
+{
+    unsigned char arg[16];
+    size_t len = s_arg(arg, v);
+    long failed = 0, got = 0;
+    double ms = 0;
+    for (long i = 0; i < n; i++) {
+        if (tmq_submit(c, fn, arg, len, NULL) != 0) return -1;
+        tmq_result_t *r;
+        if (i % 512 != 511) continue;
+        while ((r = tmq_next(c, 0))) { /* take what has arrived, keep submitting */
+            failed += !tmq_result_ok(r);
+            ms += tmq_result_ms(r);
+            got++;
+            tmq_result_destroy(&r);
+        }
+    }
+    while (got < n) {
+        tmq_result_t *r = tmq_next(c, 30000);
+        if (!r) return -1;
+        failed += !tmq_result_ok(r);
+        ms += tmq_result_ms(r);
+        got++;
+        tmq_result_destroy(&r);
+    }
+    if (mean_ms) *mean_ms = ms / (double)n;
+    return failed;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: tmq_bench throughput N | latency N | cpu N SIZE\n");
+        return 2;
+    }
+    const char *ep = getenv("TASKMQ_BROKER");
+    tmq_client_t *c = tmq_client_new(ep ? ep : "tcp://127.0.0.1:5555");
+    if (!c || tmq_client_wait_ready(c, 5000) != 0) {
+        fprintf(stderr, "tmq_bench: no broker\n");
+        tmq_client_destroy(&c);
+        return 3;
+    }
+    long n = atol(argv[2]);
+    int rc = 0;
+    if (strcmp(argv[1], "throughput") == 0) {
+        s_run(c, "echo", 1, 1000, NULL); /* warm up: the broker learns echo is short */
+        double t0 = s_now();
+        long failed = s_run(c, "echo", 1, n, NULL);
+        double dt = s_now() - t0;
+        printf("throughput %ld jobs %.3f s %.0f jobs/s failed %ld\n", n, dt, n / dt, failed);
+        rc = failed != 0;
+    } else if (strcmp(argv[1], "latency") == 0) {
+        double *rt = calloc((size_t)n, sizeof *rt);
+        s_run(c, "echo", 1, 100, NULL);
+        for (long i = 0; i < n; i++) {
+            double t0 = s_now();
+            if (s_run(c, "echo", 1, 1, NULL) != 0) rc = 1;
+            rt[i] = (s_now() - t0) * 1e6;
+        }
+        qsort(rt, (size_t)n, sizeof *rt, s_cmp);
+        printf("latency %ld round trips p50 %.0f us p99 %.0f us\n", n, rt[n / 2], rt[n * 99 / 100]);
+        free(rt);
+    } else if (strcmp(argv[1], "cpu") == 0 && argc == 4) {
+        double mean;
+        double t0 = s_now();
+        long failed = s_run(c, "sum", strtoull(argv[3], NULL, 10), n, &mean);
+        double dt = s_now() - t0;
+        printf("cpu %ld jobs wall %.3f s mean job %.3f ms failed %ld\n", n, dt, mean, failed);
+        rc = failed != 0;
+    } else {
+        fprintf(stderr, "tmq_bench: unknown mode\n");
+        rc = 2;
+    }
+    tmq_client_destroy(&c);
+    return rc;
+}
