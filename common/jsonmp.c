@@ -1,7 +1,9 @@
-/* common/jsonmp.c — see jsonmp.h. */
+/* common/jsonmp.c — see jsonmp.h. msgpack-c does the unpacking and jansson the JSON;
+ * jansson is also the judge of what is valid UTF-8 when a string needs repairing. */
 #include "jsonmp.h"
 #include "proto.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,13 +43,63 @@ int tmq_json_pack(msgpack_packer *pk, const json_t *j)
     return 0;
 }
 
-static char *s_key_text(const msgpack_object *k)
+/* Length of the valid UTF-8 sequence at s[0] (a byte >= 0x80), or 0: the shortest of the
+ * 2..4-byte candidates that jansson accepts as a string. */
+static size_t s_utf8_seq(const char *s, size_t avail)
 {
-    if (k->type == MSGPACK_OBJECT_STR) return strndup(k->via.str.ptr, k->via.str.size);
+    for (size_t n = 2; n <= 4 && n <= avail; n++) {
+        json_t *j = json_stringn(s, n);
+        if (j) {
+            json_decref(j);
+            return n;
+        }
+    }
+    return 0;
+}
+
+/* The slow path of tmq_json_string_repair: a copy with U+FFFD for every byte that does not
+ * start a valid sequence (at most 3 bytes out per byte in). */
+static json_t *s_string_repaired(const char *s, size_t len)
+{
+    char *out = malloc(len * 3 + 1);
+    if (!out) return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        size_t seq = (unsigned char)s[i] < 0x80 ? 1 : s_utf8_seq(s + i, len - i);
+        if (seq) {
+            memcpy(out + n, s + i, seq);
+            n += seq;
+            i += seq;
+        } else {
+            memcpy(out + n, "\xef\xbf\xbd", 3); /* U+FFFD */
+            n += 3;
+            i++;
+        }
+    }
+    json_t *j = json_stringn_nocheck(out, n);
+    free(out);
+    return j;
+}
+
+json_t *tmq_json_string_repair(const char *s, size_t len)
+{
+    if (len == 0) s = ""; /* an empty STR/BIN may carry a NULL pointer, which jansson refuses */
+    json_t *j = json_stringn(s, len);
+    return j ? j : s_string_repaired(s, len);
+}
+
+/* A map key as a JSON string: a string key as it is (repaired), anything else as its
+ * compact JSON text. */
+static json_t *s_key(const msgpack_object *k)
+{
+    if (k->type == MSGPACK_OBJECT_STR)
+        return tmq_json_string_repair(k->via.str.ptr, k->via.str.size);
     json_t *j = tmq_json_from_object(k);
     char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(j);
-    return s ? s : strdup("?");
+    json_t *key = json_string(s ? s : "?");
+    free(s);
+    return key;
 }
 
 json_t *tmq_json_from_object(const msgpack_object *o)
@@ -60,12 +112,10 @@ json_t *tmq_json_from_object(const msgpack_object *o)
         return json_integer((json_int_t)o->via.u64);
     case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
     case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: return json_real(o->via.f64);
-    /* an empty STR/BIN may carry a NULL pointer, which jansson refuses */
-    case MSGPACK_OBJECT_STR:
-        return json_stringn_nocheck(o->via.str.size ? o->via.str.ptr : "", o->via.str.size);
-    case MSGPACK_OBJECT_BIN:
-        return json_stringn_nocheck(o->via.bin.size ? o->via.bin.ptr : "", o->via.bin.size);
+    case MSGPACK_OBJECT_FLOAT64: /* jansson has no NaN or infinity */
+        return isfinite(o->via.f64) ? json_real(o->via.f64) : json_null();
+    case MSGPACK_OBJECT_STR: return tmq_json_string_repair(o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_BIN: return tmq_json_string_repair(o->via.bin.ptr, o->via.bin.size);
     case MSGPACK_OBJECT_ARRAY: {
         json_t *a = json_array();
         for (uint32_t i = 0; i < o->via.array.size; i++)
@@ -75,9 +125,11 @@ json_t *tmq_json_from_object(const msgpack_object *o)
     case MSGPACK_OBJECT_MAP: {
         json_t *m = json_object();
         for (uint32_t i = 0; i < o->via.map.size; i++) {
-            char *k = s_key_text(&o->via.map.ptr[i].key);
-            json_object_set_new_nocheck(m, k, tmq_json_from_object(&o->via.map.ptr[i].val));
-            free(k);
+            json_t *k = s_key(&o->via.map.ptr[i].key);
+            if (k)
+                json_object_setn_new_nocheck(m, json_string_value(k), json_string_length(k),
+                                             tmq_json_from_object(&o->via.map.ptr[i].val));
+            json_decref(k);
         }
         return m;
     }

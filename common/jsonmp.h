@@ -3,7 +3,9 @@
  * The library and the wire speak msgpack; the `taskmq` tool converts at its edges.
  * Mapping: null/bool/int/real/string/array/object both ways; msgpack BIN becomes a JSON
  * string, EXT becomes null, non-string map keys are rendered as JSON text, and unsigned
- * integers above INT64_MAX become reals (jansson's integers are signed 64-bit).
+ * integers above INT64_MAX become reals (jansson's integers are signed 64-bit). Strings
+ * (and map keys) that are not valid UTF-8 are repaired, each offending byte becoming
+ * U+FFFD, so that every value can be written out; NaN and the infinities become null.
  */
 #ifndef TMQ_JSONMP_H
 #define TMQ_JSONMP_H
@@ -14,6 +16,11 @@
 
 /* Packs a JSON value. Returns 0. */
 int tmq_json_pack(msgpack_packer *pk, const json_t *j);
+
+/* A new JSON string for len bytes of text (s may be NULL when len is 0), with each byte
+ * that does not belong to a valid UTF-8 sequence replaced by U+FFFD. NULL only on
+ * out-of-memory. */
+json_t *tmq_json_string_repair(const char *s, size_t len);
 
 /* A new JSON value for a msgpack object (never NULL except on out-of-memory). */
 json_t *tmq_json_from_object(const msgpack_object *o);

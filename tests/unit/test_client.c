@@ -229,30 +229,50 @@ static void p_ext(msgpack_packer *pk)
     msgpack_pack_ext_with_body(pk, "abc", 3, 7);
 }
 
+static void p_long(msgpack_packer *pk)
+{
+    char text[1000];
+    memset(text, 'z', sizeof text);
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_str_with_body(pk, text, sizeof text);
+    msgpack_pack_int8(pk, 1);
+}
+static void p_bad_key(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    msgpack_pack_str_with_body(pk, "k\xc3", 2); /* cut sequence */
+    msgpack_pack_nil(pk);
+}
+
 static void test_jsonline_values(void **state)
 {
     (void)state;
     s_expect(p_zero, "0");
     s_expect(p_neg, "-33");
     s_expect(p_i64min, "-9223372036854775808");
-    s_expect(p_u64max, "18446744073709551615");
+    s_expect(p_u64max, "1.84467440737096e19"); /* above INT64_MAX: a real in jansson */
     s_expect(p_u16, "60000");
     s_expect(p_tenth, "0.1");
     s_expect(p_one, "1.0");
-    s_expect(p_big, "1e+300");
-    s_expect(p_third, "0.3333333333333333");
+    s_expect(p_big, "1e300");
+    s_expect(p_third, "0.333333333333333"); /* 15 significant digits */
     s_expect(p_nan, "null");
-    s_expect(p_f32, "0.1");
+    s_expect(p_f32, "0.100000001490116"); /* the float widened to double, 15 digits */
     s_expect(p_nil, "null");
     s_expect(p_bools, "[true,false]");
     s_expect(p_escapes, "\"a\\\"b\\\\c\\n\\t\\u0001/\"");
     s_expect(p_utf8, "\"h\xc3\xa9llo \xe2\x98\x83\"");
-    s_expect(p_bad_utf8, "\"x\\ufffdy\\ufffd\\ufffd\"");
-    s_expect(p_surrogate, "\"\\ufffd\\ufffd\\ufffd\"");
+    s_expect(p_bad_utf8, "\"x\xef\xbf\xbdy\xef\xbf\xbd\xef\xbf\xbd\""); /* U+FFFD each */
+    s_expect(p_surrogate, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
     s_expect(p_nested, "{\"a\":[1,{\"b\":null}],\"c\":[]}");
     s_expect(p_int_key, "{\"1\":\"x\",\"[true]\":{}}");
     s_expect(p_bin, "\"raw\"");
     s_expect(p_ext, "[null,null]");
+    s_expect(p_bad_key, "{\"k\xef\xbf\xbd\":null}");
+    char want[1010] = "[\"";
+    memset(want + 2, 'z', 1000);
+    strcpy(want + 1002, "\",1]");
+    s_expect(p_long, want);
 }
 
 static void test_jsonline_rejects_bad_msgpack(void **state)
@@ -361,6 +381,9 @@ static void test_jsonline_result_lines(void **state)
     const uint8_t one = 1;
     tmq_result_t *round = tmq_result_new(7, true, &one, 1, "w\"x:1", 5, 12.5, 1);
     tmq_result_t *junk = tmq_result_new(8, true, "\xc1", 1, "w:1", 3, 0.004, 1);
+    const char *bad_err = "no such file: \xff\xfe.txt";
+    tmq_result_t *mangled = tmq_result_new(9, false, bad_err, strlen(bad_err), "", 0, 0.0, 1);
+    tmq_result_t *odd_worker = tmq_result_new(10, true, &one, 1, "h\xe9:1", 4, 1.0, 1);
 
     tmq_buf_t b;
     tmq_buf_init(&b);
@@ -379,13 +402,23 @@ static void test_jsonline_result_lines(void **state)
     tmq_jsonline_result(&b, 8, junk);
     assert_string_equal(b.data, "{\"index\":8,\"ok\":true,\"result\":null,\"worker\":\"w:1\","
                                 "\"ms\":0.0}\n");
+    /* invalid UTF-8 in the error text or the worker name: repaired, the line kept */
+    tmq_buf_reset(&b);
+    tmq_jsonline_result(&b, 9, mangled);
+    assert_string_equal(b.data, "{\"index\":9,\"ok\":false,"
+                                "\"error\":\"no such file: \xef\xbf\xbd\xef\xbf\xbd.txt\"}\n");
+    tmq_buf_reset(&b);
+    tmq_jsonline_result(&b, 10, odd_worker);
+    assert_string_equal(b.data, "{\"index\":10,\"ok\":true,\"result\":1,"
+                                "\"worker\":\"h\xef\xbf\xbd:1\",\"ms\":1.0}\n");
 
     /* ms: rounded to 2 decimals, shortest text. */
     struct {
         double ms;
         const char *text;
     } ms[] = {{2.999, "3.0"},   {0.05, "0.05"},    {1234.567, "1234.57"}, {0.1, "0.1"},
-              {100.0, "100.0"}, {0.004999, "0.0"}, {-1.0, "-1.0"}};
+              {100.0, "100.0"}, {0.004999, "0.0"}, {-1.0, "-1.0"},        {0.07, "0.07"},
+              {0.56, "0.56"},   {8.03, "8.03"},    {NAN, "null"}};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         tmq_result_t *r = tmq_result_new(1, true, &one, 1, "w:1", 3, ms[i].ms, 1);
         tmq_buf_reset(&b);
@@ -403,6 +436,8 @@ static void test_jsonline_result_lines(void **state)
     tmq_result_destroy(&bad);
     tmq_result_destroy(&round);
     tmq_result_destroy(&junk);
+    tmq_result_destroy(&mangled);
+    tmq_result_destroy(&odd_worker);
     assert_null(junk);
 }
 
