@@ -14,6 +14,8 @@
 
 #define TMQ_WIRE_MAX_RID 255
 
+/* A received message. Never copy one by value: small ZeroMQ messages keep their bytes inside
+ * the zmq_msg_t, so a copy's decoded fields would point into the original. */
 typedef struct {
     uint8_t rid[TMQ_WIRE_MAX_RID]; /* routing id (ROUTER sockets only) */
     size_t rid_len;

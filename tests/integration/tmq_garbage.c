@@ -91,28 +91,27 @@ static void s_send_garbage(zsock_t *sock, const void *rid, size_t rid_len, bool 
     zmsg_send(&m, sock);
 }
 
-/* Waits up to ms for a message with command cmd; returns 0 when it came. */
+/* Waits up to ms for a message with command cmd; returns 0 when it came. With keep, the
+ * message is received into *keep (the caller releases it): a tmq_wire_in_t must not be
+ * copied, since small ZeroMQ messages keep their bytes inside the zmq_msg_t itself. */
 static int s_expect(zsock_t *sock, bool router, int cmd, int ms, tmq_wire_in_t *keep)
 {
     int64_t deadline = zclock_mono() + ms;
+    tmq_wire_in_t scratch;
+    tmq_wire_in_t *in = keep ? keep : &scratch;
     while (zclock_mono() < deadline) {
         zpoller_t *p = zpoller_new(sock, NULL);
         void *which = zpoller_wait(p, 100);
         zpoller_destroy(&p);
         if (!which) continue;
-        tmq_wire_in_t in;
         int code;
         int rc;
-        while ((rc = tmq_wire_recv(sock, router, &in, &code)) != 0) {
-            if (rc == 1 && in.msg.cmd == cmd) {
-                if (keep) {
-                    *keep = in;
-                    return 0;
-                }
-                tmq_wire_in_release(&in);
+        while ((rc = tmq_wire_recv(sock, router, in, &code)) != 0) {
+            if (rc == 1 && in->msg.cmd == cmd) {
+                if (!keep) tmq_wire_in_release(in);
                 return 0;
             }
-            tmq_wire_in_release(&in);
+            tmq_wire_in_release(in);
         }
     }
     return -1;
