@@ -54,9 +54,9 @@ t_rate=$(repeat tool_rate 200000)
 c_lat=$(repeat sh -c "$BENCH latency 2000 | awk '{print \$6}'")
 SIZE=30000000   # sum(30M) is ~10 ms of CPU here
 cpu2=$("$BENCH" cpu 60 $SIZE)
-wall2=$(awk '{print $6}' <<<"$cpu2"); job_ms=$(awk '{print $10}' <<<"$cpu2")
+wall2=$(awk '{print $5}' <<<"$cpu2"); job_ms=$(awk '{print $9}' <<<"$cpu2")
 cluster 1
-wall1=$("$BENCH" cpu 60 $SIZE | awk '{print $6}')
+wall1=$("$BENCH" cpu 60 $SIZE | awk '{print $5}')
 stop_all
 
 p_rate="n/a"; p_lat="n/a"
@@ -64,7 +64,13 @@ if [ -n "$PY" ]; then
     p_rate=$(repeat sh -c "$PY bench/peer_pool.py noop 30000 | awk '{print \$6}'")
     p_lat=$(repeat sh -c "$PY bench/peer_pool.py latency 2000 | awk '{print \$6}'")
 fi
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0) print "n/a"; else printf "%.1fx", a/b }'; }
+# ratio A B [higher|lower]: how taskmq (A) compares with the peer (B)
+ratio() {
+    awk -v a="$1" -v b="$2" -v better="${3:-higher}" 'BEGIN{
+        if (a+0 == 0 || b+0 == 0) { print "n/a"; exit }
+        r = (better == "higher") ? a/b : b/a
+        if (r >= 1) printf "taskmq %.1fx better", r; else printf "taskmq %.1fx worse", 1/r }'
+}
 speedup=$(awk -v a="$wall1" -v b="$wall2" 'BEGIN{printf "%.2f", a/b}')
 overhead=$(awk -v w="$wall2" -v m="$job_ms" 'BEGIN{ideal=60*m/2/1000; printf "%.1f", (w-ideal)/w*100}')
 
@@ -76,6 +82,6 @@ echo "| measure | taskmq | ProcessPoolExecutor | ratio |"
 echo "|---|---|---|---|"
 echo "| no-op jobs/s, C client (300k jobs) | $c_rate | $p_rate | $(ratio "$c_rate" "$p_rate") |"
 echo "| no-op jobs/s, \`taskmq map\` tool (200k lines) | $t_rate | $p_rate | $(ratio "$t_rate" "$p_rate") |"
-echo "| one job in flight, p50 round trip µs | $c_lat | $p_lat | $(ratio "$p_lat" "$c_lat") faster |"
+echo "| one job in flight, p50 round trip µs | $c_lat | $p_lat | $(ratio "$c_lat" "$p_lat" lower) |"
 echo "| 60 × sum(30M) (~${job_ms} ms each): 1 → 2 processes | ${wall1} s → ${wall2} s | | speedup ${speedup}x |"
 echo "| overhead over ideal for ~10 ms jobs, 2 processes | ${overhead}% | | |"

@@ -1,8 +1,10 @@
 /* broker/dispatch.c — who gets which queued job: credit, adaptive prefetch, revocation.
  *
  * A worker may hold one job per process plus, for short functions, a prefetch per process
- * (tmq_fn_prefetch: about 2 ms of work, at most 64; none for long or never-timed functions,
- * so a long job is only ever sent to an idle process). A function whose queue grew is offered
+ * (tmq_fn_prefetch: about 2 ms of work, at most 64). A long function (timed, no prefetch)
+ * gets one job of lookahead per worker daemon, which the daemon hands to whichever of its
+ * processes frees first, so no process waits a broker round trip between long jobs; a
+ * never-timed function gets none. A function whose queue grew is offered
  * first to idle processes, round robin, then its prefetch credit is shared in proportion; a
  * worker whose credit grew pulls from its functions' queues. When a process has idled for
  * TMQ_REVOKE_AFTER_MS while another worker holds unstarted prefetched jobs of a function it
@@ -23,6 +25,14 @@ static uint32_t s_give(tmq_core_t *self, tmq_fn_t *fn, tmq_bworker_t *w, uint32_
     return given;
 }
 
+/* One job of lookahead for a long function to a worker whose processes are all busy: it
+ * waits in that daemon, not behind any one job, and REVOKE takes it back should another
+ * worker's process idle meanwhile. */
+static void s_lookahead(tmq_core_t *self, tmq_fn_t *fn, tmq_bworker_t *w, uint32_t pf)
+{
+    if (pf == 0 && fn->timed && w->held.size == w->procs) s_give(self, fn, w, 1, true);
+}
+
 static void s_dispatch_fn(tmq_core_t *self, tmq_fn_t *fn)
 {
     size_t nw = fn->nworkers;
@@ -34,6 +44,8 @@ static void s_dispatch_fn(tmq_core_t *self, tmq_fn_t *fn)
         uint32_t idle = tmq_bworker_credit(w, 0);
         if (idle) s_give(self, fn, w, idle, pf == 0);
     }
+    for (size_t k = 0; k < nw && !tmq_fifo_empty(&fn->queue); k++)
+        s_lookahead(self, fn, fn->workers[(start + k) % nw], pf);
     if (pf == 0 || tmq_fifo_empty(&fn->queue)) return;
     uint64_t total = 0;
     for (size_t k = 0; k < nw; k++)
@@ -59,6 +71,7 @@ static void s_dispatch_worker(tmq_core_t *self, tmq_bworker_t *w)
         uint32_t pf = tmq_fn_prefetch(fn);
         uint32_t credit = tmq_bworker_credit(w, pf);
         if (credit) s_give(self, fn, w, credit, pf == 0);
+        if (!tmq_fifo_empty(&fn->queue)) s_lookahead(self, fn, w, pf);
     }
 }
 

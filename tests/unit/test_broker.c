@@ -314,13 +314,18 @@ static void test_ready_dispatch_respects_credit(void **state)
     assert_int_equal(att[0], 1);
     assert_int_equal(s_queued(core), 3);
     assert_int_equal(s_leased(core), 2);
-    /* a slow result frees one process: exactly one more job */
+    /* a slow result frees one process: one job for it, and now that "work" is known to be
+     * long, one job of lookahead for the daemon (handed to whichever process frees first) */
     s_done(core, "W1", 1, 1, TMQ_ST_OK, "\x01", 77, 500.0);
     s_turn(core);
-    assert_int_equal(s_jobs("W1", jids, att, 8), 1);
+    assert_int_equal(s_jobs("W1", jids, att, 8), 2);
     assert_int_equal(jids[0], 3);
-    assert_int_equal(s_leased(core), 2);
-    assert_int_equal(s_queued(core), 2);
+    assert_int_equal(jids[1], 4);
+    assert_int_equal(s_leased(core), 3);
+    assert_int_equal(s_queued(core), 1);
+    /* and never more than that while both processes stay busy */
+    s_turn(core);
+    assert_int_equal(s_jobs("W1", jids, att, 8), 0);
     tmq_core_destroy(&core);
 }
 
@@ -661,9 +666,9 @@ static void test_long_jobs_not_prefetched_short_ones_are(void **state)
     s_submit(core, "C1", "slow", 0, 50);
     s_turn(core);
     uint64_t jids[200];
-    assert_int_equal(s_jobs("W1", jids, NULL, 200), 2); /* credit == procs */
+    assert_int_equal(s_jobs("W1", jids, NULL, 200), 3); /* procs + one lookahead */
     tmq_bworker_t *w = tmq_core_worker(core, "W1", 2);
-    assert_int_equal(w->nlong, 2);
+    assert_int_equal(w->nlong, 3);
     s_signal(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_BYE); /* cancels them */
     s_turn(core);
     s_forget_sent();
@@ -678,6 +683,40 @@ static void test_long_jobs_not_prefetched_short_ones_are(void **state)
     s_turn(core);
     assert_int_equal(s_jobs("W1", jids, NULL, 200), 0);
     assert_int_equal(tmq_fnreg_find(core->fns, "slow", 4)->queue.size, 1);
+    tmq_core_destroy(&core);
+}
+
+/* A long job's lookahead never strands it: a worker that idles takes it back by REVOKE. */
+static void test_lookahead_revoked_for_an_idle_worker(void **state)
+{
+    (void)state;
+    tmq_core_t *core = s_core(10000, 1024);
+    s_teach(core, "slow", 200.0);
+    s_ready(core, "W1", 1, "slow", NULL);
+    s_submit(core, "C1", "slow", 0, 2);
+    s_turn(core);
+    uint64_t j1[4];
+    uint32_t a1[4];
+    assert_int_equal(s_jobs("W1", j1, a1, 4), 2); /* one running, one waiting in W1 */
+    s_ready(core, "W2", 1, "slow", NULL);
+    s_turn(core);
+    s_forget_sent();
+    s_now += TMQ_REVOKE_AFTER_MS + 1;
+    s_turn(core);
+    got_t g;
+    assert_true(s_got("W1", TMQ_CMD_REVOKE, &g));
+    s_got_free(&g);
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    tmq_batch_add_ref(&b, j1[1], a1[1]);
+    size_t len;
+    void *body = tmq_batch_finish(&b, TMQ_CMD_RETURNED, 0, &len);
+    tmq_batch_destroy(&b);
+    s_feed(core, TMQ_SIDE_BACKEND, "W1", TMQ_CMD_RETURNED, body, len);
+    s_turn(core);
+    uint64_t j2[4];
+    assert_int_equal(s_jobs("W2", j2, NULL, 4), 1);
+    assert_int_equal(j2[0], j1[1]); /* the waiting job moved to the idle worker */
     tmq_core_destroy(&core);
 }
 
@@ -878,6 +917,7 @@ int main(void)
         cmocka_unit_test_teardown(test_payload_limits_and_bad_items, s_teardown),
         cmocka_unit_test_teardown(test_long_jobs_not_prefetched_short_ones_are, s_teardown),
         cmocka_unit_test_teardown(test_revoke_when_a_worker_idles, s_teardown),
+        cmocka_unit_test_teardown(test_lookahead_revoked_for_an_idle_worker, s_teardown),
         cmocka_unit_test_teardown(test_bad_peers_and_commands, s_teardown),
         cmocka_unit_test_teardown(test_status_reply, s_teardown),
         cmocka_unit_test_teardown(test_heartbeats_and_client_expiry, s_teardown),
