@@ -1,0 +1,27 @@
+# Workers outlive their broker: after a broker restart (clean, or killed without a word) the
+# worker daemons reconnect with backoff, register again, and serve new jobs (Paranoid Pirate).
+. "$(dirname "$0")/lib.sh"
+start_broker --heartbeat 250
+start_worker w1 --procs 1
+wait_workers 1
+assert_eq "$(tmq submit echo 1)" "1" "before restart"
+
+restart() { # same endpoints, a new broker process
+    "$BROKER" --frontend "$FRONTEND" --backend "$BACKEND" --heartbeat 250 2>>"$T/broker.log" &
+    BROKER_PID=$!
+    PIDS+=("$BROKER_PID")
+}
+
+kill -TERM "$BROKER_PID"; wait "$BROKER_PID"
+restart
+wait_workers 1
+assert_eq "$(tmq submit echo 2)" "2" "after a clean restart"
+pass "worker re-registers after a clean broker restart"
+
+kill -KILL "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null
+sleep 1                                            # silent past 3 x 250 ms: the worker notices
+restart
+wait_workers 1
+assert_eq "$(tmq submit echo 3)" "3" "after a crash restart"
+grep -q "registered again" "$T/worker-w1.log" || fail "worker log does not show re-registration"
+pass "worker reconnects after the broker was killed"
