@@ -2,6 +2,8 @@
  * are used as plain zhashx string keys. */
 #include "functions.h"
 
+#include <math.h>
+
 #include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +109,7 @@ void tmq_fnreg_detach(tmq_fnreg_t *self, tmq_fn_t *fn, struct tmq_bworker_t *w)
 
 void tmq_fn_observe(tmq_fn_t *fn, double ms)
 {
-    if (!(ms >= 0)) return; /* NaN or negative: ignore */
+    if (!isfinite(ms) || ms < 0) return; /* NaN, infinite or negative: a worker's lie, ignore */
     if (!fn->timed) {
         fn->ewma_ms = ms;
         fn->timed = true;

@@ -46,11 +46,13 @@ static uint64_t s_be(const uint8_t *p, int n)
     return v;
 }
 
-/* Skips one object at *pos. Returns 0, or -1 when it is truncated, too deep, or uses the
- * reserved byte 0xc1. Allocates nothing, so a lying count costs only the bytes present. */
-static int s_scan(const uint8_t *p, size_t len, size_t *pos, int depth)
+/* Skips one object at *pos. Returns 0, or -1 when it is truncated, too deep, one object past
+ * the *budget of objects, or uses the reserved byte 0xc1. Allocates nothing, so a lying count
+ * costs only the bytes present. */
+static int s_scan(const uint8_t *p, size_t len, size_t *pos, int depth, uint32_t *budget)
 {
-    if (depth < 0 || *pos >= len) return -1;
+    if (depth < 0 || *pos >= len || *budget == 0) return -1;
+    (*budget)--;
     uint8_t b = p[(*pos)++];
     size_t left = len - *pos;
     uint64_t skip = 0, items = 0; /* bytes to skip, or child objects to scan */
@@ -93,15 +95,16 @@ static int s_scan(const uint8_t *p, size_t len, size_t *pos, int depth)
     *pos += skip;
     if (items > left) return -1; /* every child needs at least one byte */
     for (uint64_t i = 0; i < items; i++)
-        if (s_scan(p, len, pos, depth - 1) != 0) return -1;
+        if (s_scan(p, len, pos, depth - 1, budget) != 0) return -1;
     return 0;
 }
 
 int tmq_proto_check(const void *data, size_t len, int max_depth)
 {
     size_t pos = 0;
+    uint32_t budget = TMQ_PROTO_MAX_OBJECTS;
     if (!data || len == 0) return -1;
-    if (s_scan(data, len, &pos, max_depth) != 0) return -1;
+    if (s_scan(data, len, &pos, max_depth, &budget) != 0) return -1;
     return pos == len ? 0 : -1;
 }
 

@@ -20,6 +20,9 @@
 #define TMQ_PROTO_MAX_BODY (64u << 20)    /* a body frame larger than this is refused */
 #define TMQ_PROTO_MAX_PAYLOAD (1u << 20)  /* default limit on one job argument or result */
 #define TMQ_PROTO_MAX_FNAME 64            /* function names are 1..64 bytes */
+#define TMQ_PROTO_MAX_OBJECTS (1u << 20)  /* msgpack objects in one body: msgpack-c spends
+                                             ~24 bytes per object, so this caps the memory
+                                             one message can cost at ~24 MiB */
 
 typedef enum {
     TMQ_CMD_HELLO = 1,     /* client -> broker   {}                                         */
@@ -94,8 +97,9 @@ int tmq_proto_decode(tmq_msg_t *m, const void *hdr, size_t hdr_len, const void *
                      size_t body_len, int *errcode);
 void tmq_msg_release(tmq_msg_t *m);
 
-/* Checks that data holds exactly one well-formed msgpack object within depth and count limits.
- * Returns 0 or -1. Used for bodies and for job arguments/results the broker never unpacks. */
+/* Checks that data holds exactly one well-formed msgpack object within depth and count limits
+ * (at most TMQ_PROTO_MAX_OBJECTS objects in all). Returns 0 or -1. Used for bodies and for job
+ * arguments/results the broker never unpacks. */
 int tmq_proto_check(const void *data, size_t len, int max_depth);
 
 /* Field lookup in the body map; NULL when absent. */

@@ -57,7 +57,11 @@ int tmq_wire_recv(void *sock, bool router, tmq_wire_in_t *in, int *errcode)
         in->msg.body = NULL;
         return -1;
     }
-    zmq_msg_recv(&in->body, h, 0);
+    if (zmq_msg_recv(&in->body, h, 0) < 0) { /* interrupted mid-message: nothing usable */
+        in->msg.body = NULL;
+        tmq_wire_in_release(in);
+        return 0;
+    }
     if (zmq_msg_more(&in->body)) {
         s_drain(h, &in->body);
         *errcode = TMQ_ERR_MALFORMED;

@@ -356,6 +356,42 @@ static void test_depth_limit(void **state)
     assert_int_equal(tmq_proto_check("\x91\x01", 2, 0), -1);
 }
 
+/* A small body declaring a huge number of tiny objects would cost msgpack-c ~24 bytes each
+ * to unpack: past TMQ_PROTO_MAX_OBJECTS it is refused before any allocation. */
+static void test_object_budget(void **state)
+{
+    (void)state;
+    size_t n = TMQ_PROTO_MAX_OBJECTS + 10;
+    uint8_t *body = malloc(n + 16);
+    size_t len = 0;
+    body[len++] = 0x81;
+    body[len++] = 0xa4;
+    memcpy(body + len, "jobs", 4);
+    len += 4;
+    body[len++] = 0xdd; /* array32 */
+    body[len++] = (uint8_t)(n >> 24);
+    body[len++] = (uint8_t)(n >> 16);
+    body[len++] = (uint8_t)(n >> 8);
+    body[len++] = (uint8_t)n;
+    memset(body + len, 0xc0, n); /* n nils: every count is honest, only the total is too big */
+    len += n;
+    tmq_msg_t m;
+    assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, body, len), -1);
+    tmq_msg_release(&m);
+    /* the same shape within the budget decodes */
+    size_t ok = 1000;
+    len = 7;
+    body[len++] = (uint8_t)(ok >> 24);
+    body[len++] = (uint8_t)(ok >> 16);
+    body[len++] = (uint8_t)(ok >> 8);
+    body[len++] = (uint8_t)ok;
+    len += ok;
+    assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, body, len), 0);
+    assert_int_equal(tmq_msg_count(&m), ok);
+    tmq_msg_release(&m);
+    free(body);
+}
+
 /* Items with the wrong arity or types are refused one by one; their neighbours still decode. */
 static void test_bad_items(void **state)
 {
@@ -459,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_truncation_every_offset),
         cmocka_unit_test(test_hostile_bodies),
         cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_object_budget),
         cmocka_unit_test(test_bad_items),
         cmocka_unit_test(test_garbage),
     };
