@@ -101,6 +101,8 @@ static void s_on_status(tmq_client_t *c, const tmq_wire_in_t *in)
     memcpy(c->status_body, zmq_msg_data((zmq_msg_t *)&in->body), c->status_len);
 }
 
+static void s_broker_lost(tmq_client_t *c);
+
 static void s_dispatch(tmq_client_t *c, const tmq_wire_in_t *in)
 {
     const tmq_msg_t *m = &in->msg;
@@ -127,8 +129,12 @@ static void s_dispatch(tmq_client_t *c, const tmq_wire_in_t *in)
     case TMQ_CMD_ERROR: {
         const char *reason = "";
         size_t len = 0;
+        uint64_t code = 0;
         tmq_msg_get_str(m, "reason", &reason, &len);
+        tmq_msg_get_uint(m, "code", &code);
         tmq_warn("client: broker reported an error: %.*s", (int)len, reason);
+        /* a broker that does not know us restarted: the jobs it held are gone */
+        if (code == TMQ_ERR_UNKNOWN_PEER && c->inflight.count) s_broker_lost(c);
         break;
     }
     default:
@@ -155,7 +161,7 @@ static void s_fail_lost(uint64_t id, void *arg)
  * job still awaiting a result fails, so callers waiting for them are released. */
 static void s_broker_lost(tmq_client_t *c)
 {
-    tmq_warn("client: no word from the broker for %u ms; failing %zu jobs",
+    tmq_warn("client: lost the broker (silent for %u ms, or restarted); failing %zu jobs",
              TMQ_CLIENT_BROKER_LIVENESS * c->heartbeat_ms, c->inflight.count);
     tmq_acks_destroy(c); /* their ACKs will not come */
     c->welcomed = false; /* until a broker answers again */
@@ -332,10 +338,20 @@ static size_t s_max_arg(const tmq_client_t *c)
 int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t arg_len,
                uint64_t *job_id)
 {
-    if (!c || !function) return -1;
+    if (!c || !function) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* A job the broker would refuse still takes an id and fails as a result, so ids stay
+     * input positions and every submitted job yields exactly one result. */
     size_t fn_len = strlen(function);
-    if (fn_len == 0 || fn_len > TMQ_PROTO_MAX_FNAME) return -1;
-    if (!arg || tmq_proto_check(arg, arg_len, TMQ_PROTO_MAX_DEPTH) != 0) return -1;
+    const char *bad = NULL;
+    if (fn_len == 0 || fn_len > TMQ_PROTO_MAX_FNAME)
+        bad = "bad job: function name must be 1 to 64 bytes";
+    else if (!arg || tmq_proto_check(arg, arg_len, TMQ_PROTO_MAX_DEPTH) != 0)
+        bad = "bad job: argument is not one msgpack value nested at most 32 deep";
+    else if (arg_len > s_max_arg(c))
+        bad = "payload too large";
     if (c->inflight.count >= c->window) {
         tmq_client_send_batch(c);
         while (c->inflight.count >= c->window) {
@@ -348,9 +364,8 @@ int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t ar
     uint64_t id = c->next_id++;
     if (job_id) *job_id = id;
     tmq_idset_add(&c->inflight, id);
-    if (arg_len > s_max_arg(c)) {
-        static const char why[] = "payload too large";
-        tmq_client_fail(c, id, why, sizeof why - 1);
+    if (bad) {
+        tmq_client_fail(c, id, bad, strlen(bad));
         return 0;
     }
     tmq_submit_item_t it = {.cid = id,

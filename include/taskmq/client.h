@@ -43,10 +43,12 @@ void tmq_client_set_fail_when_full(tmq_client_t *c, bool fail);
 
 /* Submits one job: function name and its argument as msgpack bytes (copied). Sets *job_id
  * (if non-NULL) to the job's id: ids count up from 0 in submission order, so they double as
- * input indexes. Returns 0, or -1 on a bad argument (empty or over-long function name,
- * argument that is not one msgpack object). Never blocks on a round trip, but waits for
- * results to arrive while the in-flight window is full; a signal interrupting that wait
- * returns -1 with errno EINTR (nothing submitted). */
+ * input indexes. A job that cannot be valid (empty or over-long function name, argument that
+ * is not one msgpack object nested at most 32 deep, argument over the broker's size limit)
+ * still takes its id and comes back from tmq_next as a failed result saying why. Returns 0;
+ * -1 with errno EINVAL for a NULL client or function, or EINTR when a signal interrupted the
+ * wait for window room (nothing submitted). Never blocks on a round trip, but waits for
+ * results to arrive while the in-flight window is full. */
 int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t arg_len,
                uint64_t *job_id);
 

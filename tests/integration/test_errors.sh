@@ -37,6 +37,15 @@ tmq submit nosuch 1 >/dev/null 2>"$T/sub.err"
 assert_eq "$?" "1" "submit of an unknown function"
 grep -q "unknown function: nosuch" "$T/sub.err" || fail "submit error text: $(cat "$T/sub.err")"
 
+deep="$(printf '[%.0s' $(seq 40))1$(printf ']%.0s' $(seq 40))"
+printf '1\n%s\n3\n' "$deep" | tmq map echo >"$T/deep"
+assert_eq "$?" "1" "exit status with an argument too deep"
+assert_eq "$(jq -s -c 'sort_by(.index) | map(.ok)' "$T/deep")" "[true,false,true]" "deep argument fails alone"
+[[ "$(jq -r 'select(.index==1) | .error' "$T/deep")" == "bad job"* ]] || fail "deep argument error: $(cat "$T/deep")"
+tmq map echo 1 "$deep" 3 >"$T/deep2"
+assert_eq "$(jq -s -c 'sort_by(.index) | map(.ok)' "$T/deep2")" "[true,false,true]" "deep ARG fails alone"
+pass "an argument nested too deep fails alone; later input still runs"
+
 assert_eq "$(tmq submit sum 5)" "10" "still serving"
 pass "the worker keeps serving"
 
