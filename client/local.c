@@ -3,6 +3,7 @@
  * SIGKILLed tool leaves no worker behind. */
 #include "local.h"
 #include "broker.h"
+#include "cli.h"
 #include "jsonmp.h"
 #include "platform.h"
 
@@ -113,6 +114,10 @@ int tmq_local_wait_worker(tmq_local_t *self, tmq_client_t *c, int timeout_ms, ch
     int64_t deadline = tmq_clock_ms() + timeout_ms;
     while (tmq_clock_ms() < deadline) {
         int status;
+        if (tmq_cli_interrupted) {
+            snprintf(err, errlen, "interrupted while the local worker started");
+            return -1;
+        }
         if (waitpid(self->worker, &status, WNOHANG) == self->worker) {
             char why[64];
             self->worker = -1;

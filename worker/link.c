@@ -239,11 +239,6 @@ int64_t tmq_link_next_ms(const tmq_link_t *self)
     return next;
 }
 
-bool tmq_link_registered(const tmq_link_t *self)
-{
-    return self->registered;
-}
-
 uint32_t tmq_link_max_payload(const tmq_link_t *self)
 {
     return self->max_payload;

@@ -48,7 +48,6 @@ bool tmq_link_tick(tmq_link_t *self);
 /* Milliseconds (tmq_clock_ms) of the next thing tmq_link_tick has to do. */
 int64_t tmq_link_next_ms(const tmq_link_t *self);
 
-bool tmq_link_registered(const tmq_link_t *self); /* WELCOME received on this connection */
 uint32_t tmq_link_max_payload(const tmq_link_t *self);
 
 /* Says BYE (when connected) and lets it be delivered for up to 1 s when the link closes. */

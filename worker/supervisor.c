@@ -203,16 +203,6 @@ static int s_spawn(tmq_sup_t *self, s_exec_t *e, int64_t now)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) goto fail;
-    /* tmq_spawn skips dup2 when keep_fd is already 3, and exec would then close it. */
-    if (sv[1] == 3) {
-        int moved = fcntl(sv[1], F_DUPFD_CLOEXEC, 4);
-        close(sv[1]);
-        if (moved < 0) {
-            close(sv[0]);
-            goto fail;
-        }
-        sv[1] = moved;
-    }
     pid_t pid = tmq_spawn(self->argv, sv[1], true);
     int err = errno;
     close(sv[1]);
