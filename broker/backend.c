@@ -1,6 +1,7 @@
 /* broker/backend.c — what the core does with each worker command.
  *
  * READY (re)registers a worker; anything else from an unknown routing id gets RECONNECT.
+ * ERROR (a worker refusing something we sent) is logged, never answered or counted.
  * DONE and RETURNED items are fenced by (jid, attempt, holder): a result for another attempt
  * or from a worker that no longer holds the job is counted stale and dropped, so a client
  * sees exactly one result per job. Results go into the client's outbox in the same turn.
@@ -27,8 +28,10 @@ static void s_ready(tmq_core_t *self, tmq_bworker_t *w, const void *rid, size_t 
     bool again = w != NULL;
     if (w) { /* re-registration: whatever it held is gone on its side */
         tmq_core_requeue_held(self, w);
+        tmq_core_detaching(self, w); /* it may no longer serve some of them */
         tmq_outbox_clear(&w->out);
     } else {
+        if (tmq_bworkers_size(self->workers) == 0) self->workers_since = self->now;
         w = tmq_bworkers_add(self->workers, rid, rid_len, self->now);
     }
     w->last_seen = self->now;
@@ -79,14 +82,23 @@ static size_t s_utoa(char *out, uint32_t v)
     return n;
 }
 
+/* The job w holds as (jid, attempt), or NULL (counted stale): another attempt's, another
+ * worker's, or one no longer known. */
+static tmq_job_t *s_fenced(tmq_core_t *self, tmq_bworker_t *w, uint64_t jid, uint32_t attempt)
+{
+    tmq_job_t *job = tmq_jobtab_find(self->jobs, jid);
+    if (!job || job->state != TMQ_JOB_LEASED || job->worker != w || job->attempt != attempt) {
+        self->stats.stale++;
+        return NULL;
+    }
+    return job;
+}
+
 static void s_done_item(tmq_core_t *self, tmq_bworker_t *w, const tmq_done_item_t *d, char *worker,
                         size_t prefix)
 {
-    tmq_job_t *job = tmq_jobtab_find(self->jobs, d->jid);
-    if (!job || job->state != TMQ_JOB_LEASED || job->worker != w || job->attempt != d->attempt) {
-        self->stats.stale++;
-        return;
-    }
+    tmq_job_t *job = s_fenced(self, w, d->jid, d->attempt);
+    if (!job) return;
     w->done++;
     size_t worker_len = prefix + s_utoa(worker + prefix, d->pid);
     if (d->status == TMQ_ST_DIED) {
@@ -124,6 +136,7 @@ static void s_done(tmq_core_t *self, tmq_bworker_t *w, const tmq_msg_t *msg)
 static void s_returned(tmq_core_t *self, tmq_bworker_t *w, const tmq_msg_t *msg)
 {
     w->revoke_at = 0;
+    self->next_revoke = self->now; /* it may be asked again at once should some still idle */
     /* last first, each to the front: the returned jobs keep their order */
     for (size_t i = tmq_msg_count(msg); i-- > 0;) {
         uint64_t jid;
@@ -132,11 +145,8 @@ static void s_returned(tmq_core_t *self, tmq_bworker_t *w, const tmq_msg_t *msg)
             tmq_core_bad_input(self, TMQ_SIDE_BACKEND, "RETURNED item", "wrong fields");
             continue;
         }
-        tmq_job_t *job = tmq_jobtab_find(self->jobs, jid);
-        if (!job || job->state != TMQ_JOB_LEASED || job->worker != w || job->attempt != attempt) {
-            self->stats.stale++;
-            continue;
-        }
+        tmq_job_t *job = s_fenced(self, w, jid, attempt);
+        if (!job) continue;
         job->flags |= TMQ_JOB_KEEP_ATTEMPT; /* never started: same attempt next time */
         tmq_core_requeue(self, job, true);
     }
@@ -150,6 +160,10 @@ void tmq_core_backend(tmq_core_t *self, int64_t now, const void *rid, size_t rid
     switch (msg->cmd) {
     case TMQ_CMD_READY:
         s_ready(self, w, rid, rid_len, msg);
+        return;
+    case TMQ_CMD_ERROR:
+        if (w) w->last_seen = now;
+        tmq_core_peer_error(self, TMQ_SIDE_BACKEND, msg);
         return;
     case TMQ_CMD_DONE:
     case TMQ_CMD_RETURNED:

@@ -1,5 +1,6 @@
 /* broker/core.c — the core's shared machinery: lifetime, flush list, replies, the job
- * lifecycle helpers, peer removal, and the per-turn tick (heartbeats, expiry, dispatch).
+ * lifecycle helpers, peer removal, and the per-turn tick (heartbeats, expiry, dispatch,
+ * failing the jobs of functions no worker serves, revocation).
  *
  * Invariants: a job is in exactly one place (its function's queue while QUEUED, its
  * worker's held list while LEASED) and always on its client's list; an outbox is on the
@@ -7,9 +8,16 @@
  */
 #include "core.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A function being watched: it may have queued jobs and no worker serving it. */
+typedef struct {
+    tmq_fn_t *fn;  /* holds a reference */
+    int64_t since; /* when it last lost its workers (or got jobs without any) */
+} s_unserved_t;
 
 static void s_push(void ***arr, size_t *n, size_t *cap, void *p)
 {
@@ -19,6 +27,17 @@ static void s_push(void ***arr, size_t *n, size_t *cap, void *p)
         if (!*arr) abort();
     }
     (*arr)[(*n)++] = p;
+}
+
+/* Removes p from an unordered pointer array (the last entry takes its slot); no-op if absent. */
+static void s_pull(void **arr, size_t *n, const void *p)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (arr[i] == p) {
+            arr[i] = arr[--*n];
+            return;
+        }
+    }
 }
 
 static int64_t s_scan_every(const tmq_core_t *self)
@@ -37,6 +56,9 @@ tmq_core_t *tmq_core_new(const tmq_core_config_t *cfg, int64_t now)
     self->fns = tmq_fnreg_new();
     self->workers = tmq_bworkers_new(self->fns);
     self->clients = tmq_bclients_new();
+    self->unserved = zhashx_new();
+    if (!self->unserved) abort();
+    if (self->cfg.max_pending == 0) self->cfg.max_pending = TMQ_OUTBOX_MAX_PENDING;
     tmq_bstats_init(&self->stats, now);
     tmq_batch_init(&self->scratch);
     self->now = now;
@@ -63,6 +85,11 @@ void tmq_core_destroy(tmq_core_t **self_p)
         self->dfns[i]->dirty = false;
         tmq_fnreg_unref(self->fns, &self->dfns[i]);
     }
+    for (s_unserved_t *u = zhashx_first(self->unserved); u; u = zhashx_next(self->unserved)) {
+        tmq_fnreg_unref(self->fns, &u->fn);
+        free(u);
+    }
+    zhashx_destroy(&self->unserved);
     tmq_jobtab_destroy(&self->jobs);
     tmq_fnreg_destroy(&self->fns);
     tmq_batch_destroy(&self->scratch);
@@ -86,12 +113,7 @@ void tmq_core_mark(tmq_core_t *self, tmq_outbox_t *ob)
 static void s_unmark(tmq_core_t *self, tmq_outbox_t *ob)
 {
     if (!ob->dirty) return;
-    for (size_t i = 0; i < self->nflush; i++) {
-        if (self->flush[i] == ob) {
-            self->flush[i] = self->flush[--self->nflush];
-            break;
-        }
-    }
+    s_pull((void **)self->flush, &self->nflush, ob);
     ob->dirty = false;
 }
 
@@ -140,6 +162,28 @@ void tmq_core_bad_input(tmq_core_t *self, int side, const char *what, const char
         tmq_warn("bad %s from a %s: %s (%u similar lines suppressed)", what, peer, why, suppressed);
     else
         tmq_warn("bad %s from a %s: %s", what, peer, why);
+}
+
+void tmq_core_peer_error(tmq_core_t *self, int side, const tmq_msg_t *msg)
+{
+    uint32_t suppressed = 0;
+    if (tmq_log_level < TMQ_LOG_WARN || !tmq_rate_ok(&self->err_rate, 10, &suppressed)) return;
+    uint64_t code = 0;
+    const char *reason = NULL;
+    size_t len = 0;
+    (void)tmq_msg_get_uint(msg, "code", &code);
+    if (tmq_msg_get_str(msg, "reason", &reason, &len) != 0) len = 0;
+    char text[121]; /* the peer's words, cut short and made printable */
+    size_t n = len < sizeof text - 1 ? len : sizeof text - 1;
+    for (size_t i = 0; i < n; i++)
+        text[i] = isprint((unsigned char)reason[i]) ? reason[i] : '?';
+    text[n] = '\0';
+    const char *peer = side == TMQ_SIDE_FRONTEND ? "client" : "worker";
+    if (suppressed)
+        tmq_warn("a %s sent ERROR %llu: %s (%u similar lines suppressed)", peer,
+                 (unsigned long long)code, text, suppressed);
+    else
+        tmq_warn("a %s sent ERROR %llu: %s", peer, (unsigned long long)code, text);
 }
 
 void tmq_core_malformed(tmq_core_t *self, int64_t now, int side, const void *rid, size_t rid_len,
@@ -265,16 +309,75 @@ void tmq_core_drop_worker(tmq_core_t *self, tmq_bworker_t **w_p)
 {
     tmq_bworker_t *w = *w_p;
     tmq_core_requeue_held(self, w);
-    if (w->dirty) {
-        for (size_t i = 0; i < self->ndworkers; i++) {
-            if (self->dworkers[i] == w) {
-                self->dworkers[i] = self->dworkers[--self->ndworkers];
-                break;
-            }
-        }
-    }
+    tmq_core_detaching(self, w);
+    if (w->dirty) s_pull((void **)self->dworkers, &self->ndworkers, w);
     s_unmark(self, &w->out);
     tmq_bworkers_remove(self->workers, w_p);
+}
+
+/* ---- functions no worker serves ---- */
+
+void tmq_core_unserved(tmq_core_t *self, tmq_fn_t *fn)
+{
+    s_unserved_t *u = zhashx_lookup(self->unserved, fn->name);
+    if (!u) {
+        u = malloc(sizeof *u);
+        if (!u) abort();
+        tmq_fn_hold(fn);
+        u->fn = fn;
+        zhashx_insert(self->unserved, fn->name, u);
+    }
+    u->since = self->now;
+}
+
+void tmq_core_detaching(tmq_core_t *self, tmq_bworker_t *w)
+{
+    for (size_t i = 0; i < w->nfns; i++) {
+        tmq_fn_t *fn = w->fns[i];
+        if (fn->nworkers == 1 && !tmq_fifo_empty(&fn->queue)) tmq_core_unserved(self, fn);
+    }
+}
+
+/* Fails every queued job of fn: one REJECTED result to each client, counted as failed. */
+static void s_fail_queued(tmq_core_t *self, tmq_fn_t *fn)
+{
+    char reason[TMQ_PROTO_MAX_FNAME + 32];
+    int n = snprintf(reason, sizeof reason, "unknown function: %s", fn->name);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof reason ? (size_t)n : sizeof reason - 1;
+    tmq_warn("no connected worker serves %s: %zu queued jobs failed", fn->name, fn->queue.size);
+    tmq_fifo_link_t *l;
+    while ((l = tmq_fifo_pop_front(&fn->queue)) != NULL)
+        tmq_core_finish(self, TMQ_FIFO_ENTRY(l, tmq_job_t, link), TMQ_ST_REJECTED, reason, len, "",
+                        0, 0.0);
+}
+
+/* Whether the watch on u ends now: fn is served again or has nothing queued, or its grace ran
+ * out with some worker connected (its jobs are failed). Grace counts from when fn lost its
+ * workers or, later, from when a worker arrived while none was connected. */
+static bool s_unserved_over(tmq_core_t *self, s_unserved_t *u)
+{
+    tmq_fn_t *fn = u->fn;
+    if (fn->nworkers > 0 || tmq_fifo_empty(&fn->queue)) return true;
+    int64_t start = u->since > self->workers_since ? u->since : self->workers_since;
+    if (self->now - start < (int64_t)TMQ_UNSERVED_GRACE * self->cfg.heartbeat_ms) return false;
+    s_fail_queued(self, fn);
+    return true;
+}
+
+/* Ends the watches that are over (zhashx may not change while it is walked: collect first). */
+static void s_unserved_scan(tmq_core_t *self)
+{
+    if (zhashx_size(self->unserved) == 0 || tmq_bworkers_size(self->workers) == 0) return;
+    s_unserved_t **over = NULL;
+    size_t n = 0, cap = 0;
+    for (s_unserved_t *u = zhashx_first(self->unserved); u; u = zhashx_next(self->unserved))
+        if (s_unserved_over(self, u)) s_push((void ***)&over, &n, &cap, u);
+    for (size_t i = 0; i < n; i++) {
+        zhashx_delete(self->unserved, over[i]->fn->name);
+        tmq_fnreg_unref(self->fns, &over[i]->fn);
+        free(over[i]);
+    }
+    free(over);
 }
 
 /* ---- timed work ---- */
@@ -306,6 +409,7 @@ static void s_scan(tmq_core_t *self)
             tmq_core_mark(self, &w->out);
         }
     }
+    s_unserved_scan(self);
 }
 
 int64_t tmq_core_tick(tmq_core_t *self, int64_t now)
@@ -317,10 +421,13 @@ int64_t tmq_core_tick(tmq_core_t *self, int64_t now)
     }
     tmq_dispatch_run(self);
     int64_t next = self->next_scan;
+    /* revocation: rescanned when some worker's load crossed its process count, else only
+     * when a REVOKE the last scan found could come due */
     if (tmq_bworkers_overfull(self->workers) > 0 && tmq_bworkers_idle(self->workers) > 0) {
-        if (now >= self->next_revoke) {
-            tmq_dispatch_revoke(self);
-            self->next_revoke = now + 1;
+        uint64_t gen = tmq_bworkers_gen(self->workers);
+        if (gen != self->revoke_gen || now >= self->next_revoke) {
+            self->revoke_gen = gen;
+            self->next_revoke = tmq_dispatch_revoke(self);
         }
         if (self->next_revoke < next) next = self->next_revoke;
     }
@@ -371,7 +478,12 @@ void tmq_core_flush(tmq_core_t *self, int64_t now, tmq_core_send_fn *send, void 
 
 bool tmq_core_pending(const tmq_core_t *self)
 {
-    return self->nflush > 0 || self->ndfns > 0 || self->ndworkers > 0;
+    return self->nflush > 0 || tmq_core_ready(self);
+}
+
+bool tmq_core_ready(const tmq_core_t *self)
+{
+    return self->ndfns > 0 || self->ndworkers > 0;
 }
 
 void tmq_core_shutdown(tmq_core_t *self)

@@ -5,6 +5,11 @@
  * per turn (dispatch, heartbeats, expiry, revocation) and tmq_core_flush with a send
  * callback. No sockets and no clock of its own, so tests drive it message by message.
  * Handlers are split by side: frontend.c (clients), backend.c (workers), dispatch.c.
+ *
+ * Jobs never wait for nothing: while no worker at all is connected they stay queued (so a
+ * cluster may start in any order), but once some worker is connected, a function with queued
+ * jobs that no connected worker serves gets TMQ_UNSERVED_GRACE heartbeats for one to arrive;
+ * then each of its queued jobs fails with "unknown function: NAME", once, to its client.
  */
 #ifndef TMQ_BROKER_CORE_H
 #define TMQ_BROKER_CORE_H
@@ -16,6 +21,7 @@
 #include "stats.h"
 #include "workers.h"
 
+#include <czmq.h>
 #include <log.h>
 #include <proto.h>
 #include <stdbool.h>
@@ -25,6 +31,7 @@
 #define TMQ_WORKER_LIVENESS 3    /* ... before a worker is dropped and its jobs requeued */
 #define TMQ_REVOKE_AFTER_MS 4    /* a process idle this long may reclaim prefetched jobs */
 #define TMQ_REVOKE_RETRY_MS 1000 /* an unanswered REVOKE may be repeated after this */
+#define TMQ_UNSERVED_GRACE 3     /* heartbeats queued jobs of an unserved function may wait */
 #define TMQ_MAX_TRANSIENT 1024   /* replies to unregistered peers kept per turn */
 #define TMQ_MAX_RETRIES 1000
 #define TMQ_READY_MAX_FNS 1024
@@ -34,6 +41,9 @@ typedef struct {
     size_t max_queue;      /* QUEUED jobs accepted at most */
     uint32_t max_payload;  /* bytes per argument or result */
     int retries;           /* default deaths tolerated per job */
+    size_t max_pending;    /* bytes owed to a client past which it gets no more (SUBMIT is
+                              refused "queue full", STATUS unanswered); 0 = the default,
+                              TMQ_OUTBOX_MAX_PENDING */
 } tmq_core_config_t;
 
 typedef struct tmq_core_t {
@@ -44,6 +54,7 @@ typedef struct tmq_core_t {
     tmq_bclients_t *clients;
     tmq_bstats_t stats;
     tmq_rate_t log_rate;  /* bad-input log lines */
+    tmq_rate_t err_rate;  /* log lines about ERROR messages from peers */
     int64_t now;          /* time of the call being handled */
     int64_t next_scan;    /* heartbeats and expiry */
     tmq_outbox_t **flush; /* outboxes with something to send */
@@ -54,9 +65,12 @@ typedef struct tmq_core_t {
     size_t ndworkers, dworkers_cap;
     tmq_outbox_t **gone; /* peers found unreachable during a flush */
     size_t ngone, gone_cap;
-    int64_t next_revoke; /* earliest next revocation scan */
-    bool closing;        /* tmq_core_shutdown was called */
-    tmq_batch_t scratch; /* ACK rejections under construction */
+    int64_t next_revoke;   /* earliest next revocation scan */
+    uint64_t revoke_gen;   /* tmq_bworkers_gen at the last revocation scan */
+    zhashx_t *unserved;    /* name -> functions that may have queued jobs and no worker */
+    int64_t workers_since; /* when the first worker arrived while none was connected */
+    bool closing;          /* tmq_core_shutdown was called */
+    tmq_batch_t scratch;   /* ACK rejections under construction */
 } tmq_core_t;
 
 /* ---- driving the core (the loop and tests) ---- */
@@ -74,7 +88,8 @@ void tmq_core_backend(tmq_core_t *self, int64_t now, const void *rid, size_t rid
 void tmq_core_malformed(tmq_core_t *self, int64_t now, int side, const void *rid, size_t rid_len,
                         int errcode, const char *why);
 
-/* End of the turn's input: dispatch, heartbeats, expiry, revocation, rate sampling.
+/* End of the turn's input: dispatch, heartbeats, expiry, failing the queued jobs of
+ * functions past their grace period, revocation, rate sampling.
  * Returns when it next has timed work to do (absolute ms). */
 int64_t tmq_core_tick(tmq_core_t *self, int64_t now);
 
@@ -87,6 +102,9 @@ void tmq_core_flush(tmq_core_t *self, int64_t now, tmq_core_send_fn *send, void 
 /* True when output or dispatch work is waiting (after a flush: a peer would block, or a
  * peer found unreachable left jobs to requeue or cancel). */
 bool tmq_core_pending(const tmq_core_t *self);
+/* True when dispatch work is waiting (run the next turn at once); output a peer would not
+ * take yet does not count. */
+bool tmq_core_ready(const tmq_core_t *self);
 
 /* Queues BYE to every worker (broker shutting down); flush afterwards. */
 void tmq_core_shutdown(tmq_core_t *self);
@@ -107,6 +125,9 @@ void tmq_core_reply_error(tmq_core_t *self, int side, const void *rid, size_t ri
                           const char *reason);
 /* Counts bad input and logs it through the rate limiter. */
 void tmq_core_bad_input(tmq_core_t *self, int side, const char *what, const char *why);
+/* An ERROR a peer sent us: logged through its own rate limiter, neither counted nor answered
+ * (answering could start an endless exchange of ERRORs). */
+void tmq_core_peer_error(tmq_core_t *self, int side, const tmq_msg_t *msg);
 
 void tmq_core_fn_dirty(tmq_core_t *self, tmq_fn_t *fn);
 void tmq_core_worker_dirty(tmq_core_t *self, tmq_bworker_t *w);
@@ -126,9 +147,17 @@ void tmq_core_drop_client(tmq_core_t *self, tmq_bclient_t **c_p);
 void tmq_core_requeue_held(tmq_core_t *self, tmq_bworker_t *w);
 /* A worker left (BYE, expiry, unreachable): its held jobs are requeued, the record freed. */
 void tmq_core_drop_worker(tmq_core_t *self, tmq_bworker_t **w_p);
+/* w is about to stop serving its functions (it leaves or registers again): those with queued
+ * jobs it alone serves start their grace period. Call after its held jobs were requeued. */
+void tmq_core_detaching(tmq_core_t *self, tmq_bworker_t *w);
+/* fn has queued jobs (or is about to) and may have no worker: watched from now on. */
+void tmq_core_unserved(tmq_core_t *self, tmq_fn_t *fn);
 
 /* dispatch.c */
 void tmq_dispatch_run(tmq_core_t *self);
-void tmq_dispatch_revoke(tmq_core_t *self);
+/* Sends REVOKE to every worker holding unstarted jobs that another worker, idle for
+ * TMQ_REVOKE_AFTER_MS, could run; returns when another REVOKE could next be due (INT64_MAX:
+ * not until some worker's load changes). */
+int64_t tmq_dispatch_revoke(tmq_core_t *self);
 
 #endif

@@ -8,7 +8,9 @@
  * first to idle processes, round robin, then its prefetch credit is shared in proportion; a
  * worker whose credit grew pulls from its functions' queues. When a process has idled for
  * TMQ_REVOKE_AFTER_MS while another worker holds unstarted prefetched jobs of a function it
- * serves, that worker is asked (REVOKE) to hand them back.
+ * serves, that worker is asked (REVOKE) to hand them back. The revocation scan runs only when
+ * some worker's load crossed its process count or when a REVOKE it found pending comes due:
+ * an idle worker that serves none of an overfull worker's functions schedules nothing.
  */
 #include "core.h"
 
@@ -92,34 +94,43 @@ void tmq_dispatch_run(tmq_core_t *self)
     self->ndworkers = 0;
 }
 
-static bool s_idle_long_enough(const tmq_core_t *self, const tmq_bworker_t *w)
+/* When w may be asked for its unstarted jobs: the earliest time another worker serving one
+ * of its functions will have idled TMQ_REVOKE_AFTER_MS (not before an unanswered REVOKE may
+ * be repeated), or INT64_MAX when none of them idles. */
+static int64_t s_revoke_due(const tmq_bworker_t *w)
 {
-    return w->held.size < w->procs && self->now - w->idle_since >= TMQ_REVOKE_AFTER_MS;
-}
-
-/* True when some other worker serving one of w's functions has an idle process. */
-static bool s_someone_idles(const tmq_core_t *self, const tmq_bworker_t *w)
-{
+    int64_t due = INT64_MAX;
     for (size_t f = 0; f < w->nfns; f++) {
         const tmq_fn_t *fn = w->fns[f];
-        for (size_t k = 0; k < fn->nworkers; k++)
-            if (fn->workers[k] != w && s_idle_long_enough(self, fn->workers[k])) return true;
+        for (size_t k = 0; k < fn->nworkers; k++) {
+            const tmq_bworker_t *v = fn->workers[k];
+            if (v != w && v->held.size < v->procs && v->idle_since + TMQ_REVOKE_AFTER_MS < due)
+                due = v->idle_since + TMQ_REVOKE_AFTER_MS;
+        }
     }
-    return false;
+    if (due != INT64_MAX && w->revoke_at && w->revoke_at + TMQ_REVOKE_RETRY_MS > due)
+        due = w->revoke_at + TMQ_REVOKE_RETRY_MS;
+    return due;
 }
 
-void tmq_dispatch_revoke(tmq_core_t *self)
+int64_t tmq_dispatch_revoke(tmq_core_t *self)
 {
+    int64_t next = INT64_MAX;
     size_t n = tmq_bworkers_size(self->workers);
     for (size_t i = 0; i < n; i++) {
         tmq_bworker_t *w = tmq_bworkers_at(self->workers, i);
         if (w->held.size <= w->procs) continue;
-        if (w->revoke_at && self->now - w->revoke_at < TMQ_REVOKE_RETRY_MS) continue;
-        if (!s_someone_idles(self, w)) continue;
+        int64_t due = s_revoke_due(w);
+        if (due > self->now) {
+            if (due < next) next = due;
+            continue;
+        }
         size_t len;
         void *body = tmq_proto_revoke_body((uint32_t)(w->held.size - w->procs), &len);
         tmq_core_send(self, &w->out, TMQ_CMD_REVOKE, &body, len);
         w->revoke_at = self->now;
+        if (self->now + TMQ_REVOKE_RETRY_MS < next) next = self->now + TMQ_REVOKE_RETRY_MS;
         tmq_debug("REVOKE %zu jobs from worker %s", w->held.size - w->procs, w->name);
     }
+    return next;
 }

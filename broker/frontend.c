@@ -1,8 +1,10 @@
 /* broker/frontend.c — what the core does with each client command.
  *
- * HELLO, SUBMIT, STATUS and HEARTBEAT register an unknown routing id as a client; BYE
- * removes one. Every SUBMIT gets exactly one ACK listing, in order, the items it rejected;
- * a bad item is rejected alone and the rest of its batch is still accepted.
+ * HELLO, SUBMIT and STATUS register an unknown routing id as a client; a HEARTBEAT from an
+ * unknown one gets ERROR "unknown peer" (it was a client of an earlier broker); BYE removes one. Every SUBMIT gets exactly one ACK listing, in order, the items it rejected;
+ * a bad item is rejected alone and the rest of its batch is still accepted. A client owed
+ * more than cfg.max_pending bytes (it does not read) gets every new job rejected "queue full"
+ * and no STATUS_REPLY until it catches up. ERROR from a client is logged, never answered.
  */
 #include "core.h"
 
@@ -44,10 +46,18 @@ static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_i
                    : it->retries > TMQ_MAX_RETRIES ? TMQ_MAX_RETRIES
                                                    : it->retries;
     tmq_jobtab_transition(self->jobs, job, TMQ_JOB_QUEUED);
+    if (job->fn->nworkers == 0 && tmq_fifo_empty(&job->fn->queue))
+        tmq_core_unserved(self, job->fn); /* waits for a worker, within limits */
     tmq_fifo_push_back(&job->fn->queue, &job->link);
     tmq_fifo_push_back(&c->jobs, &job->clink);
     tmq_core_fn_dirty(self, job->fn);
     return job->fn;
+}
+
+/* True while c is owed more bytes than it may be (it is not reading what it gets). */
+static bool s_owed_too_much(const tmq_core_t *self, const tmq_bclient_t *c)
+{
+    return tmq_outbox_bytes(&c->out) > self->cfg.max_pending;
 }
 
 /* Checks one item; returns 0 when it was accepted, else adds its rejection. */
@@ -78,7 +88,8 @@ static int s_submit_item(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *ms
         s_reject(self, it.cid, TMQ_REJ_UNKNOWN_FUNCTION, reason);
         return -1;
     }
-    if (tmq_jobtab_count(self->jobs, TMQ_JOB_QUEUED) >= self->cfg.max_queue) {
+    if (tmq_jobtab_count(self->jobs, TMQ_JOB_QUEUED) >= self->cfg.max_queue ||
+        s_owed_too_much(self, c)) {
         s_reject(self, it.cid, TMQ_REJ_QUEUE_FULL, "queue full");
         return -1;
     }
@@ -99,11 +110,24 @@ static void s_submit(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
     tmq_core_send(self, &c->out, TMQ_CMD_ACK, &body, len);
 }
 
+/* Processes running a job: held jobs beyond a worker's processes wait unstarted. */
+static uint64_t s_running(const tmq_core_t *self)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < tmq_bworkers_size(self->workers); i++)
+        n += tmq_bworker_busy(tmq_bworkers_at(self->workers, i));
+    return n;
+}
+
 static void s_status(tmq_core_t *self, tmq_bclient_t *c)
 {
+    if (s_owed_too_much(self, c)) {
+        tmq_debug("STATUS not answered: the client is owed %zu bytes", tmq_outbox_bytes(&c->out));
+        return;
+    }
     tmq_bstats_view_t v = {
         .queued = tmq_jobtab_count(self->jobs, TMQ_JOB_QUEUED),
-        .running = tmq_jobtab_count(self->jobs, TMQ_JOB_LEASED),
+        .running = s_running(self),
         .done = tmq_jobtab_entered(self->jobs, TMQ_JOB_DONE),
         .failed = tmq_jobtab_entered(self->jobs, TMQ_JOB_FAILED),
         .clients = tmq_bclients_size(self->clients),
@@ -121,15 +145,28 @@ void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t ri
     self->now = now;
     tmq_bclient_t *c = tmq_bclients_find(self->clients, rid, rid_len);
     switch (msg->cmd) {
+    case TMQ_CMD_HEARTBEAT:
+        if (!c) {
+            /* a client of an earlier broker process: tell it, so it fails the jobs that
+             * broker held instead of waiting for them forever, and says HELLO again */
+            tmq_core_reply_error(self, TMQ_SIDE_FRONTEND, rid, rid_len, TMQ_ERR_UNKNOWN_PEER,
+                                 "unknown client (the broker restarted?): say HELLO");
+            return;
+        }
+        c->last_seen = now;
+        break;
     case TMQ_CMD_HELLO:
     case TMQ_CMD_SUBMIT:
     case TMQ_CMD_STATUS:
-    case TMQ_CMD_HEARTBEAT:
         if (!c) c = tmq_bclients_add(self->clients, rid, rid_len, now);
         c->last_seen = now;
         break;
     case TMQ_CMD_BYE:
         if (c) tmq_core_drop_client(self, &c);
+        return;
+    case TMQ_CMD_ERROR:
+        if (c) c->last_seen = now;
+        tmq_core_peer_error(self, TMQ_SIDE_FRONTEND, msg);
         return;
     default:
         if (c) c->last_seen = now;

@@ -4,7 +4,9 @@
  * instead of blocking or dropping. The routing-id frame goes first and alone decides that:
  * only once it is accepted is the next message taken out of the outbox and its header and
  * body sent (libzmq checks the high-water mark on a message's first frame only), so a peer
- * that would block keeps its batch intact for the next turn.
+ * that would block keeps its batch intact for the next turn. ZeroMQ cannot say when one
+ * ROUTER peer will take more, so while output waits the loop retries on a timer that backs off
+ * from 1 ms to TMQ_LOOP_BACKOFF_MS (incoming messages still wake it at once).
  */
 #include "loop.h"
 #include "core.h"
@@ -21,6 +23,7 @@
 #define TMQ_LOOP_DRAIN_MAX 4096   /* messages per socket per turn, so neither side starves */
 #define TMQ_LOOP_MAX_WAIT_MS 1000 /* poll timeout cap */
 #define TMQ_LOOP_LINGER_MS 500    /* to deliver BYE to workers at exit */
+#define TMQ_LOOP_BACKOFF_MS 50    /* longest retry interval while a peer would block */
 
 struct tmq_broker_loop_t {
     zsock_t *frontend, *backend;
@@ -177,14 +180,20 @@ int tmq_broker_loop_run(tmq_broker_loop_t *self, zsock_t *pipe)
     int nitems = pipe ? 3 : 2;
     int64_t next = tmq_clock_ms();
     bool more = false;
+    long blocked_wait = 1; /* retry interval while a peer would block: 1 ms doubling */
     while (!zsys_interrupted) {
         int64_t now = tmq_clock_ms();
         long wait = next > now ? (long)(next - now) : 0;
         if (wait > TMQ_LOOP_MAX_WAIT_MS) wait = TMQ_LOOP_MAX_WAIT_MS;
-        if (more)
+        if (more || tmq_core_ready(self->core)) {
             wait = 0;
-        else if (tmq_core_pending(self->core) && wait > 1)
-            wait = 1; /* a peer would block */
+        } else if (tmq_core_pending(self->core)) { /* a peer would block */
+            if (wait > blocked_wait) wait = blocked_wait;
+            blocked_wait =
+                blocked_wait * 2 > TMQ_LOOP_BACKOFF_MS ? TMQ_LOOP_BACKOFF_MS : blocked_wait * 2;
+        } else {
+            blocked_wait = 1;
+        }
         if (zmq_poll(items, nitems, wait) < 0) {
             if (errno == EINTR) continue;
             tmq_error("poll failed: %s", zmq_strerror(errno));

@@ -1,5 +1,9 @@
 /* broker/outbox.c — see outbox.h. The first segment of each batch kind is embedded and
- * reused turn after turn, so a steady stream costs no allocation beyond the finished body. */
+ * reused turn after turn, so a steady stream costs no allocation beyond the finished body.
+ *
+ * Byte count: `bytes` holds the control bodies plus every batch segment that is no longer
+ * the one items are appended to (sealed); the segment still growing (the last overflow
+ * segment, else the embedded one) is added on demand, so appending costs nothing extra. */
 #include "outbox.h"
 
 #include <stdlib.h>
@@ -57,6 +61,7 @@ static void s_drop_pending(tmq_outbox_t *ob)
         ob->kind[k].more_tail = NULL;
         tmq_batch_reset(&ob->kind[k].batch);
     }
+    ob->bytes = 0;
 }
 
 void tmq_outbox_fini(tmq_outbox_t *ob)
@@ -78,6 +83,7 @@ void tmq_outbox_control(tmq_outbox_t *ob, int cmd, void **body_p, size_t len)
     m->len = len;
     m->body = *body_p;
     *body_p = NULL;
+    ob->bytes += len;
     if (ob->ctl_tail)
         ob->ctl_tail->next = m;
     else
@@ -96,6 +102,7 @@ tmq_batch_t *tmq_outbox_batch(tmq_outbox_t *ob, int k)
 {
     tmq_batch_t *cur = ob->kind[k].more_tail ? &ob->kind[k].more_tail->batch : &ob->kind[k].batch;
     if (cur->count == 0 || cur->buf.size < TMQ_OUTBOX_SPLIT) return cur;
+    ob->bytes += cur->buf.size; /* sealed: nothing more goes into cur */
     tmq_outseg_t *s = s_alloc(sizeof *s);
     tmq_batch_init(&s->batch);
     if (ob->kind[k].more_tail)
@@ -114,6 +121,45 @@ bool tmq_outbox_pending(const tmq_outbox_t *ob)
     return false;
 }
 
+/* The segment items of kind k are appended to. */
+static const tmq_batch_t *s_growing(const tmq_outbox_t *ob, int k)
+{
+    return ob->kind[k].more_tail ? &ob->kind[k].more_tail->batch : &ob->kind[k].batch;
+}
+
+size_t tmq_outbox_bytes(const tmq_outbox_t *ob)
+{
+    size_t n = ob->bytes;
+    for (int k = 0; k < TMQ_OUTBOX_KINDS; k++)
+        n += s_growing(ob, k)->buf.size;
+    return n;
+}
+
+/* Takes the next segment of kind k (the embedded one first); NULL when the kind is empty. */
+static void *s_take_batch(tmq_outbox_t *ob, int k, size_t *len)
+{
+    tmq_batch_t *b = &ob->kind[k].batch;
+    tmq_cmd_t cmd = (tmq_cmd_t)ob->kind[k].cmd;
+    if (b->count) {
+        if (b != s_growing(ob, k)) ob->bytes -= b->buf.size;
+        void *body = tmq_batch_finish(b, cmd, 0, len);
+        if (b->buf.alloc > TMQ_OUTBOX_KEEP) { /* a burst: give the memory back */
+            tmq_batch_destroy(b);
+            tmq_batch_init(b);
+        }
+        return body;
+    }
+    tmq_outseg_t *s = ob->kind[k].more_head;
+    if (!s) return NULL;
+    if (s->next) ob->bytes -= s->batch.buf.size; /* sealed; the last one is still growing */
+    ob->kind[k].more_head = s->next;
+    if (!s->next) ob->kind[k].more_tail = NULL;
+    void *body = tmq_batch_finish(&s->batch, cmd, 0, len);
+    tmq_batch_destroy(&s->batch);
+    free(s);
+    return body;
+}
+
 void *tmq_outbox_take(tmq_outbox_t *ob, int *cmd, size_t *len)
 {
     if (ob->ctl_head) {
@@ -123,29 +169,14 @@ void *tmq_outbox_take(tmq_outbox_t *ob, int *cmd, size_t *len)
         void *body = m->body;
         *cmd = m->cmd;
         *len = m->len;
+        ob->bytes -= m->len;
         free(m);
         return body;
     }
     for (int k = 0; k < TMQ_OUTBOX_KINDS; k++) {
-        tmq_batch_t *b = &ob->kind[k].batch;
         *cmd = ob->kind[k].cmd;
-        if (b->count) {
-            void *body = tmq_batch_finish(b, (tmq_cmd_t)*cmd, 0, len);
-            if (b->buf.alloc > TMQ_OUTBOX_KEEP) { /* a burst: give the memory back */
-                tmq_batch_destroy(b);
-                tmq_batch_init(b);
-            }
-            return body;
-        }
-        tmq_outseg_t *s = ob->kind[k].more_head;
-        if (s) {
-            ob->kind[k].more_head = s->next;
-            if (!s->next) ob->kind[k].more_tail = NULL;
-            void *body = tmq_batch_finish(&s->batch, (tmq_cmd_t)*cmd, 0, len);
-            tmq_batch_destroy(&s->batch);
-            free(s);
-            return body;
-        }
+        void *body = s_take_batch(ob, k, len);
+        if (body) return body;
     }
     return NULL;
 }

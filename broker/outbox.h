@@ -5,6 +5,12 @@
  * client; JOBS then CANCEL for a worker), each normally one message per flush; a batch that
  * passes TMQ_OUTBOX_SPLIT bytes continues in a new segment so no body nears the size limit.
  * The outbox owns nothing but its buffers; the core decides when it is flushed.
+ *
+ * The outbox counts the body bytes it holds (tmq_outbox_bytes). Output waits here only while
+ * the peer would block, so a client that keeps its connection alive but never reads lets it
+ * grow; the core bounds that at TMQ_OUTBOX_MAX_PENDING bytes per client: past the bound the
+ * client's new SUBMIT jobs are rejected "queue full" and its STATUS goes unanswered, while
+ * results it is already owed (and the one ACK per SUBMIT) are still queued, never dropped.
  */
 #ifndef TMQ_BROKER_OUTBOX_H
 #define TMQ_BROKER_OUTBOX_H
@@ -22,6 +28,7 @@
 #define TMQ_OUTBOX_KINDS 2
 #define TMQ_OUTBOX_SPLIT (1u << 20)  /* a batch this large starts a new message */
 #define TMQ_OUTBOX_KEEP (256u << 10) /* batch buffers larger than this are released after use */
+#define TMQ_OUTBOX_MAX_PENDING (64u << 20) /* bytes a client may be owed (see above) */
 
 typedef struct tmq_outmsg_t tmq_outmsg_t;
 typedef struct tmq_outseg_t tmq_outseg_t;
@@ -35,6 +42,7 @@ typedef struct tmq_outbox_t {
     void *owner;       /* the tmq_bclient_t or tmq_bworker_t; NULL when transient */
     size_t index;      /* slot in the peer registry */
     int64_t last_sent; /* when a message last left for this peer */
+    size_t bytes;      /* control bodies plus batch segments no longer appended to */
     tmq_outmsg_t *ctl_head, *ctl_tail;
     struct {
         int cmd; /* 0 = kind unused */
@@ -61,6 +69,8 @@ void tmq_outbox_signal(tmq_outbox_t *ob, int cmd);
 tmq_batch_t *tmq_outbox_batch(tmq_outbox_t *ob, int k);
 
 bool tmq_outbox_pending(const tmq_outbox_t *ob);
+/* Body bytes pending: control messages and every batch item not yet taken. O(1). */
+size_t tmq_outbox_bytes(const tmq_outbox_t *ob);
 /* Removes the next message: returns its malloc'd body (caller frees) with *cmd and *len set,
  * or NULL when nothing is pending. */
 void *tmq_outbox_take(tmq_outbox_t *ob, int *cmd, size_t *len);

@@ -10,6 +10,7 @@ struct tmq_bworkers_t {
     tmq_fnreg_t *fns; /* borrowed */
     size_t overfull;  /* workers holding more jobs than processes */
     size_t idle;      /* workers holding fewer jobs than processes */
+    uint64_t gen;     /* see tmq_bworkers_gen */
 };
 
 tmq_bworkers_t *tmq_bworkers_new(tmq_fnreg_t *fns)
@@ -63,6 +64,7 @@ tmq_bworker_t *tmq_bworkers_add(tmq_bworkers_t *self, const void *rid, size_t ri
     tmq_fifo_init(&w->held);
     tmq_ridmap_insert(self->map, &w->out);
     self->idle++; /* holds 0 < procs */
+    self->gen++;
     return w;
 }
 
@@ -77,6 +79,7 @@ void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_
     w->pid = ready->pid;
     w->idle_since = now;
     w->revoke_at = 0;
+    self->gen++;
     s_detach_all(self, w);
     w->fns = calloc(nfns ? nfns : 1, sizeof *w->fns);
     if (!w->fns) abort();
@@ -96,6 +99,7 @@ void tmq_bworkers_remove(tmq_bworkers_t *self, tmq_bworker_t **w_p)
     tmq_bworker_t *w = *w_p;
     assert(tmq_fifo_empty(&w->held));
     self->idle--;
+    self->gen++;
     s_detach_all(self, w);
     tmq_ridmap_remove(self->map, &w->out);
     tmq_outbox_fini(&w->out);
@@ -108,17 +112,27 @@ void tmq_bworkers_hold(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_job_t *job)
     tmq_fifo_push_back(&w->held, &job->link);
     job->worker = w;
     if (job->flags & TMQ_JOB_LONG) w->nlong++;
-    if (w->held.size == w->procs) self->idle--;
-    if (w->held.size == (size_t)w->procs + 1) self->overfull++;
+    if (w->held.size == w->procs) {
+        self->idle--;
+        self->gen++;
+    }
+    if (w->held.size == (size_t)w->procs + 1) {
+        self->overfull++;
+        self->gen++;
+    }
 }
 
 void tmq_bworkers_release(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_job_t *job, int64_t now)
 {
     assert(job->worker == w);
-    if (w->held.size == (size_t)w->procs + 1) self->overfull--;
+    if (w->held.size == (size_t)w->procs + 1) {
+        self->overfull--;
+        self->gen++;
+    }
     if (w->held.size == w->procs) {
         w->idle_since = now;
         self->idle++;
+        self->gen++;
     }
     tmq_fifo_remove(&w->held, &job->link);
     job->worker = NULL;
@@ -166,4 +180,9 @@ size_t tmq_bworkers_overfull(const tmq_bworkers_t *self)
 size_t tmq_bworkers_idle(const tmq_bworkers_t *self)
 {
     return self->idle;
+}
+
+uint64_t tmq_bworkers_gen(const tmq_bworkers_t *self)
+{
+    return self->gen;
 }

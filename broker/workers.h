@@ -71,5 +71,8 @@ tmq_bworker_t *tmq_bworkers_at(const tmq_bworkers_t *self, size_t i);
 size_t tmq_bworkers_overfull(const tmq_bworkers_t *self);
 /* Workers holding fewer jobs than processes (so some process idles). */
 size_t tmq_bworkers_idle(const tmq_bworkers_t *self);
+/* Changes whenever a worker arrives, leaves, registers again, or its held count crosses its
+ * process count either way (starts or stops idling, becomes or stops being overfull). */
+uint64_t tmq_bworkers_gen(const tmq_bworkers_t *self);
 
 #endif

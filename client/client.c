@@ -132,9 +132,13 @@ static void s_dispatch(tmq_client_t *c, const tmq_wire_in_t *in)
         uint64_t code = 0;
         tmq_msg_get_str(m, "reason", &reason, &len);
         tmq_msg_get_uint(m, "code", &code);
-        tmq_warn("client: broker reported an error: %.*s", (int)len, reason);
-        /* a broker that does not know us restarted: the jobs it held are gone */
-        if (code == TMQ_ERR_UNKNOWN_PEER && c->inflight.count) s_broker_lost(c);
+        if (code != TMQ_ERR_UNKNOWN_PEER) {
+            tmq_warn("client: broker reported an error: %.*s", (int)len, reason);
+            break;
+        }
+        /* the broker restarted and does not know us: the jobs it held are gone */
+        if (c->inflight.count) s_broker_lost(c);
+        tmq_wire_send_empty(c->pipe, NULL, 0, TMQ_CMD_HELLO);
         break;
     }
     default:

@@ -1,5 +1,6 @@
 # Workers outlive their broker: after a broker restart (clean, or killed without a word) the
 # worker daemons reconnect with backoff, register again, and serve new jobs (Paranoid Pirate).
+# A client with jobs in flight when the broker dies gets each of them back failed, never hangs.
 . "$(dirname "$0")/lib.sh"
 start_broker --heartbeat 250
 start_worker w1 --procs 1
@@ -25,3 +26,20 @@ wait_workers 1
 assert_eq "$(tmq submit echo 3)" "3" "after a crash restart"
 grep -q "registered again" "$T/worker-w1.log" || fail "worker log does not show re-registration"
 pass "worker reconnects after the broker was killed"
+
+# Jobs in flight when the broker is killed and restarted at once: the new broker does not
+# know the client, says so, and the client fails those jobs (no journal yet) and exits 1.
+tmq map sleep 3000 3000 >"$T/lost" 2>"$T/lost.err" &
+client=$!
+sleep 0.5
+kill -KILL "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null
+restart
+t0=$(date +%s)
+wait "$client"
+assert_eq "$?" "1" "client exit status after losing its broker"
+[ $(( $(date +%s) - t0 )) -le 10 ] || fail "client took too long to give up"
+assert_eq "$(jq -r .error "$T/lost" | sort -u)" "lost contact with the broker" "lost jobs"
+assert_eq "$(wc -l <"$T/lost")" "2" "one line per job"
+wait_workers 1
+assert_eq "$(tmq submit echo 4)" "4" "serving after all that"
+pass "a client's in-flight jobs fail cleanly when its broker restarts"

@@ -883,6 +883,7 @@ static void test_flush_would_block_and_unreachable(void **state)
     s_turn(core);
     assert_int_equal(s_nsent, 0);
     assert_true(tmq_core_pending(core));
+    assert_false(tmq_core_ready(core)); /* only output waits: the loop may back off */
     s_send_rc = 0;
     s_turn(core); /* kept, sent now */
     uint64_t jid;
@@ -897,6 +898,322 @@ static void test_flush_would_block_and_unreachable(void **state)
     assert_null(tmq_core_worker(core, "W1", 2));
     assert_null(tmq_core_client(core, "C1", 2));
     assert_int_equal(tmq_jobtab_size(core->jobs), 0); /* the client's other job went too */
+    tmq_core_destroy(&core);
+}
+
+/* ---- bounded output to a client that does not read ---- */
+
+static void test_outbox_counts_pending_bytes(void **state)
+{
+    (void)state;
+    tmq_outbox_t ob;
+    tmq_outbox_init(&ob, TMQ_SIDE_FRONTEND, "C1", 2, TMQ_CMD_RESULTS, 0);
+    assert_int_equal(tmq_outbox_bytes(&ob), 0);
+    tmq_outbox_signal(&ob, TMQ_CMD_HEARTBEAT); /* a 1-byte body */
+    assert_int_equal(tmq_outbox_bytes(&ob), 1);
+    static uint8_t data[100 << 10];
+    tmq_result_item_t it = {.cid = 1, .data = data, .data_len = sizeof data};
+    for (int i = 0; i < 25; i++) /* 2.5 MiB: three segments */
+        tmq_batch_add_result(tmq_outbox_batch(&ob, 0), &it);
+    size_t pending = tmq_outbox_bytes(&ob);
+    assert_true(pending > 1 + 25 * sizeof data);
+    assert_true(pending < 1 + 25 * (sizeof data + 64));
+    int cmd, nmsg = 0;
+    size_t len, taken = 0;
+    void *body;
+    while ((body = tmq_outbox_take(&ob, &cmd, &len)) != NULL) {
+        free(body);
+        taken += len;
+        nmsg++;
+        assert_true(tmq_outbox_bytes(&ob) < pending); /* falls with every message */
+        pending = tmq_outbox_bytes(&ob);
+    }
+    assert_int_equal(nmsg, 4); /* HEARTBEAT and three RESULTS segments */
+    assert_true(taken >= 1 + 25 * sizeof data);
+    assert_int_equal(tmq_outbox_bytes(&ob), 0);
+    tmq_batch_add_result(tmq_outbox_batch(&ob, 0), &it);
+    tmq_outbox_signal(&ob, TMQ_CMD_HEARTBEAT);
+    assert_true(tmq_outbox_bytes(&ob) > sizeof data);
+    tmq_outbox_clear(&ob);
+    assert_int_equal(tmq_outbox_bytes(&ob), 0);
+    tmq_outbox_fini(&ob);
+}
+
+/* A client that heartbeats but never reads: past the bound its new jobs are refused "queue
+ * full" and STATUS goes unanswered, while every result it is owed still reaches it. */
+static void test_client_owed_too_much_gets_no_more(void **state)
+{
+    (void)state;
+    tmq_core_t *core = s_core(100, 4096);
+    assert_int_equal(core->cfg.max_pending, TMQ_OUTBOX_MAX_PENDING); /* the default */
+    core->cfg.max_pending = 3000;
+    s_ready(core, "W1", 4, "work", NULL);
+    s_submit(core, "C1", "work", 0, 8);
+    s_turn(core);
+    uint64_t jids[8];
+    assert_int_equal(s_jobs("W1", jids, NULL, 8), 4);
+    s_forget_sent();
+    char big[1001];
+    memset(big, 'r', 1000);
+    big[1000] = '\0';
+    s_send_rc = 1; /* C1 stops reading */
+    for (int i = 0; i < 4; i++)
+        s_done(core, "W1", jids[i], 1, TMQ_ST_OK, big, 1, 500.0);
+    s_turn(core);
+    assert_true(tmq_outbox_bytes(&tmq_core_client(core, "C1", 2)->out) > 3000);
+    s_signal(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_HEARTBEAT);
+    s_submit(core, "C1", "work", 100, 2);
+    s_signal(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_STATUS);
+    s_turn(core);
+    assert_int_equal(s_queued(core), 0); /* nothing new accepted: the 4 left were dispatched */
+    uint64_t more[8];
+    s_send_rc = 0;
+    s_turn(core);
+    assert_int_equal(s_jobs("W1", more, NULL, 8), 4);
+    s_done(core, "W1", more[0], 1, TMQ_ST_OK, big, 1, 500.0); /* still owed: still queued */
+    s_turn(core);
+    int code;
+    char reason[128];
+    uint64_t cid;
+    assert_int_equal(s_ack("C1", &code, reason, sizeof reason, &cid), 0);
+    assert_int_equal(code, TMQ_REJ_QUEUE_FULL);
+    assert_string_equal(reason, "queue full");
+    assert_int_equal(cid, 100);
+    assert_int_equal(s_count("C1", TMQ_CMD_STATUS_REPLY), 0);
+    size_t nres = 0;
+    got_t g;
+    while (s_got("C1", TMQ_CMD_RESULTS, &g)) {
+        nres += tmq_msg_count(&g.msg);
+        s_got_free(&g);
+    }
+    assert_int_equal(nres, 5); /* nothing dropped */
+    /* caught up: served again */
+    s_submit(core, "C1", "work", 200, 1);
+    s_signal(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_STATUS);
+    s_turn(core);
+    assert_int_equal(s_ack("C1", &code, reason, sizeof reason, NULL), 1);
+    assert_int_equal(s_count("C1", TMQ_CMD_STATUS_REPLY), 1);
+    tmq_core_destroy(&core);
+}
+
+/* ---- queued jobs of a function nobody serves ---- */
+
+/* Advances the clock in quarter heartbeats to `until`, the listed peers staying alive. */
+static void s_wait_until(tmq_core_t *core, int64_t until, const char *worker, const char *client)
+{
+    while (s_now < until) {
+        s_now += 250;
+        if (worker) s_signal(core, TMQ_SIDE_BACKEND, worker, TMQ_CMD_HEARTBEAT);
+        if (client) s_signal(core, TMQ_SIDE_FRONTEND, client, TMQ_CMD_HEARTBEAT);
+        s_turn(core);
+    }
+}
+
+/* Takes every result sent to client; checks each is "unknown function: fn", REJECTED, and
+ * that no cid comes twice. Returns how many there were. */
+static size_t s_unknown_results(const char *client, const char *fn, uint64_t *cids, size_t max)
+{
+    char want[96];
+    snprintf(want, sizeof want, "unknown function: %s", fn);
+    size_t n = 0;
+    got_t g;
+    while (s_got(client, TMQ_CMD_RESULTS, &g)) {
+        for (size_t i = 0; i < tmq_msg_count(&g.msg); i++) {
+            tmq_result_item_t r;
+            assert_int_equal(tmq_msg_result_item(&g.msg, i, &r), 0);
+            assert_int_equal(r.status, TMQ_ST_REJECTED);
+            assert_int_equal(r.data_len, strlen(want));
+            assert_memory_equal(r.data, want, r.data_len);
+            for (size_t k = 0; k < n && k < max; k++)
+                assert_true(cids[k] != r.cid);
+            if (n < max) cids[n] = r.cid;
+            n++;
+        }
+        s_got_free(&g);
+    }
+    return n;
+}
+
+static void test_unserved_jobs_fail_after_grace(void **state)
+{
+    (void)state;
+    tmq_core_t *core = s_core(100, 1024);
+    int64_t grace = TMQ_UNSERVED_GRACE * 1000;
+    s_ready(core, "W1", 1, "foo", NULL);
+    s_ready(core, "W2", 1, "bar", NULL);
+    s_submit(core, "C1", "foo", 10, 3);
+    s_turn(core);
+    assert_int_equal(s_jobs("W1", NULL, NULL, 0), 1);
+    /* the last worker serving foo leaves; W2 stays */
+    s_signal(core, TMQ_SIDE_BACKEND, "W1", TMQ_CMD_BYE);
+    s_turn(core);
+    int64_t left = s_now;
+    assert_int_equal(s_queued(core), 3);
+    s_forget_sent();
+    s_wait_until(core, left + grace - 250, "W2", "C1");
+    assert_int_equal(s_count("C1", TMQ_CMD_RESULTS), 0); /* still within the grace period */
+    s_wait_until(core, left + grace, "W2", "C1");
+    uint64_t cids[8];
+    assert_int_equal(s_unknown_results("C1", "foo", cids, 8), 3); /* one each */
+    assert_int_equal(s_queued(core), 0);
+    assert_int_equal(tmq_jobtab_entered(core->jobs, TMQ_JOB_FAILED), 3);
+    assert_int_equal(tmq_jobtab_size(core->jobs), 0);
+    s_wait_until(core, s_now + grace, "W2", "C1");
+    assert_int_equal(s_count("C1", TMQ_CMD_RESULTS), 0); /* never a second time */
+
+    /* accepted while no worker was connected; the worker that comes serves something else:
+     * the grace period starts when it arrives */
+    s_signal(core, TMQ_SIDE_BACKEND, "W2", TMQ_CMD_BYE);
+    s_submit(core, "C1", "baz", 20, 2);
+    s_turn(core);
+    assert_int_equal(s_ack("C1", NULL, NULL, 0, NULL), 2);
+    s_wait_until(core, s_now + 2 * grace, NULL, "C1"); /* nobody connected: they wait */
+    assert_int_equal(s_queued(core), 2);
+    s_ready(core, "W3", 1, "bar", NULL);
+    int64_t came = s_now;
+    s_turn(core);
+    s_wait_until(core, came + grace - 250, "W3", "C1");
+    assert_int_equal(s_count("C1", TMQ_CMD_RESULTS), 0);
+    s_wait_until(core, came + grace, "W3", "C1");
+    assert_int_equal(s_unknown_results("C1", "baz", cids, 8), 2);
+    assert_int_equal(tmq_jobtab_entered(core->jobs, TMQ_JOB_FAILED), 5);
+    tmq_core_destroy(&core);
+}
+
+/* Start order does not matter: a worker serving the function within the grace gets the jobs. */
+static void test_unserved_grace_lets_late_workers_in(void **state)
+{
+    (void)state;
+    tmq_core_t *core = s_core(100, 1024);
+    s_submit(core, "C1", "foo", 0, 2);
+    s_ready(core, "W1", 1, "bar", NULL);
+    s_turn(core);
+    s_wait_until(core, s_now + 2000, "W1", "C1");
+    s_ready(core, "W2", 2, "foo", NULL);
+    s_turn(core);
+    assert_int_equal(s_jobs("W2", NULL, NULL, 0), 2);
+    s_wait_until(core, s_now + 5000, "W2", "C1"); /* W1 expires meanwhile */
+    assert_int_equal(s_count("C1", TMQ_CMD_RESULTS), 0);
+    assert_int_equal(tmq_jobtab_entered(core->jobs, TMQ_JOB_FAILED), 0);
+    assert_int_equal(s_leased(core), 2);
+    /* a worker registering again without foo counts as foo's last worker leaving */
+    s_ready(core, "W2", 2, "other", NULL);
+    int64_t dropped = s_now;
+    s_turn(core);
+    assert_int_equal(s_queued(core), 2);
+    s_wait_until(core, dropped + TMQ_UNSERVED_GRACE * 1000, "W2", "C1");
+    uint64_t cids[4];
+    assert_int_equal(s_unknown_results("C1", "foo", cids, 4), 2);
+    tmq_core_destroy(&core);
+}
+
+/* ---- revocation scheduling ---- */
+
+static void test_revoke_check_sleeps_without_a_pair(void **state)
+{
+    (void)state;
+    tmq_core_t *core = s_core(10000, 1024);
+    s_teach(core, "fast", 0.01);
+    s_ready(core, "W1", 1, "fast", NULL);
+    s_ready(core, "W2", 1, "other", NULL); /* idle, but can run none of W1's jobs */
+    s_submit(core, "C1", "fast", 0, 1 + TMQ_PREFETCH_MAX);
+    s_turn(core);
+    assert_int_equal(s_jobs("W1", NULL, NULL, 0), 1 + TMQ_PREFETCH_MAX); /* W1 overfull */
+    s_forget_sent();
+    for (int i = 0; i < 20; i++) {
+        s_now += 1;
+        int64_t next = tmq_core_tick(core, s_now);
+        tmq_core_flush(core, s_now, s_fake_send, NULL);
+        assert_true(next > s_now + TMQ_REVOKE_AFTER_MS); /* sleeps, no 1 ms polling */
+        assert_true(core->next_revoke == INT64_MAX);
+    }
+    assert_int_equal(s_count("W1", TMQ_CMD_REVOKE), 0);
+    /* a worker that could run them idles: the check is due when it has idled long enough */
+    s_ready(core, "W3", 1, "fast", NULL);
+    int64_t came = s_now;
+    int64_t next = tmq_core_tick(core, s_now);
+    tmq_core_flush(core, s_now, s_fake_send, NULL);
+    assert_true(next == came + TMQ_REVOKE_AFTER_MS);
+    s_now = next;
+    s_turn(core);
+    assert_int_equal(s_count("W1", TMQ_CMD_REVOKE), 1);
+    /* then not again until the unanswered REVOKE may be repeated */
+    next = tmq_core_tick(core, s_now);
+    assert_true(next > s_now + TMQ_REVOKE_AFTER_MS);
+    tmq_core_destroy(&core);
+}
+
+/* ---- ERROR from peers ---- */
+
+static void s_send_error(tmq_core_t *core, int side, const char *rid, const char *reason)
+{
+    size_t len;
+    void *body = tmq_proto_error_body(TMQ_ERR_MALFORMED, reason, &len);
+    s_feed(core, side, rid, TMQ_CMD_ERROR, body, len);
+}
+
+/* A client of an earlier broker process heartbeats in: it is told, not adopted. */
+static void test_heartbeat_from_unknown_client_gets_error(void **state)
+{
+    (void)state;
+    tmq_core_t *core = s_core(100, 1024);
+    s_signal(core, TMQ_SIDE_FRONTEND, "C9", TMQ_CMD_HEARTBEAT);
+    s_turn(core);
+    got_t g;
+    assert_true(s_got("C9", TMQ_CMD_ERROR, &g));
+    uint64_t code = 0;
+    assert_int_equal(tmq_msg_get_uint(&g.msg, "code", &code), 0);
+    assert_int_equal(code, TMQ_ERR_UNKNOWN_PEER);
+    s_got_free(&g);
+    assert_null(tmq_core_client(core, "C9", 2));
+    tmq_core_destroy(&core);
+}
+
+static void test_error_from_peers_is_not_answered(void **state)
+{
+    (void)state;
+    tmq_core_t *core = s_core(100, 1024);
+    s_ready(core, "W1", 1, "work", NULL);
+    s_signal(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_HELLO);
+    s_turn(core);
+    s_forget_sent();
+    s_now += 500;
+    s_send_error(core, TMQ_SIDE_BACKEND, "W1", "bad JOBS\n\x01");
+    s_send_error(core, TMQ_SIDE_FRONTEND, "C1", "bad RESULTS");
+    s_send_error(core, TMQ_SIDE_BACKEND, "W9", "who are you"); /* unknown: still silence */
+    s_send_error(core, TMQ_SIDE_FRONTEND, "C9", "who are you");
+    s_turn(core);
+    assert_int_equal(s_nsent, 0);
+    assert_int_equal(core->stats.malformed, 0);
+    assert_int_equal(core->ntransient, 0);
+    assert_int_equal(tmq_bworkers_size(core->workers), 1);
+    assert_int_equal(tmq_bclients_size(core->clients), 1);
+    assert_true(tmq_core_worker(core, "W1", 2)->last_seen == s_now); /* a sign of life */
+    tmq_core_destroy(&core);
+}
+
+/* ---- STATUS running ---- */
+
+static void test_status_running_counts_busy_processes(void **state)
+{
+    (void)state;
+    tmq_core_t *core = s_core(1000, 1024);
+    s_teach(core, "fast", 0.01);
+    s_ready(core, "W1", 2, "fast", NULL);
+    s_submit(core, "C1", "fast", 0, 50);
+    s_turn(core);
+    assert_int_equal(s_leased(core), 50); /* prefetched: 2 running, 48 waiting in W1 */
+    s_forget_sent();
+    s_signal(core, TMQ_SIDE_FRONTEND, "C2", TMQ_CMD_STATUS);
+    s_turn(core);
+    got_t g;
+    assert_true(s_got("C2", TMQ_CMD_STATUS_REPLY, &g));
+    uint64_t v;
+    assert_int_equal(tmq_msg_get_uint(&g.msg, "running", &v), 0);
+    assert_int_equal(v, 2);
+    assert_int_equal(tmq_msg_get_uint(&g.msg, "queued", &v), 0);
+    assert_int_equal(v, 0);
+    s_got_free(&g);
     tmq_core_destroy(&core);
 }
 
@@ -922,6 +1239,14 @@ int main(void)
         cmocka_unit_test_teardown(test_status_reply, s_teardown),
         cmocka_unit_test_teardown(test_heartbeats_and_client_expiry, s_teardown),
         cmocka_unit_test_teardown(test_flush_would_block_and_unreachable, s_teardown),
+        cmocka_unit_test_teardown(test_outbox_counts_pending_bytes, s_teardown),
+        cmocka_unit_test_teardown(test_client_owed_too_much_gets_no_more, s_teardown),
+        cmocka_unit_test_teardown(test_unserved_jobs_fail_after_grace, s_teardown),
+        cmocka_unit_test_teardown(test_unserved_grace_lets_late_workers_in, s_teardown),
+        cmocka_unit_test_teardown(test_revoke_check_sleeps_without_a_pair, s_teardown),
+        cmocka_unit_test_teardown(test_error_from_peers_is_not_answered, s_teardown),
+        cmocka_unit_test_teardown(test_heartbeat_from_unknown_client_gets_error, s_teardown),
+        cmocka_unit_test_teardown(test_status_running_counts_busy_processes, s_teardown),
     };
     tmq_log_init("test", TMQ_LOG_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
