@@ -82,6 +82,7 @@ static int s_find(const tmq_msg_t *body, size_t *cursor, uint64_t cid, tmq_submi
 static int s_hold_rejected(tmq_client_t *c, const tmq_sent_t *sent, tmq_msg_t *body, bool *decoded,
                            size_t *cursor, uint64_t cid)
 {
+    if (!sent) return -1; /* no copy to resubmit from */
     if (!*decoded) {
         uint8_t hdr[TMQ_PROTO_HDR_LEN];
         tmq_proto_header(hdr, TMQ_CMD_SUBMIT);
@@ -96,13 +97,14 @@ static int s_hold_rejected(tmq_client_t *c, const tmq_sent_t *sent, tmq_msg_t *b
 
 void tmq_acks_on_ack(tmq_client_t *c, const tmq_msg_t *m)
 {
-    if (c->sent_count == 0) {
-        tmq_warn("client: ACK with no SUBMIT awaiting one (ignored)");
-        return;
+    /* An ACK with no SUBMIT awaiting one (a stalled broker's late ACK after we gave up on
+     * it) still has its rejections honoured: a job is failed rather than left waiting. */
+    tmq_sent_t none = {0}, sent = none;
+    if (c->sent_count) {
+        sent = c->sent[c->sent_head];
+        c->sent_head = (c->sent_head + 1) % c->sent_cap;
+        c->sent_count--;
     }
-    tmq_sent_t sent = c->sent[c->sent_head];
-    c->sent_head = (c->sent_head + 1) % c->sent_cap;
-    c->sent_count--;
 
     tmq_msg_t body;
     bool decoded = false;
@@ -112,7 +114,7 @@ void tmq_acks_on_ack(tmq_client_t *c, const tmq_msg_t *m)
         if (tmq_msg_reject_item(m, i, &rj) != 0) continue;
         if (rj.code == TMQ_REJ_QUEUE_FULL && !c->fail_when_full &&
             tmq_idset_has(&c->inflight, rj.cid) &&
-            s_hold_rejected(c, &sent, &body, &decoded, &cursor, rj.cid) == 0) {
+            s_hold_rejected(c, sent.body ? &sent : NULL, &body, &decoded, &cursor, rj.cid) == 0) {
             full++;
             continue;
         }

@@ -55,7 +55,10 @@ int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t ar
 /* Sends every submitted job now (tmq_next does this itself). Returns 0. */
 int tmq_flush(tmq_client_t *c);
 
-/* The next finished job, in completion order; NULL when none finished within timeout_ms
+/* The next finished job, in completion order. Jobs wait while no broker has answered yet
+ * (ZeroMQ connects lazily; use tmq_client_wait_ready to give up instead); once a broker has
+ * answered, losing it (silent for 5 heartbeats, or restarted) fails every job still awaited
+ * with "lost contact with the broker". NULL when none finished within timeout_ms
  * (0 = poll, -1 = wait forever) or a signal interrupted the wait. Every submitted job yields
  * exactly one result, successful or failed (function error, executor death after retries,
  * timeout, rejection). The caller destroys the result. */
