@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
+. scripts/endpoints.sh
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-bench -j"$(nproc)" >/dev/null
 BIN=$PWD/build-bench/bin
@@ -25,16 +26,11 @@ cluster() { # cluster PROCS: a fresh broker + one worker daemon with PROCS execu
     stop_all
     "$BIN/taskmq-broker" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' 2>"$d/b.log" &
     pids+=($!)
-    local fe="" be=""
-    for _ in $(seq 1 100); do
-        fe=$(sed -n 's/.*frontend bound to \(tcp:[^ ]*\).*/\1/p' "$d/b.log")
-        be=$(sed -n 's/.*backend bound to \(tcp:[^ ]*\).*/\1/p' "$d/b.log")
-        [ -n "$fe" ] && [ -n "$be" ] && break
-        sleep 0.05
-    done
+    tmq_await_endpoints "$d/b.log" "${pids[0]}" || { cat "$d/b.log"; exit 1; }
+    local be=$BACKEND
     "$BIN/taskmq-worker" --broker "$be" --procs "$1" --name bench 2>"$d/w.log" &
     pids+=($!)
-    export TASKMQ_BROKER=$fe
+    export TASKMQ_BROKER=$FRONTEND
     "$BIN/taskmq" submit echo 1 >/dev/null
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

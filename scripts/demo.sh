@@ -18,12 +18,9 @@ trap cleanup EXIT
 
 "$BIN/taskmq-broker" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' 2>"$d/broker.log" &
 pids+=($!)
-for _ in $(seq 1 100); do
-    fe=$(sed -n 's/.*frontend bound to \(tcp:[^ ]*\).*/\1/p' "$d/broker.log")
-    be=$(sed -n 's/.*backend bound to \(tcp:[^ ]*\).*/\1/p' "$d/broker.log")
-    [ -n "$fe" ] && [ -n "$be" ] && break
-    sleep 0.05
-done
+. "$(dirname "$0")/endpoints.sh"
+tmq_await_endpoints "$d/broker.log" "${pids[0]}" || { cat "$d/broker.log"; exit 1; }
+fe=$FRONTEND be=$BACKEND
 "$BIN/taskmq-worker" --broker "$be" --procs "$PROCS" --name demo 2>"$d/worker.log" &
 pids+=($!)
 export TASKMQ_BROKER=$fe

@@ -4,6 +4,7 @@
 # (SIGTERM, then SIGKILL) when the script exits, pass or fail. Servers bind 127.0.0.1 on
 # ports the kernel picks (tcp://127.0.0.1:*); the broker's log says which.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/endpoints.sh"
 : "${TASKMQ_BIN:?TASKMQ_BIN must point at the directory with taskmq, taskmq-broker, taskmq-worker}"
 TASKMQ="$TASKMQ_BIN/taskmq"
 BROKER="$TASKMQ_BIN/taskmq-broker"
@@ -47,14 +48,8 @@ start_broker() {
     "$BROKER" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' "$@" 2>"$log" &
     BROKER_PID=$!
     PIDS+=("$BROKER_PID")
-    for _ in $(seq 1 100); do
-        FRONTEND=$(sed -n 's/.*frontend bound to \(tcp:[^ ]*\).*/\1/p' "$log" | head -n1)
-        BACKEND=$(sed -n 's/.*backend bound to \(tcp:[^ ]*\).*/\1/p' "$log" | head -n1)
-        [ -n "$FRONTEND" ] && [ -n "$BACKEND" ] && { export TASKMQ_BROKER="$FRONTEND"; return 0; }
-        kill -0 "$BROKER_PID" 2>/dev/null || fail "broker exited at start: $(cat "$log")"
-        sleep 0.05
-    done
-    fail "broker did not report its endpoints"
+    tmq_await_endpoints "$log" "$BROKER_PID" || fail "broker did not start: $(cat "$log")"
+    export TASKMQ_BROKER="$FRONTEND"
 }
 
 # start_worker NAME [extra flags]: a worker daemon on $BACKEND; sets WORKER_PID.
