@@ -75,31 +75,19 @@ tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
     return self;
 }
 
-static void s_free_body(void *data, void *hint)
-{
-    (void)hint;
-    free(data);
-}
-
 /* tmq_core_send_fn: writes ob's messages until it is empty or the peer would block. */
 static int s_send(void *ctx, tmq_outbox_t *ob)
 {
     tmq_broker_loop_t *self = ctx;
     void *sock = ob->side == TMQ_SIDE_FRONTEND ? self->fe : self->be;
     while (tmq_outbox_pending(ob)) {
-        if (zmq_send(sock, ob->rid, ob->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        if (tmq_wire_send_envelope(sock, ob->rid, ob->rid_len) != 0)
             return errno == EAGAIN || errno == EINTR ? 1 : -1;
         int cmd;
         size_t len;
-        void *body = tmq_outbox_take(ob, &cmd, &len);
-        uint8_t hdr[TMQ_PROTO_HDR_LEN];
-        tmq_proto_header(hdr, (tmq_cmd_t)cmd);
-        zmq_msg_t m;
-        zmq_msg_init_data(&m, body, len, s_free_body, NULL);
-        if (zmq_send(sock, hdr, sizeof hdr, ZMQ_SNDMORE) < 0 || zmq_msg_send(&m, sock, 0) < 0) {
-            zmq_msg_close(&m);
+        void *body = tmq_outbox_take(ob, &cmd, &len); /* only now: the peer has room */
+        if (tmq_wire_send_after_envelope(sock, (tmq_cmd_t)cmd, body, len) != 0)
             return -1; /* the pipe went away mid-message */
-        }
     }
     return 0;
 }

@@ -89,18 +89,19 @@ static void s_free(void *data, void *hint)
     free(data);
 }
 
-int tmq_wire_send(void *sock, const void *rid, size_t rid_len, tmq_cmd_t cmd, void *body,
-                  size_t len)
+int tmq_wire_send_envelope(void *sock, const void *rid, size_t rid_len)
+{
+    return zmq_send(s_handle(sock), rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+/* Header + body; `first` when no envelope went before (then it must not block either). */
+static int s_send_rest(void *sock, tmq_cmd_t cmd, void *body, size_t len, bool first)
 {
     void *h = s_handle(sock);
     uint8_t hdr[TMQ_PROTO_HDR_LEN];
     tmq_proto_header(hdr, cmd);
-    if (rid && zmq_send(h, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-        free(body);
-        return -1;
-    }
     /* After the first frame of a multipart message the rest go out atomically. */
-    if (zmq_send(h, hdr, sizeof hdr, ZMQ_SNDMORE | (rid ? 0 : ZMQ_DONTWAIT)) < 0) {
+    if (zmq_send(h, hdr, sizeof hdr, ZMQ_SNDMORE | (first ? ZMQ_DONTWAIT : 0)) < 0) {
         free(body);
         return -1;
     }
@@ -113,6 +114,21 @@ int tmq_wire_send(void *sock, const void *rid, size_t rid_len, tmq_cmd_t cmd, vo
         return -1;
     }
     return 0;
+}
+
+int tmq_wire_send_after_envelope(void *sock, tmq_cmd_t cmd, void *body, size_t len)
+{
+    return s_send_rest(sock, cmd, body, len, false);
+}
+
+int tmq_wire_send(void *sock, const void *rid, size_t rid_len, tmq_cmd_t cmd, void *body,
+                  size_t len)
+{
+    if (rid && tmq_wire_send_envelope(sock, rid, rid_len) != 0) {
+        free(body);
+        return -1;
+    }
+    return s_send_rest(sock, cmd, body, len, rid == NULL);
 }
 
 int tmq_wire_send_empty(void *sock, const void *rid, size_t rid_len, tmq_cmd_t cmd)

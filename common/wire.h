@@ -37,6 +37,13 @@ void tmq_wire_in_release(tmq_wire_in_t *in);
 int tmq_wire_send(void *sock, const void *rid, size_t rid_len, tmq_cmd_t cmd, void *body,
                   size_t len);
 
+/* The same in two steps, for a sender that must not give up its body until the peer has
+ * room (the broker keeps unsent batches): the routing-id frame, never blocking (0, or -1 with
+ * errno EAGAIN / EHOSTUNREACH); then, only after it succeeded, header + body (takes the body;
+ * these frames go out atomically with the envelope). */
+int tmq_wire_send_envelope(void *sock, const void *rid, size_t rid_len);
+int tmq_wire_send_after_envelope(void *sock, tmq_cmd_t cmd, void *body, size_t len);
+
 /* Sends a command with an empty map body. Same returns as tmq_wire_send. */
 int tmq_wire_send_empty(void *sock, const void *rid, size_t rid_len, tmq_cmd_t cmd);
 
