@@ -56,8 +56,7 @@ static void s_died(tmq_core_t *self, tmq_job_t *job, const tmq_done_item_t *d, c
     char text[TMQ_CAUSE_MAX + TMQ_BWORKER_NAME + 64];
     int cause_len = d->data_len < TMQ_CAUSE_MAX ? (int)d->data_len : TMQ_CAUSE_MAX;
     int n;
-    if (cause_len > 0)
-        /* the worker's text already names the death ("executor died: SIGSEGV") */
+    if (cause_len > 0) /* the worker's text already names the death ("executor died: SIGSEGV") */
         n = snprintf(text, sizeof text, "%.*s (%u attempt%s, last on %.*s)", cause_len,
                      (const char *)d->data, (unsigned)job->died, job->died == 1 ? "" : "s",
                      (int)worker_len, worker);

@@ -1,10 +1,11 @@
 /* broker/frontend.c — what the core does with each client command.
  *
  * HELLO, SUBMIT and STATUS register an unknown routing id as a client; a HEARTBEAT from an
- * unknown one gets ERROR "unknown peer" (it was a client of an earlier broker); BYE removes one. Every SUBMIT gets exactly one ACK listing, in order, the items it rejected;
- * a bad item is rejected alone and the rest of its batch is still accepted. A client owed
- * more than cfg.max_pending bytes (it does not read) gets every new job rejected "queue full"
- * and no STATUS_REPLY until it catches up. ERROR from a client is logged, never answered.
+ * unknown one gets ERROR "unknown peer" (it was a client of an earlier broker); BYE removes one.
+ * Every SUBMIT gets exactly one ACK listing, in order, the items it rejected; a bad item is
+ * rejected alone and the rest of its batch is still accepted. A client owed more than
+ * cfg.max_pending bytes (it does not read) gets every new job rejected "queue full" and no
+ * STATUS_REPLY until it catches up. ERROR from a client is logged, never answered.
  */
 #include "core.h"
 

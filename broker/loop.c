@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TMQ_LOOP_HWM 100000
 #define TMQ_LOOP_DRAIN_MAX 4096   /* messages per socket per turn, so neither side starves */
 #define TMQ_LOOP_MAX_WAIT_MS 1000 /* poll timeout cap */
 #define TMQ_LOOP_LINGER_MS 500    /* to deliver BYE to workers at exit */
@@ -41,9 +40,7 @@ static zsock_t *s_bind(const char *endpoint, const char *what, char **resolved)
     }
     zsock_set_router_mandatory(sock, 1);
     zsock_set_router_handover(sock, 1);
-    zsock_set_sndhwm(sock, TMQ_LOOP_HWM);
-    zsock_set_rcvhwm(sock, TMQ_LOOP_HWM);
-    zsock_set_maxmsgsize(sock, (int)(TMQ_PROTO_MAX_BODY + 1024));
+    tmq_wire_setup(sock);
     if (zsock_bind(sock, "%s", endpoint) < 0) {
         tmq_error("cannot bind the %s to %s: %s", what, endpoint, zmq_strerror(zmq_errno()));
         zsock_destroy(&sock);
@@ -86,7 +83,7 @@ static int s_send(void *ctx, tmq_outbox_t *ob)
         int cmd;
         size_t len;
         void *body = tmq_outbox_take(ob, &cmd, &len); /* only now: the peer has room */
-        if (tmq_wire_send_after_envelope(sock, (tmq_cmd_t)cmd, body, len) != 0)
+        if (tmq_wire_send_after_envelope(sock, (tmq_cmd_t)cmd, &body, len) != 0)
             return -1; /* the pipe went away mid-message */
     }
     return 0;

@@ -223,6 +223,11 @@ static int s_left(int timeout_ms, int64_t deadline)
     return left > 0 ? (int)left : 0;
 }
 
+const char *tmq_version(void)
+{
+    return TMQ_VERSION;
+}
+
 /* ---- lifecycle ---- */
 
 /* czmq installs SIGINT/SIGTERM handlers when first used; a library must not take the
@@ -236,9 +241,7 @@ static zsock_t *s_new_dealer(const char *endpoint)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (!dealer) return NULL;
-    zsock_set_sndhwm(dealer, 100000);
-    zsock_set_rcvhwm(dealer, 100000);
-    zsock_set_maxmsgsize(dealer, (int64_t)TMQ_PROTO_MAX_BODY + 1024);
+    tmq_wire_setup(dealer);
     if (zsock_connect(dealer, "%s", endpoint) != 0) {
         zsock_destroy(&dealer);
         return NULL;

@@ -27,17 +27,17 @@ struct tmq_local_t {
 /* Spawns the worker, its stderr sent to /dev/null unless verbose. */
 static pid_t s_spawn(char *const argv[], int verbose)
 {
-    if (verbose) return tmq_spawn(argv, -1, true);
+    if (verbose) return tmq_spawn(NULL, argv, -1, true);
     int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
     int saved = dup(STDERR_FILENO);
     if (null < 0 || saved < 0) {
         if (null >= 0) close(null);
         if (saved >= 0) close(saved);
-        return tmq_spawn(argv, -1, true);
+        return tmq_spawn(NULL, argv, -1, true);
     }
     fflush(stderr);
     dup2(null, STDERR_FILENO);
-    pid_t pid = tmq_spawn(argv, -1, true);
+    pid_t pid = tmq_spawn(NULL, argv, -1, true);
     int e = errno;
     dup2(saved, STDERR_FILENO);
     close(saved);

@@ -10,11 +10,21 @@
 int tmq_json_pack(msgpack_packer *pk, const json_t *j)
 {
     switch (json_typeof(j)) {
-    case JSON_NULL: msgpack_pack_nil(pk); break;
-    case JSON_TRUE: msgpack_pack_true(pk); break;
-    case JSON_FALSE: msgpack_pack_false(pk); break;
-    case JSON_INTEGER: msgpack_pack_int64(pk, json_integer_value(j)); break;
-    case JSON_REAL: msgpack_pack_double(pk, json_real_value(j)); break;
+    case JSON_NULL:
+        msgpack_pack_nil(pk);
+        break;
+    case JSON_TRUE:
+        msgpack_pack_true(pk);
+        break;
+    case JSON_FALSE:
+        msgpack_pack_false(pk);
+        break;
+    case JSON_INTEGER:
+        msgpack_pack_int64(pk, json_integer_value(j));
+        break;
+    case JSON_REAL:
+        msgpack_pack_double(pk, json_real_value(j));
+        break;
     case JSON_STRING: {
         size_t n = json_string_length(j);
         msgpack_pack_str(pk, n);
@@ -24,14 +34,16 @@ int tmq_json_pack(msgpack_packer *pk, const json_t *j)
     case JSON_ARRAY: {
         size_t n = json_array_size(j);
         msgpack_pack_array(pk, n);
-        for (size_t i = 0; i < n; i++) tmq_json_pack(pk, json_array_get(j, i));
+        for (size_t i = 0; i < n; i++)
+            tmq_json_pack(pk, json_array_get(j, i));
         break;
     }
     case JSON_OBJECT: {
         const char *k;
         json_t *v;
         msgpack_pack_map(pk, json_object_size(j));
-        json_object_foreach((json_t *)j, k, v) {
+        json_object_foreach((json_t *)j, k, v)
+        {
             size_t n = strlen(k);
             msgpack_pack_str(pk, n);
             msgpack_pack_str_body(pk, k, n);
@@ -105,17 +117,22 @@ static json_t *s_key(const msgpack_object *k)
 json_t *tmq_json_from_object(const msgpack_object *o)
 {
     switch (o->type) {
-    case MSGPACK_OBJECT_NIL: return json_null();
-    case MSGPACK_OBJECT_BOOLEAN: return json_boolean(o->via.boolean);
+    case MSGPACK_OBJECT_NIL:
+        return json_null();
+    case MSGPACK_OBJECT_BOOLEAN:
+        return json_boolean(o->via.boolean);
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         if (o->via.u64 > (uint64_t)INT64_MAX) return json_real((double)o->via.u64);
         return json_integer((json_int_t)o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return json_integer(o->via.i64);
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64: /* jansson has no NaN or infinity */
         return isfinite(o->via.f64) ? json_real(o->via.f64) : json_null();
-    case MSGPACK_OBJECT_STR: return tmq_json_string_repair(o->via.str.ptr, o->via.str.size);
-    case MSGPACK_OBJECT_BIN: return tmq_json_string_repair(o->via.bin.ptr, o->via.bin.size);
+    case MSGPACK_OBJECT_STR:
+        return tmq_json_string_repair(o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_BIN:
+        return tmq_json_string_repair(o->via.bin.ptr, o->via.bin.size);
     case MSGPACK_OBJECT_ARRAY: {
         json_t *a = json_array();
         for (uint32_t i = 0; i < o->via.array.size; i++)
@@ -133,7 +150,8 @@ json_t *tmq_json_from_object(const msgpack_object *o)
         }
         return m;
     }
-    default: return json_null();
+    default:
+        return json_null();
     }
 }
 

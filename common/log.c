@@ -19,14 +19,9 @@ void tmq_log_init(const char *role, int level)
     tmq_log_level = level;
 }
 
-void tmq_log_write(int level, const char *fmt, ...)
+static void s_emit(int level, const char *msg)
 {
     static const char *names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
 
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -34,7 +29,34 @@ void tmq_log_write(int level, const char *fmt, ...)
     localtime_r(&tv.tv_sec, &tm);
     fprintf(stderr, "%02d:%02d:%02d.%03d %s[%d] %s %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
             (int)(tv.tv_usec / 1000), s_role, (int)getpid(),
-            names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+            names[level < 0   ? 0
+                  : level > 3 ? 3
+                              : level],
+            msg);
+}
+
+void tmq_log_write(int level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s_emit(level, msg);
+}
+
+void tmq_log_limited(int level, tmq_rate_t *r, uint32_t burst, const char *fmt, ...)
+{
+    uint32_t suppressed = 0;
+    if (level > tmq_log_level || !tmq_rate_ok(r, burst, &suppressed)) return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (suppressed && n >= 0 && (size_t)n < sizeof msg)
+        snprintf(msg + n, sizeof msg - (size_t)n, " (%u similar lines suppressed)", suppressed);
+    s_emit(level, msg);
 }
 
 bool tmq_rate_ok(tmq_rate_t *r, uint32_t burst, uint32_t *suppressed)

@@ -18,9 +18,9 @@ extern int tmq_log_level;
 void tmq_log_init(const char *role, int level);
 void tmq_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define tmq_log(level, ...)                                                                   \
-    do {                                                                                       \
-        if ((level) <= tmq_log_level) tmq_log_write((level), __VA_ARGS__);                     \
+#define tmq_log(level, ...)                                                                        \
+    do {                                                                                           \
+        if ((level) <= tmq_log_level) tmq_log_write((level), __VA_ARGS__);                         \
     } while (0)
 #define tmq_error(...) tmq_log(TMQ_LOG_ERROR, __VA_ARGS__)
 #define tmq_warn(...) tmq_log(TMQ_LOG_WARN, __VA_ARGS__)
@@ -37,5 +37,11 @@ typedef struct {
 
 /* True when a line may be written now; *suppressed gets how many were dropped before it. */
 bool tmq_rate_ok(tmq_rate_t *r, uint32_t burst, uint32_t *suppressed);
+
+/* Logs at `level` through the limiter r (at most `burst` lines a second); the line that
+ * passes after some were dropped says "(N similar lines suppressed)". The one way to log
+ * about input a peer controls. */
+void tmq_log_limited(int level, tmq_rate_t *r, uint32_t burst, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -27,7 +27,7 @@ int64_t tmq_clock_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-pid_t tmq_spawn(char *const argv[], int keep_fd, bool die_with_parent)
+pid_t tmq_spawn(const char *path, char *const argv[], int keep_fd, bool die_with_parent)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -49,8 +49,28 @@ pid_t tmq_spawn(char *const argv[], int keep_fd, bool die_with_parent)
     } else {
         close_range(3, ~0U, 0);
     }
-    execvp(argv[0], argv);
+    execvp(path ? path : argv[0], argv);
     _exit(127);
+}
+
+const char *tmq_self_exe(void)
+{
+    return "/proc/self/exe";
+}
+
+void tmq_set_title(int argc, char **argv, const char *title, const char *comm)
+{
+    if (argc > 0 && argv && argv[0]) {
+        /* the arguments lie back to back: their whole span is the room for the title */
+        char *start = argv[0];
+        char *end = argv[argc - 1] + strlen(argv[argc - 1]);
+        size_t room = (size_t)(end - start);
+        size_t n = strlen(title);
+        if (n > room) n = room;
+        memset(start, 0, room);
+        memcpy(start, title, n);
+    }
+    if (comm) prctl(PR_SET_NAME, comm);
 }
 
 const char *tmq_describe_status(int status, char *buf, size_t len)

@@ -15,11 +15,20 @@
 int64_t tmq_clock_ms(void); /* monotonic milliseconds */
 int64_t tmq_clock_us(void); /* monotonic microseconds */
 
-/* Starts argv[0] (a path, or a name looked up in PATH) as a child. When keep_fd >= 0 it
- * becomes the child's fd 3; every other descriptor above 2 is closed in the child. With
- * die_with_parent the child gets SIGKILL when this thread exits (PR_SET_PDEATHSIG).
- * Returns the pid, or -1 with errno set (an exec failure shows as exit status 127). */
-pid_t tmq_spawn(char *const argv[], int keep_fd, bool die_with_parent);
+/* Starts path (NULL: argv[0], a path or a name looked up in PATH) with argv as a child.
+ * When keep_fd >= 0 it becomes the child's fd 3; every other descriptor above 2 is closed in
+ * the child. With die_with_parent the child gets SIGKILL when this thread exits
+ * (PR_SET_PDEATHSIG). Returns the pid, or -1 with errno set (an exec failure shows as exit
+ * status 127). */
+pid_t tmq_spawn(const char *path, char *const argv[], int keep_fd, bool die_with_parent);
+
+/* A path that runs this very program again (for a daemon starting its own helpers). */
+const char *tmq_self_exe(void);
+
+/* What `ps` shows for this process: the command line is rewritten in place to title (cut to
+ * the room the original arguments had; argv must be main's) and the thread name (top,
+ * ps -o comm) set to comm (15 bytes at most). Call once, after argv was parsed. */
+void tmq_set_title(int argc, char **argv, const char *title, const char *comm);
 
 /* "exit 3", "SIGSEGV": describes a waitpid status into buf; returns buf. */
 const char *tmq_describe_status(int status, char *buf, size_t len);

@@ -7,18 +7,28 @@
  */
 #include "proto.h"
 
+#include "xalloc.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 static const char *s_names[TMQ_CMD_MAX_] = {
-    [TMQ_CMD_HELLO] = "HELLO",       [TMQ_CMD_WELCOME] = "WELCOME",
-    [TMQ_CMD_SUBMIT] = "SUBMIT",     [TMQ_CMD_ACK] = "ACK",
-    [TMQ_CMD_RESULTS] = "RESULTS",   [TMQ_CMD_STATUS] = "STATUS",
-    [TMQ_CMD_STATUS_REPLY] = "STATUS_REPLY", [TMQ_CMD_READY] = "READY",
-    [TMQ_CMD_JOBS] = "JOBS",         [TMQ_CMD_DONE] = "DONE",
-    [TMQ_CMD_HEARTBEAT] = "HEARTBEAT", [TMQ_CMD_CANCEL] = "CANCEL",
-    [TMQ_CMD_BYE] = "BYE",           [TMQ_CMD_ERROR] = "ERROR",
-    [TMQ_CMD_RECONNECT] = "RECONNECT", [TMQ_CMD_REVOKE] = "REVOKE",
+    [TMQ_CMD_HELLO] = "HELLO",
+    [TMQ_CMD_WELCOME] = "WELCOME",
+    [TMQ_CMD_SUBMIT] = "SUBMIT",
+    [TMQ_CMD_ACK] = "ACK",
+    [TMQ_CMD_RESULTS] = "RESULTS",
+    [TMQ_CMD_STATUS] = "STATUS",
+    [TMQ_CMD_STATUS_REPLY] = "STATUS_REPLY",
+    [TMQ_CMD_READY] = "READY",
+    [TMQ_CMD_JOBS] = "JOBS",
+    [TMQ_CMD_DONE] = "DONE",
+    [TMQ_CMD_HEARTBEAT] = "HEARTBEAT",
+    [TMQ_CMD_CANCEL] = "CANCEL",
+    [TMQ_CMD_BYE] = "BYE",
+    [TMQ_CMD_ERROR] = "ERROR",
+    [TMQ_CMD_RECONNECT] = "RECONNECT",
+    [TMQ_CMD_REVOKE] = "REVOKE",
     [TMQ_CMD_RETURNED] = "RETURNED",
 };
 
@@ -42,7 +52,8 @@ void tmq_proto_header(uint8_t out[TMQ_PROTO_HDR_LEN], tmq_cmd_t cmd)
 static uint64_t s_be(const uint8_t *p, int n)
 {
     uint64_t v = 0;
-    for (int i = 0; i < n; i++) v = (v << 8) | p[i];
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -59,37 +70,93 @@ static int s_scan(const uint8_t *p, size_t len, size_t *pos, int depth, uint32_t
     int lenbytes = 0;
 
     if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return 0;
-    if ((b & 0xe0) == 0xa0) skip = b & 0x1f;                   /* fixstr */
-    else if ((b & 0xf0) == 0x90) items = b & 0x0f;             /* fixarray */
-    else if ((b & 0xf0) == 0x80) items = 2 * (uint64_t)(b & 0x0f); /* fixmap */
-    else switch (b) {
-        case 0xcc: case 0xd0: skip = 1; break;
-        case 0xcd: case 0xd1: skip = 2; break;
-        case 0xca: case 0xce: case 0xd2: skip = 4; break;
-        case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-        case 0xd4: skip = 2; break;  /* fixext 1 */
-        case 0xd5: skip = 3; break;
-        case 0xd6: skip = 5; break;
-        case 0xd7: skip = 9; break;
-        case 0xd8: skip = 17; break;
-        case 0xc4: case 0xd9: lenbytes = 1; break; /* bin8 / str8 */
-        case 0xc5: case 0xda: lenbytes = 2; break;
-        case 0xc6: case 0xdb: lenbytes = 4; break;
-        case 0xc7: lenbytes = 1; skip = 1; break;  /* ext8: len + type byte */
-        case 0xc8: lenbytes = 2; skip = 1; break;
-        case 0xc9: lenbytes = 4; skip = 1; break;
-        case 0xdc: case 0xde: lenbytes = 2; break;  /* array16 / map16 */
-        case 0xdd: case 0xdf: lenbytes = 4; break;
-        default: return -1;                         /* 0xc1: never used */
-    }
+    if ((b & 0xe0) == 0xa0)
+        skip = b & 0x1f; /* fixstr */
+    else if ((b & 0xf0) == 0x90)
+        items = b & 0x0f; /* fixarray */
+    else if ((b & 0xf0) == 0x80)
+        items = 2 * (uint64_t)(b & 0x0f); /* fixmap */
+    else
+        switch (b) {
+        case 0xcc:
+        case 0xd0:
+            skip = 1;
+            break;
+        case 0xcd:
+        case 0xd1:
+            skip = 2;
+            break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+            skip = 4;
+            break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+            skip = 8;
+            break;
+        case 0xd4:
+            skip = 2;
+            break; /* fixext 1 */
+        case 0xd5:
+            skip = 3;
+            break;
+        case 0xd6:
+            skip = 5;
+            break;
+        case 0xd7:
+            skip = 9;
+            break;
+        case 0xd8:
+            skip = 17;
+            break;
+        case 0xc4:
+        case 0xd9:
+            lenbytes = 1;
+            break; /* bin8 / str8 */
+        case 0xc5:
+        case 0xda:
+            lenbytes = 2;
+            break;
+        case 0xc6:
+        case 0xdb:
+            lenbytes = 4;
+            break;
+        case 0xc7:
+            lenbytes = 1;
+            skip = 1;
+            break; /* ext8: len + type byte */
+        case 0xc8:
+            lenbytes = 2;
+            skip = 1;
+            break;
+        case 0xc9:
+            lenbytes = 4;
+            skip = 1;
+            break;
+        case 0xdc:
+        case 0xde:
+            lenbytes = 2;
+            break; /* array16 / map16 */
+        case 0xdd:
+        case 0xdf:
+            lenbytes = 4;
+            break;
+        default:
+            return -1; /* 0xc1: never used */
+        }
     if (lenbytes) {
         if (left < (size_t)lenbytes) return -1;
         uint64_t n = s_be(p + *pos, lenbytes);
         *pos += lenbytes;
         left -= lenbytes;
-        if (b == 0xdc || b == 0xdd) items = n;
-        else if (b == 0xde || b == 0xdf) items = 2 * n;
-        else skip += n;
+        if (b == 0xdc || b == 0xdd)
+            items = n;
+        else if (b == 0xde || b == 0xdf)
+            items = 2 * n;
+        else
+            skip += n;
     }
     if (skip > left) return -1;
     *pos += skip;
@@ -120,9 +187,13 @@ static bool s_is_batch(int cmd)
 static const char *s_batch_key(int cmd)
 {
     switch (cmd) {
-    case TMQ_CMD_RESULTS: case TMQ_CMD_DONE: return "results";
-    case TMQ_CMD_ACK: return "rejected";
-    default: return "jobs";
+    case TMQ_CMD_RESULTS:
+    case TMQ_CMD_DONE:
+        return "results";
+    case TMQ_CMD_ACK:
+        return "rejected";
+    default:
+        return "jobs";
     }
 }
 
@@ -333,10 +404,9 @@ int tmq_msg_done_item(const tmq_msg_t *m, size_t i, tmq_done_item_t *out)
 {
     const msgpack_object *f = s_item(m, i, 6);
     uint32_t status;
-    if (!f || s_uint(&f[0], &out->jid) || s_u32(&f[1], &out->attempt) ||
-        s_u32(&f[2], &status) || status > TMQ_ST_TIMEOUT ||
-        s_bytes(&f[3], &out->data, &out->data_len) || s_u32(&f[4], &out->pid) ||
-        s_double(&f[5], &out->ms))
+    if (!f || s_uint(&f[0], &out->jid) || s_u32(&f[1], &out->attempt) || s_u32(&f[2], &status) ||
+        status > TMQ_ST_TIMEOUT || s_bytes(&f[3], &out->data, &out->data_len) ||
+        s_u32(&f[4], &out->pid) || s_double(&f[5], &out->ms))
         return -1;
     out->status = (int)status;
     return 0;
@@ -371,17 +441,36 @@ int tmq_msg_ready(const tmq_msg_t *m, tmq_ready_t *out, const char **fns, size_t
             fn_lens[i] = len;
         }
     }
+    if (tmq_msg_get_str(m, "version", &out->version, &out->version_len) != 0) {
+        out->version = "";
+        out->version_len = 0;
+    }
+    if (tmq_msg_get_uint(m, "done", &out->done) != 0) out->done = 0;
+    if (tmq_msg_get_uint(m, "failed", &out->failed) != 0) out->failed = 0;
     return 0;
 }
 
-/* ---- encoding ---- */
-
-static void *s_xmalloc(size_t n)
+void tmq_msg_welcome(const tmq_msg_t *m, tmq_welcome_t *out)
 {
-    void *p = malloc(n ? n : 1);
-    if (!p) abort();
-    return p;
+    uint64_t v;
+    out->heartbeat_ms = TMQ_PROTO_HEARTBEAT_DEFAULT;
+    out->max_payload = TMQ_PROTO_MAX_PAYLOAD;
+    out->version = TMQ_PROTO_VERSION;
+    if (tmq_msg_get_uint(m, "heartbeat", &v) == 0 && v >= TMQ_PROTO_HEARTBEAT_MIN &&
+        v <= TMQ_PROTO_HEARTBEAT_MAX)
+        out->heartbeat_ms = (uint32_t)v;
+    if (tmq_msg_get_uint(m, "max_payload", &v) == 0 && v > 0 && v <= UINT32_MAX)
+        out->max_payload = (uint32_t)v;
+    if (tmq_msg_get_uint(m, "version", &v) == 0 && v <= UINT32_MAX) out->version = (uint32_t)v;
 }
+
+int tmq_msg_str_at(const msgpack_object *array, size_t i, const char **s, size_t *len)
+{
+    if (!array || array->type != MSGPACK_OBJECT_ARRAY || i >= array->via.array.size) return -1;
+    return s_str(&array->via.array.ptr[i], s, len);
+}
+
+/* ---- encoding ---- */
 
 void tmq_batch_init(tmq_batch_t *b)
 {
@@ -481,31 +570,68 @@ void *tmq_proto_sbuffer_take(msgpack_sbuffer *sb, size_t *len)
 {
     *len = sb->size;
     void *p = msgpack_sbuffer_release(sb);
-    return p ? p : s_xmalloc(1);
+    return p ? p : tmq_xmalloc(1);
+}
+
+/* Starts a body map of `pairs` entries in out. */
+static void s_body_init(msgpack_sbuffer *out, msgpack_packer *pk, uint32_t pairs)
+{
+    msgpack_sbuffer_init(out);
+    msgpack_packer_init(pk, out, msgpack_sbuffer_write);
+    msgpack_pack_map(pk, pairs);
+}
+
+static void s_pack_cstr(msgpack_packer *pk, const char *key)
+{
+    s_pack_str(pk, key, strlen(key));
+}
+
+/* The batch's items as the array under key (the batch is reset). */
+static void s_pack_items(msgpack_packer *pk, msgpack_sbuffer *out, const char *key, tmq_batch_t *b)
+{
+    s_pack_cstr(pk, key);
+    msgpack_pack_array(pk, (uint32_t)b->count);
+    msgpack_sbuffer_write(out, b->buf.data, b->buf.size);
+    tmq_batch_reset(b);
 }
 
 void *tmq_batch_finish(tmq_batch_t *b, tmq_cmd_t cmd, uint64_t accepted, size_t *len)
 {
+    if (cmd == TMQ_CMD_ACK) {
+        tmq_ack_info_t info = {.accepted = accepted};
+        return tmq_proto_ack_body(b, &info, len);
+    }
     msgpack_sbuffer out;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&out);
-    msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
-    const char *key = s_batch_key(cmd);
-    msgpack_pack_map(&pk, cmd == TMQ_CMD_ACK ? 2 : 1);
-    if (cmd == TMQ_CMD_ACK) {
-        s_pack_str(&pk, "accepted", 8);
-        msgpack_pack_uint64(&pk, accepted);
+    s_body_init(&out, &pk, 1);
+    s_pack_items(&pk, &out, s_batch_key(cmd), b);
+    return tmq_proto_sbuffer_take(&out, len);
+}
+
+void *tmq_proto_ack_body(tmq_batch_t *rejected, const tmq_ack_info_t *info, size_t *len)
+{
+    msgpack_sbuffer out;
+    msgpack_packer pk;
+    s_body_init(&out, &pk, 2 + (info->error != NULL) + (info->nunserved > 0));
+    s_pack_cstr(&pk, "accepted");
+    msgpack_pack_uint64(&pk, info->accepted);
+    s_pack_items(&pk, &out, "rejected", rejected);
+    if (info->error) {
+        s_pack_cstr(&pk, "error");
+        s_pack_cstr(&pk, info->error);
     }
-    s_pack_str(&pk, key, strlen(key));
-    msgpack_pack_array(&pk, (uint32_t)b->count);
-    msgpack_sbuffer_write(&out, b->buf.data, b->buf.size);
-    tmq_batch_reset(b);
+    if (info->nunserved > 0) {
+        s_pack_cstr(&pk, "unserved");
+        msgpack_pack_array(&pk, (uint32_t)info->nunserved);
+        for (size_t i = 0; i < info->nunserved; i++)
+            s_pack_cstr(&pk, info->unserved[i]);
+    }
     return tmq_proto_sbuffer_take(&out, len);
 }
 
 void *tmq_proto_empty_body(size_t *len)
 {
-    uint8_t *p = s_xmalloc(1);
+    uint8_t *p = tmq_xmalloc(1);
     p[0] = 0x80; /* fixmap, 0 pairs */
     *len = 1;
     return p;
@@ -515,35 +641,40 @@ void *tmq_proto_welcome_body(uint32_t heartbeat_ms, uint32_t max_payload, size_t
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
-    s_pack_str(&pk, "heartbeat", 9);
+    s_body_init(&sb, &pk, 3);
+    s_pack_cstr(&pk, "heartbeat");
     msgpack_pack_uint32(&pk, heartbeat_ms);
-    s_pack_str(&pk, "max_payload", 11);
+    s_pack_cstr(&pk, "max_payload");
     msgpack_pack_uint32(&pk, max_payload);
-    s_pack_str(&pk, "version", 7);
+    s_pack_cstr(&pk, "version");
     msgpack_pack_uint32(&pk, TMQ_PROTO_VERSION);
     return tmq_proto_sbuffer_take(&sb, len);
 }
 
-void *tmq_proto_ready_body(const char *name, uint32_t procs, uint32_t pid, const char *const *fns,
-                           size_t nfns, size_t *len)
+void *tmq_proto_ready_body(const tmq_ready_t *r, const char *const *fns, size_t nfns, size_t *len)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 4);
-    s_pack_str(&pk, "name", 4);
-    s_pack_str(&pk, name, strlen(name));
-    s_pack_str(&pk, "procs", 5);
-    msgpack_pack_uint32(&pk, procs);
-    s_pack_str(&pk, "pid", 3);
-    msgpack_pack_uint32(&pk, pid);
-    s_pack_str(&pk, "functions", 9);
+    bool version = r->version != NULL;
+    s_body_init(&sb, &pk, 6 + version);
+    s_pack_cstr(&pk, "name");
+    s_pack_str(&pk, r->name, r->name_len);
+    s_pack_cstr(&pk, "procs");
+    msgpack_pack_uint32(&pk, r->procs);
+    s_pack_cstr(&pk, "pid");
+    msgpack_pack_uint32(&pk, r->pid);
+    s_pack_cstr(&pk, "functions");
     msgpack_pack_array(&pk, (uint32_t)nfns);
-    for (size_t i = 0; i < nfns; i++) s_pack_str(&pk, fns[i], strlen(fns[i]));
+    for (size_t i = 0; i < nfns; i++)
+        s_pack_cstr(&pk, fns[i]);
+    if (version) {
+        s_pack_cstr(&pk, "version");
+        s_pack_str(&pk, r->version, r->version_len);
+    }
+    s_pack_cstr(&pk, "done");
+    msgpack_pack_uint64(&pk, r->done);
+    s_pack_cstr(&pk, "failed");
+    msgpack_pack_uint64(&pk, r->failed);
     return tmq_proto_sbuffer_take(&sb, len);
 }
 
@@ -551,13 +682,11 @@ void *tmq_proto_error_body(int code, const char *reason, size_t *len)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    s_pack_str(&pk, "code", 4);
+    s_body_init(&sb, &pk, 2);
+    s_pack_cstr(&pk, "code");
     msgpack_pack_uint32(&pk, (uint32_t)code);
-    s_pack_str(&pk, "reason", 6);
-    s_pack_str(&pk, reason, strlen(reason));
+    s_pack_cstr(&pk, "reason");
+    s_pack_cstr(&pk, reason);
     return tmq_proto_sbuffer_take(&sb, len);
 }
 
@@ -565,10 +694,8 @@ void *tmq_proto_revoke_body(uint32_t n, size_t *len)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 1);
-    s_pack_str(&pk, "n", 1);
+    s_body_init(&sb, &pk, 1);
+    s_pack_cstr(&pk, "n");
     msgpack_pack_uint32(&pk, n);
     return tmq_proto_sbuffer_take(&sb, len);
 }

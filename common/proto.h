@@ -16,32 +16,37 @@
 
 #define TMQ_PROTO_VERSION 1
 #define TMQ_PROTO_HDR_LEN 5
-#define TMQ_PROTO_MAX_DEPTH 32            /* nesting limit for any body (payloads included) */
-#define TMQ_PROTO_MAX_BODY (64u << 20)    /* a body frame larger than this is refused */
-#define TMQ_PROTO_MAX_PAYLOAD (1u << 20)  /* default limit on one job argument or result */
-#define TMQ_PROTO_MAX_FNAME 64            /* function names are 1..64 bytes */
-#define TMQ_PROTO_MAX_OBJECTS (1u << 20)  /* msgpack objects in one body: msgpack-c spends
-                                             ~24 bytes per object, so this caps the memory
-                                             one message can cost at ~24 MiB */
+#define TMQ_PROTO_MAX_DEPTH 32           /* nesting limit for any body (payloads included) */
+#define TMQ_PROTO_MAX_BODY (64u << 20)   /* a body frame larger than this is refused */
+#define TMQ_PROTO_MAX_PAYLOAD (1u << 20) /* default limit on one job argument or result */
+#define TMQ_PROTO_MAX_FNAME 64           /* function names are 1..64 bytes */
+#define TMQ_PROTO_MAX_OBJECTS                                                                      \
+    (1u << 20)                           /* msgpack objects in one body: msgpack-c spends          \
+                                            ~24 bytes per object, so this caps the memory          \
+                                            one message can cost at ~24 MiB */
+#define TMQ_PROTO_HEARTBEAT_MIN 10       /* WELCOME heartbeat bounds, ms: a value outside */
+#define TMQ_PROTO_HEARTBEAT_MAX 3600000  /* them is ignored (the default stays) */
+#define TMQ_PROTO_HEARTBEAT_DEFAULT 1000 /* until WELCOME says otherwise */
 
 typedef enum {
-    TMQ_CMD_HELLO = 1,     /* client -> broker   {}                                         */
-    TMQ_CMD_WELCOME,       /* broker -> peer     {heartbeat, max_payload, version}           */
-    TMQ_CMD_SUBMIT,        /* client -> broker   {jobs:[[cid, fn, arg, timeout_ms, retries]]} */
-    TMQ_CMD_ACK,           /* broker -> client   {accepted, rejected:[[cid, code, reason]]}  */
-    TMQ_CMD_RESULTS,       /* broker -> client   {results:[[cid, status, data, worker, ms, attempts]]} */
-    TMQ_CMD_STATUS,        /* client -> broker   {}                                          */
-    TMQ_CMD_STATUS_REPLY,  /* broker -> client   {queued, running, done, failed, ..., workers:[...]} */
-    TMQ_CMD_READY,         /* worker -> broker   {name, procs, pid, functions:[str]}         */
-    TMQ_CMD_JOBS,          /* broker -> worker   {jobs:[[jid, attempt, fn, arg, timeout_ms]]} */
-    TMQ_CMD_DONE,          /* worker -> broker   {results:[[jid, attempt, status, data, pid, ms]]} */
-    TMQ_CMD_HEARTBEAT,     /* any -> peer        {}                                          */
-    TMQ_CMD_CANCEL,        /* broker -> worker   {jobs:[[jid, attempt]]}  (stop these jobs)   */
-    TMQ_CMD_BYE,           /* client/worker -> broker, broker -> worker {}                   */
-    TMQ_CMD_ERROR,         /* any -> peer        {code, reason}                              */
-    TMQ_CMD_RECONNECT,     /* broker -> worker   {} : "I do not know you, send READY again"  */
-    TMQ_CMD_REVOKE,        /* broker -> worker   {n}: hand back up to n jobs not yet started  */
-    TMQ_CMD_RETURNED,      /* worker -> broker   {jobs:[[jid, attempt]]}: jobs handed back    */
+    TMQ_CMD_HELLO = 1, /* client -> broker   {}                                         */
+    TMQ_CMD_WELCOME,   /* broker -> peer     {heartbeat, max_payload, version}           */
+    TMQ_CMD_SUBMIT,    /* client -> broker   {jobs:[[cid, fn, arg, timeout_ms, retries]]} */
+    TMQ_CMD_ACK,       /* broker -> client   {accepted, rejected:[[cid, code, reason]]}  */
+    TMQ_CMD_RESULTS, /* broker -> client   {results:[[cid, status, data, worker, ms, attempts]]} */
+    TMQ_CMD_STATUS,  /* client -> broker   {}                                          */
+    TMQ_CMD_STATUS_REPLY, /* broker -> client   {queued, running, done, failed, ..., workers:[...]}
+                           */
+    TMQ_CMD_READY,        /* worker -> broker   {name, procs, pid, functions:[str]}         */
+    TMQ_CMD_JOBS,         /* broker -> worker   {jobs:[[jid, attempt, fn, arg, timeout_ms]]} */
+    TMQ_CMD_DONE,         /* worker -> broker   {results:[[jid, attempt, status, data, pid, ms]]} */
+    TMQ_CMD_HEARTBEAT,    /* any -> peer        {}                                          */
+    TMQ_CMD_CANCEL,       /* broker -> worker   {jobs:[[jid, attempt]]}  (stop these jobs)   */
+    TMQ_CMD_BYE,          /* client/worker -> broker, broker -> worker {}                   */
+    TMQ_CMD_ERROR,        /* any -> peer        {code, reason}                              */
+    TMQ_CMD_RECONNECT,    /* broker -> worker   {} : "I do not know you, send READY again"  */
+    TMQ_CMD_REVOKE,       /* broker -> worker   {n}: hand back up to n jobs not yet started  */
+    TMQ_CMD_RETURNED,     /* worker -> broker   {jobs:[[jid, attempt]]}: jobs handed back    */
     TMQ_CMD_MAX_
 } tmq_cmd_t;
 
@@ -64,10 +69,12 @@ typedef enum {
 
 /* Error codes in ERROR bodies. */
 typedef enum {
-    TMQ_ERR_MALFORMED = 1,   /* frame count, header, or body did not parse */
-    TMQ_ERR_VERSION = 2,     /* unsupported protocol version */
-    TMQ_ERR_COMMAND = 3,     /* unknown command, or a command this peer may not send */
-    TMQ_ERR_UNKNOWN_PEER = 4 /* a command that needs HELLO/READY first */
+    TMQ_ERR_MALFORMED = 1,    /* frame count, header, or body did not parse */
+    TMQ_ERR_VERSION = 2,      /* unsupported protocol version */
+    TMQ_ERR_COMMAND = 3,      /* unknown command, or a command this peer may not send */
+    TMQ_ERR_UNKNOWN_PEER = 4, /* a command that needs HELLO/READY first */
+    TMQ_ERR_WRONG_PORT = 5    /* a client on the worker port or a worker on the client port:
+                                 the reason names the right port; the peer gives up at once */
 } tmq_errcode_t;
 
 const char *tmq_cmd_name(int cmd); /* "SUBMIT" ...; "?" for unknown */
@@ -85,8 +92,9 @@ typedef struct {
     int cmd;
     msgpack_unpacked up;
     const msgpack_object *body; /* the body map */
-    const msgpack_object *items; /* the batch array for SUBMIT/ACK/RESULTS/JOBS/DONE/CANCEL/RETURNED, else NULL */
-    const char *error;          /* static text describing why decode failed */
+    const msgpack_object
+        *items; /* the batch array for SUBMIT/ACK/RESULTS/JOBS/DONE/CANCEL/RETURNED, else NULL */
+    const char *error; /* static text describing why decode failed */
 } tmq_msg_t;
 
 /* Decodes a header and body. Returns 0, or -1 with m->error set and *errcode (if non-NULL)
@@ -113,19 +121,19 @@ size_t tmq_msg_count(const tmq_msg_t *m); /* number of batch items; 0 when no ba
 /* Batch items, decoded by position. Each returns 0, or -1 when item i is malformed (wrong
  * arity or types, empty or over-long function name): the caller rejects that item alone. */
 typedef struct {
-    uint64_t cid;           /* client-chosen job id */
-    const char *fn;         /* function name, not NUL-terminated */
+    uint64_t cid;   /* client-chosen job id */
+    const char *fn; /* function name, not NUL-terminated */
     size_t fn_len;
-    const void *arg;        /* msgpack bytes of the argument */
+    const void *arg; /* msgpack bytes of the argument */
     size_t arg_len;
-    uint32_t timeout_ms;    /* 0 = none */
-    int32_t retries;        /* -1 = broker default */
+    uint32_t timeout_ms; /* 0 = none */
+    int32_t retries;     /* -1 = broker default */
 } tmq_submit_item_t;
 int tmq_msg_submit_item(const tmq_msg_t *m, size_t i, tmq_submit_item_t *out);
 
 typedef struct {
     uint64_t cid;
-    int code;               /* tmq_reject_t */
+    int code; /* tmq_reject_t */
     const char *reason;
     size_t reason_len;
 } tmq_reject_item_t;
@@ -133,19 +141,19 @@ int tmq_msg_reject_item(const tmq_msg_t *m, size_t i, tmq_reject_item_t *out);
 
 typedef struct {
     uint64_t cid;
-    int status;             /* tmq_status_t */
-    const void *data;       /* msgpack result when OK, else error text */
+    int status;       /* tmq_status_t */
+    const void *data; /* msgpack result when OK, else error text */
     size_t data_len;
-    const char *worker;     /* "name:pid", may be empty */
+    const char *worker; /* "name:pid", may be empty */
     size_t worker_len;
-    double ms;              /* execution time on the executor */
+    double ms; /* execution time on the executor */
     uint32_t attempts;
 } tmq_result_item_t;
 int tmq_msg_result_item(const tmq_msg_t *m, size_t i, tmq_result_item_t *out);
 
 typedef struct {
-    uint64_t jid;           /* broker job id */
-    uint32_t attempt;       /* 1 for the first attempt; results for other attempts are stale */
+    uint64_t jid;     /* broker job id */
+    uint32_t attempt; /* 1 for the first attempt; results for other attempts are stale */
     const char *fn;
     size_t fn_len;
     const void *arg;
@@ -157,10 +165,10 @@ int tmq_msg_job_item(const tmq_msg_t *m, size_t i, tmq_job_item_t *out);
 typedef struct {
     uint64_t jid;
     uint32_t attempt;
-    int status;             /* tmq_status_t (not REJECTED) */
+    int status; /* tmq_status_t (not REJECTED) */
     const void *data;
     size_t data_len;
-    uint32_t pid;           /* executor process that ran it */
+    uint32_t pid; /* executor process that ran it */
     double ms;
 } tmq_done_item_t;
 int tmq_msg_done_item(const tmq_msg_t *m, size_t i, tmq_done_item_t *out);
@@ -169,16 +177,33 @@ int tmq_msg_done_item(const tmq_msg_t *m, size_t i, tmq_done_item_t *out);
 int tmq_msg_ref_item(const tmq_msg_t *m, size_t i, uint64_t *jid, uint32_t *attempt);
 
 /* READY body. functions[] point into the body; at most max_fns are returned, *nfns is the
- * number present. Returns -1 when a field is missing or mistyped. */
+ * number present. Returns -1 when a required field (name, procs, pid, functions) is missing
+ * or mistyped; the optional ones (version, done, failed) are "" / 0 when absent or mistyped. */
 typedef struct {
     const char *name;
     size_t name_len;
     uint32_t procs;
     uint32_t pid;
     size_t nfns;
+    const char *version; /* the daemon's software version, e.g. "0.2.0" */
+    size_t version_len;
+    uint64_t done, failed; /* results the daemon reported since it started (ok / not ok) */
 } tmq_ready_t;
 int tmq_msg_ready(const tmq_msg_t *m, tmq_ready_t *out, const char **fns, size_t *fn_lens,
                   size_t max_fns);
+
+/* WELCOME body. Fields absent or out of bounds keep their defaults (heartbeat
+ * TMQ_PROTO_HEARTBEAT_DEFAULT, max_payload TMQ_PROTO_MAX_PAYLOAD, version 1). */
+typedef struct {
+    uint32_t heartbeat_ms;
+    uint32_t max_payload;
+    uint32_t version;
+} tmq_welcome_t;
+void tmq_msg_welcome(const tmq_msg_t *m, tmq_welcome_t *out);
+
+/* A string element of an array object (e.g. ACK "unserved"): 0, or -1 when i is out of range
+ * or the element is not a string. */
+int tmq_msg_str_at(const msgpack_object *array, size_t i, const char **s, size_t *len);
 
 /* ---- encoding ---- */
 
@@ -207,11 +232,22 @@ void tmq_batch_add_ref(tmq_batch_t *b, uint64_t jid, uint32_t attempt);
  * resets the batch. Aborts on out-of-memory. */
 void *tmq_batch_finish(tmq_batch_t *b, tmq_cmd_t cmd, uint64_t accepted, size_t *len);
 
+/* An ACK with its optional keys: `error` (non-NULL: the whole SUBMIT was refused and none of
+ * its jobs accepted; rejected is then empty) and `unserved` (functions of accepted jobs that
+ * wait because no worker is connected at all). Builds from the rejections in b (reset after). */
+typedef struct {
+    uint64_t accepted;
+    const char *error;
+    const char *const *unserved;
+    size_t nunserved;
+} tmq_ack_info_t;
+void *tmq_proto_ack_body(tmq_batch_t *rejected, const tmq_ack_info_t *info, size_t *len);
+
 /* Small bodies. Each returns a malloc'd buffer the caller frees, *len set. */
 void *tmq_proto_empty_body(size_t *len);
 void *tmq_proto_welcome_body(uint32_t heartbeat_ms, uint32_t max_payload, size_t *len);
-void *tmq_proto_ready_body(const char *name, uint32_t procs, uint32_t pid, const char *const *fns,
-                           size_t nfns, size_t *len);
+/* READY from r's name, procs, pid, version (may be NULL: omitted), done and failed. */
+void *tmq_proto_ready_body(const tmq_ready_t *r, const char *const *fns, size_t nfns, size_t *len);
 void *tmq_proto_error_body(int code, const char *reason, size_t *len);
 void *tmq_proto_revoke_body(uint32_t n, size_t *len);
 

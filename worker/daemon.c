@@ -42,11 +42,11 @@ static void s_flush(s_daemon_t *self)
     size_t len;
     if (self->done.count && tmq_link_writable(self->link)) {
         void *body = tmq_batch_finish(&self->done, TMQ_CMD_DONE, 0, &len);
-        tmq_link_send(self->link, TMQ_CMD_DONE, body, len);
+        tmq_link_send(self->link, TMQ_CMD_DONE, &body, len);
     }
     if (self->returned_due && tmq_link_writable(self->link)) {
         void *body = tmq_batch_finish(&self->returned, TMQ_CMD_RETURNED, 0, &len);
-        tmq_link_send(self->link, TMQ_CMD_RETURNED, body, len);
+        tmq_link_send(self->link, TMQ_CMD_RETURNED, &body, len);
         self->returned_due = false;
     }
 }
@@ -218,7 +218,7 @@ static int s_loop(s_daemon_t *self)
 static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[5])
 {
     int i = 0;
-    argv[i++] = "/proc/self/exe";
+    argv[i++] = (char *)tmq_self_exe();
     argv[i++] = "--executor";
     if (o->test_functions) argv[i++] = "--test-functions";
     if (o->verbose) argv[i++] = "-v";
@@ -231,8 +231,13 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o)
     size_t nfn = tmq_builtins_names(o->test_functions, names, TMQ_BUILTINS_MAX);
     tmq_pace_init(&self->pace, names, nfn);
     size_t len;
-    void *ready =
-        tmq_proto_ready_body(o->name, (uint32_t)o->procs, (uint32_t)getpid(), names, nfn, &len);
+    tmq_ready_t r = {.name = o->name,
+                     .name_len = strlen(o->name),
+                     .procs = (uint32_t)o->procs,
+                     .pid = (uint32_t)getpid(),
+                     .version = TMQ_VERSION,
+                     .version_len = strlen(TMQ_VERSION)};
+    void *ready = tmq_proto_ready_body(&r, names, nfn, &len);
     self->link = tmq_link_new(o->broker, ready, len);
     free(ready);
     if (!self->link) {

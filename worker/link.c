@@ -31,7 +31,7 @@ static void s_send_ready(tmq_link_t *self)
     if (!body) abort();
     memcpy(body, self->ready, self->ready_len);
     self->registered = false;
-    tmq_link_send(self, TMQ_CMD_READY, body, self->ready_len);
+    tmq_link_send(self, TMQ_CMD_READY, &body, self->ready_len);
 }
 
 /* A new socket, connected, with READY queued. Returns 0 or -1 (errno set). */
@@ -39,9 +39,7 @@ static int s_connect(tmq_link_t *self)
 {
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     if (!sock) return -1;
-    zsock_set_sndhwm(sock, 100000);
-    zsock_set_rcvhwm(sock, 100000);
-    zsock_set_maxmsgsize(sock, (int)(TMQ_PROTO_MAX_BODY + 1024));
+    tmq_wire_setup(sock);
     zsock_set_linger(sock, 0);
     if (zsock_connect(sock, "%s", self->endpoint) != 0) {
         int err = errno;
@@ -106,13 +104,14 @@ bool tmq_link_writable(tmq_link_t *self)
     return self->sock && (zsock_events(self->sock) & ZMQ_POLLOUT);
 }
 
-int tmq_link_send(tmq_link_t *self, tmq_cmd_t cmd, void *body, size_t len)
+int tmq_link_send(tmq_link_t *self, tmq_cmd_t cmd, void **body_p, size_t len)
 {
     if (!self->sock) {
-        free(body);
+        free(*body_p);
+        *body_p = NULL;
         return -1;
     }
-    if (tmq_wire_send(self->sock, NULL, 0, cmd, body, len) != 0) return -1;
+    if (tmq_wire_send(self->sock, NULL, 0, cmd, body_p, len) != 0) return -1;
     self->last_send = tmq_clock_ms();
     return 0;
 }

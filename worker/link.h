@@ -38,9 +38,9 @@ bool tmq_link_writable(tmq_link_t *self);
  * worker was lost (RECONNECT or BYE): the daemon then drops its unstarted jobs. */
 int tmq_link_recv(tmq_link_t *self, tmq_wire_in_t *in, bool *reset);
 
-/* Sends cmd with body (ownership taken). Returns 0, or -1 when there is no socket or it
+/* Sends cmd with *body_p (taken, nulled). Returns 0, or -1 when there is no socket or it
  * would block (the body is freed). */
-int tmq_link_send(tmq_link_t *self, tmq_cmd_t cmd, void *body, size_t len);
+int tmq_link_send(tmq_link_t *self, tmq_cmd_t cmd, void **body_p, size_t len);
 
 /* Heartbeats, liveness and reconnection; call every loop turn. Returns true when the
  * connection was dropped for silence (the daemon then drops its unstarted jobs). */

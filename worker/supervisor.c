@@ -203,7 +203,7 @@ static int s_spawn(tmq_sup_t *self, s_exec_t *e, int64_t now)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) goto fail;
-    pid_t pid = tmq_spawn(self->argv, sv[1], true);
+    pid_t pid = tmq_spawn(NULL, self->argv, sv[1], true);
     int err = errno;
     close(sv[1]);
     if (pid < 0) {

@@ -20,6 +20,12 @@
 extern "C" {
 #endif
 
+/* The version of this header; tmq_version() gives the library's ("0.2.0"). */
+#define TMQ_VERSION_MAJOR 0
+#define TMQ_VERSION_MINOR 2
+#define TMQ_VERSION_PATCH 0
+const char *tmq_version(void);
+
 typedef struct tmq_client_t tmq_client_t;
 typedef struct tmq_result_t tmq_result_t;
 
@@ -85,7 +91,7 @@ bool tmq_result_ok(const tmq_result_t *r);
 const void *tmq_result_data(const tmq_result_t *r, size_t *len);
 /* "name:pid" of the executor that ran it; "" when it never ran. */
 const char *tmq_result_worker(const tmq_result_t *r);
-double tmq_result_ms(const tmq_result_t *r);        /* execution time on the executor */
+double tmq_result_ms(const tmq_result_t *r);         /* execution time on the executor */
 unsigned tmq_result_attempts(const tmq_result_t *r); /* times it was started */
 void tmq_result_destroy(tmq_result_t **r);
 

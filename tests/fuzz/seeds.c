@@ -69,7 +69,9 @@ int main(int argc, char **argv)
     free(body);
 
     const char *fns[] = {"sum", "echo"};
-    body = tmq_proto_ready_body("w1", 2, 42, fns, 2, &len);
+    tmq_ready_t ready = {
+        .name = "w1", .name_len = 2, .procs = 2, .pid = 42, .version = "0.1.0", .version_len = 5};
+    body = tmq_proto_ready_body(&ready, fns, 2, &len);
     s_write(dir, "ready", TMQ_CMD_READY, body, len);
     free(body);
     body = tmq_proto_welcome_body(1000, 1 << 20, &len);

@@ -26,7 +26,8 @@ static uint32_t s_rand(void)
 
 static void s_fill(uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)s_rand();
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)s_rand();
 }
 
 /* One hostile message of a kind picked at random; rid is prepended on a ROUTER. */
@@ -41,7 +42,8 @@ static void s_send_garbage(zsock_t *sock, const void *rid, size_t rid_len, bool 
     s_fill(buf, n);
     switch (kind) {
     case 0: /* random frames, random count */
-        for (int i = (int)(s_rand() % 4); i >= 0; i--) zmsg_addmem(m, buf, s_rand() % (n + 1));
+        for (int i = (int)(s_rand() % 4); i >= 0; i--)
+            zmsg_addmem(m, buf, s_rand() % (n + 1));
         break;
     case 1: /* valid header, garbage body */
         tmq_proto_header(hdr, (tmq_cmd_t)(1 + s_rand() % (TMQ_CMD_MAX_ - 1)));
@@ -60,12 +62,14 @@ static void s_send_garbage(zsock_t *sock, const void *rid, size_t rid_len, bool 
         zmsg_addmem(m, "\x80", 1);
         break;
     case 4: { /* batch with wrong-typed items */
-        tmq_proto_header(hdr, to_worker ? TMQ_CMD_JOBS : (s_rand() % 2 ? TMQ_CMD_SUBMIT : TMQ_CMD_DONE));
+        tmq_proto_header(hdr,
+                         to_worker ? TMQ_CMD_JOBS : (s_rand() % 2 ? TMQ_CMD_SUBMIT : TMQ_CMD_DONE));
         zmsg_addmem(m, hdr, sizeof hdr);
-        static const uint8_t bad[] = {0x81, 0xa4, 'j', 'o', 'b', 's', 0x93, 0x01, 0x92, 0xa1,
-                                      'x', 0xc0, 0x95, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0};
-        static const uint8_t badr[] = {0x81, 0xa7, 'r', 'e', 's', 'u', 'l', 't', 's', 0x91,
-                                       0x96, 0xcf, 1, 2, 3, 4, 5, 6, 7, 8, 1, 0, 0xc4, 0, 1, 0};
+        static const uint8_t bad[] = {0x81, 0xa4, 'j',  'o',  'b',  's',  0x93, 0x01, 0x92,
+                                      0xa1, 'x',  0xc0, 0x95, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0};
+        static const uint8_t badr[] = {0x81, 0xa7, 'r',  'e', 's',  'u', 'l', 't', 's',
+                                       0x91, 0x96, 0xcf, 1,   2,    3,   4,   5,   6,
+                                       7,    8,    1,    0,   0xc4, 0,   1,   0};
         if (hdr[4] == TMQ_CMD_DONE)
             zmsg_addmem(m, badr, sizeof badr);
         else
@@ -122,7 +126,8 @@ static int s_attack_broker(const char *ep, int n, bool as_worker)
     /* several connections, so per-peer state is exercised too */
     for (int round = 0; round < 4; round++) {
         zsock_t *s = zsock_new_dealer(ep);
-        for (int i = 0; i < n / 4; i++) s_send_garbage(s, NULL, 0, false);
+        for (int i = 0; i < n / 4; i++)
+            s_send_garbage(s, NULL, 0, false);
         zclock_sleep(50);
         zsock_destroy(&s);
     }
@@ -131,8 +136,9 @@ static int s_attack_broker(const char *ep, int n, bool as_worker)
     if (as_worker) {
         const char *fns[] = {"garbage-test-fn"};
         size_t len;
-        void *body = tmq_proto_ready_body("garbage", 1, (uint32_t)getpid(), fns, 1, &len);
-        tmq_wire_send(s, NULL, 0, TMQ_CMD_READY, body, len);
+        tmq_ready_t r = {.name = "garbage", .name_len = 7, .procs = 1, .pid = (uint32_t)getpid()};
+        void *body = tmq_proto_ready_body(&r, fns, 1, &len);
+        tmq_wire_send(s, NULL, 0, TMQ_CMD_READY, &body, len);
         rc = s_expect(s, false, TMQ_CMD_WELCOME, 5000, NULL);
         tmq_wire_send_empty(s, NULL, 0, TMQ_CMD_BYE);
     } else {
@@ -164,18 +170,24 @@ static int s_attack_worker(int n)
     tmq_wire_in_release(&in);
     size_t len;
     void *body = tmq_proto_welcome_body(1000, TMQ_PROTO_MAX_PAYLOAD, &len);
-    tmq_wire_send(r, rid, rid_len, TMQ_CMD_WELCOME, body, len);
-    for (int i = 0; i < n; i++) s_send_garbage(r, rid, rid_len, true);
+    tmq_wire_send(r, rid, rid_len, TMQ_CMD_WELCOME, &body, len);
+    for (int i = 0; i < n; i++)
+        s_send_garbage(r, rid, rid_len, true);
 
     /* Then a real job: echo 42 with a job id nobody else uses. */
     tmq_batch_t b;
     tmq_batch_init(&b);
-    tmq_job_item_t job = {.jid = 4242, .attempt = 1, .fn = "echo", .fn_len = 4, .arg = "\x2a",
-                          .arg_len = 1, .timeout_ms = 0};
+    tmq_job_item_t job = {.jid = 4242,
+                          .attempt = 1,
+                          .fn = "echo",
+                          .fn_len = 4,
+                          .arg = "\x2a",
+                          .arg_len = 1,
+                          .timeout_ms = 0};
     tmq_batch_add_job(&b, &job);
     body = tmq_batch_finish(&b, TMQ_CMD_JOBS, 0, &len);
     tmq_batch_destroy(&b);
-    tmq_wire_send(r, rid, rid_len, TMQ_CMD_JOBS, body, len);
+    tmq_wire_send(r, rid, rid_len, TMQ_CMD_JOBS, &body, len);
     int64_t deadline = zclock_mono() + 10000;
     int ok = 1;
     while (ok && zclock_mono() < deadline) {
@@ -199,8 +211,10 @@ int main(int argc, char **argv)
 {
     zsys_init();
     zsys_set_linger(100);
-    if (argc == 4 && strcmp(argv[1], "client") == 0) return s_attack_broker(argv[2], atoi(argv[3]), false);
-    if (argc == 4 && strcmp(argv[1], "worker") == 0) return s_attack_broker(argv[2], atoi(argv[3]), true);
+    if (argc == 4 && strcmp(argv[1], "client") == 0)
+        return s_attack_broker(argv[2], atoi(argv[3]), false);
+    if (argc == 4 && strcmp(argv[1], "worker") == 0)
+        return s_attack_broker(argv[2], atoi(argv[3]), true);
     if (argc == 3 && strcmp(argv[1], "fakebroker") == 0) return s_attack_worker(atoi(argv[2]));
     fprintf(stderr, "usage: tmq_garbage client|worker EP N | fakebroker N\n");
     return 2;

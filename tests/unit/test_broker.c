@@ -153,7 +153,8 @@ static void s_ready(tmq_core_t *core, const char *rid, uint32_t procs, const cha
 {
     const char *fns[2] = {fn1, fn2};
     size_t len;
-    void *body = tmq_proto_ready_body(rid, procs, 4000, fns, fn2 ? 2 : 1, &len);
+    tmq_ready_t r = {.name = rid, .name_len = strlen(rid), .procs = procs, .pid = 4000};
+    void *body = tmq_proto_ready_body(&r, fns, fn2 ? 2 : 1, &len);
     s_feed(core, TMQ_SIDE_BACKEND, rid, TMQ_CMD_READY, body, len);
 }
 

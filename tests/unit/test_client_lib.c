@@ -111,7 +111,7 @@ static void s_on_submit(s_fake_t *f, const tmq_msg_t *m)
     }
     size_t len;
     void *body = tmq_batch_finish(&rej, TMQ_CMD_ACK, accepted, &len);
-    tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_ACK, body, len);
+    tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_ACK, &body, len);
     tmq_batch_destroy(&rej);
     s_max(&f->cfg->max_outstanding, f->count);
 }
@@ -136,7 +136,7 @@ static void s_on_status(s_fake_t *f)
     msgpack_pack_uint32(&pk, 1);
     size_t len;
     void *body = tmq_proto_sbuffer_take(&sb, &len);
-    tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_STATUS_REPLY, body, len);
+    tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_STATUS_REPLY, &body, len);
 }
 
 static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
@@ -148,7 +148,7 @@ static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
         atomic_fetch_add(&f->cfg->hellos, 1);
         size_t len;
         void *body = tmq_proto_welcome_body(f->cfg->heartbeat_ms, f->cfg->max_payload, &len);
-        tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_WELCOME, body, len);
+        tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_WELCOME, &body, len);
         break;
     }
     case TMQ_CMD_SUBMIT:
@@ -193,7 +193,7 @@ static void s_complete(s_fake_t *f)
     }
     size_t len;
     void *body = tmq_batch_finish(&b, TMQ_CMD_RESULTS, 0, &len);
-    tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_RESULTS, body, len);
+    tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_RESULTS, &body, len);
     tmq_batch_destroy(&b);
     atomic_fetch_add(&f->cfg->results_out, n);
 }

@@ -29,7 +29,9 @@ static char *s_roundtrip(const char *text)
 static void test_roundtrip_values(void **state)
 {
     (void)state;
-    static const struct { const char *in, *out; } cases[] = {
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
         {"42", "42"},
         {"-7", "-7"},
         {"9223372036854775807", "9223372036854775807"},
@@ -39,7 +41,7 @@ static void test_roundtrip_values(void **state)
         {"\"quoted\"", "\"quoted\""},
         {"[1,[2,[3]],{}]", "[1,[2,[3]],{}]"},
         {"{\"a\":1,\"b\":[null,\"x\"]}", "{\"a\":1,\"b\":[null,\"x\"]}"},
-        {"hello world", "\"hello world\""},      /* not JSON: a string */
+        {"hello world", "\"hello world\""}, /* not JSON: a string */
         {"{broken", "\"{broken\""},
         {"", "\"\""},
         {"caf\xc3\xa9", "\"caf\xc3\xa9\""},
@@ -132,10 +134,8 @@ static void test_non_finite_is_null(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_values),
-        cmocka_unit_test(test_bad_msgpack),
-        cmocka_unit_test(test_big_unsigned),
-        cmocka_unit_test(test_invalid_utf8_repaired),
+        cmocka_unit_test(test_roundtrip_values),   cmocka_unit_test(test_bad_msgpack),
+        cmocka_unit_test(test_big_unsigned),       cmocka_unit_test(test_invalid_utf8_repaired),
         cmocka_unit_test(test_non_finite_is_null),
     };
     return cmocka_run_group_tests_name("jsonmp", tests, NULL, NULL);

@@ -78,8 +78,13 @@ static void test_submit_roundtrip(void **state)
     uint8_t arg[16];
     size_t alen = s_pack_int(arg, 1000000);
     for (uint64_t i = 0; i < 300; i++) {
-        tmq_submit_item_t it = {.cid = i, .fn = "sum", .fn_len = 3, .arg = arg, .arg_len = alen,
-                                .timeout_ms = (uint32_t)i, .retries = (int32_t)(i % 3) - 1};
+        tmq_submit_item_t it = {.cid = i,
+                                .fn = "sum",
+                                .fn_len = 3,
+                                .arg = arg,
+                                .arg_len = alen,
+                                .timeout_ms = (uint32_t)i,
+                                .retries = (int32_t)(i % 3) - 1};
         tmq_batch_add_submit(&b, &it);
     }
     size_t len;
@@ -120,8 +125,8 @@ static void test_other_batches_roundtrip(void **state)
     void *body;
 
     /* ACK */
-    tmq_reject_item_t rj = {.cid = 7, .code = TMQ_REJ_QUEUE_FULL, .reason = "queue full",
-                            .reason_len = 10};
+    tmq_reject_item_t rj = {
+        .cid = 7, .code = TMQ_REJ_QUEUE_FULL, .reason = "queue full", .reason_len = 10};
     tmq_batch_add_reject(&b, &rj);
     body = tmq_batch_finish(&b, TMQ_CMD_ACK, 41, &len);
     assert_int_equal(s_decode(&m, TMQ_CMD_ACK, body, len), 0);
@@ -137,8 +142,13 @@ static void test_other_batches_roundtrip(void **state)
     free(body);
 
     /* RESULTS */
-    tmq_result_item_t res = {.cid = UINT64_MAX, .status = TMQ_ST_DIED, .data = "executor died",
-                             .data_len = 13, .worker = "hostA:12", .worker_len = 8, .ms = 3.25,
+    tmq_result_item_t res = {.cid = UINT64_MAX,
+                             .status = TMQ_ST_DIED,
+                             .data = "executor died",
+                             .data_len = 13,
+                             .worker = "hostA:12",
+                             .worker_len = 8,
+                             .ms = 3.25,
                              .attempts = 3};
     tmq_batch_add_result(&b, &res);
     body = tmq_batch_finish(&b, TMQ_CMD_RESULTS, 0, &len);
@@ -155,8 +165,13 @@ static void test_other_batches_roundtrip(void **state)
     free(body);
 
     /* JOBS */
-    tmq_job_item_t job = {.jid = 1ull << 40, .attempt = 2, .fn = "echo", .fn_len = 4,
-                          .arg = "\xc0", .arg_len = 1, .timeout_ms = 500};
+    tmq_job_item_t job = {.jid = 1ull << 40,
+                          .attempt = 2,
+                          .fn = "echo",
+                          .fn_len = 4,
+                          .arg = "\xc0",
+                          .arg_len = 1,
+                          .timeout_ms = 500};
     tmq_batch_add_job(&b, &job);
     body = tmq_batch_finish(&b, TMQ_CMD_JOBS, 0, &len);
     assert_int_equal(s_decode(&m, TMQ_CMD_JOBS, body, len), 0);
@@ -170,8 +185,13 @@ static void test_other_batches_roundtrip(void **state)
     free(body);
 
     /* DONE */
-    tmq_done_item_t done = {.jid = 9, .attempt = 1, .status = TMQ_ST_OK, .data = "\x2a",
-                            .data_len = 1, .pid = 4121, .ms = 0.5};
+    tmq_done_item_t done = {.jid = 9,
+                            .attempt = 1,
+                            .status = TMQ_ST_OK,
+                            .data = "\x2a",
+                            .data_len = 1,
+                            .pid = 4121,
+                            .ms = 0.5};
     tmq_batch_add_done(&b, &done);
     body = tmq_batch_finish(&b, TMQ_CMD_DONE, 0, &len);
     assert_int_equal(s_decode(&m, TMQ_CMD_DONE, body, len), 0);
@@ -204,13 +224,86 @@ static void test_other_batches_roundtrip(void **state)
     tmq_batch_destroy(&b);
 }
 
+static void test_welcome_bounds(void **state)
+{
+    (void)state;
+    tmq_msg_t m;
+    size_t len;
+    tmq_welcome_t w;
+    void *body = tmq_proto_welcome_body(250, 1024, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
+    tmq_msg_welcome(&m, &w);
+    assert_int_equal(w.heartbeat_ms, 250);
+    assert_int_equal(w.max_payload, 1024);
+    assert_int_equal(w.version, TMQ_PROTO_VERSION);
+    tmq_msg_release(&m);
+    free(body);
+    /* out of bounds: the defaults stay */
+    body = tmq_proto_welcome_body(TMQ_PROTO_HEARTBEAT_MIN - 1, 0, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
+    tmq_msg_welcome(&m, &w);
+    assert_int_equal(w.heartbeat_ms, TMQ_PROTO_HEARTBEAT_DEFAULT);
+    assert_int_equal(w.max_payload, TMQ_PROTO_MAX_PAYLOAD);
+    tmq_msg_release(&m);
+    free(body);
+    body = tmq_proto_welcome_body(TMQ_PROTO_HEARTBEAT_MAX + 1, 5, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
+    tmq_msg_welcome(&m, &w);
+    assert_int_equal(w.heartbeat_ms, TMQ_PROTO_HEARTBEAT_DEFAULT);
+    assert_int_equal(w.max_payload, 5);
+    tmq_msg_release(&m);
+    free(body);
+}
+
+static void test_ack_optional_keys(void **state)
+{
+    (void)state;
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    tmq_msg_t m;
+    size_t len;
+    const char *unserved[] = {"sum", "primes"};
+    tmq_ack_info_t info = {.accepted = 3, .unserved = unserved, .nunserved = 2};
+    tmq_reject_item_t rj = {
+        .cid = 9, .code = TMQ_REJ_QUEUE_FULL, .reason = "queue full", .reason_len = 10};
+    tmq_batch_add_reject(&b, &rj);
+    void *body = tmq_proto_ack_body(&b, &info, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_ACK, body, len), 0);
+    uint64_t acc;
+    assert_int_equal(tmq_msg_get_uint(&m, "accepted", &acc), 0);
+    assert_int_equal(acc, 3);
+    assert_int_equal(tmq_msg_count(&m), 1);
+    const msgpack_object *arr = tmq_msg_get(&m, "unserved");
+    const char *s;
+    size_t n;
+    assert_int_equal(tmq_msg_str_at(arr, 1, &s, &n), 0);
+    assert_int_equal(n, 6);
+    assert_memory_equal(s, "primes", 6);
+    assert_int_equal(tmq_msg_str_at(arr, 2, &s, &n), -1);
+    assert_int_equal(tmq_msg_get_str(&m, "error", &s, &n), -1);
+    tmq_msg_release(&m);
+    free(body);
+
+    info = (tmq_ack_info_t){.accepted = 0, .error = "item 2 has no job id"};
+    body = tmq_proto_ack_body(&b, &info, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_ACK, body, len), 0);
+    assert_int_equal(tmq_msg_count(&m), 0);
+    assert_int_equal(tmq_msg_get_str(&m, "error", &s, &n), 0);
+    assert_memory_equal(s, "item 2 has no job id", n);
+    assert_null(tmq_msg_get(&m, "unserved"));
+    tmq_msg_release(&m);
+    free(body);
+    tmq_batch_destroy(&b);
+}
+
 static void test_small_bodies(void **state)
 {
     (void)state;
     tmq_msg_t m;
     size_t len;
     const char *fns[] = {"sum", "echo", "primes"};
-    void *body = tmq_proto_ready_body("hostA", 4, 777, fns, 3, &len);
+    tmq_ready_t in = {.name = "hostA", .name_len = 5, .procs = 4, .pid = 777};
+    void *body = tmq_proto_ready_body(&in, fns, 3, &len);
     assert_int_equal(s_decode(&m, TMQ_CMD_READY, body, len), 0);
     tmq_ready_t r;
     const char *got[2];
@@ -221,6 +314,22 @@ static void test_small_bodies(void **state)
     assert_int_equal(r.nfns, 3); /* all counted, only 2 returned */
     assert_memory_equal(got[1], "echo", 4);
     assert_memory_equal(r.name, "hostA", 5);
+    assert_int_equal(r.version_len, 0); /* optional fields absent or defaulted */
+    assert_int_equal(r.done, 0);
+    tmq_msg_release(&m);
+    free(body);
+
+    in.version = "0.2.0";
+    in.version_len = 5;
+    in.done = 41;
+    in.failed = 2;
+    body = tmq_proto_ready_body(&in, fns, 1, &len);
+    assert_int_equal(s_decode(&m, TMQ_CMD_READY, body, len), 0);
+    assert_int_equal(tmq_msg_ready(&m, &r, got, lens, 2), 0);
+    assert_int_equal(r.version_len, 5);
+    assert_memory_equal(r.version, "0.2.0", 5);
+    assert_int_equal(r.done, 41);
+    assert_int_equal(r.failed, 2);
     tmq_msg_release(&m);
     free(body);
 
@@ -262,8 +371,13 @@ static void test_truncation_every_offset(void **state)
     uint8_t arg[16];
     size_t alen = s_pack_int(arg, -5);
     for (int i = 0; i < 4; i++) {
-        tmq_submit_item_t it = {.cid = (uint64_t)i * 100000, .fn = "primes", .fn_len = 6,
-                                .arg = arg, .arg_len = alen, .timeout_ms = 70000, .retries = 2};
+        tmq_submit_item_t it = {.cid = (uint64_t)i * 100000,
+                                .fn = "primes",
+                                .fn_len = 6,
+                                .arg = arg,
+                                .arg_len = alen,
+                                .timeout_ms = 70000,
+                                .retries = 2};
         tmq_batch_add_submit(&b, &it);
     }
     size_t len;
@@ -341,7 +455,8 @@ static void test_depth_limit(void **state)
         buf[n++] = 0x81;
         buf[n++] = 0xa1;
         buf[n++] = 'a';
-        for (int i = 0; i < depth; i++) buf[n++] = 0x91;
+        for (int i = 0; i < depth; i++)
+            buf[n++] = 0x91;
         buf[n++] = 0x01;
         tmq_msg_t m;
         int rc = s_decode(&m, TMQ_CMD_STATUS, buf, n);
@@ -498,6 +613,8 @@ int main(void)
         cmocka_unit_test(test_object_budget),
         cmocka_unit_test(test_bad_items),
         cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_welcome_bounds),
+        cmocka_unit_test(test_ack_optional_keys),
     };
     return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
 }
