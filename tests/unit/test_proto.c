@@ -12,28 +12,7 @@
 #include <cmocka.h>
 
 #include "proto.h"
-
-static uint8_t s_hdr[TMQ_PROTO_HDR_LEN];
-
-static int s_decode(tmq_msg_t *m, tmq_cmd_t cmd, const void *body, size_t len)
-{
-    tmq_proto_header(s_hdr, cmd);
-    return tmq_proto_decode(m, s_hdr, sizeof s_hdr, body, len, NULL);
-}
-
-/* Packs one argument value (the msgpack bytes of an int) into buf. */
-static size_t s_pack_int(uint8_t *buf, int64_t v)
-{
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_int64(&pk, v);
-    size_t n = sb.size;
-    memcpy(buf, sb.data, n);
-    msgpack_sbuffer_destroy(&sb);
-    return n;
-}
+#include "testutil.h"
 
 static void test_header(void **state)
 {
@@ -76,7 +55,7 @@ static void test_submit_roundtrip(void **state)
     tmq_batch_t b;
     tmq_batch_init(&b);
     uint8_t arg[16];
-    size_t alen = s_pack_int(arg, 1000000);
+    size_t alen = tu_pack_int(arg, 1000000);
     for (uint64_t i = 0; i < 300; i++) {
         tmq_submit_item_t it = {.cid = i,
                                 .fn = "sum",
@@ -91,7 +70,7 @@ static void test_submit_roundtrip(void **state)
     void *body = tmq_batch_finish(&b, TMQ_CMD_SUBMIT, 0, &len);
     assert_int_equal(b.count, 0);
     tmq_msg_t m;
-    assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_SUBMIT, body, len), 0);
     assert_int_equal(tmq_msg_count(&m), 300);
     for (size_t i = 0; i < 300; i++) {
         tmq_submit_item_t it;
@@ -129,7 +108,7 @@ static void test_other_batches_roundtrip(void **state)
         .cid = 7, .code = TMQ_REJ_QUEUE_FULL, .reason = "queue full", .reason_len = 10};
     tmq_batch_add_reject(&b, &rj);
     body = tmq_batch_finish(&b, TMQ_CMD_ACK, 41, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_ACK, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_ACK, body, len), 0);
     uint64_t accepted = 0;
     assert_int_equal(tmq_msg_get_uint(&m, "accepted", &accepted), 0);
     assert_int_equal(accepted, 41);
@@ -152,7 +131,7 @@ static void test_other_batches_roundtrip(void **state)
                              .attempts = 3};
     tmq_batch_add_result(&b, &res);
     body = tmq_batch_finish(&b, TMQ_CMD_RESULTS, 0, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_RESULTS, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_RESULTS, body, len), 0);
     tmq_result_item_t r3;
     assert_int_equal(tmq_msg_result_item(&m, 0, &r3), 0);
     assert_true(r3.cid == UINT64_MAX);
@@ -174,7 +153,7 @@ static void test_other_batches_roundtrip(void **state)
                           .timeout_ms = 500};
     tmq_batch_add_job(&b, &job);
     body = tmq_batch_finish(&b, TMQ_CMD_JOBS, 0, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_JOBS, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_JOBS, body, len), 0);
     tmq_job_item_t j2;
     assert_int_equal(tmq_msg_job_item(&m, 0, &j2), 0);
     assert_true(j2.jid == 1ull << 40);
@@ -194,7 +173,7 @@ static void test_other_batches_roundtrip(void **state)
                             .ms = 0.5};
     tmq_batch_add_done(&b, &done);
     body = tmq_batch_finish(&b, TMQ_CMD_DONE, 0, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_DONE, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_DONE, body, len), 0);
     tmq_done_item_t d2;
     assert_int_equal(tmq_msg_done_item(&m, 0, &d2), 0);
     assert_int_equal(d2.jid, 9);
@@ -206,7 +185,7 @@ static void test_other_batches_roundtrip(void **state)
     /* CANCEL / RETURNED */
     tmq_batch_add_ref(&b, 5, 3);
     body = tmq_batch_finish(&b, TMQ_CMD_CANCEL, 0, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_CANCEL, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_CANCEL, body, len), 0);
     uint64_t jid;
     uint32_t att;
     assert_int_equal(tmq_msg_ref_item(&m, 0, &jid, &att), 0);
@@ -217,7 +196,7 @@ static void test_other_batches_roundtrip(void **state)
 
     /* an empty batch is valid */
     body = tmq_batch_finish(&b, TMQ_CMD_RETURNED, 0, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_RETURNED, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_RETURNED, body, len), 0);
     assert_int_equal(tmq_msg_count(&m), 0);
     tmq_msg_release(&m);
     free(body);
@@ -231,7 +210,7 @@ static void test_welcome_bounds(void **state)
     size_t len;
     tmq_welcome_t w;
     void *body = tmq_proto_welcome_body(250, 1024, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
     tmq_msg_welcome(&m, &w);
     assert_int_equal(w.heartbeat_ms, 250);
     assert_int_equal(w.max_payload, 1024);
@@ -240,14 +219,14 @@ static void test_welcome_bounds(void **state)
     free(body);
     /* out of bounds: the defaults stay */
     body = tmq_proto_welcome_body(TMQ_PROTO_HEARTBEAT_MIN - 1, 0, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
     tmq_msg_welcome(&m, &w);
     assert_int_equal(w.heartbeat_ms, TMQ_PROTO_HEARTBEAT_DEFAULT);
     assert_int_equal(w.max_payload, TMQ_PROTO_MAX_PAYLOAD);
     tmq_msg_release(&m);
     free(body);
     body = tmq_proto_welcome_body(TMQ_PROTO_HEARTBEAT_MAX + 1, 5, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
     tmq_msg_welcome(&m, &w);
     assert_int_equal(w.heartbeat_ms, TMQ_PROTO_HEARTBEAT_DEFAULT);
     assert_int_equal(w.max_payload, 5);
@@ -268,7 +247,7 @@ static void test_ack_optional_keys(void **state)
         .cid = 9, .code = TMQ_REJ_QUEUE_FULL, .reason = "queue full", .reason_len = 10};
     tmq_batch_add_reject(&b, &rj);
     void *body = tmq_proto_ack_body(&b, &info, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_ACK, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_ACK, body, len), 0);
     uint64_t acc;
     assert_int_equal(tmq_msg_get_uint(&m, "accepted", &acc), 0);
     assert_int_equal(acc, 3);
@@ -286,7 +265,7 @@ static void test_ack_optional_keys(void **state)
 
     info = (tmq_ack_info_t){.accepted = 0, .error = "item 2 has no job id"};
     body = tmq_proto_ack_body(&b, &info, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_ACK, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_ACK, body, len), 0);
     assert_int_equal(tmq_msg_count(&m), 0);
     assert_int_equal(tmq_msg_get_str(&m, "error", &s, &n), 0);
     assert_memory_equal(s, "item 2 has no job id", n);
@@ -304,7 +283,7 @@ static void test_small_bodies(void **state)
     const char *fns[] = {"sum", "echo", "primes"};
     tmq_ready_t in = {.name = "hostA", .name_len = 5, .procs = 4, .pid = 777};
     void *body = tmq_proto_ready_body(&in, fns, 3, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_READY, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_READY, body, len), 0);
     tmq_ready_t r;
     const char *got[2];
     size_t lens[2];
@@ -324,7 +303,7 @@ static void test_small_bodies(void **state)
     in.done = 41;
     in.failed = 2;
     body = tmq_proto_ready_body(&in, fns, 1, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_READY, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_READY, body, len), 0);
     assert_int_equal(tmq_msg_ready(&m, &r, got, lens, 2), 0);
     assert_int_equal(r.version_len, 5);
     assert_memory_equal(r.version, "0.2.0", 5);
@@ -334,7 +313,7 @@ static void test_small_bodies(void **state)
     free(body);
 
     body = tmq_proto_welcome_body(250, 1024, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
     uint64_t hb, mp;
     assert_int_equal(tmq_msg_get_uint(&m, "heartbeat", &hb), 0);
     assert_int_equal(tmq_msg_get_uint(&m, "max_payload", &mp), 0);
@@ -348,14 +327,14 @@ static void test_small_bodies(void **state)
     free(body);
 
     body = tmq_proto_error_body(TMQ_ERR_COMMAND, "no such command", &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_ERROR, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_ERROR, body, len), 0);
     assert_int_equal(tmq_msg_get_str(&m, "reason", &s, &slen), 0);
     assert_int_equal(slen, 15);
     tmq_msg_release(&m);
     free(body);
 
     body = tmq_proto_revoke_body(12, &len);
-    assert_int_equal(s_decode(&m, TMQ_CMD_REVOKE, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_REVOKE, body, len), 0);
     assert_int_equal(tmq_msg_get_uint(&m, "n", &hb), 0);
     assert_int_equal(hb, 12);
     tmq_msg_release(&m);
@@ -369,7 +348,7 @@ static void test_truncation_every_offset(void **state)
     tmq_batch_t b;
     tmq_batch_init(&b);
     uint8_t arg[16];
-    size_t alen = s_pack_int(arg, -5);
+    size_t alen = tu_pack_int(arg, -5);
     for (int i = 0; i < 4; i++) {
         tmq_submit_item_t it = {.cid = (uint64_t)i * 100000,
                                 .fn = "primes",
@@ -384,7 +363,7 @@ static void test_truncation_every_offset(void **state)
     uint8_t *body = tmq_batch_finish(&b, TMQ_CMD_SUBMIT, 0, &len);
     for (size_t cut = 0; cut < len; cut++) {
         tmq_msg_t m;
-        assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, body, cut), -1);
+        assert_int_equal(tu_decode(&m, TMQ_CMD_SUBMIT, body, cut), -1);
         tmq_msg_release(&m);
     }
     /* trailing garbage after the one object is refused too */
@@ -392,7 +371,7 @@ static void test_truncation_every_offset(void **state)
     memcpy(longer, body, len);
     longer[len] = 0xc0;
     tmq_msg_t m;
-    assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, longer, len + 1), -1);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_SUBMIT, longer, len + 1), -1);
     free(longer);
     free(body);
     tmq_batch_destroy(&b);
@@ -431,16 +410,16 @@ static void test_hostile_bodies(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tmq_msg_t m;
-        int rc = s_decode(&m, TMQ_CMD_SUBMIT, cases[i].bytes, cases[i].len);
+        int rc = tu_decode(&m, TMQ_CMD_SUBMIT, cases[i].bytes, cases[i].len);
         if (rc != -1) fail_msg("case '%s' was accepted", cases[i].name);
         tmq_msg_release(&m);
     }
     /* a valid map that lacks the batch key is refused for a batch command ... */
     static const uint8_t no_jobs[] = {0x81, 0xa1, 'x', 0x01};
     tmq_msg_t m;
-    assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, no_jobs, sizeof no_jobs), -1);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_SUBMIT, no_jobs, sizeof no_jobs), -1);
     /* ... and accepted for a command without a batch */
-    assert_int_equal(s_decode(&m, TMQ_CMD_STATUS, no_jobs, sizeof no_jobs), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_STATUS, no_jobs, sizeof no_jobs), 0);
     assert_int_equal(tmq_msg_count(&m), 0);
     tmq_msg_release(&m);
 }
@@ -459,7 +438,7 @@ static void test_depth_limit(void **state)
             buf[n++] = 0x91;
         buf[n++] = 0x01;
         tmq_msg_t m;
-        int rc = s_decode(&m, TMQ_CMD_STATUS, buf, n);
+        int rc = tu_decode(&m, TMQ_CMD_STATUS, buf, n);
         /* the map is level 0, each array one more: allowed while the count stays within limit */
         if (depth + 1 <= TMQ_PROTO_MAX_DEPTH)
             assert_int_equal(rc, 0);
@@ -491,7 +470,7 @@ static void test_object_budget(void **state)
     memset(body + len, 0xc0, n); /* n nils: every count is honest, only the total is too big */
     len += n;
     tmq_msg_t m;
-    assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, body, len), -1);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_SUBMIT, body, len), -1);
     tmq_msg_release(&m);
     /* the same shape within the budget decodes */
     size_t ok = 1000;
@@ -501,7 +480,7 @@ static void test_object_budget(void **state)
     body[len++] = (uint8_t)(ok >> 8);
     body[len++] = (uint8_t)ok;
     len += ok;
-    assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, body, len), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_SUBMIT, body, len), 0);
     assert_int_equal(tmq_msg_count(&m), ok);
     tmq_msg_release(&m);
     free(body);
@@ -560,7 +539,7 @@ static void test_bad_items(void **state)
     msgpack_pack_int32(&pk, 0);
 
     tmq_msg_t m;
-    assert_int_equal(s_decode(&m, TMQ_CMD_SUBMIT, sb.data, sb.size), 0);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_SUBMIT, sb.data, sb.size), 0);
     assert_int_equal(tmq_msg_count(&m), 6);
     tmq_submit_item_t it;
     assert_int_equal(tmq_msg_submit_item(&m, 0, &it), 0);
@@ -584,7 +563,7 @@ static void test_garbage(void **state)
             buf[i] = (uint8_t)(seed >> 16);
         }
         tmq_msg_t m;
-        if (s_decode(&m, (tmq_cmd_t)(1 + round % (TMQ_CMD_MAX_ - 1)), buf, n) == 0) {
+        if (tu_decode(&m, (tmq_cmd_t)(1 + round % (TMQ_CMD_MAX_ - 1)), buf, n) == 0) {
             for (size_t i = 0; i < tmq_msg_count(&m); i++) {
                 tmq_submit_item_t s;
                 tmq_done_item_t d;
