@@ -22,7 +22,7 @@ void tmq_bclients_destroy(tmq_bclients_t **self_p)
     if (!self) return;
     while (tmq_ridmap_size(self->map)) {
         tmq_bclient_t *c = (tmq_bclient_t *)tmq_ridmap_at(self->map, 0);
-        tmq_fifo_init(&c->jobs); /* jobs are freed with the jobs table */
+        tmq_list_init(&c->jobs); /* jobs are freed with the jobs table */
         tmq_bclients_remove(self, &c);
     }
     tmq_ridmap_destroy(&self->map);
@@ -43,7 +43,7 @@ tmq_bclient_t *tmq_bclients_add(tmq_bclients_t *self, const void *rid, size_t ri
     c->out.owner = c;
     c->out.last_sent = now;
     c->last_seen = now;
-    tmq_fifo_init(&c->jobs);
+    tmq_list_init(&c->jobs);
     tmq_ridmap_insert(self->map, &c->out);
     return c;
 }
@@ -51,7 +51,7 @@ tmq_bclient_t *tmq_bclients_add(tmq_bclients_t *self, const void *rid, size_t ri
 void tmq_bclients_remove(tmq_bclients_t *self, tmq_bclient_t **c_p)
 {
     tmq_bclient_t *c = *c_p;
-    assert(tmq_fifo_empty(&c->jobs));
+    assert(tmq_list_empty(&c->jobs));
     tmq_ridmap_remove(self->map, &c->out);
     tmq_outbox_fini(&c->out);
     free(c);

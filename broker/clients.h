@@ -9,13 +9,13 @@
 
 #include "outbox.h"
 #include "peers.h"
-#include "queue.h"
+#include <list.h>
 
 #include <stdint.h>
 
 typedef struct tmq_bclient_t {
     tmq_outbox_t out; /* first member: the registry stores &out */
-    tmq_fifo_t jobs;  /* live jobs, linked through job->clink */
+    tmq_list_t jobs;  /* live jobs, linked through job->clink */
     int64_t last_seen;
 } tmq_bclient_t;
 

@@ -237,16 +237,16 @@ void tmq_core_requeue(tmq_core_t *self, tmq_job_t *job, bool front)
     tmq_core_worker_dirty(self, w);
     tmq_jobtab_transition(self->jobs, job, TMQ_JOB_QUEUED);
     if (front)
-        tmq_fifo_push_front(&job->fn->queue, &job->link);
+        tmq_list_push_front(&job->fn->queue, &job->link);
     else
-        tmq_fifo_push_back(&job->fn->queue, &job->link);
+        tmq_list_push_back(&job->fn->queue, &job->link);
     tmq_core_fn_dirty(self, job->fn);
 }
 
 /* Unlinks a terminal job from its client and returns the record to the pool. */
 static void s_job_free(tmq_core_t *self, tmq_job_t *job)
 {
-    tmq_fifo_remove(&job->client->jobs, &job->clink);
+    tmq_list_remove(&job->client->jobs, &job->clink);
     tmq_fnreg_unref(self->fns, &job->fn);
     tmq_jobtab_free(self->jobs, &job);
 }
@@ -278,11 +278,11 @@ void tmq_core_finish(tmq_core_t *self, tmq_job_t *job, int status, const void *d
 void tmq_core_drop_client(tmq_core_t *self, tmq_bclient_t **c_p)
 {
     tmq_bclient_t *c = *c_p;
-    tmq_fifo_link_t *l;
+    tmq_list_link_t *l;
     while ((l = c->jobs.head) != NULL) {
-        tmq_job_t *job = TMQ_FIFO_ENTRY(l, tmq_job_t, clink);
+        tmq_job_t *job = TMQ_LIST_ENTRY(l, tmq_job_t, clink);
         if (job->state == TMQ_JOB_QUEUED) {
-            tmq_fifo_remove(&job->fn->queue, &job->link);
+            tmq_list_remove(&job->fn->queue, &job->link);
         } else { /* LEASED: the worker kills it, reports nothing */
             tmq_bworker_t *w = job->worker;
             tmq_batch_add_ref(tmq_outbox_batch(&w->out, 1), job->jid, job->attempt);
@@ -301,7 +301,7 @@ void tmq_core_requeue_held(tmq_core_t *self, tmq_bworker_t *w)
 {
     /* newest first, each to the front: the queue front ends up in the original order */
     while (w->held.tail)
-        tmq_core_requeue(self, TMQ_FIFO_ENTRY(w->held.tail, tmq_job_t, link), true);
+        tmq_core_requeue(self, TMQ_LIST_ENTRY(w->held.tail, tmq_job_t, link), true);
     w->revoke_at = 0;
 }
 
@@ -334,7 +334,7 @@ void tmq_core_detaching(tmq_core_t *self, tmq_bworker_t *w)
 {
     for (size_t i = 0; i < w->nfns; i++) {
         tmq_fn_t *fn = w->fns[i];
-        if (fn->nworkers == 1 && !tmq_fifo_empty(&fn->queue)) tmq_core_unserved(self, fn);
+        if (fn->nworkers == 1 && !tmq_list_empty(&fn->queue)) tmq_core_unserved(self, fn);
     }
 }
 
@@ -345,9 +345,9 @@ static void s_fail_queued(tmq_core_t *self, tmq_fn_t *fn)
     int n = snprintf(reason, sizeof reason, "unknown function: %s", fn->name);
     size_t len = n < 0 ? 0 : (size_t)n < sizeof reason ? (size_t)n : sizeof reason - 1;
     tmq_warn("no connected worker serves %s: %zu queued jobs failed", fn->name, fn->queue.size);
-    tmq_fifo_link_t *l;
-    while ((l = tmq_fifo_pop_front(&fn->queue)) != NULL)
-        tmq_core_finish(self, TMQ_FIFO_ENTRY(l, tmq_job_t, link), TMQ_ST_REJECTED, reason, len, "",
+    tmq_list_link_t *l;
+    while ((l = tmq_list_pop_front(&fn->queue)) != NULL)
+        tmq_core_finish(self, TMQ_LIST_ENTRY(l, tmq_job_t, link), TMQ_ST_REJECTED, reason, len, "",
                         0, 0.0);
 }
 
@@ -357,7 +357,7 @@ static void s_fail_queued(tmq_core_t *self, tmq_fn_t *fn)
 static bool s_unserved_over(tmq_core_t *self, s_unserved_t *u)
 {
     tmq_fn_t *fn = u->fn;
-    if (fn->nworkers > 0 || tmq_fifo_empty(&fn->queue)) return true;
+    if (fn->nworkers > 0 || tmq_list_empty(&fn->queue)) return true;
     int64_t start = u->since > self->workers_since ? u->since : self->workers_since;
     if (self->now - start < (int64_t)TMQ_UNSERVED_GRACE * self->cfg.heartbeat_ms) return false;
     s_fail_queued(self, fn);

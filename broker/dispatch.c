@@ -19,9 +19,9 @@ static uint32_t s_give(tmq_core_t *self, tmq_fn_t *fn, tmq_bworker_t *w, uint32_
 {
     uint32_t given = 0;
     while (given < n) {
-        tmq_fifo_link_t *l = tmq_fifo_pop_front(&fn->queue);
+        tmq_list_link_t *l = tmq_list_pop_front(&fn->queue);
         if (!l) break;
-        tmq_core_lease(self, TMQ_FIFO_ENTRY(l, tmq_job_t, link), w, is_long);
+        tmq_core_lease(self, TMQ_LIST_ENTRY(l, tmq_job_t, link), w, is_long);
         given++;
     }
     return given;
@@ -38,23 +38,23 @@ static void s_lookahead(tmq_core_t *self, tmq_fn_t *fn, tmq_bworker_t *w, uint32
 static void s_dispatch_fn(tmq_core_t *self, tmq_fn_t *fn)
 {
     size_t nw = fn->nworkers;
-    if (nw == 0 || tmq_fifo_empty(&fn->queue)) return;
+    if (nw == 0 || tmq_list_empty(&fn->queue)) return;
     uint32_t pf = tmq_fn_prefetch(fn);
     size_t start = fn->rr++ % nw;
-    for (size_t k = 0; k < nw && !tmq_fifo_empty(&fn->queue); k++) {
+    for (size_t k = 0; k < nw && !tmq_list_empty(&fn->queue); k++) {
         tmq_bworker_t *w = fn->workers[(start + k) % nw];
         uint32_t idle = tmq_bworker_credit(w, 0);
         if (idle) s_give(self, fn, w, idle, pf == 0);
     }
-    for (size_t k = 0; k < nw && !tmq_fifo_empty(&fn->queue); k++)
+    for (size_t k = 0; k < nw && !tmq_list_empty(&fn->queue); k++)
         s_lookahead(self, fn, fn->workers[(start + k) % nw], pf);
-    if (pf == 0 || tmq_fifo_empty(&fn->queue)) return;
+    if (pf == 0 || tmq_list_empty(&fn->queue)) return;
     uint64_t total = 0;
     for (size_t k = 0; k < nw; k++)
         total += tmq_bworker_credit(fn->workers[k], pf);
     if (total == 0) return;
     uint64_t queued = fn->queue.size;
-    for (size_t k = 0; k < nw && !tmq_fifo_empty(&fn->queue); k++) {
+    for (size_t k = 0; k < nw && !tmq_list_empty(&fn->queue); k++) {
         tmq_bworker_t *w = fn->workers[(start + k) % nw];
         uint64_t credit = tmq_bworker_credit(w, pf);
         uint64_t share = total <= queued ? credit : (queued * credit + total - 1) / total;
@@ -69,11 +69,11 @@ static void s_dispatch_worker(tmq_core_t *self, tmq_bworker_t *w)
     size_t start = w->fn_rr++ % nf;
     for (size_t k = 0; k < nf; k++) {
         tmq_fn_t *fn = w->fns[(start + k) % nf];
-        if (tmq_fifo_empty(&fn->queue)) continue;
+        if (tmq_list_empty(&fn->queue)) continue;
         uint32_t pf = tmq_fn_prefetch(fn);
         uint32_t credit = tmq_bworker_credit(w, pf);
         if (credit) s_give(self, fn, w, credit, pf == 0);
-        if (!tmq_fifo_empty(&fn->queue)) s_lookahead(self, fn, w, pf);
+        if (!tmq_list_empty(&fn->queue)) s_lookahead(self, fn, w, pf);
     }
 }
 

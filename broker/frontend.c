@@ -47,10 +47,10 @@ static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_i
                    : it->retries > TMQ_MAX_RETRIES ? TMQ_MAX_RETRIES
                                                    : it->retries;
     tmq_jobtab_transition(self->jobs, job, TMQ_JOB_QUEUED);
-    if (job->fn->nworkers == 0 && tmq_fifo_empty(&job->fn->queue))
+    if (job->fn->nworkers == 0 && tmq_list_empty(&job->fn->queue))
         tmq_core_unserved(self, job->fn); /* waits for a worker, within limits */
-    tmq_fifo_push_back(&job->fn->queue, &job->link);
-    tmq_fifo_push_back(&c->jobs, &job->clink);
+    tmq_list_push_back(&job->fn->queue, &job->link);
+    tmq_list_push_back(&c->jobs, &job->clink);
     tmq_core_fn_dirty(self, job->fn);
     return job->fn;
 }

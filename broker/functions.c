@@ -62,7 +62,7 @@ tmq_fn_t *tmq_fnreg_ref(tmq_fnreg_t *self, const char *name, size_t len)
         if (!fn) abort();
         s_key(fn->name, name, len);
         fn->name_len = len;
-        tmq_fifo_init(&fn->queue);
+        tmq_list_init(&fn->queue);
         zhashx_insert(self->map, fn->name, fn);
     }
     fn->refs++;

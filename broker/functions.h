@@ -8,7 +8,7 @@
 #ifndef TMQ_BROKER_FUNCTIONS_H
 #define TMQ_BROKER_FUNCTIONS_H
 
-#include "queue.h"
+#include <list.h>
 
 #include <proto.h>
 #include <stdbool.h>
@@ -23,7 +23,7 @@ struct tmq_bworker_t;
 typedef struct tmq_fn_t {
     char name[TMQ_PROTO_MAX_FNAME + 1];
     size_t name_len;
-    tmq_fifo_t queue;               /* QUEUED jobs, oldest first */
+    tmq_list_t queue;               /* QUEUED jobs, oldest first */
     struct tmq_bworker_t **workers; /* connected workers serving it */
     size_t nworkers, workers_cap;
     size_t refs;    /* serving workers + live jobs */

@@ -85,7 +85,7 @@ static tmq_job_t *s_take_record(tmq_jobtab_t *self)
         tmq_job_t *chunk = s_alloc(sizeof(tmq_job_t) * TMQ_JOBTAB_CHUNK);
         self->chunks[self->nchunks++] = chunk;
         for (size_t i = TMQ_JOBTAB_CHUNK; i-- > 0;) {
-            chunk[i].link.next = (tmq_fifo_link_t *)self->free_list;
+            chunk[i].link.next = (tmq_list_link_t *)self->free_list;
             self->free_list = &chunk[i];
         }
     }
@@ -183,7 +183,7 @@ void tmq_jobtab_free(tmq_jobtab_t *self, tmq_job_t **job_p)
     free(job->arg);
     job->arg = NULL;
     job->state = TMQ_JOB_FREE;
-    job->link.next = (tmq_fifo_link_t *)self->free_list;
+    job->link.next = (tmq_list_link_t *)self->free_list;
     self->free_list = job;
     *job_p = NULL;
 }

@@ -10,7 +10,7 @@
 #ifndef TMQ_BROKER_JOBS_H
 #define TMQ_BROKER_JOBS_H
 
-#include "queue.h"
+#include <list.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,8 +34,8 @@ struct tmq_bworker_t;
 struct tmq_fn_t;
 
 typedef struct tmq_job_t {
-    tmq_fifo_link_t link;  /* function queue while QUEUED, worker's held list while LEASED */
-    tmq_fifo_link_t clink; /* the client's list of live jobs */
+    tmq_list_link_t link;  /* function queue while QUEUED, worker's held list while LEASED */
+    tmq_list_link_t clink; /* the client's list of live jobs */
     uint64_t jid;          /* broker id, never reused */
     uint64_t cid;          /* the client's id for it */
     struct tmq_bclient_t *client;

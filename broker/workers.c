@@ -37,8 +37,8 @@ void tmq_bworkers_destroy(tmq_bworkers_t **self_p)
     if (!self) return;
     while (tmq_ridmap_size(self->map)) {
         tmq_bworker_t *w = (tmq_bworker_t *)tmq_ridmap_at(self->map, 0);
-        while (!tmq_fifo_empty(&w->held))
-            tmq_fifo_pop_front(&w->held); /* jobs freed elsewhere */
+        while (!tmq_list_empty(&w->held))
+            tmq_list_pop_front(&w->held); /* jobs freed elsewhere */
         tmq_bworkers_remove(self, &w);
     }
     tmq_ridmap_destroy(&self->map);
@@ -61,7 +61,7 @@ tmq_bworker_t *tmq_bworkers_add(tmq_bworkers_t *self, const void *rid, size_t ri
     w->procs = 1;
     w->last_seen = now;
     w->idle_since = now;
-    tmq_fifo_init(&w->held);
+    tmq_list_init(&w->held);
     tmq_ridmap_insert(self->map, &w->out);
     self->idle++; /* holds 0 < procs */
     self->gen++;
@@ -71,7 +71,7 @@ tmq_bworker_t *tmq_bworkers_add(tmq_bworkers_t *self, const void *rid, size_t ri
 void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_t *ready,
                         const char **fns, const size_t *fn_lens, size_t nfns, int64_t now)
 {
-    assert(tmq_fifo_empty(&w->held));
+    assert(tmq_list_empty(&w->held));
     size_t n = ready->name_len < TMQ_BWORKER_NAME ? ready->name_len : TMQ_BWORKER_NAME;
     memcpy(w->name, ready->name, n);
     w->name[n] = '\0';
@@ -97,7 +97,7 @@ void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_
 void tmq_bworkers_remove(tmq_bworkers_t *self, tmq_bworker_t **w_p)
 {
     tmq_bworker_t *w = *w_p;
-    assert(tmq_fifo_empty(&w->held));
+    assert(tmq_list_empty(&w->held));
     self->idle--;
     self->gen++;
     s_detach_all(self, w);
@@ -109,7 +109,7 @@ void tmq_bworkers_remove(tmq_bworkers_t *self, tmq_bworker_t **w_p)
 
 void tmq_bworkers_hold(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_job_t *job)
 {
-    tmq_fifo_push_back(&w->held, &job->link);
+    tmq_list_push_back(&w->held, &job->link);
     job->worker = w;
     if (job->flags & TMQ_JOB_LONG) w->nlong++;
     if (w->held.size == w->procs) {
@@ -134,7 +134,7 @@ void tmq_bworkers_release(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_job_t *job
         self->idle++;
         self->gen++;
     }
-    tmq_fifo_remove(&w->held, &job->link);
+    tmq_list_remove(&w->held, &job->link);
     job->worker = NULL;
     if (job->flags & TMQ_JOB_LONG) {
         w->nlong--;

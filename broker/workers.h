@@ -28,7 +28,7 @@ typedef struct tmq_bworker_t {
     tmq_fn_t **fns; /* functions it serves */
     size_t nfns;
     size_t fn_rr;    /* rotates which function it is offered first */
-    tmq_fifo_t held; /* LEASED jobs, oldest first */
+    tmq_list_t held; /* LEASED jobs, oldest first */
     uint32_t nlong;  /* held jobs leased as TMQ_JOB_LONG */
     uint64_t done;   /* results it reported (any status) */
     int64_t last_seen;

@@ -510,7 +510,7 @@ static void test_worker_expiry_requeues_at_front(void **state)
     assert_int_equal(s_queued(core), 4);
     assert_int_equal(s_leased(core), 0);
     tmq_fn_t *fn = tmq_fnreg_find(core->fns, "work", 4);
-    tmq_job_t *head = TMQ_FIFO_ENTRY(fn->queue.head, tmq_job_t, link);
+    tmq_job_t *head = TMQ_LIST_ENTRY(fn->queue.head, tmq_job_t, link);
     assert_int_equal(head->jid, 1);
     s_ready(core, "W2", 3, "work", NULL);
     s_turn(core);

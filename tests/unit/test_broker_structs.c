@@ -1,6 +1,6 @@
 /* tests/unit/test_broker_structs.c — the broker's data structures on their own: the job
- * table (ids, probing under churn and growth, the state machine), the intrusive FIFO, the
- * outbox (send order, segment split), the prefetch rule and worker credit.
+ * table (ids, probing under churn and growth, the state machine), the outbox (send order,
+ * segment split), the prefetch rule and worker credit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,6 @@
 #include "functions.h"
 #include "jobs.h"
 #include "outbox.h"
-#include "queue.h"
 #include "workers.h"
 
 static void test_jobtab_find_under_churn(void **state)
@@ -85,38 +84,6 @@ static void test_jobtab_transitions_and_attempts(void **state)
     assert_int_equal(tmq_jobtab_size(t), 0);
     assert_int_equal(tmq_jobtab_count(t, TMQ_JOB_DONE), 0);
     tmq_jobtab_destroy(&t);
-}
-
-typedef struct {
-    int v;
-    tmq_fifo_link_t link;
-} item_t;
-
-static void test_fifo_order(void **state)
-{
-    (void)state;
-    item_t it[5];
-    tmq_fifo_t q;
-    tmq_fifo_init(&q);
-    assert_true(tmq_fifo_empty(&q));
-    assert_null(tmq_fifo_pop_front(&q));
-    for (int i = 0; i < 5; i++)
-        it[i].v = i;
-    tmq_fifo_push_back(&q, &it[1].link);
-    tmq_fifo_push_back(&q, &it[2].link);
-    tmq_fifo_push_front(&q, &it[0].link);
-    tmq_fifo_push_back(&q, &it[3].link);
-    tmq_fifo_push_back(&q, &it[4].link);
-    tmq_fifo_remove(&q, &it[2].link); /* middle */
-    tmq_fifo_remove(&q, &it[4].link); /* tail */
-    assert_int_equal(q.size, 3);
-    int want[] = {0, 1, 3};
-    for (int i = 0; i < 3; i++) {
-        tmq_fifo_link_t *l = tmq_fifo_pop_front(&q);
-        assert_int_equal(TMQ_FIFO_ENTRY(l, item_t, link)->v, want[i]);
-    }
-    assert_true(tmq_fifo_empty(&q));
-    assert_null(q.tail);
 }
 
 static void test_outbox_order_and_split(void **state)
@@ -239,7 +206,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jobtab_find_under_churn),
         cmocka_unit_test(test_jobtab_transitions_and_attempts),
-        cmocka_unit_test(test_fifo_order),
         cmocka_unit_test(test_outbox_order_and_split),
         cmocka_unit_test(test_prefetch_rule),
         cmocka_unit_test(test_worker_credit),
