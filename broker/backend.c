@@ -45,7 +45,7 @@ static void s_ready(tmq_core_t *self, tmq_bworker_t *w, const void *rid, size_t 
 }
 
 /* A death: retried while the job has died at most `retries` times, else failed. */
-static void s_died(tmq_core_t *self, tmq_job_t *job, const tmq_done_item_t *d, const char *worker,
+static void s_died(tmq_core_t *self, tmq_bjob_t *job, const tmq_done_item_t *d, const char *worker,
                    size_t worker_len)
 {
     if (job->died < UINT16_MAX) job->died++;
@@ -83,9 +83,9 @@ static size_t s_utoa(char *out, uint32_t v)
 
 /* The job w holds as (jid, attempt), or NULL (counted stale): another attempt's, another
  * worker's, or one no longer known. */
-static tmq_job_t *s_fenced(tmq_core_t *self, tmq_bworker_t *w, uint64_t jid, uint32_t attempt)
+static tmq_bjob_t *s_fenced(tmq_core_t *self, tmq_bworker_t *w, uint64_t jid, uint32_t attempt)
 {
-    tmq_job_t *job = tmq_jobtab_find(self->jobs, jid);
+    tmq_bjob_t *job = tmq_jobtab_find(self->jobs, jid);
     if (!job || job->state != TMQ_JOB_LEASED || job->worker != w || job->attempt != attempt) {
         self->stats.stale++;
         return NULL;
@@ -96,7 +96,7 @@ static tmq_job_t *s_fenced(tmq_core_t *self, tmq_bworker_t *w, uint64_t jid, uin
 static void s_done_item(tmq_core_t *self, tmq_bworker_t *w, const tmq_done_item_t *d, char *worker,
                         size_t prefix)
 {
-    tmq_job_t *job = s_fenced(self, w, d->jid, d->attempt);
+    tmq_bjob_t *job = s_fenced(self, w, d->jid, d->attempt);
     if (!job) return;
     w->done++;
     size_t worker_len = prefix + s_utoa(worker + prefix, d->pid);
@@ -144,7 +144,7 @@ static void s_returned(tmq_core_t *self, tmq_bworker_t *w, const tmq_msg_t *msg)
             tmq_core_bad_input(self, TMQ_SIDE_BACKEND, "RETURNED item", "wrong fields");
             continue;
         }
-        tmq_job_t *job = s_fenced(self, w, jid, attempt);
+        tmq_bjob_t *job = s_fenced(self, w, jid, attempt);
         if (!job) continue;
         job->flags |= TMQ_JOB_KEEP_ATTEMPT; /* never started: same attempt next time */
         tmq_core_requeue(self, job, true);

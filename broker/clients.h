@@ -8,9 +8,9 @@
 #define TMQ_BROKER_CLIENTS_H
 
 #include "outbox.h"
-#include "peers.h"
-#include <list.h>
+#include "ridmap.h"
 
+#include <list.h>
 #include <stdint.h>
 
 typedef struct tmq_bclient_t {

@@ -214,7 +214,7 @@ void tmq_core_worker_dirty(tmq_core_t *self, tmq_bworker_t *w)
 
 /* ---- job lifecycle ---- */
 
-void tmq_core_lease(tmq_core_t *self, tmq_job_t *job, tmq_bworker_t *w, bool is_long)
+void tmq_core_lease(tmq_core_t *self, tmq_bjob_t *job, tmq_bworker_t *w, bool is_long)
 {
     tmq_jobtab_transition(self->jobs, job, TMQ_JOB_LEASED);
     if (is_long) job->flags |= TMQ_JOB_LONG;
@@ -230,7 +230,7 @@ void tmq_core_lease(tmq_core_t *self, tmq_job_t *job, tmq_bworker_t *w, bool is_
     tmq_core_mark(self, &w->out);
 }
 
-void tmq_core_requeue(tmq_core_t *self, tmq_job_t *job, bool front)
+void tmq_core_requeue(tmq_core_t *self, tmq_bjob_t *job, bool front)
 {
     tmq_bworker_t *w = job->worker;
     tmq_bworkers_release(self->workers, w, job, self->now);
@@ -244,14 +244,14 @@ void tmq_core_requeue(tmq_core_t *self, tmq_job_t *job, bool front)
 }
 
 /* Unlinks a terminal job from its client and returns the record to the pool. */
-static void s_job_free(tmq_core_t *self, tmq_job_t *job)
+static void s_job_free(tmq_core_t *self, tmq_bjob_t *job)
 {
     tmq_list_remove(&job->client->jobs, &job->clink);
     tmq_fnreg_unref(self->fns, &job->fn);
     tmq_jobtab_free(self->jobs, &job);
 }
 
-void tmq_core_finish(tmq_core_t *self, tmq_job_t *job, int status, const void *data, size_t len,
+void tmq_core_finish(tmq_core_t *self, tmq_bjob_t *job, int status, const void *data, size_t len,
                      const char *worker, size_t worker_len, double ms)
 {
     if (job->worker) {
@@ -280,7 +280,7 @@ void tmq_core_drop_client(tmq_core_t *self, tmq_bclient_t **c_p)
     tmq_bclient_t *c = *c_p;
     tmq_list_link_t *l;
     while ((l = c->jobs.head) != NULL) {
-        tmq_job_t *job = TMQ_LIST_ENTRY(l, tmq_job_t, clink);
+        tmq_bjob_t *job = TMQ_LIST_ENTRY(l, tmq_bjob_t, clink);
         if (job->state == TMQ_JOB_QUEUED) {
             tmq_list_remove(&job->fn->queue, &job->link);
         } else { /* LEASED: the worker kills it, reports nothing */
@@ -301,7 +301,7 @@ void tmq_core_requeue_held(tmq_core_t *self, tmq_bworker_t *w)
 {
     /* newest first, each to the front: the queue front ends up in the original order */
     while (w->held.tail)
-        tmq_core_requeue(self, TMQ_LIST_ENTRY(w->held.tail, tmq_job_t, link), true);
+        tmq_core_requeue(self, TMQ_LIST_ENTRY(w->held.tail, tmq_bjob_t, link), true);
     w->revoke_at = 0;
 }
 
@@ -347,7 +347,7 @@ static void s_fail_queued(tmq_core_t *self, tmq_fn_t *fn)
     tmq_warn("no connected worker serves %s: %zu queued jobs failed", fn->name, fn->queue.size);
     tmq_list_link_t *l;
     while ((l = tmq_list_pop_front(&fn->queue)) != NULL)
-        tmq_core_finish(self, TMQ_LIST_ENTRY(l, tmq_job_t, link), TMQ_ST_REJECTED, reason, len, "",
+        tmq_core_finish(self, TMQ_LIST_ENTRY(l, tmq_bjob_t, link), TMQ_ST_REJECTED, reason, len, "",
                         0, 0.0);
 }
 

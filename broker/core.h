@@ -15,8 +15,8 @@
 #define TMQ_BROKER_CORE_H
 
 #include "clients.h"
-#include "functions.h"
-#include "jobs.h"
+#include "fnreg.h"
+#include "jobtab.h"
 #include "outbox.h"
 #include "stats.h"
 #include "workers.h"
@@ -135,9 +135,9 @@ void tmq_core_worker_dirty(tmq_core_t *self, tmq_bworker_t *w);
 /* Job lifecycle. lease: QUEUED job (already unlinked from its queue) -> w, appended to w's
  * JOBS batch. requeue: LEASED -> QUEUED at the front or back of its function's queue.
  * finish: LEASED -> DONE/FAILED, result to the client's RESULTS batch, record freed. */
-void tmq_core_lease(tmq_core_t *self, tmq_job_t *job, tmq_bworker_t *w, bool is_long);
-void tmq_core_requeue(tmq_core_t *self, tmq_job_t *job, bool front);
-void tmq_core_finish(tmq_core_t *self, tmq_job_t *job, int status, const void *data, size_t len,
+void tmq_core_lease(tmq_core_t *self, tmq_bjob_t *job, tmq_bworker_t *w, bool is_long);
+void tmq_core_requeue(tmq_core_t *self, tmq_bjob_t *job, bool front);
+void tmq_core_finish(tmq_core_t *self, tmq_bjob_t *job, int status, const void *data, size_t len,
                      const char *worker, size_t worker_len, double ms);
 
 /* A client left (BYE, expiry, unreachable): queued jobs dropped, running ones cancelled. */

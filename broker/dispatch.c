@@ -21,7 +21,7 @@ static uint32_t s_give(tmq_core_t *self, tmq_fn_t *fn, tmq_bworker_t *w, uint32_
     while (given < n) {
         tmq_list_link_t *l = tmq_list_pop_front(&fn->queue);
         if (!l) break;
-        tmq_core_lease(self, TMQ_LIST_ENTRY(l, tmq_job_t, link), w, is_long);
+        tmq_core_lease(self, TMQ_LIST_ENTRY(l, tmq_bjob_t, link), w, is_long);
         given++;
     }
     return given;

@@ -33,7 +33,7 @@ static uint64_t s_item_cid(const tmq_msg_t *msg, size_t i)
 static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_item_t *it,
                           tmq_fn_t *fn)
 {
-    tmq_job_t *job = tmq_jobtab_create(self->jobs, it->arg, it->arg_len);
+    tmq_bjob_t *job = tmq_jobtab_create(self->jobs, it->arg, it->arg_len);
     job->cid = it->cid;
     job->client = c;
     if (fn) {

@@ -107,7 +107,7 @@ void tmq_bworkers_remove(tmq_bworkers_t *self, tmq_bworker_t **w_p)
     *w_p = NULL;
 }
 
-void tmq_bworkers_hold(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_job_t *job)
+void tmq_bworkers_hold(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_bjob_t *job)
 {
     tmq_list_push_back(&w->held, &job->link);
     job->worker = w;
@@ -122,7 +122,7 @@ void tmq_bworkers_hold(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_job_t *job)
     }
 }
 
-void tmq_bworkers_release(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_job_t *job, int64_t now)
+void tmq_bworkers_release(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_bjob_t *job, int64_t now)
 {
     assert(job->worker == w);
     if (w->held.size == (size_t)w->procs + 1) {

@@ -10,10 +10,10 @@
 #ifndef TMQ_BROKER_WORKERS_H
 #define TMQ_BROKER_WORKERS_H
 
-#include "functions.h"
-#include "jobs.h"
+#include "fnreg.h"
+#include "jobtab.h"
 #include "outbox.h"
-#include "peers.h"
+#include "ridmap.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,8 +53,8 @@ void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_
 void tmq_bworkers_remove(tmq_bworkers_t *self, tmq_bworker_t **w_p);
 
 /* w takes job / gives it back (job->worker is set / cleared). */
-void tmq_bworkers_hold(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_job_t *job);
-void tmq_bworkers_release(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_job_t *job, int64_t now);
+void tmq_bworkers_hold(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_bjob_t *job);
+void tmq_bworkers_release(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_bjob_t *job, int64_t now);
 
 /* Jobs w may still take of a function with this prefetch. Without prefetch that is its idle
  * processes; with it, each process not occupied by a long job may hold 1 + prefetch. */

@@ -510,7 +510,7 @@ static void test_worker_expiry_requeues_at_front(void **state)
     assert_int_equal(s_queued(core), 4);
     assert_int_equal(s_leased(core), 0);
     tmq_fn_t *fn = tmq_fnreg_find(core->fns, "work", 4);
-    tmq_job_t *head = TMQ_LIST_ENTRY(fn->queue.head, tmq_job_t, link);
+    tmq_bjob_t *head = TMQ_LIST_ENTRY(fn->queue.head, tmq_bjob_t, link);
     assert_int_equal(head->jid, 1);
     s_ready(core, "W2", 3, "work", NULL);
     s_turn(core);
@@ -574,7 +574,7 @@ static void test_client_bye_drops_and_cancels(void **state)
     /* C1's queued jobs are gone; its process is free for C2's job */
     uint64_t next;
     assert_int_equal(s_jobs("W1", &next, NULL, 1), 1);
-    tmq_job_t *j = tmq_jobtab_find(core->jobs, next);
+    tmq_bjob_t *j = tmq_jobtab_find(core->jobs, next);
     assert_non_null(j);
     assert_int_equal(j->cid, 100);
     assert_int_equal(s_queued(core), 0);

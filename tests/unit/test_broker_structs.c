@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "functions.h"
-#include "jobs.h"
+#include "fnreg.h"
+#include "jobtab.h"
 #include "outbox.h"
 #include "workers.h"
 
@@ -21,7 +21,7 @@ static void test_jobtab_find_under_churn(void **state)
     (void)state;
     tmq_jobtab_t *t = tmq_jobtab_new();
     enum { N = 50000 };
-    tmq_job_t **jobs = calloc(N, sizeof *jobs);
+    tmq_bjob_t **jobs = calloc(N, sizeof *jobs);
     uint8_t arg = 0x2a;
     for (size_t i = 0; i < N; i++) {
         jobs[i] = tmq_jobtab_create(t, &arg, 1);
@@ -37,7 +37,7 @@ static void test_jobtab_find_under_churn(void **state)
         if (i % 3 == 0 && jobs[i]) tmq_jobtab_free(t, &jobs[i]);
     }
     for (size_t i = 0; i < N; i++) {
-        tmq_job_t *j = tmq_jobtab_find(t, i + 1);
+        tmq_bjob_t *j = tmq_jobtab_find(t, i + 1);
         if (jobs[i]) {
             assert_ptr_equal(j, jobs[i]);
             assert_int_equal(*(uint8_t *)j->arg, 0x2a);
@@ -48,7 +48,7 @@ static void test_jobtab_find_under_churn(void **state)
     assert_null(tmq_jobtab_find(t, 0));
     assert_null(tmq_jobtab_find(t, N + 1));
     /* recycled records get fresh ids */
-    tmq_job_t *again = tmq_jobtab_create(t, &arg, 1);
+    tmq_bjob_t *again = tmq_jobtab_create(t, &arg, 1);
     assert_int_equal(again->jid, N + 1);
     assert_ptr_equal(tmq_jobtab_find(t, N + 1), again);
     tmq_jobtab_destroy(&t);
@@ -61,7 +61,7 @@ static void test_jobtab_transitions_and_attempts(void **state)
 {
     (void)state;
     tmq_jobtab_t *t = tmq_jobtab_new();
-    tmq_job_t *j = tmq_jobtab_create(t, "\x01", 1);
+    tmq_bjob_t *j = tmq_jobtab_create(t, "\x01", 1);
     tmq_jobtab_transition(t, j, TMQ_JOB_QUEUED);
     assert_int_equal(tmq_jobtab_count(t, TMQ_JOB_QUEUED), 1);
     tmq_jobtab_transition(t, j, TMQ_JOB_LEASED);
@@ -175,7 +175,7 @@ static void test_worker_credit(void **state)
     assert_int_equal(tmq_bworker_credit(w, 0), 4);
     assert_int_equal(tmq_bworker_credit(w, 2), 12);
     assert_int_equal(tmq_bworkers_idle(ws), 1);
-    tmq_job_t jobs[6];
+    tmq_bjob_t jobs[6];
     memset(jobs, 0, sizeof jobs);
     jobs[0].flags = TMQ_JOB_LONG;
     tmq_bworkers_hold(ws, w, &jobs[0]); /* one process taken by a long job */

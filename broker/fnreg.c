@@ -1,6 +1,6 @@
-/* broker/functions.c — see functions.h. Names are at most 64 bytes without NUL, so they
- * are used as plain zhashx string keys. */
-#include "functions.h"
+/* broker/fnreg.c — see fnreg.h. Names are at most 64 bytes without NUL, so they are used as
+ * plain zhashx string keys. */
+#include "fnreg.h"
 
 #include <math.h>
 

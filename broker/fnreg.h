@@ -1,15 +1,14 @@
-/* broker/functions.h — the function registry: one record per job function name.
+/* broker/fnreg.h — the function registry: one record per job function name.
  *
  * A record holds the function's FIFO of queued jobs, the workers serving it and the EWMA of
  * its observed run time, from which the dispatch prefetch is derived. A record lives while
  * something refers to it (a serving worker or a live job) and, once a run was timed, for
  * good, so the learned run time survives workers reconnecting.
  */
-#ifndef TMQ_BROKER_FUNCTIONS_H
-#define TMQ_BROKER_FUNCTIONS_H
+#ifndef TMQ_BROKER_FNREG_H
+#define TMQ_BROKER_FNREG_H
 
 #include <list.h>
-
 #include <proto.h>
 #include <stdbool.h>
 #include <stddef.h>

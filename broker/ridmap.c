@@ -1,6 +1,6 @@
-/* broker/peers.c — see peers.h. Routing ids are binary, so the hash key is their hex form
+/* broker/ridmap.c — see ridmap.h. Routing ids are binary, so the hash key is their hex form
  * (a default 5-byte id costs a 10-character key); lookups happen once per message. */
-#include "peers.h"
+#include "ridmap.h"
 
 #include <czmq.h>
 #include <stdlib.h>

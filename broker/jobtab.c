@@ -1,19 +1,19 @@
-/* broker/jobs.c — see jobs.h. Ids are consecutive, so a Fibonacci hash spreads them evenly;
+/* broker/jobtab.c — see jobtab.h. Ids are consecutive, so a Fibonacci hash spreads them evenly;
  * slots hold record pointers only (the key is the record's jid), 8 bytes per slot. */
-#include "jobs.h"
+#include "jobtab.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct tmq_jobtab_t {
-    tmq_job_t **slots; /* open addressing, NULL = empty */
-    size_t mask;       /* capacity - 1 (capacity is a power of two) */
-    unsigned shift;    /* 64 - log2(capacity) */
-    size_t live;       /* records in slots */
-    tmq_job_t **chunks;
+    tmq_bjob_t **slots; /* open addressing, NULL = empty */
+    size_t mask;        /* capacity - 1 (capacity is a power of two) */
+    unsigned shift;     /* 64 - log2(capacity) */
+    size_t live;        /* records in slots */
+    tmq_bjob_t **chunks;
     size_t nchunks, chunks_cap;
-    tmq_job_t *free_list; /* linked through link.next */
+    tmq_bjob_t *free_list; /* linked through link.next */
     uint64_t next_jid;
     size_t count[TMQ_JOB_STATES_];
     uint64_t entered[TMQ_JOB_STATES_];
@@ -31,7 +31,7 @@ static size_t s_hash(const tmq_jobtab_t *self, uint64_t jid)
     return (size_t)((jid * 0x9E3779B97F4A7C15ull) >> self->shift);
 }
 
-static void s_insert(tmq_jobtab_t *self, tmq_job_t *job)
+static void s_insert(tmq_jobtab_t *self, tmq_bjob_t *job)
 {
     size_t i = s_hash(self, job->jid);
     while (self->slots[i])
@@ -41,9 +41,9 @@ static void s_insert(tmq_jobtab_t *self, tmq_job_t *job)
 
 static void s_resize(tmq_jobtab_t *self, unsigned bits)
 {
-    tmq_job_t **old = self->slots;
+    tmq_bjob_t **old = self->slots;
     size_t old_cap = old ? self->mask + 1 : 0;
-    self->slots = s_alloc(sizeof(tmq_job_t *) << bits);
+    self->slots = s_alloc(sizeof(tmq_bjob_t *) << bits);
     self->mask = ((size_t)1 << bits) - 1;
     self->shift = 64 - bits;
     for (size_t i = 0; i < old_cap; i++)
@@ -74,7 +74,7 @@ void tmq_jobtab_destroy(tmq_jobtab_t **self_p)
     *self_p = NULL;
 }
 
-static tmq_job_t *s_take_record(tmq_jobtab_t *self)
+static tmq_bjob_t *s_take_record(tmq_jobtab_t *self)
 {
     if (!self->free_list) {
         if (self->nchunks == self->chunks_cap) {
@@ -82,23 +82,23 @@ static tmq_job_t *s_take_record(tmq_jobtab_t *self)
             self->chunks = realloc(self->chunks, self->chunks_cap * sizeof *self->chunks);
             if (!self->chunks) abort();
         }
-        tmq_job_t *chunk = s_alloc(sizeof(tmq_job_t) * TMQ_JOBTAB_CHUNK);
+        tmq_bjob_t *chunk = s_alloc(sizeof(tmq_bjob_t) * TMQ_JOBTAB_CHUNK);
         self->chunks[self->nchunks++] = chunk;
         for (size_t i = TMQ_JOBTAB_CHUNK; i-- > 0;) {
             chunk[i].link.next = (tmq_list_link_t *)self->free_list;
             self->free_list = &chunk[i];
         }
     }
-    tmq_job_t *job = self->free_list;
-    self->free_list = (tmq_job_t *)job->link.next;
+    tmq_bjob_t *job = self->free_list;
+    self->free_list = (tmq_bjob_t *)job->link.next;
     memset(job, 0, sizeof *job);
     return job;
 }
 
-tmq_job_t *tmq_jobtab_create(tmq_jobtab_t *self, const void *arg, size_t arg_len)
+tmq_bjob_t *tmq_jobtab_create(tmq_jobtab_t *self, const void *arg, size_t arg_len)
 {
     if (2 * (self->live + 1) > self->mask + 1) s_resize(self, 64 - self->shift + 1);
-    tmq_job_t *job = s_take_record(self);
+    tmq_bjob_t *job = s_take_record(self);
     job->jid = self->next_jid++;
     job->arg = malloc(arg_len ? arg_len : 1);
     if (!job->arg) abort();
@@ -112,16 +112,16 @@ tmq_job_t *tmq_jobtab_create(tmq_jobtab_t *self, const void *arg, size_t arg_len
     return job;
 }
 
-tmq_job_t *tmq_jobtab_find(const tmq_jobtab_t *self, uint64_t jid)
+tmq_bjob_t *tmq_jobtab_find(const tmq_jobtab_t *self, uint64_t jid)
 {
     size_t i = s_hash(self, jid);
-    for (tmq_job_t *j; (j = self->slots[i]) != NULL; i = (i + 1) & self->mask)
+    for (tmq_bjob_t *j; (j = self->slots[i]) != NULL; i = (i + 1) & self->mask)
         if (j->jid == jid) return j;
     return NULL;
 }
 
 /* Backward-shift deletion: no tombstones, so probes stay short under churn. */
-static void s_remove(tmq_jobtab_t *self, tmq_job_t *job)
+static void s_remove(tmq_jobtab_t *self, tmq_bjob_t *job)
 {
     size_t i = s_hash(self, job->jid);
     while (self->slots[i] != job) {
@@ -131,7 +131,7 @@ static void s_remove(tmq_jobtab_t *self, tmq_job_t *job)
     size_t hole = i;
     for (;;) {
         i = (i + 1) & self->mask;
-        tmq_job_t *j = self->slots[i];
+        tmq_bjob_t *j = self->slots[i];
         if (!j) break;
         size_t home = s_hash(self, j->jid);
         /* j may fill the hole when its home is not cyclically within (hole, i] */
@@ -159,7 +159,7 @@ static inline int s_legal(int from, int to)
     }
 }
 
-void tmq_jobtab_transition(tmq_jobtab_t *self, tmq_job_t *job, tmq_job_state_t to)
+void tmq_jobtab_transition(tmq_jobtab_t *self, tmq_bjob_t *job, tmq_bjob_state_t to)
 {
     assert(s_legal(job->state, to));
     if (to == TMQ_JOB_LEASED) {
@@ -174,9 +174,9 @@ void tmq_jobtab_transition(tmq_jobtab_t *self, tmq_job_t *job, tmq_job_state_t t
     job->state = (uint8_t)to;
 }
 
-void tmq_jobtab_free(tmq_jobtab_t *self, tmq_job_t **job_p)
+void tmq_jobtab_free(tmq_jobtab_t *self, tmq_bjob_t **job_p)
 {
-    tmq_job_t *job = *job_p;
+    tmq_bjob_t *job = *job_p;
     assert(job->state == TMQ_JOB_NEW || job->state >= TMQ_JOB_DONE);
     s_remove(self, job);
     self->count[job->state]--;
@@ -188,12 +188,12 @@ void tmq_jobtab_free(tmq_jobtab_t *self, tmq_job_t **job_p)
     *job_p = NULL;
 }
 
-size_t tmq_jobtab_count(const tmq_jobtab_t *self, tmq_job_state_t s)
+size_t tmq_jobtab_count(const tmq_jobtab_t *self, tmq_bjob_state_t s)
 {
     return self->count[s];
 }
 
-uint64_t tmq_jobtab_entered(const tmq_jobtab_t *self, tmq_job_state_t s)
+uint64_t tmq_jobtab_entered(const tmq_jobtab_t *self, tmq_bjob_state_t s)
 {
     return self->entered[s];
 }

@@ -1,4 +1,4 @@
-/* broker/jobs.h — job records, their id table and their one state machine.
+/* broker/jobtab.h — job records, their id table and their one state machine.
  *
  * Records come from a pool (chunks of TMQ_JOBTAB_CHUNK, recycled through a free list, never
  * returned to the OS) and are found by their integer id through an open-addressing table
@@ -7,11 +7,10 @@
  *     NEW -> QUEUED -> LEASED -> DONE | FAILED,  LEASED -> QUEUED (requeue),
  *     QUEUED | LEASED -> CANCELLED (client left), QUEUED -> FAILED.
  */
-#ifndef TMQ_BROKER_JOBS_H
-#define TMQ_BROKER_JOBS_H
+#ifndef TMQ_BROKER_JOBTAB_H
+#define TMQ_BROKER_JOBTAB_H
 
 #include <list.h>
-
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,7 +23,7 @@ typedef enum {
     TMQ_JOB_FAILED,    /* finished with an error, timeout or too many deaths (terminal) */
     TMQ_JOB_CANCELLED, /* its client left (terminal) */
     TMQ_JOB_STATES_
-} tmq_job_state_t;
+} tmq_bjob_state_t;
 
 #define TMQ_JOB_KEEP_ATTEMPT 0x01 /* the next lease reuses the attempt (handed back unstarted) */
 #define TMQ_JOB_LONG 0x02         /* leased without prefetch: counts as a whole process */
@@ -33,7 +32,7 @@ struct tmq_bclient_t;
 struct tmq_bworker_t;
 struct tmq_fn_t;
 
-typedef struct tmq_job_t {
+typedef struct tmq_bjob_t {
     tmq_list_link_t link;  /* function queue while QUEUED, worker's held list while LEASED */
     tmq_list_link_t clink; /* the client's list of live jobs */
     uint64_t jid;          /* broker id, never reused */
@@ -47,9 +46,9 @@ typedef struct tmq_job_t {
     uint32_t attempt; /* current attempt: 0 before the first lease */
     int32_t retries;  /* deaths tolerated: fails after retries + 1 deaths */
     uint16_t died;    /* attempts that ended with the executor dying */
-    uint8_t state;    /* tmq_job_state_t */
+    uint8_t state;    /* tmq_bjob_state_t */
     uint8_t flags;    /* TMQ_JOB_* */
-} tmq_job_t;
+} tmq_bjob_t;
 
 #define TMQ_JOBTAB_CHUNK 1024
 
@@ -61,22 +60,22 @@ void tmq_jobtab_destroy(tmq_jobtab_t **self_p);
 
 /* A new record in state NEW with a fresh id, findable at once; arg is copied. Never NULL
  * (out-of-memory aborts). */
-tmq_job_t *tmq_jobtab_create(tmq_jobtab_t *self, const void *arg, size_t arg_len);
+tmq_bjob_t *tmq_jobtab_create(tmq_jobtab_t *self, const void *arg, size_t arg_len);
 
 /* The live record with this id, or NULL. */
-tmq_job_t *tmq_jobtab_find(const tmq_jobtab_t *self, uint64_t jid);
+tmq_bjob_t *tmq_jobtab_find(const tmq_jobtab_t *self, uint64_t jid);
 
 /* Moves job to state `to`. Illegal moves are programmer errors (assert). QUEUED -> LEASED
  * starts the next attempt unless TMQ_JOB_KEEP_ATTEMPT is set (the flag is then cleared). */
-void tmq_jobtab_transition(tmq_jobtab_t *self, tmq_job_t *job, tmq_job_state_t to);
+void tmq_jobtab_transition(tmq_jobtab_t *self, tmq_bjob_t *job, tmq_bjob_state_t to);
 
 /* Returns a NEW or terminal record to the pool (no longer findable); nulls *job_p. */
-void tmq_jobtab_free(tmq_jobtab_t *self, tmq_job_t **job_p);
+void tmq_jobtab_free(tmq_jobtab_t *self, tmq_bjob_t **job_p);
 
 /* Records currently in state s. */
-size_t tmq_jobtab_count(const tmq_jobtab_t *self, tmq_job_state_t s);
+size_t tmq_jobtab_count(const tmq_jobtab_t *self, tmq_bjob_state_t s);
 /* How many records ever entered state s. */
-uint64_t tmq_jobtab_entered(const tmq_jobtab_t *self, tmq_job_state_t s);
+uint64_t tmq_jobtab_entered(const tmq_jobtab_t *self, tmq_bjob_state_t s);
 /* Records findable (not FREE). */
 size_t tmq_jobtab_size(const tmq_jobtab_t *self);
 

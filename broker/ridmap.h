@@ -1,11 +1,11 @@
-/* broker/peers.h — a registry of peers keyed by ZeroMQ routing id.
+/* broker/ridmap.h — a registry of peers keyed by ZeroMQ routing id.
  *
  * Holds tmq_outbox_t pointers (the first member of every client and worker record) in a
  * hash by routing id plus a dense array for iteration; removal swaps the last entry into the
  * hole and fixes its `index`. The registry never owns or frees the peers.
  */
-#ifndef TMQ_BROKER_PEERS_H
-#define TMQ_BROKER_PEERS_H
+#ifndef TMQ_BROKER_RIDMAP_H
+#define TMQ_BROKER_RIDMAP_H
 
 #include "outbox.h"
 
