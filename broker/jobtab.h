@@ -1,8 +1,8 @@
 /* broker/jobtab.h — job records, their id table and their one state machine.
  *
  * Records come from a pool (chunks of TMQ_JOBTAB_CHUNK, recycled through a free list, never
- * returned to the OS) and are found by their integer id through an open-addressing table
- * (linear probing, backward-shift deletion, load <= 1/2). Every state change goes through
+ * returned to the OS) and are found by their integer id through common/idmap (the one id
+ * hash of taskmq). Every state change goes through
  * tmq_jobtab_transition, which keeps the per-state counts and the attempt number:
  *     NEW -> QUEUED -> LEASED -> DONE | FAILED,  LEASED -> QUEUED (requeue),
  *     QUEUED | LEASED -> CANCELLED (client left), QUEUED -> FAILED.
