@@ -9,6 +9,7 @@
 
 #include <log.h>
 #include <proto.h>
+#include <xalloc.h>
 
 #include <string.h>
 
@@ -35,8 +36,8 @@ int tmq_broker_run(const tmq_broker_config_t *cfg)
 void tmq_broker_actor(zsock_t *pipe, void *args)
 {
     tmq_broker_config_t cfg = *(const tmq_broker_config_t *)args;
-    char *frontend = strdup(cfg.frontend);
-    char *backend = strdup(cfg.backend);
+    char *frontend = tmq_xstrdup(cfg.frontend);
+    char *backend = tmq_xstrdup(cfg.backend);
     cfg.frontend = frontend;
     cfg.backend = backend;
     tmq_broker_loop_t *loop = tmq_broker_loop_new(&cfg);

@@ -1,6 +1,8 @@
 /* broker/clients.c — see clients.h. */
 #include "clients.h"
 
+#include <xalloc.h>
+
 #include <assert.h>
 #include <stdlib.h>
 
@@ -10,8 +12,7 @@ struct tmq_bclients_t {
 
 tmq_bclients_t *tmq_bclients_new(void)
 {
-    tmq_bclients_t *self = calloc(1, sizeof *self);
-    if (!self) abort();
+    tmq_bclients_t *self = tmq_xcalloc(1, sizeof *self);
     self->map = tmq_ridmap_new();
     return self;
 }
@@ -37,8 +38,7 @@ tmq_bclient_t *tmq_bclients_find(tmq_bclients_t *self, const void *rid, size_t r
 
 tmq_bclient_t *tmq_bclients_add(tmq_bclients_t *self, const void *rid, size_t rid_len, int64_t now)
 {
-    tmq_bclient_t *c = calloc(1, sizeof *c);
-    if (!c) abort();
+    tmq_bclient_t *c = tmq_xcalloc(1, sizeof *c);
     tmq_outbox_init(&c->out, TMQ_SIDE_FRONTEND, rid, rid_len, TMQ_CMD_RESULTS, 0);
     c->out.owner = c;
     c->out.last_sent = now;

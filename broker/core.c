@@ -8,6 +8,8 @@
  */
 #include "core.h"
 
+#include <xalloc.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +25,7 @@ static void s_push(void ***arr, size_t *n, size_t *cap, void *p)
 {
     if (*n == *cap) {
         *cap = *cap ? 2 * *cap : 64;
-        *arr = realloc(*arr, *cap * sizeof **arr);
-        if (!*arr) abort();
+        *arr = tmq_xrealloc(*arr, *cap * sizeof **arr);
     }
     (*arr)[(*n)++] = p;
 }
@@ -48,8 +49,7 @@ static int64_t s_scan_every(const tmq_core_t *self)
 
 tmq_core_t *tmq_core_new(const tmq_core_config_t *cfg, int64_t now)
 {
-    tmq_core_t *self = calloc(1, sizeof *self);
-    if (!self) abort();
+    tmq_core_t *self = tmq_xcalloc(1, sizeof *self);
     self->cfg = *cfg;
     if (self->cfg.heartbeat_ms == 0) self->cfg.heartbeat_ms = 1000;
     self->jobs = tmq_jobtab_new();
@@ -57,7 +57,7 @@ tmq_core_t *tmq_core_new(const tmq_core_config_t *cfg, int64_t now)
     self->workers = tmq_bworkers_new(self->fns);
     self->clients = tmq_bclients_new();
     self->unserved = zhashx_new();
-    if (!self->unserved) abort();
+    if (!self->unserved) tmq_oom();
     if (self->cfg.max_pending == 0) self->cfg.max_pending = TMQ_OUTBOX_MAX_PENDING;
     tmq_bstats_init(&self->stats, now);
     tmq_batch_init(&self->scratch);
@@ -135,8 +135,7 @@ void tmq_core_reply(tmq_core_t *self, int side, const void *rid, size_t rid_len,
             *body_p = NULL;
             return;
         }
-        ob = malloc(sizeof *ob);
-        if (!ob) abort();
+        ob = tmq_xmalloc(sizeof *ob);
         tmq_outbox_init(ob, side, rid, rid_len, 0, 0);
         ob->transient = true;
         self->ntransient++;
@@ -152,22 +151,21 @@ void tmq_core_reply_error(tmq_core_t *self, int side, const void *rid, size_t ri
     tmq_core_reply(self, side, rid, rid_len, TMQ_CMD_ERROR, &body, len);
 }
 
+static const char *s_peer(int side)
+{
+    return side == TMQ_SIDE_FRONTEND ? "client" : "worker";
+}
+
 void tmq_core_bad_input(tmq_core_t *self, int side, const char *what, const char *why)
 {
     self->stats.malformed++;
-    uint32_t suppressed = 0;
-    if (tmq_log_level < TMQ_LOG_WARN || !tmq_rate_ok(&self->log_rate, 10, &suppressed)) return;
-    const char *peer = side == TMQ_SIDE_FRONTEND ? "client" : "worker";
-    if (suppressed)
-        tmq_warn("bad %s from a %s: %s (%u similar lines suppressed)", what, peer, why, suppressed);
-    else
-        tmq_warn("bad %s from a %s: %s", what, peer, why);
+    tmq_log_limited(TMQ_LOG_WARN, &self->log_rate, 10, "bad %s from a %s: %s", what, s_peer(side),
+                    why);
 }
 
 void tmq_core_peer_error(tmq_core_t *self, int side, const tmq_msg_t *msg)
 {
-    uint32_t suppressed = 0;
-    if (tmq_log_level < TMQ_LOG_WARN || !tmq_rate_ok(&self->err_rate, 10, &suppressed)) return;
+    if (tmq_log_level < TMQ_LOG_WARN) return; /* nothing to format */
     uint64_t code = 0;
     const char *reason = NULL;
     size_t len = 0;
@@ -178,12 +176,8 @@ void tmq_core_peer_error(tmq_core_t *self, int side, const tmq_msg_t *msg)
     for (size_t i = 0; i < n; i++)
         text[i] = isprint((unsigned char)reason[i]) ? reason[i] : '?';
     text[n] = '\0';
-    const char *peer = side == TMQ_SIDE_FRONTEND ? "client" : "worker";
-    if (suppressed)
-        tmq_warn("a %s sent ERROR %llu: %s (%u similar lines suppressed)", peer,
-                 (unsigned long long)code, text, suppressed);
-    else
-        tmq_warn("a %s sent ERROR %llu: %s", peer, (unsigned long long)code, text);
+    tmq_log_limited(TMQ_LOG_WARN, &self->err_rate, 10, "a %s sent ERROR %llu: %s", s_peer(side),
+                    (unsigned long long)code, text);
 }
 
 void tmq_core_malformed(tmq_core_t *self, int64_t now, int side, const void *rid, size_t rid_len,
@@ -321,8 +315,7 @@ void tmq_core_unserved(tmq_core_t *self, tmq_fn_t *fn)
 {
     s_unserved_t *u = zhashx_lookup(self->unserved, fn->name);
     if (!u) {
-        u = malloc(sizeof *u);
-        if (!u) abort();
+        u = tmq_xmalloc(sizeof *u);
         tmq_fn_hold(fn);
         u->fn = fn;
         zhashx_insert(self->unserved, fn->name, u);

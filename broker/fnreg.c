@@ -2,6 +2,8 @@
  * plain zhashx string keys. */
 #include "fnreg.h"
 
+#include <xalloc.h>
+
 #include <math.h>
 
 #include <czmq.h>
@@ -16,10 +18,9 @@ struct tmq_fnreg_t {
 
 tmq_fnreg_t *tmq_fnreg_new(void)
 {
-    tmq_fnreg_t *self = calloc(1, sizeof *self);
-    if (!self) abort();
+    tmq_fnreg_t *self = tmq_xcalloc(1, sizeof *self);
     self->map = zhashx_new();
-    if (!self->map) abort();
+    if (!self->map) tmq_oom();
     return self;
 }
 
@@ -58,8 +59,7 @@ tmq_fn_t *tmq_fnreg_ref(tmq_fnreg_t *self, const char *name, size_t len)
 {
     tmq_fn_t *fn = tmq_fnreg_find(self, name, len);
     if (!fn) {
-        fn = calloc(1, sizeof *fn);
-        if (!fn) abort();
+        fn = tmq_xcalloc(1, sizeof *fn);
         s_key(fn->name, name, len);
         fn->name_len = len;
         tmq_list_init(&fn->queue);
@@ -86,8 +86,7 @@ void tmq_fnreg_attach(tmq_fnreg_t *self, tmq_fn_t *fn, struct tmq_bworker_t *w)
     (void)self;
     if (fn->nworkers == fn->workers_cap) {
         fn->workers_cap = fn->workers_cap ? 2 * fn->workers_cap : 4;
-        fn->workers = realloc(fn->workers, fn->workers_cap * sizeof *fn->workers);
-        if (!fn->workers) abort();
+        fn->workers = tmq_xrealloc(fn->workers, fn->workers_cap * sizeof *fn->workers);
     }
     fn->workers[fn->nworkers++] = w;
     fn->refs++;

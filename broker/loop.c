@@ -14,6 +14,7 @@
 #include <log.h>
 #include <platform.h>
 #include <wire.h>
+#include <xalloc.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -47,15 +48,14 @@ static zsock_t *s_bind(const char *endpoint, const char *what, char **resolved)
         return NULL;
     }
     *resolved = zsock_last_endpoint(sock);
-    if (!*resolved) *resolved = strdup(endpoint);
+    if (!*resolved) *resolved = tmq_xstrdup(endpoint);
     tmq_info("%s bound to %s", what, *resolved);
     return sock;
 }
 
 tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
 {
-    tmq_broker_loop_t *self = calloc(1, sizeof *self);
-    if (!self) abort();
+    tmq_broker_loop_t *self = tmq_xcalloc(1, sizeof *self);
     self->frontend = s_bind(cfg->frontend, "frontend", &self->fe_endpoint);
     if (self->frontend) self->backend = s_bind(cfg->backend, "backend", &self->be_endpoint);
     if (!self->backend) {

@@ -6,6 +6,8 @@
  * segment, else the embedded one) is added on demand, so appending costs nothing extra. */
 #include "outbox.h"
 
+#include <xalloc.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,13 +22,6 @@ struct tmq_outseg_t {
     tmq_outseg_t *next;
     tmq_batch_t batch;
 };
-
-static void *s_alloc(size_t n)
-{
-    void *p = calloc(1, n);
-    if (!p) abort();
-    return p;
-}
 
 void tmq_outbox_init(tmq_outbox_t *ob, int side, const void *rid, size_t rid_len, int cmd0,
                      int cmd1)
@@ -78,7 +73,7 @@ void tmq_outbox_clear(tmq_outbox_t *ob)
 
 void tmq_outbox_control(tmq_outbox_t *ob, int cmd, void **body_p, size_t len)
 {
-    tmq_outmsg_t *m = s_alloc(sizeof *m);
+    tmq_outmsg_t *m = tmq_xcalloc(1, sizeof *m);
     m->cmd = cmd;
     m->len = len;
     m->body = *body_p;
@@ -103,7 +98,7 @@ tmq_batch_t *tmq_outbox_batch(tmq_outbox_t *ob, int k)
     tmq_batch_t *cur = ob->kind[k].more_tail ? &ob->kind[k].more_tail->batch : &ob->kind[k].batch;
     if (cur->count == 0 || cur->buf.size < TMQ_OUTBOX_SPLIT) return cur;
     ob->bytes += cur->buf.size; /* sealed: nothing more goes into cur */
-    tmq_outseg_t *s = s_alloc(sizeof *s);
+    tmq_outseg_t *s = tmq_xcalloc(1, sizeof *s);
     tmq_batch_init(&s->batch);
     if (ob->kind[k].more_tail)
         ob->kind[k].more_tail->next = s;

@@ -2,6 +2,8 @@
  * (a default 5-byte id costs a 10-character key); lookups happen once per message. */
 #include "ridmap.h"
 
+#include <xalloc.h>
+
 #include <czmq.h>
 #include <stdlib.h>
 
@@ -23,10 +25,9 @@ static void s_hex(char *out, const uint8_t *rid, size_t len)
 
 tmq_ridmap_t *tmq_ridmap_new(void)
 {
-    tmq_ridmap_t *self = calloc(1, sizeof *self);
-    if (!self) abort();
+    tmq_ridmap_t *self = tmq_xcalloc(1, sizeof *self);
     self->map = zhashx_new();
-    if (!self->map) abort();
+    if (!self->map) tmq_oom();
     return self;
 }
 
@@ -55,8 +56,7 @@ void tmq_ridmap_insert(tmq_ridmap_t *self, tmq_outbox_t *ob)
     zhashx_insert(self->map, key, ob);
     if (self->size == self->cap) {
         self->cap = self->cap ? 2 * self->cap : 16;
-        self->items = realloc(self->items, self->cap * sizeof *self->items);
-        if (!self->items) abort();
+        self->items = tmq_xrealloc(self->items, self->cap * sizeof *self->items);
     }
     ob->index = self->size;
     self->items[self->size++] = ob;

@@ -1,6 +1,8 @@
 /* broker/workers.c — see workers.h. */
 #include "workers.h"
 
+#include <xalloc.h>
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +17,7 @@ struct tmq_bworkers_t {
 
 tmq_bworkers_t *tmq_bworkers_new(tmq_fnreg_t *fns)
 {
-    tmq_bworkers_t *self = calloc(1, sizeof *self);
-    if (!self) abort();
+    tmq_bworkers_t *self = tmq_xcalloc(1, sizeof *self);
     self->map = tmq_ridmap_new();
     self->fns = fns;
     return self;
@@ -53,8 +54,7 @@ tmq_bworker_t *tmq_bworkers_find(tmq_bworkers_t *self, const void *rid, size_t r
 
 tmq_bworker_t *tmq_bworkers_add(tmq_bworkers_t *self, const void *rid, size_t rid_len, int64_t now)
 {
-    tmq_bworker_t *w = calloc(1, sizeof *w);
-    if (!w) abort();
+    tmq_bworker_t *w = tmq_xcalloc(1, sizeof *w);
     tmq_outbox_init(&w->out, TMQ_SIDE_BACKEND, rid, rid_len, TMQ_CMD_JOBS, TMQ_CMD_CANCEL);
     w->out.owner = w;
     w->out.last_sent = now;
@@ -81,8 +81,7 @@ void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_
     w->revoke_at = 0;
     self->gen++;
     s_detach_all(self, w);
-    w->fns = calloc(nfns ? nfns : 1, sizeof *w->fns);
-    if (!w->fns) abort();
+    w->fns = tmq_xcalloc(nfns ? nfns : 1, sizeof *w->fns);
     for (size_t i = 0; i < nfns; i++) {
         if (memchr(fns[i], '\0', fn_lens[i])) continue; /* unusable name */
         tmq_fn_t *fn = tmq_fnreg_ref(self->fns, fns[i], fn_lens[i]);
