@@ -1,10 +1,10 @@
 /* broker/dispatch.c — who gets which queued job: credit, adaptive prefetch, revocation.
  *
  * A worker may hold one job per process plus, for short functions, a prefetch per process
- * (tmq_fn_prefetch: about 2 ms of work, at most 64). A long function (timed, no prefetch)
- * gets one job of lookahead per worker daemon, which the daemon hands to whichever of its
- * processes frees first, so no process waits a broker round trip between long jobs; a
- * never-timed function gets none. A function whose queue grew is offered
+ * (tmq_fn_prefetch: TMQ_PACE_HORIZON_MS of work, at most TMQ_PACE_MAX_BATCH jobs). A long
+ * function (timed, no prefetch) gets one job of lookahead per worker daemon, which the daemon
+ * hands to whichever of its processes frees first, so no process waits a broker round trip
+ * between long jobs; a never-timed function gets none. A function whose queue grew is offered
  * first to idle processes, round robin, then its prefetch credit is shared in proportion; a
  * worker whose credit grew pulls from its functions' queues. When a process has idled for
  * TMQ_REVOKE_AFTER_MS while another worker holds unstarted prefetched jobs of a function it

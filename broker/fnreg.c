@@ -2,15 +2,12 @@
  * plain zhashx string keys. */
 #include "fnreg.h"
 
+#include <pacing.h>
 #include <xalloc.h>
-
-#include <math.h>
 
 #include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define TMQ_EWMA_ALPHA 0.25
 
 struct tmq_fnreg_t {
     zhashx_t *map; /* name -> tmq_fn_t* */
@@ -108,20 +105,14 @@ void tmq_fnreg_detach(tmq_fnreg_t *self, tmq_fn_t *fn, struct tmq_bworker_t *w)
 
 void tmq_fn_observe(tmq_fn_t *fn, double ms)
 {
-    if (!isfinite(ms) || ms < 0) return; /* NaN, infinite or negative: a worker's lie, ignore */
-    if (!fn->timed) {
-        fn->ewma_ms = ms;
-        fn->timed = true;
-    } else {
-        fn->ewma_ms += TMQ_EWMA_ALPHA * (ms - fn->ewma_ms);
-    }
+    tmq_pace_ewma(&fn->ewma_ms, &fn->timed, ms);
 }
 
 uint32_t tmq_fn_prefetch(const tmq_fn_t *fn)
 {
     if (!fn->timed) return 0;
-    if (fn->ewma_ms * TMQ_PREFETCH_MAX <= TMQ_PREFETCH_HORIZON_MS) return TMQ_PREFETCH_MAX;
-    return (uint32_t)(TMQ_PREFETCH_HORIZON_MS / fn->ewma_ms);
+    if (fn->ewma_ms * TMQ_PACE_MAX_BATCH <= TMQ_PACE_HORIZON_MS) return TMQ_PACE_MAX_BATCH;
+    return (uint32_t)(TMQ_PACE_HORIZON_MS / fn->ewma_ms);
 }
 
 size_t tmq_fnreg_size(const tmq_fnreg_t *self)

@@ -14,9 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TMQ_PREFETCH_HORIZON_MS 2.0 /* prefetch about this much work per process */
-#define TMQ_PREFETCH_MAX 64         /* jobs per process */
-
 struct tmq_bworker_t;
 
 typedef struct tmq_fn_t {
@@ -55,10 +52,11 @@ static inline void tmq_fn_hold(tmq_fn_t *fn)
 void tmq_fnreg_attach(tmq_fnreg_t *self, tmq_fn_t *fn, struct tmq_bworker_t *w);
 void tmq_fnreg_detach(tmq_fnreg_t *self, tmq_fn_t *fn, struct tmq_bworker_t *w);
 
-/* Folds one observed run time into the EWMA. */
+/* Folds one observed run time into the EWMA (tmq_pace_ewma: non-finite or negative ignored). */
 void tmq_fn_observe(tmq_fn_t *fn, double ms);
-/* Jobs each process may hold beyond the one it runs: clamp(2 ms / ewma, 0, 64), and 0 for a
- * function never timed, so a long or unknown job is never queued behind another. */
+/* Jobs each process may hold beyond the one it runs: TMQ_PACE_HORIZON_MS / ewma, at most
+ * TMQ_PACE_MAX_BATCH (common/pacing.h), and 0 for a function never timed, so a long or
+ * unknown job is never queued behind another. */
 uint32_t tmq_fn_prefetch(const tmq_fn_t *fn);
 
 size_t tmq_fnreg_size(const tmq_fnreg_t *self);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "core.h"
+#include "pacing.h"
 
 /* ---- capture of what the core sends ---- */
 
@@ -661,7 +662,7 @@ static void test_long_jobs_not_prefetched_short_ones_are(void **state)
     s_teach(core, "slow", 200.0);
     s_teach(core, "fast", 0.01);
     assert_int_equal(tmq_fn_prefetch(tmq_fnreg_find(core->fns, "slow", 4)), 0);
-    assert_int_equal(tmq_fn_prefetch(tmq_fnreg_find(core->fns, "fast", 4)), TMQ_PREFETCH_MAX);
+    assert_int_equal(tmq_fn_prefetch(tmq_fnreg_find(core->fns, "fast", 4)), TMQ_PACE_MAX_BATCH);
 
     s_ready(core, "W1", 2, "slow", "fast");
     s_submit(core, "C1", "slow", 0, 50);
@@ -678,7 +679,7 @@ static void test_long_jobs_not_prefetched_short_ones_are(void **state)
     s_submit(core, "C2", "fast", 0, 200);
     s_turn(core);
     size_t n = s_jobs("W1", jids, NULL, 200);
-    assert_int_equal(n, 2 * (1 + TMQ_PREFETCH_MAX)); /* each process holds 1 + prefetch */
+    assert_int_equal(n, 2 * (1 + TMQ_PACE_MAX_BATCH)); /* each process holds 1 + prefetch */
     /* a long job is never queued behind them */
     s_submit(core, "C2", "slow", 1000, 1);
     s_turn(core);
@@ -1117,9 +1118,9 @@ static void test_revoke_check_sleeps_without_a_pair(void **state)
     s_teach(core, "fast", 0.01);
     s_ready(core, "W1", 1, "fast", NULL);
     s_ready(core, "W2", 1, "other", NULL); /* idle, but can run none of W1's jobs */
-    s_submit(core, "C1", "fast", 0, 1 + TMQ_PREFETCH_MAX);
+    s_submit(core, "C1", "fast", 0, 1 + TMQ_PACE_MAX_BATCH);
     s_turn(core);
-    assert_int_equal(s_jobs("W1", NULL, NULL, 0), 1 + TMQ_PREFETCH_MAX); /* W1 overfull */
+    assert_int_equal(s_jobs("W1", NULL, NULL, 0), 1 + TMQ_PACE_MAX_BATCH); /* W1 overfull */
     s_forget_sent();
     for (int i = 0; i < 20; i++) {
         s_now += 1;

@@ -14,6 +14,7 @@
 #include "fnreg.h"
 #include "jobtab.h"
 #include "outbox.h"
+#include "pacing.h"
 #include "workers.h"
 
 static void test_jobtab_find_under_churn(void **state)
@@ -150,7 +151,7 @@ static void test_prefetch_rule(void **state)
     memset(&fn, 0, sizeof fn);
     assert_int_equal(tmq_fn_prefetch(&fn), 0); /* never timed */
     tmq_fn_observe(&fn, 0.001);
-    assert_int_equal(tmq_fn_prefetch(&fn), TMQ_PREFETCH_MAX);
+    assert_int_equal(tmq_fn_prefetch(&fn), TMQ_PACE_MAX_BATCH);
     memset(&fn, 0, sizeof fn);
     tmq_fn_observe(&fn, 0.5);
     assert_int_equal(tmq_fn_prefetch(&fn), 4);
@@ -159,7 +160,7 @@ static void test_prefetch_rule(void **state)
     assert_int_equal(tmq_fn_prefetch(&fn), 0);
     for (int i = 0; i < 40; i++)
         tmq_fn_observe(&fn, 0.01); /* it got fast */
-    assert_int_equal(tmq_fn_prefetch(&fn), TMQ_PREFETCH_MAX);
+    assert_int_equal(tmq_fn_prefetch(&fn), TMQ_PACE_MAX_BATCH);
 }
 
 static void test_worker_credit(void **state)
