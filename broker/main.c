@@ -79,7 +79,9 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
             cfg->max_queue = (size_t)v;
             break;
         case 'H':
-            if (s_number("--heartbeat", optarg, 10, 3600000, &v)) return 2;
+            if (s_number("--heartbeat", optarg, TMQ_PROTO_HEARTBEAT_MIN, TMQ_PROTO_HEARTBEAT_MAX,
+                         &v))
+                return 2;
             cfg->heartbeat_ms = (uint32_t)v;
             break;
         case 'p':
