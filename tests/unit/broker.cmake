@@ -1,3 +1,7 @@
-# broker unit tests: the core state machine driven without a network, and its data structures.
-tmq_unit_test(test_broker SOURCES unit/test_broker.c LIBS tmq_broker)
+# broker unit tests: the core state machine driven without a network (one executable per
+# handler over tests/unit/broker_harness.c), and its data structures.
+foreach(part frontend backend dispatch core)
+  tmq_unit_test(test_broker_${part} SOURCES unit/test_broker_${part}.c unit/broker_harness.c
+    LIBS tmq_broker)
+endforeach()
 tmq_unit_test(test_broker_structs SOURCES unit/test_broker_structs.c LIBS tmq_broker)

@@ -1,6 +1,6 @@
 /* tests/unit/test_broker_structs.c — the broker's data structures on their own: the job
  * table (ids, probing under churn and growth, the state machine), the outbox (send order,
- * segment split), the prefetch rule and worker credit.
+ * segment split, pending byte count), the prefetch rule and worker credit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -144,6 +144,42 @@ static void test_outbox_order_and_split(void **state)
     tmq_outbox_fini(&ob);
 }
 
+static void test_outbox_counts_pending_bytes(void **state)
+{
+    (void)state;
+    tmq_outbox_t ob;
+    tmq_outbox_init(&ob, TMQ_SIDE_FRONTEND, "C1", 2, TMQ_CMD_RESULTS, 0);
+    assert_int_equal(tmq_outbox_bytes(&ob), 0);
+    tmq_outbox_signal(&ob, TMQ_CMD_HEARTBEAT); /* a 1-byte body */
+    assert_int_equal(tmq_outbox_bytes(&ob), 1);
+    static uint8_t data[100 << 10];
+    tmq_result_item_t it = {.cid = 1, .data = data, .data_len = sizeof data};
+    for (int i = 0; i < 25; i++) /* 2.5 MiB: three segments */
+        tmq_batch_add_result(tmq_outbox_batch(&ob, 0), &it);
+    size_t pending = tmq_outbox_bytes(&ob);
+    assert_true(pending > 1 + 25 * sizeof data);
+    assert_true(pending < 1 + 25 * (sizeof data + 64));
+    int cmd, nmsg = 0;
+    size_t len, taken = 0;
+    void *body;
+    while ((body = tmq_outbox_take(&ob, &cmd, &len)) != NULL) {
+        free(body);
+        taken += len;
+        nmsg++;
+        assert_true(tmq_outbox_bytes(&ob) < pending); /* falls with every message */
+        pending = tmq_outbox_bytes(&ob);
+    }
+    assert_int_equal(nmsg, 4); /* HEARTBEAT and three RESULTS segments */
+    assert_true(taken >= 1 + 25 * sizeof data);
+    assert_int_equal(tmq_outbox_bytes(&ob), 0);
+    tmq_batch_add_result(tmq_outbox_batch(&ob, 0), &it);
+    tmq_outbox_signal(&ob, TMQ_CMD_HEARTBEAT);
+    assert_true(tmq_outbox_bytes(&ob) > sizeof data);
+    tmq_outbox_clear(&ob);
+    assert_int_equal(tmq_outbox_bytes(&ob), 0);
+    tmq_outbox_fini(&ob);
+}
+
 static void test_prefetch_rule(void **state)
 {
     (void)state;
@@ -208,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_jobtab_find_under_churn),
         cmocka_unit_test(test_jobtab_transitions_and_attempts),
         cmocka_unit_test(test_outbox_order_and_split),
+        cmocka_unit_test(test_outbox_counts_pending_bytes),
         cmocka_unit_test(test_prefetch_rule),
         cmocka_unit_test(test_worker_credit),
     };
