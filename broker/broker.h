@@ -25,7 +25,8 @@ typedef struct {
  * 1000 ms, max_queue 1000000, max_payload TMQ_PROTO_MAX_PAYLOAD, retries 2. */
 void tmq_broker_config_defaults(tmq_broker_config_t *cfg);
 
-/* Binds and serves until zsys_interrupted (SIGINT/SIGTERM), then sends BYE to every worker.
+/* Binds and serves until zsys_interrupted (SIGINT/SIGTERM), then sends BYE to every client
+ * and worker.
  * Logs "frontend bound to EP" and "backend bound to EP" (resolved) at info level.
  * Returns 0, or -1 when a socket could not be bound (logged). */
 int tmq_broker_run(const tmq_broker_config_t *cfg);

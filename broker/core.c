@@ -484,9 +484,16 @@ void tmq_core_shutdown(tmq_core_t *self)
     self->closing = true;
     for (size_t i = 0; i < tmq_bworkers_size(self->workers); i++) {
         tmq_bworker_t *w = tmq_bworkers_at(self->workers, i);
-        tmq_outbox_clear(&w->out);
+        tmq_outbox_clear(&w->out); /* jobs it has not seen yet would only be dropped */
         tmq_outbox_signal(&w->out, TMQ_CMD_BYE);
         tmq_core_mark(self, &w->out);
+    }
+    /* a client keeps what it is owed (results first), then learns the broker is gone, so it
+     * fails its outstanding jobs at once instead of waiting out the heartbeat */
+    for (size_t i = 0; i < tmq_bclients_size(self->clients); i++) {
+        tmq_bclient_t *c = tmq_bclients_at(self->clients, i);
+        tmq_outbox_signal_last(&c->out, TMQ_CMD_BYE);
+        tmq_core_mark(self, &c->out);
     }
 }
 

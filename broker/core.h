@@ -106,7 +106,8 @@ bool tmq_core_pending(const tmq_core_t *self);
  * take yet does not count. */
 bool tmq_core_ready(const tmq_core_t *self);
 
-/* Queues BYE to every worker (broker shutting down); flush afterwards. */
+/* The broker is shutting down: queues BYE to every worker (dropping the jobs not yet sent to
+ * it) and to every client (after the results it is still owed); flush afterwards. */
 void tmq_core_shutdown(tmq_core_t *self);
 
 tmq_bclient_t *tmq_core_client(tmq_core_t *self, const void *rid, size_t rid_len);

@@ -22,7 +22,7 @@
 
 #define TMQ_LOOP_DRAIN_MAX 4096   /* messages per socket per turn, so neither side starves */
 #define TMQ_LOOP_MAX_WAIT_MS 1000 /* poll timeout cap */
-#define TMQ_LOOP_LINGER_MS 500    /* to deliver BYE to workers at exit */
+#define TMQ_LOOP_LINGER_MS 500    /* to deliver BYE to clients and workers at exit */
 #define TMQ_LOOP_BACKOFF_MS 50    /* longest retry interval while a peer would block */
 
 struct tmq_broker_loop_t {
@@ -94,10 +94,18 @@ void tmq_broker_loop_destroy(tmq_broker_loop_t **self_p)
     tmq_broker_loop_t *self = self_p ? *self_p : NULL;
     if (!self) return;
     if (self->core) {
+        /* BYE to every peer; a peer that would block gets until the deadline to take it */
         tmq_core_shutdown(self->core);
+        int64_t deadline = tmq_clock_ms() + TMQ_LOOP_LINGER_MS;
         tmq_core_flush(self->core, tmq_clock_ms(), s_send, self);
+        while (self->core->nflush > 0 && tmq_clock_ms() < deadline) {
+            zclock_sleep(1);
+            tmq_core_flush(self->core, tmq_clock_ms(), s_send, self);
+        }
         tmq_core_destroy(&self->core);
     }
+    /* czmq's default linger is 0: what was just queued would be discarded at close */
+    if (self->frontend) zsock_set_linger(self->frontend, TMQ_LOOP_LINGER_MS);
     if (self->backend) zsock_set_linger(self->backend, TMQ_LOOP_LINGER_MS);
     zsock_destroy(&self->frontend);
     zsock_destroy(&self->backend);

@@ -13,7 +13,8 @@ typedef struct tmq_broker_loop_t tmq_broker_loop_t;
 
 /* Creates and binds both ROUTER sockets; NULL when either fails to bind (logged). */
 tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg);
-/* Sends BYE to every worker (best effort), closes the sockets. Safe on NULL and twice. */
+/* Sends BYE to every client (after the results it is owed) and every worker, waiting at most
+ * half a second for them to go out, then closes the sockets. Safe on NULL and twice. */
 void tmq_broker_loop_destroy(tmq_broker_loop_t **self_p);
 
 /* Resolved endpoints, e.g. "tcp://127.0.0.1:43123" (borrowed). */

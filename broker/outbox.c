@@ -155,6 +155,17 @@ static void *s_take_batch(tmq_outbox_t *ob, int k, size_t *len)
     return body;
 }
 
+void tmq_outbox_signal_last(tmq_outbox_t *ob, int cmd)
+{
+    for (int k = 0; k < TMQ_OUTBOX_KINDS; k++) {
+        size_t len;
+        void *body;
+        while ((body = s_take_batch(ob, k, &len)) != NULL)
+            tmq_outbox_control(ob, ob->kind[k].cmd, &body, len);
+    }
+    tmq_outbox_signal(ob, cmd);
+}
+
 void *tmq_outbox_take(tmq_outbox_t *ob, int *cmd, size_t *len)
 {
     if (ob->ctl_head) {

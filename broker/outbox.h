@@ -64,6 +64,9 @@ void tmq_outbox_clear(tmq_outbox_t *ob);
 void tmq_outbox_control(tmq_outbox_t *ob, int cmd, void **body_p, size_t len);
 /* Appends a control message with an empty map body (HEARTBEAT, BYE, RECONNECT ...). */
 void tmq_outbox_signal(tmq_outbox_t *ob, int cmd);
+/* Like tmq_outbox_signal, but the message goes after everything pending, batches included
+ * (they are finished into control messages first): BYE to a client at shutdown. */
+void tmq_outbox_signal_last(tmq_outbox_t *ob, int cmd);
 
 /* The batch of kind k to append one item to (a fresh segment when the current one is full). */
 tmq_batch_t *tmq_outbox_batch(tmq_outbox_t *ob, int k);

@@ -345,6 +345,35 @@ static void test_status_running_counts_busy_processes(void **state)
     bh_got_free(&g);
 }
 
+/* A clean shutdown says BYE to every client (after the results it is owed, so none is lost)
+ * and to every worker (whose unsent jobs are dropped). */
+static void test_shutdown_says_bye_to_clients_and_workers(void **state)
+{
+    tmq_core_t *core = *state;
+    bh_ready(core, "W1", 1, "work", NULL);
+    bh_signal(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_HELLO);
+    bh_signal(core, TMQ_SIDE_FRONTEND, "C2", TMQ_CMD_HELLO);
+    bh_submit(core, "C1", "work", 0, 2);
+    bh_turn(core);
+    uint64_t jid;
+    assert_int_equal(bh_jobs("W1", &jid, NULL, 1), 1);
+    bh_forget();
+    bh_done(core, "W1", jid, 1, TMQ_ST_OK, "\x01", 1, 300.0);
+    tmq_core_tick(core, bh_now); /* the result waits in C1's outbox, the next job in W1's */
+    tmq_core_shutdown(core);
+    tmq_core_flush(core, bh_now, bh_send, NULL);
+    assert_int_equal(bh_nsent, 3 + 1); /* RESULTS then BYE to C1, BYE to C2 and W1 */
+    bh_got_t g;
+    assert_true(bh_take("C1", TMQ_CMD_RESULTS, &g));
+    assert_int_equal(tmq_msg_count(&g.msg), 1);
+    bh_got_free(&g);
+    assert_int_equal(bh_count("C1", TMQ_CMD_BYE), 1);
+    assert_int_equal(bh_count("C2", TMQ_CMD_BYE), 1);
+    assert_int_equal(bh_count("W1", TMQ_CMD_BYE), 1);
+    assert_int_equal(bh_count("W1", TMQ_CMD_JOBS), 0);
+    assert_int_equal(core->nflush, 0); /* everything went */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +393,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status_reply, bh_setup, bh_teardown),
         cmocka_unit_test_prestate_setup_teardown(test_status_running_counts_busy_processes,
                                                  bh_setup, bh_teardown, &s_cfg_queue1000),
+        cmocka_unit_test_setup_teardown(test_shutdown_says_bye_to_clients_and_workers, bh_setup,
+                                        bh_teardown),
     };
     tmq_log_init("test", TMQ_LOG_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -180,6 +180,30 @@ static void test_outbox_counts_pending_bytes(void **state)
     tmq_outbox_fini(&ob);
 }
 
+/* BYE at shutdown goes after everything already owed, batches included. */
+static void test_outbox_signal_last_goes_after_batches(void **state)
+{
+    (void)state;
+    tmq_outbox_t ob;
+    tmq_outbox_init(&ob, TMQ_SIDE_FRONTEND, "C1", 2, TMQ_CMD_RESULTS, 0);
+    tmq_result_item_t it = {.cid = 7, .data = "\x01", .data_len = 1};
+    tmq_batch_add_result(tmq_outbox_batch(&ob, 0), &it);
+    tmq_outbox_signal(&ob, TMQ_CMD_HEARTBEAT);
+    tmq_outbox_signal_last(&ob, TMQ_CMD_BYE);
+    int want[] = {TMQ_CMD_HEARTBEAT, TMQ_CMD_RESULTS, TMQ_CMD_BYE};
+    for (int i = 0; i < 3; i++) {
+        int cmd;
+        size_t len;
+        void *body = tmq_outbox_take(&ob, &cmd, &len);
+        assert_non_null(body);
+        assert_int_equal(cmd, want[i]);
+        free(body);
+    }
+    assert_false(tmq_outbox_pending(&ob));
+    assert_int_equal(tmq_outbox_bytes(&ob), 0);
+    tmq_outbox_fini(&ob);
+}
+
 static void test_prefetch_rule(void **state)
 {
     (void)state;
@@ -245,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_jobtab_transitions_and_attempts),
         cmocka_unit_test(test_outbox_order_and_split),
         cmocka_unit_test(test_outbox_counts_pending_bytes),
+        cmocka_unit_test(test_outbox_signal_last_goes_after_batches),
         cmocka_unit_test(test_prefetch_rule),
         cmocka_unit_test(test_worker_credit),
     };
