@@ -1,6 +1,8 @@
 /* broker/backend.c — what the core does with each worker command.
  *
- * READY (re)registers a worker; anything else from an unknown routing id gets RECONNECT.
+ * READY (re)registers a worker, with the address its connection comes from and the result
+ * counts and version it brings; anything else from an unknown routing id gets RECONNECT, and a
+ * client's command here gets ERROR "wrong port".
  * ERROR (a worker refusing something we sent) is logged, never answered or counted.
  * DONE and RETURNED items are fenced by (jid, attempt, holder): a result for another attempt
  * or from a worker that no longer holds the job is counted stale and dropped, so a client
@@ -13,8 +15,29 @@
 
 #define TMQ_CAUSE_MAX 128 /* bytes of a death cause quoted in the error text */
 
+/* Logs a registration: who, from where, what it serves (the list cut short when long). */
+static void s_log_ready(const tmq_bworker_t *w, bool again)
+{
+    if (tmq_log_level < TMQ_LOG_INFO) return;
+    char fns[400];
+    size_t off = 0;
+    fns[0] = '\0';
+    for (size_t i = 0; i < w->nfns; i++) {
+        int n = snprintf(fns + off, sizeof fns - off, "%s%s", i ? ", " : "", w->fns[i]->name);
+        if (n < 0 || (size_t)n >= sizeof fns - off) {
+            snprintf(fns + off, sizeof fns - off, " ...");
+            break;
+        }
+        off += (size_t)n;
+    }
+    tmq_info("worker %s%s%s (pid %u, %u procs, version %s) %s: %zu functions: %s", w->name,
+             w->addr[0] ? " at " : "", w->addr, w->pid, w->procs,
+             w->version[0] ? w->version : "unknown", again ? "registered again" : "ready", w->nfns,
+             w->nfns ? fns : "none");
+}
+
 static void s_ready(tmq_core_t *self, tmq_bworker_t *w, const void *rid, size_t rid_len,
-                    const tmq_msg_t *msg)
+                    const char *addr, const tmq_msg_t *msg)
 {
     tmq_ready_t r;
     const char *fns[TMQ_READY_MAX_FNS];
@@ -35,13 +58,13 @@ static void s_ready(tmq_core_t *self, tmq_bworker_t *w, const void *rid, size_t 
         w = tmq_bworkers_add(self->workers, rid, rid_len, self->now);
     }
     w->last_seen = self->now;
+    snprintf(w->addr, sizeof w->addr, "%s", addr ? addr : "");
     tmq_bworkers_setup(self->workers, w, &r, fns, lens, nfns, self->now);
     size_t len;
     void *body = tmq_proto_welcome_body(self->cfg.heartbeat_ms, self->cfg.max_payload, &len);
     tmq_core_send(self, &w->out, TMQ_CMD_WELCOME, &body, len);
     tmq_core_worker_dirty(self, w);
-    tmq_info("worker %s (pid %u, %u procs, %zu functions) %s", w->name, w->pid, w->procs, w->nfns,
-             again ? "registered again" : "ready");
+    s_log_ready(w, again);
 }
 
 /* A death: retried while the job has died at most `retries` times, else failed. */
@@ -98,7 +121,10 @@ static void s_done_item(tmq_core_t *self, tmq_bworker_t *w, const tmq_done_item_
 {
     tmq_bjob_t *job = s_fenced(self, w, d->jid, d->attempt);
     if (!job) return;
-    w->done++;
+    if (d->status == TMQ_ST_OK && d->data_len <= self->cfg.max_payload)
+        w->done++;
+    else
+        w->failed++; /* an error, a timeout, a death (retried or not), a result too large */
     size_t worker_len = prefix + s_utoa(worker + prefix, d->pid);
     if (d->status == TMQ_ST_DIED) {
         s_died(self, job, d, worker, worker_len);
@@ -152,13 +178,13 @@ static void s_returned(tmq_core_t *self, tmq_bworker_t *w, const tmq_msg_t *msg)
 }
 
 void tmq_core_backend(tmq_core_t *self, int64_t now, const void *rid, size_t rid_len,
-                      const tmq_msg_t *msg)
+                      const char *addr, const tmq_msg_t *msg)
 {
     self->now = now;
     tmq_bworker_t *w = tmq_bworkers_find(self->workers, rid, rid_len);
     switch (msg->cmd) {
     case TMQ_CMD_READY:
-        s_ready(self, w, rid, rid_len, msg);
+        s_ready(self, w, rid, rid_len, addr, msg);
         return;
     case TMQ_CMD_ERROR:
         if (w) w->last_seen = now;
@@ -171,6 +197,10 @@ void tmq_core_backend(tmq_core_t *self, int64_t now, const void *rid, size_t rid
         break;
     default:
         if (w) w->last_seen = now;
+        if (tmq_core_wrong_side(TMQ_SIDE_BACKEND, msg->cmd)) {
+            tmq_core_wrong_port(self, TMQ_SIDE_BACKEND, rid, rid_len, msg->cmd);
+            return;
+        }
         tmq_core_bad_input(self, TMQ_SIDE_BACKEND, tmq_cmd_name(msg->cmd),
                            "command not allowed on the backend");
         tmq_core_reply_error(self, TMQ_SIDE_BACKEND, rid, rid_len, TMQ_ERR_COMMAND,

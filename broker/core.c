@@ -8,6 +8,7 @@
  */
 #include "core.h"
 
+#include <endpoint.h>
 #include <xalloc.h>
 
 #include <ctype.h>
@@ -19,7 +20,11 @@
 typedef struct {
     tmq_fn_t *fn;  /* holds a reference */
     int64_t since; /* when it last lost its workers (or got jobs without any) */
+    int said;      /* the reason last logged for its jobs' wait (S_WAIT_*), 0 = none yet */
 } s_unserved_t;
+
+#define S_WAIT_NO_WORKER 1 /* no worker at all is connected: they wait for good */
+#define S_WAIT_UNSERVED 2  /* workers are connected, none serves it: they fail after a grace */
 
 static void s_push(void ***arr, size_t *n, size_t *cap, void *p)
 {
@@ -47,10 +52,31 @@ static int64_t s_scan_every(const tmq_core_t *self)
     return ms > 0 ? ms : 1;
 }
 
+/* What names an endpoint in a "wrong port" reason: its port, or the whole endpoint when it is
+ * not tcp. */
+static void s_port_text(const char *ep, char *out, size_t len)
+{
+    tmq_endpoint_port(ep, out, len);
+    if (!out[0]) snprintf(out, len, "%s", ep);
+}
+
+static void s_wrong_port_reasons(tmq_core_t *self, const char *fe, const char *be)
+{
+    char fp[TMQ_CORE_REASON_MAX / 2 - 64], bp[TMQ_CORE_REASON_MAX / 2 - 64];
+    s_port_text(fe ? fe : "tcp://*:5555", fp, sizeof fp);
+    s_port_text(be ? be : "tcp://*:5556", bp, sizeof bp);
+    snprintf(self->wrong_port[TMQ_SIDE_FRONTEND], sizeof self->wrong_port[0],
+             "this is a broker's client port (%s); workers connect to %s", fp, bp);
+    snprintf(self->wrong_port[TMQ_SIDE_BACKEND], sizeof self->wrong_port[0],
+             "this is a broker's worker port (%s); clients connect to %s", bp, fp);
+}
+
 tmq_core_t *tmq_core_new(const tmq_core_config_t *cfg, int64_t now)
 {
     tmq_core_t *self = tmq_xcalloc(1, sizeof *self);
     self->cfg = *cfg;
+    s_wrong_port_reasons(self, cfg->frontend, cfg->backend);
+    self->cfg.frontend = self->cfg.backend = NULL; /* borrowed: not kept */
     if (self->cfg.heartbeat_ms == 0) self->cfg.heartbeat_ms = 1000;
     self->jobs = tmq_jobtab_new();
     self->fns = tmq_fnreg_new();
@@ -97,6 +123,7 @@ void tmq_core_destroy(tmq_core_t **self_p)
     free(self->gone);
     free(self->dfns);
     free(self->dworkers);
+    free(self->ack_unserved);
     free(self);
     *self_p = NULL;
 }
@@ -180,13 +207,37 @@ void tmq_core_peer_error(tmq_core_t *self, int side, const tmq_msg_t *msg)
                     (unsigned long long)code, text);
 }
 
+bool tmq_core_wrong_side(int side, int cmd)
+{
+    if (side == TMQ_SIDE_FRONTEND)
+        return cmd == TMQ_CMD_READY || cmd == TMQ_CMD_DONE || cmd == TMQ_CMD_RETURNED;
+    return cmd == TMQ_CMD_HELLO || cmd == TMQ_CMD_SUBMIT || cmd == TMQ_CMD_STATUS;
+}
+
+void tmq_core_wrong_port(tmq_core_t *self, int side, const void *rid, size_t rid_len, int cmd)
+{
+    self->stats.malformed++;
+    const char *reason = self->wrong_port[side == TMQ_SIDE_FRONTEND ? 0 : 1];
+    tmq_log_limited(TMQ_LOG_WARN, &self->log_rate, 10, "%s on the %s port: told \"%s\"",
+                    tmq_cmd_name(cmd), side == TMQ_SIDE_FRONTEND ? "client" : "worker", reason);
+    tmq_core_reply_error(self, side, rid, rid_len, TMQ_ERR_WRONG_PORT, reason);
+}
+
 void tmq_core_malformed(tmq_core_t *self, int64_t now, int side, const void *rid, size_t rid_len,
-                        int errcode, const char *why)
+                        int cmd, int errcode, const char *why)
 {
     self->now = now;
-    tmq_core_bad_input(self, side, "message", why ? why : "malformed");
-    if (rid_len > 0)
-        tmq_core_reply_error(self, side, rid, rid_len, errcode, why ? why : "malformed");
+    if (!why) why = "malformed";
+    if (rid_len > 0 && tmq_core_wrong_side(side, cmd)) {
+        tmq_core_wrong_port(self, side, rid, rid_len, cmd);
+        return;
+    }
+    tmq_core_bad_input(self, side, cmd ? tmq_cmd_name(cmd) : "message", why);
+    if (rid_len == 0) return;
+    if (side == TMQ_SIDE_FRONTEND && cmd == TMQ_CMD_SUBMIT)
+        tmq_core_bad_submit(self, rid, rid_len, why);
+    else
+        tmq_core_reply_error(self, side, rid, rid_len, errcode, why);
 }
 
 /* ---- dispatch bookkeeping ---- */
@@ -321,6 +372,7 @@ void tmq_core_unserved(tmq_core_t *self, tmq_fn_t *fn)
         zhashx_insert(self->unserved, fn->name, u);
     }
     u->since = self->now;
+    u->said = 0; /* a new wait: say why again */
 }
 
 void tmq_core_detaching(tmq_core_t *self, tmq_bworker_t *w)
@@ -344,15 +396,38 @@ static void s_fail_queued(tmq_core_t *self, tmq_fn_t *fn)
                         0, 0.0);
 }
 
+/* Logs, once per function and reason, why its queued jobs wait (debug: what `-v` shows a
+ * person whose jobs do not run). */
+static void s_say_why(s_unserved_t *u, int why, int64_t left_ms)
+{
+    if (u->said == why) return;
+    u->said = why;
+    if (why == S_WAIT_NO_WORKER)
+        tmq_debug("jobs for '%s' wait: no worker is connected yet", u->fn->name);
+    else
+        tmq_debug("jobs for '%s' wait: no connected worker serves it (they fail in %g s unless "
+                  "one arrives)",
+                  u->fn->name, (double)left_ms / 1000.0);
+}
+
 /* Whether the watch on u ends now: fn is served again or has nothing queued, or its grace ran
  * out with some worker connected (its jobs are failed). Grace counts from when fn lost its
- * workers or, later, from when a worker arrived while none was connected. */
+ * workers or, later, from when a worker arrived while none was connected; while no worker at
+ * all is connected it does not run. */
 static bool s_unserved_over(tmq_core_t *self, s_unserved_t *u)
 {
     tmq_fn_t *fn = u->fn;
     if (fn->nworkers > 0 || tmq_list_empty(&fn->queue)) return true;
+    if (tmq_bworkers_size(self->workers) == 0) {
+        s_say_why(u, S_WAIT_NO_WORKER, 0);
+        return false;
+    }
     int64_t start = u->since > self->workers_since ? u->since : self->workers_since;
-    if (self->now - start < (int64_t)TMQ_UNSERVED_GRACE * self->cfg.heartbeat_ms) return false;
+    int64_t left = start + (int64_t)TMQ_UNSERVED_GRACE * self->cfg.heartbeat_ms - self->now;
+    if (left > 0) {
+        s_say_why(u, S_WAIT_UNSERVED, left);
+        return false;
+    }
     s_fail_queued(self, fn);
     return true;
 }
@@ -360,7 +435,7 @@ static bool s_unserved_over(tmq_core_t *self, s_unserved_t *u)
 /* Ends the watches that are over (zhashx may not change while it is walked: collect first). */
 static void s_unserved_scan(tmq_core_t *self)
 {
-    if (zhashx_size(self->unserved) == 0 || tmq_bworkers_size(self->workers) == 0) return;
+    if (zhashx_size(self->unserved) == 0) return;
     s_unserved_t **over = NULL;
     size_t n = 0, cap = 0;
     for (s_unserved_t *u = zhashx_first(self->unserved); u; u = zhashx_next(self->unserved))
@@ -383,8 +458,8 @@ static void s_scan(tmq_core_t *self)
     for (size_t i = tmq_bclients_size(self->clients); i-- > 0;) {
         tmq_bclient_t *c = tmq_bclients_at(self->clients, i);
         if (now - c->last_seen > TMQ_CLIENT_LIVENESS * hb) {
-            tmq_info("client expired after %lld ms of silence; %zu jobs cancelled",
-                     (long long)(now - c->last_seen), c->jobs.size);
+            tmq_info("client %s expired after %lld ms of silence; %zu jobs cancelled",
+                     tmq_core_peer_id(&c->out).s, (long long)(now - c->last_seen), c->jobs.size);
             tmq_core_drop_client(self, &c);
         } else if (now - c->out.last_sent >= hb && !tmq_outbox_pending(&c->out)) {
             tmq_outbox_signal(&c->out, TMQ_CMD_HEARTBEAT);
@@ -456,7 +531,8 @@ void tmq_core_flush(tmq_core_t *self, int64_t now, tmq_core_send_fn *send, void 
         tmq_outbox_t *ob = self->gone[i];
         if (ob->side == TMQ_SIDE_FRONTEND) {
             tmq_bclient_t *c = ob->owner;
-            tmq_debug("client unreachable; %zu jobs cancelled", c->jobs.size);
+            tmq_debug("client %s unreachable; %zu jobs cancelled", tmq_core_peer_id(&c->out).s,
+                      c->jobs.size);
             tmq_core_drop_client(self, &c);
         } else {
             tmq_bworker_t *w = ob->owner;

@@ -18,6 +18,7 @@
 #include "fnreg.h"
 #include "jobtab.h"
 #include "outbox.h"
+#include "ridmap.h"
 #include "stats.h"
 #include "workers.h"
 
@@ -44,7 +45,11 @@ typedef struct {
     size_t max_pending;    /* bytes owed to a client past which it gets no more (SUBMIT is
                               refused "queue full", STATUS unanswered); 0 = the default,
                               TMQ_OUTBOX_MAX_PENDING */
+    const char *frontend;  /* the bound endpoints, named in the "wrong port" ERROR (only read */
+    const char *backend;   /* by tmq_core_new); NULL: the default ports 5555 and 5556 */
 } tmq_core_config_t;
+
+#define TMQ_CORE_REASON_MAX 512 /* bytes of a "wrong port" reason */
 
 typedef struct tmq_core_t {
     tmq_core_config_t cfg;
@@ -65,12 +70,16 @@ typedef struct tmq_core_t {
     size_t ndworkers, dworkers_cap;
     tmq_outbox_t **gone; /* peers found unreachable during a flush */
     size_t ngone, gone_cap;
-    int64_t next_revoke;   /* earliest next revocation scan */
-    uint64_t revoke_gen;   /* tmq_bworkers_gen at the last revocation scan */
-    zhashx_t *unserved;    /* name -> functions that may have queued jobs and no worker */
-    int64_t workers_since; /* when the first worker arrived while none was connected */
-    bool closing;          /* tmq_core_shutdown was called */
-    tmq_batch_t scratch;   /* ACK rejections under construction */
+    int64_t next_revoke;       /* earliest next revocation scan */
+    uint64_t revoke_gen;       /* tmq_bworkers_gen at the last revocation scan */
+    zhashx_t *unserved;        /* name -> functions that may have queued jobs and no worker */
+    int64_t workers_since;     /* when the first worker arrived while none was connected */
+    bool closing;              /* tmq_core_shutdown was called */
+    tmq_batch_t scratch;       /* ACK rejections under construction */
+    uint64_t submit_seq;       /* SUBMITs handled (marks tmq_fn_t.ack_seq) */
+    const char **ack_unserved; /* the ACK's `unserved` names under construction */
+    size_t nack_unserved, ack_unserved_cap;
+    char wrong_port[2][TMQ_CORE_REASON_MAX]; /* ERROR 5 reason, by the side it arrived on */
 } tmq_core_t;
 
 /* ---- driving the core (the loop and tests) ---- */
@@ -79,14 +88,19 @@ tmq_core_t *tmq_core_new(const tmq_core_config_t *cfg, int64_t now);
 void tmq_core_destroy(tmq_core_t **self_p);
 
 /* One decoded message from a client (frontend) or worker (backend). The message is only
- * borrowed: everything kept is copied. Never fails: bad input is answered, counted, dropped. */
+ * borrowed: everything kept is copied. Never fails: bad input is answered, counted, dropped.
+ * addr is the worker's address as the loop sees the connection ("IP:PORT"; NULL or "" when
+ * unknown); only READY reads it. */
 void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t rid_len,
                        const tmq_msg_t *msg);
 void tmq_core_backend(tmq_core_t *self, int64_t now, const void *rid, size_t rid_len,
-                      const tmq_msg_t *msg);
-/* A message that did not decode (tmq_wire_recv returned -1): ERROR to rid when known. */
+                      const char *addr, const tmq_msg_t *msg);
+/* A message that did not decode (tmq_wire_recv returned -1); cmd is the command its header
+ * named (0: none). Counted; when rid is known it is answered: a SUBMIT on the frontend by one
+ * ACK refusing it whole (`error`: why), another side's command by ERROR "wrong port", anything
+ * else by ERROR errcode. */
 void tmq_core_malformed(tmq_core_t *self, int64_t now, int side, const void *rid, size_t rid_len,
-                        int errcode, const char *why);
+                        int cmd, int errcode, const char *why);
 
 /* End of the turn's input: dispatch, heartbeats, expiry, failing the queued jobs of
  * functions past their grace period, revocation, rate sampling.
@@ -129,6 +143,26 @@ void tmq_core_bad_input(tmq_core_t *self, int side, const char *what, const char
 /* An ERROR a peer sent us: logged through its own rate limiter, neither counted nor answered
  * (answering could start an endless exchange of ERRORs). */
 void tmq_core_peer_error(tmq_core_t *self, int side, const tmq_msg_t *msg);
+/* True when cmd is the other peer kind's command (READY, DONE, RETURNED on the frontend;
+ * HELLO, SUBMIT, STATUS on the backend): the peer connected to the wrong port. */
+bool tmq_core_wrong_side(int side, int cmd);
+/* Tells the peer so: ERROR TMQ_ERR_WRONG_PORT naming the right port (counted, logged). */
+void tmq_core_wrong_port(tmq_core_t *self, int side, const void *rid, size_t rid_len, int cmd);
+/* frontend.c: a SUBMIT refused whole (it did not decode): one ACK {accepted: 0, rejected: [],
+ * error: why} to rid, registered as a client as any SUBMIT would register it. */
+void tmq_core_bad_submit(tmq_core_t *self, const void *rid, size_t rid_len, const char *why);
+
+/* How log lines name a peer: its routing id in hex (at most 16 bytes of it). Use as
+ * tmq_core_peer_id(ob).s within one expression. */
+typedef struct {
+    char s[33];
+} tmq_peer_id_t;
+static inline tmq_peer_id_t tmq_core_peer_id(const tmq_outbox_t *ob)
+{
+    tmq_peer_id_t id;
+    tmq_ridmap_hex(id.s, sizeof id.s, ob->rid, ob->rid_len);
+    return id;
+}
 
 void tmq_core_fn_dirty(tmq_core_t *self, tmq_fn_t *fn);
 void tmq_core_worker_dirty(tmq_core_t *self, tmq_bworker_t *w);

@@ -119,3 +119,13 @@ size_t tmq_fnreg_size(const tmq_fnreg_t *self)
 {
     return zhashx_size(self->map);
 }
+
+tmq_fn_t *tmq_fnreg_first(tmq_fnreg_t *self)
+{
+    return zhashx_first(self->map);
+}
+
+tmq_fn_t *tmq_fnreg_next(tmq_fnreg_t *self)
+{
+    return zhashx_next(self->map);
+}

@@ -22,9 +22,10 @@ typedef struct tmq_fn_t {
     tmq_list_t queue;               /* QUEUED jobs, oldest first */
     struct tmq_bworker_t **workers; /* connected workers serving it */
     size_t nworkers, workers_cap;
-    size_t refs;    /* serving workers + live jobs */
-    size_t rr;      /* rotates the first worker offered prefetch */
-    double ewma_ms; /* run time, valid when `timed` */
+    size_t refs;      /* serving workers + live jobs */
+    size_t rr;        /* rotates the first worker offered prefetch */
+    double ewma_ms;   /* run time, valid when `timed` */
+    uint64_t ack_seq; /* the SUBMIT whose ACK last named it unserved (tmq_core_t.submit_seq) */
     bool timed;
     bool dirty; /* on the dispatcher's list */
 } tmq_fn_t;
@@ -60,5 +61,9 @@ void tmq_fn_observe(tmq_fn_t *fn, double ms);
 uint32_t tmq_fn_prefetch(const tmq_fn_t *fn);
 
 size_t tmq_fnreg_size(const tmq_fnreg_t *self);
+/* Walks every record in no particular order: first, then next until NULL. The registry must
+ * not change during the walk. */
+tmq_fn_t *tmq_fnreg_first(tmq_fnreg_t *self);
+tmq_fn_t *tmq_fnreg_next(tmq_fnreg_t *self);
 
 #endif

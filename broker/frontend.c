@@ -2,12 +2,19 @@
  *
  * HELLO, SUBMIT and STATUS register an unknown routing id as a client; a HEARTBEAT from an
  * unknown one gets ERROR "unknown peer" (it was a client of an earlier broker); BYE removes one.
- * Every SUBMIT gets exactly one ACK listing, in order, the items it rejected; a bad item is
- * rejected alone and the rest of its batch is still accepted. A client owed more than
+ * Every SUBMIT gets exactly one ACK, in order. It lists the items it rejected; a bad item whose
+ * client id can be read is rejected alone and the rest of its batch is still accepted. A SUBMIT
+ * that does not decode, or holds an item whose client id cannot be read, is refused whole: its
+ * ACK accepts nothing, rejects nothing and says why (`error`), so no rejection is ever reported
+ * under a cid that was not the one rejected. The ACK also names (`unserved`) the functions of
+ * accepted jobs that wait because no worker at all is connected. A client owed more than
  * cfg.max_pending bytes (it does not read) gets every new job rejected "queue full" and no
- * STATUS_REPLY until it catches up. ERROR from a client is logged, never answered.
+ * STATUS_REPLY until it catches up. A worker's command here gets ERROR "wrong port". ERROR
+ * from a client is logged, never answered.
  */
 #include "core.h"
+
+#include <xalloc.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -19,14 +26,68 @@ static void s_reject(tmq_core_t *self, uint64_t cid, int code, const char *reaso
     tmq_batch_add_reject(&self->scratch, &r);
 }
 
-/* The cid of an item too broken to decode, when its first field still holds one. */
+/* The cid of item i, which s_unreadable_cid found readable. */
 static uint64_t s_item_cid(const tmq_msg_t *msg, size_t i)
 {
-    const msgpack_object *it = &msg->items->via.array.ptr[i];
-    if (it->type == MSGPACK_OBJECT_ARRAY && it->via.array.size > 0 &&
-        it->via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return it->via.array.ptr[0].via.u64;
-    return 0;
+    return msg->items->via.array.ptr[i].via.array.ptr[0].via.u64;
+}
+
+/* True when some item's client id cannot be read (not an array, or its first field not a
+ * uint); why says which. */
+static bool s_unreadable_cid(const tmq_msg_t *msg, char *why, size_t why_len)
+{
+    size_t n = tmq_msg_count(msg);
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *it = &msg->items->via.array.ptr[i];
+        if (it->type == MSGPACK_OBJECT_ARRAY && it->via.array.size > 0 &&
+            it->via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            continue;
+        snprintf(why, why_len,
+                 "job %zu has no client id (a job is [cid, fn, arg, timeout_ms, retries], cid a "
+                 "uint)",
+                 i);
+        return true;
+    }
+    return false;
+}
+
+/* One ACK refusing a whole SUBMIT: nothing accepted, nothing rejected, `error` says why. */
+static void s_refuse(tmq_core_t *self, tmq_bclient_t *c, const char *why)
+{
+    tmq_batch_reset(&self->scratch);
+    tmq_ack_info_t info = {.accepted = 0, .error = why};
+    size_t len;
+    void *body = tmq_proto_ack_body(&self->scratch, &info, &len);
+    tmq_core_send(self, &c->out, TMQ_CMD_ACK, &body, len);
+}
+
+static tmq_bclient_t *s_add_client(tmq_core_t *self, const void *rid, size_t rid_len, int cmd)
+{
+    tmq_bclient_t *c = tmq_bclients_add(self->clients, rid, rid_len, self->now);
+    tmq_debug("client %s connected (%s); %zu clients", tmq_core_peer_id(&c->out).s,
+              tmq_cmd_name(cmd), tmq_bclients_size(self->clients));
+    return c;
+}
+
+void tmq_core_bad_submit(tmq_core_t *self, const void *rid, size_t rid_len, const char *why)
+{
+    tmq_bclient_t *c = tmq_bclients_find(self->clients, rid, rid_len);
+    if (!c) c = s_add_client(self, rid, rid_len, TMQ_CMD_SUBMIT); /* as a good SUBMIT would */
+    c->last_seen = self->now;
+    s_refuse(self, c, why);
+}
+
+/* Remembers fn (once per SUBMIT) as a function whose accepted jobs wait for any worker. */
+static void s_note_unserved(tmq_core_t *self, tmq_fn_t *fn)
+{
+    if (fn->ack_seq == self->submit_seq) return;
+    fn->ack_seq = self->submit_seq;
+    if (self->nack_unserved == self->ack_unserved_cap) {
+        self->ack_unserved_cap = self->ack_unserved_cap ? 2 * self->ack_unserved_cap : 16;
+        self->ack_unserved =
+            tmq_xrealloc(self->ack_unserved, self->ack_unserved_cap * sizeof *self->ack_unserved);
+    }
+    self->ack_unserved[self->nack_unserved++] = fn->name;
 }
 
 /* Creates the job and queues it; returns its function record. */
@@ -49,6 +110,7 @@ static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_i
     tmq_jobtab_transition(self->jobs, job, TMQ_JOB_QUEUED);
     if (job->fn->nworkers == 0 && tmq_list_empty(&job->fn->queue))
         tmq_core_unserved(self, job->fn); /* waits for a worker, within limits */
+    if (tmq_bworkers_size(self->workers) == 0) s_note_unserved(self, job->fn);
     tmq_list_push_back(&job->fn->queue, &job->link);
     tmq_list_push_back(&c->jobs, &job->clink);
     tmq_core_fn_dirty(self, job->fn);
@@ -72,7 +134,10 @@ static int s_submit_item(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *ms
         return -1;
     }
     if (it.arg_len > self->cfg.max_payload) {
-        s_reject(self, it.cid, TMQ_REJ_TOO_LARGE, "payload too large");
+        char reason[80];
+        snprintf(reason, sizeof reason, "payload too large: %zu bytes (limit %u)", it.arg_len,
+                 self->cfg.max_payload);
+        s_reject(self, it.cid, TMQ_REJ_TOO_LARGE, reason);
         return -1;
     }
     if (tmq_proto_check(it.arg, it.arg_len, TMQ_PROTO_MAX_DEPTH) != 0) {
@@ -100,14 +165,24 @@ static int s_submit_item(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *ms
 
 static void s_submit(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
 {
+    char why[128];
+    if (s_unreadable_cid(msg, why, sizeof why)) {
+        tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "SUBMIT", why);
+        s_refuse(self, c, why);
+        return;
+    }
     size_t n = tmq_msg_count(msg);
-    uint64_t accepted = 0;
+    tmq_ack_info_t info = {.accepted = 0};
     tmq_fn_t *last = NULL;
     tmq_batch_reset(&self->scratch);
+    self->submit_seq++;
+    self->nack_unserved = 0;
     for (size_t i = 0; i < n; i++)
-        if (s_submit_item(self, c, msg, i, &last) == 0) accepted++;
+        if (s_submit_item(self, c, msg, i, &last) == 0) info.accepted++;
+    info.unserved = self->ack_unserved;
+    info.nunserved = self->nack_unserved;
     size_t len;
-    void *body = tmq_batch_finish(&self->scratch, TMQ_CMD_ACK, accepted, &len);
+    void *body = tmq_proto_ack_body(&self->scratch, &info, &len);
     tmq_core_send(self, &c->out, TMQ_CMD_ACK, &body, len);
 }
 
@@ -136,7 +211,8 @@ static void s_status(tmq_core_t *self, tmq_bclient_t *c)
         .heartbeat_ms = self->cfg.heartbeat_ms,
     };
     size_t len;
-    void *body = tmq_bstats_status_body(&self->stats, self->now, &v, self->workers, &len);
+    void *body =
+        tmq_bstats_status_body(&self->stats, self->now, &v, self->workers, self->fns, &len);
     tmq_core_send(self, &c->out, TMQ_CMD_STATUS_REPLY, &body, len);
 }
 
@@ -159,11 +235,15 @@ void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t ri
     case TMQ_CMD_HELLO:
     case TMQ_CMD_SUBMIT:
     case TMQ_CMD_STATUS:
-        if (!c) c = tmq_bclients_add(self->clients, rid, rid_len, now);
+        if (!c) c = s_add_client(self, rid, rid_len, msg->cmd);
         c->last_seen = now;
         break;
     case TMQ_CMD_BYE:
-        if (c) tmq_core_drop_client(self, &c);
+        if (c) {
+            tmq_debug("client %s left (BYE); %zu jobs cancelled", tmq_core_peer_id(&c->out).s,
+                      c->jobs.size);
+            tmq_core_drop_client(self, &c);
+        }
         return;
     case TMQ_CMD_ERROR:
         if (c) c->last_seen = now;
@@ -171,6 +251,10 @@ void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t ri
         return;
     default:
         if (c) c->last_seen = now;
+        if (tmq_core_wrong_side(TMQ_SIDE_FRONTEND, msg->cmd)) {
+            tmq_core_wrong_port(self, TMQ_SIDE_FRONTEND, rid, rid_len, msg->cmd);
+            return;
+        }
         tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, tmq_cmd_name(msg->cmd),
                            "command not allowed on the frontend");
         tmq_core_reply_error(self, TMQ_SIDE_FRONTEND, rid, rid_len, TMQ_ERR_COMMAND,

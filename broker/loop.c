@@ -16,9 +16,13 @@
 #include <wire.h>
 #include <xalloc.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define TMQ_LOOP_DRAIN_MAX 4096   /* messages per socket per turn, so neither side starves */
 #define TMQ_LOOP_MAX_WAIT_MS 1000 /* poll timeout cap */
@@ -125,6 +129,37 @@ const char *tmq_broker_loop_backend(const tmq_broker_loop_t *self)
     return self->be_endpoint;
 }
 
+/* The address of the connection m came in on: "IP:PORT" of the socket ZeroMQ read it from
+ * (ZMQ_SRCFD, then getpeername), else the IP alone from its "Peer-Address" property, else ""
+ * (inproc, ipc). Once per READY, not per message. */
+static void s_peer_addr(zmq_msg_t *m, char *out, size_t len)
+{
+    out[0] = '\0';
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = zmq_msg_get(m, ZMQ_SRCFD);
+    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        char ip[INET6_ADDRSTRLEN] = "";
+        if (ss.ss_family == AF_INET) {
+            const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+            snprintf(out, len, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+        } else if (ss.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+            if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+                inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], ip, sizeof ip);
+                snprintf(out, len, "%s:%u", ip, (unsigned)ntohs(a->sin6_port));
+            } else {
+                inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+                snprintf(out, len, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+            }
+        }
+        return; /* a unix socket (ipc) has no address worth showing */
+    }
+    const char *ip = zmq_msg_gets(m, "Peer-Address");
+    if (ip) snprintf(out, len, "%s", ip);
+}
+
 /* Feeds the core every message waiting on sock. Returns true when it stopped at the cap
  * with more to read. */
 static bool s_drain(tmq_broker_loop_t *self, void *sock, int side, int64_t now)
@@ -135,13 +170,16 @@ static bool s_drain(tmq_broker_loop_t *self, void *sock, int side, int64_t now)
         in.msg.error = NULL;
         int rc = tmq_wire_recv(sock, true, &in, &errcode);
         if (rc == 0) return false;
-        if (rc == 1 && side == TMQ_SIDE_FRONTEND)
+        if (rc == 1 && side == TMQ_SIDE_FRONTEND) {
             tmq_core_frontend(self->core, now, in.rid, in.rid_len, &in.msg);
-        else if (rc == 1)
-            tmq_core_backend(self->core, now, in.rid, in.rid_len, &in.msg);
-        else
-            tmq_core_malformed(self->core, now, side, in.rid, in.rid_len, errcode,
+        } else if (rc == 1) {
+            char addr[TMQ_BWORKER_ADDR] = "";
+            if (in.msg.cmd == TMQ_CMD_READY) s_peer_addr(&in.hdr, addr, sizeof addr);
+            tmq_core_backend(self->core, now, in.rid, in.rid_len, addr, &in.msg);
+        } else {
+            tmq_core_malformed(self->core, now, side, in.rid, in.rid_len, in.msg.cmd, errcode,
                                in.msg.error ? in.msg.error : "wrong frame count");
+        }
         tmq_wire_in_release(&in);
     }
     return true;

@@ -13,12 +13,15 @@ struct tmq_ridmap_t {
     size_t size, cap;
 };
 
-static void s_hex(char *out, const uint8_t *rid, size_t len)
+void tmq_ridmap_hex(char *out, size_t outlen, const void *rid, size_t len)
 {
     static const char digits[] = "0123456789abcdef";
+    const uint8_t *p = rid;
+    if (outlen == 0) return;
+    if (len > (outlen - 1) / 2) len = (outlen - 1) / 2;
     for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[rid[i] >> 4];
-        out[2 * i + 1] = digits[rid[i] & 15];
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
     }
     out[2 * len] = '\0';
 }
@@ -44,15 +47,14 @@ void tmq_ridmap_destroy(tmq_ridmap_t **self_p)
 tmq_outbox_t *tmq_ridmap_find(tmq_ridmap_t *self, const void *rid, size_t rid_len)
 {
     char key[2 * TMQ_WIRE_MAX_RID + 1];
-    if (rid_len > TMQ_WIRE_MAX_RID) rid_len = TMQ_WIRE_MAX_RID;
-    s_hex(key, rid, rid_len);
+    tmq_ridmap_hex(key, sizeof key, rid, rid_len);
     return zhashx_lookup(self->map, key);
 }
 
 void tmq_ridmap_insert(tmq_ridmap_t *self, tmq_outbox_t *ob)
 {
     char key[2 * TMQ_WIRE_MAX_RID + 1];
-    s_hex(key, ob->rid, ob->rid_len);
+    tmq_ridmap_hex(key, sizeof key, ob->rid, ob->rid_len);
     zhashx_insert(self->map, key, ob);
     if (self->size == self->cap) {
         self->cap = self->cap ? 2 * self->cap : 16;
@@ -65,7 +67,7 @@ void tmq_ridmap_insert(tmq_ridmap_t *self, tmq_outbox_t *ob)
 void tmq_ridmap_remove(tmq_ridmap_t *self, tmq_outbox_t *ob)
 {
     char key[2 * TMQ_WIRE_MAX_RID + 1];
-    s_hex(key, ob->rid, ob->rid_len);
+    tmq_ridmap_hex(key, sizeof key, ob->rid, ob->rid_len);
     zhashx_delete(self->map, key);
     tmq_outbox_t *last = self->items[--self->size];
     self->items[ob->index] = last;

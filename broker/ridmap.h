@@ -26,4 +26,8 @@ size_t tmq_ridmap_size(const tmq_ridmap_t *self);
 /* Entry i, 0 <= i < size, in no particular order. */
 tmq_outbox_t *tmq_ridmap_at(const tmq_ridmap_t *self, size_t i);
 
+/* The hex form of rid into out, NUL-terminated, as many bytes as fit (the registry's key, and
+ * how log lines name a peer). */
+void tmq_ridmap_hex(char *out, size_t outlen, const void *rid, size_t len);
+
 #endif

@@ -2,7 +2,9 @@
  *
  * Counts what the job table does not: stale results, malformed input, and a completion-rate
  * window (a sample of the completed-jobs total once a second, six kept, so the rate covers
- * the last ~5 s). The reply lists every worker as {name, pid, procs, busy, done}.
+ * the last ~5 s). The reply also carries the broker's version, every worker as {name, pid,
+ * procs, busy, done, failed, addr, version, functions, seen_ms} and every function a connected
+ * worker serves or that has queued jobs as {name, workers, procs, queued}, sorted by name.
  */
 #ifndef TMQ_BROKER_STATS_H
 #define TMQ_BROKER_STATS_H
@@ -38,6 +40,6 @@ double tmq_bstats_rate(const tmq_bstats_t *st, int64_t now, uint64_t completed);
 
 /* The STATUS_REPLY body: malloc'd, caller frees, *len set. */
 void *tmq_bstats_status_body(const tmq_bstats_t *st, int64_t now, const tmq_bstats_view_t *v,
-                             tmq_bworkers_t *workers, size_t *len);
+                             tmq_bworkers_t *workers, tmq_fnreg_t *fns, size_t *len);
 
 #endif

@@ -4,6 +4,7 @@
 #include <xalloc.h>
 
 #include <assert.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,12 @@ void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_
     w->name[n] = '\0';
     w->procs = ready->procs;
     w->pid = ready->pid;
+    n = ready->version_len < TMQ_BWORKER_VERSION ? ready->version_len : TMQ_BWORKER_VERSION;
+    for (size_t i = 0; i < n; i++) /* the peer's words: printable or '?' */
+        w->version[i] = isprint((unsigned char)ready->version[i]) ? ready->version[i] : '?';
+    w->version[n] = '\0';
+    w->done = ready->done;
+    w->failed = ready->failed;
     w->idle_since = now;
     w->revoke_at = 0;
     self->gen++;

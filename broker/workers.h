@@ -18,7 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TMQ_BWORKER_NAME 64 /* longer READY names are cut */
+#define TMQ_BWORKER_NAME 64    /* longer READY names are cut */
+#define TMQ_BWORKER_VERSION 32 /* ... and versions */
+#define TMQ_BWORKER_ADDR 64    /* "IP:PORT" or "[IPv6]:PORT" */
 
 typedef struct tmq_bworker_t {
     tmq_outbox_t out; /* first member: the registry stores &out */
@@ -30,7 +32,10 @@ typedef struct tmq_bworker_t {
     size_t fn_rr;    /* rotates which function it is offered first */
     tmq_list_t held; /* LEASED jobs, oldest first */
     uint32_t nlong;  /* held jobs leased as TMQ_JOB_LONG */
-    uint64_t done;   /* results it reported (any status) */
+    uint64_t done;   /* OK results it reported, counted from READY's `done` */
+    uint64_t failed; /* results not OK (error, timeout, death), from READY's `failed` */
+    char version[TMQ_BWORKER_VERSION + 1]; /* its software version; "" when it did not say */
+    char addr[TMQ_BWORKER_ADDR];           /* its connection's peer address; "" when unknown */
     int64_t last_seen;
     int64_t idle_since; /* when held last fell below procs (meaningful while it is) */
     int64_t revoke_at;  /* when the unanswered REVOKE went out; 0 = none */
@@ -46,7 +51,8 @@ void tmq_bworkers_destroy(tmq_bworkers_t **self_p);
 tmq_bworker_t *tmq_bworkers_find(tmq_bworkers_t *self, const void *rid, size_t rid_len);
 /* A new record for rid, serving nothing, with procs 1 until tmq_bworkers_setup. */
 tmq_bworker_t *tmq_bworkers_add(tmq_bworkers_t *self, const void *rid, size_t rid_len, int64_t now);
-/* Sets identity and the served functions (replacing any previous set). w holds no jobs. */
+/* Sets identity (name, pid, procs, version), the result counts READY brought and the served
+ * functions (replacing any previous set). w holds no jobs. */
 void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_t *ready,
                         const char **fns, const size_t *fn_lens, size_t nfns, int64_t now);
 /* Detaches its functions, frees the record, nulls *w_p. It must hold no jobs. */

@@ -110,7 +110,17 @@ void bh_feed(tmq_core_t *core, int side, const char *rid, int cmd, void *body, s
     if (side == TMQ_SIDE_FRONTEND)
         tmq_core_frontend(core, bh_now, rid, strlen(rid), &m);
     else
-        tmq_core_backend(core, bh_now, rid, strlen(rid), &m);
+        tmq_core_backend(core, bh_now, rid, strlen(rid), NULL, &m);
+    tmq_msg_release(&m);
+    free(body);
+}
+
+void bh_feed_from(tmq_core_t *core, const char *rid, const char *addr, int cmd, void *body,
+                  size_t len)
+{
+    tmq_msg_t m;
+    assert_int_equal(tu_decode(&m, cmd, body, len), 0);
+    tmq_core_backend(core, bh_now, rid, strlen(rid), addr, &m);
     tmq_msg_release(&m);
     free(body);
 }
@@ -230,6 +240,21 @@ uint64_t bh_ack(const char *client, int *code, char *reason, size_t reason_size,
     }
     bh_got_free(&g);
     return accepted;
+}
+
+bool bh_error(const char *rid, uint64_t *code, char *reason, size_t reason_size)
+{
+    bh_got_t g;
+    if (!bh_take(rid, TMQ_CMD_ERROR, &g)) return false;
+    uint64_t c = 0;
+    const char *r = "";
+    size_t rlen = 0;
+    assert_int_equal(tmq_msg_get_uint(&g.msg, "code", &c), 0);
+    assert_int_equal(tmq_msg_get_str(&g.msg, "reason", &r, &rlen), 0);
+    if (code) *code = c;
+    if (reason) snprintf(reason, reason_size, "%.*s", (int)rlen, r);
+    bh_got_free(&g);
+    return true;
 }
 
 size_t bh_queued(tmq_core_t *core)

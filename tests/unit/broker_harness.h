@@ -56,6 +56,9 @@ size_t bh_count(const char *rid, int cmd);
 
 /* Decodes body as cmd and hands it to the core's frontend or backend from rid (takes body). */
 void bh_feed(tmq_core_t *core, int side, const char *rid, int cmd, void *body, size_t len);
+/* Like bh_feed on the backend, with the peer address the loop would pass (NULL: none). */
+void bh_feed_from(tmq_core_t *core, const char *rid, const char *addr, int cmd, void *body,
+                  size_t len);
 /* One loop turn: tick, then flush into bh_send. */
 void bh_turn(tmq_core_t *core);
 
@@ -84,6 +87,10 @@ size_t bh_jobs(const char *worker, uint64_t *jids, uint32_t *attempts, size_t ma
 /* Takes the ACK for client: returns its accepted count; the first rejection's code (0 when
  * none), reason and cid when the pointers are non-NULL. */
 uint64_t bh_ack(const char *client, int *code, char *reason, size_t reason_size, uint64_t *cid);
+
+/* Takes the first ERROR sent to rid: its code and reason (when the pointers are non-NULL).
+ * False when there is none. */
+bool bh_error(const char *rid, uint64_t *code, char *reason, size_t reason_size);
 
 size_t bh_queued(tmq_core_t *core);
 size_t bh_leased(tmq_core_t *core);

@@ -161,6 +161,115 @@ static void test_worker_bye_and_ready_again_requeue(void **state)
     assert_int_equal(bh_queued(core), 2);
 }
 
+/* ---- a client on the worker port ---- */
+
+/* HELLO, SUBMIT and STATUS on the backend (decoded or not): ERROR 5 naming the right port
+ * (the default ports when the core was not told its endpoints), nobody registered. */
+static void test_client_commands_on_worker_port_get_wrong_port(void **state)
+{
+    tmq_core_t *core = *state;
+    bh_signal(core, TMQ_SIDE_BACKEND, "C1", TMQ_CMD_HELLO);
+    bh_signal(core, TMQ_SIDE_BACKEND, "C2", TMQ_CMD_STATUS);
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    size_t len;
+    void *body = tmq_batch_finish(&b, TMQ_CMD_SUBMIT, 0, &len);
+    tmq_batch_destroy(&b);
+    bh_feed(core, TMQ_SIDE_BACKEND, "C3", TMQ_CMD_SUBMIT, body, len);
+    tmq_core_malformed(core, bh_now, TMQ_SIDE_BACKEND, "C4", 2, TMQ_CMD_SUBMIT, TMQ_ERR_MALFORMED,
+                       "batch has no item array");
+    bh_turn(core);
+    const char *rids[] = {"C1", "C2", "C3", "C4"};
+    for (int i = 0; i < 4; i++) {
+        uint64_t code = 0;
+        char reason[256];
+        assert_true(bh_error(rids[i], &code, reason, sizeof reason));
+        assert_int_equal(code, TMQ_ERR_WRONG_PORT);
+        assert_string_equal(reason,
+                            "this is a broker's worker port (5556); clients connect to 5555");
+    }
+    assert_int_equal(bh_nsent, 0);
+    assert_int_equal(tmq_bworkers_size(core->workers), 0);
+    assert_int_equal(tmq_bclients_size(core->clients), 0);
+    assert_int_equal(core->stats.malformed, 4);
+}
+
+/* ---- what READY brings: address, version, counts ---- */
+
+static void s_ready_ex(tmq_core_t *core, const char *rid, const char *addr, const char *version,
+                       size_t version_len, uint64_t done, uint64_t failed)
+{
+    const char *fns[] = {"work"};
+    tmq_ready_t r = {.name = rid,
+                     .name_len = strlen(rid),
+                     .procs = 2,
+                     .pid = 4100,
+                     .version = version,
+                     .version_len = version_len,
+                     .done = done,
+                     .failed = failed};
+    size_t len;
+    void *body = tmq_proto_ready_body(&r, fns, 1, &len);
+    bh_feed_from(core, rid, addr, TMQ_CMD_READY, body, len);
+}
+
+/* A worker's record starts its counts from READY's done/failed (so they survive registering
+ * again), keeps its version (cut short, made printable) and the address its connection came
+ * from, and counts every result: OK as done, anything else as failed. */
+static void test_ready_adopts_version_counts_and_addr(void **state)
+{
+    tmq_core_t *core = *state;
+    s_ready_ex(core, "W1", "10.0.0.7:41822", "0.2.0", 5, 7, 2);
+    bh_turn(core);
+    tmq_bworker_t *w = tmq_core_worker(core, "W1", 2);
+    assert_non_null(w);
+    assert_string_equal(w->addr, "10.0.0.7:41822");
+    assert_string_equal(w->version, "0.2.0");
+    assert_int_equal(w->done, 7);
+    assert_int_equal(w->failed, 2);
+
+    bh_submit(core, "C1", "work", 0, 2);
+    bh_turn(core);
+    uint64_t jids[2];
+    assert_int_equal(bh_jobs("W1", jids, NULL, 2), 2);
+    bh_done(core, "W1", jids[0], 1, TMQ_ST_OK, "\x01", 1, 1.0);
+    bh_done(core, "W1", jids[1], 1, TMQ_ST_DIED, "executor died: SIGSEGV", 2, 1.0);
+    bh_turn(core);
+    uint64_t again;
+    assert_int_equal(bh_jobs("W1", &again, NULL, 1), 1); /* the death is retried */
+    bh_done(core, "W1", again, 2, TMQ_ST_ERROR, "work: no", 3, 1.0);
+    bh_submit(core, "C1", "work", 2, 1);
+    bh_turn(core);
+    uint64_t jid;
+    assert_int_equal(bh_jobs("W1", &jid, NULL, 1), 1);
+    bh_done(core, "W1", jid, 1, TMQ_ST_TIMEOUT, "timeout after 5 ms", 4, 5.0);
+    bh_done(core, "W1", jid, 1, TMQ_ST_OK, "\x01", 4, 5.0); /* stale: not counted */
+    bh_turn(core);
+    assert_int_equal(w->done, 8);
+    assert_int_equal(w->failed, 2 + 3);
+
+    /* registering again (a reconnect): counts, version and address come from READY */
+    char odd[64];
+    memset(odd, 'v', sizeof odd);
+    odd[1] = '\n';
+    s_ready_ex(core, "W1", "10.0.0.7:41900", odd, sizeof odd, 30, 4);
+    bh_turn(core);
+    assert_ptr_equal(tmq_core_worker(core, "W1", 2), w);
+    assert_string_equal(w->addr, "10.0.0.7:41900");
+    assert_int_equal(strlen(w->version), TMQ_BWORKER_VERSION);
+    assert_int_equal(w->version[1], '?');
+    assert_int_equal(w->done, 30);
+    assert_int_equal(w->failed, 4);
+
+    /* an old daemon: no version, no counts; an inproc/ipc connection: no address */
+    s_ready_ex(core, "W2", NULL, NULL, 0, 0, 0);
+    bh_turn(core);
+    tmq_bworker_t *w2 = tmq_core_worker(core, "W2", 2);
+    assert_string_equal(w2->addr, "");
+    assert_string_equal(w2->version, "");
+    assert_int_equal(w2->done + w2->failed, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +279,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_died_retried_then_failed, bh_setup, bh_teardown),
         cmocka_unit_test_setup_teardown(test_error_and_timeout_are_final, bh_setup, bh_teardown),
         cmocka_unit_test_setup_teardown(test_worker_bye_and_ready_again_requeue, bh_setup,
+                                        bh_teardown),
+        cmocka_unit_test_setup_teardown(test_client_commands_on_worker_port_get_wrong_port,
+                                        bh_setup, bh_teardown),
+        cmocka_unit_test_setup_teardown(test_ready_adopts_version_counts_and_addr, bh_setup,
                                         bh_teardown),
     };
     tmq_log_init("test", TMQ_LOG_ERROR);

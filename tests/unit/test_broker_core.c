@@ -176,7 +176,7 @@ static void test_bad_peers_and_commands(void **state)
     bh_signal(core, TMQ_SIDE_BACKEND, "W6", TMQ_CMD_BYE); /* unknown and leaving: silence */
     body = tmq_proto_empty_body(&len);
     bh_feed(core, TMQ_SIDE_BACKEND, "W5", TMQ_CMD_READY, body, len); /* READY without fields */
-    tmq_core_malformed(core, bh_now, TMQ_SIDE_FRONTEND, "C3", 2, TMQ_ERR_VERSION, "version");
+    tmq_core_malformed(core, bh_now, TMQ_SIDE_FRONTEND, "C3", 2, 0, TMQ_ERR_VERSION, "version");
     bh_turn(core);
     bh_got_t g;
     uint64_t code = 0;
@@ -374,6 +374,130 @@ static void test_shutdown_says_bye_to_clients_and_workers(void **state)
     assert_int_equal(core->nflush, 0); /* everything went */
 }
 
+/* ---- STATUS_REPLY, every field ---- */
+
+/* The value under key in a msgpack map object, or NULL. */
+static const msgpack_object *s_field(const msgpack_object *map, const char *key)
+{
+    assert_int_equal(map->type, MSGPACK_OBJECT_MAP);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
+            memcmp(k->via.str.ptr, key, k->via.str.size) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+static uint64_t s_uint_at(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *v = s_field(map, key);
+    assert_non_null(v);
+    assert_int_equal(v->type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+    return v->via.u64;
+}
+
+static void s_assert_str(const msgpack_object *map, const char *key, const char *want)
+{
+    const msgpack_object *v = s_field(map, key);
+    assert_non_null(v);
+    assert_int_equal(v->type, MSGPACK_OBJECT_STR);
+    assert_int_equal(v->via.str.size, strlen(want));
+    assert_memory_equal(v->via.str.ptr, want, v->via.str.size);
+}
+
+static void s_ready_as(tmq_core_t *core, const char *rid, const char *addr, uint32_t procs,
+                       const char *const *fns, size_t nfns, uint64_t done, uint64_t failed)
+{
+    tmq_ready_t r = {.name = rid,
+                     .name_len = strlen(rid),
+                     .procs = procs,
+                     .pid = 4000,
+                     .version = "0.2.0",
+                     .version_len = 5,
+                     .done = done,
+                     .failed = failed};
+    size_t len;
+    void *body = tmq_proto_ready_body(&r, fns, nfns, &len);
+    bh_feed_from(core, rid, addr, TMQ_CMD_READY, body, len);
+}
+
+/* STATUS_REPLY names the broker's version, each worker with its address, version, functions,
+ * result counts and when it was last heard from, and each function with its workers,
+ * processes and queue (one whose last worker left is still listed while its jobs wait). */
+static void test_status_reply_names_workers_and_functions(void **state)
+{
+    tmq_core_t *core = *state;
+    const char *w1fns[] = {"work", "echo"}, *w2fns[] = {"work"}, *w3fns[] = {"gone"};
+    s_ready_as(core, "W1", "127.0.0.1:40001", 2, w1fns, 2, 10, 1);
+    s_ready_as(core, "W2", NULL, 3, w2fns, 1, 0, 0);
+    s_ready_as(core, "W3", "127.0.0.1:40003", 1, w3fns, 1, 0, 0);
+    bh_submit(core, "C1", "gone", 0, 2);
+    bh_submit(core, "C1", "work", 10, 3);
+    bh_turn(core);
+    bh_signal(core, TMQ_SIDE_BACKEND, "W3", TMQ_CMD_BYE); /* "gone" keeps 2 queued jobs */
+    bh_turn(core);
+    bh_now += 300;
+    bh_signal(core, TMQ_SIDE_BACKEND, "W2", TMQ_CMD_HEARTBEAT);
+    bh_forget();
+    bh_signal(core, TMQ_SIDE_FRONTEND, "C2", TMQ_CMD_STATUS);
+    bh_turn(core);
+    bh_got_t g;
+    assert_true(bh_take("C2", TMQ_CMD_STATUS_REPLY, &g));
+    const msgpack_object *body = g.msg.body;
+    s_assert_str(body, "version", TMQ_VERSION);
+    assert_int_equal(s_uint_at(body, "queued"), 2);
+    assert_int_equal(s_uint_at(body, "running"), 3);
+
+    const msgpack_object *ws = s_field(body, "workers");
+    assert_non_null(ws);
+    assert_int_equal(ws->type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal(ws->via.array.size, 2);
+    for (uint32_t i = 0; i < 2; i++) {
+        const msgpack_object *w = &ws->via.array.ptr[i];
+        assert_int_equal(w->via.map.size, 10); /* exactly the documented keys */
+        const msgpack_object *name = s_field(w, "name");
+        bool first = name->via.str.size == 2 && memcmp(name->via.str.ptr, "W1", 2) == 0;
+        assert_int_equal(s_uint_at(w, "pid"), 4000);
+        assert_int_equal(s_uint_at(w, "procs"), first ? 2 : 3);
+        assert_int_equal(s_uint_at(w, "done"), first ? 10 : 0);
+        assert_int_equal(s_uint_at(w, "failed"), first ? 1 : 0);
+        assert_int_equal(s_uint_at(w, "seen_ms"), first ? 300 : 0);
+        assert_true(s_uint_at(w, "busy") <= s_uint_at(w, "procs"));
+        s_assert_str(w, "addr", first ? "127.0.0.1:40001" : "");
+        s_assert_str(w, "version", "0.2.0");
+        const msgpack_object *fns = s_field(w, "functions");
+        assert_non_null(fns);
+        assert_int_equal(fns->type, MSGPACK_OBJECT_ARRAY);
+        assert_int_equal(fns->via.array.size, first ? 2 : 1);
+        const char *fn;
+        size_t fn_len;
+        assert_int_equal(tmq_msg_str_at(fns, 0, &fn, &fn_len), 0);
+        assert_int_equal(fn_len, 4);
+        assert_memory_equal(fn, "work", 4);
+    }
+    assert_int_equal(
+        s_uint_at(&ws->via.array.ptr[0], "busy") + s_uint_at(&ws->via.array.ptr[1], "busy"), 3);
+
+    const msgpack_object *fs = s_field(body, "functions");
+    assert_non_null(fs);
+    assert_int_equal(fs->type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal(fs->via.array.size, 3);
+    const struct {
+        const char *name;
+        uint64_t workers, procs, queued;
+    } want[] = {{"echo", 1, 2, 0}, {"gone", 0, 0, 2}, {"work", 2, 5, 0}}; /* sorted by name */
+    for (uint32_t i = 0; i < 3; i++) {
+        const msgpack_object *f = &fs->via.array.ptr[i];
+        assert_int_equal(f->via.map.size, 4);
+        s_assert_str(f, "name", want[i].name);
+        assert_int_equal(s_uint_at(f, "workers"), want[i].workers);
+        assert_int_equal(s_uint_at(f, "procs"), want[i].procs);
+        assert_int_equal(s_uint_at(f, "queued"), want[i].queued);
+    }
+    bh_got_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +518,8 @@ int main(void)
         cmocka_unit_test_prestate_setup_teardown(test_status_running_counts_busy_processes,
                                                  bh_setup, bh_teardown, &s_cfg_queue1000),
         cmocka_unit_test_setup_teardown(test_shutdown_says_bye_to_clients_and_workers, bh_setup,
+                                        bh_teardown),
+        cmocka_unit_test_setup_teardown(test_status_reply_names_workers_and_functions, bh_setup,
                                         bh_teardown),
     };
     tmq_log_init("test", TMQ_LOG_ERROR);

@@ -135,8 +135,8 @@ static void test_payload_limits_and_bad_items(void **state)
     bh_turn(core);
     assert_int_equal(bh_ack("C1", &code, reason, sizeof reason, NULL), 0);
     assert_int_equal(code, TMQ_REJ_TOO_LARGE);
-    assert_string_equal(reason, "payload too large");
-    const uint8_t junk[] = {0xc1}; /* never valid msgpack */
+    assert_string_equal(reason, "payload too large: 21 bytes (limit 8)"); /* size and limit */
+    const uint8_t junk[] = {0xc1};                                        /* never valid msgpack */
     bh_submit_ex(core, "C1", "echo", 2, 1, junk, sizeof junk, -1);
     bh_turn(core);
     assert_int_equal(bh_ack("C1", &code, reason, sizeof reason, NULL), 0);
@@ -242,6 +242,250 @@ static void test_heartbeat_from_unknown_client_gets_error(void **state)
     assert_null(tmq_core_client(core, "C9", 2));
 }
 
+/* ---- SUBMITs refused whole, and the ACK's `unserved` ---- */
+
+/* Items for s_submit_raw: a good job, one with the wrong arity (its cid readable), one whose
+ * first field is not a uint, one that is not an array at all. */
+enum { GOOD, BAD_ARITY, CID_NOT_UINT, NOT_ARRAY };
+
+/* A SUBMIT of n items of the given kinds, item i with cid 100 + i where it has one. */
+static void s_submit_raw(tmq_core_t *core, const char *client, const int *kinds, size_t n)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "jobs", 4);
+    msgpack_pack_array(&pk, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        switch (kinds[i]) {
+        case GOOD:
+            msgpack_pack_array(&pk, 5);
+            msgpack_pack_uint64(&pk, 100 + i);
+            msgpack_pack_str_with_body(&pk, "echo", 4);
+            msgpack_pack_bin_with_body(&pk, bh_arg, 1);
+            msgpack_pack_uint32(&pk, 0);
+            msgpack_pack_int32(&pk, -1);
+            break;
+        case BAD_ARITY:
+            msgpack_pack_array(&pk, 2);
+            msgpack_pack_uint64(&pk, 100 + i);
+            msgpack_pack_str_with_body(&pk, "echo", 4);
+            break;
+        case CID_NOT_UINT:
+            msgpack_pack_array(&pk, 5);
+            msgpack_pack_str_with_body(&pk, "7", 1);
+            msgpack_pack_str_with_body(&pk, "echo", 4);
+            msgpack_pack_bin_with_body(&pk, bh_arg, 1);
+            msgpack_pack_uint32(&pk, 0);
+            msgpack_pack_int32(&pk, -1);
+            break;
+        default:
+            msgpack_pack_uint64(&pk, 100 + i);
+            break;
+        }
+    }
+    size_t len;
+    void *body = tmq_proto_sbuffer_take(&sb, &len);
+    bh_feed(core, TMQ_SIDE_FRONTEND, client, TMQ_CMD_SUBMIT, body, len);
+}
+
+/* Takes client's next ACK and checks it refuses a SUBMIT whole: nothing accepted, nothing
+ * rejected (so no cid is blamed), no `unserved`; its `error` goes into why. */
+static void s_refused(const char *client, char *why, size_t why_size)
+{
+    bh_got_t g;
+    assert_true(bh_take(client, TMQ_CMD_ACK, &g));
+    uint64_t accepted = 99;
+    assert_int_equal(tmq_msg_get_uint(&g.msg, "accepted", &accepted), 0);
+    assert_int_equal(accepted, 0);
+    assert_int_equal(tmq_msg_count(&g.msg), 0);
+    const char *e;
+    size_t elen;
+    assert_int_equal(tmq_msg_get_str(&g.msg, "error", &e, &elen), 0);
+    snprintf(why, why_size, "%.*s", (int)elen, e);
+    assert_null(tmq_msg_get(&g.msg, "unserved"));
+    bh_got_free(&g);
+}
+
+/* An item whose client id cannot be read spoils its whole SUBMIT: one ACK says why, no job is
+ * accepted and no rejection is reported under any cid (cid 0 least of all). */
+static void test_submit_with_unreadable_cid_is_refused_whole(void **state)
+{
+    tmq_core_t *core = *state;
+    const int not_uint[] = {GOOD, CID_NOT_UINT, GOOD};
+    const int not_array[] = {GOOD, NOT_ARRAY};
+    s_submit_raw(core, "C1", not_uint, 3);
+    s_submit_raw(core, "C1", not_array, 2);
+    bh_turn(core);
+    char why[256];
+    s_refused("C1", why, sizeof why);
+    assert_string_equal(why, "job 1 has no client id (a job is [cid, fn, arg, timeout_ms, "
+                             "retries], cid a uint)");
+    s_refused("C1", why, sizeof why);
+    assert_true(strncmp(why, "job 1 has no client id", 22) == 0);
+    assert_int_equal(bh_nsent, 0); /* exactly one ACK per SUBMIT, no ERROR */
+    assert_int_equal(bh_queued(core), 0);
+    assert_int_equal(core->stats.malformed, 2);
+
+    /* bad items whose cids can be read are still rejected alone */
+    const int arity[] = {GOOD, BAD_ARITY, GOOD};
+    s_submit_raw(core, "C1", arity, 3);
+    bh_turn(core);
+    bh_got_t g;
+    assert_true(bh_take("C1", TMQ_CMD_ACK, &g));
+    uint64_t accepted = 0;
+    assert_int_equal(tmq_msg_get_uint(&g.msg, "accepted", &accepted), 0);
+    assert_int_equal(accepted, 2);
+    assert_int_equal(tmq_msg_count(&g.msg), 1);
+    tmq_reject_item_t r;
+    assert_int_equal(tmq_msg_reject_item(&g.msg, 0, &r), 0);
+    assert_int_equal(r.cid, 101);
+    assert_int_equal(r.code, TMQ_REJ_BAD_JOB);
+    assert_null(tmq_msg_get(&g.msg, "error"));
+    bh_got_free(&g);
+    assert_int_equal(bh_queued(core), 2);
+}
+
+/* A SUBMIT whose body does not decode still gets its one ACK, in order with the others. */
+static void test_malformed_submit_gets_its_ack_in_order(void **state)
+{
+    tmq_core_t *core = *state;
+    bh_signal(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_HELLO);
+    bh_submit(core, "C1", "echo", 0, 1);
+    tmq_core_malformed(core, bh_now, TMQ_SIDE_FRONTEND, "C1", 2, TMQ_CMD_SUBMIT, TMQ_ERR_MALFORMED,
+                       "body is not a map");
+    bh_submit(core, "C1", "echo", 1, 2);
+    bh_turn(core);
+    bh_got_t g;
+    assert_true(bh_take("C1", TMQ_CMD_WELCOME, &g));
+    bh_got_free(&g);
+    assert_int_equal(bh_ack("C1", NULL, NULL, 0, NULL), 1);
+    char why[128];
+    s_refused("C1", why, sizeof why);
+    assert_string_equal(why, "body is not a map");
+    assert_int_equal(bh_ack("C1", NULL, NULL, 0, NULL), 2);
+    assert_int_equal(bh_nsent, 0); /* no ERROR besides */
+    assert_int_equal(bh_queued(core), 3);
+}
+
+/* The first thing an unknown peer sends is a SUBMIT that does not decode: it is registered as
+ * any SUBMIT would register it and answered with the ACK, not an ERROR. */
+static void test_malformed_submit_from_an_unknown_peer(void **state)
+{
+    tmq_core_t *core = *state;
+    tmq_core_malformed(core, bh_now, TMQ_SIDE_FRONTEND, "C9", 2, TMQ_CMD_SUBMIT, TMQ_ERR_MALFORMED,
+                       "wrong frame count");
+    bh_turn(core);
+    char why[128];
+    s_refused("C9", why, sizeof why);
+    assert_string_equal(why, "wrong frame count");
+    assert_int_equal(bh_nsent, 0);
+    assert_non_null(tmq_core_client(core, "C9", 2));
+    assert_int_equal(core->stats.malformed, 1);
+    bh_submit(core, "C9", "echo", 0, 1);
+    bh_turn(core);
+    assert_int_equal(bh_ack("C9", NULL, NULL, 0, NULL), 1);
+}
+
+/* The ACK names, once each, the functions of accepted jobs that wait because no worker at all
+ * is connected. */
+static void test_ack_names_functions_waiting_for_any_worker(void **state)
+{
+    tmq_core_t *core = *state;
+    const char *fns[] = {"sum", "echo", "sum", "sum"};
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    for (size_t i = 0; i < 4; i++) {
+        tmq_submit_item_t it = {.cid = i,
+                                .fn = fns[i],
+                                .fn_len = strlen(fns[i]),
+                                .arg = bh_arg,
+                                .arg_len = sizeof bh_arg,
+                                .retries = -1};
+        tmq_batch_add_submit(&b, &it);
+    }
+    size_t len;
+    void *body = tmq_batch_finish(&b, TMQ_CMD_SUBMIT, 0, &len);
+    tmq_batch_destroy(&b);
+    bh_feed(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_SUBMIT, body, len);
+    bh_submit(core, "C1", "sum", 10, 1); /* still waiting: named again in its own ACK */
+    bh_turn(core);
+    const char *want[2][2] = {{"sum", "echo"}, {"sum", NULL}};
+    for (int k = 0; k < 2; k++) {
+        bh_got_t g;
+        assert_true(bh_take("C1", TMQ_CMD_ACK, &g));
+        const msgpack_object *u = tmq_msg_get(&g.msg, "unserved");
+        assert_non_null(u);
+        assert_int_equal(u->type, MSGPACK_OBJECT_ARRAY);
+        assert_int_equal(u->via.array.size, want[k][1] ? 2 : 1);
+        for (size_t i = 0; i < u->via.array.size; i++) {
+            const char *name;
+            size_t nlen;
+            assert_int_equal(tmq_msg_str_at(u, i, &name, &nlen), 0);
+            assert_int_equal(nlen, strlen(want[k][i]));
+            assert_memory_equal(name, want[k][i], nlen);
+        }
+        assert_null(tmq_msg_get(&g.msg, "error"));
+        bh_got_free(&g);
+    }
+    /* once a worker is connected, jobs it serves are not "unserved" */
+    bh_ready(core, "W1", 1, "sum", NULL);
+    bh_submit(core, "C1", "sum", 20, 1);
+    bh_turn(core);
+    bh_got_t g;
+    assert_true(bh_take("C1", TMQ_CMD_ACK, &g));
+    assert_null(tmq_msg_get(&g.msg, "unserved"));
+    bh_got_free(&g);
+}
+
+/* ---- a worker on the client port ---- */
+
+static tmq_core_config_t s_cfg_endpoints = {.heartbeat_ms = 1000,
+                                            .max_queue = 100,
+                                            .max_payload = 1024,
+                                            .retries = 2,
+                                            .frontend = "tcp://0.0.0.0:41000",
+                                            .backend = "ipc:///tmp/taskmq-backend"};
+
+/* READY, DONE and RETURNED on the frontend: ERROR 5 naming the right port, nobody registered. */
+static void test_worker_commands_on_client_port_get_wrong_port(void **state)
+{
+    tmq_core_t *core = *state;
+    bh_ready(core, "W1", 1, "echo", NULL); /* a real worker, on the backend */
+    bh_turn(core);
+    bh_forget();
+    const char *fns[] = {"echo"};
+    tmq_ready_t r = {.name = "W2", .name_len = 2, .procs = 1, .pid = 1};
+    size_t len;
+    void *body = tmq_proto_ready_body(&r, fns, 1, &len);
+    bh_feed(core, TMQ_SIDE_FRONTEND, "W2", TMQ_CMD_READY, body, len);
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    body = tmq_batch_finish(&b, TMQ_CMD_DONE, 0, &len);
+    bh_feed(core, TMQ_SIDE_FRONTEND, "W3", TMQ_CMD_DONE, body, len);
+    body = tmq_batch_finish(&b, TMQ_CMD_RETURNED, 0, &len);
+    bh_feed(core, TMQ_SIDE_FRONTEND, "W4", TMQ_CMD_RETURNED, body, len);
+    tmq_batch_destroy(&b);
+    tmq_core_malformed(core, bh_now, TMQ_SIDE_FRONTEND, "W5", 2, TMQ_CMD_READY, TMQ_ERR_MALFORMED,
+                       "body is not a map");
+    bh_turn(core);
+    const char *want = "this is a broker's client port (41000); workers connect to "
+                       "ipc:///tmp/taskmq-backend";
+    const char *rids[] = {"W2", "W3", "W4", "W5"};
+    for (int i = 0; i < 4; i++) {
+        uint64_t code = 0;
+        char reason[256];
+        assert_true(bh_error(rids[i], &code, reason, sizeof reason));
+        assert_int_equal(code, TMQ_ERR_WRONG_PORT);
+        assert_string_equal(reason, want);
+    }
+    assert_int_equal(bh_nsent, 0);
+    assert_int_equal(tmq_bclients_size(core->clients), 0);
+    assert_int_equal(tmq_bworkers_size(core->workers), 1); /* W1 only, on the backend */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +501,16 @@ int main(void)
                                                  bh_teardown, &s_cfg_payload4096),
         cmocka_unit_test_setup_teardown(test_heartbeat_from_unknown_client_gets_error, bh_setup,
                                         bh_teardown),
+        cmocka_unit_test_setup_teardown(test_submit_with_unreadable_cid_is_refused_whole, bh_setup,
+                                        bh_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_submit_gets_its_ack_in_order, bh_setup,
+                                        bh_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_submit_from_an_unknown_peer, bh_setup,
+                                        bh_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_names_functions_waiting_for_any_worker, bh_setup,
+                                        bh_teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_worker_commands_on_client_port_get_wrong_port,
+                                                 bh_setup, bh_teardown, &s_cfg_endpoints),
     };
     tmq_log_init("test", TMQ_LOG_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
