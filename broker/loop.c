@@ -11,6 +11,7 @@
 #include "loop.h"
 #include "core.h"
 
+#include <endpoint.h>
 #include <log.h>
 #include <platform.h>
 #include <wire.h>
@@ -36,8 +37,32 @@ struct tmq_broker_loop_t {
     tmq_core_t *core;
 };
 
+/* Why a bind of ep failed, in words a person can act on. */
+static void s_bind_error(const char *ep, int err, char *out, size_t len)
+{
+    char port[16];
+    tmq_endpoint_port(ep, port, sizeof port);
+    if (err == EADDRINUSE && port[0]) {
+        snprintf(out, len, "port %s is already in use (another broker?)", port);
+    } else if ((err == ENODEV || err == EADDRNOTAVAIL) && port[0]) {
+        const char *host = ep + strlen("tcp://");
+        int host_len = (int)(strrchr(host, ':') - host);
+        snprintf(out, len,
+                 "'%.*s' is not an address or interface of this machine; use tcp://*:%s or one "
+                 "of its addresses",
+                 host_len, host, port);
+    } else {
+        snprintf(out, len, "%s", zmq_strerror(err));
+    }
+}
+
 static zsock_t *s_bind(const char *endpoint, const char *what, char **resolved)
 {
+    char ep[1024], why[512];
+    if (tmq_endpoint_bindable(endpoint, ep, sizeof ep, why, sizeof why) != TMQ_EP_OK) {
+        tmq_error("cannot bind the %s to %s: %s", what, endpoint, why);
+        return NULL;
+    }
     zsock_t *sock = zsock_new(ZMQ_ROUTER);
     if (!sock) {
         tmq_error("cannot create the %s socket", what);
@@ -46,13 +71,14 @@ static zsock_t *s_bind(const char *endpoint, const char *what, char **resolved)
     zsock_set_router_mandatory(sock, 1);
     zsock_set_router_handover(sock, 1);
     tmq_wire_setup(sock);
-    if (zsock_bind(sock, "%s", endpoint) < 0) {
-        tmq_error("cannot bind the %s to %s: %s", what, endpoint, zmq_strerror(zmq_errno()));
+    if (zsock_bind(sock, "%s", ep) < 0) {
+        s_bind_error(ep, zmq_errno(), why, sizeof why);
+        tmq_error("cannot bind the %s to %s: %s", what, endpoint, why);
         zsock_destroy(&sock);
         return NULL;
     }
     *resolved = zsock_last_endpoint(sock);
-    if (!*resolved) *resolved = tmq_xstrdup(endpoint);
+    if (!*resolved) *resolved = tmq_xstrdup(ep);
     tmq_info("%s bound to %s", what, *resolved);
     return sock;
 }
@@ -71,7 +97,9 @@ tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
     tmq_core_config_t cc = {.heartbeat_ms = cfg->heartbeat_ms,
                             .max_queue = cfg->max_queue,
                             .max_payload = cfg->max_payload,
-                            .retries = cfg->retries};
+                            .retries = cfg->retries,
+                            .frontend = self->fe_endpoint,
+                            .backend = self->be_endpoint};
     self->core = tmq_core_new(&cc, tmq_clock_ms());
     return self;
 }

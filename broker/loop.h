@@ -11,7 +11,9 @@
 
 typedef struct tmq_broker_loop_t tmq_broker_loop_t;
 
-/* Creates and binds both ROUTER sockets; NULL when either fails to bind (logged). */
+/* Creates and binds both ROUTER sockets (a host name is bound at the address it resolves to);
+ * NULL when either fails to bind, logged with a reason a person can act on ("port 5555 is
+ * already in use (another broker?)"). */
 tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg);
 /* Sends BYE to every client (after the results it is owed) and every worker, waiting at most
  * half a second for them to go out, then closes the sockets. Safe on NULL and twice. */

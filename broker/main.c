@@ -1,10 +1,13 @@
 /* broker/main.c — taskmq-broker: parse the command line, run the broker.
  *
  * Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 when a socket cannot be bound,
- * 2 on a usage error. Everything else lives in the tmq_broker library.
+ * 2 on a usage error (a bad flag or value, an endpoint that is not one). Everything else
+ * lives in the tmq_broker library.
  */
 #include "broker.h"
 
+#include <endpoint.h>
+#include <exits.h>
 #include <log.h>
 #include <platform.h>
 #include <proto.h>
@@ -27,17 +30,32 @@ static void s_usage(FILE *out)
             "                       a client silent for 5 is dropped (default 1000)\n"
             "  --max-payload BYTES  largest job argument or result (default %u)\n"
             "  --retries N          default retries of a job whose process dies (default 2)\n"
-            "  -v, --verbose        debug logging\n"
+            "  -v, --verbose        debug logging: clients coming and going, registrations,\n"
+            "                       why jobs wait\n"
+            "      --version        print the version and exit\n"
             "  -h, --help           this help\n\n"
-            "Endpoints are ZeroMQ endpoints, e.g. tcp://*:5555 or tcp://127.0.0.1:* (any free\n"
-            "port; the bound endpoints are logged as \"frontend bound to ...\").\n",
+            "Endpoints are tcp://HOST:PORT (HOST '*' for every interface, an address, an\n"
+            "interface or a host name of this machine; PORT '*' for any free port), ipc://PATH\n"
+            "or inproc://NAME, e.g. tcp://*:5555 or tcp://127.0.0.1:*. The bound endpoints are\n"
+            "logged as \"frontend bound to ...\" and \"backend bound to ...\".\n\n"
+            "Exit status: 0 after a clean shutdown (SIGINT or SIGTERM: clients and workers are\n"
+            "told BYE), 1 when an endpoint cannot be bound, 2 on a usage error.\n",
             TMQ_PROTO_MAX_PAYLOAD);
 }
 
 static int s_bad(const char *what, const char *arg)
 {
     fprintf(stderr, "taskmq-broker: %s '%s'\nTry 'taskmq-broker --help'.\n", what, arg);
-    return 2;
+    return TMQ_EXIT_USAGE;
+}
+
+/* Checks an endpoint to bind; returns 0, or prints why (naming the flag) and returns 2. */
+static int s_endpoint(const char *opt, const char *arg)
+{
+    char err[512];
+    if (tmq_endpoint_check(arg, true, err, sizeof err) == TMQ_EP_OK) return 0;
+    fprintf(stderr, "taskmq-broker: %s: %s\nTry 'taskmq-broker --help'.\n", opt, err);
+    return TMQ_EXIT_USAGE;
 }
 
 /* Parses a numeric option value into *out; returns 0, or prints why and returns 2. */
@@ -48,7 +66,7 @@ static int s_number(const char *opt, const char *arg, long min, long max, long *
             "taskmq-broker: invalid value '%s' for %s (expected %ld..%ld)\n"
             "Try 'taskmq-broker --help'.\n",
             arg, opt, min, max);
-    return 2;
+    return TMQ_EXIT_USAGE;
 }
 
 /* Parses argv into cfg; returns -1 to run, or an exit status. */
@@ -61,6 +79,7 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
                                          {"max-payload", required_argument, NULL, 'p'},
                                          {"retries", required_argument, NULL, 'r'},
                                          {"verbose", no_argument, NULL, 'v'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     long v;
@@ -69,35 +88,41 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
     while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
+            if (s_endpoint("--frontend", optarg)) return TMQ_EXIT_USAGE;
             cfg->frontend = optarg;
             break;
         case 'b':
+            if (s_endpoint("--backend", optarg)) return TMQ_EXIT_USAGE;
             cfg->backend = optarg;
             break;
         case 'q':
-            if (s_number("--max-queue", optarg, 1, 100000000, &v)) return 2;
+            if (s_number("--max-queue", optarg, 1, 100000000, &v)) return TMQ_EXIT_USAGE;
             cfg->max_queue = (size_t)v;
             break;
         case 'H':
             if (s_number("--heartbeat", optarg, TMQ_PROTO_HEARTBEAT_MIN, TMQ_PROTO_HEARTBEAT_MAX,
                          &v))
-                return 2;
+                return TMQ_EXIT_USAGE;
             cfg->heartbeat_ms = (uint32_t)v;
             break;
         case 'p':
-            if (s_number("--max-payload", optarg, 1, TMQ_PROTO_MAX_BODY - (2u << 20), &v)) return 2;
+            if (s_number("--max-payload", optarg, 1, TMQ_PROTO_MAX_BODY - (2u << 20), &v))
+                return TMQ_EXIT_USAGE;
             cfg->max_payload = (uint32_t)v;
             break;
         case 'r':
-            if (s_number("--retries", optarg, 0, 1000, &v)) return 2;
+            if (s_number("--retries", optarg, 0, 1000, &v)) return TMQ_EXIT_USAGE;
             cfg->retries = (int)v;
             break;
         case 'v':
             *level = TMQ_LOG_DEBUG;
             break;
+        case 'V':
+            printf("taskmq-broker %s\n", TMQ_VERSION);
+            return TMQ_EXIT_OK;
         case 'h':
             s_usage(stdout);
-            return 0;
+            return TMQ_EXIT_OK;
         case ':':
             return s_bad("missing value for option", argv[optind - 1]);
         default:
@@ -116,5 +141,5 @@ int main(int argc, char **argv)
     int rc = s_parse(argc, argv, &cfg, &level);
     if (rc >= 0) return rc;
     tmq_log_init("broker", level);
-    return tmq_broker_run(&cfg) == 0 ? 0 : 1;
+    return tmq_broker_run(&cfg) == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
 }

@@ -5,8 +5,13 @@
  *   tmq_garbage fakebroker N     binds a ROUTER on loopback (prints its endpoint), waits for a
  *                                worker's READY, sends it N malformed messages, then one real
  *                                echo job, and expects the right DONE back
- * Exits 0 when the peer under attack still answers correctly afterwards, 1 otherwise. Every
- * wait is bounded. Random input comes from a fixed seed, so a failure reproduces.
+ *   tmq_garbage hello EP         a client's HELLO to EP; prints the answer ("WELCOME" or
+ *                                "ERROR code reason")
+ *   tmq_garbage await-bye EP MS  HELLO to a broker frontend, prints "welcomed", then waits MS
+ *                                for the broker's BYE and prints "BYE"
+ * Exits 0 when the peer under attack still answers correctly afterwards (hello: any answer;
+ * await-bye: BYE came), 1 otherwise. Every wait is bounded. Random input comes from a fixed
+ * seed, so a failure reproduces.
  */
 #include <czmq.h>
 #include <stdio.h>
@@ -207,6 +212,74 @@ static int s_attack_worker(int n)
     return ok;
 }
 
+/* Waits up to ms for the next well-formed message on a DEALER; returns its command, or 0. The
+ * message is left in *in (release it) when one came. */
+static int s_next(zsock_t *sock, int ms, tmq_wire_in_t *in)
+{
+    int64_t deadline = zclock_mono() + ms;
+    while (zclock_mono() < deadline) {
+        zpoller_t *p = zpoller_new(sock, NULL);
+        void *which = zpoller_wait(p, 100);
+        zpoller_destroy(&p);
+        if (!which) continue;
+        int code, rc;
+        while ((rc = tmq_wire_recv(sock, false, in, &code)) != 0) {
+            if (rc == 1) return in->msg.cmd;
+            tmq_wire_in_release(in);
+        }
+    }
+    return 0;
+}
+
+/* A client's HELLO; prints what came back. */
+static int s_hello(const char *ep)
+{
+    zsock_t *s = zsock_new_dealer(ep);
+    tmq_wire_send_empty(s, NULL, 0, TMQ_CMD_HELLO);
+    tmq_wire_in_t in;
+    int cmd = s_next(s, 5000, &in);
+    if (cmd == TMQ_CMD_ERROR) {
+        uint64_t code = 0;
+        const char *reason = "";
+        size_t len = 0;
+        tmq_msg_get_uint(&in.msg, "code", &code);
+        tmq_msg_get_str(&in.msg, "reason", &reason, &len);
+        printf("ERROR %llu %.*s\n", (unsigned long long)code, (int)len, reason);
+    } else if (cmd) {
+        printf("%s\n", tmq_cmd_name(cmd));
+    }
+    if (cmd) tmq_wire_in_release(&in);
+    zsock_destroy(&s);
+    if (!cmd) fprintf(stderr, "tmq_garbage: no answer to HELLO\n");
+    return cmd ? 0 : 1;
+}
+
+/* A client that is welcomed, then waits for the broker to say BYE. */
+static int s_await_bye(const char *ep, int ms)
+{
+    zsock_t *s = zsock_new_dealer(ep);
+    tmq_wire_send_empty(s, NULL, 0, TMQ_CMD_HELLO);
+    int rc = 1;
+    if (s_expect(s, false, TMQ_CMD_WELCOME, 5000, NULL) == 0) {
+        printf("welcomed\n");
+        fflush(stdout);
+        int64_t deadline = zclock_mono() + ms;
+        tmq_wire_in_t in;
+        int cmd;
+        while (rc && zclock_mono() < deadline &&
+               (cmd = s_next(s, (int)(deadline - zclock_mono()), &in)) != 0) {
+            tmq_wire_in_release(&in);
+            if (cmd == TMQ_CMD_BYE) {
+                printf("BYE\n");
+                rc = 0;
+            }
+        }
+    }
+    zsock_destroy(&s);
+    if (rc) fprintf(stderr, "tmq_garbage: no BYE from the broker\n");
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     zsys_init();
@@ -216,6 +289,9 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "worker") == 0)
         return s_attack_broker(argv[2], atoi(argv[3]), true);
     if (argc == 3 && strcmp(argv[1], "fakebroker") == 0) return s_attack_worker(atoi(argv[2]));
-    fprintf(stderr, "usage: tmq_garbage client|worker EP N | fakebroker N\n");
+    if (argc == 3 && strcmp(argv[1], "hello") == 0) return s_hello(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "await-bye") == 0) return s_await_bye(argv[2], atoi(argv[3]));
+    fprintf(stderr,
+            "usage: tmq_garbage client|worker EP N | fakebroker N | hello EP | await-bye EP MS\n");
     return 2;
 }
