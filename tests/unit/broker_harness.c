@@ -224,6 +224,13 @@ size_t bh_jobs(const char *worker, uint64_t *jids, uint32_t *attempts, size_t ma
     return n;
 }
 
+size_t bh_turn_jobs(tmq_core_t *core, const char *worker, uint64_t *jids, uint32_t *attempts,
+                    size_t max)
+{
+    bh_turn(core);
+    return bh_jobs(worker, jids, attempts, max);
+}
+
 uint64_t bh_ack(const char *client, int *code, char *reason, size_t reason_size, uint64_t *cid)
 {
     bh_got_t g;
@@ -246,15 +253,50 @@ bool bh_error(const char *rid, uint64_t *code, char *reason, size_t reason_size)
 {
     bh_got_t g;
     if (!bh_take(rid, TMQ_CMD_ERROR, &g)) return false;
-    uint64_t c = 0;
-    const char *r = "";
-    size_t rlen = 0;
-    assert_int_equal(tmq_msg_get_uint(&g.msg, "code", &c), 0);
-    assert_int_equal(tmq_msg_get_str(&g.msg, "reason", &r, &rlen), 0);
-    if (code) *code = c;
-    if (reason) snprintf(reason, reason_size, "%.*s", (int)rlen, r);
+    const msgpack_object *r = bh_map_get(g.msg.body, "reason");
+    assert_non_null(r);
+    assert_int_equal(r->type, MSGPACK_OBJECT_STR);
+    if (code) *code = bh_map_uint(g.msg.body, "code");
+    if (reason) snprintf(reason, reason_size, "%.*s", (int)r->via.str.size, r->via.str.ptr);
     bh_got_free(&g);
     return true;
+}
+
+void bh_status(tmq_core_t *core, const char *client, bh_got_t *g)
+{
+    bh_signal(core, TMQ_SIDE_FRONTEND, client, TMQ_CMD_STATUS);
+    bh_turn(core);
+    assert_true(bh_take(client, TMQ_CMD_STATUS_REPLY, g));
+}
+
+const msgpack_object *bh_map_get(const msgpack_object *map, const char *key)
+{
+    assert_int_equal(map->type, MSGPACK_OBJECT_MAP);
+    size_t klen = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
+            memcmp(k->via.str.ptr, key, klen) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+uint64_t bh_map_uint(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *v = bh_map_get(map, key);
+    assert_non_null(v);
+    assert_int_equal(v->type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+    return v->via.u64;
+}
+
+void bh_map_str_is(const msgpack_object *map, const char *key, const char *want)
+{
+    const msgpack_object *v = bh_map_get(map, key);
+    assert_non_null(v);
+    assert_int_equal(v->type, MSGPACK_OBJECT_STR);
+    assert_int_equal(v->via.str.size, strlen(want));
+    assert_memory_equal(v->via.str.ptr, want, v->via.str.size);
 }
 
 size_t bh_queued(tmq_core_t *core)

@@ -84,6 +84,9 @@ void bh_returned(tmq_core_t *core, const char *worker, const uint64_t *jids,
 /* Takes every JOBS message sent to worker; jids[i] (and attempts[i] when non-NULL) for the
  * first max jobs. Returns how many jobs there were in all. */
 size_t bh_jobs(const char *worker, uint64_t *jids, uint32_t *attempts, size_t max);
+/* bh_turn, then bh_jobs: the jobs a turn dispatched to worker. */
+size_t bh_turn_jobs(tmq_core_t *core, const char *worker, uint64_t *jids, uint32_t *attempts,
+                    size_t max);
 /* Takes the ACK for client: returns its accepted count; the first rejection's code (0 when
  * none), reason and cid when the pointers are non-NULL. */
 uint64_t bh_ack(const char *client, int *code, char *reason, size_t reason_size, uint64_t *cid);
@@ -91,6 +94,15 @@ uint64_t bh_ack(const char *client, int *code, char *reason, size_t reason_size,
 /* Takes the first ERROR sent to rid: its code and reason (when the pointers are non-NULL).
  * False when there is none. */
 bool bh_error(const char *rid, uint64_t *code, char *reason, size_t reason_size);
+
+/* Sends STATUS from client, runs a turn and takes the STATUS_REPLY into g (asserted). */
+void bh_status(tmq_core_t *core, const char *client, bh_got_t *g);
+
+/* Fields of a decoded msgpack map (a body, or a map inside one): the value under key or NULL;
+ * the uint under key (asserted present); asserts the string under key equals want. */
+const msgpack_object *bh_map_get(const msgpack_object *map, const char *key);
+uint64_t bh_map_uint(const msgpack_object *map, const char *key);
+void bh_map_str_is(const msgpack_object *map, const char *key, const char *want);
 
 size_t bh_queued(tmq_core_t *core);
 size_t bh_leased(tmq_core_t *core);

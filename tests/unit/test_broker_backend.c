@@ -19,9 +19,8 @@ static void test_done_result_reaches_client_same_turn(void **state)
     tmq_core_t *core = *state;
     bh_ready(core, "W1", 1, "echo", NULL);
     bh_submit(core, "C1", "echo", 42, 1);
-    bh_turn(core);
     uint64_t jid;
-    assert_int_equal(bh_jobs("W1", &jid, NULL, 1), 1);
+    assert_int_equal(bh_turn_jobs(core, "W1", &jid, NULL, 1), 1);
     bh_forget();
     bh_done(core, "W1", jid, 1, TMQ_ST_OK, "\xa2hi", 777, 1.5);
     bh_turn(core);
@@ -103,9 +102,8 @@ static void test_died_retried_then_failed(void **state)
 
     /* retries 0 in the SUBMIT: the first death is final */
     bh_submit_ex(core, "C1", "crash", 6, 1, bh_arg, sizeof bh_arg, 0);
-    bh_turn(core);
     uint64_t jid;
-    assert_int_equal(bh_jobs("W1", &jid, NULL, 1), 1);
+    assert_int_equal(bh_turn_jobs(core, "W1", &jid, NULL, 1), 1);
     bh_done(core, "W1", jid, 1, TMQ_ST_DIED, "executor died: SIGKILL", 200, 0.1);
     bh_turn(core);
     assert_true(bh_take("C1", TMQ_CMD_RESULTS, &g));
@@ -121,9 +119,8 @@ static void test_error_and_timeout_are_final(void **state)
     tmq_core_t *core = *state;
     bh_ready(core, "W1", 2, "f", NULL);
     bh_submit(core, "C1", "f", 1, 2);
-    bh_turn(core);
     uint64_t jids[2];
-    assert_int_equal(bh_jobs("W1", jids, NULL, 2), 2);
+    assert_int_equal(bh_turn_jobs(core, "W1", jids, NULL, 2), 2);
     bh_done(core, "W1", jids[0], 1, TMQ_ST_ERROR, "f: bad input", 9, 1.0);
     bh_done(core, "W1", jids[1], 1, TMQ_ST_TIMEOUT, "timeout after 500 ms", 9, 500.0);
     bh_turn(core);
@@ -146,13 +143,11 @@ static void test_worker_bye_and_ready_again_requeue(void **state)
     tmq_core_t *core = *state;
     bh_ready(core, "W1", 1, "work", NULL);
     bh_submit(core, "C1", "work", 0, 2);
-    bh_turn(core);
     uint64_t jid;
     uint32_t att;
-    assert_int_equal(bh_jobs("W1", &jid, &att, 1), 1);
+    assert_int_equal(bh_turn_jobs(core, "W1", &jid, &att, 1), 1);
     bh_ready(core, "W1", 1, "work", NULL); /* it reconnected: whatever it held is lost */
-    bh_turn(core);
-    assert_int_equal(bh_jobs("W1", &jid, &att, 1), 1);
+    assert_int_equal(bh_turn_jobs(core, "W1", &jid, &att, 1), 1);
     assert_int_equal(jid, 1);
     assert_int_equal(att, 2);
     bh_signal(core, TMQ_SIDE_BACKEND, "W1", TMQ_CMD_BYE);
@@ -229,19 +224,16 @@ static void test_ready_adopts_version_counts_and_addr(void **state)
     assert_int_equal(w->failed, 2);
 
     bh_submit(core, "C1", "work", 0, 2);
-    bh_turn(core);
     uint64_t jids[2];
-    assert_int_equal(bh_jobs("W1", jids, NULL, 2), 2);
+    assert_int_equal(bh_turn_jobs(core, "W1", jids, NULL, 2), 2);
     bh_done(core, "W1", jids[0], 1, TMQ_ST_OK, "\x01", 1, 1.0);
     bh_done(core, "W1", jids[1], 1, TMQ_ST_DIED, "executor died: SIGSEGV", 2, 1.0);
-    bh_turn(core);
     uint64_t again;
-    assert_int_equal(bh_jobs("W1", &again, NULL, 1), 1); /* the death is retried */
+    assert_int_equal(bh_turn_jobs(core, "W1", &again, NULL, 1), 1); /* the death is retried */
     bh_done(core, "W1", again, 2, TMQ_ST_ERROR, "work: no", 3, 1.0);
     bh_submit(core, "C1", "work", 2, 1);
-    bh_turn(core);
     uint64_t jid;
-    assert_int_equal(bh_jobs("W1", &jid, NULL, 1), 1);
+    assert_int_equal(bh_turn_jobs(core, "W1", &jid, NULL, 1), 1);
     bh_done(core, "W1", jid, 1, TMQ_ST_TIMEOUT, "timeout after 5 ms", 4, 5.0);
     bh_done(core, "W1", jid, 1, TMQ_ST_OK, "\x01", 4, 5.0); /* stale: not counted */
     bh_turn(core);

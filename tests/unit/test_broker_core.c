@@ -82,10 +82,9 @@ static void test_worker_expiry_requeues_at_front(void **state)
     tmq_core_t *core = *state;
     bh_ready(core, "W1", 2, "work", NULL);
     bh_submit(core, "C1", "work", 0, 4);
-    bh_turn(core);
     uint64_t jids[4];
     uint32_t att[4];
-    assert_int_equal(bh_jobs("W1", jids, att, 4), 2);
+    assert_int_equal(bh_turn_jobs(core, "W1", jids, att, 4), 2);
     bh_forget();
     /* W1 falls silent; the client keeps heartbeating */
     for (int i = 0; i < 4; i++) {
@@ -100,8 +99,7 @@ static void test_worker_expiry_requeues_at_front(void **state)
     tmq_bjob_t *head = TMQ_LIST_ENTRY(fn->queue.head, tmq_bjob_t, link);
     assert_int_equal(head->jid, 1);
     bh_ready(core, "W2", 3, "work", NULL);
-    bh_turn(core);
-    assert_int_equal(bh_jobs("W2", jids, att, 4), 3);
+    assert_int_equal(bh_turn_jobs(core, "W2", jids, att, 4), 3);
     assert_int_equal(jids[0], 1); /* the expired worker's jobs first, in order */
     assert_int_equal(jids[1], 2);
     assert_int_equal(jids[2], 3);
@@ -178,26 +176,20 @@ static void test_bad_peers_and_commands(void **state)
     bh_feed(core, TMQ_SIDE_BACKEND, "W5", TMQ_CMD_READY, body, len); /* READY without fields */
     tmq_core_malformed(core, bh_now, TMQ_SIDE_FRONTEND, "C3", 2, 0, TMQ_ERR_VERSION, "version");
     bh_turn(core);
-    bh_got_t g;
     uint64_t code = 0;
-    assert_true(bh_take("C1", TMQ_CMD_ERROR, &g));
-    assert_int_equal(tmq_msg_get_uint(&g.msg, "code", &code), 0);
+    assert_true(bh_error("C1", &code, NULL, 0));
     assert_int_equal(code, TMQ_ERR_COMMAND);
-    bh_got_free(&g);
-    assert_true(bh_take("W9", TMQ_CMD_ERROR, &g));
-    bh_got_free(&g);
+    assert_true(bh_error("W9", &code, NULL, 0));
+    assert_int_equal(code, TMQ_ERR_WRONG_PORT); /* a client's command on the worker port */
+    bh_got_t g;
     assert_true(bh_take("W8", TMQ_CMD_RECONNECT, &g));
     bh_got_free(&g);
     assert_true(bh_take("W7", TMQ_CMD_RECONNECT, &g));
     bh_got_free(&g);
-    assert_true(bh_take("W5", TMQ_CMD_ERROR, &g));
-    assert_int_equal(tmq_msg_get_uint(&g.msg, "code", &code), 0);
+    assert_true(bh_error("W5", &code, NULL, 0));
     assert_int_equal(code, TMQ_ERR_MALFORMED);
-    bh_got_free(&g);
-    assert_true(bh_take("C3", TMQ_CMD_ERROR, &g));
-    assert_int_equal(tmq_msg_get_uint(&g.msg, "code", &code), 0);
+    assert_true(bh_error("C3", &code, NULL, 0));
     assert_int_equal(code, TMQ_ERR_VERSION);
-    bh_got_free(&g);
     assert_int_equal(bh_nsent, 0);
     assert_int_equal(tmq_bworkers_size(core->workers), 0); /* nobody registered by mistake */
     assert_int_equal(tmq_bclients_size(core->clients), 0);
@@ -233,8 +225,7 @@ static void test_unserved_jobs_fail_after_grace(void **state)
     bh_ready(core, "W1", 1, "foo", NULL);
     bh_ready(core, "W2", 1, "bar", NULL);
     bh_submit(core, "C1", "foo", 10, 3);
-    bh_turn(core);
-    assert_int_equal(bh_jobs("W1", NULL, NULL, 0), 1);
+    assert_int_equal(bh_turn_jobs(core, "W1", NULL, NULL, 0), 1);
     /* the last worker serving foo leaves; W2 stays */
     bh_signal(core, TMQ_SIDE_BACKEND, "W1", TMQ_CMD_BYE);
     bh_turn(core);
@@ -279,8 +270,7 @@ static void test_unserved_grace_lets_late_workers_in(void **state)
     bh_turn(core);
     s_wait_until(core, bh_now + 2000, "W1", "C1");
     bh_ready(core, "W2", 2, "foo", NULL);
-    bh_turn(core);
-    assert_int_equal(bh_jobs("W2", NULL, NULL, 0), 2);
+    assert_int_equal(bh_turn_jobs(core, "W2", NULL, NULL, 0), 2);
     s_wait_until(core, bh_now + 5000, "W2", "C1"); /* W1 expires meanwhile */
     assert_int_equal(bh_count("C1", TMQ_CMD_RESULTS), 0);
     assert_int_equal(tmq_jobtab_entered(core->jobs, TMQ_JOB_FAILED), 0);
@@ -302,19 +292,12 @@ static void test_status_reply(void **state)
     bh_submit(core, "C1", "work", 0, 3);
     bh_turn(core);
     bh_forget();
-    bh_signal(core, TMQ_SIDE_FRONTEND, "C2", TMQ_CMD_STATUS);
-    bh_turn(core);
     bh_got_t g;
-    assert_true(bh_take("C2", TMQ_CMD_STATUS_REPLY, &g));
-    uint64_t v;
-    assert_int_equal(tmq_msg_get_uint(&g.msg, "queued", &v), 0);
-    assert_int_equal(v, 1);
-    assert_int_equal(tmq_msg_get_uint(&g.msg, "running", &v), 0);
-    assert_int_equal(v, 2);
-    assert_int_equal(tmq_msg_get_uint(&g.msg, "clients", &v), 0);
-    assert_int_equal(v, 2);
-    assert_int_equal(tmq_msg_get_uint(&g.msg, "max_queue", &v), 0);
-    assert_int_equal(v, 100);
+    bh_status(core, "C2", &g);
+    assert_int_equal(bh_map_uint(g.msg.body, "queued"), 1);
+    assert_int_equal(bh_map_uint(g.msg.body, "running"), 2);
+    assert_int_equal(bh_map_uint(g.msg.body, "clients"), 2);
+    assert_int_equal(bh_map_uint(g.msg.body, "max_queue"), 100);
     const msgpack_object *ws = tmq_msg_get(&g.msg, "workers");
     assert_non_null(ws);
     assert_int_equal(ws->type, MSGPACK_OBJECT_ARRAY);
@@ -333,15 +316,10 @@ static void test_status_running_counts_busy_processes(void **state)
     bh_turn(core);
     assert_int_equal(bh_leased(core), 50); /* prefetched: 2 running, 48 waiting in W1 */
     bh_forget();
-    bh_signal(core, TMQ_SIDE_FRONTEND, "C2", TMQ_CMD_STATUS);
-    bh_turn(core);
     bh_got_t g;
-    assert_true(bh_take("C2", TMQ_CMD_STATUS_REPLY, &g));
-    uint64_t v;
-    assert_int_equal(tmq_msg_get_uint(&g.msg, "running", &v), 0);
-    assert_int_equal(v, 2);
-    assert_int_equal(tmq_msg_get_uint(&g.msg, "queued", &v), 0);
-    assert_int_equal(v, 0);
+    bh_status(core, "C2", &g);
+    assert_int_equal(bh_map_uint(g.msg.body, "running"), 2);
+    assert_int_equal(bh_map_uint(g.msg.body, "queued"), 0);
     bh_got_free(&g);
 }
 
@@ -354,9 +332,8 @@ static void test_shutdown_says_bye_to_clients_and_workers(void **state)
     bh_signal(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_HELLO);
     bh_signal(core, TMQ_SIDE_FRONTEND, "C2", TMQ_CMD_HELLO);
     bh_submit(core, "C1", "work", 0, 2);
-    bh_turn(core);
     uint64_t jid;
-    assert_int_equal(bh_jobs("W1", &jid, NULL, 1), 1);
+    assert_int_equal(bh_turn_jobs(core, "W1", &jid, NULL, 1), 1);
     bh_forget();
     bh_done(core, "W1", jid, 1, TMQ_ST_OK, "\x01", 1, 300.0);
     tmq_core_tick(core, bh_now); /* the result waits in C1's outbox, the next job in W1's */
@@ -375,36 +352,6 @@ static void test_shutdown_says_bye_to_clients_and_workers(void **state)
 }
 
 /* ---- STATUS_REPLY, every field ---- */
-
-/* The value under key in a msgpack map object, or NULL. */
-static const msgpack_object *s_field(const msgpack_object *map, const char *key)
-{
-    assert_int_equal(map->type, MSGPACK_OBJECT_MAP);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
-            memcmp(k->via.str.ptr, key, k->via.str.size) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
-static uint64_t s_uint_at(const msgpack_object *map, const char *key)
-{
-    const msgpack_object *v = s_field(map, key);
-    assert_non_null(v);
-    assert_int_equal(v->type, MSGPACK_OBJECT_POSITIVE_INTEGER);
-    return v->via.u64;
-}
-
-static void s_assert_str(const msgpack_object *map, const char *key, const char *want)
-{
-    const msgpack_object *v = s_field(map, key);
-    assert_non_null(v);
-    assert_int_equal(v->type, MSGPACK_OBJECT_STR);
-    assert_int_equal(v->via.str.size, strlen(want));
-    assert_memory_equal(v->via.str.ptr, want, v->via.str.size);
-}
 
 static void s_ready_as(tmq_core_t *core, const char *rid, const char *addr, uint32_t procs,
                        const char *const *fns, size_t nfns, uint64_t done, uint64_t failed)
@@ -440,33 +387,31 @@ static void test_status_reply_names_workers_and_functions(void **state)
     bh_now += 300;
     bh_signal(core, TMQ_SIDE_BACKEND, "W2", TMQ_CMD_HEARTBEAT);
     bh_forget();
-    bh_signal(core, TMQ_SIDE_FRONTEND, "C2", TMQ_CMD_STATUS);
-    bh_turn(core);
     bh_got_t g;
-    assert_true(bh_take("C2", TMQ_CMD_STATUS_REPLY, &g));
+    bh_status(core, "C2", &g);
     const msgpack_object *body = g.msg.body;
-    s_assert_str(body, "version", TMQ_VERSION);
-    assert_int_equal(s_uint_at(body, "queued"), 2);
-    assert_int_equal(s_uint_at(body, "running"), 3);
+    bh_map_str_is(body, "version", TMQ_VERSION);
+    assert_int_equal(bh_map_uint(body, "queued"), 2);
+    assert_int_equal(bh_map_uint(body, "running"), 3);
 
-    const msgpack_object *ws = s_field(body, "workers");
+    const msgpack_object *ws = bh_map_get(body, "workers");
     assert_non_null(ws);
     assert_int_equal(ws->type, MSGPACK_OBJECT_ARRAY);
     assert_int_equal(ws->via.array.size, 2);
     for (uint32_t i = 0; i < 2; i++) {
         const msgpack_object *w = &ws->via.array.ptr[i];
         assert_int_equal(w->via.map.size, 10); /* exactly the documented keys */
-        const msgpack_object *name = s_field(w, "name");
+        const msgpack_object *name = bh_map_get(w, "name");
         bool first = name->via.str.size == 2 && memcmp(name->via.str.ptr, "W1", 2) == 0;
-        assert_int_equal(s_uint_at(w, "pid"), 4000);
-        assert_int_equal(s_uint_at(w, "procs"), first ? 2 : 3);
-        assert_int_equal(s_uint_at(w, "done"), first ? 10 : 0);
-        assert_int_equal(s_uint_at(w, "failed"), first ? 1 : 0);
-        assert_int_equal(s_uint_at(w, "seen_ms"), first ? 300 : 0);
-        assert_true(s_uint_at(w, "busy") <= s_uint_at(w, "procs"));
-        s_assert_str(w, "addr", first ? "127.0.0.1:40001" : "");
-        s_assert_str(w, "version", "0.2.0");
-        const msgpack_object *fns = s_field(w, "functions");
+        assert_int_equal(bh_map_uint(w, "pid"), 4000);
+        assert_int_equal(bh_map_uint(w, "procs"), first ? 2 : 3);
+        assert_int_equal(bh_map_uint(w, "done"), first ? 10 : 0);
+        assert_int_equal(bh_map_uint(w, "failed"), first ? 1 : 0);
+        assert_int_equal(bh_map_uint(w, "seen_ms"), first ? 300 : 0);
+        assert_true(bh_map_uint(w, "busy") <= bh_map_uint(w, "procs"));
+        bh_map_str_is(w, "addr", first ? "127.0.0.1:40001" : "");
+        bh_map_str_is(w, "version", "0.2.0");
+        const msgpack_object *fns = bh_map_get(w, "functions");
         assert_non_null(fns);
         assert_int_equal(fns->type, MSGPACK_OBJECT_ARRAY);
         assert_int_equal(fns->via.array.size, first ? 2 : 1);
@@ -477,9 +422,9 @@ static void test_status_reply_names_workers_and_functions(void **state)
         assert_memory_equal(fn, "work", 4);
     }
     assert_int_equal(
-        s_uint_at(&ws->via.array.ptr[0], "busy") + s_uint_at(&ws->via.array.ptr[1], "busy"), 3);
+        bh_map_uint(&ws->via.array.ptr[0], "busy") + bh_map_uint(&ws->via.array.ptr[1], "busy"), 3);
 
-    const msgpack_object *fs = s_field(body, "functions");
+    const msgpack_object *fs = bh_map_get(body, "functions");
     assert_non_null(fs);
     assert_int_equal(fs->type, MSGPACK_OBJECT_ARRAY);
     assert_int_equal(fs->via.array.size, 3);
@@ -490,10 +435,10 @@ static void test_status_reply_names_workers_and_functions(void **state)
     for (uint32_t i = 0; i < 3; i++) {
         const msgpack_object *f = &fs->via.array.ptr[i];
         assert_int_equal(f->via.map.size, 4);
-        s_assert_str(f, "name", want[i].name);
-        assert_int_equal(s_uint_at(f, "workers"), want[i].workers);
-        assert_int_equal(s_uint_at(f, "procs"), want[i].procs);
-        assert_int_equal(s_uint_at(f, "queued"), want[i].queued);
+        bh_map_str_is(f, "name", want[i].name);
+        assert_int_equal(bh_map_uint(f, "workers"), want[i].workers);
+        assert_int_equal(bh_map_uint(f, "procs"), want[i].procs);
+        assert_int_equal(bh_map_uint(f, "queued"), want[i].queued);
     }
     bh_got_free(&g);
 }

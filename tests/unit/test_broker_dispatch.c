@@ -39,15 +39,13 @@ static void test_ready_dispatch_respects_credit(void **state)
     /* a slow result frees one process: one job for it, and now that "work" is known to be
      * long, one job of lookahead for the daemon (handed to whichever process frees first) */
     bh_done(core, "W1", 1, 1, TMQ_ST_OK, "\x01", 77, 500.0);
-    bh_turn(core);
-    assert_int_equal(bh_jobs("W1", jids, att, 8), 2);
+    assert_int_equal(bh_turn_jobs(core, "W1", jids, att, 8), 2);
     assert_int_equal(jids[0], 3);
     assert_int_equal(jids[1], 4);
     assert_int_equal(bh_leased(core), 3);
     assert_int_equal(bh_queued(core), 1);
     /* and never more than that while both processes stay busy */
-    bh_turn(core);
-    assert_int_equal(bh_jobs("W1", jids, att, 8), 0);
+    assert_int_equal(bh_turn_jobs(core, "W1", jids, att, 8), 0);
 }
 
 static void test_long_jobs_not_prefetched_short_ones_are(void **state)
@@ -60,9 +58,8 @@ static void test_long_jobs_not_prefetched_short_ones_are(void **state)
 
     bh_ready(core, "W1", 2, "slow", "fast");
     bh_submit(core, "C1", "slow", 0, 50);
-    bh_turn(core);
     uint64_t jids[200];
-    assert_int_equal(bh_jobs("W1", jids, NULL, 200), 3); /* procs + one lookahead */
+    assert_int_equal(bh_turn_jobs(core, "W1", jids, NULL, 200), 3); /* procs + one lookahead */
     tmq_bworker_t *w = tmq_core_worker(core, "W1", 2);
     assert_int_equal(w->nlong, 3);
     bh_signal(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_BYE); /* cancels them */
@@ -76,8 +73,7 @@ static void test_long_jobs_not_prefetched_short_ones_are(void **state)
     assert_int_equal(n, 2 * (1 + TMQ_PACE_MAX_BATCH)); /* each process holds 1 + prefetch */
     /* a long job is never queued behind them */
     bh_submit(core, "C2", "slow", 1000, 1);
-    bh_turn(core);
-    assert_int_equal(bh_jobs("W1", jids, NULL, 200), 0);
+    assert_int_equal(bh_turn_jobs(core, "W1", jids, NULL, 200), 0);
     assert_int_equal(tmq_fnreg_find(core->fns, "slow", 4)->queue.size, 1);
 }
 
@@ -128,10 +124,9 @@ static void test_lookahead_revoked_for_an_idle_worker(void **state)
     bh_teach(core, "slow", 200.0);
     bh_ready(core, "W1", 1, "slow", NULL);
     bh_submit(core, "C1", "slow", 0, 2);
-    bh_turn(core);
     uint64_t j1[4];
     uint32_t a1[4];
-    assert_int_equal(bh_jobs("W1", j1, a1, 4), 2); /* one running, one waiting in W1 */
+    assert_int_equal(bh_turn_jobs(core, "W1", j1, a1, 4), 2); /* one running, one waiting in W1 */
     bh_ready(core, "W2", 1, "slow", NULL);
     bh_turn(core);
     bh_forget();
@@ -141,9 +136,8 @@ static void test_lookahead_revoked_for_an_idle_worker(void **state)
     assert_true(bh_take("W1", TMQ_CMD_REVOKE, &g));
     bh_got_free(&g);
     bh_returned(core, "W1", &j1[1], &a1[1], 1);
-    bh_turn(core);
     uint64_t j2[4];
-    assert_int_equal(bh_jobs("W2", j2, NULL, 4), 1);
+    assert_int_equal(bh_turn_jobs(core, "W2", j2, NULL, 4), 1);
     assert_int_equal(j2[0], j1[1]); /* the waiting job moved to the idle worker */
 }
 
@@ -154,8 +148,8 @@ static void test_revoke_check_sleeps_without_a_pair(void **state)
     bh_ready(core, "W1", 1, "fast", NULL);
     bh_ready(core, "W2", 1, "other", NULL); /* idle, but can run none of W1's jobs */
     bh_submit(core, "C1", "fast", 0, 1 + TMQ_PACE_MAX_BATCH);
-    bh_turn(core);
-    assert_int_equal(bh_jobs("W1", NULL, NULL, 0), 1 + TMQ_PACE_MAX_BATCH); /* W1 overfull */
+    assert_int_equal(bh_turn_jobs(core, "W1", NULL, NULL, 0),
+                     1 + TMQ_PACE_MAX_BATCH); /* W1 overfull */
     bh_forget();
     for (int i = 0; i < 20; i++) {
         bh_now += 1;
