@@ -1,10 +1,13 @@
 /* worker/executor.h — the executor process: runs jobs that arrive on one descriptor.
  *
  * An executor is the worker binary started by the daemon in its hidden --executor mode with
- * one end of a socketpair as fd 3. It never touches ZeroMQ: it reads job frames, runs the
- * built-in function and writes one result frame per job the moment the job finishes, so the
- * daemon always knows which job was running if the executor dies. It ignores SIGINT (the
- * daemon owns Ctrl-C and stops it) and dies with the daemon (PDEATHSIG, set by tmq_spawn).
+ * one end of a socketpair as fd 3. It never touches ZeroMQ. A reader thread takes every
+ * frame off the descriptor at once (JOB frames into a local queue; REVOKE hands the queue's
+ * unstarted tail back in a RETURNED frame), so prefetched jobs can always be taken back,
+ * even while the main thread computes a long job. The main thread runs one job at a time and
+ * writes its result the moment it finishes, so the daemon always knows which job was running
+ * if the executor dies. It ignores SIGINT (the daemon owns Ctrl-C and stops it) and dies with
+ * the daemon (PDEATHSIG, set by tmq_spawn).
  */
 #ifndef TMQ_EXECUTOR_H
 #define TMQ_EXECUTOR_H
