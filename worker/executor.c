@@ -1,10 +1,14 @@
 /* worker/executor.c — see executor.h.
  *
- * Two threads share one queue under one mutex: the reader appends JOBs and, on REVOKE, takes
- * jobs off the queue's tail (so a job is either started by the main thread or returned, never
- * both); the main thread pops the head and runs it. Both write frames to the one descriptor,
- * each frame whole under a second mutex. At end of file the main thread stops after the job it
- * is running (the daemon closed us: it wants nothing more), joins the reader and frees all.
+ * The main thread owns the job stream (fd): while its queue is empty it blocks reading it,
+ * then runs the queued jobs one by one, writing each result at once. A helper thread blocks
+ * on the control descriptor and wakes only for REVOKE: it takes jobs off the queue's tail
+ * (so a job is either started by the main thread or handed back, never both) and, while the
+ * main thread computes, first drains the job stream so jobs still in the socket come back
+ * too. The stream's reader state is touched by the main thread only while it is not
+ * computing and by the helper only while it is, both under the mutex when parsing. Frames
+ * go out whole under a second mutex. In the common case (no REVOKE) the helper never wakes,
+ * so a job costs what it cost a single-threaded executor.
  */
 #include "executor.h"
 
@@ -16,6 +20,7 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -31,14 +36,14 @@ typedef struct {
 } s_job_t;
 
 typedef struct {
-    int fd;
+    int fd, ctl;
     bool test_functions;
-    pthread_mutex_t mu; /* guards queue, eof, failed */
-    pthread_cond_t ready;
-    tmq_list_t queue;    /* received, not started */
-    bool eof;            /* the reader stopped: the daemon closed us, or the stream broke */
-    bool failed;         /* ... because of an error (malformed frame, read error) */
-    pthread_mutex_t wmu; /* one frame at a time on fd */
+    pthread_mutex_t mu;    /* guards queue, computing, broken and (see above) rd */
+    tmq_list_t queue;      /* received, not started */
+    tmq_frame_reader_t rd; /* the job stream */
+    bool computing;        /* the main thread runs a job */
+    bool broken;           /* the job stream held something we do not understand */
+    pthread_mutex_t wmu;   /* one frame at a time on fd */
     /* main thread only */
     msgpack_sbuffer result;
     msgpack_zone zone;
@@ -65,28 +70,55 @@ static int s_write_frame(s_exec_t *self, const uint8_t *p, size_t n)
     return rc;
 }
 
-/* ---- the reader thread ---- */
-
-static void s_enqueue(s_exec_t *self, const tmq_frame_job_t *j)
+/* Moves every complete JOB frame held in rd onto the queue (caller holds mu). Returns 0, or
+ * -1 (and sets broken) on a frame that is not a job. */
+static int s_parse(s_exec_t *self)
 {
-    s_job_t *job = tmq_xmalloc(sizeof *job + j->fn_len + j->arg_len);
-    job->tag = j->tag;
-    job->fn_len = j->fn_len;
-    job->arg_len = j->arg_len;
-    memcpy(job->data, j->fn, j->fn_len);
-    if (j->arg_len) memcpy(job->data + j->fn_len, j->arg, j->arg_len);
-    pthread_mutex_lock(&self->mu);
-    tmq_list_push_back(&self->queue, &job->link);
-    pthread_cond_signal(&self->ready);
-    pthread_mutex_unlock(&self->mu);
+    const uint8_t *p;
+    size_t n;
+    int more;
+    while ((more = tmq_frame_reader_next(&self->rd, &p, &n)) == 1) {
+        tmq_frame_job_t j;
+        if (tmq_frame_kind(p, n) != TMQ_FRAME_JOB || tmq_frame_job_decode(p, n, &j) != 0) {
+            tmq_error("malformed frame (%zu bytes) on the job stream", n);
+            self->broken = true;
+            return -1;
+        }
+        s_job_t *job = tmq_xmalloc(sizeof *job + j.fn_len + j.arg_len);
+        job->tag = j.tag;
+        job->fn_len = j.fn_len;
+        job->arg_len = j.arg_len;
+        memcpy(job->data, j.fn, j.fn_len);
+        if (j.arg_len) memcpy(job->data + j.fn_len, j.arg, j.arg_len);
+        tmq_list_push_back(&self->queue, &job->link);
+    }
+    if (more < 0) {
+        tmq_error("oversized frame on the job stream");
+        self->broken = true;
+        return -1;
+    }
+    return 0;
 }
 
-/* REVOKE n: the last n unstarted jobs go back, in queue order. */
+/* ---- the helper thread: REVOKE ---- */
+
+/* Reads what the job stream holds without waiting (caller holds mu, main computes). */
+static void s_drain_stream(s_exec_t *self)
+{
+    struct pollfd pfd = {.fd = self->fd, .events = POLLIN};
+    while (!self->broken && poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN)) {
+        if (tmq_frame_reader_fill(&self->rd, self->fd) <= 0) return; /* main sees the end */
+        s_parse(self);
+    }
+}
+
+/* REVOKE n: the last n unstarted jobs go back, in queue order, in one RETURNED frame. */
 static int s_revoke(s_exec_t *self, uint32_t n)
 {
     tmq_list_t back;
     tmq_list_init(&back);
     pthread_mutex_lock(&self->mu);
+    if (self->computing) s_drain_stream(self);
     while (n-- > 0 && self->queue.tail) {
         tmq_list_link_t *l = self->queue.tail;
         tmq_list_remove(&self->queue, l);
@@ -97,9 +129,8 @@ static int s_revoke(s_exec_t *self, uint32_t n)
     size_t k = 0;
     tmq_list_link_t *l;
     while ((l = tmq_list_pop_front(&back))) {
-        s_job_t *job = TMQ_LIST_ENTRY(l, s_job_t, link);
-        tags[k++] = job->tag;
-        free(job);
+        tags[k++] = TMQ_LIST_ENTRY(l, s_job_t, link)->tag;
+        free(TMQ_LIST_ENTRY(l, s_job_t, link));
     }
     uint8_t *f = tmq_xmalloc(tmq_frame_returned_size(k));
     size_t len = tmq_frame_returned_write(f, tags, k);
@@ -109,73 +140,30 @@ static int s_revoke(s_exec_t *self, uint32_t n)
     return rc;
 }
 
-/* One frame from the daemon. Returns 0, or -1 when it is not one we understand. */
-static int s_on_frame(s_exec_t *self, const uint8_t *p, size_t n)
-{
-    tmq_frame_job_t j;
-    uint32_t count;
-    switch (tmq_frame_kind(p, n)) {
-    case TMQ_FRAME_JOB:
-        if (tmq_frame_job_decode(p, n, &j) != 0) break;
-        s_enqueue(self, &j);
-        return 0;
-    case TMQ_FRAME_REVOKE:
-        if (tmq_frame_revoke_decode(p, n, &count) != 0) break;
-        return s_revoke(self, count);
-    default:
-        break;
-    }
-    tmq_error("malformed frame (%zu bytes) from the daemon", n);
-    return -1;
-}
-
-static void *s_reader(void *arg)
+static void *s_helper(void *arg)
 {
     s_exec_t *self = arg;
     tmq_frame_reader_t rd;
     tmq_frame_reader_init(&rd);
-    bool failed = false;
     for (;;) {
-        ssize_t got = tmq_frame_reader_fill(&rd, self->fd);
-        if (got == 0) break; /* the daemon closed our end: a normal stop */
-        if (got < 0) {
-            if (errno != EBADF && errno != ENOTCONN) /* not our own shutdown */
-                tmq_error("read from the daemon failed: %s", strerror(errno));
-            failed = true;
-            break;
-        }
+        ssize_t got = tmq_frame_reader_fill(&rd, self->ctl);
+        if (got <= 0) break; /* the daemon closed it, or we are stopping */
         const uint8_t *p;
         size_t n;
-        int more;
-        while ((more = tmq_frame_reader_next(&rd, &p, &n)) == 1)
-            if (s_on_frame(self, p, n) != 0) break;
-        if (more != 0) {
-            if (more < 0) tmq_error("oversized frame from the daemon");
-            failed = true;
-            break;
+        uint32_t count;
+        while (tmq_frame_reader_next(&rd, &p, &n) == 1) {
+            if (tmq_frame_revoke_decode(p, n, &count) != 0) {
+                tmq_error("malformed frame (%zu bytes) on the control stream", n);
+                continue;
+            }
+            if (s_revoke(self, count) != 0) break;
         }
     }
     tmq_frame_reader_destroy(&rd);
-    pthread_mutex_lock(&self->mu);
-    self->eof = true;
-    self->failed = failed;
-    pthread_cond_signal(&self->ready);
-    pthread_mutex_unlock(&self->mu);
     return NULL;
 }
 
 /* ---- the main thread ---- */
-
-/* The next job to run, or NULL once the reader stopped. */
-static s_job_t *s_next(s_exec_t *self)
-{
-    pthread_mutex_lock(&self->mu);
-    while (!self->eof && tmq_list_empty(&self->queue))
-        pthread_cond_wait(&self->ready, &self->mu);
-    tmq_list_link_t *l = self->eof ? NULL : tmq_list_pop_front(&self->queue);
-    pthread_mutex_unlock(&self->mu);
-    return l ? TMQ_LIST_ENTRY(l, s_job_t, link) : NULL;
-}
 
 static int s_run_one(s_exec_t *self, s_job_t *job)
 {
@@ -198,39 +186,61 @@ static int s_run_one(s_exec_t *self, s_job_t *job)
     return 0;
 }
 
-int tmq_executor_run(int fd, bool test_functions)
+/* Runs jobs until the daemon closes the stream (0) or something breaks (-1). */
+static int s_serve(s_exec_t *self)
+{
+    for (;;) {
+        pthread_mutex_lock(&self->mu);
+        tmq_list_link_t *l = tmq_list_pop_front(&self->queue);
+        self->computing = l != NULL;
+        bool broken = self->broken;
+        pthread_mutex_unlock(&self->mu);
+        if (l) {
+            s_job_t *job = TMQ_LIST_ENTRY(l, s_job_t, link);
+            int rc = s_run_one(self, job);
+            free(job);
+            if (rc != 0) return -1;
+            continue;
+        }
+        if (broken) return -1;
+        ssize_t got = tmq_frame_reader_fill(&self->rd, self->fd); /* the helper keeps off */
+        if (got == 0) return 0; /* the daemon closed our end: a normal stop */
+        if (got < 0) {
+            tmq_error("read from the daemon failed: %s", strerror(errno));
+            return -1;
+        }
+        pthread_mutex_lock(&self->mu);
+        s_parse(self);
+        pthread_mutex_unlock(&self->mu);
+    }
+}
+
+int tmq_executor_run(int fd, int ctl, bool test_functions)
 {
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
-    s_exec_t self = {.fd = fd, .test_functions = test_functions};
+    s_exec_t self = {.fd = fd, .ctl = ctl, .test_functions = test_functions};
     pthread_mutex_init(&self.mu, NULL);
     pthread_mutex_init(&self.wmu, NULL);
-    pthread_cond_init(&self.ready, NULL);
     tmq_list_init(&self.queue);
+    tmq_frame_reader_init(&self.rd);
     msgpack_sbuffer_init(&self.result);
     if (!msgpack_zone_init(&self.zone, 4096)) tmq_oom();
-    pthread_t reader;
-    if (pthread_create(&reader, NULL, s_reader, &self) != 0) {
-        tmq_error("cannot start the reader thread");
-        return -1;
+    pthread_t helper;
+    bool helped = ctl >= 0 && pthread_create(&helper, NULL, s_helper, &self) == 0;
+    if (ctl >= 0 && !helped) tmq_warn("cannot start the REVOKE thread: jobs cannot be handed back");
+    int rc = s_serve(&self);
+    if (helped) {
+        shutdown(ctl, SHUT_RDWR); /* wakes the helper */
+        pthread_join(helper, NULL);
     }
-    int rc = 0;
-    s_job_t *job;
-    while ((job = s_next(&self)) != NULL) {
-        rc = s_run_one(&self, job);
-        free(job);
-        if (rc != 0) break;
-    }
-    shutdown(fd, SHUT_RDWR); /* wakes the reader if it still waits */
-    pthread_join(reader, NULL);
-    if (self.failed) rc = -1;
     tmq_list_link_t *l;
     while ((l = tmq_list_pop_front(&self.queue)))
         free(TMQ_LIST_ENTRY(l, s_job_t, link));
+    tmq_frame_reader_destroy(&self.rd);
     msgpack_zone_destroy(&self.zone);
     msgpack_sbuffer_destroy(&self.result);
     free(self.frame);
-    pthread_cond_destroy(&self.ready);
     pthread_mutex_destroy(&self.mu);
     pthread_mutex_destroy(&self.wmu);
     return rc;

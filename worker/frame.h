@@ -1,13 +1,14 @@
 /* worker/frame.h — the byte stream between the worker daemon and its executor processes.
  *
  * Each frame is a 4-byte big-endian length and that many bytes holding one msgpack array
- * whose first element is the frame kind: JOB [1, tag, fn, arg] and REVOKE [3, n] go from the
- * daemon to the executor; RESULT [2, tag, status, data, ms] (one per job it started, in the
- * order the jobs were sent) and RETURNED [4, [tag, ...]] (jobs it hands back unstarted, in
- * their order, answering REVOKE) come back. The tag is the daemon's local job number. Encoding
- * writes fixed-width forms; decoding accepts any msgpack form of each field, checks every
- * length against the bytes present and never allocates. The reader accumulates bytes from a
- * descriptor and hands out complete frames.
+ * whose first element is the frame kind. On the job stream (the executor's fd 3) JOB [1, tag,
+ * fn, arg] goes from the daemon to the executor; RESULT [2, tag, status, data, ms] (one per
+ * job it started, in the order the jobs were sent) and RETURNED [4, [tag, ...]] (jobs it
+ * hands back unstarted, in their order, answering REVOKE) come back. REVOKE [3, n] travels
+ * alone on the control stream (fd 4), so it is read at once even while a job computes. The tag is
+ * the daemon's local job number. Encoding writes fixed-width forms; decoding accepts any msgpack
+ * form of each field, checks every length against the bytes present and never allocates. The reader
+ * accumulates bytes from a descriptor and hands out complete frames.
  */
 #ifndef TMQ_FRAME_H
 #define TMQ_FRAME_H

@@ -1,7 +1,7 @@
 /* worker/main.c — taskmq-worker: parse the command line, then run as the daemon or, when the
  * daemon started this binary again with the hidden --executor flag, as one executor serving
- * jobs on fd 3 (shown in ps as "taskmq-worker: executor (NAME)"). Exit status: 0 clean stop,
- * 1 failure, 2 usage, 3 broker unreachable or refusing (common/exits.h). */
+ * jobs on fd 3, REVOKE on fd 4 (shown in ps as "taskmq-worker: executor (NAME)"). Exit status: 0
+ * clean stop, 1 failure, 2 usage, 3 broker unreachable or refusing (common/exits.h). */
 #include "daemon.h"
 #include "executor.h"
 #include "exits.h"
@@ -38,7 +38,8 @@ int main(int argc, char **argv)
         snprintf(title, sizeof title, "taskmq-worker: executor (%s)", o.name);
         tmq_set_title(argc, argv, title, "taskmq-executor");
         tmq_log_init("executor", o.verbose ? TMQ_LOG_DEBUG : TMQ_LOG_INFO);
-        return tmq_executor_run(3, o.test_functions) == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
+        int ctl = fcntl(4, F_GETFD) >= 0 ? 4 : -1;
+        return tmq_executor_run(3, ctl, o.test_functions) == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
     }
     return tmq_daemon_run(&o);
 }

@@ -38,7 +38,8 @@ typedef enum { S_CRASH, S_TIMEOUT, S_CANCEL } s_cause_t;
 
 typedef struct {
     pid_t pid;       /* 0 when the slot is empty */
-    int fd;          /* -1 when the slot is empty */
+    int fd;          /* the job stream; -1 when the slot is empty */
+    int ctl;         /* the control stream (REVOKE); -1 when the slot is empty */
     tmq_list_t jobs; /* handed over, in order; head is running */
     double load_ms;  /* sum of the jobs' estimates; INFINITY when one is unknown */
     tmq_frame_reader_t rd;
@@ -102,7 +103,7 @@ tmq_sup_t *tmq_sup_new(size_t procs, const char *path, char *const argv[], tmq_l
     self->argv = s_argv_dup(argv);
     self->tags = tmq_xmalloc(TMQ_FRAME_MAX_TAGS * sizeof *self->tags);
     for (size_t i = 0; i < procs; i++) {
-        self->ex[i].fd = -1;
+        self->ex[i].fd = self->ex[i].ctl = -1;
         tmq_list_init(&self->ex[i].jobs);
         tmq_frame_reader_init(&self->ex[i].rd);
     }
@@ -138,7 +139,8 @@ static void s_reap(tmq_sup_t *self)
 static void s_slot_clear(s_exec_t *e)
 {
     if (e->fd >= 0) close(e->fd);
-    e->fd = -1;
+    if (e->ctl >= 0) close(e->ctl);
+    e->fd = e->ctl = -1;
     e->pid = 0;
     e->load_ms = 0;
     e->results = 0;
@@ -209,19 +211,31 @@ void tmq_sup_destroy(tmq_sup_t **self_p)
 /* Starts the slot's executor; on failure schedules a retry with backoff. */
 static int s_spawn(tmq_sup_t *self, s_exec_t *e, int64_t now)
 {
-    int sv[2];
+    int sv[2], cv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) goto fail;
-    pid_t pid = tmq_spawn(self->path, self->argv, sv[1], true);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cv) != 0) {
+        int err = errno;
+        close(sv[0]);
+        close(sv[1]);
+        errno = err;
+        goto fail;
+    }
+    int child[2] = {sv[1], cv[1]};
+    pid_t pid = tmq_spawn_fds(self->path, self->argv, child, 2, true);
     int err = errno;
     close(sv[1]);
+    close(cv[1]);
     if (pid < 0) {
         close(sv[0]);
+        close(cv[0]);
         errno = err;
         goto fail;
     }
     fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+    fcntl(cv[0], F_SETFL, fcntl(cv[0], F_GETFL) | O_NONBLOCK);
     e->pid = pid;
     e->fd = sv[0];
+    e->ctl = cv[0];
     e->spawned_us = now;
     e->results = 0;
     e->load_ms = 0;
@@ -549,12 +563,16 @@ static void s_hand(tmq_sup_t *self, s_exec_t *e, tmq_wjob_t *job, int64_t now)
     e->load_ms += job->est_ms < 0 ? INFINITY : job->est_ms;
 }
 
-/* Asks e for every job it holds but has not started. */
+/* Asks e, on its control stream, for every job it holds but has not started. */
 static void s_revoke(s_exec_t *e)
 {
     uint8_t f[TMQ_FRAME_REVOKE_SIZE];
-    s_out(e, f, tmq_frame_revoke_write(f, (uint32_t)(e->jobs.size - 1)));
-    e->revoking = true;
+    size_t len = tmq_frame_revoke_write(f, (uint32_t)(e->jobs.size - 1));
+    ssize_t w;
+    while ((w = send(e->ctl, f, len, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    /* 11 bytes into an empty socket go whole; if not, the executor is dying (EOF tells) */
+    e->revoking = w == (ssize_t)len;
 }
 
 /* True when e's running job has overrun its estimate (it may be long). */
@@ -630,13 +648,9 @@ void tmq_sup_dispatch(tmq_sup_t *self)
 
 size_t tmq_sup_reclaim(tmq_sup_t *self)
 {
-    int64_t now = tmq_clock_us();
     for (size_t i = 0; i < self->n; i++) {
         s_exec_t *e = &self->ex[i];
-        if (e->fd >= 0 && !e->revoking && e->jobs.size >= 2) {
-            s_revoke(e);
-            s_write(self, e, now);
-        }
+        if (e->fd >= 0 && !e->revoking && e->jobs.size >= 2) s_revoke(e);
     }
     return tmq_sup_reclaiming(self);
 }
