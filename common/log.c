@@ -3,6 +3,7 @@
 #include "log.h"
 #include "platform.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +58,14 @@ void tmq_log_limited(int level, tmq_rate_t *r, uint32_t burst, const char *fmt, 
     if (suppressed && n >= 0 && (size_t)n < sizeof msg)
         snprintf(msg + n, sizeof msg - (size_t)n, " (%u similar lines suppressed)", suppressed);
     s_emit(level, msg);
+}
+
+void tmq_printable(char *buf, size_t size, const char *s, size_t len)
+{
+    size_t n = len < size - 1 ? len : size - 1;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
+    buf[n] = '\0';
 }
 
 bool tmq_rate_ok(tmq_rate_t *r, uint32_t burst, uint32_t *suppressed)

@@ -8,6 +8,7 @@
 #define TMQ_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { TMQ_LOG_ERROR = 0, TMQ_LOG_WARN, TMQ_LOG_INFO, TMQ_LOG_DEBUG } tmq_log_level_t;
@@ -37,6 +38,10 @@ typedef struct {
 
 /* True when a line may be written now; *suppressed gets how many were dropped before it. */
 bool tmq_rate_ok(tmq_rate_t *r, uint32_t burst, uint32_t *suppressed);
+
+/* Copies at most len bytes of a peer's text s into buf (size > 0), NUL-terminated, each
+ * unprintable byte replaced by '?': safe to put in a log line. */
+void tmq_printable(char *buf, size_t size, const char *s, size_t len);
 
 /* Logs at `level` through the limiter r (at most `burst` lines a second); the line that
  * passes after some were dropped says "(N similar lines suppressed)". The one way to log

@@ -29,6 +29,19 @@ int64_t tmq_clock_us(void)
 
 pid_t tmq_spawn(const char *path, char *const argv[], int keep_fd, bool die_with_parent)
 {
+    return tmq_spawn_fds(path, argv, &keep_fd, keep_fd >= 0 ? 1 : 0, die_with_parent);
+}
+
+#define S_MAX_FDS 8
+#define S_FD_PARK 100 /* handed-down descriptors are parked above this before dup2 */
+
+pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t nfds,
+                    bool die_with_parent)
+{
+    if (nfds > S_MAX_FDS) {
+        errno = EINVAL;
+        return -1;
+    }
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid != 0) return pid;
@@ -42,13 +55,12 @@ pid_t tmq_spawn(const char *path, char *const argv[], int keep_fd, bool die_with
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     signal(SIGPIPE, SIG_DFL);
-    if (keep_fd >= 0) {
-        if (keep_fd != 3 && dup2(keep_fd, 3) < 0) _exit(127);
-        if (keep_fd == 3) fcntl(3, F_SETFD, 0); /* dup2 clears close-on-exec; do it here too */
-        close_range(4, ~0U, 0);
-    } else {
-        close_range(3, ~0U, 0);
-    }
+    int parked[S_MAX_FDS];
+    for (size_t i = 0; i < nfds; i++) /* out of the way first: targets may collide */
+        if ((parked[i] = fcntl(fds[i], F_DUPFD, S_FD_PARK)) < 0) _exit(127);
+    for (size_t i = 0; i < nfds; i++)
+        if (dup2(parked[i], 3 + (int)i) < 0) _exit(127); /* dup2 clears close-on-exec */
+    close_range(3 + (unsigned)nfds, ~0U, 0);
     execvp(path ? path : argv[0], argv);
     _exit(127);
 }

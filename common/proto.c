@@ -57,12 +57,14 @@ static uint64_t s_be(const uint8_t *p, int n)
     return v;
 }
 
-/* Skips one object at *pos. Returns 0, or -1 when it is truncated, too deep, one object past
- * the *budget of objects, or uses the reserved byte 0xc1. Allocates nothing, so a lying count
- * costs only the bytes present. */
+/* Skips one object at *pos. depth is how many containers may still nest here (the object
+ * itself included): an array or map needs depth >= 1, so with depth 32 at the top at most 32
+ * containers nest, the outermost counting as 1. Returns 0, or -1 when it is truncated, too
+ * deep, one object past the *budget of objects, or uses the reserved byte 0xc1. Allocates
+ * nothing, so a lying count costs only the bytes present. */
 static int s_scan(const uint8_t *p, size_t len, size_t *pos, int depth, uint32_t *budget)
 {
-    if (depth < 0 || *pos >= len || *budget == 0) return -1;
+    if (*pos >= len || *budget == 0) return -1;
     (*budget)--;
     uint8_t b = p[(*pos)++];
     size_t left = len - *pos;
@@ -158,6 +160,8 @@ static int s_scan(const uint8_t *p, size_t len, size_t *pos, int depth, uint32_t
         else
             skip += n;
     }
+    bool container = (b & 0xe0) == 0x80 || (b >= 0xdc && b <= 0xdf); /* fixmap/-array, 16/32 */
+    if (container && depth <= 0) return -1;
     if (skip > left) return -1;
     *pos += skip;
     if (items > left) return -1; /* every child needs at least one byte */

@@ -7,6 +7,7 @@
  */
 #include "builtins.h"
 
+#include "jsonmp.h"
 #include "proto.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -44,6 +46,24 @@ static int s_error(msgpack_sbuffer *out, const char *fmt, ...)
     return TMQ_ST_ERROR;
 }
 
+#define S_GOT_MAX 60 /* characters of a wrong argument quoted in the error */
+
+/* "FN: argument must be WHAT, got VALUE", the value as compact JSON, cut at S_GOT_MAX. */
+static int s_wrong(msgpack_sbuffer *out, const char *fn, const char *what,
+                   const msgpack_object *arg)
+{
+    json_t *j = tmq_json_from_object(arg);
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(j);
+    const char *got = text ? text : "?";
+    int n = (int)strlen(got);
+    int st = n > S_GOT_MAX
+                 ? s_error(out, "%s: argument must be %s, got %.*s...", fn, what, S_GOT_MAX, got)
+                 : s_error(out, "%s: argument must be %s, got %s", fn, what, got);
+    free(text);
+    return st;
+}
+
 static int s_pack_u64(msgpack_sbuffer *out, uint64_t v)
 {
     msgpack_packer pk;
@@ -63,10 +83,11 @@ static int s_count_arg(const msgpack_object *arg, uint64_t *n)
 static int s_sum(const msgpack_object *arg, const void *raw, size_t raw_len, msgpack_sbuffer *out)
 {
     uint64_t n;
-    if (s_count_arg(arg, &n) != 0)
-        return s_error(out, "sum: argument must be a non-negative integer");
+    if (s_count_arg(arg, &n) != 0) return s_wrong(out, "sum", "a non-negative integer", arg);
     unsigned __int128 total = n ? (unsigned __int128)n * (n - 1) / 2 : 0;
-    if (total > INT64_MAX) return s_error(out, "sum: result does not fit in 64 bits");
+    if (total > INT64_MAX)
+        return s_error(out, "sum: result does not fit in 64 bits, got %llu (at most 4294967296)",
+                       (unsigned long long)n);
     uint64_t acc = 0;
     for (uint64_t i = 0; i < n; i++) {
         acc += i;
@@ -90,8 +111,7 @@ static int s_primes(const msgpack_object *arg, const void *raw, size_t raw_len,
                     msgpack_sbuffer *out)
 {
     uint64_t n;
-    if (s_count_arg(arg, &n) != 0)
-        return s_error(out, "primes: argument must be a non-negative integer");
+    if (s_count_arg(arg, &n) != 0) return s_wrong(out, "primes", "a non-negative integer", arg);
     uint64_t count = 0;
     for (uint64_t k = 2; k < n; k++)
         count += s_is_prime(k);
@@ -110,25 +130,18 @@ static int s_sleep(const msgpack_object *arg, const void *raw, size_t raw_len, m
 {
     uint64_t ms;
     if (s_count_arg(arg, &ms) != 0)
-        return s_error(out, "sleep: argument must be a non-negative integer");
+        return s_wrong(out, "sleep", "a non-negative integer (milliseconds)", arg);
     struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
     return s_pack_u64(out, ms);
 }
 
-/* fail text: a job error carrying exactly text; any other argument is shown as JSON-ish text. */
+/* fail text: a job error carrying exactly text. */
 static int s_fail(const msgpack_object *arg, const void *raw, size_t raw_len, msgpack_sbuffer *out)
 {
-    if (arg->type == MSGPACK_OBJECT_STR) {
-        msgpack_sbuffer_write(out, arg->via.str.ptr, arg->via.str.size);
-        return TMQ_ST_ERROR;
-    }
-    char text[1024];
-    int n = msgpack_object_print_buffer(text, sizeof text, *arg);
-    if (n <= 0) return s_error(out, "fail: argument must be a string");
-    if ((size_t)n >= sizeof text) n = sizeof text - 1;
-    msgpack_sbuffer_write(out, text, (size_t)n);
+    if (arg->type != MSGPACK_OBJECT_STR) return s_wrong(out, "fail", "a string", arg);
+    msgpack_sbuffer_write(out, arg->via.str.ptr, arg->via.str.size);
     return TMQ_ST_ERROR;
 }
 

@@ -1,17 +1,22 @@
 /* worker/daemon.c — see daemon.h.
  *
- * The daemon owns the local FIFO of jobs not yet given to an executor; the supervisor takes
+ * The daemon owns the local queue of jobs not yet given to an executor; the supervisor takes
  * from it and puts unstarted jobs back at its front. Results reach the DONE batch through
- * s_on_result; the batch goes out once per turn, or early when it grows large. Nothing is
- * logged per job above debug level.
+ * s_on_result; the batch goes out once per turn, or early when it grows large. A broker's
+ * REVOKE is answered from the local queue and, when that holds too few, from jobs the
+ * executors have not started: the daemon asks them (tmq_sup_reclaim) and sends RETURNED once
+ * they answered (or S_RECLAIM_WAIT_MS passed). Nothing is logged per job above debug level.
  */
 #include "daemon.h"
 
 #include "builtins.h"
-#include "link.h"
+#include "endpoint.h"
+#include "exits.h"
 #include "log.h"
 #include "platform.h"
 #include "supervisor.h"
+#include "uplink.h"
+#include "xalloc.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -22,17 +27,23 @@
 
 #define S_DONE_FLUSH_BYTES (16u << 20) /* send a DONE early past this size */
 #define S_MAX_WAIT_MS 1000
+#define S_RECLAIM_WAIT_MS 100 /* longest a RETURNED waits for executors to hand jobs back */
 
 typedef struct {
     const tmq_worker_opts_t *opts;
-    tmq_link_t *link;
+    tmq_uplink_t *link;
     tmq_sup_t *sup;
-    tmq_jobq_t queue; /* received, not yet given to an executor */
+    tmq_list_t queue; /* received, not yet given to an executor */
     tmq_pace_t pace;
+    const char *names[TMQ_BUILTINS_MAX];
+    size_t nnames;
     tmq_batch_t done;
     tmq_batch_t returned;
-    bool returned_due; /* a REVOKE awaits its RETURNED (possibly empty) */
+    bool returned_due;  /* a REVOKE awaits its RETURNED (possibly empty) */
+    size_t owed;        /* jobs the broker asked back that executors are handing back */
+    int64_t owed_until; /* when RETURNED goes out regardless */
     uint64_t next_tag;
+    uint64_t ndone, nfailed; /* results reported (ok / not ok), carried in READY */
     zmq_pollitem_t *items;
     tmq_rate_t rate;
 } s_daemon_t;
@@ -40,22 +51,22 @@ typedef struct {
 static void s_flush(s_daemon_t *self)
 {
     size_t len;
-    if (self->done.count && tmq_link_writable(self->link)) {
+    if (self->done.count && tmq_uplink_writable(self->link)) {
         void *body = tmq_batch_finish(&self->done, TMQ_CMD_DONE, 0, &len);
-        tmq_link_send(self->link, TMQ_CMD_DONE, &body, len);
+        tmq_uplink_send(self->link, TMQ_CMD_DONE, &body, len);
     }
-    if (self->returned_due && tmq_link_writable(self->link)) {
+    if (self->returned_due && tmq_uplink_writable(self->link)) {
         void *body = tmq_batch_finish(&self->returned, TMQ_CMD_RETURNED, 0, &len);
-        tmq_link_send(self->link, TMQ_CMD_RETURNED, &body, len);
+        tmq_uplink_send(self->link, TMQ_CMD_RETURNED, &body, len);
         self->returned_due = false;
     }
 }
 
-static void s_on_result(void *arg, const tmq_job_t *job, int status, const void *data, size_t len,
+static void s_on_result(void *arg, const tmq_wjob_t *job, int status, const void *data, size_t len,
                         pid_t pid, double ms)
 {
     s_daemon_t *self = arg;
-    uint32_t limit = tmq_link_max_payload(self->link);
+    uint32_t limit = tmq_uplink_max_payload(self->link);
     char text[128];
     if (status == TMQ_ST_OK && len > limit) {
         snprintf(text, sizeof text, "result too large: %zu bytes (limit %u)", len, limit);
@@ -73,17 +84,35 @@ static void s_on_result(void *arg, const tmq_job_t *job, int status, const void 
                           .pid = (uint32_t)pid,
                           .ms = ms};
     tmq_batch_add_done(&self->done, &it);
+    if (status == TMQ_ST_OK)
+        self->ndone++;
+    else
+        self->nfailed++;
     tmq_debug("job %llu/%u done: status %d, %.3f ms on %d", (unsigned long long)job->jid,
               job->attempt, status, ms, (int)pid);
     if (self->done.buf.size >= S_DONE_FLUSH_BYTES) s_flush(self);
 }
 
+/* tmq_uplink_ready_fn: READY with this daemon's identity, functions and counts. */
+static void *s_ready_body(void *arg, size_t *len)
+{
+    s_daemon_t *self = arg;
+    const tmq_worker_opts_t *o = self->opts;
+    tmq_ready_t r = {.name = o->name,
+                     .name_len = strlen(o->name),
+                     .procs = (uint32_t)o->procs,
+                     .pid = (uint32_t)getpid(),
+                     .version = TMQ_VERSION,
+                     .version_len = strlen(TMQ_VERSION),
+                     .done = self->ndone,
+                     .failed = self->nfailed};
+    return tmq_proto_ready_body(&r, self->names, self->nnames, len);
+}
+
 static void s_bad_item(s_daemon_t *self, const char *cmd, size_t i)
 {
-    uint32_t suppressed;
-    if (tmq_rate_ok(&self->rate, 5, &suppressed))
-        tmq_warn("malformed %s item %zu from the broker (ignored)%s", cmd, i,
-                 suppressed ? "; similar lines suppressed" : "");
+    tmq_log_limited(TMQ_LOG_WARN, &self->rate, 5, "malformed %s item %zu from the broker (ignored)",
+                    cmd, i);
 }
 
 static void s_on_jobs(s_daemon_t *self, const tmq_msg_t *m)
@@ -96,28 +125,27 @@ static void s_on_jobs(s_daemon_t *self, const tmq_msg_t *m)
             continue;
         }
         int fn = tmq_pace_index(&self->pace, it.fn, it.fn_len);
-        tmq_jobq_push_back(&self->queue, tmq_job_new(&it, ++self->next_tag, fn));
+        tmq_list_push_back(&self->queue, &tmq_wjob_new(&it, ++self->next_tag, fn)->link);
     }
 }
 
 static void s_on_cancel(s_daemon_t *self, const tmq_msg_t *m)
 {
     size_t n = tmq_msg_count(m), k = 0;
-    tmq_job_ref_t *refs = malloc((n ? n : 1) * sizeof *refs);
-    if (!refs) abort();
+    tmq_wjob_ref_t *refs = tmq_xmalloc((n ? n : 1) * sizeof *refs);
     for (size_t i = 0; i < n; i++) {
         if (tmq_msg_ref_item(m, i, &refs[k].jid, &refs[k].attempt) == 0)
             k++;
         else
             s_bad_item(self, "CANCEL", i);
     }
-    tmq_job_refs_sort(refs, k);
-    tmq_job_t *j = self->queue.head;
+    tmq_wjob_refs_sort(refs, k);
+    tmq_wjob_t *j = tmq_wjob_first(&self->queue);
     while (j) {
-        tmq_job_t *next = j->next;
-        if (tmq_job_refs_has(refs, k, j->jid, j->attempt)) {
-            tmq_jobq_remove(&self->queue, j);
-            tmq_job_destroy(&j);
+        tmq_wjob_t *next = tmq_wjob_next(j);
+        if (tmq_wjob_refs_has(refs, k, j->jid, j->attempt)) {
+            tmq_list_remove(&self->queue, &j->link);
+            tmq_wjob_destroy(&j);
         }
         j = next;
     }
@@ -125,8 +153,26 @@ static void s_on_cancel(s_daemon_t *self, const tmq_msg_t *m)
     free(refs);
 }
 
-/* Hands back up to n jobs from the tail of the local queue (those that would run last),
- * listed in queue order. */
+/* Moves up to n jobs from the tail of the local queue (those that would run last) into the
+ * RETURNED batch, listed in queue order. Returns how many. */
+static size_t s_give_back(s_daemon_t *self, size_t n)
+{
+    size_t k = n < self->queue.size ? n : self->queue.size;
+    tmq_list_link_t *l = self->queue.tail;
+    for (size_t i = 1; i < k; i++)
+        l = l->prev;
+    for (size_t i = 0; i < k; i++) {
+        tmq_wjob_t *j = TMQ_WJOB(l);
+        l = l->next;
+        tmq_batch_add_ref(&self->returned, j->jid, j->attempt);
+        tmq_list_remove(&self->queue, &j->link);
+        tmq_wjob_destroy(&j);
+    }
+    return k;
+}
+
+/* REVOKE n: hand back up to n jobs not started here; ask the executors when the local queue
+ * holds fewer. */
 static void s_on_revoke(s_daemon_t *self, const tmq_msg_t *m)
 {
     uint64_t n;
@@ -134,27 +180,36 @@ static void s_on_revoke(s_daemon_t *self, const tmq_msg_t *m)
         s_bad_item(self, "REVOKE", 0);
         return;
     }
-    size_t k = n < self->queue.count ? (size_t)n : self->queue.count;
-    tmq_job_t *j = self->queue.tail;
-    for (size_t i = 1; i < k; i++)
-        j = j->prev;
-    while (k-- > 0) {
-        tmq_job_t *next = j->next;
-        tmq_batch_add_ref(&self->returned, j->jid, j->attempt);
-        tmq_jobq_remove(&self->queue, j);
-        tmq_job_destroy(&j);
-        j = next;
+    size_t want = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+    size_t given = s_give_back(self, want);
+    if (given < want && self->owed == 0 && tmq_sup_reclaim(self->sup) > 0) {
+        self->owed = want - given;
+        self->owed_until = tmq_clock_ms() + S_RECLAIM_WAIT_MS;
+        return;
     }
-    self->returned_due = true;
+    if (self->owed == 0) self->returned_due = true;
+}
+
+/* Gives the broker what executors handed back for its REVOKE; RETURNED goes out once they
+ * all answered, the debt is paid, or the wait is over. */
+static void s_settle(s_daemon_t *self)
+{
+    if (self->owed == 0) return;
+    self->owed -= s_give_back(self, self->owed);
+    if (self->owed == 0 || tmq_sup_reclaiming(self->sup) == 0 ||
+        tmq_clock_ms() >= self->owed_until) {
+        self->owed = 0;
+        self->returned_due = true;
+    }
 }
 
 static void s_drain_link(s_daemon_t *self)
 {
     tmq_wire_in_t in;
     bool reset = false;
-    while (tmq_link_recv(self->link, &in, &reset) == 1) {
+    while (tmq_uplink_recv(self->link, &in, &reset) == 1) {
         if (reset) { /* RECONNECT arrived before this message: old jobs are void */
-            tmq_jobq_clear(&self->queue);
+            tmq_wjob_clear(&self->queue);
             reset = false;
         }
         switch (in.msg.cmd) {
@@ -172,12 +227,14 @@ static void s_drain_link(s_daemon_t *self)
         }
         tmq_wire_in_release(&in);
     }
-    if (reset) tmq_jobq_clear(&self->queue);
+    if (reset) tmq_wjob_clear(&self->queue);
 }
 
 static long s_timeout(s_daemon_t *self)
 {
-    int64_t wait = tmq_link_next_ms(self->link) - tmq_clock_ms();
+    int64_t wait = tmq_uplink_next_ms(self->link) - tmq_clock_ms();
+    if (self->owed && self->owed_until - tmq_clock_ms() < wait)
+        wait = self->owed_until - tmq_clock_ms();
     int64_t next_us = tmq_sup_next_us(self->sup);
     if (next_us != INT64_MAX) {
         int64_t w = (next_us - tmq_clock_us() + 999) / 1000;
@@ -187,14 +244,15 @@ static long s_timeout(s_daemon_t *self)
     return wait > S_MAX_WAIT_MS ? S_MAX_WAIT_MS : (long)wait;
 }
 
+/* Returns 0 when interrupted, TMQ_EXIT_NO_BROKER when the broker refused us, -1 on error. */
 static int s_loop(s_daemon_t *self)
 {
     while (!zsys_interrupted) {
         size_t n = 0;
-        zsock_t *sock = tmq_link_socket(self->link);
+        zsock_t *sock = tmq_uplink_socket(self->link);
         if (sock) {
             short ev = ZMQ_POLLIN;
-            if ((self->done.count || self->returned_due) && !tmq_link_writable(self->link))
+            if ((self->done.count || self->returned_due) && !tmq_uplink_writable(self->link))
                 ev |= ZMQ_POLLOUT;
             self->items[n++] = (zmq_pollitem_t){.socket = zsock_resolve(sock), .events = ev};
         }
@@ -206,8 +264,14 @@ static int s_loop(s_daemon_t *self)
         }
         if (zsys_interrupted) break;
         s_drain_link(self);
+        if (tmq_uplink_refused(self->link)) {
+            tmq_error("%s (is --broker %s the broker's worker port?)",
+                      tmq_uplink_refused(self->link), self->opts->broker);
+            return TMQ_EXIT_NO_BROKER;
+        }
         tmq_sup_service(self->sup, self->items + base, n - base);
-        if (tmq_link_tick(self->link)) tmq_jobq_clear(&self->queue);
+        if (tmq_uplink_tick(self->link)) tmq_wjob_clear(&self->queue);
+        s_settle(self);
         tmq_sup_dispatch(self->sup);
         s_flush(self);
     }
@@ -215,11 +279,13 @@ static int s_loop(s_daemon_t *self)
 }
 
 /* The executor command line: this very program in executor mode. */
-static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[5])
+static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[8])
 {
     int i = 0;
-    argv[i++] = (char *)tmq_self_exe();
+    argv[i++] = "taskmq-worker";
     argv[i++] = "--executor";
+    argv[i++] = "--name";
+    argv[i++] = (char *)o->name;
     if (o->test_functions) argv[i++] = "--test-functions";
     if (o->verbose) argv[i++] = "-v";
     argv[i] = NULL;
@@ -227,35 +293,31 @@ static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[5])
 
 static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o)
 {
-    const char *names[TMQ_BUILTINS_MAX];
-    size_t nfn = tmq_builtins_names(o->test_functions, names, TMQ_BUILTINS_MAX);
-    tmq_pace_init(&self->pace, names, nfn);
-    size_t len;
-    tmq_ready_t r = {.name = o->name,
-                     .name_len = strlen(o->name),
-                     .procs = (uint32_t)o->procs,
-                     .pid = (uint32_t)getpid(),
-                     .version = TMQ_VERSION,
-                     .version_len = strlen(TMQ_VERSION)};
-    void *ready = tmq_proto_ready_body(&r, names, nfn, &len);
-    self->link = tmq_link_new(o->broker, ready, len);
-    free(ready);
+    char err[512];
+    if (tmq_endpoint_connectable(o->broker, err, sizeof err) != TMQ_EP_OK) {
+        tmq_error("--broker: %s", err);
+        return TMQ_EXIT_NO_BROKER;
+    }
+    self->nnames = tmq_builtins_names(o->test_functions, self->names, TMQ_BUILTINS_MAX);
+    tmq_pace_init(&self->pace, self->names, self->nnames);
+    self->link = tmq_uplink_new(o->broker, s_ready_body, self);
     if (!self->link) {
         tmq_error("invalid broker endpoint '%s': %s", o->broker, zmq_strerror(errno));
-        return 2;
+        return TMQ_EXIT_USAGE;
     }
-    char *argv[5];
+    char *argv[8];
     s_executor_argv(o, argv);
-    self->sup = tmq_sup_new((size_t)o->procs, argv, &self->queue, &self->pace, s_on_result, self);
-    self->items = calloc((size_t)o->procs + 1, sizeof *self->items);
-    if (!self->sup || !self->items) abort();
+    self->sup = tmq_sup_new((size_t)o->procs, tmq_self_exe(), argv, &self->queue, &self->pace,
+                            s_on_result, self);
+    self->items = tmq_xcalloc((size_t)o->procs + 1, sizeof *self->items);
     if (tmq_sup_start(self->sup) != 0) {
         tmq_error("could not start any executor process");
-        return 1;
+        return TMQ_EXIT_FAILED;
     }
-    tmq_info("worker '%s' (pid %d): %d executor%s, broker %s%s", o->name, (int)getpid(), o->procs,
-             o->procs == 1 ? "" : "s", o->broker, o->test_functions ? ", test functions on" : "");
-    return 0;
+    tmq_info("worker '%s' (pid %d, taskmq %s): %d executor%s, broker %s%s", o->name, (int)getpid(),
+             TMQ_VERSION, o->procs, o->procs == 1 ? "" : "s", o->broker,
+             o->test_functions ? ", test functions on" : "");
+    return TMQ_EXIT_OK;
 }
 
 int tmq_daemon_run(const tmq_worker_opts_t *o)
@@ -263,20 +325,23 @@ int tmq_daemon_run(const tmq_worker_opts_t *o)
     tmq_log_init("worker", o->verbose ? TMQ_LOG_DEBUG : TMQ_LOG_INFO);
     signal(SIGPIPE, SIG_IGN);
     s_daemon_t self = {.opts = o};
-    tmq_jobq_init(&self.queue);
+    tmq_list_init(&self.queue);
     tmq_batch_init(&self.done);
     tmq_batch_init(&self.returned);
 
     int rc = s_start(&self, o);
-    if (rc == 0) {
-        rc = s_loop(&self) == 0 ? 0 : 1;
-        tmq_info("stopping: saying BYE to the broker and stopping executors");
-        s_flush(&self);
-        tmq_link_bye(self.link);
+    if (rc == TMQ_EXIT_OK) {
+        int lrc = s_loop(&self);
+        rc = lrc == 0 ? TMQ_EXIT_OK : lrc > 0 ? lrc : TMQ_EXIT_FAILED;
+        if (lrc == 0) {
+            tmq_info("stopping: saying BYE to the broker and stopping executors");
+            s_flush(&self);
+            tmq_uplink_bye(self.link);
+        }
     }
     tmq_sup_destroy(&self.sup);
-    tmq_link_destroy(&self.link);
-    tmq_jobq_clear(&self.queue);
+    tmq_uplink_destroy(&self.link);
+    tmq_wjob_clear(&self.queue);
     tmq_batch_destroy(&self.done);
     tmq_batch_destroy(&self.returned);
     free(self.items);

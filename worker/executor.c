@@ -1,108 +1,247 @@
-/* worker/executor.c — see executor.h. One loop: fill, run each complete job, write its result.
- * Reads block (the executor has nothing else to do); each result is written whole before the
- * next job starts. Per-job buffers (result, unpack zone, frame) are reused. */
+/* worker/executor.c — see executor.h.
+ *
+ * The main thread owns the job stream (fd): while its queue is empty it blocks reading it,
+ * then runs the queued jobs one by one, writing each result at once. A helper thread blocks
+ * on the control descriptor and wakes only for REVOKE: it takes jobs off the queue's tail
+ * (so a job is either started by the main thread or handed back, never both) and, while the
+ * main thread computes, first drains the job stream so jobs still in the socket come back
+ * too. The stream's reader state is touched by the main thread only while it is not
+ * computing and by the helper only while it is, both under the mutex when parsing. Frames
+ * go out whole under a second mutex. In the common case (no REVOKE) the helper never wakes,
+ * so a job costs what it cost a single-threaded executor.
+ */
 #include "executor.h"
 
 #include "builtins.h"
 #include "frame.h"
+#include "list.h"
 #include "log.h"
 #include "platform.h"
+#include "xalloc.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 typedef struct {
-    int fd;
+    tmq_list_link_t link;
+    uint64_t tag;
+    size_t fn_len, arg_len;
+    uint8_t data[]; /* fn bytes, then arg bytes */
+} s_job_t;
+
+typedef struct {
+    int fd, ctl;
     bool test_functions;
+    pthread_mutex_t mu;    /* guards queue, computing, broken and (see above) rd */
+    tmq_list_t queue;      /* received, not started */
+    tmq_frame_reader_t rd; /* the job stream */
+    bool computing;        /* the main thread runs a job */
+    bool broken;           /* the job stream held something we do not understand */
+    pthread_mutex_t wmu;   /* one frame at a time on fd */
+    /* main thread only */
     msgpack_sbuffer result;
     msgpack_zone zone;
     uint8_t *frame;
     size_t frame_cap;
 } s_exec_t;
 
-static int s_write_all(int fd, const uint8_t *p, size_t n)
+/* Writes one whole frame under the write lock. Returns 0 or -1. */
+static int s_write_frame(s_exec_t *self, const uint8_t *p, size_t n)
 {
+    pthread_mutex_lock(&self->wmu);
+    int rc = 0;
     while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        ssize_t w = send(self->fd, p, n, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR) continue;
-            return -1;
+            rc = -1;
+            break;
         }
         p += w;
         n -= (size_t)w;
     }
+    pthread_mutex_unlock(&self->wmu);
+    return rc;
+}
+
+/* Moves every complete JOB frame held in rd onto the queue (caller holds mu). Returns 0, or
+ * -1 (and sets broken) on a frame that is not a job. */
+static int s_parse(s_exec_t *self)
+{
+    const uint8_t *p;
+    size_t n;
+    int more;
+    while ((more = tmq_frame_reader_next(&self->rd, &p, &n)) == 1) {
+        tmq_frame_job_t j;
+        if (tmq_frame_kind(p, n) != TMQ_FRAME_JOB || tmq_frame_job_decode(p, n, &j) != 0) {
+            tmq_error("malformed frame (%zu bytes) on the job stream", n);
+            self->broken = true;
+            return -1;
+        }
+        s_job_t *job = tmq_xmalloc(sizeof *job + j.fn_len + j.arg_len);
+        job->tag = j.tag;
+        job->fn_len = j.fn_len;
+        job->arg_len = j.arg_len;
+        memcpy(job->data, j.fn, j.fn_len);
+        if (j.arg_len) memcpy(job->data + j.fn_len, j.arg, j.arg_len);
+        tmq_list_push_back(&self->queue, &job->link);
+    }
+    if (more < 0) {
+        tmq_error("oversized frame on the job stream");
+        self->broken = true;
+        return -1;
+    }
     return 0;
 }
 
-static int s_run_one(s_exec_t *self, const uint8_t *p, size_t n)
+/* ---- the helper thread: REVOKE ---- */
+
+/* Reads what the job stream holds without waiting (caller holds mu, main computes). */
+static void s_drain_stream(s_exec_t *self)
 {
-    tmq_frame_job_t job;
-    if (tmq_frame_job_decode(p, n, &job) != 0) {
-        tmq_error("malformed job frame (%zu bytes) from the daemon", n);
-        return -1;
+    struct pollfd pfd = {.fd = self->fd, .events = POLLIN};
+    while (!self->broken && poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN)) {
+        if (tmq_frame_reader_fill(&self->rd, self->fd) <= 0) return; /* main sees the end */
+        s_parse(self);
     }
+}
+
+/* REVOKE n: the last n unstarted jobs go back, in queue order, in one RETURNED frame. */
+static int s_revoke(s_exec_t *self, uint32_t n)
+{
+    tmq_list_t back;
+    tmq_list_init(&back);
+    pthread_mutex_lock(&self->mu);
+    if (self->computing) s_drain_stream(self);
+    while (n-- > 0 && self->queue.tail) {
+        tmq_list_link_t *l = self->queue.tail;
+        tmq_list_remove(&self->queue, l);
+        tmq_list_push_front(&back, l);
+    }
+    pthread_mutex_unlock(&self->mu);
+    uint64_t *tags = tmq_xmalloc((back.size ? back.size : 1) * sizeof *tags);
+    size_t k = 0;
+    tmq_list_link_t *l;
+    while ((l = tmq_list_pop_front(&back))) {
+        tags[k++] = TMQ_LIST_ENTRY(l, s_job_t, link)->tag;
+        free(TMQ_LIST_ENTRY(l, s_job_t, link));
+    }
+    uint8_t *f = tmq_xmalloc(tmq_frame_returned_size(k));
+    size_t len = tmq_frame_returned_write(f, tags, k);
+    int rc = s_write_frame(self, f, len);
+    free(f);
+    free(tags);
+    return rc;
+}
+
+static void *s_helper(void *arg)
+{
+    s_exec_t *self = arg;
+    tmq_frame_reader_t rd;
+    tmq_frame_reader_init(&rd);
+    for (;;) {
+        ssize_t got = tmq_frame_reader_fill(&rd, self->ctl);
+        if (got <= 0) break; /* the daemon closed it, or we are stopping */
+        const uint8_t *p;
+        size_t n;
+        uint32_t count;
+        while (tmq_frame_reader_next(&rd, &p, &n) == 1) {
+            if (tmq_frame_revoke_decode(p, n, &count) != 0) {
+                tmq_error("malformed frame (%zu bytes) on the control stream", n);
+                continue;
+            }
+            if (s_revoke(self, count) != 0) break;
+        }
+    }
+    tmq_frame_reader_destroy(&rd);
+    return NULL;
+}
+
+/* ---- the main thread ---- */
+
+static int s_run_one(s_exec_t *self, s_job_t *job)
+{
     self->result.size = 0;
     int64_t t0 = tmq_clock_us();
-    int st = tmq_builtins_call(job.fn, job.fn_len, job.arg, job.arg_len, self->test_functions,
-                               &self->zone, &self->result);
+    int st = tmq_builtins_call((const char *)job->data, job->fn_len, job->data + job->fn_len,
+                               job->arg_len, self->test_functions, &self->zone, &self->result);
     double ms = (double)(tmq_clock_us() - t0) / 1000.0;
-
     size_t need = tmq_frame_result_size(self->result.size);
     if (need > self->frame_cap) {
-        uint8_t *f = realloc(self->frame, need);
-        if (!f) abort();
-        self->frame = f;
+        self->frame = tmq_xrealloc(self->frame, need);
         self->frame_cap = need;
     }
     size_t len =
-        tmq_frame_result_write(self->frame, job.tag, st, self->result.data, self->result.size, ms);
-    if (s_write_all(self->fd, self->frame, len) != 0) {
+        tmq_frame_result_write(self->frame, job->tag, st, self->result.data, self->result.size, ms);
+    if (s_write_frame(self, self->frame, len) != 0) {
         tmq_debug("result write failed: %s", strerror(errno));
         return -1;
     }
     return 0;
 }
 
-int tmq_executor_run(int fd, bool test_functions)
+/* Runs jobs until the daemon closes the stream (0) or something breaks (-1). */
+static int s_serve(s_exec_t *self)
+{
+    for (;;) {
+        pthread_mutex_lock(&self->mu);
+        tmq_list_link_t *l = tmq_list_pop_front(&self->queue);
+        self->computing = l != NULL;
+        bool broken = self->broken;
+        pthread_mutex_unlock(&self->mu);
+        if (l) {
+            s_job_t *job = TMQ_LIST_ENTRY(l, s_job_t, link);
+            int rc = s_run_one(self, job);
+            free(job);
+            if (rc != 0) return -1;
+            continue;
+        }
+        if (broken) return -1;
+        ssize_t got = tmq_frame_reader_fill(&self->rd, self->fd); /* the helper keeps off */
+        if (got == 0) return 0; /* the daemon closed our end: a normal stop */
+        if (got < 0) {
+            tmq_error("read from the daemon failed: %s", strerror(errno));
+            return -1;
+        }
+        pthread_mutex_lock(&self->mu);
+        s_parse(self);
+        pthread_mutex_unlock(&self->mu);
+    }
+}
+
+int tmq_executor_run(int fd, int ctl, bool test_functions)
 {
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
-    /* We run as /proc/self/exe; give top and ps -o comm a readable name. */
-    prctl(PR_SET_NAME, "taskmq-executor");
-    s_exec_t self = {.fd = fd, .test_functions = test_functions};
+    s_exec_t self = {.fd = fd, .ctl = ctl, .test_functions = test_functions};
+    pthread_mutex_init(&self.mu, NULL);
+    pthread_mutex_init(&self.wmu, NULL);
+    tmq_list_init(&self.queue);
+    tmq_frame_reader_init(&self.rd);
     msgpack_sbuffer_init(&self.result);
-    if (!msgpack_zone_init(&self.zone, 4096)) abort();
-    tmq_frame_reader_t rd;
-    tmq_frame_reader_init(&rd);
-
-    int rc = 0;
-    for (;;) {
-        ssize_t got = tmq_frame_reader_fill(&rd, fd);
-        if (got == 0) break; /* the daemon closed our end: a normal stop */
-        if (got < 0) {
-            tmq_error("read from the daemon failed: %s", strerror(errno));
-            rc = -1;
-            break;
-        }
-        const uint8_t *p;
-        size_t n;
-        int more;
-        while ((more = tmq_frame_reader_next(&rd, &p, &n)) == 1)
-            if (s_run_one(&self, p, n) != 0) break;
-        if (more != 0) {
-            if (more < 0) tmq_error("oversized frame from the daemon");
-            rc = -1;
-            break;
-        }
+    if (!msgpack_zone_init(&self.zone, 4096)) tmq_oom();
+    pthread_t helper;
+    bool helped = ctl >= 0 && pthread_create(&helper, NULL, s_helper, &self) == 0;
+    if (ctl >= 0 && !helped) tmq_warn("cannot start the REVOKE thread: jobs cannot be handed back");
+    int rc = s_serve(&self);
+    if (helped) {
+        shutdown(ctl, SHUT_RDWR); /* wakes the helper */
+        pthread_join(helper, NULL);
     }
-    tmq_frame_reader_destroy(&rd);
+    tmq_list_link_t *l;
+    while ((l = tmq_list_pop_front(&self.queue)))
+        free(TMQ_LIST_ENTRY(l, s_job_t, link));
+    tmq_frame_reader_destroy(&self.rd);
     msgpack_zone_destroy(&self.zone);
     msgpack_sbuffer_destroy(&self.result);
     free(self.frame);
+    pthread_mutex_destroy(&self.mu);
+    pthread_mutex_destroy(&self.wmu);
     return rc;
 }

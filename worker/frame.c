@@ -3,6 +3,8 @@
  * takes any msgpack width. */
 #include "frame.h"
 
+#include "xalloc.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -42,34 +44,46 @@ static uint8_t *s_put_raw(uint8_t *p, uint8_t marker, const void *data, size_t l
     return p + 4 + len;
 }
 
+/* The array header and kind of a frame. */
+static uint8_t *s_put_head(uint8_t *p, uint8_t elements, uint8_t kind)
+{
+    *p++ = (uint8_t)(0x90 | elements);
+    *p++ = kind; /* positive fixint */
+    return p;
+}
+
+/* Writes the length prefix for a frame ending at end; returns the frame's size. */
+static size_t s_finish(uint8_t *out, const uint8_t *end)
+{
+    size_t n = (size_t)(end - out);
+    s_put_be(out, n - TMQ_FRAME_PREFIX, TMQ_FRAME_PREFIX);
+    return n;
+}
+
 size_t tmq_frame_job_size(size_t fn_len, size_t arg_len)
 {
-    return TMQ_FRAME_PREFIX + 1 + 9 + 5 + fn_len + 5 + arg_len;
+    return TMQ_FRAME_PREFIX + 2 + 9 + 5 + fn_len + 5 + arg_len;
 }
 
 size_t tmq_frame_job_write(uint8_t *out, uint64_t tag, const char *fn, size_t fn_len,
                            const void *arg, size_t arg_len)
 {
-    uint8_t *p = out + TMQ_FRAME_PREFIX;
-    *p++ = 0x93;
+    uint8_t *p = s_put_head(out + TMQ_FRAME_PREFIX, 4, TMQ_FRAME_JOB);
     p = s_put_u64(p, tag);
     p = s_put_raw(p, 0xdb, fn, fn_len);
     p = s_put_raw(p, 0xc6, arg, arg_len);
-    size_t n = (size_t)(p - out);
-    s_put_be(out, n - TMQ_FRAME_PREFIX, TMQ_FRAME_PREFIX);
-    return n;
+    return s_finish(out, p);
 }
 
 size_t tmq_frame_result_size(size_t data_len)
 {
-    return TMQ_FRAME_PREFIX + 1 + 9 + 2 + 5 + data_len + 9;
+    return TMQ_FRAME_PREFIX + 2 + 9 + 2 + 5 + data_len + 9;
 }
 
 size_t tmq_frame_result_write(uint8_t *out, uint64_t tag, int status, const void *data,
                               size_t data_len, double ms)
 {
-    uint8_t *p = out + TMQ_FRAME_PREFIX;
-    *p++ = 0x94;
+    uint8_t *p = s_put_head(out + TMQ_FRAME_PREFIX, 5, TMQ_FRAME_RESULT);
     p = s_put_u64(p, tag);
     *p++ = 0xcc;
     *p++ = (uint8_t)status;
@@ -78,10 +92,31 @@ size_t tmq_frame_result_write(uint8_t *out, uint64_t tag, int status, const void
     memcpy(&bits, &ms, sizeof bits);
     *p++ = 0xcb;
     s_put_be(p, bits, 8);
-    p += 8;
-    size_t n = (size_t)(p - out);
-    s_put_be(out, n - TMQ_FRAME_PREFIX, TMQ_FRAME_PREFIX);
-    return n;
+    return s_finish(out, p + 8);
+}
+
+size_t tmq_frame_revoke_write(uint8_t *out, uint32_t n)
+{
+    uint8_t *p = s_put_head(out + TMQ_FRAME_PREFIX, 2, TMQ_FRAME_REVOKE);
+    *p++ = 0xce;
+    s_put_be(p, n, 4);
+    return s_finish(out, p + 4);
+}
+
+size_t tmq_frame_returned_size(size_t ntags)
+{
+    return TMQ_FRAME_PREFIX + 2 + 5 + 9 * ntags;
+}
+
+size_t tmq_frame_returned_write(uint8_t *out, const uint64_t *tags, size_t n)
+{
+    uint8_t *p = s_put_head(out + TMQ_FRAME_PREFIX, 2, TMQ_FRAME_RETURNED);
+    *p++ = 0xdd; /* array32 */
+    s_put_be(p, n, 4);
+    p += 4;
+    for (size_t i = 0; i < n; i++)
+        p = s_put_u64(p, tags[i]);
+    return s_finish(out, p);
 }
 
 /* ---- decoding ---- */
@@ -99,11 +134,30 @@ static int s_take(s_cur_t *c, size_t k, const uint8_t **at)
     return 0;
 }
 
+/* Reads an array header of exactly `want` elements (fixarray or array16/32). */
 static int s_array(s_cur_t *c, uint32_t want)
 {
-    const uint8_t *b;
+    const uint8_t *b, *x;
     if (s_take(c, 1, &b) != 0) return -1;
-    return *b == (0x90 | want) ? 0 : -1;
+    if ((*b & 0xf0) == 0x90) return (uint32_t)(*b & 0x0f) == want ? 0 : -1;
+    int w = *b == 0xdc ? 2 : *b == 0xdd ? 4 : 0;
+    if (!w || s_take(c, (size_t)w, &x) != 0) return -1;
+    return s_get_be(x, w) == want ? 0 : -1;
+}
+
+/* Reads any array header; its element count into *count. */
+static int s_array_any(s_cur_t *c, uint64_t *count)
+{
+    const uint8_t *b, *x;
+    if (s_take(c, 1, &b) != 0) return -1;
+    if ((*b & 0xf0) == 0x90) {
+        *count = *b & 0x0f;
+        return 0;
+    }
+    int w = *b == 0xdc ? 2 : *b == 0xdd ? 4 : 0;
+    if (!w || s_take(c, (size_t)w, &x) != 0) return -1;
+    *count = s_get_be(x, w);
+    return 0;
 }
 
 static int s_uint(s_cur_t *c, uint64_t *v)
@@ -165,12 +219,30 @@ static int s_double(s_cur_t *c, double *v)
     return 0;
 }
 
+/* An array of `elements` whose first element is the kind `kind`. */
+static int s_head(s_cur_t *c, uint32_t elements, int kind)
+{
+    uint64_t k;
+    if (s_array(c, elements) || s_uint(c, &k) || k != (uint64_t)kind) return -1;
+    return 0;
+}
+
+int tmq_frame_kind(const uint8_t *p, size_t n)
+{
+    s_cur_t c = {p, n, 0};
+    uint64_t count, k;
+    if (s_array_any(&c, &count) || count == 0 || s_uint(&c, &k) || k == 0 || k > TMQ_FRAME_RETURNED)
+        return -1;
+    return (int)k;
+}
+
 int tmq_frame_job_decode(const uint8_t *p, size_t n, tmq_frame_job_t *out)
 {
     s_cur_t c = {p, n, 0};
     const void *fn;
-    if (s_array(&c, 3) || s_uint(&c, &out->tag) || s_bytes(&c, true, &fn, &out->fn_len) ||
-        s_bytes(&c, false, &out->arg, &out->arg_len) || c.pos != n)
+    if (s_head(&c, 4, TMQ_FRAME_JOB) || s_uint(&c, &out->tag) ||
+        s_bytes(&c, true, &fn, &out->fn_len) || s_bytes(&c, false, &out->arg, &out->arg_len) ||
+        c.pos != n)
         return -1;
     out->fn = fn;
     return 0;
@@ -180,10 +252,32 @@ int tmq_frame_result_decode(const uint8_t *p, size_t n, tmq_frame_result_t *out)
 {
     s_cur_t c = {p, n, 0};
     uint64_t st;
-    if (s_array(&c, 4) || s_uint(&c, &out->tag) || s_uint(&c, &st) || st > 3 ||
+    if (s_head(&c, 5, TMQ_FRAME_RESULT) || s_uint(&c, &out->tag) || s_uint(&c, &st) || st > 3 ||
         s_bytes(&c, false, &out->data, &out->data_len) || s_double(&c, &out->ms) || c.pos != n)
         return -1;
     out->status = (int)st;
+    return 0;
+}
+
+int tmq_frame_revoke_decode(const uint8_t *p, size_t n, uint32_t *count)
+{
+    s_cur_t c = {p, n, 0};
+    uint64_t v;
+    if (s_head(&c, 2, TMQ_FRAME_REVOKE) || s_uint(&c, &v) || v > UINT32_MAX || c.pos != n)
+        return -1;
+    *count = (uint32_t)v;
+    return 0;
+}
+
+int tmq_frame_returned_decode(const uint8_t *p, size_t n, uint64_t *tags, size_t max, size_t *ntags)
+{
+    s_cur_t c = {p, n, 0};
+    uint64_t count;
+    if (s_head(&c, 2, TMQ_FRAME_RETURNED) || s_array_any(&c, &count) || count > max) return -1;
+    for (uint64_t i = 0; i < count; i++)
+        if (s_uint(&c, &tags[i]) != 0) return -1;
+    if (c.pos != n) return -1;
+    *ntags = (size_t)count;
     return 0;
 }
 
@@ -213,7 +307,7 @@ static void s_room(tmq_frame_reader_t *r, size_t want)
     while (cap - r->len < want)
         cap *= 2;
     uint8_t *b = realloc(r->buf, cap);
-    if (!b) abort();
+    if (!b) tmq_oom();
     r->buf = b;
     r->cap = cap;
 }

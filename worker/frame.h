@@ -1,12 +1,14 @@
 /* worker/frame.h — the byte stream between the worker daemon and its executor processes.
  *
- * Each frame is a 4-byte big-endian length and that many bytes holding one msgpack array:
- * a job is [tag, fn, arg] (daemon -> executor), a result is [tag, status, data, ms]
- * (executor -> daemon, one per job, in the order the jobs were sent). The tag is the daemon's
- * local job number, echoed back as a consistency check. Encoding writes fixed-width forms;
- * decoding accepts any msgpack form of each field, checks every length against the bytes
- * present and never allocates. The reader accumulates bytes from a descriptor and hands out
- * complete frames.
+ * Each frame is a 4-byte big-endian length and that many bytes holding one msgpack array
+ * whose first element is the frame kind. On the job stream (the executor's fd 3) JOB [1, tag,
+ * fn, arg] goes from the daemon to the executor; RESULT [2, tag, status, data, ms] (one per
+ * job it started, in the order the jobs were sent) and RETURNED [4, [tag, ...]] (jobs it
+ * hands back unstarted, in their order, answering REVOKE) come back. REVOKE [3, n] travels
+ * alone on the control stream (fd 4), so it is read at once even while a job computes. The tag is
+ * the daemon's local job number. Encoding writes fixed-width forms; decoding accepts any msgpack
+ * form of each field, checks every length against the bytes present and never allocates. The reader
+ * accumulates bytes from a descriptor and hands out complete frames.
  */
 #ifndef TMQ_FRAME_H
 #define TMQ_FRAME_H
@@ -17,6 +19,14 @@
 
 #define TMQ_FRAME_PREFIX 4
 #define TMQ_FRAME_MAX (64u << 20) /* a frame over this is a protocol error */
+#define TMQ_FRAME_MAX_TAGS 4096   /* tags one RETURNED frame may list */
+
+typedef enum {
+    TMQ_FRAME_JOB = 1,      /* daemon -> executor: run this */
+    TMQ_FRAME_RESULT = 2,   /* executor -> daemon: a started job's outcome */
+    TMQ_FRAME_REVOKE = 3,   /* daemon -> executor: hand back up to n jobs not yet started */
+    TMQ_FRAME_RETURNED = 4, /* executor -> daemon: the jobs handed back (possibly none) */
+} tmq_frame_kind_t;
 
 /* ---- encoding ---- */
 
@@ -30,6 +40,14 @@ size_t tmq_frame_result_size(size_t data_len);
 /* Writes a result frame into out (tmq_frame_result_size bytes) and returns its length. */
 size_t tmq_frame_result_write(uint8_t *out, uint64_t tag, int status, const void *data,
                               size_t data_len, double ms);
+
+#define TMQ_FRAME_REVOKE_SIZE (TMQ_FRAME_PREFIX + 1 + 1 + 5)
+/* Writes a REVOKE frame (TMQ_FRAME_REVOKE_SIZE bytes) and returns its length. */
+size_t tmq_frame_revoke_write(uint8_t *out, uint32_t n);
+
+size_t tmq_frame_returned_size(size_t ntags);
+/* Writes a RETURNED frame listing tags[0..n) and returns its length. */
+size_t tmq_frame_returned_write(uint8_t *out, const uint64_t *tags, size_t n);
 
 /* ---- decoding: p/n is one frame's payload (after the prefix); fields point into it ---- */
 
@@ -49,9 +67,16 @@ typedef struct {
     double ms;
 } tmq_frame_result_t;
 
+/* The kind of a frame's payload (tmq_frame_kind_t), or -1 when it does not start like one. */
+int tmq_frame_kind(const uint8_t *p, size_t n);
+
 /* Each returns 0, or -1 when the payload is not exactly such an array. */
 int tmq_frame_job_decode(const uint8_t *p, size_t n, tmq_frame_job_t *out);
 int tmq_frame_result_decode(const uint8_t *p, size_t n, tmq_frame_result_t *out);
+int tmq_frame_revoke_decode(const uint8_t *p, size_t n, uint32_t *count);
+/* Tags into tags[0..max); -1 also when more than max are listed. */
+int tmq_frame_returned_decode(const uint8_t *p, size_t n, uint64_t *tags, size_t max,
+                              size_t *ntags);
 
 /* ---- reading a stream ---- */
 

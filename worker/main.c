@@ -1,10 +1,13 @@
 /* worker/main.c — taskmq-worker: parse the command line, then run as the daemon or, when the
  * daemon started this binary again with the hidden --executor flag, as one executor serving
- * jobs on fd 3. Exit status: 0 clean stop, 1 failure, 2 usage. */
+ * jobs on fd 3, REVOKE on fd 4 (shown in ps as "taskmq-worker: executor (NAME)"). Exit status: 0
+ * clean stop, 1 failure, 2 usage, 3 broker unreachable or refusing (common/exits.h). */
 #include "daemon.h"
 #include "executor.h"
+#include "exits.h"
 #include "log.h"
 #include "options.h"
+#include "platform.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,23 +15,31 @@
 int main(int argc, char **argv)
 {
     tmq_worker_opts_t o;
-    char err[256];
+    char err[512];
     if (tmq_worker_opts_parse(&o, argc, argv, err, sizeof err) != 0) {
         fprintf(stderr, "taskmq-worker: %s\nTry 'taskmq-worker --help' for more information.\n",
                 err);
-        return 2;
+        return TMQ_EXIT_USAGE;
     }
     if (o.help) {
         tmq_worker_usage(stdout);
-        return 0;
+        return TMQ_EXIT_OK;
+    }
+    if (o.version) {
+        printf("taskmq-worker %s\n", TMQ_VERSION);
+        return TMQ_EXIT_OK;
     }
     if (o.executor) {
         if (fcntl(3, F_GETFD) < 0) {
             fprintf(stderr, "taskmq-worker: --executor is internal: the daemon passes fd 3\n");
-            return 2;
+            return TMQ_EXIT_USAGE;
         }
+        char title[TMQ_WORKER_MAX_NAME + 32];
+        snprintf(title, sizeof title, "taskmq-worker: executor (%s)", o.name);
+        tmq_set_title(argc, argv, title, "taskmq-executor");
         tmq_log_init("executor", o.verbose ? TMQ_LOG_DEBUG : TMQ_LOG_INFO);
-        return tmq_executor_run(3, o.test_functions) == 0 ? 0 : 1;
+        int ctl = fcntl(4, F_GETFD) >= 0 ? 4 : -1;
+        return tmq_executor_run(3, ctl, o.test_functions) == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
     }
     return tmq_daemon_run(&o);
 }

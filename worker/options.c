@@ -1,6 +1,7 @@
 /* worker/options.c — see options.h. Accepts "--flag VALUE" and "--flag=VALUE". */
 #include "options.h"
 
+#include "endpoint.h"
 #include "platform.h"
 
 #include <stdarg.h>
@@ -57,9 +58,9 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
         if (takes_value && !(v = s_value(arg, eq, argc, argv, &i)))
             return s_err(err, errlen, "option '%s' needs a value", arg);
         if (IS("--broker")) {
-            if (!strstr(v, "://"))
-                return s_err(err, errlen,
-                             "--broker needs an endpoint like tcp://HOST:PORT, not '%s'", v);
+            char why[256];
+            if (tmq_endpoint_check(v, false, why, sizeof why) != TMQ_EP_OK)
+                return s_err(err, errlen, "--broker: %s", why);
             o->broker = v;
         } else if (IS("--procs")) {
             long n;
@@ -75,6 +76,8 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
             o->verbose++;
         } else if (IS("-h") || IS("--help")) {
             o->help = true;
+        } else if (IS("-V") || IS("--version")) {
+            o->version = true;
         } else if (IS("--executor")) {
             o->executor = true;
         } else if (arg[0] == '-') {
@@ -91,7 +94,7 @@ void tmq_worker_usage(FILE *out)
 {
     fprintf(out,
             "Usage: taskmq-worker [--broker EP] [--procs N] [--name NAME] [--test-functions]\n"
-            "                     [-v] [--help]\n"
+            "                     [-v] [--help] [--version]\n"
             "\n"
             "Serves jobs from a taskmq broker in N executor processes.\n"
             "\n"
@@ -101,10 +104,16 @@ void tmq_worker_usage(FILE *out)
             "  --test-functions   also serve 'crash' (dies of SIGSEGV), for testing\n"
             "  -v, --verbose      debug logging\n"
             "  -h, --help         show this help\n"
+            "  -V, --version      show the version\n"
             "\n"
             "Built-in functions: sum N (0+1+...+N-1), primes N (count of primes below N),\n"
             "echo ANY, sleep MS, fail TEXT.\n"
+            "Executors show in ps as 'taskmq-worker: executor (NAME)'.\n"
             "SIGINT/SIGTERM: says BYE to the broker (its jobs are queued again), stops the\n"
-            "executors and exits 0.\n",
+            "executors and exits 0.\n"
+            "\n"
+            "Exit status: 0 stopped cleanly, 1 could not start its executors, 2 usage error\n"
+            "(bad option or endpoint), 3 the broker's host does not resolve or the broker\n"
+            "refused this worker (--broker names its client port, not its worker port).\n",
             TMQ_WORKER_DEFAULT_BROKER, tmq_online_cpus());
 }

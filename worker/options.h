@@ -4,8 +4,8 @@
  * an error text. The hidden --executor flag selects the executor mode that the daemon uses
  * when it starts its own binary again; users never pass it.
  */
-#ifndef TMQ_OPTIONS_H
-#define TMQ_OPTIONS_H
+#ifndef TMQ_WORKER_OPTIONS_H
+#define TMQ_WORKER_OPTIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,7 +21,7 @@ typedef struct {
     char name[TMQ_WORKER_MAX_NAME + 1];
     bool test_functions;
     int verbose; /* count of -v */
-    bool help;
+    bool help, version;
     bool executor; /* hidden: run as an executor on fd 3 */
 } tmq_worker_opts_t;
 

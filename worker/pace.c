@@ -1,6 +1,7 @@
 /* worker/pace.c — see pace.h. */
 #include "pace.h"
 
+#include <math.h>
 #include <string.h>
 
 void tmq_pace_init(tmq_pace_t *p, const char *const *names, size_t n)
@@ -22,15 +23,16 @@ int tmq_pace_index(const tmq_pace_t *p, const char *fn, size_t fn_len)
 
 void tmq_pace_record(tmq_pace_t *p, int idx, double ms)
 {
-    if (idx < 0 || (size_t)idx >= p->n || !(ms >= 0)) return;
+    if (idx < 0 || (size_t)idx >= p->n) return;
+    if (!isfinite(ms) || ms < 0) return;
     tmq_pace_fn_t *f = &p->fns[idx];
-    f->ewma_ms = f->samples ? f->ewma_ms + TMQ_PACE_ALPHA * (ms - f->ewma_ms) : ms;
+    tmq_pace_ewma(&f->ewma_ms, &f->timed, ms);
     f->samples++;
 }
 
 double tmq_pace_estimate(const tmq_pace_t *p, int idx)
 {
-    if (idx < 0 || (size_t)idx >= p->n || p->fns[idx].samples == 0) return -1;
+    if (idx < 0 || (size_t)idx >= p->n || !p->fns[idx].timed) return -1;
     return p->fns[idx].ewma_ms;
 }
 
@@ -38,5 +40,15 @@ bool tmq_pace_admit(size_t held, double load_ms, double est_ms)
 {
     if (held == 0) return true;
     if (est_ms < 0 || held >= TMQ_PACE_MAX_BATCH) return false;
-    return load_ms + est_ms <= TMQ_PACE_BUDGET_MS;
+    return load_ms + est_ms <= TMQ_PACE_HORIZON_MS;
+}
+
+double tmq_pace_overdue_after(double est_ms)
+{
+    return est_ms < 0 ? INFINITY : est_ms + TMQ_PACE_HORIZON_MS;
+}
+
+bool tmq_pace_overdue(double elapsed_ms, double est_ms)
+{
+    return elapsed_ms > tmq_pace_overdue_after(est_ms);
 }

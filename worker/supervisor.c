@@ -3,15 +3,18 @@
  * Each slot holds one executor: its pid, the daemon's end of the socketpair (non-blocking),
  * the jobs handed to it in order (head = running), bytes still to write and a frame reader.
  * Results come back in order, so the head is always the running job and its start time is
- * the moment the previous result arrived. s_retire is the single place a slot's jobs leave
- * it other than through a result: it reports the head according to the cause and puts the
- * rest back at the front of the local queue, so no job is reported twice.
+ * the moment the previous result arrived. Jobs handed back (RETURNED) are a tail of the
+ * list the executor had not started: they leave the slot for the front of the local queue.
+ * s_retire is the single place a slot's jobs leave it because the executor is gone: it
+ * reports the head according to the cause and puts the rest back at the front of the local
+ * queue, so no job is reported twice.
  */
 #include "supervisor.h"
 
 #include "frame.h"
 #include "log.h"
 #include "platform.h"
+#include "xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,8 +38,9 @@ typedef enum { S_CRASH, S_TIMEOUT, S_CANCEL } s_cause_t;
 
 typedef struct {
     pid_t pid;       /* 0 when the slot is empty */
-    int fd;          /* -1 when the slot is empty */
-    tmq_jobq_t jobs; /* handed over, in order; head is running */
+    int fd;          /* the job stream; -1 when the slot is empty */
+    int ctl;         /* the control stream (REVOKE); -1 when the slot is empty */
+    tmq_list_t jobs; /* handed over, in order; head is running */
     double load_ms;  /* sum of the jobs' estimates; INFINITY when one is unknown */
     tmq_frame_reader_t rd;
     uint8_t *out; /* frames not yet written */
@@ -44,6 +48,7 @@ typedef struct {
     int64_t spawned_us;
     uint64_t results;   /* results received from this process */
     bool exec_failed;   /* exited 127 (tmq_spawn's exec failure) */
+    bool revoking;      /* a REVOKE is out, its RETURNED not yet in */
     int64_t restart_us; /* when an empty slot is due to start again */
     int64_t backoff_us;
 } s_exec_t;
@@ -51,20 +56,28 @@ typedef struct {
 struct tmq_sup_t {
     s_exec_t *ex;
     size_t n;
+    char *path;
     char **argv;
-    tmq_jobq_t *queue;
+    tmq_list_t *queue;
     tmq_pace_t *pace;
     tmq_sup_result_fn *on_result;
     void *arg;
     size_t *pollmap; /* poll item i belongs to slot pollmap[i] */
     pid_t *reap;     /* killed processes not yet waited for */
     size_t nreap, reap_cap;
-    uint64_t retired; /* executors retired so far (lets dispatch notice a death) */
+    uint64_t retired;  /* executors retired so far (lets dispatch notice a death) */
+    uint64_t returned; /* jobs handed back by executors */
+    uint64_t *tags;    /* scratch for RETURNED frames */
     tmq_rate_t rate;
 };
 
 static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped, const char *why,
                      int64_t now);
+
+static tmq_wjob_t *s_head(const s_exec_t *e)
+{
+    return tmq_wjob_first(&e->jobs);
+}
 
 /* ---- lifecycle ---- */
 
@@ -73,29 +86,25 @@ static char **s_argv_dup(char *const argv[])
     size_t n = 0;
     while (argv[n])
         n++;
-    char **copy = calloc(n + 1, sizeof *copy);
-    if (!copy) return NULL;
+    char **copy = tmq_xcalloc(n + 1, sizeof *copy);
     for (size_t i = 0; i < n; i++)
-        if (!(copy[i] = strdup(argv[i]))) abort();
+        copy[i] = tmq_xstrdup(argv[i]);
     return copy;
 }
 
-tmq_sup_t *tmq_sup_new(size_t procs, char *const argv[], tmq_jobq_t *queue, tmq_pace_t *pace,
-                       tmq_sup_result_fn *on_result, void *arg)
+tmq_sup_t *tmq_sup_new(size_t procs, const char *path, char *const argv[], tmq_list_t *queue,
+                       tmq_pace_t *pace, tmq_sup_result_fn *on_result, void *arg)
 {
-    tmq_sup_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    tmq_sup_t *self = tmq_xcalloc(1, sizeof *self);
     self->n = procs;
-    self->ex = calloc(procs, sizeof *self->ex);
-    self->pollmap = calloc(procs, sizeof *self->pollmap);
+    self->ex = tmq_xcalloc(procs, sizeof *self->ex);
+    self->pollmap = tmq_xcalloc(procs, sizeof *self->pollmap);
+    self->path = path ? tmq_xstrdup(path) : NULL;
     self->argv = s_argv_dup(argv);
-    if (!self->ex || !self->pollmap || !self->argv) {
-        tmq_sup_destroy(&self);
-        return NULL;
-    }
+    self->tags = tmq_xmalloc(TMQ_FRAME_MAX_TAGS * sizeof *self->tags);
     for (size_t i = 0; i < procs; i++) {
-        self->ex[i].fd = -1;
-        tmq_jobq_init(&self->ex[i].jobs);
+        self->ex[i].fd = self->ex[i].ctl = -1;
+        tmq_list_init(&self->ex[i].jobs);
         tmq_frame_reader_init(&self->ex[i].rd);
     }
     self->queue = queue;
@@ -108,11 +117,8 @@ tmq_sup_t *tmq_sup_new(size_t procs, char *const argv[], tmq_jobq_t *queue, tmq_
 static void s_reap_add(tmq_sup_t *self, pid_t pid)
 {
     if (self->nreap == self->reap_cap) {
-        size_t cap = self->reap_cap ? 2 * self->reap_cap : 8;
-        pid_t *r = realloc(self->reap, cap * sizeof *r);
-        if (!r) abort();
-        self->reap = r;
-        self->reap_cap = cap;
+        self->reap_cap = self->reap_cap ? 2 * self->reap_cap : 8;
+        self->reap = tmq_xrealloc(self->reap, self->reap_cap * sizeof *self->reap);
     }
     self->reap[self->nreap++] = pid;
 }
@@ -133,11 +139,13 @@ static void s_reap(tmq_sup_t *self)
 static void s_slot_clear(s_exec_t *e)
 {
     if (e->fd >= 0) close(e->fd);
-    e->fd = -1;
+    if (e->ctl >= 0) close(e->ctl);
+    e->fd = e->ctl = -1;
     e->pid = 0;
     e->load_ms = 0;
     e->results = 0;
     e->exec_failed = false;
+    e->revoking = false;
     free(e->out); /* a large job may have grown these: do not keep them for the next process */
     e->out = NULL;
     e->out_len = e->out_off = e->out_cap = 0;
@@ -173,27 +181,29 @@ void tmq_sup_destroy(tmq_sup_t **self_p)
 {
     if (!self_p || !*self_p) return;
     tmq_sup_t *self = *self_p;
-    pid_t *pids = calloc(self->n + 1, sizeof *pids);
+    pid_t *pids = tmq_xcalloc(self->n + 1, sizeof *pids);
     size_t np = 0;
-    for (size_t i = 0; self->ex && i < self->n; i++) {
+    for (size_t i = 0; i < self->n; i++) {
         s_exec_t *e = &self->ex[i];
         if (e->pid > 0) {
             kill(e->pid, SIGTERM);
-            if (pids) pids[np++] = e->pid;
+            pids[np++] = e->pid;
         }
         e->pid = 0; /* pids[] now owns the wait */
         s_slot_clear(e);
-        tmq_jobq_clear(&e->jobs);
+        tmq_wjob_clear(&e->jobs);
     }
-    if (pids) s_wait_all(pids, np, S_STOP_GRACE_US);
+    s_wait_all(pids, np, S_STOP_GRACE_US);
     s_wait_all(self->reap, self->nreap, 0);
     free(pids);
     free(self->reap);
     free(self->ex);
     free(self->pollmap);
-    for (size_t i = 0; self->argv && self->argv[i]; i++)
+    free(self->tags);
+    for (size_t i = 0; self->argv[i]; i++)
         free(self->argv[i]);
     free(self->argv);
+    free(self->path);
     free(self);
     *self_p = NULL;
 }
@@ -201,19 +211,31 @@ void tmq_sup_destroy(tmq_sup_t **self_p)
 /* Starts the slot's executor; on failure schedules a retry with backoff. */
 static int s_spawn(tmq_sup_t *self, s_exec_t *e, int64_t now)
 {
-    int sv[2];
+    int sv[2], cv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) goto fail;
-    pid_t pid = tmq_spawn(NULL, self->argv, sv[1], true);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cv) != 0) {
+        int err = errno;
+        close(sv[0]);
+        close(sv[1]);
+        errno = err;
+        goto fail;
+    }
+    int child[2] = {sv[1], cv[1]};
+    pid_t pid = tmq_spawn_fds(self->path, self->argv, child, 2, true);
     int err = errno;
     close(sv[1]);
+    close(cv[1]);
     if (pid < 0) {
         close(sv[0]);
+        close(cv[0]);
         errno = err;
         goto fail;
     }
     fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+    fcntl(cv[0], F_SETFL, fcntl(cv[0], F_GETFL) | O_NONBLOCK);
     e->pid = pid;
     e->fd = sv[0];
+    e->ctl = cv[0];
     e->spawned_us = now;
     e->results = 0;
     e->load_ms = 0;
@@ -238,9 +260,9 @@ int tmq_sup_start(tmq_sup_t *self)
     return ok ? 0 : -1;
 }
 
-/* ---- results and deaths ---- */
+/* ---- results, handed-back jobs and deaths ---- */
 
-static void s_report(tmq_sup_t *self, const tmq_job_t *job, int status, const void *data,
+static void s_report(tmq_sup_t *self, const tmq_wjob_t *job, int status, const void *data,
                      size_t len, pid_t pid, double ms)
 {
     if (!job->cancelled) self->on_result(self->arg, job, status, data, len, pid, ms);
@@ -249,33 +271,96 @@ static void s_report(tmq_sup_t *self, const tmq_job_t *job, int status, const vo
 static void s_load_recount(s_exec_t *e)
 {
     e->load_ms = 0;
-    for (tmq_job_t *j = e->jobs.head; j; j = j->next)
+    for (tmq_wjob_t *j = s_head(e); j; j = tmq_wjob_next(j))
         e->load_ms += j->est_ms < 0 ? INFINITY : j->est_ms;
 }
 
-/* One result frame from e. Returns 0, or -1 when it does not fit (e was retired). */
-static int s_on_frame(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t n, int64_t now)
+static int s_on_result(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t n, int64_t now)
 {
     tmq_frame_result_t r;
-    tmq_job_t *job = e->jobs.head;
+    tmq_wjob_t *job = s_head(e);
     if (tmq_frame_result_decode(p, n, &r) != 0 || !job || r.tag != job->tag ||
         r.status > TMQ_ST_ERROR) {
         s_retire(self, e, S_CRASH, false, "executor died: protocol error", now);
         return -1;
     }
-    tmq_jobq_remove(&e->jobs, job);
+    tmq_list_remove(&e->jobs, &job->link);
     e->results++;
     tmq_pace_record(self->pace, job->fn, r.ms);
     s_report(self, job, r.status, r.data, r.data_len, e->pid, r.ms);
-    if (!e->jobs.head)
+    if (tmq_list_empty(&e->jobs))
         e->load_ms = 0;
     else if (job->est_ms < 0)
         s_load_recount(e);
     else
         e->load_ms -= job->est_ms;
-    if (e->jobs.head) e->jobs.head->start_us = now;
-    tmq_job_destroy(&job);
+    if (s_head(e)) s_head(e)->start_us = now;
+    tmq_wjob_destroy(&job);
     return 0;
+}
+
+/* The job of e with this tag, searched from the tail (handed-back jobs are its tail). */
+static tmq_wjob_t *s_find_tag(const s_exec_t *e, uint64_t tag)
+{
+    for (tmq_list_link_t *l = e->jobs.tail; l; l = l->prev)
+        if (TMQ_WJOB(l)->tag == tag) return TMQ_WJOB(l);
+    return NULL;
+}
+
+/* RETURNED: the listed jobs, never started, go to the front of the local queue in order. */
+static int s_on_returned(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t n, int64_t now)
+{
+    size_t k;
+    if (tmq_frame_returned_decode(p, n, self->tags, TMQ_FRAME_MAX_TAGS, &k) != 0) {
+        s_retire(self, e, S_CRASH, false, "executor died: protocol error", now);
+        return -1;
+    }
+    e->revoking = false;
+    tmq_list_t back;
+    tmq_list_init(&back);
+    tmq_wjob_t *head = s_head(e);
+    for (size_t i = 0; i < k; i++) {
+        tmq_wjob_t *job = s_find_tag(e, self->tags[i]);
+        if (!job) { /* not ours, or listed twice: nothing it says can be trusted */
+            tmq_wjob_t *b;
+            while ((b = tmq_wjob_pop(&back)))
+                tmq_list_push_back(&e->jobs, &b->link);
+            s_retire(self, e, S_CRASH, false, "executor died: protocol error", now);
+            return -1;
+        }
+        tmq_list_remove(&e->jobs, &job->link);
+        tmq_list_push_back(&back, &job->link);
+    }
+    if (s_head(e) && s_head(e) != head) s_head(e)->start_us = now;
+    s_load_recount(e);
+    self->returned += k;
+    /* cancelled ones are dropped here; the rest run elsewhere */
+    tmq_list_t keep;
+    tmq_list_init(&keep);
+    tmq_wjob_t *job;
+    while ((job = tmq_wjob_pop(&back))) {
+        if (job->cancelled)
+            tmq_wjob_destroy(&job);
+        else
+            tmq_list_push_back(&keep, &job->link);
+    }
+    tmq_list_prepend(self->queue, &keep);
+    if (k) tmq_debug("executor %d handed back %zu jobs", (int)e->pid, k);
+    return 0;
+}
+
+/* One frame from e. Returns 0, or -1 when e was retired. */
+static int s_on_frame(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t n, int64_t now)
+{
+    switch (tmq_frame_kind(p, n)) {
+    case TMQ_FRAME_RESULT:
+        return s_on_result(self, e, p, n, now);
+    case TMQ_FRAME_RETURNED:
+        return s_on_returned(self, e, p, n, now);
+    default:
+        s_retire(self, e, S_CRASH, false, "executor died: protocol error", now);
+        return -1;
+    }
 }
 
 /* The executor closed its end (or the socket failed): find out how it ended and retire it. */
@@ -343,15 +428,13 @@ static int s_write(tmq_sup_t *self, s_exec_t *e, int64_t now)
 }
 
 /* Reports the running job of a retired executor according to the cause. */
-static void s_report_head(tmq_sup_t *self, tmq_job_t *run, s_cause_t cause, const char *why,
+static void s_report_head(tmq_sup_t *self, tmq_wjob_t *run, s_cause_t cause, const char *why,
                           pid_t pid, int64_t now)
 {
     double ms = (double)(now - run->start_us) / 1000.0;
     if (cause == S_CRASH) {
-        uint32_t suppressed;
-        if (tmq_rate_ok(&self->rate, 5, &suppressed))
-            tmq_warn("%s (pid %d) running job %llu%s", why, (int)pid, (unsigned long long)run->jid,
-                     suppressed ? " (more suppressed)" : "");
+        tmq_log_limited(TMQ_LOG_WARN, &self->rate, 5, "%s (pid %d) running job %llu", why, (int)pid,
+                        (unsigned long long)run->jid);
         s_report(self, run, TMQ_ST_DIED, why, strlen(why), pid, ms);
     } else if (cause == S_TIMEOUT) {
         char text[64];
@@ -364,7 +447,7 @@ static void s_report_head(tmq_sup_t *self, tmq_job_t *run, s_cause_t cause, cons
     }
 }
 
-/* The single exit for jobs that did not produce a result (see the file header). reaped says
+/* The single exit for jobs of an executor that is gone (see the file header). reaped says
  * the process was already waited for; otherwise it is killed here and reaped later. */
 static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped, const char *why,
                      int64_t now)
@@ -374,22 +457,22 @@ static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped,
         s_reap_add(self, e->pid);
     }
     self->retired++;
-    tmq_job_t *run = tmq_jobq_pop_front(&e->jobs);
+    tmq_wjob_t *run = tmq_wjob_pop(&e->jobs);
     bool ran = run != NULL;
     if (run) {
         s_report_head(self, run, cause, why, e->pid, now);
-        tmq_job_destroy(&run);
+        tmq_wjob_destroy(&run);
     }
-    tmq_jobq_t back;
-    tmq_jobq_init(&back);
-    tmq_job_t *j;
-    while ((j = tmq_jobq_pop_front(&e->jobs))) {
+    tmq_list_t back;
+    tmq_list_init(&back);
+    tmq_wjob_t *j;
+    while ((j = tmq_wjob_pop(&e->jobs))) {
         if (j->cancelled)
-            tmq_job_destroy(&j);
+            tmq_wjob_destroy(&j);
         else
-            tmq_jobq_push_back(&back, j);
+            tmq_list_push_back(&back, &j->link);
     }
-    tmq_jobq_prepend(self->queue, &back);
+    tmq_list_prepend(self->queue, &back);
 
     /* An executor that dies at once, before any job ran or because exec failed, would die
      * again: restart it with a backoff instead of forking in a tight loop. */
@@ -429,7 +512,7 @@ static void s_check_deadlines(tmq_sup_t *self, int64_t now)
 {
     for (size_t i = 0; i < self->n; i++) {
         s_exec_t *e = &self->ex[i];
-        tmq_job_t *run = e->jobs.head;
+        tmq_wjob_t *run = s_head(e);
         if (e->fd < 0 || !run || !run->timeout_ms) continue;
         if (now - run->start_us >= (int64_t)run->timeout_ms * 1000)
             s_retire(self, e, S_TIMEOUT, false, "timeout", now);
@@ -455,25 +538,56 @@ void tmq_sup_service(tmq_sup_t *self, const zmq_pollitem_t *items, size_t n)
     if (self->nreap) s_reap(self);
 }
 
-/* Appends job's frame to e's output and makes it e's. */
-static void s_hand(tmq_sup_t *self, s_exec_t *e, tmq_job_t *job, int64_t now)
+/* Appends n bytes to e's output. */
+static void s_out(s_exec_t *e, const uint8_t *p, size_t n)
 {
-    if (e->out_len + job->frame_len > e->out_cap) {
+    if (e->out_len + n > e->out_cap) {
         size_t cap = e->out_cap ? e->out_cap : 4096;
-        while (cap < e->out_len + job->frame_len)
+        while (cap < e->out_len + n)
             cap *= 2;
-        uint8_t *b = realloc(e->out, cap);
-        if (!b) abort();
-        e->out = b;
+        e->out = tmq_xrealloc(e->out, cap);
         e->out_cap = cap;
     }
-    memcpy(e->out + e->out_len, job->frame, job->frame_len);
-    e->out_len += job->frame_len;
+    memcpy(e->out + e->out_len, p, n);
+    e->out_len += n;
+}
+
+/* Appends job's frame to e's output and makes it e's. */
+static void s_hand(tmq_sup_t *self, s_exec_t *e, tmq_wjob_t *job, int64_t now)
+{
+    s_out(e, job->frame, job->frame_len);
     job->est_ms = tmq_pace_estimate(self->pace, job->fn);
     job->cancelled = false;
-    if (!e->jobs.head) job->start_us = now;
-    tmq_jobq_push_back(&e->jobs, job);
+    if (tmq_list_empty(&e->jobs)) job->start_us = now;
+    tmq_list_push_back(&e->jobs, &job->link);
     e->load_ms += job->est_ms < 0 ? INFINITY : job->est_ms;
+}
+
+/* Asks e, on its control stream, for every job it holds but has not started. */
+static void s_revoke(s_exec_t *e)
+{
+    uint8_t f[TMQ_FRAME_REVOKE_SIZE];
+    size_t len = tmq_frame_revoke_write(f, (uint32_t)(e->jobs.size - 1));
+    ssize_t w;
+    while ((w = send(e->ctl, f, len, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    /* 11 bytes into an empty socket go whole; if not, the executor is dying (EOF tells) */
+    e->revoking = w == (ssize_t)len;
+}
+
+/* True when e's running job has overrun its estimate (it may be long). */
+static bool s_overdue(const s_exec_t *e, int64_t now)
+{
+    const tmq_wjob_t *run = s_head(e);
+    return run && tmq_pace_overdue((double)(now - run->start_us) / 1000.0, run->est_ms);
+}
+
+/* May e be given one more job (estimated est) now? */
+static bool s_admits(const s_exec_t *e, double est, int64_t now)
+{
+    if (e->fd < 0 || e->revoking) return false;
+    if (!tmq_pace_admit(e->jobs.size, e->load_ms, est)) return false;
+    return tmq_list_empty(&e->jobs) || !s_overdue(e, now);
 }
 
 /* Round robin, one job per executor per pass, so idle executors are served first and a batch
@@ -481,17 +595,38 @@ static void s_hand(tmq_sup_t *self, s_exec_t *e, tmq_job_t *job, int64_t now)
 static void s_assign(tmq_sup_t *self, int64_t now)
 {
     bool progress = true;
-    while (self->queue->head && progress) {
+    while (!tmq_list_empty(self->queue) && progress) {
         progress = false;
-        for (size_t i = 0; i < self->n && self->queue->head; i++) {
+        for (size_t i = 0; i < self->n && !tmq_list_empty(self->queue); i++) {
             s_exec_t *e = &self->ex[i];
-            if (e->fd < 0) continue;
-            tmq_job_t *job = self->queue->head;
-            double est = tmq_pace_estimate(self->pace, job->fn);
-            if (!tmq_pace_admit(e->jobs.count, e->load_ms, est)) continue;
-            tmq_jobq_remove(self->queue, job);
+            tmq_wjob_t *job = tmq_wjob_first(self->queue);
+            if (!s_admits(e, tmq_pace_estimate(self->pace, job->fn), now)) continue;
+            tmq_list_remove(self->queue, &job->link);
             s_hand(self, e, job, now);
             progress = true;
+        }
+    }
+}
+
+/* True when the local queue is empty and some live executor has nothing to run. */
+static bool s_someone_idles(const tmq_sup_t *self)
+{
+    if (!tmq_list_empty(self->queue)) return false;
+    for (size_t i = 0; i < self->n; i++)
+        if (self->ex[i].fd >= 0 && tmq_list_empty(&self->ex[i].jobs)) return true;
+    return false;
+}
+
+/* Jobs stranded behind an overdue job while another executor idles are taken back. */
+static void s_steal(tmq_sup_t *self, int64_t now)
+{
+    if (!s_someone_idles(self)) return;
+    for (size_t i = 0; i < self->n; i++) {
+        s_exec_t *e = &self->ex[i];
+        if (e->fd >= 0 && !e->revoking && e->jobs.size >= 2 && s_overdue(e, now)) {
+            tmq_debug("executor %d: job %llu overran its estimate; taking back %zu waiting jobs",
+                      (int)e->pid, (unsigned long long)s_head(e)->jid, e->jobs.size - 1);
+            s_revoke(e);
         }
     }
 }
@@ -503,23 +638,41 @@ void tmq_sup_dispatch(tmq_sup_t *self)
         int64_t now = tmq_clock_us();
         retired = self->retired;
         s_assign(self, now);
+        s_steal(self, now);
         for (size_t i = 0; i < self->n; i++) {
             s_exec_t *e = &self->ex[i];
             if (e->fd >= 0 && e->out_off < e->out_len) s_write(self, e, now);
         }
-    } while (retired != self->retired && self->queue->head);
+    } while (retired != self->retired && !tmq_list_empty(self->queue));
 }
 
-void tmq_sup_cancel(tmq_sup_t *self, const tmq_job_ref_t *refs, size_t n)
+size_t tmq_sup_reclaim(tmq_sup_t *self)
+{
+    for (size_t i = 0; i < self->n; i++) {
+        s_exec_t *e = &self->ex[i];
+        if (e->fd >= 0 && !e->revoking && e->jobs.size >= 2) s_revoke(e);
+    }
+    return tmq_sup_reclaiming(self);
+}
+
+size_t tmq_sup_reclaiming(const tmq_sup_t *self)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->n; i++)
+        n += self->ex[i].fd >= 0 && self->ex[i].revoking;
+    return n;
+}
+
+void tmq_sup_cancel(tmq_sup_t *self, const tmq_wjob_ref_t *refs, size_t n)
 {
     int64_t now = tmq_clock_us();
     for (size_t i = 0; i < self->n; i++) {
         s_exec_t *e = &self->ex[i];
-        tmq_job_t *run = e->jobs.head;
+        tmq_wjob_t *run = s_head(e);
         if (e->fd < 0 || !run) continue;
-        for (tmq_job_t *j = run->next; j; j = j->next)
-            if (tmq_job_refs_has(refs, n, j->jid, j->attempt)) j->cancelled = true;
-        if (tmq_job_refs_has(refs, n, run->jid, run->attempt))
+        for (tmq_wjob_t *j = tmq_wjob_next(run); j; j = tmq_wjob_next(j))
+            if (tmq_wjob_refs_has(refs, n, j->jid, j->attempt)) j->cancelled = true;
+        if (tmq_wjob_refs_has(refs, n, run->jid, run->attempt))
             s_retire(self, e, S_CANCEL, false, "cancelled", now);
     }
 }
@@ -527,13 +680,22 @@ void tmq_sup_cancel(tmq_sup_t *self, const tmq_job_ref_t *refs, size_t n)
 int64_t tmq_sup_next_us(const tmq_sup_t *self)
 {
     int64_t next = INT64_MAX;
+    bool idles = s_someone_idles(self);
     for (size_t i = 0; i < self->n; i++) {
         const s_exec_t *e = &self->ex[i];
+        const tmq_wjob_t *run = s_head(e);
         int64_t t = INT64_MAX;
         if (e->fd < 0)
             t = e->restart_us;
-        else if (e->jobs.head && e->jobs.head->timeout_ms)
-            t = e->jobs.head->start_us + (int64_t)e->jobs.head->timeout_ms * 1000;
+        else if (run && run->timeout_ms)
+            t = run->start_us + (int64_t)run->timeout_ms * 1000;
+        if (idles && run && e->fd >= 0 && !e->revoking && e->jobs.size >= 2) {
+            double after = tmq_pace_overdue_after(run->est_ms);
+            if (isfinite(after)) { /* just past the moment it becomes overdue */
+                int64_t due = run->start_us + (int64_t)(after * 1000.0) + 1;
+                if (due < t) t = due;
+            }
+        }
         if (t < next) next = t;
     }
     if (self->nreap) {
@@ -547,8 +709,13 @@ size_t tmq_sup_held(const tmq_sup_t *self)
 {
     size_t n = 0;
     for (size_t i = 0; i < self->n; i++)
-        n += self->ex[i].jobs.count;
+        n += self->ex[i].jobs.size;
     return n;
+}
+
+uint64_t tmq_sup_returned(const tmq_sup_t *self)
+{
+    return self->returned;
 }
 
 pid_t tmq_sup_pid(const tmq_sup_t *self, size_t i)

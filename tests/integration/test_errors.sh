@@ -19,7 +19,7 @@ tmq map sum 10 -1 '"x"' 20 >"$T/out"
 assert_eq "$?" "1" "exit status with failed jobs"
 assert_eq "$(wc -l <"$T/out")" "4" "a line per job"
 assert_eq "$(jq -s -c 'sort_by(.index) | map(.ok)' "$T/out")" "[true,false,false,true]" "ok flags"
-assert_eq "$(jq -r 'select(.index==1) | .error' "$T/out")" "sum: argument must be a non-negative integer" "bad argument error"
+assert_eq "$(jq -r 'select(.index==1) | .error' "$T/out")" "sum: argument must be a non-negative integer, got -1" "bad argument error"
 assert_eq "$(jq -r 'select(.index==1) | keys_unsorted | join(",")' "$T/out")" "index,ok,error" "error line keys"
 pass "bad arguments fail alone"
 

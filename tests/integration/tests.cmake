@@ -14,3 +14,5 @@ tmq_integration_test(it_broker_restart SCRIPT test_broker_restart.sh TIMEOUT 120
 tmq_integration_test(it_install SCRIPT test_install.sh TIMEOUT 120)
 tmq_integration_test(it_broker_cli SCRIPT test_broker_cli.sh TIMEOUT 120)
 tmq_integration_test(it_broker_peers SCRIPT test_broker_peers.sh TIMEOUT 120)
+tmq_integration_test(it_stranded SCRIPT test_stranded.sh TIMEOUT 180)
+tmq_integration_test(it_worker_cli SCRIPT test_worker_cli.sh TIMEOUT 120)

@@ -93,30 +93,55 @@ static void test_sum(void **state)
 static void test_sum_errors(void **state)
 {
     fx_t *fx = *state;
-    const char *bad = "sum: argument must be a non-negative integer";
+    /* the error says what was given, as compact JSON */
     msgpack_pack_int64(&fx->pk, -1);
-    assert_error(fx, call(fx, "sum", false), bad);
+    assert_error(fx, call(fx, "sum", false),
+                 "sum: argument must be a non-negative integer, got -1");
     fx->arg.size = 0;
     msgpack_pack_str_with_body(&fx->pk, "x", 1);
-    assert_error(fx, call(fx, "sum", false), bad);
+    assert_error(fx, call(fx, "sum", false),
+                 "sum: argument must be a non-negative integer, got \"x\"");
     fx->arg.size = 0;
-    msgpack_pack_double(&fx->pk, 2.5);
-    assert_error(fx, call(fx, "sum", false), bad);
+    msgpack_pack_double(&fx->pk, 1.5);
+    assert_error(fx, call(fx, "sum", false),
+                 "sum: argument must be a non-negative integer, got 1.5");
+    fx->arg.size = 0;
+    msgpack_pack_double(&fx->pk, 1e30);
+    assert_error(fx, call(fx, "sum", false),
+                 "sum: argument must be a non-negative integer, got 1e30");
     fx->arg.size = 0;
     msgpack_pack_nil(&fx->pk);
-    assert_error(fx, call(fx, "sum", false), bad);
+    assert_error(fx, call(fx, "sum", false),
+                 "sum: argument must be a non-negative integer, got null");
+    fx->arg.size = 0;
+    char big[200];
+    memset(big, 'y', sizeof big);
+    msgpack_pack_str_with_body(&fx->pk, big, sizeof big); /* long values are cut short */
+    assert_int_equal(call(fx, "sum", false), TMQ_ST_ERROR);
+    assert_true(fx->out.size < 140);
+    assert_memory_equal(fx->out.data + fx->out.size - 3, "...", 3);
+    fx->arg.size = 0;
+    msgpack_pack_str_with_body(&fx->pk, "x", 1);
+    assert_error(fx, call(fx, "primes", false),
+                 "primes: argument must be a non-negative integer, got \"x\"");
+    fx->arg.size = 0;
+    msgpack_pack_str_with_body(&fx->pk, "soon", 4);
+    assert_error(fx, call(fx, "sleep", false),
+                 "sleep: argument must be a non-negative integer (milliseconds), got \"soon\"");
 }
 
 static void test_sum_overflow(void **state)
 {
     fx_t *fx = *state;
-    const char *big = "sum: result does not fit in 64 bits";
     /* n(n-1)/2 <= INT64_MAX holds up to n = 4294967296 (2^32: 2^31 * (2^32 - 1)). */
     msgpack_pack_uint64(&fx->pk, 4294967297ULL);
-    assert_error(fx, call(fx, "sum", false), big);
+    assert_error(fx, call(fx, "sum", false),
+                 "sum: result does not fit in 64 bits, got 4294967297 (at most 4294967296)");
     fx->arg.size = 0;
     msgpack_pack_uint64(&fx->pk, UINT64_MAX);
-    assert_error(fx, call(fx, "sum", false), big);
+    assert_error(fx, call(fx, "sum", false),
+                 "sum: result does not fit in 64 bits, got 18446744073709551615 (at most "
+                 "4294967296)");
 }
 
 static uint64_t primes_below(fx_t *fx, uint64_t n)
@@ -139,7 +164,8 @@ static void test_primes(void **state)
     assert_int_equal(primes_below(fx, 10000), 1229);
     fx->arg.size = 0;
     msgpack_pack_int64(&fx->pk, -5);
-    assert_error(fx, call(fx, "primes", false), "primes: argument must be a non-negative integer");
+    assert_error(fx, call(fx, "primes", false),
+                 "primes: argument must be a non-negative integer, got -5");
 }
 
 static void test_echo_nested(void **state)
@@ -189,7 +215,8 @@ static void test_sleep(void **state)
     assert_int_equal(result_u64(fx), 0);
     fx->arg.size = 0;
     msgpack_pack_int64(&fx->pk, -1);
-    assert_error(fx, call(fx, "sleep", false), "sleep: argument must be a non-negative integer");
+    assert_error(fx, call(fx, "sleep", false),
+                 "sleep: argument must be a non-negative integer (milliseconds), got -1");
 }
 
 static void test_fail(void **state)
@@ -201,8 +228,11 @@ static void test_fail(void **state)
     msgpack_pack_str_with_body(&fx->pk, "", 0);
     assert_error(fx, call(fx, "fail", false), "");
     fx->arg.size = 0;
-    msgpack_pack_int64(&fx->pk, 42); /* not a string: shown as text */
-    assert_error(fx, call(fx, "fail", false), "42");
+    msgpack_pack_int64(&fx->pk, 42); /* not a string: an argument error like any other */
+    assert_error(fx, call(fx, "fail", false), "fail: argument must be a string, got 42");
+    fx->arg.size = 0;
+    msgpack_pack_nil(&fx->pk); /* `taskmq submit fail` without ARG */
+    assert_error(fx, call(fx, "fail", false), "fail: argument must be a string, got null");
 }
 
 static void test_unknown_and_names(void **state)

@@ -439,7 +439,7 @@ static void test_depth_limit(void **state)
         buf[n++] = 0x01;
         tmq_msg_t m;
         int rc = tu_decode(&m, TMQ_CMD_STATUS, buf, n);
-        /* the map is level 0, each array one more: allowed while the count stays within limit */
+        /* the map counts 1, each array one more: allowed while at most 32 containers nest */
         if (depth + 1 <= TMQ_PROTO_MAX_DEPTH)
             assert_int_equal(rc, 0);
         else
@@ -448,6 +448,16 @@ static void test_depth_limit(void **state)
     }
     assert_int_equal(tmq_proto_check("\x01", 1, 0), 0);
     assert_int_equal(tmq_proto_check("\x91\x01", 2, 0), -1);
+    /* containers are counted whether or not they hold anything: 32 pass, 33 do not */
+    for (int k = 31; k <= 34; k++) {
+        size_t n = 0;
+        for (int i = 0; i < k; i++)
+            buf[n++] = 0x91;
+        buf[n - 1] = 0x90; /* the innermost is empty */
+        assert_int_equal(tmq_proto_check(buf, n, TMQ_PROTO_MAX_DEPTH), k <= 32 ? 0 : -1);
+        buf[n - 1] = 0x80; /* an empty map counts the same */
+        assert_int_equal(tmq_proto_check(buf, n, TMQ_PROTO_MAX_DEPTH), k <= 32 ? 0 : -1);
+    }
 }
 
 /* A small body declaring a huge number of tiny objects would cost msgpack-c ~24 bytes each

@@ -73,7 +73,8 @@ static void test_decode_compact_forms(void **state)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 3);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_uint64(&pk, TMQ_FRAME_JOB);
     msgpack_pack_uint64(&pk, 5);
     msgpack_pack_str_with_body(&pk, "echo", 4);
     msgpack_pack_bin_with_body(&pk, "\xc0", 1);
@@ -82,7 +83,8 @@ static void test_decode_compact_forms(void **state)
     assert_int_equal(j.tag, 5);
     assert_memory_equal(j.fn, "echo", 4);
     sb.size = 0;
-    msgpack_pack_array(&pk, 4);
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_uint64(&pk, TMQ_FRAME_RESULT);
     msgpack_pack_uint64(&pk, 300);
     msgpack_pack_uint64(&pk, 0);
     msgpack_pack_bin_with_body(&pk, "\x2a", 1);
@@ -116,17 +118,61 @@ static void test_truncation_and_junk(void **state)
     assert_int_equal(tmq_frame_result_decode(f + 4, len - 4, &res), -1);
     assert_int_equal(tmq_frame_job_decode(r + 4, rl - 4, &j), -1);
     /* Status out of range. */
-    r[4 + 1 + 9 + 1] = 9;
+    r[4 + 2 + 9 + 1] = 9;
     assert_int_equal(tmq_frame_result_decode(r + 4, rl - 4, &res), -1);
     /* fn must be a str, arg a bin. */
-    uint8_t bad[] = {0x93, 0x01, 0xc4, 0x01, 'x', 0xc4, 0x01, 0x00};
+    uint8_t bad[] = {0x94, 0x01, 0x01, 0xc4, 0x01, 'x', 0xc4, 0x01, 0x00};
     assert_int_equal(tmq_frame_job_decode(bad, sizeof bad, &j), -1);
-    uint8_t bad2[] = {0x93, 0x01, 0xa1, 'x', 0xa1, 'y'};
+    uint8_t bad2[] = {0x94, 0x01, 0x01, 0xa1, 'x', 0xa1, 'y'};
     assert_int_equal(tmq_frame_job_decode(bad2, sizeof bad2, &j), -1);
     /* A declared length past the end. */
-    uint8_t bad3[] = {0x93, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff, 'x'};
+    uint8_t bad3[] = {0x94, 0x01, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff, 'x'};
     assert_int_equal(tmq_frame_job_decode(bad3, sizeof bad3, &j), -1);
+    /* The kind must say what it is. */
+    uint8_t wrong_kind[] = {0x94, 0x02, 0x01, 0xa1, 'x', 0xc4, 0x01, 0x00};
+    assert_int_equal(tmq_frame_job_decode(wrong_kind, sizeof wrong_kind, &j), -1);
+    uint8_t no_kind[] = {0x90};
+    assert_int_equal(tmq_frame_kind(no_kind, sizeof no_kind), -1);
+    uint8_t big_kind[] = {0x91, 0x09};
+    assert_int_equal(tmq_frame_kind(big_kind, sizeof big_kind), -1);
     free(f);
+}
+
+static void test_revoke_and_returned(void **state)
+{
+    uint8_t f[TMQ_FRAME_REVOKE_SIZE];
+    size_t len = tmq_frame_revoke_write(f, 63);
+    assert_int_equal(len, TMQ_FRAME_REVOKE_SIZE);
+    assert_int_equal(tmq_frame_kind(f + 4, len - 4), TMQ_FRAME_REVOKE);
+    uint32_t n = 0;
+    assert_int_equal(tmq_frame_revoke_decode(f + 4, len - 4, &n), 0);
+    assert_int_equal(n, 63);
+    for (size_t cut = 0; cut < len - 4; cut++)
+        assert_int_equal(tmq_frame_revoke_decode(f + 4, cut, &n), -1);
+
+    uint64_t tags[] = {5, 6, 0x0102030405060708ULL};
+    uint8_t r[64];
+    assert_true(tmq_frame_returned_size(3) <= sizeof r);
+    len = tmq_frame_returned_write(r, tags, 3);
+    assert_int_equal(len, tmq_frame_returned_size(3));
+    assert_int_equal(tmq_proto_check(r + 4, len - 4, 4), 0);
+    assert_int_equal(tmq_frame_kind(r + 4, len - 4), TMQ_FRAME_RETURNED);
+    uint64_t got[4];
+    size_t k = 0;
+    assert_int_equal(tmq_frame_returned_decode(r + 4, len - 4, got, 4, &k), 0);
+    assert_int_equal(k, 3);
+    assert_true(got[2] == 0x0102030405060708ULL);
+    assert_int_equal(tmq_frame_returned_decode(r + 4, len - 4, got, 2, &k), -1); /* too many */
+    for (size_t cut = 0; cut < len - 4; cut++)
+        assert_int_equal(tmq_frame_returned_decode(r + 4, cut, got, 4, &k), -1);
+    len = tmq_frame_returned_write(r, NULL, 0); /* none: still an answer */
+    assert_int_equal(tmq_frame_returned_decode(r + 4, len - 4, got, 4, &k), 0);
+    assert_int_equal(k, 0);
+    /* compact msgpack forms from another executor */
+    uint8_t compact[] = {0x92, 0x04, 0x92, 0x07, 0xcc, 0xff};
+    assert_int_equal(tmq_frame_returned_decode(compact, sizeof compact, got, 4, &k), 0);
+    assert_int_equal(k, 2);
+    assert_int_equal(got[1], 255);
 }
 
 static void test_reader_byte_by_byte(void **state)
@@ -227,7 +273,7 @@ int main(void)
         cmocka_unit_test(test_job_round_trip),       cmocka_unit_test(test_result_round_trip),
         cmocka_unit_test(test_decode_compact_forms), cmocka_unit_test(test_truncation_and_junk),
         cmocka_unit_test(test_reader_byte_by_byte),  cmocka_unit_test(test_reader_oversized),
-        cmocka_unit_test(test_reader_socket_large),
+        cmocka_unit_test(test_reader_socket_large),  cmocka_unit_test(test_revoke_and_returned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

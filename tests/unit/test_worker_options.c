@@ -50,6 +50,10 @@ static void test_flags(void **state)
     assert_true(o.help);
     assert_int_equal(parse(&o, err, "--executor", NULL, NULL), 0);
     assert_true(o.executor);
+    assert_int_equal(parse(&o, err, "--version", NULL, NULL), 0);
+    assert_true(o.version);
+    assert_int_equal(parse(&o, err, "-V", NULL, NULL), 0);
+    assert_true(o.version);
 }
 
 static void test_errors(void **state)
@@ -65,6 +69,10 @@ static void test_errors(void **state)
     assert_int_equal(parse(&o, err, "--procs", "2x", NULL), -1);
     assert_int_equal(parse(&o, err, "--broker", "localhost", NULL), -1);
     assert_non_null(strstr(err, "--broker"));
+    assert_non_null(strstr(err, "tcp://HOST:PORT")); /* says what a valid one looks like */
+    assert_int_equal(parse(&o, err, "--broker", "tcp://h:0", NULL), -1);
+    assert_non_null(strstr(err, "port"));
+    assert_int_equal(parse(&o, err, "--broker", "tcp://*:5556", NULL), -1); /* '*' binds */
     assert_int_equal(parse(&o, err, "--name=", NULL, NULL), -1);
     assert_int_equal(parse(&o, err, "--test-functions=1", NULL, NULL), -1);
     assert_int_equal(parse(&o, err, "extra", NULL, NULL), -1);

@@ -44,9 +44,21 @@ static void test_admit(void **state)
     assert_false(tmq_pace_admit(1, 0.001, -1));
     /* Short jobs batch up to the budget and the cap. */
     assert_true(tmq_pace_admit(1, 0.5, 0.5));
-    assert_false(tmq_pace_admit(1, TMQ_PACE_BUDGET_MS, 0.01));
+    assert_false(tmq_pace_admit(1, TMQ_PACE_HORIZON_MS, 0.01));
     assert_true(tmq_pace_admit(TMQ_PACE_MAX_BATCH - 1, 0.01, 0.0001));
     assert_false(tmq_pace_admit(TMQ_PACE_MAX_BATCH, 0.01, 0.0001));
+}
+
+static void test_overdue(void **state)
+{
+    /* unknown jobs were handed out alone: never overdue */
+    assert_false(tmq_pace_overdue(1e9, -1));
+    assert_true(isinf(tmq_pace_overdue_after(-1)));
+    /* overdue once it ran the horizon longer than estimated */
+    assert_false(tmq_pace_overdue(TMQ_PACE_HORIZON_MS - 0.1, 0.0));
+    assert_true(tmq_pace_overdue(TMQ_PACE_HORIZON_MS + 0.1, 0.0));
+    assert_false(tmq_pace_overdue(TMQ_PACE_HORIZON_MS + 0.9, 1.0));
+    assert_true(tmq_pace_overdue(TMQ_PACE_HORIZON_MS + 1.1, 1.0));
 }
 
 int main(void)
@@ -54,6 +66,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_estimates),
         cmocka_unit_test(test_admit),
+        cmocka_unit_test(test_overdue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,7 +33,7 @@ typedef struct {
 } got_t;
 
 typedef struct {
-    tmq_jobq_t queue;
+    tmq_list_t queue;
     tmq_pace_t pace;
     tmq_sup_t *sup;
     got_t got[MAX_GOT];
@@ -41,7 +41,7 @@ typedef struct {
     uint64_t tag;
 } fx_t;
 
-static void on_result(void *arg, const tmq_job_t *job, int status, const void *data, size_t len,
+static void on_result(void *arg, const tmq_wjob_t *job, int status, const void *data, size_t len,
                       pid_t pid, double ms)
 {
     fx_t *fx = arg;
@@ -60,10 +60,9 @@ static fx_t *fx_new_argv(size_t procs, char *argv[])
 {
     static const char *names[] = {"sum", "primes", "echo", "sleep", "fail", "crash"};
     fx_t *fx = calloc(1, sizeof *fx);
-    tmq_jobq_init(&fx->queue);
+    tmq_list_init(&fx->queue);
     tmq_pace_init(&fx->pace, names, 6);
-    fx->sup = tmq_sup_new(procs, argv, &fx->queue, &fx->pace, on_result, fx);
-    assert_non_null(fx->sup);
+    fx->sup = tmq_sup_new(procs, NULL, argv, &fx->queue, &fx->pace, on_result, fx);
     assert_int_equal(tmq_sup_start(fx->sup), 0);
     return fx;
 }
@@ -79,7 +78,7 @@ static int teardown(void **state)
     fx_t *fx = *state;
     tmq_sup_destroy(&fx->sup);
     assert_null(fx->sup);
-    tmq_jobq_clear(&fx->queue);
+    tmq_wjob_clear(&fx->queue);
     free(fx);
     return 0;
 }
@@ -106,7 +105,7 @@ static void add(fx_t *fx, uint64_t jid, const char *fn, int64_t n, const char *s
                          .arg_len = sb.size,
                          .timeout_ms = timeout_ms};
     int idx = tmq_pace_index(&fx->pace, fn, strlen(fn));
-    tmq_jobq_push_back(&fx->queue, tmq_job_new(&it, ++fx->tag, idx));
+    tmq_list_push_back(&fx->queue, &tmq_wjob_new(&it, ++fx->tag, idx)->link);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -228,7 +227,7 @@ static void test_cancel_running(void **state)
     add(fx, 1, "sleep", 5000, NULL, 0);
     tmq_sup_dispatch(fx->sup);
     run(fx, 1, 100);
-    tmq_job_ref_t ref = {1, 1};
+    tmq_wjob_ref_t ref = {1, 1};
     tmq_sup_cancel(fx->sup, &ref, 1);
     assert_int_equal(tmq_sup_held(fx->sup), 0);
     add(fx, 2, "echo", 1, NULL, 0);
@@ -248,7 +247,7 @@ static void test_cancel_waiting(void **state)
     add(fx, 3, "sleep", 0, NULL, 0);
     tmq_sup_dispatch(fx->sup);
     assert_int_equal(tmq_sup_held(fx->sup), 3);
-    tmq_job_ref_t ref = {2, 1};
+    tmq_wjob_ref_t ref = {2, 1};
     tmq_sup_cancel(fx->sup, &ref, 1);
     run(fx, 2, 3000);
     run(fx, 3, 200);
@@ -274,6 +273,70 @@ static void test_killed_from_outside(void **state)
     assert_int_equal(find(fx, 1)->status, TMQ_ST_DIED);
     assert_string_equal(find(fx, 1)->data, "executor died: SIGKILL");
     assert_int_equal(find(fx, 2)->status, TMQ_ST_OK);
+}
+
+/* Position of jid's result in arrival order. */
+static size_t arrival(fx_t *fx, uint64_t jid)
+{
+    for (size_t i = 0; i < fx->ngot; i++)
+        if (fx->got[i].jid == jid) return i;
+    fail_msg("job %llu has no result", (unsigned long long)jid);
+    return 0;
+}
+
+/* A long job among short ones that looked alike: the short ones queued behind it in its
+ * executor are taken back for the idle one and finish long before it. */
+static void test_stranded_jobs_taken_back(void **state)
+{
+    fx_t *fx = *state = fx_new(2);
+    warm_sleep(fx);
+    add(fx, 1, "sleep", 600, NULL, 0); /* to executor 0 first, then 3 and 5 behind it */
+    for (uint64_t j = 2; j <= 6; j++)
+        add(fx, j, "sleep", 0, NULL, 0);
+    tmq_sup_dispatch(fx->sup);
+    assert_int_equal(tmq_sup_held(fx->sup), 6);
+    run(fx, 6, 5000);
+    assert_int_equal(fx->ngot, 6);
+    for (uint64_t j = 2; j <= 6; j++) {
+        assert_int_equal(count(fx, j), 1);
+        assert_int_equal(find(fx, j)->status, TMQ_ST_OK);
+        assert_true(arrival(fx, j) < arrival(fx, 1)); /* none waited for the long one */
+        assert_true(find(fx, j)->pid != find(fx, 1)->pid);
+    }
+    assert_int_equal(tmq_sup_returned(fx->sup), 2);
+}
+
+/* Reclaim (a broker's REVOKE): every job an executor has not started comes back to the
+ * front of the local queue, in order; the running one stays. */
+static void test_reclaim(void **state)
+{
+    fx_t *fx = *state = fx_new(1);
+    warm_sleep(fx);
+    add(fx, 1, "sleep", 300, NULL, 0);
+    add(fx, 2, "sleep", 0, NULL, 0);
+    add(fx, 3, "sleep", 0, NULL, 0);
+    tmq_sup_dispatch(fx->sup);
+    assert_int_equal(tmq_sup_held(fx->sup), 3);
+    assert_int_equal(tmq_sup_reclaim(fx->sup), 1);
+    assert_int_equal(tmq_sup_reclaim(fx->sup), 1); /* asked once, not twice */
+    zmq_pollitem_t items[4];
+    int64_t until = tmq_clock_ms() + 2000;
+    while (tmq_sup_reclaiming(fx->sup) && tmq_clock_ms() < until) {
+        size_t n = tmq_sup_pollitems(fx->sup, items);
+        zmq_poll(items, (int)n, 10);
+        tmq_sup_service(fx->sup, items, n);
+    }
+    assert_int_equal(tmq_sup_reclaiming(fx->sup), 0);
+    assert_int_equal(tmq_sup_returned(fx->sup), 2);
+    assert_int_equal(tmq_sup_held(fx->sup), 1);
+    assert_int_equal(fx->queue.size, 2);
+    assert_int_equal(tmq_wjob_first(&fx->queue)->jid, 2);
+    assert_int_equal(fx->ngot, 0); /* the long one still runs */
+    run(fx, 3, 3000);
+    assert_int_equal(fx->ngot, 3);
+    for (uint64_t j = 1; j <= 3; j++)
+        assert_int_equal(count(fx, j), 1);
+    assert_int_equal(tmq_sup_reclaim(fx->sup), 0); /* nothing left to ask for */
 }
 
 /* A binary that cannot start: the job is reported once, and the slot backs off instead of
@@ -303,6 +366,8 @@ int main(void)
         cmocka_unit_test_teardown(test_cancel_waiting, teardown),
         cmocka_unit_test_teardown(test_killed_from_outside, teardown),
         cmocka_unit_test_teardown(test_broken_binary, teardown),
+        cmocka_unit_test_teardown(test_stranded_jobs_taken_back, teardown),
+        cmocka_unit_test_teardown(test_reclaim, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

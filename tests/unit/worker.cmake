@@ -1,7 +1,7 @@
 # Worker unit tests (included from tests/CMakeLists.txt; paths relative to tests/).
 tmq_unit_test(test_builtins SOURCES unit/test_builtins.c LIBS tmq_worker)
 tmq_unit_test(test_worker_frame SOURCES unit/test_worker_frame.c LIBS tmq_worker)
-tmq_unit_test(test_worker_job SOURCES unit/test_worker_job.c LIBS tmq_worker)
+tmq_unit_test(test_worker_wjob SOURCES unit/test_worker_wjob.c LIBS tmq_worker)
 tmq_unit_test(test_worker_pace SOURCES unit/test_worker_pace.c LIBS tmq_worker)
 tmq_unit_test(test_worker_options SOURCES unit/test_worker_options.c LIBS tmq_worker)
 # Starts real executor processes: the built taskmq-worker in --executor mode.

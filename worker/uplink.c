@@ -1,20 +1,22 @@
-/* worker/link.c — see link.h. Time is tmq_clock_ms; anything received from the broker, even
+/* worker/uplink.c — see uplink.h. Time is tmq_clock_ms; anything received from the broker, even
  * malformed, proves it alive. */
-#include "link.h"
+#include "uplink.h"
 
 #include "log.h"
 #include "platform.h"
+#include "xalloc.h"
 
 #include <czmq.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct tmq_link_t {
+struct tmq_uplink_t {
     char *endpoint;
-    zsock_t *sock; /* NULL while waiting to reconnect */
-    void *ready;   /* READY body, re-sent on every connection */
-    size_t ready_len;
+    zsock_t *sock;              /* NULL while waiting to reconnect */
+    tmq_uplink_ready_fn *ready; /* builds the READY body for every connection */
+    void *ready_arg;
+    char *refused;   /* the broker's reason when it refused us for good */
     bool registered; /* WELCOME received on this socket */
     bool ever_registered;
     uint32_t heartbeat_ms;
@@ -25,17 +27,16 @@ struct tmq_link_t {
     tmq_rate_t rate;
 };
 
-static void s_send_ready(tmq_link_t *self)
+static void s_send_ready(tmq_uplink_t *self)
 {
-    void *body = malloc(self->ready_len);
-    if (!body) abort();
-    memcpy(body, self->ready, self->ready_len);
+    size_t len;
+    void *body = self->ready(self->ready_arg, &len);
     self->registered = false;
-    tmq_link_send(self, TMQ_CMD_READY, &body, self->ready_len);
+    tmq_uplink_send(self, TMQ_CMD_READY, &body, len);
 }
 
 /* A new socket, connected, with READY queued. Returns 0 or -1 (errno set). */
-static int s_connect(tmq_link_t *self)
+static int s_connect(tmq_uplink_t *self)
 {
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     if (!sock) return -1;
@@ -53,58 +54,55 @@ static int s_connect(tmq_link_t *self)
     return 0;
 }
 
-static void s_disconnect(tmq_link_t *self)
+static void s_disconnect(tmq_uplink_t *self)
 {
     zsock_destroy(&self->sock);
     self->registered = false;
     self->reconnect_at = tmq_clock_ms() + self->backoff_ms;
     self->backoff_ms *= 2;
-    if (self->backoff_ms > TMQ_LINK_BACKOFF_MAX_MS) self->backoff_ms = TMQ_LINK_BACKOFF_MAX_MS;
+    if (self->backoff_ms > TMQ_UPLINK_BACKOFF_MAX_MS) self->backoff_ms = TMQ_UPLINK_BACKOFF_MAX_MS;
 }
 
-tmq_link_t *tmq_link_new(const char *endpoint, const void *ready, size_t ready_len)
+tmq_uplink_t *tmq_uplink_new(const char *endpoint, tmq_uplink_ready_fn *ready, void *arg)
 {
-    tmq_link_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
-    self->endpoint = strdup(endpoint);
-    self->ready = malloc(ready_len);
-    if (!self->endpoint || !self->ready) abort();
-    memcpy(self->ready, ready, ready_len);
-    self->ready_len = ready_len;
-    self->heartbeat_ms = TMQ_LINK_HEARTBEAT_MS;
+    tmq_uplink_t *self = tmq_xcalloc(1, sizeof *self);
+    self->endpoint = tmq_xstrdup(endpoint);
+    self->ready = ready;
+    self->ready_arg = arg;
+    self->heartbeat_ms = TMQ_PROTO_HEARTBEAT_DEFAULT;
     self->max_payload = TMQ_PROTO_MAX_PAYLOAD;
-    self->backoff_ms = TMQ_LINK_BACKOFF_MIN_MS;
+    self->backoff_ms = TMQ_UPLINK_BACKOFF_MIN_MS;
     if (s_connect(self) != 0) {
         int err = errno;
-        tmq_link_destroy(&self);
+        tmq_uplink_destroy(&self);
         errno = err;
         return NULL;
     }
     return self;
 }
 
-void tmq_link_destroy(tmq_link_t **self_p)
+void tmq_uplink_destroy(tmq_uplink_t **self_p)
 {
     if (!self_p || !*self_p) return;
-    tmq_link_t *self = *self_p;
+    tmq_uplink_t *self = *self_p;
     zsock_destroy(&self->sock);
     free(self->endpoint);
-    free(self->ready);
+    free(self->refused);
     free(self);
     *self_p = NULL;
 }
 
-void *tmq_link_socket(tmq_link_t *self)
+void *tmq_uplink_socket(tmq_uplink_t *self)
 {
     return self->sock;
 }
 
-bool tmq_link_writable(tmq_link_t *self)
+bool tmq_uplink_writable(tmq_uplink_t *self)
 {
     return self->sock && (zsock_events(self->sock) & ZMQ_POLLOUT);
 }
 
-int tmq_link_send(tmq_link_t *self, tmq_cmd_t cmd, void **body_p, size_t len)
+int tmq_uplink_send(tmq_uplink_t *self, tmq_cmd_t cmd, void **body_p, size_t len)
 {
     if (!self->sock) {
         free(*body_p);
@@ -116,32 +114,28 @@ int tmq_link_send(tmq_link_t *self, tmq_cmd_t cmd, void **body_p, size_t len)
     return 0;
 }
 
-static void s_on_welcome(tmq_link_t *self, const tmq_msg_t *m)
+static void s_on_welcome(tmq_uplink_t *self, const tmq_msg_t *m)
 {
-    uint64_t hb, maxp;
-    if (tmq_msg_get_uint(m, "heartbeat", &hb) == 0 && hb >= 10 && hb <= 3600000)
-        self->heartbeat_ms = (uint32_t)hb;
-    if (tmq_msg_get_uint(m, "max_payload", &maxp) == 0 && maxp > 0 && maxp <= UINT32_MAX)
-        self->max_payload = (uint32_t)maxp;
+    tmq_welcome_t w;
+    tmq_msg_welcome(m, &w);
+    self->heartbeat_ms = w.heartbeat_ms;
+    self->max_payload = w.max_payload;
     if (!self->registered)
         tmq_info("%s broker %s (heartbeat %u ms)",
                  self->ever_registered ? "registered again with" : "registered with",
                  self->endpoint, self->heartbeat_ms);
     self->registered = self->ever_registered = true;
-    self->backoff_ms = TMQ_LINK_BACKOFF_MIN_MS;
+    self->backoff_ms = TMQ_UPLINK_BACKOFF_MIN_MS;
 }
 
-static void s_complain(tmq_link_t *self, int code, const char *what, const char *detail)
+static void s_complain(tmq_uplink_t *self, int code, const char *what, const char *detail)
 {
-    uint32_t suppressed;
-    if (tmq_rate_ok(&self->rate, 5, &suppressed))
-        tmq_warn("%s from the broker: %s%s", what, detail,
-                 suppressed ? " (similar lines suppressed)" : "");
+    tmq_log_limited(TMQ_LOG_WARN, &self->rate, 5, "%s from the broker: %s", what, detail);
     if (code) tmq_wire_send_error(self->sock, NULL, 0, code, detail);
 }
 
 /* Handles a control command. Returns true when it is the daemon's to handle. */
-static bool s_control(tmq_link_t *self, tmq_wire_in_t *in, bool *reset)
+static bool s_control(tmq_uplink_t *self, tmq_wire_in_t *in, bool *reset)
 {
     const tmq_msg_t *m = &in->msg;
     const char *reason;
@@ -161,22 +155,29 @@ static bool s_control(tmq_link_t *self, tmq_wire_in_t *in, bool *reset)
         *reset = true;
         s_send_ready(self);
         break;
-    case TMQ_CMD_ERROR:
+    case TMQ_CMD_ERROR: {
+        uint64_t code = 0;
+        (void)tmq_msg_get_uint(m, "code", &code);
         if (tmq_msg_get_str(m, "reason", &reason, &rlen) != 0) {
             reason = "(no reason)";
             rlen = strlen(reason);
         }
         char text[256];
-        snprintf(text, sizeof text, "%.*s", (int)(rlen > 200 ? 200 : rlen), reason);
+        tmq_printable(text, sizeof text, reason, rlen);
+        if (code == TMQ_ERR_WRONG_PORT) {
+            if (!self->refused) self->refused = tmq_xstrdup(text);
+            break;
+        }
         s_complain(self, 0, "ERROR", text);
         break;
+    }
     default:
         s_complain(self, TMQ_ERR_COMMAND, "unexpected command", tmq_cmd_name(m->cmd));
     }
     return false;
 }
 
-int tmq_link_recv(tmq_link_t *self, tmq_wire_in_t *in, bool *reset)
+int tmq_uplink_recv(tmq_uplink_t *self, tmq_wire_in_t *in, bool *reset)
 {
     while (self->sock) {
         int err = TMQ_ERR_MALFORMED;
@@ -204,7 +205,7 @@ int tmq_link_recv(tmq_link_t *self, tmq_wire_in_t *in, bool *reset)
     return 0;
 }
 
-bool tmq_link_tick(tmq_link_t *self)
+bool tmq_uplink_tick(tmq_uplink_t *self)
 {
     int64_t now = tmq_clock_ms();
     if (!self->sock) {
@@ -214,7 +215,7 @@ bool tmq_link_tick(tmq_link_t *self)
         }
         return false;
     }
-    if (now - self->last_recv >= (int64_t)TMQ_LINK_LIVENESS * self->heartbeat_ms) {
+    if (now - self->last_recv >= (int64_t)TMQ_UPLINK_LIVENESS * self->heartbeat_ms) {
         tmq_warn("broker %s silent for %lld ms; reconnecting in %lld ms", self->endpoint,
                  (long long)(now - self->last_recv), (long long)self->backoff_ms);
         s_disconnect(self);
@@ -229,21 +230,26 @@ bool tmq_link_tick(tmq_link_t *self)
     return false;
 }
 
-int64_t tmq_link_next_ms(const tmq_link_t *self)
+int64_t tmq_uplink_next_ms(const tmq_uplink_t *self)
 {
     if (!self->sock) return self->reconnect_at;
-    int64_t next = self->last_recv + (int64_t)TMQ_LINK_LIVENESS * self->heartbeat_ms;
+    int64_t next = self->last_recv + (int64_t)TMQ_UPLINK_LIVENESS * self->heartbeat_ms;
     if (self->registered && self->last_send + self->heartbeat_ms < next)
         next = self->last_send + self->heartbeat_ms;
     return next;
 }
 
-uint32_t tmq_link_max_payload(const tmq_link_t *self)
+uint32_t tmq_uplink_max_payload(const tmq_uplink_t *self)
 {
     return self->max_payload;
 }
 
-void tmq_link_bye(tmq_link_t *self)
+const char *tmq_uplink_refused(const tmq_uplink_t *self)
+{
+    return self->refused;
+}
+
+void tmq_uplink_bye(tmq_uplink_t *self)
 {
     if (!self->sock) return;
     zsock_set_linger(self->sock, 1000);
