@@ -1,9 +1,9 @@
-/* tests/unit/test_client.c — the `taskmq` tool's pure logic: reorder buffer, JSON lines
- * (values, escapes, floats, the result line format), input-line arguments, command-line
- * parsing and usage errors, the progress bar text, and the client's id set. No network. */
+/* tests/unit/test_cli.c — the `taskmq` tool's modules (client/cli_*, jsonline, reorder,
+ * progress): reorder buffer, JSON lines (values, escapes, floats, the result line format),
+ * input-line arguments, command-line parsing and usage errors, the progress bar text. No
+ * network. */
 #include "buf.h"
 #include "cli_args.h"
-#include "idset.h"
 #include "jsonline.h"
 #include "jsonmp.h"
 #include "progress.h"
@@ -374,16 +374,18 @@ static void test_jsonline_result_lines(void **state)
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_uint64(&pk, 499999500000ull);
-    tmq_result_t *ok = tmq_result_new(2, true, sb.data, sb.size, "hostA:4121", 10, 3.4149, 1);
+    tmq_result_t *ok =
+        tmq_result_new(2, TMQ_RESULT_OK, sb.data, sb.size, "hostA:4121", 10, 3.4149, 1);
     msgpack_sbuffer_destroy(&sb);
     const char *err = "sum: argument must be a non-negative integer";
-    tmq_result_t *bad = tmq_result_new(0, false, err, strlen(err), "", 0, 0.0, 1);
+    tmq_result_t *bad = tmq_result_new(0, TMQ_RESULT_ERROR, err, strlen(err), "", 0, 0.0, 1);
     const uint8_t one = 1;
-    tmq_result_t *round = tmq_result_new(7, true, &one, 1, "w\"x:1", 5, 12.5, 1);
-    tmq_result_t *junk = tmq_result_new(8, true, "\xc1", 1, "w:1", 3, 0.004, 1);
+    tmq_result_t *round = tmq_result_new(7, TMQ_RESULT_OK, &one, 1, "w\"x:1", 5, 12.5, 1);
+    tmq_result_t *junk = tmq_result_new(8, TMQ_RESULT_OK, "\xc1", 1, "w:1", 3, 0.004, 1);
     const char *bad_err = "no such file: \xff\xfe.txt";
-    tmq_result_t *mangled = tmq_result_new(9, false, bad_err, strlen(bad_err), "", 0, 0.0, 1);
-    tmq_result_t *odd_worker = tmq_result_new(10, true, &one, 1, "h\xe9:1", 4, 1.0, 1);
+    tmq_result_t *mangled =
+        tmq_result_new(9, TMQ_RESULT_ERROR, bad_err, strlen(bad_err), "", 0, 0.0, 1);
+    tmq_result_t *odd_worker = tmq_result_new(10, TMQ_RESULT_OK, &one, 1, "h\xe9:1", 4, 1.0, 1);
 
     tmq_buf_t b;
     tmq_buf_init(&b);
@@ -420,7 +422,7 @@ static void test_jsonline_result_lines(void **state)
               {100.0, "100.0"}, {0.004999, "0.0"}, {-1.0, "-1.0"},        {0.07, "0.07"},
               {0.56, "0.56"},   {8.03, "8.03"},    {NAN, "null"}};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
-        tmq_result_t *r = tmq_result_new(1, true, &one, 1, "w:1", 3, ms[i].ms, 1);
+        tmq_result_t *r = tmq_result_new(1, TMQ_RESULT_OK, &one, 1, "w:1", 3, ms[i].ms, 1);
         tmq_buf_reset(&b);
         tmq_jsonline_result(&b, 1, r);
         char want[128];
@@ -633,47 +635,6 @@ static void test_progress_format(void **state)
     assert_false(p.drawn);
 }
 
-/* ---- id set ---- */
-
-static void test_idset_against_reference(void **state)
-{
-    (void)state;
-    enum { N = 50000 };
-    static bool ref[N];
-    memset(ref, 0, sizeof ref);
-    tmq_idset_t s;
-    tmq_idset_init(&s);
-    srand(7);
-    size_t count = 0;
-    for (int step = 0; step < 400000; step++) {
-        uint64_t id = (uint64_t)(rand() % N);
-        if (rand() % 3) {
-            assert_int_equal(tmq_idset_add(&s, id), !ref[id]);
-            if (!ref[id]) count++;
-            ref[id] = true;
-        } else {
-            assert_int_equal(tmq_idset_remove(&s, id), ref[id]);
-            if (ref[id]) count--;
-            ref[id] = false;
-        }
-        assert_int_equal(s.count, count);
-    }
-    for (uint64_t id = 0; id < N; id++)
-        assert_int_equal(tmq_idset_has(&s, id), ref[id]);
-    tmq_idset_destroy(&s);
-
-    /* The client's pattern: a sliding window of consecutive ids. */
-    tmq_idset_init(&s);
-    for (uint64_t id = 0; id < 1000000; id++) {
-        assert_true(tmq_idset_add(&s, id));
-        if (id >= 20000) assert_true(tmq_idset_remove(&s, id - 20000));
-    }
-    assert_int_equal(s.count, 20000);
-    assert_false(tmq_idset_has(&s, 979999));
-    assert_true(tmq_idset_has(&s, 980000));
-    tmq_idset_destroy(&s);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -690,7 +651,6 @@ int main(void)
         cmocka_unit_test(test_cli_help_and_version),
         cmocka_unit_test(test_cli_broker_default),
         cmocka_unit_test(test_progress_format),
-        cmocka_unit_test(test_idset_against_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
