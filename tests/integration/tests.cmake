@@ -12,3 +12,10 @@ tmq_integration_test(it_client_gone SCRIPT test_client_gone.sh TIMEOUT 120)
 tmq_integration_test(it_max_queue SCRIPT test_max_queue.sh TIMEOUT 180)
 tmq_integration_test(it_broker_restart SCRIPT test_broker_restart.sh TIMEOUT 120)
 tmq_integration_test(it_install SCRIPT test_install.sh TIMEOUT 120)
+# A program that exits without tmq_client_destroy (links the shared libtaskmq, as users do).
+add_executable(tmq_no_destroy integration/tmq_no_destroy.c)
+target_link_libraries(tmq_no_destroy PRIVATE taskmq-lib)
+set_target_properties(tmq_no_destroy PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+tmq_integration_test(it_client_exit SCRIPT test_client_exit.sh TIMEOUT 120)
+set_property(TEST it_client_exit APPEND PROPERTY ENVIRONMENT
+  "TASKMQ_NO_DESTROY=${CMAKE_BINARY_DIR}/tests/tmq_no_destroy")
