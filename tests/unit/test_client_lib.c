@@ -7,11 +7,13 @@
  * `drip` per ~1 ms turn. Told so, it refuses every SUBMIT (ACK error), answers as a worker
  * port would (ERROR 5), or says BYE on command. It counts what it saw, so the tests check
  * batching, the in-flight window, duplicates, queue-full resubmission, heartbeats and BYE.
- * Every test runs with one fixture: a fake with the test's settings and a client of it.
+ * Every test runs with one fixture: a fake with the test's settings and a client of it. The
+ * status reply is also rendered as `taskmq status` and `taskmq functions` show it.
  */
 #include "jsonmp.h"
 #include "log.h"
 #include "proto.h"
+#include "render.h"
 #include "taskmq/client.h"
 #include "wire.h"
 
@@ -608,6 +610,80 @@ static void test_lib_status(void **state)
     assert_int_equal(atomic_load(&x->fb.statuses), 2);
 }
 
+/* Renders text through fn into a string (caller frees). */
+static char *s_rendered(const json_t *st, bool functions, bool json)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (functions)
+        assert_int_equal(tmq_render_functions(out, st, json), 0);
+    else
+        tmq_render_status(out, st, "tcp://b:5555");
+    fclose(out);
+    return text;
+}
+
+/* `taskmq status` / `taskmq functions` from the fake's reply: every field of contract §6
+ * shown, and an old broker's worker (fewer fields) shown with what is there. */
+static void test_lib_status_rendered(void **state)
+{
+    fx_t *x = *state;
+    size_t len = 0;
+    void *body = tmq_client_status(x->c, 2000, &len);
+    assert_non_null(body);
+    json_t *st = tmq_json_from_msgpack(body, len);
+    free(body);
+    char *text = s_rendered(st, false, false);
+    assert_string_equal(text,
+                        "broker   tcp://b:5555  version 0.2.0  up 1h02m03s  clients 2  heartbeat "
+                        "1000 ms\n"
+                        "jobs     queued 7  running 1  done 1234  failed 5  rate 24.6 jobs/s\n"
+                        "queue    limit 1000000\n"
+                        "workers  2 with 3 processes: 1 busy, 2 idle\n"
+                        "  vm 10.0.0.7:41822  pid 4121  2 processes, 1 busy  done 1200  failed 4\n"
+                        "    version 0.2.0  seen 0.3 s ago  functions echo, sum\n"
+                        "  old  pid 77  1 process, 0 busy  done 34\n");
+    free(text);
+
+    text = s_rendered(st, true, false);
+    assert_string_equal(text, "FUNCTION                 WORKERS   PROCS  QUEUED\n"
+                              "echo                           1       2       0\n"
+                              "render                         0       0       3  no worker "
+                              "serves it\n"
+                              "sum                            1       2       7\n");
+    free(text);
+    text = s_rendered(st, true, true);
+    assert_string_equal(text, "[{\"name\":\"echo\",\"workers\":1,\"procs\":2,\"queued\":0},"
+                              "{\"name\":\"render\",\"workers\":0,\"procs\":0,\"queued\":3},"
+                              "{\"name\":\"sum\",\"workers\":1,\"procs\":2,\"queued\":7}]\n");
+    free(text);
+
+    /* An older broker: no functions list, so it is gathered from the workers (no queued). */
+    json_object_del(st, "functions");
+    text = s_rendered(st, true, false);
+    assert_string_equal(text, "FUNCTION                 WORKERS   PROCS  QUEUED\n"
+                              "echo                           1       2       -\n"
+                              "sum                            1       2       -\n");
+    free(text);
+    /* ... and with no functions at all there is nothing to say. */
+    json_object_del(json_array_get(json_object_get(st, "workers"), 0), "functions");
+    FILE *devnull = fopen("/dev/null", "w");
+    assert_int_equal(tmq_render_functions(devnull, st, false), -1);
+    fclose(devnull);
+    /* The oldest reply: only counts. */
+    json_t *old = json_pack("{s:i, s:[{s:s, s:i, s:i}]}", "queued", 0, "workers", "name", "w1",
+                            "procs", 2, "busy", 0);
+    text = s_rendered(old, false, false);
+    assert_string_equal(text, "broker   tcp://b:5555\n"
+                              "jobs     queued 0\n"
+                              "workers  1 with 2 processes: 0 busy, 2 idle\n"
+                              "  w1  2 processes, 0 busy\n");
+    free(text);
+    json_decref(old);
+    json_decref(st);
+}
+
 static void test_lib_no_broker(void **state)
 {
     (void)state;
@@ -856,6 +932,7 @@ int main(void)
         S_TEST_WITH(test_lib_queue_full_resubmits, &s_full),
         S_TEST_WITH(test_lib_queue_full_fails_when_asked, &s_full),
         S_TEST(test_lib_status),
+        S_TEST(test_lib_status_rendered),
         cmocka_unit_test(test_lib_no_broker),
         S_TEST_WITH(test_lib_heartbeats_and_bye, &s_hb30),
         S_TEST_WITH(test_lib_payload_too_large, &s_small_payload),
