@@ -76,3 +76,12 @@ tmq() { timeout "${TMQ_TIMEOUT:-60}" "$TASKMQ" "$@"; }
 
 # status_field FIELD: one number from `taskmq status --json`.
 status_field() { tmq status --json | jq -r ".$1"; }
+
+# skip_unless_broker_0_2: exits 77 (ctest: skipped) when the broker predates the 0.2
+# contract (no `version` in STATUS_REPLY), for tests of what that contract adds.
+skip_unless_broker_0_2() {
+    if ! tmq status --json | jq -e 'has("version")' >/dev/null 2>&1; then
+        echo "SKIP: the broker predates the 0.2 contract (no version in STATUS_REPLY)"
+        exit 77
+    fi
+}
