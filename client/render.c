@@ -1,6 +1,7 @@
 /* client/render.c — see render.h. */
 #include "render.h"
 #include "progress.h"
+#include "xalloc.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -197,7 +198,7 @@ static json_t *s_functions(const json_t *st)
     }
     if (!list) return NULL;
     size_t n = json_array_size(list);
-    json_t **items = calloc(n ? n : 1, sizeof *items);
+    json_t **items = tmq_xcalloc(n ? n : 1, sizeof *items);
     for (size_t i = 0; i < n; i++)
         items[i] = json_incref(json_array_get(list, i));
     qsort(items, n, sizeof *items, s_by_name);
