@@ -22,6 +22,8 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
+#include "testutil.h"
+
 /* ---- reorder buffer ---- */
 
 static char *s_dup(const char *s)
@@ -372,50 +374,43 @@ static void test_jsonline_arg_fast_path(void **state)
 static void test_jsonline_result_lines(void **state)
 {
     (void)state;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_uint64(&pk, 499999500000ull);
-    tmq_result_t *ok =
-        tmq_result_new(2, TMQ_RESULT_OK, sb.data, sb.size, "hostA:4121", 10, 3.4149, 1);
-    msgpack_sbuffer_destroy(&sb);
-    const char *err = "sum: argument must be a non-negative integer";
-    tmq_result_t *bad = tmq_result_new(0, TMQ_RESULT_ERROR, err, strlen(err), "", 0, 0.0, 1);
+    uint8_t big[16];
+    size_t big_len = tu_pack_int(big, 499999500000ll);
     const uint8_t one = 1;
-    tmq_result_t *round = tmq_result_new(7, TMQ_RESULT_OK, &one, 1, "w\"x:1", 5, 12.5, 1);
-    tmq_result_t *junk = tmq_result_new(8, TMQ_RESULT_OK, "\xc1", 1, "w:1", 3, 0.004, 1);
+    const char *err = "sum: argument must be a non-negative integer";
     const char *bad_err = "no such file: \xff\xfe.txt";
-    tmq_result_t *mangled =
-        tmq_result_new(9, TMQ_RESULT_ERROR, bad_err, strlen(bad_err), "", 0, 0.0, 1);
-    tmq_result_t *odd_worker = tmq_result_new(10, TMQ_RESULT_OK, &one, 1, "h\xe9:1", 4, 1.0, 1);
-
+    const struct {
+        tmq_result_t *r;
+        const char *line;
+    } cases[] = {
+        {tmq_result_new(2, TMQ_RESULT_OK, big, big_len, "hostA:4121", 10, 3.4149, 1),
+         "{\"index\":2,\"ok\":true,\"result\":499999500000,\"worker\":\"hostA:4121\",\"ms\":3.41}"
+         "\n"},
+        {tmq_result_new(0, TMQ_RESULT_ERROR, err, strlen(err), "", 0, 0.0, 1),
+         "{\"index\":0,\"ok\":false,\"error\":\"sum: argument must be a non-negative integer\"}\n"},
+        {tmq_result_new(7, TMQ_RESULT_OK, &one, 1, "w\"x:1", 5, 12.5, 1),
+         "{\"index\":7,\"ok\":true,\"result\":1,\"worker\":\"w\\\"x:1\",\"ms\":12.5}\n"},
+        {tmq_result_new(8, TMQ_RESULT_OK, "\xc1", 1, "w:1", 3, 0.004, 1),
+         "{\"index\":8,\"ok\":true,\"result\":null,\"worker\":\"w:1\",\"ms\":0.0}\n"},
+        /* invalid UTF-8 in the error text or the worker name: repaired, the line kept */
+        {tmq_result_new(9, TMQ_RESULT_ERROR, bad_err, strlen(bad_err), "", 0, 0.0, 1),
+         "{\"index\":9,\"ok\":false,\"error\":\"no such file: \xef\xbf\xbd\xef\xbf\xbd.txt\"}\n"},
+        {tmq_result_new(10, TMQ_RESULT_OK, &one, 1, "h\xe9:1", 4, 1.0, 1),
+         "{\"index\":10,\"ok\":true,\"result\":1,\"worker\":\"h\xef\xbf\xbd:1\",\"ms\":1.0}\n"},
+        /* every way a job can fail prints the same shape */
+        {tmq_result_new(11, TMQ_RESULT_LOST, "broker shut down", 16, "", 0, 0.0, 0),
+         "{\"index\":11,\"ok\":false,\"error\":\"broker shut down\"}\n"},
+    };
     tmq_buf_t b;
     tmq_buf_init(&b);
-    tmq_jsonline_result(&b, tmq_result_id(ok), ok, NULL, 0);
-    assert_string_equal(b.data, "{\"index\":2,\"ok\":true,\"result\":499999500000,"
-                                "\"worker\":\"hostA:4121\",\"ms\":3.41}\n");
-    tmq_buf_reset(&b);
-    tmq_jsonline_result(&b, tmq_result_id(bad), bad, NULL, 0);
-    assert_string_equal(b.data, "{\"index\":0,\"ok\":false,"
-                                "\"error\":\"sum: argument must be a non-negative integer\"}\n");
-    tmq_buf_reset(&b);
-    tmq_jsonline_result(&b, 7, round, NULL, 0);
-    assert_string_equal(b.data, "{\"index\":7,\"ok\":true,\"result\":1,\"worker\":\"w\\\"x:1\","
-                                "\"ms\":12.5}\n");
-    tmq_buf_reset(&b);
-    tmq_jsonline_result(&b, 8, junk, NULL, 0);
-    assert_string_equal(b.data, "{\"index\":8,\"ok\":true,\"result\":null,\"worker\":\"w:1\","
-                                "\"ms\":0.0}\n");
-    /* invalid UTF-8 in the error text or the worker name: repaired, the line kept */
-    tmq_buf_reset(&b);
-    tmq_jsonline_result(&b, 9, mangled, NULL, 0);
-    assert_string_equal(b.data, "{\"index\":9,\"ok\":false,"
-                                "\"error\":\"no such file: \xef\xbf\xbd\xef\xbf\xbd.txt\"}\n");
-    tmq_buf_reset(&b);
-    tmq_jsonline_result(&b, 10, odd_worker, NULL, 0);
-    assert_string_equal(b.data, "{\"index\":10,\"ok\":true,\"result\":1,"
-                                "\"worker\":\"h\xef\xbf\xbd:1\",\"ms\":1.0}\n");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tmq_buf_reset(&b);
+        tmq_jsonline_result(&b, tmq_result_id(cases[i].r), cases[i].r, NULL, 0);
+        assert_string_equal(b.data, cases[i].line);
+        tmq_result_t *r = cases[i].r;
+        tmq_result_destroy(&r);
+        assert_null(r);
+    }
 
     /* ms: rounded to 2 decimals, shortest text. */
     struct {
@@ -437,13 +432,6 @@ static void test_jsonline_result_lines(void **state)
         tmq_result_destroy(&r);
     }
     tmq_buf_free(&b);
-    tmq_result_destroy(&ok);
-    tmq_result_destroy(&bad);
-    tmq_result_destroy(&round);
-    tmq_result_destroy(&junk);
-    tmq_result_destroy(&mangled);
-    tmq_result_destroy(&odd_worker);
-    assert_null(junk);
 }
 
 /* ---- input modes (--json, --raw, default) and empty lines ---- */
