@@ -1,53 +1,87 @@
-/* client/acks.c — from SUBMIT to ACK: the copies of sent batches, rejections, and the jobs
- * held after "queue full".
- *
- * The broker answers every SUBMIT with one ACK, in order, naming only the rejected jobs, so
- * the oldest kept body belongs to the next ACK. A rejected job becomes a failed result,
- * except "queue full" (unless fail_when_full): that job waits here and is resubmitted after
- * a short delay that doubles while the queue stays full, a few hundred jobs at a time, more
- * when results show the queue draining.
+/* client/acks.c — see acks.h. A held job is one allocation (its link, settings, function
+ * name and argument bytes), copied out of the kept SUBMIT body its rejection points at;
+ * rejections come in submission order, so one forward scan of that body finds them all.
  */
-#include "client_internal.h"
-#include "log.h"
+#include "acks.h"
 #include "platform.h"
+#include "xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct tmq_held_t {
-    tmq_held_t *next;
+typedef struct {
+    tmq_list_link_t link;
     uint64_t cid;
     uint32_t timeout_ms;
     int32_t retries;
     size_t fn_len, arg_len;
     char data[]; /* fn bytes, then arg bytes */
-};
+} s_held_t;
 
-void tmq_acks_sent(tmq_client_t *c, const void *body, size_t len)
+void tmq_acks_init(tmq_acks_t *a)
 {
-    if (c->sent_count == c->sent_cap) {
-        size_t cap = c->sent_cap ? c->sent_cap * 2 : 64;
-        tmq_sent_t *ring = malloc(cap * sizeof *ring);
-        if (!ring) abort();
-        for (size_t i = 0; i < c->sent_count; i++)
-            ring[i] = c->sent[(c->sent_head + i) % c->sent_cap];
-        free(c->sent);
-        c->sent = ring;
-        c->sent_cap = cap;
-        c->sent_head = 0;
-    }
-    void *copy = malloc(len);
-    if (!copy) abort();
-    memcpy(copy, body, len);
-    c->sent[(c->sent_head + c->sent_count) % c->sent_cap] = (tmq_sent_t){copy, len};
-    c->sent_count++;
+    memset(a, 0, sizeof *a);
+    tmq_list_init(&a->held);
+    a->retry_at = INT64_MAX;
+    a->retry_delay_ms = TMQ_ACKS_RETRY_MIN_MS;
 }
 
-static void s_hold(tmq_client_t *c, const tmq_submit_item_t *it)
+static void s_forget_unserved(tmq_acks_t *a)
 {
-    tmq_held_t *h = malloc(sizeof *h + it->fn_len + it->arg_len);
-    if (!h) abort();
-    h->next = NULL;
+    for (size_t i = 0; i < a->nunserved; i++)
+        free(a->unserved[i]);
+    free(a->unserved);
+    a->unserved = NULL;
+    a->nunserved = 0;
+}
+
+void tmq_acks_reset(tmq_acks_t *a)
+{
+    while (a->sent_count > 0) {
+        free(a->sent[a->sent_head].body);
+        a->sent_head = (a->sent_head + 1) % a->sent_cap;
+        a->sent_count--;
+    }
+    tmq_list_link_t *l;
+    while ((l = tmq_list_pop_front(&a->held)))
+        free(TMQ_LIST_ENTRY(l, s_held_t, link));
+    free(a->taken);
+    a->taken = NULL;
+    a->due_left = 0;
+    a->retry_at = INT64_MAX;
+    a->retry_delay_ms = TMQ_ACKS_RETRY_MIN_MS;
+    a->drained = 0;
+    s_forget_unserved(a);
+}
+
+void tmq_acks_destroy(tmq_acks_t *a)
+{
+    tmq_acks_reset(a);
+    free(a->sent);
+    a->sent = NULL;
+    a->sent_cap = 0;
+}
+
+void tmq_acks_sent(tmq_acks_t *a, const void *body, size_t len)
+{
+    if (a->sent_count == a->sent_cap) {
+        size_t cap = a->sent_cap ? a->sent_cap * 2 : 64;
+        tmq_acks_sent_t *ring = tmq_xmalloc(cap * sizeof *ring);
+        for (size_t i = 0; i < a->sent_count; i++)
+            ring[i] = a->sent[(a->sent_head + i) % a->sent_cap];
+        free(a->sent);
+        a->sent = ring;
+        a->sent_cap = cap;
+        a->sent_head = 0;
+    }
+    a->sent[(a->sent_head + a->sent_count) % a->sent_cap] =
+        (tmq_acks_sent_t){tmq_xmemdup(body, len), len};
+    a->sent_count++;
+}
+
+static void s_hold(tmq_acks_t *a, const tmq_submit_item_t *it)
+{
+    s_held_t *h = tmq_xmalloc(sizeof *h + it->fn_len + it->arg_len);
     h->cid = it->cid;
     h->timeout_ms = it->timeout_ms;
     h->retries = it->retries;
@@ -55,125 +89,197 @@ static void s_hold(tmq_client_t *c, const tmq_submit_item_t *it)
     h->arg_len = it->arg_len;
     memcpy(h->data, it->fn, it->fn_len);
     memcpy(h->data + it->fn_len, it->arg, it->arg_len);
-    if (c->held_tail)
-        c->held_tail->next = h;
-    else
-        c->held_head = h;
-    c->held_tail = h;
-    c->held_count++;
+    tmq_list_push_back(&a->held, &h->link);
 }
 
-/* Finds the job cid in the kept body, scanning forward from *cursor (rejections come in
- * submission order). Returns 0 with *it filled, or -1. */
-static int s_find(const tmq_msg_t *body, size_t *cursor, uint64_t cid, tmq_submit_item_t *it)
+/* The SUBMIT copy an ACK answers, decoded once on first need. */
+typedef struct {
+    tmq_acks_sent_t copy; /* body NULL: no SUBMIT awaited this ACK */
+    tmq_msg_t msg;
+    bool decoded;
+    size_t cursor; /* rejections come in submission order: scan forward only */
+} s_answered_t;
+
+static int s_decode(s_answered_t *s)
 {
-    size_t n = tmq_msg_count(body);
-    for (; *cursor < n; (*cursor)++) {
-        if (tmq_msg_submit_item(body, *cursor, it) == 0 && it->cid == cid) {
-            (*cursor)++;
+    if (!s->copy.body) return -1;
+    if (!s->decoded) {
+        uint8_t hdr[TMQ_PROTO_HDR_LEN];
+        tmq_proto_header(hdr, TMQ_CMD_SUBMIT);
+        if (tmq_proto_decode(&s->msg, hdr, sizeof hdr, s->copy.body, s->copy.len, NULL) != 0)
+            return -1;
+        s->decoded = true;
+    }
+    return 0;
+}
+
+/* Holds the "queue full" job cid from the answered copy. Returns -1 when it cannot be found
+ * there (then it is reported failed instead). */
+static int s_hold_rejected(tmq_acks_t *a, s_answered_t *s, uint64_t cid)
+{
+    if (s_decode(s) != 0) return -1;
+    size_t n = tmq_msg_count(&s->msg);
+    for (; s->cursor < n; s->cursor++) {
+        tmq_submit_item_t it;
+        if (tmq_msg_submit_item(&s->msg, s->cursor, &it) == 0 && it.cid == cid) {
+            s->cursor++;
+            s_hold(a, &it);
             return 0;
         }
     }
     return -1;
 }
 
-/* Holds a "queue full" job for resubmission. Returns -1 when it cannot be found in the
- * kept body (then it is reported failed instead). */
-static int s_hold_rejected(tmq_client_t *c, const tmq_sent_t *sent, tmq_msg_t *body, bool *decoded,
-                           size_t *cursor, uint64_t cid)
+/* ACK {error}: the broker refused the whole SUBMIT; every job of it fails. */
+static void s_refused_whole(tmq_acks_t *a, s_answered_t *s, const char *why, size_t why_len,
+                            const tmq_idmap_t *inflight, tmq_acks_fail_fn fail, void *arg)
 {
-    if (!sent) return -1; /* no copy to resubmit from */
-    if (!*decoded) {
-        uint8_t hdr[TMQ_PROTO_HDR_LEN];
-        tmq_proto_header(hdr, TMQ_CMD_SUBMIT);
-        if (tmq_proto_decode(body, hdr, sizeof hdr, sent->body, sent->len, NULL) != 0) return -1;
-        *decoded = true;
+    char text[512];
+    int n = snprintf(text, sizeof text, "bad SUBMIT: %.*s", (int)why_len, why);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1;
+    if (s_decode(s) != 0) {
+        tmq_log_limited(TMQ_LOG_WARN, &a->log_rate, 5,
+                        "client: the broker refused a SUBMIT we no longer hold: %.*s", (int)why_len,
+                        why);
+        return;
     }
-    tmq_submit_item_t it;
-    if (s_find(body, cursor, cid, &it) != 0) return -1;
-    s_hold(c, &it);
-    return 0;
+    size_t count = tmq_msg_count(&s->msg);
+    for (size_t i = 0; i < count; i++) {
+        tmq_submit_item_t it;
+        if (tmq_msg_submit_item(&s->msg, i, &it) == 0 && tmq_idmap_has(inflight, it.cid))
+            fail(arg, it.cid, TMQ_RESULT_REJECTED, text, len);
+    }
 }
 
-void tmq_acks_on_ack(tmq_client_t *c, const tmq_msg_t *m)
+static bool s_said(const tmq_acks_t *a, const char *fn, size_t len)
+{
+    for (size_t i = 0; i < a->nunserved; i++)
+        if (strlen(a->unserved[i]) == len && memcmp(a->unserved[i], fn, len) == 0) return true;
+    return false;
+}
+
+/* ACK {unserved}: why jobs wait, said once per function while it lasts. */
+static void s_unserved(tmq_acks_t *a, const tmq_msg_t *ack)
+{
+    const msgpack_object *list = tmq_msg_get(ack, "unserved");
+    size_t n = list && list->type == MSGPACK_OBJECT_ARRAY ? list->via.array.size : 0;
+    if (n == 0) {
+        s_forget_unserved(a);
+        return;
+    }
+    for (size_t i = 0; i < n && a->nunserved < 64; i++) {
+        const char *fn;
+        size_t len;
+        if (tmq_msg_str_at(list, i, &fn, &len) != 0 || len > TMQ_PROTO_MAX_FNAME ||
+            s_said(a, fn, len))
+            continue;
+        a->unserved = tmq_xrealloc(a->unserved, (a->nunserved + 1) * sizeof *a->unserved);
+        char *copy = tmq_xmalloc(len + 1);
+        memcpy(copy, fn, len);
+        copy[len] = '\0';
+        a->unserved[a->nunserved++] = copy;
+        tmq_log_limited(TMQ_LOG_INFO, &a->log_rate, 5,
+                        "client: jobs for '%s' wait at the broker: no worker is connected yet",
+                        copy);
+    }
+}
+
+/* The next retry time after an ACK: soon while the queue takes jobs, later while it stays
+ * full. */
+static void s_pace(tmq_acks_t *a, size_t newly_held)
+{
+    if (newly_held > 0) {
+        a->retry_at = tmq_clock_ms() + a->retry_delay_ms;
+        a->retry_delay_ms *= 2;
+        if (a->retry_delay_ms > TMQ_ACKS_RETRY_MAX_MS) a->retry_delay_ms = TMQ_ACKS_RETRY_MAX_MS;
+    } else {
+        a->retry_delay_ms = TMQ_ACKS_RETRY_MIN_MS;
+        if (!tmq_list_empty(&a->held)) a->retry_at = tmq_clock_ms();
+    }
+}
+
+void tmq_acks_on_ack(tmq_acks_t *a, const tmq_msg_t *ack, const tmq_idmap_t *inflight,
+                     bool hold_full, tmq_acks_fail_fn fail, void *arg)
 {
     /* An ACK with no SUBMIT awaiting one (a stalled broker's late ACK after we gave up on
      * it) still has its rejections honoured: a job is failed rather than left waiting. */
-    tmq_sent_t none = {0}, sent = none;
-    if (c->sent_count) {
-        sent = c->sent[c->sent_head];
-        c->sent_head = (c->sent_head + 1) % c->sent_cap;
-        c->sent_count--;
+    s_answered_t s;
+    memset(&s, 0, sizeof s);
+    if (a->sent_count) {
+        s.copy = a->sent[a->sent_head];
+        a->sent_head = (a->sent_head + 1) % a->sent_cap;
+        a->sent_count--;
     }
+    s_unserved(a, ack);
 
-    tmq_msg_t body;
-    bool decoded = false;
-    size_t cursor = 0, full = 0, n = tmq_msg_count(m);
-    for (size_t i = 0; i < n; i++) {
-        tmq_reject_item_t rj;
-        if (tmq_msg_reject_item(m, i, &rj) != 0) continue;
-        if (rj.code == TMQ_REJ_QUEUE_FULL && !c->fail_when_full &&
-            tmq_idset_has(&c->inflight, rj.cid) &&
-            s_hold_rejected(c, sent.body ? &sent : NULL, &body, &decoded, &cursor, rj.cid) == 0) {
-            full++;
-            continue;
-        }
-        tmq_client_fail(c, rj.cid, rj.reason, rj.reason_len);
-    }
-    if (decoded) tmq_msg_release(&body);
-    free(sent.body);
-
-    if (full > 0) {
-        c->retry_at = tmq_clock_ms() + c->retry_delay_ms;
-        c->retry_delay_ms *= 2;
-        if (c->retry_delay_ms > TMQ_CLIENT_RETRY_MAX_MS)
-            c->retry_delay_ms = TMQ_CLIENT_RETRY_MAX_MS;
+    const char *why;
+    size_t why_len;
+    size_t was_held = a->held.size, full = 0;
+    if (tmq_msg_get_str(ack, "error", &why, &why_len) == 0) {
+        s_refused_whole(a, &s, why, why_len, inflight, fail, arg);
     } else {
-        c->retry_delay_ms = TMQ_CLIENT_RETRY_MIN_MS;
-        if (c->held_count > 0) c->retry_at = tmq_clock_ms();
+        size_t n = tmq_msg_count(ack);
+        for (size_t i = 0; i < n; i++) {
+            tmq_reject_item_t rj;
+            if (tmq_msg_reject_item(ack, i, &rj) != 0 || !tmq_idmap_has(inflight, rj.cid)) continue;
+            if (rj.code == TMQ_REJ_QUEUE_FULL && hold_full && s_hold_rejected(a, &s, rj.cid) == 0) {
+                full++;
+                continue;
+            }
+            fail(arg, rj.cid,
+                 rj.code == TMQ_REJ_UNKNOWN_FUNCTION ? TMQ_RESULT_UNKNOWN_FUNCTION
+                                                     : TMQ_RESULT_REJECTED,
+                 rj.reason, rj.reason_len);
+        }
     }
+    if (s.decoded) tmq_msg_release(&s.msg);
+    free(s.copy.body);
+    if (was_held == 0 && full > 0)
+        tmq_info("client: queue full: holding %zu jobs (resubmitted as the broker's queue "
+                 "drains)",
+                 full);
+    s_pace(a, full);
 }
 
-void tmq_acks_retry(tmq_client_t *c, int64_t now)
+void tmq_acks_drained(tmq_acks_t *a, size_t n)
 {
-    if (c->held_count == 0 || now < c->retry_at) return;
-    size_t cap = c->drained > TMQ_CLIENT_BATCH_JOBS ? c->drained : TMQ_CLIENT_BATCH_JOBS;
-    c->drained = 0;
-    c->retry_at = INT64_MAX; /* the ACK for this resubmission sets the next time */
-    tmq_client_send_batch(c);
-    for (size_t i = 0; i < cap && c->held_head; i++) {
-        tmq_held_t *h = c->held_head;
-        c->held_head = h->next;
-        if (!c->held_head) c->held_tail = NULL;
-        c->held_count--;
-        tmq_submit_item_t it = {.cid = h->cid,
-                                .fn = h->data,
-                                .fn_len = h->fn_len,
-                                .arg = h->data + h->fn_len,
-                                .arg_len = h->arg_len,
-                                .timeout_ms = h->timeout_ms,
-                                .retries = h->retries};
-        tmq_client_enqueue(c, &it);
-        free(h);
-    }
-    tmq_client_send_batch(c);
+    a->drained += n;
 }
 
-void tmq_acks_destroy(tmq_client_t *c)
+int64_t tmq_acks_retry_at(const tmq_acks_t *a)
 {
-    while (c->sent_count > 0) {
-        free(c->sent[c->sent_head].body);
-        c->sent_head = (c->sent_head + 1) % c->sent_cap;
-        c->sent_count--;
+    return tmq_list_empty(&a->held) ? INT64_MAX : a->retry_at;
+}
+
+bool tmq_acks_next_due(tmq_acks_t *a, int64_t now, tmq_submit_item_t *it)
+{
+    free(a->taken);
+    a->taken = NULL;
+    if (tmq_list_empty(&a->held)) {
+        a->due_left = 0;
+        return false;
     }
-    free(c->sent);
-    c->sent = NULL;
-    c->sent_cap = 0;
-    while (c->held_head) {
-        tmq_held_t *h = c->held_head;
-        c->held_head = h->next;
-        free(h);
+    if (a->due_left == 0) {
+        if (now < a->retry_at) return false;
+        /* A new round: more at once when results show the queue draining. */
+        a->due_left = a->drained > TMQ_ACKS_RESUBMIT_MIN ? a->drained : TMQ_ACKS_RESUBMIT_MIN;
+        a->drained = 0;
+        a->retry_at = INT64_MAX; /* the ACK for this resubmission sets the next time */
     }
-    c->held_tail = NULL;
-    c->held_count = 0;
+    s_held_t *h = TMQ_LIST_ENTRY(tmq_list_pop_front(&a->held), s_held_t, link);
+    a->due_left--;
+    a->taken = h;
+    *it = (tmq_submit_item_t){.cid = h->cid,
+                              .fn = h->data,
+                              .fn_len = h->fn_len,
+                              .arg = h->data + h->fn_len,
+                              .arg_len = h->arg_len,
+                              .timeout_ms = h->timeout_ms,
+                              .retries = h->retries};
+    return true;
+}
+
+size_t tmq_acks_held(const tmq_acks_t *a)
+{
+    return a->held.size;
 }

@@ -1,5 +1,6 @@
 /* client/buf.c — see buf.h. */
 #include "buf.h"
+#include "xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,8 +27,7 @@ void tmq_buf_reserve(tmq_buf_t *b, size_t n)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + n + 1)
         cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) abort();
+    char *p = tmq_xrealloc(b->data, cap);
     if (!b->data) p[0] = '\0';
     b->data = p;
     b->cap = cap;

@@ -1,6 +1,6 @@
 /* client/cli.h — the `taskmq` subcommands, each run against a ready client.
  *
- * They return the tool's exit status (cli_args.h). A signal handler in taskmq.c sets
+ * They return the tool's exit status (common/exits.h). A signal handler in taskmq.c sets
  * tmq_cli_interrupted (to the signal number); the subcommands poll it and return early,
  * leaving the client to be destroyed (BYE) by the caller.
  */
@@ -20,7 +20,8 @@ extern volatile sig_atomic_t tmq_cli_interrupted;
 int tmq_cli_map(tmq_client_t *c, const tmq_cli_t *o);
 /* submit: one job; prints its result. */
 int tmq_cli_submit(tmq_client_t *c, const tmq_cli_t *o);
-/* status: the broker's status as a table, or JSON with --json. */
+/* status: the broker's status for people, or JSON with --json; functions (o->cmd
+ * TMQ_CLI_FUNCTIONS): the functions the cluster serves. */
 int tmq_cli_status(tmq_client_t *c, const tmq_cli_t *o, const char *endpoint);
 
 #endif

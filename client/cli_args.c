@@ -1,8 +1,10 @@
 /* client/cli_args.c — see cli_args.h. A table of options drives the parser; each value is
  * checked here (ranges included), so the subcommands receive only valid settings. */
 #include "cli_args.h"
+#include "endpoint.h"
 #include "platform.h"
 #include "proto.h"
+#include "xalloc.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -19,6 +21,9 @@ typedef enum {
     S_NO_PROGRESS,
     S_FAIL_WHEN_FULL,
     S_JSON,
+    S_RAW,
+    S_KEEP_EMPTY,
+    S_TAG,
     S_VERBOSE,
     S_HELP,
     S_VERSION
@@ -43,6 +48,9 @@ static const s_opt_t s_opts[] = {
     {"no-progress", 0, false, S_NO_PROGRESS, 0, 0},
     {"fail-when-full", 0, false, S_FAIL_WHEN_FULL, 0, 0},
     {"json", 0, false, S_JSON, 0, 0},
+    {"raw", 0, false, S_RAW, 0, 0},
+    {"keep-empty", 0, false, S_KEEP_EMPTY, 0, 0},
+    {"tag", 0, false, S_TAG, 0, 0},
     {"verbose", 'v', false, S_VERBOSE, 0, 0},
     {"help", 'h', false, S_HELP, 0, 0},
     {"version", 'V', false, S_VERSION, 0, 0},
@@ -52,9 +60,8 @@ static const struct {
     const char *name;
     tmq_cli_cmd_t cmd;
 } s_cmds[] = {
-    {"map", TMQ_CLI_MAP},
-    {"submit", TMQ_CLI_SUBMIT},
-    {"status", TMQ_CLI_STATUS},
+    {"map", TMQ_CLI_MAP},       {"submit", TMQ_CLI_SUBMIT},
+    {"status", TMQ_CLI_STATUS}, {"functions", TMQ_CLI_FUNCTIONS},
     {"keygen", TMQ_CLI_KEYGEN},
 };
 
@@ -67,7 +74,7 @@ static int s_usage(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-    return 2;
+    return TMQ_EXIT_USAGE;
 }
 
 static const s_opt_t *s_find(const char *word, size_t len)
@@ -85,13 +92,14 @@ static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *er
     long n = 0;
     if (opt->has_value && opt->id != S_BROKER &&
         tmq_parse_long(value, opt->min, opt->max, &n) != 0) {
-        snprintf(err, errlen, "--%s: '%s' is not a number in %ld..%ld", opt->name, value, opt->min,
-                 opt->max);
-        return 2;
+        return s_usage(err, errlen, "--%s: '%s' is not a number in %ld..%ld", opt->name, value,
+                       opt->min, opt->max);
     }
+    char why[256];
     switch (opt->id) {
     case S_BROKER:
-        if (!*value) return s_usage(err, errlen, "--broker needs an endpoint");
+        if (tmq_endpoint_check(value, false, why, sizeof why) != TMQ_EP_OK)
+            return s_usage(err, errlen, "--broker: %s", why);
         o->broker = value;
         break;
     case S_CONNECT_TIMEOUT:
@@ -120,6 +128,15 @@ static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *er
         break;
     case S_JSON:
         o->json = true;
+        break;
+    case S_RAW:
+        o->raw = true;
+        break;
+    case S_KEEP_EMPTY:
+        o->keep_empty = true;
+        break;
+    case S_TAG:
+        o->tag = true;
         break;
     case S_VERBOSE:
         o->verbose++;
@@ -187,7 +204,7 @@ static int s_positional(tmq_cli_t *o, char *word, char *err, size_t errlen)
         if (o->cmd == TMQ_CLI_NONE) return s_usage(err, errlen, "unknown subcommand '%s'", word);
         return 0;
     }
-    if (!o->function && o->cmd != TMQ_CLI_STATUS) {
+    if (!o->function && o->cmd != TMQ_CLI_STATUS && o->cmd != TMQ_CLI_FUNCTIONS) {
         o->function = word;
         return 0;
     }
@@ -199,9 +216,13 @@ static int s_positional(tmq_cli_t *o, char *word, char *err, size_t errlen)
 static int s_validate(tmq_cli_t *o, char *err, size_t errlen)
 {
     if (o->help || o->version) return 0;
+    if (o->json && o->raw)
+        return s_usage(err, errlen,
+                       "--json (input must be JSON) and --raw (input is text) "
+                       "exclude each other");
     switch (o->cmd) {
     case TMQ_CLI_NONE:
-        return s_usage(err, errlen, "missing subcommand (map, submit, status, keygen)");
+        return s_usage(err, errlen, "missing subcommand (map, submit, status, functions, keygen)");
     case TMQ_CLI_MAP:
     case TMQ_CLI_SUBMIT: {
         if (!o->function) return s_usage(err, errlen, "missing FUNCTION");
@@ -213,8 +234,10 @@ static int s_validate(tmq_cli_t *o, char *err, size_t errlen)
         return 0;
     }
     case TMQ_CLI_STATUS:
+    case TMQ_CLI_FUNCTIONS:
         if (o->nargs > 0)
-            return s_usage(err, errlen, "status takes no arguments (got '%s')", o->args[0]);
+            return s_usage(err, errlen, "%s takes no arguments (got '%s')",
+                           o->cmd == TMQ_CLI_STATUS ? "status" : "functions", o->args[0]);
         return 0;
     case TMQ_CLI_KEYGEN:
         if (!o->function) return s_usage(err, errlen, "missing PATH");
@@ -231,8 +254,7 @@ int tmq_cli_parse(tmq_cli_t *o, int argc, char **argv, char *err, size_t errlen)
     o->connect_timeout_ms = 5000;
     o->retries = -1;
     o->progress = -1;
-    o->args = calloc((size_t)(argc > 0 ? argc : 1), sizeof *o->args);
-    if (!o->args) abort();
+    o->args = tmq_xcalloc((size_t)(argc > 0 ? argc : 1), sizeof *o->args);
     err[0] = '\0';
     bool options = true;
     for (int i = 1; i < argc; i++) {

@@ -7,13 +7,11 @@
 #ifndef TMQ_CLI_ARGS_H
 #define TMQ_CLI_ARGS_H
 
+#include "exits.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 
-#define TMQ_EXIT_OK 0
-#define TMQ_EXIT_FAILED 1 /* some job failed */
-#define TMQ_EXIT_USAGE 2
-#define TMQ_EXIT_NO_BROKER 3
 #define TMQ_DEFAULT_BROKER "tcp://127.0.0.1:5555"
 
 typedef enum {
@@ -21,6 +19,7 @@ typedef enum {
     TMQ_CLI_MAP,
     TMQ_CLI_SUBMIT,
     TMQ_CLI_STATUS,
+    TMQ_CLI_FUNCTIONS,
     TMQ_CLI_KEYGEN,
 } tmq_cli_cmd_t;
 
@@ -34,7 +33,10 @@ typedef struct {
     long retries;    /* -1 = the broker's default */
     int progress;    /* -1 = when stderr is a terminal, 0 off, 1 on */
     bool fail_when_full;
-    bool json;
+    bool json;       /* status/functions: JSON out; map/submit: input must be JSON */
+    bool raw;        /* map/submit: input is always a string */
+    bool keep_empty; /* map: empty stdin lines are jobs ("") instead of skipped */
+    bool tag;        /* map: each output line carries the job's input as "arg" */
     int verbose;
     bool help, version;
     const char *function; /* map/submit: FUNCTION; keygen: PATH */
@@ -43,7 +45,8 @@ typedef struct {
 } tmq_cli_t;
 
 /* Parses argv into o (which it initializes). Returns 0, or TMQ_EXIT_USAGE with a one-line
- * message in err. Release with tmq_cli_free either way. */
+ * message in err (a bad --broker says what a valid endpoint looks like). Release with
+ * tmq_cli_free either way. */
 int tmq_cli_parse(tmq_cli_t *o, int argc, char **argv, char *err, size_t errlen);
 void tmq_cli_free(tmq_cli_t *o);
 

@@ -4,41 +4,57 @@
 
 static const char s_options[] =
     "Options (before or after the subcommand):\n"
-    "  --broker EP            broker frontend (default $TASKMQ_BROKER, else tcp://127.0.0.1:5555)\n"
+    "  --broker EP            broker frontend, tcp://HOST:PORT (default $TASKMQ_BROKER, else\n"
+    "                         tcp://127.0.0.1:5555; also ipc://PATH)\n"
     "  --connect-timeout MS   give up when no broker answers within MS ms (default 5000; exit 3)\n"
     "  --local N              no daemons: run an embedded broker and N local worker processes\n"
-    "  -v, --verbose          log more to stderr (repeat for debug)\n"
-    "  -h, --help             this help; --version: the version\n";
+    "  -v, --verbose          log what happens to stderr: the broker address and its answer,\n"
+    "                         why jobs wait, backpressure, a lost broker (-vv: debug)\n"
+    "  -h, --help             this help;  -V, --version: the version\n";
+
+static const char s_input_options[] =
+    "  --json                 every ARG/line must be JSON (a line that is not: exit 2)\n"
+    "  --raw                  every ARG/line is a string, never parsed (invalid UTF-8 is\n"
+    "                         sent as bytes, msgpack bin)\n";
 
 static const char s_map_options[] =
     "  --ordered              print in input order instead of completion order\n"
+    "  --tag                  each line also carries the job's input: \"arg\":VALUE\n"
+    "  --keep-empty           an empty stdin line is a job (\"\") instead of being skipped\n"
     "  --timeout MS           per-job time limit (default none)\n"
     "  --retries N            retries after an executor dies (default: the broker's, 2)\n"
-    "  --progress             progress bar on stderr (default: when stderr is a terminal);\n"
-    "                         --no-progress turns it off\n"
+    "  --progress             progress bar and a closing summary on stderr (default: when\n"
+    "                         stderr is a terminal and stdin is not); --no-progress: never\n"
     "  --fail-when-full       report jobs refused by a full broker queue as failed instead of\n"
     "                         holding and resubmitting them\n";
 
 static const char s_exit[] =
-    "Exit status: 0 all jobs succeeded, 1 some job failed, 2 usage error,\n"
-    "3 no broker answered within --connect-timeout, 130 interrupted.\n";
+    "Exit status: 0 every job succeeded; 1 some job failed (or no worker serves FUNCTION);\n"
+    "2 usage or input error (bad option, bad --broker, a line that is not JSON under\n"
+    "--json); 3 no broker reachable (no answer within --connect-timeout, the host does not\n"
+    "resolve, not a broker's client port); 4 lost the broker mid-run (it shut down or fell\n"
+    "silent; beats 1); 130 interrupted (Ctrl-C; SIGTERM 143); 141 stdout closed (broken pipe).\n";
 
 static void s_map(FILE *out)
 {
-    fputs(
-        "Usage: taskmq map FUNCTION [ARG...] [options]\n"
-        "\n"
-        "Runs FUNCTION once per ARG, or once per line of standard input when no ARG is\n"
-        "given (input is streamed: results print while it is still being read). An ARG or\n"
-        "line that parses as JSON is that JSON value; anything else is a string.\n"
-        "Prints one JSON object per finished job, as it finishes (completion order):\n"
-        "  "
-        "{\"index\":2,\"ok\":true,\"result\":499999500000,\"worker\":\"hostA:4121\",\"ms\":3.41}\n"
-        "  {\"index\":0,\"ok\":false,\"error\":\"sum: argument must be a non-negative integer\"}\n"
-        "index is the job's 0-based input position; worker is NAME:PID of the executor;\n"
-        "ms its run time. Ctrl-C cancels the remaining jobs.\n\n",
-        out);
+    fputs("Usage: taskmq map FUNCTION [ARG...] [options]\n"
+          "\n"
+          "Runs FUNCTION once per ARG, or once per line of standard input when no ARG is\n"
+          "given (input is streamed: results print while it is still being read; empty lines\n"
+          "are skipped). An ARG or line that parses as JSON is that JSON value; anything else\n"
+          "is a string (--json, --raw: see below). Prints one JSON object per finished job, as\n"
+          "it finishes (completion order):\n"
+          "  {\"index\":2,\"ok\":true,\"result\":499999500000,\"worker\":\"hostA:4121\","
+          "\"ms\":3.41}\n"
+          "  {\"index\":0,\"ok\":false,\"error\":\"sum: argument must be a non-negative "
+          "integer, got \\\"x\\\"\"}\n"
+          "index is the job's 0-based input position; worker is NAME:PID of the executor;\n"
+          "ms its run time; with --tag \"arg\" (the job's input) follows index. When no\n"
+          "connected worker serves FUNCTION the run stops at the first such answer with one\n"
+          "message (exit 1). Ctrl-C cancels the remaining jobs.\n\n",
+          out);
     fputs(s_map_options, out);
+    fputs(s_input_options, out);
     fputs(s_options, out);
     fputs("\n", out);
     fputs(s_exit, out);
@@ -50,9 +66,11 @@ static void s_submit(FILE *out)
           "\n"
           "Runs one job and prints its result as JSON (e.g. `taskmq submit primes 100` prints\n"
           "25). ARG is JSON when it parses as JSON, else a string; without ARG the argument\n"
-          "is null. On failure prints the error to stderr and exits 1.\n\n"
+          "is null. When the job fails, prints `job failed: REASON` to stderr and exits 1\n"
+          "(errors of the tool itself start with `taskmq: `).\n\n"
           "  --timeout MS, --retries N, --fail-when-full: as for map\n",
           out);
+    fputs(s_input_options, out);
     fputs(s_options, out);
     fputs("\n", out);
     fputs(s_exit, out);
@@ -62,10 +80,24 @@ static void s_status(FILE *out)
 {
     fputs("Usage: taskmq status [--json] [options]\n"
           "\n"
-          "Shows the broker's workers (processes busy and idle, jobs done), queue depth, jobs\n"
-          "running, done and failed, and the completion rate. --json prints one JSON object\n"
-          "instead (queued, running, done, failed, rate, clients, uptime_ms, workers: [{name,\n"
-          "pid, procs, busy, done}], ...).\n\n",
+          "Shows the broker (address, version, uptime, clients), its jobs (queued, running,\n"
+          "done, failed, rate) and each worker by host and address (`vm 10.0.0.7:41822`): pid,\n"
+          "processes busy and idle, done/failed, version, when it was last heard from, the\n"
+          "functions it serves. Fields an older broker does not send are left out. --json\n"
+          "prints the broker's reply as one JSON object instead (see docs/PROTOCOL.md).\n"
+          "Exit status: 0, 3 when no broker answers.\n\n",
+          out);
+    fputs(s_options, out);
+}
+
+static void s_functions(FILE *out)
+{
+    fputs("Usage: taskmq functions [--json] [options]\n"
+          "\n"
+          "Lists the functions the cluster serves: for each, how many workers and processes\n"
+          "serve it and how many of its jobs are queued (a function with queued jobs and no\n"
+          "worker is shown too). --json prints [{name, workers, procs, queued}, ...].\n"
+          "Exit status: 0, 3 when no broker answers.\n\n",
           out);
     fputs(s_options, out);
 }
@@ -91,6 +123,9 @@ void tmq_cli_help(FILE *out, tmq_cli_cmd_t cmd)
     case TMQ_CLI_STATUS:
         s_status(out);
         return;
+    case TMQ_CLI_FUNCTIONS:
+        s_functions(out);
+        return;
     case TMQ_CLI_KEYGEN:
         s_keygen(out);
         return;
@@ -104,8 +139,10 @@ void tmq_cli_help(FILE *out, tmq_cli_cmd_t cmd)
           "Subcommands:\n"
           "  map FUNCTION [ARG...]   one job per ARG, or per stdin line when no ARG is given\n"
           "  submit FUNCTION [ARG]   one job; prints its result\n"
-          "  status [--json]         workers, processes busy/idle, queue depth, jobs done/failed,\n"
-          "                          rate\n"
+          "  status [--json]         broker, jobs, and each worker: address, processes busy and\n"
+          "                          idle, done/failed, version, last seen, functions\n"
+          "  functions [--json]      the functions the cluster serves, by how many workers and\n"
+          "                          processes, and their queued jobs\n"
           "  keygen PATH             a CurveZMQ certificate pair: PATH and PATH_secret\n"
           "\n"
           "`taskmq SUBCOMMAND --help` describes each.\n\n",
@@ -113,6 +150,7 @@ void tmq_cli_help(FILE *out, tmq_cli_cmd_t cmd)
     fputs(s_options, out);
     fputs("Job options (map, submit):\n", out);
     fputs(s_map_options, out);
+    fputs(s_input_options, out);
     fputs("\nExample: seq 1 1000 | taskmq map --local 2 sum\n\n", out);
     fputs(s_exit, out);
 }

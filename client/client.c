@@ -1,93 +1,212 @@
 /* client/client.c — libtaskmq's public API on the user's thread (see taskmq/client.h).
  *
- * The user thread owns the job state; the link actor (link.c) owns the socket. tmq_submit
+ * The user thread owns the job state; the conn actor (conn.c) owns the socket. tmq_submit
  * packs a job into the current SUBMIT batch, sent at 512 jobs / 256 KiB, on tmq_flush and
- * whenever the caller waits (tmq_next, tmq_wait). Messages from the broker are only read
- * while the caller is inside the API, and always drained completely: ACKs go to acks.c,
- * results are de-duplicated by id and queued for tmq_next in arrival order.
+ * whenever the caller waits (tmq_next, tmq_wait). Every submitted id is in `inflight` from
+ * tmq_submit until its result is queued, so the window is its count and a result whose id is
+ * not there is a duplicate. Messages from the broker are only read while the caller is inside
+ * the API, and always drained completely: ACKs go to acks.c, results are de-duplicated by id
+ * and queued for tmq_next in arrival order. Every live client is in a registry, so that at
+ * exit its actor is stopped before czmq's own teardown runs (atexit is LIFO).
  */
-#include "client_internal.h"
-#include "link.h"
+#include "taskmq/client.h"
+#include "acks.h"
+#include "conn.h"
+#include "endpoint.h"
+#include "idmap.h"
+#include "list.h"
 #include "log.h"
 #include "platform.h"
+#include "result.h"
 #include "wire.h"
+#include "xalloc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-/* ---- sending to the link ---- */
+#define S_BATCH_JOBS 512           /* flush a SUBMIT at this many jobs */
+#define S_BATCH_BYTES (256u << 10) /* ... or at this many bytes */
+#define S_WINDOW 20000             /* jobs awaiting a result from the broker */
+#define S_BROKER_LIVENESS 5        /* heartbeats of broker silence before giving up */
+#define S_SHUT_DOWN "broker shut down"
+#define S_LOST "lost contact with the broker"
 
-static void s_free(void *data, void *hint)
+struct tmq_client_t {
+    tmq_list_link_t live;     /* in s_live while not destroyed (first: see s_at_exit) */
+    zactor_t *conn;           /* owns the DEALER (conn.c); NULL once stopped at exit */
+    tmq_conn_shared_t shared; /* with the actor: when the broker was last heard */
+    void *pipe;               /* raw handle of the actor's pipe, this thread's end */
+    char *endpoint;
+    uint64_t next_id;
+    uint64_t returned;   /* results handed out by tmq_next */
+    uint32_t timeout_ms; /* defaults for later submissions */
+    int32_t retries;
+    bool fail_when_full;
+    bool welcomed;
+    bool hello_sent;       /* a HELLO is out (the actor sends the first) and unanswered */
+    bool refused;          /* the peer said wrong port: waiting for it is pointless */
+    uint32_t max_payload;  /* from WELCOME; 0 until then */
+    uint32_t heartbeat_ms; /* from WELCOME */
+    size_t window;
+    tmq_batch_t batch;    /* submitted, not yet sent */
+    tmq_idmap_t inflight; /* ids awaiting a result (values unused) */
+    tmq_acks_t acks;
+    tmq_resq_t results; /* arrived, not yet returned by tmq_next */
+    uint32_t status_asked, status_answered;
+    void *status_body; /* the answer to the latest STATUS, once it arrived */
+    size_t status_len;
+    tmq_rate_t log_rate;
+    char error[256]; /* tmq_client_error */
+};
+
+/* ---- the registry of live clients, for a clean exit without tmq_client_destroy ---- */
+
+static pthread_mutex_t s_live_lock = PTHREAD_MUTEX_INITIALIZER;
+static tmq_list_t s_live;
+static pthread_once_t s_exit_once = PTHREAD_ONCE_INIT;
+static pid_t s_exit_pid; /* the process that registered the handler (not a forked child) */
+
+static void s_stop_conn(tmq_client_t *c);
+
+/* Runs before czmq's zsys_shutdown (registered after it): stops every live client's actor,
+ * saying BYE, so czmq finds no socket left behind. The clients themselves stay allocated and
+ * listed (a later tmq_client_destroy, e.g. from an older atexit handler, still works). */
+static void s_at_exit(void)
 {
-    (void)hint;
-    free(data);
+    if (getpid() != s_exit_pid) return; /* a forked child: those threads are not ours */
+    pthread_mutex_lock(&s_live_lock);
+    for (tmq_list_link_t *l = s_live.head; l; l = l->next)
+        s_stop_conn(TMQ_LIST_ENTRY(l, tmq_client_t, live));
+    pthread_mutex_unlock(&s_live_lock);
 }
 
-/* Hands header + body (taken) to the link. Blocks only if the pipe is full, which the link
- * prevents by always reading it. */
-static void s_send(tmq_client_t *c, tmq_cmd_t cmd, void *body, size_t len)
+static void s_register_at_exit(void)
 {
-    uint8_t hdr[TMQ_PROTO_HDR_LEN];
-    tmq_proto_header(hdr, cmd);
-    while (zmq_send(c->pipe, hdr, sizeof hdr, ZMQ_SNDMORE) < 0) {
-        if (errno != EINTR) {
-            free(body);
-            return;
-        }
+    s_exit_pid = getpid();
+    atexit(s_at_exit);
+}
+
+/* ---- sending to the actor ---- */
+
+/* Hands header + body (taken, nulled) to the actor. Waits for room in the pipe first: the
+ * actor always reads it, so the wait is short, and the send then cannot fail for lack of
+ * room (only this thread writes to the pipe). */
+static void s_send(tmq_client_t *c, tmq_cmd_t cmd, void **body_p, size_t len)
+{
+    if (!c->pipe) { /* stopped at exit */
+        free(*body_p);
+        *body_p = NULL;
+        return;
     }
-    zmq_msg_t m;
-    zmq_msg_init_data(&m, body, len, s_free, NULL);
-    if (zmq_msg_send(&m, c->pipe, 0) < 0) zmq_msg_close(&m);
+    int events = 0;
+    size_t size = sizeof events;
+    while (zmq_getsockopt(c->pipe, ZMQ_EVENTS, &events, &size) == 0 && !(events & ZMQ_POLLOUT)) {
+        zmq_pollitem_t it = {c->pipe, 0, ZMQ_POLLOUT, 0};
+        if (zmq_poll(&it, 1, -1) < 0 && errno != EINTR) break;
+    }
+    if (tmq_wire_send(c->pipe, NULL, 0, cmd, body_p, len) != 0)
+        tmq_debug("client: message to the connection thread lost: %s", zmq_strerror(errno));
 }
 
 static void s_send_empty(tmq_client_t *c, tmq_cmd_t cmd)
 {
     size_t len;
     void *body = tmq_proto_empty_body(&len);
-    s_send(c, cmd, body, len);
+    s_send(c, cmd, &body, len);
 }
 
-void tmq_client_send_batch(tmq_client_t *c)
+/* Sends the current batch, if any, as one SUBMIT (a copy kept until its ACK). */
+static void s_send_batch(tmq_client_t *c)
 {
     if (c->batch.count == 0) return;
     size_t len;
     void *body = tmq_batch_finish(&c->batch, TMQ_CMD_SUBMIT, 0, &len);
-    tmq_acks_sent(c, body, len);
-    s_send(c, TMQ_CMD_SUBMIT, body, len);
+    tmq_acks_sent(&c->acks, body, len);
+    s_send(c, TMQ_CMD_SUBMIT, &body, len);
 }
 
-void tmq_client_enqueue(tmq_client_t *c, const tmq_submit_item_t *it)
+/* Appends one job to the current batch, flushing by count and size. */
+static void s_enqueue(tmq_client_t *c, const tmq_submit_item_t *it)
 {
-    if (c->batch.count > 0 &&
-        c->batch.buf.size + it->arg_len + it->fn_len + 32 > TMQ_CLIENT_BATCH_BYTES)
-        tmq_client_send_batch(c);
+    if (c->batch.count > 0 && c->batch.buf.size + it->arg_len + it->fn_len + 32 > S_BATCH_BYTES)
+        s_send_batch(c);
     tmq_batch_add_submit(&c->batch, it);
-    if (c->batch.count >= TMQ_CLIENT_BATCH_JOBS || c->batch.buf.size >= TMQ_CLIENT_BATCH_BYTES)
-        tmq_client_send_batch(c);
+    if (c->batch.count >= S_BATCH_JOBS || c->batch.buf.size >= S_BATCH_BYTES) s_send_batch(c);
 }
 
-void tmq_client_fail(tmq_client_t *c, uint64_t id, const char *text, size_t len)
+/* Resubmits held "queue full" jobs when their time has come, in SUBMITs of their own. */
+static void s_resubmit(tmq_client_t *c, int64_t now)
 {
-    if (!tmq_idset_remove(&c->inflight, id)) return;
-    tmq_resq_push(&c->results, tmq_result_new(id, false, text, len, "", 0, 0.0, 0));
+    tmq_submit_item_t it;
+    if (!tmq_acks_next_due(&c->acks, now, &it)) return;
+    s_send_batch(c);
+    do
+        s_enqueue(c, &it);
+    while (tmq_acks_next_due(&c->acks, now, &it));
+    s_send_batch(c);
 }
 
-/* ---- receiving from the link ---- */
+/* ---- outcomes ---- */
+
+/* A failed result for id, if it is still in flight (tmq_acks_fail_fn). */
+static void s_fail(void *arg, uint64_t id, tmq_result_status_t status, const char *text, size_t len)
+{
+    tmq_client_t *c = arg;
+    if (!tmq_idmap_remove(&c->inflight, id, NULL)) return;
+    tmq_resq_push(&c->results, tmq_result_failed(id, status, text, len));
+}
+
+typedef struct {
+    tmq_resq_t *results;
+    tmq_result_status_t status;
+    const char *why;
+} s_fail_all_t;
+
+static void s_fail_drained(uint64_t id, void *value, void *arg)
+{
+    (void)value;
+    s_fail_all_t *f = arg;
+    tmq_resq_push(f->results, tmq_result_failed(id, f->status, f->why, strlen(f->why)));
+}
+
+/* Every job still awaiting a result fails at once with why (the broker is gone, or never
+ * was ours): callers waiting for them are released. Jobs not yet sent are dropped too. */
+static void s_fail_all(tmq_client_t *c, tmq_result_status_t status, const char *why)
+{
+    tmq_acks_reset(&c->acks); /* their ACKs will not come */
+    tmq_batch_reset(&c->batch);
+    s_fail_all_t f = {&c->results, status, why};
+    tmq_idmap_drain(&c->inflight, s_fail_drained, &f);
+}
+
+/* The broker fell silent with results due, or restarted and forgot us. */
+static void s_broker_lost(tmq_client_t *c, const char *how)
+{
+    snprintf(c->error, sizeof c->error, "%s (%s)", S_LOST, how);
+    tmq_info("client: %s; failing %zu jobs", c->error, tmq_idmap_count(&c->inflight));
+    c->welcomed = false; /* until a broker answers again */
+    s_fail_all(c, TMQ_RESULT_LOST, S_LOST);
+}
+
+/* ---- receiving from the actor ---- */
 
 static void s_on_results(tmq_client_t *c, const tmq_msg_t *m)
 {
-    size_t n = tmq_msg_count(m);
+    size_t n = tmq_msg_count(m), got = 0;
     for (size_t i = 0; i < n; i++) {
         tmq_result_item_t it;
         if (tmq_msg_result_item(m, i, &it) != 0) continue;
-        if (!tmq_idset_remove(&c->inflight, it.cid)) continue; /* duplicate or unknown */
-        tmq_resq_push(&c->results,
-                      tmq_result_new(it.cid, it.status == TMQ_ST_OK, it.data, it.data_len,
-                                     it.worker, it.worker_len, it.ms, it.attempts));
-        c->drained++;
+        if (!tmq_idmap_remove(&c->inflight, it.cid, NULL)) continue; /* duplicate or unknown */
+        tmq_result_status_t st = tmq_result_status_of(it.status, it.data, it.data_len);
+        tmq_resq_push(&c->results, tmq_result_new(it.cid, st, it.data, it.data_len, it.worker,
+                                                  it.worker_len, it.ms, it.attempts));
+        got++;
     }
+    tmq_acks_drained(&c->acks, got);
 }
 
 static void s_on_status(tmq_client_t *c, const tmq_wire_in_t *in)
@@ -96,12 +215,61 @@ static void s_on_status(tmq_client_t *c, const tmq_wire_in_t *in)
     if (c->status_answered != c->status_asked) return; /* answer to a request given up on */
     free(c->status_body);
     c->status_len = zmq_msg_size((zmq_msg_t *)&in->body);
-    c->status_body = malloc(c->status_len ? c->status_len : 1);
-    if (!c->status_body) abort();
-    memcpy(c->status_body, zmq_msg_data((zmq_msg_t *)&in->body), c->status_len);
+    c->status_body = tmq_xmemdup(zmq_msg_data((zmq_msg_t *)&in->body), c->status_len);
 }
 
-static void s_broker_lost(tmq_client_t *c);
+static void s_on_welcome(tmq_client_t *c, const tmq_msg_t *m)
+{
+    tmq_welcome_t w;
+    tmq_msg_welcome(m, &w);
+    c->max_payload = w.max_payload;
+    c->heartbeat_ms = w.heartbeat_ms;
+    c->welcomed = true;
+    c->hello_sent = false;
+    c->refused = false;
+    c->error[0] = '\0';
+    tmq_info("client: the broker at %s answered (TMQ/%u, heartbeat %u ms, max payload %u bytes)",
+             c->endpoint, w.version, w.heartbeat_ms, w.max_payload);
+}
+
+/* BYE: the broker shuts down. Nothing awaited will come; a later wait_ready greets again. */
+static void s_on_bye(tmq_client_t *c)
+{
+    snprintf(c->error, sizeof c->error, "the broker shut down");
+    tmq_info("client: the broker at %s shut down; failing %zu jobs", c->endpoint,
+             tmq_idmap_count(&c->inflight));
+    c->welcomed = false;
+    c->hello_sent = false;
+    s_fail_all(c, TMQ_RESULT_LOST, S_SHUT_DOWN);
+}
+
+static void s_on_error(tmq_client_t *c, const tmq_msg_t *m)
+{
+    const char *reason = "";
+    size_t len = 0;
+    uint64_t code = 0;
+    tmq_msg_get_str(m, "reason", &reason, &len);
+    tmq_msg_get_uint(m, "code", &code);
+    if (code == TMQ_ERR_WRONG_PORT) {
+        /* Not a broker's client port: give up at once, with the broker's words. */
+        snprintf(c->error, sizeof c->error, "%.*s", (int)len, reason);
+        tmq_info("client: %s refused us: %s", c->endpoint, c->error);
+        c->refused = true;
+        c->welcomed = false;
+        c->hello_sent = false;
+        s_fail_all(c, TMQ_RESULT_REJECTED, c->error);
+        return;
+    }
+    if (code != TMQ_ERR_UNKNOWN_PEER) {
+        tmq_log_limited(TMQ_LOG_WARN, &c->log_rate, 5, "client: the broker reported an error: %.*s",
+                        (int)len, reason);
+        return;
+    }
+    /* the broker restarted and does not know us: the jobs it held are gone */
+    if (tmq_idmap_count(&c->inflight)) s_broker_lost(c, "it restarted and does not know us");
+    s_send_empty(c, TMQ_CMD_HELLO);
+    c->hello_sent = true;
+}
 
 static void s_dispatch(tmq_client_t *c, const tmq_wire_in_t *in)
 {
@@ -111,36 +279,20 @@ static void s_dispatch(tmq_client_t *c, const tmq_wire_in_t *in)
         s_on_results(c, m);
         break;
     case TMQ_CMD_ACK:
-        tmq_acks_on_ack(c, m);
+        tmq_acks_on_ack(&c->acks, m, &c->inflight, !c->fail_when_full, s_fail, c);
         break;
-    case TMQ_CMD_WELCOME: {
-        uint64_t v;
-        c->welcomed = true;
-        c->hello_sent = false;
-        if (tmq_msg_get_uint(m, "max_payload", &v) == 0 && v <= UINT32_MAX)
-            c->max_payload = (uint32_t)v;
-        if (tmq_msg_get_uint(m, "heartbeat", &v) == 0 && v >= 10 && v <= 3600000)
-            c->heartbeat_ms = (uint32_t)v;
+    case TMQ_CMD_WELCOME:
+        s_on_welcome(c, m);
         break;
-    }
     case TMQ_CMD_STATUS_REPLY:
         s_on_status(c, in);
         break;
-    case TMQ_CMD_ERROR: {
-        const char *reason = "";
-        size_t len = 0;
-        uint64_t code = 0;
-        tmq_msg_get_str(m, "reason", &reason, &len);
-        tmq_msg_get_uint(m, "code", &code);
-        if (code != TMQ_ERR_UNKNOWN_PEER) {
-            tmq_warn("client: broker reported an error: %.*s", (int)len, reason);
-            break;
-        }
-        /* the broker restarted and does not know us: the jobs it held are gone */
-        if (c->inflight.count) s_broker_lost(c);
-        tmq_wire_send_empty(c->pipe, NULL, 0, TMQ_CMD_HELLO);
+    case TMQ_CMD_BYE:
+        s_on_bye(c);
         break;
-    }
+    case TMQ_CMD_ERROR:
+        s_on_error(c, m);
+        break;
     default:
         break;
     }
@@ -150,32 +302,16 @@ static void s_dispatch(tmq_client_t *c, const tmq_wire_in_t *in)
  * when idle), or INT64_MAX when nothing is due. */
 static int64_t s_liveness_deadline(const tmq_client_t *c)
 {
-    if (!c->welcomed || c->inflight.count == 0) return INT64_MAX;
+    if (!c->welcomed || tmq_idmap_count(&c->inflight) == 0) return INT64_MAX;
     int64_t heard = atomic_load_explicit(&c->shared.last_heard, memory_order_relaxed);
-    return heard + (int64_t)TMQ_CLIENT_BROKER_LIVENESS * c->heartbeat_ms;
+    return heard + (int64_t)S_BROKER_LIVENESS * c->heartbeat_ms;
 }
 
-static void s_fail_lost(uint64_t id, void *arg)
-{
-    static const char why[] = "lost contact with the broker";
-    tmq_resq_push(arg, tmq_result_new(id, false, why, sizeof why - 1, "", 0, 0.0, 0));
-}
-
-/* The broker fell silent with results due: it is gone (crashed, or it forgot us). Every
- * job still awaiting a result fails, so callers waiting for them are released. */
-static void s_broker_lost(tmq_client_t *c)
-{
-    tmq_warn("client: lost the broker (silent for %u ms, or restarted); failing %zu jobs",
-             TMQ_CLIENT_BROKER_LIVENESS * c->heartbeat_ms, c->inflight.count);
-    tmq_acks_destroy(c); /* their ACKs will not come */
-    c->welcomed = false; /* until a broker answers again */
-    tmq_idset_drain(&c->inflight, s_fail_lost, &c->results);
-}
-
-/* Reads every message the link has for us, without blocking; then resubmits held jobs
+/* Reads every message the actor has for us, without blocking; then resubmits held jobs
  * when due and gives up on a silent broker. */
 static void s_drain(tmq_client_t *c)
 {
+    if (!c->pipe) return;
     for (;;) {
         tmq_wire_in_t in;
         int err = 0;
@@ -188,8 +324,12 @@ static void s_drain(tmq_client_t *c)
         tmq_wire_in_release(&in);
     }
     int64_t now = tmq_clock_ms();
-    tmq_acks_retry(c, now);
-    if (now >= s_liveness_deadline(c)) s_broker_lost(c);
+    s_resubmit(c, now);
+    if (now >= s_liveness_deadline(c)) {
+        char how[64];
+        snprintf(how, sizeof how, "silent for %u ms", S_BROKER_LIVENESS * c->heartbeat_ms);
+        s_broker_lost(c, how);
+    }
 }
 
 /* Shortens timeout_ms (-1: forever) so the wait ends by `at`. */
@@ -201,18 +341,26 @@ static int s_until(int timeout_ms, int64_t at)
     return (timeout_ms < 0 || left < timeout_ms) ? (int)left : timeout_ms;
 }
 
+/* A descriptor is ready to read when it has data and also at end of file or in error: a
+ * closed pipe reports POLLHUP alone, which zmq_poll shows as ZMQ_POLLERR. */
+static bool s_fd_ready(const zmq_pollitem_t *it)
+{
+    return it->revents & (ZMQ_POLLIN | ZMQ_POLLERR);
+}
+
 /* Waits up to timeout_ms (-1 forever; shortened to the next resubmission time and the
- * broker's liveness deadline) for the link, then drains it. extra_fd >= 0 is polled too;
+ * broker's liveness deadline) for the actor, then drains it. extra_fd >= 0 is polled too;
  * returns its readiness as 2, or 0, or -1 when a signal interrupted the wait. */
 static int s_pump(tmq_client_t *c, int timeout_ms, int extra_fd)
 {
-    if (c->held_count > 0) timeout_ms = s_until(timeout_ms, c->retry_at);
+    if (!c->pipe) return -1;
+    timeout_ms = s_until(timeout_ms, tmq_acks_retry_at(&c->acks));
     timeout_ms = s_until(timeout_ms, s_liveness_deadline(c));
     zmq_pollitem_t items[2] = {{c->pipe, 0, ZMQ_POLLIN, 0}, {NULL, extra_fd, ZMQ_POLLIN, 0}};
     int rc = zmq_poll(items, extra_fd >= 0 ? 2 : 1, timeout_ms);
     if (rc < 0) return errno == EINTR ? -1 : 0;
     s_drain(c);
-    return extra_fd >= 0 && (items[1].revents & ZMQ_POLLIN) ? 2 : 0;
+    return extra_fd >= 0 && s_fd_ready(&items[1]) ? 2 : 0;
 }
 
 /* Milliseconds left until deadline (timeout -1: forever). */
@@ -241,6 +389,8 @@ static zsock_t *s_new_dealer(const char *endpoint)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (!dealer) return NULL;
+    /* czmq is initialized now (its atexit teardown registered): ours goes after it. */
+    pthread_once(&s_exit_once, s_register_at_exit);
     tmq_wire_setup(dealer);
     if (zsock_connect(dealer, "%s", endpoint) != 0) {
         zsock_destroy(&dealer);
@@ -251,32 +401,50 @@ static zsock_t *s_new_dealer(const char *endpoint)
 
 tmq_client_t *tmq_client_new(const char *endpoint)
 {
-    if (!endpoint || !*endpoint) return NULL;
-    zsock_t *dealer = s_new_dealer(endpoint);
-    if (!dealer) return NULL;
-    tmq_client_t *c = calloc(1, sizeof *c);
-    if (!c) {
-        zsock_destroy(&dealer);
+    char why[256];
+    if (!endpoint || tmq_endpoint_check(endpoint, false, why, sizeof why) != TMQ_EP_OK) {
+        errno = EINVAL;
         return NULL;
     }
+    zsock_t *dealer = s_new_dealer(endpoint);
+    if (!dealer) {
+        errno = EINVAL;
+        return NULL;
+    }
+    tmq_client_t *c = tmq_xcalloc(1, sizeof *c);
     c->shared.dealer = dealer;
     atomic_init(&c->shared.last_heard, tmq_clock_ms());
-    c->link = zactor_new(tmq_link_actor, &c->shared);
-    if (!c->link) {
+    c->conn = zactor_new(tmq_conn_actor, &c->shared);
+    if (!c->conn) {
         zsock_destroy(&dealer);
         free(c);
         return NULL;
     }
-    c->pipe = zsock_resolve(c->link);
+    c->pipe = zsock_resolve(c->conn);
+    c->endpoint = tmq_xstrdup(endpoint);
     c->retries = -1;
-    c->hello_sent = true; /* by the link, as it starts */
-    c->heartbeat_ms = TMQ_LINK_DEFAULT_HEARTBEAT_MS;
-    c->window = TMQ_CLIENT_WINDOW;
-    c->retry_delay_ms = TMQ_CLIENT_RETRY_MIN_MS;
+    c->hello_sent = true; /* by the actor, as it starts */
+    c->heartbeat_ms = TMQ_PROTO_HEARTBEAT_DEFAULT;
+    c->window = S_WINDOW;
     tmq_batch_init(&c->batch);
-    tmq_idset_init(&c->inflight);
+    tmq_idmap_init(&c->inflight);
+    tmq_acks_init(&c->acks);
     tmq_resq_init(&c->results);
+    pthread_mutex_lock(&s_live_lock);
+    tmq_list_push_back(&s_live, &c->live);
+    pthread_mutex_unlock(&s_live_lock);
+    tmq_info("client: connecting to the broker at %s", endpoint);
     return c;
+}
+
+/* Says BYE and stops the actor. BYE goes through the pipe ahead of $TERM; the actor's
+ * DEALER lingers to deliver it. */
+static void s_stop_conn(tmq_client_t *c)
+{
+    if (!c->conn) return;
+    s_send_empty(c, TMQ_CMD_BYE);
+    zactor_destroy(&c->conn);
+    c->pipe = NULL;
 }
 
 void tmq_client_destroy(tmq_client_t **cp)
@@ -284,30 +452,44 @@ void tmq_client_destroy(tmq_client_t **cp)
     if (!cp || !*cp) return;
     tmq_client_t *c = *cp;
     *cp = NULL;
-    /* BYE goes through the pipe ahead of $TERM; the link's DEALER lingers to deliver it. */
-    s_send_empty(c, TMQ_CMD_BYE);
-    zactor_destroy(&c->link);
+    pthread_mutex_lock(&s_live_lock);
+    tmq_list_remove(&s_live, &c->live);
+    s_stop_conn(c);
+    pthread_mutex_unlock(&s_live_lock);
     tmq_batch_destroy(&c->batch);
-    tmq_idset_destroy(&c->inflight);
+    tmq_idmap_destroy(&c->inflight);
     tmq_resq_destroy(&c->results);
-    tmq_acks_destroy(c);
+    tmq_acks_destroy(&c->acks);
     free(c->status_body);
+    free(c->endpoint);
     free(c);
+}
+
+const char *tmq_client_error(const tmq_client_t *c)
+{
+    return c ? c->error : "";
 }
 
 int tmq_client_wait_ready(tmq_client_t *c, int timeout_ms)
 {
     if (!c) return -1;
     int64_t deadline = tmq_clock_ms() + timeout_ms;
-    s_drain(c);
     if (!c->welcomed && !c->hello_sent) {
-        /* The broker we knew was lost: greet whichever answers now. */
+        /* The broker we knew was lost, or refused us: greet whichever answers now. */
+        c->refused = false;
         s_send_empty(c, TMQ_CMD_HELLO);
         c->hello_sent = true;
     }
+    s_drain(c);
     while (!c->welcomed) {
+        if (c->refused) return -1;
         int left = s_left(timeout_ms, deadline);
-        if (left == 0 || s_pump(c, left, -1) < 0) return -1;
+        if (left == 0) {
+            snprintf(c->error, sizeof c->error, "no broker answered at %s within %d ms",
+                     c->endpoint, timeout_ms);
+            return -1;
+        }
+        if (s_pump(c, left, -1) < 0) return -1;
     }
     return 0;
 }
@@ -342,6 +524,23 @@ static size_t s_max_arg(const tmq_client_t *c)
     return TMQ_PROTO_MAX_BODY - 4096;
 }
 
+/* Why a job cannot be valid, into why; false when it can. */
+static bool s_invalid(const tmq_client_t *c, size_t fn_len, const void *arg, size_t arg_len,
+                      char *why, size_t len)
+{
+    if (fn_len == 0 || fn_len > TMQ_PROTO_MAX_FNAME)
+        snprintf(why, len, "bad job: function name must be 1 to %d bytes, not %zu",
+                 TMQ_PROTO_MAX_FNAME, fn_len);
+    else if (!arg || tmq_proto_check(arg, arg_len, TMQ_PROTO_MAX_DEPTH) != 0)
+        snprintf(why, len, "bad job: argument is not one msgpack value nested at most %d deep",
+                 TMQ_PROTO_MAX_DEPTH);
+    else if (arg_len > s_max_arg(c))
+        snprintf(why, len, "payload too large: %zu bytes (limit %zu)", arg_len, s_max_arg(c));
+    else
+        return false;
+    return true;
+}
+
 int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t arg_len,
                uint64_t *job_id)
 {
@@ -352,16 +551,11 @@ int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t ar
     /* A job the broker would refuse still takes an id and fails as a result, so ids stay
      * input positions and every submitted job yields exactly one result. */
     size_t fn_len = strlen(function);
-    const char *bad = NULL;
-    if (fn_len == 0 || fn_len > TMQ_PROTO_MAX_FNAME)
-        bad = "bad job: function name must be 1 to 64 bytes";
-    else if (!arg || tmq_proto_check(arg, arg_len, TMQ_PROTO_MAX_DEPTH) != 0)
-        bad = "bad job: argument is not one msgpack value nested at most 32 deep";
-    else if (arg_len > s_max_arg(c))
-        bad = "payload too large";
-    if (c->inflight.count >= c->window) {
-        tmq_client_send_batch(c);
-        while (c->inflight.count >= c->window) {
+    char why[128];
+    bool bad = s_invalid(c, fn_len, arg, arg_len, why, sizeof why);
+    if (tmq_idmap_count(&c->inflight) >= c->window) {
+        s_send_batch(c);
+        while (tmq_idmap_count(&c->inflight) >= c->window) {
             if (s_pump(c, -1, -1) < 0) {
                 errno = EINTR;
                 return -1;
@@ -370,9 +564,9 @@ int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t ar
     }
     uint64_t id = c->next_id++;
     if (job_id) *job_id = id;
-    tmq_idset_add(&c->inflight, id);
+    tmq_idmap_put(&c->inflight, id, NULL);
     if (bad) {
-        tmq_client_fail(c, id, bad, strlen(bad));
+        s_fail(c, id, TMQ_RESULT_REJECTED, why, strlen(why));
         return 0;
     }
     tmq_submit_item_t it = {.cid = id,
@@ -382,13 +576,13 @@ int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t ar
                             .arg_len = arg_len,
                             .timeout_ms = c->timeout_ms,
                             .retries = c->retries};
-    tmq_client_enqueue(c, &it);
+    s_enqueue(c, &it);
     return 0;
 }
 
 int tmq_flush(tmq_client_t *c)
 {
-    if (c) tmq_client_send_batch(c);
+    if (c) s_send_batch(c);
     return 0;
 }
 
@@ -402,7 +596,7 @@ static tmq_result_t *s_take(tmq_client_t *c)
 tmq_result_t *tmq_next(tmq_client_t *c, int timeout_ms)
 {
     if (!c) return NULL;
-    tmq_client_send_batch(c);
+    s_send_batch(c);
     if (c->results.count) return s_take(c);
     s_drain(c);
     int64_t deadline = tmq_clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
@@ -417,7 +611,7 @@ tmq_result_t *tmq_next(tmq_client_t *c, int timeout_ms)
 int tmq_wait(tmq_client_t *c, int fd, int timeout_ms)
 {
     if (!c) return -1;
-    tmq_client_send_batch(c);
+    s_send_batch(c);
     s_drain(c);
     int64_t deadline = tmq_clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
@@ -425,7 +619,7 @@ int tmq_wait(tmq_client_t *c, int fd, int timeout_ms)
         if (ready) {
             /* A result is ready: only look at fd, do not wait for it. */
             zmq_pollitem_t it = {NULL, fd, ZMQ_POLLIN, 0};
-            if (fd >= 0 && zmq_poll(&it, 1, 0) > 0) ready |= TMQ_WAIT_FD;
+            if (fd >= 0 && zmq_poll(&it, 1, 0) > 0 && s_fd_ready(&it)) ready |= TMQ_WAIT_FD;
             return ready;
         }
         int left = s_left(timeout_ms, deadline);
@@ -452,7 +646,7 @@ void *tmq_client_status(tmq_client_t *c, int timeout_ms, size_t *len)
     s_send_empty(c, TMQ_CMD_STATUS);
     while (!c->status_body) {
         int left = s_left(timeout_ms, deadline);
-        if (left == 0) return NULL;
+        if (left == 0 || c->refused) return NULL;
         if (s_pump(c, left, -1) < 0) return NULL;
     }
     void *body = c->status_body;

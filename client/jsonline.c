@@ -3,6 +3,7 @@
  * the caller's buffer; this file only chooses the keys and the dump flags. */
 #include "jsonline.h"
 #include "jsonmp.h"
+#include "xalloc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -48,13 +49,18 @@ static json_t *s_ms(double ms)
     return isfinite(rounded) ? json_real(rounded) : json_null();
 }
 
-void tmq_jsonline_result(tmq_buf_t *b, uint64_t index, const tmq_result_t *r)
+void tmq_jsonline_result(tmq_buf_t *b, uint64_t index, const tmq_result_t *r, const void *arg,
+                         size_t arg_len)
 {
     size_t len;
     const void *data = tmq_result_data(r, &len);
     json_t *line = json_object();
-    if (!line) abort();
+    if (!line) tmq_oom();
     json_object_set_new_nocheck(line, "index", json_integer((json_int_t)index));
+    if (arg) {
+        json_t *value = tmq_json_from_msgpack(arg, arg_len);
+        json_object_set_new_nocheck(line, "arg", value ? value : json_null());
+    }
     json_object_set_new_nocheck(line, "ok", json_boolean(tmq_result_ok(r)));
     if (tmq_result_ok(r)) {
         json_t *result = tmq_json_from_msgpack(data, len);
@@ -67,7 +73,7 @@ void tmq_jsonline_result(tmq_buf_t *b, uint64_t index, const tmq_result_t *r)
     }
     /* Every string is valid UTF-8 and every real finite by now: only out-of-memory fails,
      * which tmq_buf treats the same way. */
-    if (s_dump(b, line) != 0) abort();
+    if (s_dump(b, line) != 0) tmq_oom();
     tmq_buf_addc(b, '\n');
 }
 
@@ -88,9 +94,28 @@ static bool s_plain_int(const char *t, size_t n, int64_t *out)
     return true;
 }
 
-void tmq_jsonline_arg(msgpack_sbuffer *sb, const char *text, size_t len)
+/* The text as a msgpack string, or bin when it is not valid UTF-8 (jansson judges). */
+static void s_pack_text(msgpack_sbuffer *sb, const char *text, size_t len)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    json_t *valid = json_stringn(text, len);
+    if (valid) {
+        msgpack_pack_str_with_body(&pk, text, len);
+        json_decref(valid);
+    } else {
+        msgpack_pack_bin_with_body(&pk, text, len);
+    }
+}
+
+int tmq_jsonline_arg(msgpack_sbuffer *sb, tmq_input_mode_t mode, const char *text, size_t len,
+                     char *err, size_t errlen)
 {
     msgpack_sbuffer_clear(sb);
+    if (mode == TMQ_INPUT_RAW) {
+        s_pack_text(sb, text, len);
+        return 0;
+    }
     int64_t v;
     if (s_plain_int(text, len, &v)) {
         /* The common case (numbers, one per line) without a JSON parse or an allocation;
@@ -98,10 +123,32 @@ void tmq_jsonline_arg(msgpack_sbuffer *sb, const char *text, size_t len)
         msgpack_packer pk;
         msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
         msgpack_pack_int64(&pk, v);
-        return;
+        return 0;
+    }
+    if (mode == TMQ_INPUT_JSON) {
+        json_error_t jerr;
+        json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        if (!j) {
+            snprintf(err, errlen, "%s", len == 0 ? "empty line" : jerr.text);
+            return -1;
+        }
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+        tmq_json_pack(&pk, j);
+        json_decref(j);
+        return 0;
     }
     size_t n;
     void *packed = tmq_json_arg_to_msgpack(text, len, &n);
     msgpack_sbuffer_write(sb, packed, n);
     free(packed);
+    return 0;
+}
+
+tmq_line_t tmq_jsonline_input(msgpack_sbuffer *sb, tmq_input_mode_t mode, bool keep_empty,
+                              const char *text, size_t len, char *err, size_t errlen)
+{
+    if (len > 0 && text[len - 1] == '\r') len--; /* CRLF input */
+    if (len == 0 && !keep_empty) return TMQ_LINE_SKIP;
+    return tmq_jsonline_arg(sb, mode, text, len, err, errlen) == 0 ? TMQ_LINE_JOB : TMQ_LINE_BAD;
 }

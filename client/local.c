@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "jsonmp.h"
 #include "platform.h"
+#include "xalloc.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -49,8 +50,8 @@ static pid_t s_spawn(char *const argv[], int verbose)
 static int s_start_worker(tmq_local_t *self, long procs, int verbose, char *err, size_t errlen)
 {
     const char *env = getenv("TASKMQ_WORKER");
-    char *path = env && *env ? strdup(env) : tmq_sibling_path("taskmq-worker");
-    if (!path) path = strdup("taskmq-worker"); /* from PATH */
+    char *path = env && *env ? tmq_xstrdup(env) : tmq_sibling_path("taskmq-worker");
+    if (!path) path = tmq_xstrdup("taskmq-worker"); /* from PATH */
     char nprocs[24];
     snprintf(nprocs, sizeof nprocs, "%ld", procs);
     char *argv[] = {path,          "--procs", nprocs,  "--broker",
@@ -64,8 +65,7 @@ static int s_start_worker(tmq_local_t *self, long procs, int verbose, char *err,
 
 tmq_local_t *tmq_local_start(long procs, int verbose, char *err, size_t errlen)
 {
-    tmq_local_t *self = calloc(1, sizeof *self);
-    if (!self) abort();
+    tmq_local_t *self = tmq_xcalloc(1, sizeof *self);
     self->worker = -1;
     char frontend[64];
     snprintf(frontend, sizeof frontend, "inproc://taskmq-local-%d", (int)getpid());

@@ -1,6 +1,7 @@
 /* client/reorder.c — see reorder.h. Slot i of the ring holds index next + ((i - head) mod
  * capacity); an empty slot has line == NULL. */
 #include "reorder.h"
+#include "xalloc.h"
 
 #include <stdlib.h>
 
@@ -19,11 +20,9 @@ struct tmq_reorder_t {
 
 tmq_reorder_t *tmq_reorder_new(void)
 {
-    tmq_reorder_t *self = calloc(1, sizeof *self);
-    if (!self) abort();
+    tmq_reorder_t *self = tmq_xcalloc(1, sizeof *self);
     self->cap = 64;
-    self->ring = calloc(self->cap, sizeof *self->ring);
-    if (!self->ring) abort();
+    self->ring = tmq_xcalloc(self->cap, sizeof *self->ring);
     return self;
 }
 
@@ -43,8 +42,7 @@ static void s_grow(tmq_reorder_t *self, uint64_t span)
     size_t cap = self->cap;
     while (cap <= span)
         cap *= 2;
-    s_slot_t *ring = calloc(cap, sizeof *ring);
-    if (!ring) abort();
+    s_slot_t *ring = tmq_xcalloc(cap, sizeof *ring);
     for (size_t i = 0; i < self->cap; i++)
         ring[i] = self->ring[(self->head + i) & (self->cap - 1)];
     free(self->ring);

@@ -2,12 +2,15 @@
  * accessors. A result never changes after construction. */
 #include "result.h"
 
+#include "proto.h"
+#include "xalloc.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 struct tmq_result_t {
     uint64_t id;
-    bool ok;
+    tmq_result_status_t status;
     unsigned attempts;
     double ms;
     size_t len;
@@ -15,13 +18,12 @@ struct tmq_result_t {
     uint8_t data[];
 };
 
-tmq_result_t *tmq_result_new(uint64_t id, bool ok, const void *data, size_t len, const char *worker,
-                             size_t worker_len, double ms, unsigned attempts)
+tmq_result_t *tmq_result_new(uint64_t id, tmq_result_status_t status, const void *data, size_t len,
+                             const char *worker, size_t worker_len, double ms, unsigned attempts)
 {
-    tmq_result_t *r = malloc(sizeof *r + len + worker_len + 1);
-    if (!r) abort();
+    tmq_result_t *r = tmq_xmalloc(sizeof *r + len + worker_len + 1);
     r->id = id;
-    r->ok = ok;
+    r->status = status;
     r->attempts = attempts;
     r->ms = ms;
     r->len = len;
@@ -33,6 +35,31 @@ tmq_result_t *tmq_result_new(uint64_t id, bool ok, const void *data, size_t len,
     return r;
 }
 
+tmq_result_t *tmq_result_failed(uint64_t id, tmq_result_status_t status, const char *text,
+                                size_t len)
+{
+    return tmq_result_new(id, status, text, len, "", 0, 0.0, 0);
+}
+
+tmq_result_status_t tmq_result_status_of(int wire_status, const void *text, size_t len)
+{
+    static const char unknown[] = "unknown function: ";
+    switch (wire_status) {
+    case TMQ_ST_OK:
+        return TMQ_RESULT_OK;
+    case TMQ_ST_DIED:
+        return TMQ_RESULT_DIED;
+    case TMQ_ST_TIMEOUT:
+        return TMQ_RESULT_TIMEOUT;
+    case TMQ_ST_REJECTED:
+        if (len >= sizeof unknown - 1 && memcmp(text, unknown, sizeof unknown - 1) == 0)
+            return TMQ_RESULT_UNKNOWN_FUNCTION;
+        return TMQ_RESULT_REJECTED;
+    default: /* TMQ_ST_ERROR, or a status this client does not know: a failure */
+        return TMQ_RESULT_ERROR;
+    }
+}
+
 uint64_t tmq_result_id(const tmq_result_t *r)
 {
     return r->id;
@@ -40,7 +67,12 @@ uint64_t tmq_result_id(const tmq_result_t *r)
 
 bool tmq_result_ok(const tmq_result_t *r)
 {
-    return r->ok;
+    return r->status == TMQ_RESULT_OK;
+}
+
+tmq_result_status_t tmq_result_status(const tmq_result_t *r)
+{
+    return r->status;
 }
 
 const void *tmq_result_data(const tmq_result_t *r, size_t *len)
@@ -93,8 +125,7 @@ void tmq_resq_destroy(tmq_resq_t *q)
 static void s_grow(tmq_resq_t *q)
 {
     size_t cap = q->ring ? (q->mask + 1) * 2 : 256;
-    tmq_result_t **ring = malloc(cap * sizeof *ring);
-    if (!ring) abort();
+    tmq_result_t **ring = tmq_xmalloc(cap * sizeof *ring);
     for (size_t i = 0; i < q->count; i++)
         ring[i] = q->ring[(q->head + i) & q->mask];
     free(q->ring);

@@ -1,6 +1,8 @@
 /* client/result.h — job results inside libtaskmq: construction and a FIFO of them.
  *
- * A result is one allocation: the struct, its data bytes and its NUL-terminated worker name.
+ * A result is one allocation: the struct, its data bytes and its NUL-terminated worker name;
+ * its status says how the job ended (ok, function error, died, timeout, rejected, unknown
+ * function, broker lost).
  * The FIFO is a growable ring of result pointers holding the results that arrived from the
  * broker and were not yet returned by tmq_next, in arrival (= completion) order.
  */
@@ -10,8 +12,15 @@
 #include "taskmq/client.h"
 
 /* A new result; data and worker are copied. Aborts on out-of-memory. */
-tmq_result_t *tmq_result_new(uint64_t id, bool ok, const void *data, size_t len, const char *worker,
-                             size_t worker_len, double ms, unsigned attempts);
+tmq_result_t *tmq_result_new(uint64_t id, tmq_result_status_t status, const void *data, size_t len,
+                             const char *worker, size_t worker_len, double ms, unsigned attempts);
+/* A failed result that never ran (no worker, no time, no attempts). */
+tmq_result_t *tmq_result_failed(uint64_t id, tmq_result_status_t status, const char *text,
+                                size_t len);
+
+/* The result status for a RESULTS item's wire status (tmq_status_t) and text: a REJECTED
+ * one saying "unknown function: ..." is TMQ_RESULT_UNKNOWN_FUNCTION. */
+tmq_result_status_t tmq_result_status_of(int wire_status, const void *text, size_t len);
 
 typedef struct {
     tmq_result_t **ring;

@@ -1,10 +1,13 @@
 /* client/taskmq.c — the `taskmq` command-line tool: parse, connect, run one subcommand.
  *
- * Exit status: 0 all jobs ok, 1 some job failed, 2 usage error, 3 no broker answered
- * within --connect-timeout, 128+signal when interrupted (SIGINT: 130). On SIGINT/SIGTERM
- * the client is destroyed, which says BYE so the broker cancels the remaining jobs.
+ * Exit status (common/exits.h, stated in --help): 0 all jobs ok, 1 some job failed, 2 usage
+ * or input error, 3 no broker reachable (bad host, no answer within --connect-timeout, not a
+ * client port), 4 lost the broker mid-run, 128+signal when interrupted (SIGINT: 130), 141
+ * when stdout closed. On SIGINT/SIGTERM the client is destroyed, which says BYE so the
+ * broker cancels the remaining jobs.
  */
 #include "cli.h"
+#include "endpoint.h"
 #include "log.h"
 #ifdef TMQ_HAVE_LOCAL
 #include "local.h"
@@ -52,6 +55,24 @@ static int s_keygen(const char *path)
     return TMQ_EXIT_OK;
 }
 
+/* Checks the endpoint before connecting: a malformed one is a usage error (2), a host that
+ * does not resolve fails at once with the resolver's words (3) instead of a silent wait. */
+static int s_check_endpoint(const tmq_cli_t *o, const char *endpoint)
+{
+    char why[320];
+    switch (tmq_endpoint_connectable(endpoint, why, sizeof why)) {
+    case TMQ_EP_OK:
+        return TMQ_EXIT_OK;
+    case TMQ_EP_SYNTAX:
+        fprintf(stderr, "taskmq: %s: %s\nTry 'taskmq --help'.\n",
+                o->broker ? "--broker" : "$TASKMQ_BROKER", why);
+        return TMQ_EXIT_USAGE;
+    default:
+        fprintf(stderr, "taskmq: %s\n", why);
+        return TMQ_EXIT_NO_BROKER;
+    }
+}
+
 static int s_run(tmq_client_t *c, const tmq_cli_t *o, const char *endpoint)
 {
     tmq_client_set_timeout(c, (uint32_t)o->timeout_ms);
@@ -63,6 +84,7 @@ static int s_run(tmq_client_t *c, const tmq_cli_t *o, const char *endpoint)
     case TMQ_CLI_SUBMIT:
         return tmq_cli_submit(c, o);
     case TMQ_CLI_STATUS:
+    case TMQ_CLI_FUNCTIONS:
         return tmq_cli_status(c, o, endpoint);
     default:
         return TMQ_EXIT_USAGE;
@@ -91,15 +113,15 @@ static int s_connect_and_run(const tmq_cli_t *o)
         return TMQ_EXIT_USAGE;
     }
 #endif
-    int status = TMQ_EXIT_NO_BROKER;
+    int status = o->local ? TMQ_EXIT_OK : s_check_endpoint(o, endpoint);
+    if (status != TMQ_EXIT_OK) return status;
+    status = TMQ_EXIT_NO_BROKER;
     tmq_client_t *c = tmq_client_new(endpoint);
     if (!c) {
-        fprintf(stderr, "taskmq: invalid broker endpoint '%s'\n", endpoint);
-        status = TMQ_EXIT_USAGE;
+        fprintf(stderr, "taskmq: cannot connect to %s\n", endpoint);
     } else if (tmq_client_wait_ready(c, (int)o->connect_timeout_ms) != 0) {
-        if (!tmq_cli_interrupted)
-            fprintf(stderr, "taskmq: no broker answered at %s within %ld ms\n", endpoint,
-                    o->connect_timeout_ms);
+        /* no answer within the time, or not a broker's client port (its words) */
+        if (!tmq_cli_interrupted) fprintf(stderr, "taskmq: %s\n", tmq_client_error(c));
     }
 #ifdef TMQ_HAVE_LOCAL
     else if (local && tmq_local_wait_worker(local, c, (int)o->connect_timeout_ms + 5000, err,
@@ -116,8 +138,11 @@ static int s_connect_and_run(const tmq_cli_t *o)
     tmq_local_stop(&local);
 #endif
     if (tmq_cli_interrupted) {
-        fprintf(stderr, "taskmq: interrupted, %zu job%s cancelled\n", cancelled,
-                cancelled == 1 ? "" : "s");
+        if (cancelled)
+            fprintf(stderr, "taskmq: interrupted, %zu job%s cancelled\n", cancelled,
+                    cancelled == 1 ? "" : "s");
+        else
+            fprintf(stderr, "taskmq: interrupted\n");
         return 128 + tmq_cli_interrupted;
     }
     return status;

@@ -7,7 +7,9 @@
  *
  * A client object is used from one thread at a time. Ownership follows czmq: a T ** argument
  * takes ownership and nulls the caller's pointer; const char * / const void * returns are
- * borrowed and live as long as their owner.
+ * borrowed and live as long as their owner. A program may return from main or call exit()
+ * without tmq_client_destroy: at exit the library says BYE for each live client and stops
+ * its background thread before czmq tears down, so the process exits with its own status.
  */
 #ifndef TASKMQ_CLIENT_H
 #define TASKMQ_CLIENT_H
@@ -30,13 +32,23 @@ typedef struct tmq_client_t tmq_client_t;
 typedef struct tmq_result_t tmq_result_t;
 
 /* A client connected (lazily, ZeroMQ-style) to the broker's frontend, e.g.
- * "tcp://127.0.0.1:5555". Returns NULL when the endpoint is invalid or on out-of-memory. */
+ * "tcp://127.0.0.1:5555" (also ipc://PATH, inproc://NAME). Returns NULL with errno EINVAL
+ * when the endpoint is not one (syntax only: a host name is resolved by ZeroMQ as it
+ * connects). */
 tmq_client_t *tmq_client_new(const char *endpoint);
 
 /* Waits until the broker has answered a handshake. Returns 0, or -1 when no broker answered
- * within timeout_ms (unreachable, or a refused security handshake). Optional: tmq_submit and
- * tmq_next work without it, but it is how a tool tells "no broker" apart from "slow jobs". */
+ * within timeout_ms (unreachable, or a refused security handshake), when what answered
+ * refused us at once (a broker's worker port: ERROR "wrong port"), or when a signal
+ * interrupted the wait; tmq_client_error says which. Optional: tmq_submit and tmq_next work
+ * without it, but it is how a tool tells "no broker" apart from "slow jobs". */
 int tmq_client_wait_ready(tmq_client_t *c, int timeout_ms);
+
+/* Why the connection failed or ended, "" while all is well: "no broker answered at EP within
+ * N ms", the broker's reason for refusing us (wrong port), "the broker shut down", "lost
+ * contact with the broker (...)". Cleared when a broker answers again. Borrowed: valid until
+ * the next call on c. */
+const char *tmq_client_error(const tmq_client_t *c);
 
 /* Default per-job settings for later submissions: time limit in ms (0 = none) and retries
  * after an executor dies (-1 = the broker's default). */
@@ -63,16 +75,18 @@ int tmq_flush(tmq_client_t *c);
 
 /* The next finished job, in completion order. Jobs wait while no broker has answered yet
  * (ZeroMQ connects lazily; use tmq_client_wait_ready to give up instead); once a broker has
- * answered, losing it (silent for 5 heartbeats, or restarted) fails every job still awaited
- * with "lost contact with the broker". NULL when none finished within timeout_ms
- * (0 = poll, -1 = wait forever) or a signal interrupted the wait. Every submitted job yields
- * exactly one result, successful or failed (function error, executor death after retries,
- * timeout, rejection). The caller destroys the result. */
+ * answered, a broker that shuts down (it says BYE) fails every job still awaited at once with
+ * "broker shut down", and losing it (silent for 5 heartbeats, or restarted) fails them with
+ * "lost contact with the broker" (both TMQ_RESULT_LOST). NULL when none finished within
+ * timeout_ms (0 = poll, -1 = wait forever) or a signal interrupted the wait. Every submitted
+ * job yields exactly one result, successful or failed (tmq_result_status says how). The
+ * caller destroys the result. */
 tmq_result_t *tmq_next(tmq_client_t *c, int timeout_ms);
 
 /* For event loops that also read a file descriptor (e.g. a tool streaming stdin): sends
  * submitted jobs, then waits up to timeout_ms (-1 = forever) until a result is ready for
- * tmq_next or fd (if >= 0) is readable. Returns a mask of TMQ_WAIT_RESULT and TMQ_WAIT_FD,
+ * tmq_next or fd (if >= 0) is ready to read: readable, at end of file (a closed pipe) or in
+ * error, so a read() will not block. Returns a mask of TMQ_WAIT_RESULT and TMQ_WAIT_FD,
  * 0 on timeout, -1 when a signal interrupted the wait. */
 #define TMQ_WAIT_RESULT 1
 #define TMQ_WAIT_FD 2
@@ -85,8 +99,21 @@ void tmq_client_set_window(tmq_client_t *c, size_t jobs);
 /* Jobs submitted whose result has not yet been returned by tmq_next. */
 size_t tmq_pending(const tmq_client_t *c);
 
+/* How a job ended. */
+typedef enum {
+    TMQ_RESULT_OK = 0,               /* the function returned a result */
+    TMQ_RESULT_ERROR = 1,            /* the function failed: its error text */
+    TMQ_RESULT_DIED = 2,             /* its executor died, retries exhausted */
+    TMQ_RESULT_TIMEOUT = 3,          /* killed at its time limit */
+    TMQ_RESULT_REJECTED = 4,         /* refused: queue full (fail_when_full), payload too
+                                        large, bad job, bad SUBMIT, wrong port */
+    TMQ_RESULT_UNKNOWN_FUNCTION = 5, /* no connected worker serves its function */
+    TMQ_RESULT_LOST = 6,             /* the broker shut down or was lost first */
+} tmq_result_status_t;
+
 uint64_t tmq_result_id(const tmq_result_t *r);
-bool tmq_result_ok(const tmq_result_t *r);
+bool tmq_result_ok(const tmq_result_t *r); /* tmq_result_status(r) == TMQ_RESULT_OK */
+tmq_result_status_t tmq_result_status(const tmq_result_t *r);
 /* The msgpack result when ok, else the error text (not NUL-terminated; len is exact). */
 const void *tmq_result_data(const tmq_result_t *r, size_t *len);
 /* "name:pid" of the executor that ran it; "" when it never ran. */
@@ -96,8 +123,10 @@ unsigned tmq_result_attempts(const tmq_result_t *r); /* times it was started */
 void tmq_result_destroy(tmq_result_t **r);
 
 /* Status of the broker as msgpack bytes of a map (queued, running, done, failed, rate,
- * workers: [{name, procs, busy}...], ...). Returns a malloc'd buffer the caller frees, or
- * NULL when the broker did not answer within timeout_ms. */
+ * version, workers: [{name, addr, pid, procs, busy, done, failed, version, functions,
+ * seen_ms}...], functions: [{name, workers, procs, queued}...], ...; see docs/PROTOCOL.md).
+ * Returns a malloc'd buffer the caller frees, or NULL when the broker did not answer within
+ * timeout_ms. */
 void *tmq_client_status(tmq_client_t *c, int timeout_ms, size_t *len);
 
 /* Says goodbye to the broker (its queued jobs are cancelled, running results dropped) and

@@ -16,7 +16,7 @@ pass "broker survives 8,000 malformed messages"
 head -c 10000 /dev/zero | tr '\0' a >"$T/big"; echo >>"$T/big"
 tmq map echo <"$T/big" >"$T/bigout"
 assert_eq "$?" "1" "oversized job fails"
-assert_eq "$(jq -r .error "$T/bigout")" "payload too large" "oversized job error"
+assert_eq "$(jq -r .error "$T/bigout")" "payload too large: 10003 bytes (limit 4096)" "oversized job error"
 pass "oversized payload refused"
 
 # A worker attacked by a fake broker keeps serving real jobs.

@@ -28,7 +28,7 @@ grep -q "registered again" "$T/worker-w1.log" || fail "worker log does not show 
 pass "worker reconnects after the broker was killed"
 
 # Jobs in flight when the broker is killed and restarted at once: the new broker does not
-# know the client, says so, and the client fails those jobs (no journal yet) and exits 1.
+# know the client, says so, and the client fails those jobs (no journal yet) and exits 4.
 tmq map sleep 3000 3000 >"$T/lost" 2>"$T/lost.err" &
 client=$!
 sleep 0.5
@@ -36,10 +36,11 @@ kill -KILL "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null
 restart
 t0=$(date +%s)
 wait "$client"
-assert_eq "$?" "1" "client exit status after losing its broker"
+assert_eq "$?" "4" "client exit status after losing its broker"
 [ $(( $(date +%s) - t0 )) -le 10 ] || fail "client took too long to give up"
 assert_eq "$(jq -r .error "$T/lost" | sort -u)" "lost contact with the broker" "lost jobs"
 assert_eq "$(wc -l <"$T/lost")" "2" "one line per job"
+grep -q "^taskmq: lost contact with the broker .*: 2 jobs did not finish$" "$T/lost.err" || fail "lost message: $(cat "$T/lost.err")"
 wait_workers 1
 assert_eq "$(tmq submit echo 4)" "4" "serving after all that"
 pass "a client's in-flight jobs fail cleanly when its broker restarts"

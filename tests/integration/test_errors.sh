@@ -28,9 +28,10 @@ assert_eq "$?" "1" "exit status of fail"
 assert_eq "$(jq -r .error "$T/fail")" "disk on fire" "fail carries its text"
 pass "fail"
 
-tmq map nosuch 1 2 >"$T/unk"
+tmq map nosuch 1 2 >"$T/unk" 2>"$T/unk.err"
 assert_eq "$?" "1" "exit status of unknown function"
-assert_eq "$(jq -r .error "$T/unk" | sort -u)" "unknown function: nosuch" "unknown function"
+assert_eq "$(wc -c <"$T/unk")" "0" "no lines for a function nobody serves"
+assert_eq "$(cat "$T/unk.err")" "taskmq: unknown function: nosuch — no connected worker serves it (taskmq functions lists what is served)" "unknown function"
 pass "unknown function"
 
 tmq submit nosuch 1 >/dev/null 2>"$T/sub.err"

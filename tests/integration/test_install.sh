@@ -1,5 +1,7 @@
 # `cmake --install` gives a user what the README promises: the three programs, the header,
-# libtaskmq and a pkg-config file with which a C program builds and runs jobs.
+# libtaskmq and a pkg-config file with which a C program builds and runs jobs; the README's
+# example (examples/sum_client.c, msgpack-c included) builds with `pkg-config taskmq` alone
+# and runs against the non-system prefix through LD_LIBRARY_PATH.
 . "$(dirname "$0")/lib.sh"
 : "${TASKMQ_BUILD:?}"
 cmake --install "$TASKMQ_BUILD" --prefix "$T/inst" >/dev/null || fail "install"
@@ -39,3 +41,17 @@ start_worker w1 --procs 2
 wait_workers 1
 assert_eq "$(timeout 30 "$T/app")" "100" "100 echo jobs through the installed library"
 pass "installed programs, header, library and pkg-config work together"
+
+# The example as a user builds it: its own source, pkg-config taskmq and nothing else.
+example="$(dirname "$0")/../../examples/sum_client.c"
+cc ${TASKMQ_CFLAGS:-} "$example" -o "$T/sum_client" $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs taskmq) \
+    || fail "examples/sum_client.c does not build with pkg-config taskmq alone"
+libdir=$(PKG_CONFIG_PATH="$pc" pkg-config --variable=libdir taskmq)
+LD_LIBRARY_PATH="$libdir" timeout 30 "$T/sum_client" "$FRONTEND" 1000 2000 10 >"$T/sums"
+assert_eq "$?" "0" "sum_client exit status"
+assert_eq "$(sort "$T/sums" | sed 's/  (.*//')" "job 0: sum(1000) = 499500
+job 1: sum(2000) = 1999000
+job 2: sum(10) = 45" "sum_client results"
+LD_LIBRARY_PATH="$libdir" timeout 30 "$T/sum_client" tcp://127.0.0.1:9 5 >/dev/null 2>"$T/nob"
+assert_eq "$?" "3" "sum_client without a broker"
+pass "examples/sum_client.c builds with pkg-config taskmq alone and runs against the prefix"

@@ -2,12 +2,18 @@
  *
  * The fake (a czmq actor with a ROUTER) answers HELLO with WELCOME, every SUBMIT with one
  * ACK (rejecting function "nosuch", and jobs beyond max_queue with "queue full"), STATUS
- * with a small map, and completes queued jobs by echoing their argument, all at once or
- * `drip` per ~1 ms turn. It counts what it saw, so the tests check batching, the in-flight
- * window, duplicate results, queue-full resubmission, heartbeats and BYE.
+ * with a reply in the shape of contract §6, and completes queued jobs by echoing their
+ * argument ("fail": a job error; "gone": REJECTED "unknown function: gone"), all at once or
+ * `drip` per ~1 ms turn. Told so, it refuses every SUBMIT (ACK error), answers as a worker
+ * port would (ERROR 5), or says BYE on command. It counts what it saw, so the tests check
+ * batching, the in-flight window, duplicates, queue-full resubmission, heartbeats and BYE.
+ * Every test runs with one fixture: a fake with the test's settings and a client of it. The
+ * status reply is also rendered as `taskmq status` and `taskmq functions` show it.
  */
 #include "jsonmp.h"
+#include "log.h"
 #include "proto.h"
+#include "render.h"
 #include "taskmq/client.h"
 #include "wire.h"
 
@@ -25,31 +31,56 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
+#include "testutil.h"
+
 /* ---- the fake broker ---- */
 
 typedef struct {
-    /* settings, fixed before the actor starts */
-    const char *endpoint;
-    uint32_t heartbeat_ms; /* sent in WELCOME */
-    uint32_t max_payload;  /* sent in WELCOME */
+    uint32_t heartbeat_ms; /* sent in WELCOME (default 1000) */
+    uint32_t max_payload;  /* sent in WELCOME (default 1 MiB) */
     size_t max_queue;      /* 0 = unlimited */
     size_t drip;           /* jobs completed per ~1 ms turn; 0 = all at once */
     bool duplicate;        /* send every result twice */
     bool hold;             /* complete nothing (a hung or dead broker) */
     bool beat;             /* send HEARTBEAT every heartbeat_ms (a live one) */
+    bool wrong_port;       /* answer every command with ERROR 5, as a worker port does */
+    const char *refuse;    /* non-NULL: every SUBMIT is refused whole, ACK {error: refuse} */
+    const char *unserved;  /* non-NULL: every ACK says this function has no worker */
+} fake_cfg_t;
+
+typedef struct {
+    fake_cfg_t cfg;
+    const char *endpoint;
     /* counters, readable while it runs */
     atomic_size_t submits, jobs_in, max_batch, rejected_full, results_out, max_outstanding;
     atomic_size_t heartbeats, byes, hellos, statuses;
 } fake_broker_t;
 
+#define S_WRONG_PORT "this is a broker's worker port (5556); clients connect to 5555"
+
+/* The STATUS_REPLY: one worker with every key of contract §6, one as an old broker sends
+ * it (name, pid, procs, busy, done only). */
+static const char s_status_json[] =
+    "{\"queued\":7,\"running\":1,\"done\":1234,\"failed\":5,\"clients\":2,\"rate\":24.6,"
+    "\"uptime_ms\":3723000,\"stale\":0,\"malformed\":0,\"max_queue\":1000000,\"heartbeat\":1000,"
+    "\"version\":\"0.2.0\","
+    "\"workers\":[{\"name\":\"vm\",\"pid\":4121,\"procs\":2,\"busy\":1,\"done\":1200,"
+    "\"failed\":4,\"addr\":\"10.0.0.7:41822\",\"version\":\"0.2.0\","
+    "\"functions\":[\"echo\",\"sum\"],\"seen_ms\":312},"
+    "{\"name\":\"old\",\"pid\":77,\"procs\":1,\"busy\":0,\"done\":34}],"
+    "\"functions\":[{\"name\":\"echo\",\"workers\":1,\"procs\":2,\"queued\":0},"
+    "{\"name\":\"sum\",\"workers\":1,\"procs\":2,\"queued\":7},"
+    "{\"name\":\"render\",\"workers\":0,\"procs\":0,\"queued\":3}]}";
+
 typedef struct {
     uint64_t cid;
-    void *arg;
+    int status;
+    void *data;
     size_t len;
 } s_job_t;
 
 typedef struct {
-    fake_broker_t *cfg;
+    fake_broker_t *fb;
     zsock_t *router;
     uint8_t rid[256];
     size_t rid_len;
@@ -57,7 +88,7 @@ typedef struct {
     size_t head, count, cap;
 } s_fake_t;
 
-static void s_push(s_fake_t *f, uint64_t cid, const void *arg, size_t len)
+static void s_push(s_fake_t *f, uint64_t cid, int status, const void *data, size_t len)
 {
     if (f->head + f->count == f->cap) {
         if (f->head > 0) {
@@ -70,8 +101,9 @@ static void s_push(s_fake_t *f, uint64_t cid, const void *arg, size_t len)
     }
     s_job_t *j = &f->jobs[f->head + f->count++];
     j->cid = cid;
-    j->arg = malloc(len);
-    memcpy(j->arg, arg, len);
+    j->status = status;
+    j->data = malloc(len ? len : 1);
+    memcpy(j->data, data, len);
     j->len = len;
 }
 
@@ -82,60 +114,66 @@ static void s_max(atomic_size_t *a, size_t v)
     }
 }
 
+static bool s_is(const tmq_submit_item_t *it, const char *fn)
+{
+    return it->fn_len == strlen(fn) && memcmp(it->fn, fn, it->fn_len) == 0;
+}
+
+/* Queues an accepted job with the outcome its function stands for. */
+static void s_accept(s_fake_t *f, const tmq_submit_item_t *it)
+{
+    if (s_is(it, "fail"))
+        s_push(f, it->cid, TMQ_ST_ERROR, "boom", 4);
+    else if (s_is(it, "gone"))
+        s_push(f, it->cid, TMQ_ST_REJECTED, "unknown function: gone", 22);
+    else
+        s_push(f, it->cid, TMQ_ST_OK, it->arg, it->arg_len);
+}
+
 static void s_on_submit(s_fake_t *f, const tmq_msg_t *m)
 {
+    fake_cfg_t *cfg = &f->fb->cfg;
     tmq_batch_t rej;
     tmq_batch_init(&rej);
     size_t n = tmq_msg_count(m), accepted = 0;
-    atomic_fetch_add(&f->cfg->submits, 1);
-    atomic_fetch_add(&f->cfg->jobs_in, n);
-    s_max(&f->cfg->max_batch, n);
-    for (size_t i = 0; i < n; i++) {
+    atomic_fetch_add(&f->fb->submits, 1);
+    atomic_fetch_add(&f->fb->jobs_in, n);
+    s_max(&f->fb->max_batch, n);
+    for (size_t i = 0; i < n && !cfg->refuse; i++) {
         tmq_submit_item_t it;
         if (tmq_msg_submit_item(m, i, &it) != 0) continue;
         tmq_reject_item_t r = {.cid = it.cid};
-        if (it.fn_len == 6 && memcmp(it.fn, "nosuch", 6) == 0) {
+        if (s_is(&it, "nosuch")) {
             r.code = TMQ_REJ_UNKNOWN_FUNCTION;
             r.reason = "unknown function: nosuch";
-        } else if (f->cfg->max_queue && f->count >= f->cfg->max_queue) {
+        } else if (cfg->max_queue && f->count >= cfg->max_queue) {
             r.code = TMQ_REJ_QUEUE_FULL;
             r.reason = "queue full";
-            atomic_fetch_add(&f->cfg->rejected_full, 1);
+            atomic_fetch_add(&f->fb->rejected_full, 1);
         } else {
-            s_push(f, it.cid, it.arg, it.arg_len);
+            s_accept(f, &it);
             accepted++;
             continue;
         }
         r.reason_len = strlen(r.reason);
         tmq_batch_add_reject(&rej, &r);
     }
+    const char *unserved[] = {cfg->unserved};
+    tmq_ack_info_t info = {.accepted = accepted,
+                           .error = cfg->refuse,
+                           .unserved = unserved,
+                           .nunserved = cfg->unserved ? 1 : 0};
     size_t len;
-    void *body = tmq_batch_finish(&rej, TMQ_CMD_ACK, accepted, &len);
+    void *body = tmq_proto_ack_body(&rej, &info, &len);
     tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_ACK, &body, len);
     tmq_batch_destroy(&rej);
-    s_max(&f->cfg->max_outstanding, f->count);
+    s_max(&f->fb->max_outstanding, f->count);
 }
 
 static void s_on_status(s_fake_t *f)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    msgpack_pack_str_with_body(&pk, "queued", 6);
-    msgpack_pack_uint64(&pk, f->count);
-    msgpack_pack_str_with_body(&pk, "workers", 7);
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_map(&pk, 3);
-    msgpack_pack_str_with_body(&pk, "name", 4);
-    msgpack_pack_str_with_body(&pk, "fake", 4);
-    msgpack_pack_str_with_body(&pk, "procs", 5);
-    msgpack_pack_uint32(&pk, 2);
-    msgpack_pack_str_with_body(&pk, "busy", 4);
-    msgpack_pack_uint32(&pk, 1);
     size_t len;
-    void *body = tmq_proto_sbuffer_take(&sb, &len);
+    void *body = tmq_json_arg_to_msgpack(s_status_json, strlen(s_status_json), &len);
     tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_STATUS_REPLY, &body, len);
 }
 
@@ -143,11 +181,15 @@ static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
 {
     memcpy(f->rid, in->rid, in->rid_len);
     f->rid_len = in->rid_len;
+    if (in->msg.cmd == TMQ_CMD_HELLO) atomic_fetch_add(&f->fb->hellos, 1);
+    if (f->fb->cfg.wrong_port && in->msg.cmd != TMQ_CMD_BYE && in->msg.cmd != TMQ_CMD_HEARTBEAT) {
+        tmq_wire_send_error(f->router, f->rid, f->rid_len, TMQ_ERR_WRONG_PORT, S_WRONG_PORT);
+        return;
+    }
     switch (in->msg.cmd) {
     case TMQ_CMD_HELLO: {
-        atomic_fetch_add(&f->cfg->hellos, 1);
         size_t len;
-        void *body = tmq_proto_welcome_body(f->cfg->heartbeat_ms, f->cfg->max_payload, &len);
+        void *body = tmq_proto_welcome_body(f->fb->cfg.heartbeat_ms, f->fb->cfg.max_payload, &len);
         tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_WELCOME, &body, len);
         break;
     }
@@ -155,72 +197,83 @@ static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
         s_on_submit(f, &in->msg);
         break;
     case TMQ_CMD_STATUS:
-        atomic_fetch_add(&f->cfg->statuses, 1);
+        atomic_fetch_add(&f->fb->statuses, 1);
         s_on_status(f);
         break;
     case TMQ_CMD_HEARTBEAT:
-        atomic_fetch_add(&f->cfg->heartbeats, 1);
+        atomic_fetch_add(&f->fb->heartbeats, 1);
         break;
     case TMQ_CMD_BYE:
-        atomic_fetch_add(&f->cfg->byes, 1);
+        atomic_fetch_add(&f->fb->byes, 1);
         break;
     default:
         break;
     }
 }
 
-/* Completes queued jobs (echo), as the settings allow, in one RESULTS message. */
+/* Completes queued jobs, as the settings allow, in one RESULTS message. */
 static void s_complete(s_fake_t *f)
 {
-    if (f->count == 0 || f->cfg->hold) return;
-    size_t n = f->cfg->drip && f->cfg->drip < f->count ? f->cfg->drip : f->count;
+    if (f->count == 0 || f->fb->cfg.hold) return;
+    size_t drip = f->fb->cfg.drip;
+    size_t n = drip && drip < f->count ? drip : f->count;
     tmq_batch_t b;
     tmq_batch_init(&b);
     for (size_t i = 0; i < n; i++) {
         s_job_t *j = &f->jobs[f->head++];
         f->count--;
         tmq_result_item_t r = {.cid = j->cid,
-                               .status = TMQ_ST_OK,
-                               .data = j->arg,
+                               .status = j->status,
+                               .data = j->data,
                                .data_len = j->len,
                                .worker = "fake:1",
                                .worker_len = 6,
                                .ms = 1.5,
                                .attempts = 1};
         tmq_batch_add_result(&b, &r);
-        if (f->cfg->duplicate) tmq_batch_add_result(&b, &r);
-        free(j->arg);
+        if (f->fb->cfg.duplicate) tmq_batch_add_result(&b, &r);
+        free(j->data);
     }
+    /* counted before they go: a client may have them all before this thread runs again */
+    atomic_fetch_add(&f->fb->results_out, n);
     size_t len;
     void *body = tmq_batch_finish(&b, TMQ_CMD_RESULTS, 0, &len);
     tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_RESULTS, &body, len);
     tmq_batch_destroy(&b);
-    atomic_fetch_add(&f->cfg->results_out, n);
+}
+
+/* A command from the test on the actor pipe: "$TERM" (stop; returns true) or "BYE" (say
+ * BYE to the client, as a broker shutting down does). */
+static bool s_command(s_fake_t *f, zsock_t *pipe)
+{
+    char *cmd = zstr_recv(pipe);
+    bool term = !cmd || strcmp(cmd, "$TERM") == 0;
+    if (cmd && strcmp(cmd, "BYE") == 0) {
+        tmq_wire_send_empty(f->router, f->rid, f->rid_len, TMQ_CMD_BYE);
+        zsock_signal(pipe, 0);
+    }
+    zstr_free(&cmd);
+    return term;
 }
 
 static void s_fake_actor(zsock_t *pipe, void *args)
 {
-    s_fake_t f = {.cfg = args};
+    s_fake_t f = {.fb = args};
     f.router = zsock_new(ZMQ_ROUTER);
     zsock_set_sndhwm(f.router, 0);
     zsock_set_rcvhwm(f.router, 0);
-    int rc = zsock_bind(f.router, "%s", f.cfg->endpoint) < 0 ? -1 : 0; /* tcp: the port */
+    int rc = zsock_bind(f.router, "%s", f.fb->endpoint) < 0 ? -1 : 0;
     int64_t last_beat = 0;
     zsock_signal(pipe, rc == 0 ? 0 : 1);
     while (rc == 0) {
         zmq_pollitem_t items[2] = {{zsock_resolve(pipe), 0, ZMQ_POLLIN, 0},
                                    {zsock_resolve(f.router), 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(items, 2, f.count ? 1 : 20) < 0) break;
-        if (f.cfg->beat && f.rid_len && zclock_mono() - last_beat >= f.cfg->heartbeat_ms) {
+        if (f.fb->cfg.beat && f.rid_len && zclock_mono() - last_beat >= f.fb->cfg.heartbeat_ms) {
             tmq_wire_send_empty(f.router, f.rid, f.rid_len, TMQ_CMD_HEARTBEAT);
             last_beat = zclock_mono();
         }
-        if (items[0].revents & ZMQ_POLLIN) {
-            char *cmd = zstr_recv(pipe);
-            bool term = !cmd || strcmp(cmd, "$TERM") == 0;
-            zstr_free(&cmd);
-            if (term) break;
-        }
+        if ((items[0].revents & ZMQ_POLLIN) && s_command(&f, pipe)) break;
         for (;;) {
             tmq_wire_in_t in;
             int err;
@@ -232,42 +285,60 @@ static void s_fake_actor(zsock_t *pipe, void *args)
         s_complete(&f);
     }
     while (f.count)
-        free(f.jobs[f.head + --f.count].arg);
+        free(f.jobs[f.head + --f.count].data);
     free(f.jobs);
     zsock_destroy(&f.router);
 }
 
-/* ---- helpers ---- */
+/* ---- the fixture: a fake broker with the test's settings and a client of it ---- */
 
-static int s_seq;
+typedef struct {
+    fake_broker_t fb;
+    char endpoint[64];
+    zactor_t *fake;
+    tmq_client_t *c;
+} fx_t;
 
-/* Starts a fake broker with the given settings on a fresh endpoint. */
-static zactor_t *s_fake(fake_broker_t *f, char *endpoint, size_t len)
+/* Settings come as the test's prestate (a fake_cfg_t), or defaults. */
+static int s_setup(void **state)
 {
-    snprintf(endpoint, len, "inproc://fake-broker-%d", ++s_seq);
-    f->endpoint = endpoint;
-    if (!f->heartbeat_ms) f->heartbeat_ms = 1000;
-    if (!f->max_payload) f->max_payload = TMQ_PROTO_MAX_PAYLOAD;
-    zactor_t *a = zactor_new(s_fake_actor, f);
-    assert_non_null(a);
-    return a;
+    static int seq;
+    fx_t *x = calloc(1, sizeof *x);
+    if (*state) x->fb.cfg = *(const fake_cfg_t *)*state;
+    if (!x->fb.cfg.heartbeat_ms) x->fb.cfg.heartbeat_ms = 1000;
+    if (!x->fb.cfg.max_payload) x->fb.cfg.max_payload = TMQ_PROTO_MAX_PAYLOAD;
+    snprintf(x->endpoint, sizeof x->endpoint, "inproc://fake-broker-%d", ++seq);
+    x->fb.endpoint = x->endpoint;
+    x->fake = zactor_new(s_fake_actor, &x->fb);
+    x->c = tmq_client_new(x->endpoint);
+    *state = x;
+    return x->fake && x->c ? 0 : -1;
 }
 
-/* Packs an unsigned integer into buf; returns its length. */
-static size_t s_uint(uint8_t *buf, uint64_t v)
+static int s_teardown(void **state)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_uint64(&pk, v);
-    size_t n = sb.size;
-    memcpy(buf, sb.data, n);
-    msgpack_sbuffer_destroy(&sb);
-    return n;
+    fx_t *x = *state;
+    tmq_client_destroy(&x->c);
+    zactor_destroy(&x->fake);
+    free(x);
+    return 0;
 }
 
-/* Collects n results (2 s each at most) into seen[] (by id); returns how many failed. */
+#define S_TEST(f) cmocka_unit_test_setup_teardown(f, s_setup, s_teardown)
+#define S_TEST_WITH(f, cfg)                                                                        \
+    cmocka_unit_test_prestate_setup_teardown(f, s_setup, s_teardown, (void *)(cfg))
+
+/* The text of a failed result, NUL-terminated, into buf. */
+static const char *s_text(const tmq_result_t *r, char *buf, size_t len)
+{
+    size_t n;
+    const char *data = tmq_result_data(r, &n);
+    snprintf(buf, len, "%.*s", (int)n, data);
+    return buf;
+}
+
+/* Collects n results (2 s each at most) into seen[] (by id); returns how many failed. Each
+ * failure must say fail_text (when non-NULL). */
 static size_t s_collect(tmq_client_t *c, size_t n, uint8_t *seen, size_t seen_len,
                         const char *fail_text)
 {
@@ -281,33 +352,37 @@ static size_t s_collect(tmq_client_t *c, size_t n, uint8_t *seen, size_t seen_le
         seen[id] = 1;
         if (!tmq_result_ok(r)) {
             failed++;
-            size_t len;
-            const char *text = tmq_result_data(r, &len);
-            if (fail_text && (len != strlen(fail_text) || memcmp(text, fail_text, len) != 0))
-                fail_msg("job %llu failed with '%.*s'", (unsigned long long)id, (int)len, text);
+            char text[256];
+            if (fail_text && strcmp(s_text(r, text, sizeof text), fail_text) != 0)
+                fail_msg("job %llu failed with '%s'", (unsigned long long)id, text);
         }
         tmq_result_destroy(&r);
     }
     return failed;
 }
 
+/* Submits n echo jobs of 0..n-1. */
+static void s_submit_echo(tmq_client_t *c, size_t n)
+{
+    uint8_t arg[16];
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(tmq_submit(c, "echo", arg, tu_pack_int(arg, (int64_t)i), NULL), 0);
+}
+
 /* ---- tests ---- */
 
 static void test_lib_round_trip(void **state)
 {
-    (void)state;
-    fake_broker_t f = {0};
-    char ep[64];
-    zactor_t *fake = s_fake(&f, ep, sizeof ep);
-    tmq_client_t *c = tmq_client_new(ep);
-    assert_non_null(c);
+    fx_t *x = *state;
+    tmq_client_t *c = x->c;
     assert_int_equal(tmq_client_wait_ready(c, 2000), 0);
-    assert_int_equal(atomic_load(&f.hellos), 1);
+    assert_int_equal(atomic_load(&x->fb.hellos), 1);
+    assert_string_equal(tmq_client_error(c), "");
 
     uint8_t arg[16];
     for (uint64_t i = 0; i < 3; i++) {
         uint64_t id = 99;
-        assert_int_equal(tmq_submit(c, "echo", arg, s_uint(arg, 1000 + i), &id), 0);
+        assert_int_equal(tmq_submit(c, "echo", arg, tu_pack_int(arg, 1000 + (int64_t)i), &id), 0);
         assert_int_equal(id, i); /* ids count from 0 */
     }
     assert_int_equal(tmq_pending(c), 3);
@@ -315,10 +390,11 @@ static void test_lib_round_trip(void **state)
         tmq_result_t *r = tmq_next(c, 2000);
         assert_non_null(r);
         assert_true(tmq_result_ok(r));
+        assert_int_equal(tmq_result_status(r), TMQ_RESULT_OK);
         size_t len;
         const uint8_t *data = tmq_result_data(r, &len);
         uint8_t want[16];
-        size_t want_len = s_uint(want, 1000 + tmq_result_id(r));
+        size_t want_len = tu_pack_int(want, 1000 + (int64_t)tmq_result_id(r));
         assert_int_equal(len, want_len);
         assert_memory_equal(data, want, len);
         assert_string_equal(tmq_result_worker(r), "fake:1");
@@ -328,10 +404,10 @@ static void test_lib_round_trip(void **state)
     }
     assert_int_equal(tmq_pending(c), 0);
     assert_null(tmq_next(c, 0));
-    tmq_client_destroy(&c);
-    assert_null(c);
-    tmq_client_destroy(&c); /* twice is safe */
-    zactor_destroy(&fake);
+    tmq_client_destroy(&x->c);
+    assert_null(x->c);
+    tmq_client_destroy(&x->c); /* twice is safe */
+    assert_string_equal(tmq_version(), TMQ_VERSION);
 }
 
 static void test_lib_bad_arguments(void **state)
@@ -354,8 +430,8 @@ static void test_lib_bad_arguments(void **state)
         size_t len;
         const char *why;
     } bad[] = {
-        {"", "\x01", 1, "function name"},
-        {NULL, "\x01", 1, "function name"}, /* 65 bytes, filled in below */
+        {"", "\x01", 1, "function name must be 1 to 64 bytes, not 0"},
+        {NULL, "\x01", 1, "function name must be 1 to 64 bytes, not 65"}, /* 65 bytes */
         {"echo", NULL, 0, "argument"},
         {"echo", "\xc1", 1, "argument"},     /* not msgpack */
         {"echo", "\x01\x02", 2, "argument"}, /* two objects */
@@ -370,12 +446,11 @@ static void test_lib_bad_arguments(void **state)
         assert_non_null(r);
         assert_int_equal(tmq_result_id(r), i);
         assert_false(tmq_result_ok(r));
-        size_t len;
-        const char *text = tmq_result_data(r, &len);
-        char copy[128];
-        snprintf(copy, sizeof copy, "%.*s", (int)len, text);
-        if (!strstr(copy, "bad job") || !strstr(copy, bad[i].why))
-            fail_msg("job %zu failed with '%s'", i, copy);
+        assert_int_equal(tmq_result_status(r), TMQ_RESULT_REJECTED);
+        char text[128];
+        s_text(r, text, sizeof text);
+        if (strncmp(text, "bad job: ", 9) != 0 || !strstr(text, bad[i].why))
+            fail_msg("job %zu failed with '%s'", i, text);
         tmq_result_destroy(&r);
     }
     assert_int_equal(tmq_pending(c), 0);
@@ -384,187 +459,229 @@ static void test_lib_bad_arguments(void **state)
     assert_int_equal(id, 6);
     tmq_client_destroy(&c);
 
+    errno = 0;
     assert_null(tmq_client_new("bogus"));
+    assert_int_equal(errno, EINVAL);
+    assert_null(tmq_client_new("tcp://127.0.0.1")); /* no port */
+    assert_null(tmq_client_new("tcp://*:5555"));    /* '*' is for binding */
     assert_null(tmq_client_new(""));
     assert_null(tmq_client_new(NULL));
     assert_null(tmq_next(NULL, 0));
     assert_int_equal(tmq_pending(NULL), 0);
+    assert_string_equal(tmq_client_error(NULL), "");
 }
 
 static void test_lib_batching(void **state)
 {
-    (void)state;
-    fake_broker_t f = {0};
-    char ep[64];
-    zactor_t *fake = s_fake(&f, ep, sizeof ep);
-    tmq_client_t *c = tmq_client_new(ep);
-    uint8_t arg[16];
+    fx_t *x = *state;
     enum { N = 2000 };
-    for (uint64_t i = 0; i < N; i++)
-        assert_int_equal(tmq_submit(c, "echo", arg, s_uint(arg, i), NULL), 0);
-    tmq_flush(c);
-    static uint8_t seen[N];
+    s_submit_echo(x->c, N);
+    tmq_flush(x->c);
+    static uint8_t seen[N + 40];
     memset(seen, 0, sizeof seen);
-    assert_int_equal(s_collect(c, N, seen, N, NULL), 0);
-    assert_int_equal(atomic_load(&f.jobs_in), N);
-    assert_int_equal(atomic_load(&f.max_batch), 512);
-    assert_int_equal(atomic_load(&f.submits), 4); /* 512 + 512 + 512 + 464 */
+    assert_int_equal(s_collect(x->c, N, seen, N, NULL), 0);
+    assert_int_equal(atomic_load(&x->fb.jobs_in), N);
+    assert_int_equal(atomic_load(&x->fb.max_batch), 512);
+    assert_int_equal(atomic_load(&x->fb.submits), 4); /* 512 + 512 + 512 + 464 */
 
     /* Big arguments: batches stop at 256 KiB. */
-    size_t before = atomic_load(&f.submits);
+    size_t before = atomic_load(&x->fb.submits);
     static uint8_t big[20000 + 8];
     big[0] = 0xc5; /* bin 16 */
     big[1] = (uint8_t)(20000 >> 8);
     big[2] = (uint8_t)(20000 & 0xff);
     for (int i = 0; i < 40; i++)
-        assert_int_equal(tmq_submit(c, "echo", big, 20003, NULL), 0);
-    static uint8_t seen2[N + 40];
-    memset(seen2, 0, sizeof seen2);
-    assert_int_equal(s_collect(c, 40, seen2, N + 40, NULL), 0);
-    size_t batches = atomic_load(&f.submits) - before;
+        assert_int_equal(tmq_submit(x->c, "echo", big, 20003, NULL), 0);
+    assert_int_equal(s_collect(x->c, 40, seen, N + 40, NULL), 0);
+    size_t batches = atomic_load(&x->fb.submits) - before;
     assert_true(batches >= 4); /* at most 13 per 256 KiB */
-    tmq_client_destroy(&c);
-    zactor_destroy(&fake);
 }
+
+static const fake_cfg_t s_drip7 = {.drip = 7};
 
 static void test_lib_window(void **state)
 {
-    (void)state;
-    fake_broker_t f = {.drip = 7};
-    char ep[64];
-    zactor_t *fake = s_fake(&f, ep, sizeof ep);
-    tmq_client_t *c = tmq_client_new(ep);
-    tmq_client_set_window(c, 100);
-    uint8_t arg[16];
+    fx_t *x = *state;
+    tmq_client_set_window(x->c, 100);
     enum { N = 3000 };
-    for (uint64_t i = 0; i < N; i++)
-        assert_int_equal(tmq_submit(c, "echo", arg, s_uint(arg, i), NULL), 0);
+    s_submit_echo(x->c, N);
     static uint8_t seen[N];
     memset(seen, 0, sizeof seen);
-    assert_int_equal(s_collect(c, N, seen, N, NULL), 0);
-    assert_true(atomic_load(&f.max_outstanding) <= 100);
-    assert_true(atomic_load(&f.max_outstanding) >= 50);
-    tmq_client_destroy(&c);
-    zactor_destroy(&fake);
+    assert_int_equal(s_collect(x->c, N, seen, N, NULL), 0);
+    assert_true(atomic_load(&x->fb.max_outstanding) <= 100);
+    assert_true(atomic_load(&x->fb.max_outstanding) >= 50);
 }
+
+static const fake_cfg_t s_duplicate = {.duplicate = true};
 
 static void test_lib_duplicates_dropped(void **state)
 {
-    (void)state;
-    fake_broker_t f = {.duplicate = true};
-    char ep[64];
-    zactor_t *fake = s_fake(&f, ep, sizeof ep);
-    tmq_client_t *c = tmq_client_new(ep);
-    uint8_t arg[16];
+    fx_t *x = *state;
     enum { N = 1000 };
-    for (uint64_t i = 0; i < N; i++)
-        tmq_submit(c, "echo", arg, s_uint(arg, i), NULL);
+    s_submit_echo(x->c, N);
     static uint8_t seen[N];
     memset(seen, 0, sizeof seen);
-    assert_int_equal(s_collect(c, N, seen, N, NULL), 0);
-    assert_null(tmq_next(c, 200)); /* the second copies never surface */
-    assert_int_equal(tmq_pending(c), 0);
-    tmq_client_destroy(&c);
-    zactor_destroy(&fake);
+    assert_int_equal(s_collect(x->c, N, seen, N, NULL), 0);
+    assert_null(tmq_next(x->c, 200)); /* the second copies never surface */
+    assert_int_equal(tmq_pending(x->c), 0);
 }
 
+/* Rejections and job failures come back as failed results with the right status. */
 static void test_lib_rejections_fail(void **state)
 {
-    (void)state;
-    fake_broker_t f = {0};
-    char ep[64];
-    zactor_t *fake = s_fake(&f, ep, sizeof ep);
-    tmq_client_t *c = tmq_client_new(ep);
+    fx_t *x = *state;
+    static const struct {
+        const char *fn;
+        tmq_result_status_t status;
+        const char *text;
+        const char *worker;
+    } jobs[] = {
+        {"echo", TMQ_RESULT_OK, NULL, "fake:1"},
+        {"nosuch", TMQ_RESULT_UNKNOWN_FUNCTION, "unknown function: nosuch", ""}, /* ACK */
+        {"fail", TMQ_RESULT_ERROR, "boom", "fake:1"},
+        {"gone", TMQ_RESULT_UNKNOWN_FUNCTION, "unknown function: gone", "fake:1"}, /* RESULTS */
+    };
+    enum { N = 4 * 3 };
     uint8_t arg[16];
-    size_t len = s_uint(arg, 5);
-    for (int i = 0; i < 10; i++)
-        assert_int_equal(tmq_submit(c, i % 2 ? "nosuch" : "echo", arg, len, NULL), 0);
-    int ok = 0, failed = 0;
-    for (int i = 0; i < 10; i++) {
-        tmq_result_t *r = tmq_next(c, 2000);
+    size_t len = tu_pack_int(arg, 5);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(tmq_submit(x->c, jobs[i % 4].fn, arg, len, NULL), 0);
+    for (int i = 0; i < N; i++) {
+        tmq_result_t *r = tmq_next(x->c, 2000);
         assert_non_null(r);
-        if (tmq_result_ok(r)) {
-            ok++;
-            assert_int_equal(tmq_result_id(r) % 2, 0);
-        } else {
-            failed++;
-            assert_int_equal(tmq_result_id(r) % 2, 1);
-            size_t n;
-            const char *text = tmq_result_data(r, &n);
-            assert_int_equal(n, strlen("unknown function: nosuch"));
-            assert_memory_equal(text, "unknown function: nosuch", n);
-            assert_string_equal(tmq_result_worker(r), "");
-            assert_int_equal(tmq_result_attempts(r), 0);
-        }
+        size_t k = tmq_result_id(r) % 4;
+        assert_int_equal(tmq_result_status(r), jobs[k].status);
+        assert_int_equal(tmq_result_ok(r), jobs[k].status == TMQ_RESULT_OK);
+        char text[128];
+        if (jobs[k].text) assert_string_equal(s_text(r, text, sizeof text), jobs[k].text);
+        assert_string_equal(tmq_result_worker(r), jobs[k].worker);
+        if (k == 1) assert_int_equal(tmq_result_attempts(r), 0);
         tmq_result_destroy(&r);
     }
-    assert_int_equal(ok, 5);
-    assert_int_equal(failed, 5);
-    tmq_client_destroy(&c);
-    zactor_destroy(&fake);
+    assert_int_equal(tmq_pending(x->c), 0);
 }
 
-static void s_queue_full(bool fail_when_full)
+static const fake_cfg_t s_full = {.max_queue = 50, .drip = 10};
+
+static void s_queue_full(fx_t *x, bool fail_when_full)
 {
-    fake_broker_t f = {.max_queue = 50, .drip = 10};
-    char ep[64];
-    zactor_t *fake = s_fake(&f, ep, sizeof ep);
-    tmq_client_t *c = tmq_client_new(ep);
-    tmq_client_set_fail_when_full(c, fail_when_full);
-    uint8_t arg[16];
+    tmq_client_set_fail_when_full(x->c, fail_when_full);
     enum { N = 3000 };
-    for (uint64_t i = 0; i < N; i++)
-        assert_int_equal(tmq_submit(c, "echo", arg, s_uint(arg, i), NULL), 0);
+    s_submit_echo(x->c, N);
     static uint8_t seen[N];
     memset(seen, 0, sizeof seen);
-    size_t failed = s_collect(c, N, seen, N, "queue full");
-    assert_true(atomic_load(&f.rejected_full) > 0);
+    size_t failed = s_collect(x->c, N, seen, N, "queue full");
+    assert_true(atomic_load(&x->fb.rejected_full) > 0);
     if (fail_when_full) {
-        assert_int_equal(failed, atomic_load(&f.rejected_full));
-        assert_int_equal(atomic_load(&f.results_out), N - failed);
+        assert_int_equal(failed, atomic_load(&x->fb.rejected_full));
+        assert_int_equal(atomic_load(&x->fb.results_out), N - failed);
     } else {
         assert_int_equal(failed, 0);
-        assert_int_equal(atomic_load(&f.results_out), N);
+        assert_int_equal(atomic_load(&x->fb.results_out), N);
     }
-    assert_null(tmq_next(c, 50));
-    tmq_client_destroy(&c);
-    zactor_destroy(&fake);
+    assert_null(tmq_next(x->c, 50));
 }
 
 static void test_lib_queue_full_resubmits(void **state)
 {
-    (void)state;
-    s_queue_full(false);
+    s_queue_full(*state, false);
 }
 
 static void test_lib_queue_full_fails_when_asked(void **state)
 {
-    (void)state;
-    s_queue_full(true);
+    s_queue_full(*state, true);
 }
 
 static void test_lib_status(void **state)
 {
-    (void)state;
-    fake_broker_t f = {0};
-    char ep[64];
-    zactor_t *fake = s_fake(&f, ep, sizeof ep);
-    tmq_client_t *c = tmq_client_new(ep);
+    fx_t *x = *state;
     for (int round = 0; round < 2; round++) {
         size_t len = 0;
-        void *body = tmq_client_status(c, 2000, &len);
+        void *body = tmq_client_status(x->c, 2000, &len);
         assert_non_null(body);
         json_t *j = tmq_json_from_msgpack(body, len);
         assert_non_null(j);
-        assert_int_equal(json_integer_value(json_object_get(j, "queued")), 0);
+        assert_int_equal(json_integer_value(json_object_get(j, "queued")), 7);
         json_t *w = json_array_get(json_object_get(j, "workers"), 0);
-        assert_string_equal(json_string_value(json_object_get(w, "name")), "fake");
+        assert_string_equal(json_string_value(json_object_get(w, "name")), "vm");
         json_decref(j);
         free(body);
     }
-    assert_int_equal(atomic_load(&f.statuses), 2);
-    tmq_client_destroy(&c);
-    zactor_destroy(&fake);
+    assert_int_equal(atomic_load(&x->fb.statuses), 2);
+}
+
+/* Renders text through fn into a string (caller frees). */
+static char *s_rendered(const json_t *st, bool functions, bool json)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (functions)
+        assert_int_equal(tmq_render_functions(out, st, json), 0);
+    else
+        tmq_render_status(out, st, "tcp://b:5555");
+    fclose(out);
+    return text;
+}
+
+/* `taskmq status` / `taskmq functions` from the fake's reply: every field of contract §6
+ * shown, and an old broker's worker (fewer fields) shown with what is there. */
+static void test_lib_status_rendered(void **state)
+{
+    fx_t *x = *state;
+    size_t len = 0;
+    void *body = tmq_client_status(x->c, 2000, &len);
+    assert_non_null(body);
+    json_t *st = tmq_json_from_msgpack(body, len);
+    free(body);
+    char *text = s_rendered(st, false, false);
+    assert_string_equal(text,
+                        "broker   tcp://b:5555  version 0.2.0  up 1h02m03s  clients 2  heartbeat "
+                        "1000 ms\n"
+                        "jobs     queued 7  running 1  done 1234  failed 5  rate 24.6 jobs/s\n"
+                        "queue    limit 1000000\n"
+                        "workers  2 with 3 processes: 1 busy, 2 idle\n"
+                        "  vm 10.0.0.7:41822  pid 4121  2 processes, 1 busy  done 1200  failed 4\n"
+                        "    version 0.2.0  seen 0.3 s ago  functions echo, sum\n"
+                        "  old  pid 77  1 process, 0 busy  done 34\n");
+    free(text);
+
+    text = s_rendered(st, true, false);
+    assert_string_equal(text, "FUNCTION                 WORKERS   PROCS  QUEUED\n"
+                              "echo                           1       2       0\n"
+                              "render                         0       0       3  no worker "
+                              "serves it\n"
+                              "sum                            1       2       7\n");
+    free(text);
+    text = s_rendered(st, true, true);
+    assert_string_equal(text, "[{\"name\":\"echo\",\"workers\":1,\"procs\":2,\"queued\":0},"
+                              "{\"name\":\"render\",\"workers\":0,\"procs\":0,\"queued\":3},"
+                              "{\"name\":\"sum\",\"workers\":1,\"procs\":2,\"queued\":7}]\n");
+    free(text);
+
+    /* An older broker: no functions list, so it is gathered from the workers (no queued). */
+    json_object_del(st, "functions");
+    text = s_rendered(st, true, false);
+    assert_string_equal(text, "FUNCTION                 WORKERS   PROCS  QUEUED\n"
+                              "echo                           1       2       -\n"
+                              "sum                            1       2       -\n");
+    free(text);
+    /* ... and with no functions at all there is nothing to say. */
+    json_object_del(json_array_get(json_object_get(st, "workers"), 0), "functions");
+    FILE *devnull = fopen("/dev/null", "w");
+    assert_int_equal(tmq_render_functions(devnull, st, false), -1);
+    fclose(devnull);
+    /* The oldest reply: only counts. */
+    json_t *old = json_pack("{s:i, s:[{s:s, s:i, s:i}]}", "queued", 0, "workers", "name", "w1",
+                            "procs", 2, "busy", 0);
+    text = s_rendered(old, false, false);
+    assert_string_equal(text, "broker   tcp://b:5555\n"
+                              "jobs     queued 0\n"
+                              "workers  1 with 2 processes: 0 busy, 2 idle\n"
+                              "  w1  2 processes, 0 busy\n");
+    free(text);
+    json_decref(old);
+    json_decref(st);
 }
 
 static void test_lib_no_broker(void **state)
@@ -576,6 +693,8 @@ static void test_lib_no_broker(void **state)
     assert_int_equal(tmq_client_wait_ready(c, 150), -1);
     int64_t took = zclock_mono() - t0;
     assert_true(took >= 140 && took < 1000);
+    assert_string_equal(tmq_client_error(c),
+                        "no broker answered at inproc://nobody-listens-here within 150 ms");
     assert_null(tmq_client_status(c, 50, NULL));
     assert_null(tmq_next(c, 20));
     tmq_client_destroy(&c);
@@ -586,55 +705,43 @@ static void test_lib_no_broker(void **state)
     tmq_client_destroy(&c);
 }
 
+static const fake_cfg_t s_hb30 = {.heartbeat_ms = 30};
+
 static void test_lib_heartbeats_and_bye(void **state)
 {
-    (void)state;
-    fake_broker_t f = {.heartbeat_ms = 30};
-    char ep[64];
-    zactor_t *fake = s_fake(&f, ep, sizeof ep);
-    tmq_client_t *c = tmq_client_new(ep);
-    assert_int_equal(tmq_client_wait_ready(c, 2000), 0);
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
     usleep(330 * 1000); /* the user thread is busy elsewhere */
-    size_t hb = atomic_load(&f.heartbeats);
+    size_t hb = atomic_load(&x->fb.heartbeats);
     assert_true(hb >= 5);
     assert_true(hb <= 13);
-    tmq_client_destroy(&c);
-    for (int i = 0; i < 200 && atomic_load(&f.byes) == 0; i++)
+    tmq_client_destroy(&x->c);
+    for (int i = 0; i < 200 && atomic_load(&x->fb.byes) == 0; i++)
         usleep(5000);
-    assert_int_equal(atomic_load(&f.byes), 1);
-    zactor_destroy(&fake);
+    assert_int_equal(atomic_load(&x->fb.byes), 1);
 }
+
+static const fake_cfg_t s_small_payload = {.max_payload = 100};
 
 static void test_lib_payload_too_large(void **state)
 {
-    (void)state;
-    fake_broker_t f = {.max_payload = 100};
-    char ep[64];
-    zactor_t *fake = s_fake(&f, ep, sizeof ep);
-    tmq_client_t *c = tmq_client_new(ep);
-    assert_int_equal(tmq_client_wait_ready(c, 2000), 0);
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
     uint8_t arg[203] = {0xc4, 200}; /* bin 8, 200 bytes */
-    uint64_t id;
-    assert_int_equal(tmq_submit(c, "echo", arg, 202, &id), 0);
-    tmq_result_t *r = tmq_next(c, 2000);
+    assert_int_equal(tmq_submit(x->c, "echo", arg, 202, NULL), 0);
+    tmq_result_t *r = tmq_next(x->c, 2000);
     assert_non_null(r);
-    assert_false(tmq_result_ok(r));
-    size_t len;
-    const char *text = tmq_result_data(r, &len);
-    assert_memory_equal(text, "payload too large", len);
+    assert_int_equal(tmq_result_status(r), TMQ_RESULT_REJECTED);
+    char text[128];
+    assert_string_equal(s_text(r, text, sizeof text), "payload too large: 202 bytes (limit 100)");
     tmq_result_destroy(&r);
-    assert_int_equal(atomic_load(&f.jobs_in), 0);
-    tmq_client_destroy(&c);
-    zactor_destroy(&fake);
+    assert_int_equal(atomic_load(&x->fb.jobs_in), 0);
 }
 
 static void test_lib_wait_with_fd(void **state)
 {
-    (void)state;
-    fake_broker_t f = {0};
-    char ep[64];
-    zactor_t *fake = s_fake(&f, ep, sizeof ep);
-    tmq_client_t *c = tmq_client_new(ep);
+    fx_t *x = *state;
+    tmq_client_t *c = x->c;
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     assert_int_equal(tmq_wait(c, fds[0], 50), 0); /* nothing yet */
@@ -643,7 +750,7 @@ static void test_lib_wait_with_fd(void **state)
     char ch;
     assert_int_equal(read(fds[0], &ch, 1), 1);
     uint8_t arg[16];
-    tmq_submit(c, "echo", arg, s_uint(arg, 1), NULL);
+    tmq_submit(c, "echo", arg, tu_pack_int(arg, 1), NULL);
     assert_int_equal(tmq_wait(c, fds[0], 2000), TMQ_WAIT_RESULT); /* sends the job itself */
     assert_int_equal(write(fds[1], "x", 1), 1);
     assert_int_equal(tmq_wait(c, fds[0], 0), TMQ_WAIT_RESULT | TMQ_WAIT_FD);
@@ -651,66 +758,191 @@ static void test_lib_wait_with_fd(void **state)
     assert_non_null(r);
     tmq_result_destroy(&r);
     assert_int_equal(tmq_wait(c, -1, 20), 0);
-    close(fds[0]);
+    assert_int_equal(read(fds[0], &ch, 1), 1);
+
+    /* The writer goes away: end of file is ready to read (POLLHUP without POLLIN), at once
+     * and every time it is asked, with or without a result waiting. */
     close(fds[1]);
-    tmq_client_destroy(&c);
-    zactor_destroy(&fake);
+    int64_t t0 = zclock_mono();
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tmq_wait(c, fds[0], 2000), TMQ_WAIT_FD);
+    assert_true(zclock_mono() - t0 < 1000);
+    assert_int_equal(read(fds[0], &ch, 1), 0);
+    tmq_submit(c, "echo", arg, tu_pack_int(arg, 2), NULL);
+    assert_int_equal(tmq_wait(c, -1, 2000), TMQ_WAIT_RESULT);
+    assert_int_equal(tmq_wait(c, fds[0], 2000), TMQ_WAIT_RESULT | TMQ_WAIT_FD);
+    r = tmq_next(c, 0);
+    tmq_result_destroy(&r);
+    close(fds[0]);
 }
 
+static const fake_cfg_t s_silent = {.heartbeat_ms = 40, .hold = true};
+
+/* A broker that goes silent with results due: the jobs fail LOST after 5 heartbeats. */
 static void test_lib_broker_lost(void **state)
 {
-    (void)state;
-    /* A broker that goes silent with results due: the jobs fail after 5 heartbeats. */
-    fake_broker_t f = {.heartbeat_ms = 40, .hold = true};
-    char ep[64];
-    zactor_t *fake = s_fake(&f, ep, sizeof ep);
-    tmq_client_t *c = tmq_client_new(ep);
-    assert_int_equal(tmq_client_wait_ready(c, 2000), 0);
-    uint8_t arg[16];
-    for (int i = 0; i < 3; i++)
-        tmq_submit(c, "echo", arg, s_uint(arg, 1), NULL);
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    s_submit_echo(x->c, 3);
     int64_t t0 = zclock_mono();
     static uint8_t seen[3];
-    assert_int_equal(s_collect(c, 3, seen, 3, "lost contact with the broker"), 3);
+    assert_int_equal(s_collect(x->c, 3, seen, 3, "lost contact with the broker"), 3);
     int64_t took = zclock_mono() - t0;
     assert_true(took >= 150 && took < 1500);
-    assert_int_equal(tmq_pending(c), 0);
-    /* Waiting for a broker again greets it again. */
-    assert_int_equal(tmq_client_wait_ready(c, 2000), 0);
-    assert_int_equal(atomic_load(&f.hellos), 2);
-    tmq_client_destroy(&c);
-    zactor_destroy(&fake);
+    assert_int_equal(tmq_pending(x->c), 0);
+    assert_string_equal(tmq_client_error(x->c), "lost contact with the broker (silent for 200 ms)");
+    /* Waiting for a broker again greets it again, and all is well once it answers. */
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    assert_int_equal(atomic_load(&x->fb.hellos), 2);
+    assert_string_equal(tmq_client_error(x->c), "");
+}
 
-    /* One that heartbeats keeps its slow jobs. */
-    fake_broker_t g = {.heartbeat_ms = 40, .hold = true, .beat = true};
-    fake = s_fake(&g, ep, sizeof ep);
-    c = tmq_client_new(ep);
-    assert_int_equal(tmq_client_wait_ready(c, 2000), 0);
-    tmq_submit(c, "echo", arg, s_uint(arg, 1), NULL);
-    assert_null(tmq_next(c, 600));
-    assert_int_equal(tmq_pending(c), 1);
-    tmq_client_destroy(&c);
-    zactor_destroy(&fake);
+static const fake_cfg_t s_beating = {.heartbeat_ms = 40, .hold = true, .beat = true};
+
+/* One that heartbeats keeps its slow jobs. */
+static void test_lib_broker_alive_keeps_jobs(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    s_submit_echo(x->c, 1);
+    assert_null(tmq_next(x->c, 600));
+    assert_int_equal(tmq_pending(x->c), 1);
+}
+
+static const fake_cfg_t s_held = {.hold = true};
+
+/* BYE from the broker (contract §1): every awaited job fails at once, LOST, "broker shut
+ * down"; the client is unwelcomed and greets again when asked to wait for a broker. */
+static void test_lib_broker_bye(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    enum { N = 5 };
+    s_submit_echo(x->c, N);
+    tmq_flush(x->c);
+    while (atomic_load(&x->fb.jobs_in) < N)
+        usleep(1000);
+    assert_null(tmq_next(x->c, 50)); /* held by the broker */
+    int64_t t0 = zclock_mono();
+    zstr_send(x->fake, "BYE");
+    zsock_wait(x->fake);
+    for (int i = 0; i < N; i++) {
+        tmq_result_t *r = tmq_next(x->c, 2000);
+        assert_non_null(r);
+        assert_int_equal(tmq_result_status(r), TMQ_RESULT_LOST);
+        char text[64];
+        assert_string_equal(s_text(r, text, sizeof text), "broker shut down");
+        assert_string_equal(tmq_result_worker(r), "");
+        tmq_result_destroy(&r);
+    }
+    assert_true(zclock_mono() - t0 < 500); /* at once, not after 5 heartbeats */
+    assert_int_equal(tmq_pending(x->c), 0);
+    assert_string_equal(tmq_client_error(x->c), "the broker shut down");
+    assert_int_equal(atomic_load(&x->fb.hellos), 1);
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0); /* says HELLO again */
+    assert_int_equal(atomic_load(&x->fb.hellos), 2);
+    assert_string_equal(tmq_client_error(x->c), "");
+}
+
+static const fake_cfg_t s_worker_port = {.wrong_port = true};
+
+/* ERROR 5 (contract §2): give up at once with the broker's reason; jobs fail with it. */
+static void test_lib_wrong_port(void **state)
+{
+    fx_t *x = *state;
+    int64_t t0 = zclock_mono();
+    assert_int_equal(tmq_client_wait_ready(x->c, 5000), -1);
+    assert_true(zclock_mono() - t0 < 1000);
+    assert_string_equal(tmq_client_error(x->c), S_WRONG_PORT);
+    assert_int_equal(tmq_client_wait_ready(x->c, 5000), -1); /* asks again, refused again */
+    assert_int_equal(atomic_load(&x->fb.hellos), 2);
+    assert_null(tmq_client_status(x->c, 5000, NULL));
+    s_submit_echo(x->c, 2);
+    for (int i = 0; i < 2; i++) {
+        tmq_result_t *r = tmq_next(x->c, 2000);
+        assert_non_null(r);
+        assert_int_equal(tmq_result_status(r), TMQ_RESULT_REJECTED);
+        char text[128];
+        assert_string_equal(s_text(r, text, sizeof text), S_WRONG_PORT);
+        tmq_result_destroy(&r);
+    }
+}
+
+static const fake_cfg_t s_refusing = {.refuse = "item 0: client id is not a uint"};
+
+/* ACK with `error` (contract §3): every job of that SUBMIT fails, REJECTED, "bad SUBMIT". */
+static void test_lib_ack_error(void **state)
+{
+    fx_t *x = *state;
+    enum { N = 600 }; /* two SUBMITs */
+    s_submit_echo(x->c, N);
+    static uint8_t seen[N];
+    memset(seen, 0, sizeof seen);
+    assert_int_equal(s_collect(x->c, N, seen, N, "bad SUBMIT: item 0: client id is not a uint"), N);
+    assert_int_equal(atomic_load(&x->fb.submits), 2);
+    assert_int_equal(tmq_pending(x->c), 0);
+}
+
+static const fake_cfg_t s_unserved = {.hold = true, .unserved = "sum"};
+
+/* ACK `unserved` (contract §4) is said once at info level, not once per ACK. */
+static void test_lib_unserved_logged_once(void **state)
+{
+    fx_t *x = *state;
+    char path[] = "/tmp/test_client_lib.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    int level = tmq_log_level;
+    tmq_log_level = TMQ_LOG_INFO;
+    uint8_t arg[16];
+    for (int i = 0; i < 1200; i++) /* three SUBMITs, three ACKs */
+        tmq_submit(x->c, "sum", arg, tu_pack_int(arg, i), NULL);
+    tmq_flush(x->c);
+    while (atomic_load(&x->fb.submits) < 3)
+        usleep(1000);
+    tmq_next(x->c, 100); /* reads the ACKs */
+    tmq_log_level = level;
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char log[4096] = "";
+    ssize_t n = pread(fd, log, sizeof log - 1, 0);
+    close(fd);
+    unlink(path);
+    log[n > 0 ? n : 0] = '\0';
+    const char *said = "jobs for 'sum' wait at the broker: no worker is connected yet";
+    char *first = strstr(log, said);
+    if (!first) fail_msg("not logged: %s", log);
+    assert_null(strstr(first + 1, said));
 }
 
 int main(void)
 {
     zsys_handler_set(NULL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lib_round_trip),
+        S_TEST(test_lib_round_trip),
         cmocka_unit_test(test_lib_bad_arguments),
-        cmocka_unit_test(test_lib_batching),
-        cmocka_unit_test(test_lib_window),
-        cmocka_unit_test(test_lib_duplicates_dropped),
-        cmocka_unit_test(test_lib_rejections_fail),
-        cmocka_unit_test(test_lib_queue_full_resubmits),
-        cmocka_unit_test(test_lib_queue_full_fails_when_asked),
-        cmocka_unit_test(test_lib_status),
+        S_TEST(test_lib_batching),
+        S_TEST_WITH(test_lib_window, &s_drip7),
+        S_TEST_WITH(test_lib_duplicates_dropped, &s_duplicate),
+        S_TEST(test_lib_rejections_fail),
+        S_TEST_WITH(test_lib_queue_full_resubmits, &s_full),
+        S_TEST_WITH(test_lib_queue_full_fails_when_asked, &s_full),
+        S_TEST(test_lib_status),
+        S_TEST(test_lib_status_rendered),
         cmocka_unit_test(test_lib_no_broker),
-        cmocka_unit_test(test_lib_heartbeats_and_bye),
-        cmocka_unit_test(test_lib_payload_too_large),
-        cmocka_unit_test(test_lib_wait_with_fd),
-        cmocka_unit_test(test_lib_broker_lost),
+        S_TEST_WITH(test_lib_heartbeats_and_bye, &s_hb30),
+        S_TEST_WITH(test_lib_payload_too_large, &s_small_payload),
+        S_TEST(test_lib_wait_with_fd),
+        S_TEST_WITH(test_lib_broker_lost, &s_silent),
+        S_TEST_WITH(test_lib_broker_alive_keeps_jobs, &s_beating),
+        S_TEST_WITH(test_lib_broker_bye, &s_held),
+        S_TEST_WITH(test_lib_wrong_port, &s_worker_port),
+        S_TEST_WITH(test_lib_ack_error, &s_refusing),
+        S_TEST_WITH(test_lib_unserved_logged_once, &s_unserved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

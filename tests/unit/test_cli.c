@@ -1,9 +1,10 @@
-/* tests/unit/test_client.c — the `taskmq` tool's pure logic: reorder buffer, JSON lines
- * (values, escapes, floats, the result line format), input-line arguments, command-line
- * parsing and usage errors, the progress bar text, and the client's id set. No network. */
+/* tests/unit/test_cli.c — the `taskmq` tool's modules (client/cli_*, jsonline, reorder,
+ * progress): reorder buffer, JSON lines (values, escapes, floats, the result line format),
+ * input-line arguments, command-line parsing and usage errors, the progress bar text. No
+ * network. */
 #include "buf.h"
+#include "cli.h"
 #include "cli_args.h"
-#include "idset.h"
 #include "jsonline.h"
 #include "jsonmp.h"
 #include "progress.h"
@@ -20,6 +21,8 @@
 
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
+
+#include "testutil.h"
 
 /* ---- reorder buffer ---- */
 
@@ -311,7 +314,8 @@ static void test_jsonline_round_trip(void **state)
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
-        tmq_jsonline_arg(&sb, inputs[i], strlen(inputs[i]));
+        assert_int_equal(
+            tmq_jsonline_arg(&sb, TMQ_INPUT_AUTO, inputs[i], strlen(inputs[i]), NULL, 0), 0);
         tmq_buf_t b;
         tmq_buf_init(&b);
         assert_int_equal(tmq_jsonline_value(&b, sb.data, sb.size), 0);
@@ -356,7 +360,8 @@ static void test_jsonline_arg_fast_path(void **state)
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
-        tmq_jsonline_arg(&sb, inputs[i], strlen(inputs[i]));
+        assert_int_equal(
+            tmq_jsonline_arg(&sb, TMQ_INPUT_AUTO, inputs[i], strlen(inputs[i]), NULL, 0), 0);
         size_t len;
         void *want = tmq_json_arg_to_msgpack(inputs[i], strlen(inputs[i]), &len);
         if (len != sb.size || memcmp(want, sb.data, len) != 0)
@@ -369,48 +374,43 @@ static void test_jsonline_arg_fast_path(void **state)
 static void test_jsonline_result_lines(void **state)
 {
     (void)state;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_uint64(&pk, 499999500000ull);
-    tmq_result_t *ok = tmq_result_new(2, true, sb.data, sb.size, "hostA:4121", 10, 3.4149, 1);
-    msgpack_sbuffer_destroy(&sb);
-    const char *err = "sum: argument must be a non-negative integer";
-    tmq_result_t *bad = tmq_result_new(0, false, err, strlen(err), "", 0, 0.0, 1);
+    uint8_t big[16];
+    size_t big_len = tu_pack_int(big, 499999500000ll);
     const uint8_t one = 1;
-    tmq_result_t *round = tmq_result_new(7, true, &one, 1, "w\"x:1", 5, 12.5, 1);
-    tmq_result_t *junk = tmq_result_new(8, true, "\xc1", 1, "w:1", 3, 0.004, 1);
+    const char *err = "sum: argument must be a non-negative integer";
     const char *bad_err = "no such file: \xff\xfe.txt";
-    tmq_result_t *mangled = tmq_result_new(9, false, bad_err, strlen(bad_err), "", 0, 0.0, 1);
-    tmq_result_t *odd_worker = tmq_result_new(10, true, &one, 1, "h\xe9:1", 4, 1.0, 1);
-
+    const struct {
+        tmq_result_t *r;
+        const char *line;
+    } cases[] = {
+        {tmq_result_new(2, TMQ_RESULT_OK, big, big_len, "hostA:4121", 10, 3.4149, 1),
+         "{\"index\":2,\"ok\":true,\"result\":499999500000,\"worker\":\"hostA:4121\",\"ms\":3.41}"
+         "\n"},
+        {tmq_result_new(0, TMQ_RESULT_ERROR, err, strlen(err), "", 0, 0.0, 1),
+         "{\"index\":0,\"ok\":false,\"error\":\"sum: argument must be a non-negative integer\"}\n"},
+        {tmq_result_new(7, TMQ_RESULT_OK, &one, 1, "w\"x:1", 5, 12.5, 1),
+         "{\"index\":7,\"ok\":true,\"result\":1,\"worker\":\"w\\\"x:1\",\"ms\":12.5}\n"},
+        {tmq_result_new(8, TMQ_RESULT_OK, "\xc1", 1, "w:1", 3, 0.004, 1),
+         "{\"index\":8,\"ok\":true,\"result\":null,\"worker\":\"w:1\",\"ms\":0.0}\n"},
+        /* invalid UTF-8 in the error text or the worker name: repaired, the line kept */
+        {tmq_result_new(9, TMQ_RESULT_ERROR, bad_err, strlen(bad_err), "", 0, 0.0, 1),
+         "{\"index\":9,\"ok\":false,\"error\":\"no such file: \xef\xbf\xbd\xef\xbf\xbd.txt\"}\n"},
+        {tmq_result_new(10, TMQ_RESULT_OK, &one, 1, "h\xe9:1", 4, 1.0, 1),
+         "{\"index\":10,\"ok\":true,\"result\":1,\"worker\":\"h\xef\xbf\xbd:1\",\"ms\":1.0}\n"},
+        /* every way a job can fail prints the same shape */
+        {tmq_result_new(11, TMQ_RESULT_LOST, "broker shut down", 16, "", 0, 0.0, 0),
+         "{\"index\":11,\"ok\":false,\"error\":\"broker shut down\"}\n"},
+    };
     tmq_buf_t b;
     tmq_buf_init(&b);
-    tmq_jsonline_result(&b, tmq_result_id(ok), ok);
-    assert_string_equal(b.data, "{\"index\":2,\"ok\":true,\"result\":499999500000,"
-                                "\"worker\":\"hostA:4121\",\"ms\":3.41}\n");
-    tmq_buf_reset(&b);
-    tmq_jsonline_result(&b, tmq_result_id(bad), bad);
-    assert_string_equal(b.data, "{\"index\":0,\"ok\":false,"
-                                "\"error\":\"sum: argument must be a non-negative integer\"}\n");
-    tmq_buf_reset(&b);
-    tmq_jsonline_result(&b, 7, round);
-    assert_string_equal(b.data, "{\"index\":7,\"ok\":true,\"result\":1,\"worker\":\"w\\\"x:1\","
-                                "\"ms\":12.5}\n");
-    tmq_buf_reset(&b);
-    tmq_jsonline_result(&b, 8, junk);
-    assert_string_equal(b.data, "{\"index\":8,\"ok\":true,\"result\":null,\"worker\":\"w:1\","
-                                "\"ms\":0.0}\n");
-    /* invalid UTF-8 in the error text or the worker name: repaired, the line kept */
-    tmq_buf_reset(&b);
-    tmq_jsonline_result(&b, 9, mangled);
-    assert_string_equal(b.data, "{\"index\":9,\"ok\":false,"
-                                "\"error\":\"no such file: \xef\xbf\xbd\xef\xbf\xbd.txt\"}\n");
-    tmq_buf_reset(&b);
-    tmq_jsonline_result(&b, 10, odd_worker);
-    assert_string_equal(b.data, "{\"index\":10,\"ok\":true,\"result\":1,"
-                                "\"worker\":\"h\xef\xbf\xbd:1\",\"ms\":1.0}\n");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tmq_buf_reset(&b);
+        tmq_jsonline_result(&b, tmq_result_id(cases[i].r), cases[i].r, NULL, 0);
+        assert_string_equal(b.data, cases[i].line);
+        tmq_result_t *r = cases[i].r;
+        tmq_result_destroy(&r);
+        assert_null(r);
+    }
 
     /* ms: rounded to 2 decimals, shortest text. */
     struct {
@@ -420,9 +420,9 @@ static void test_jsonline_result_lines(void **state)
               {100.0, "100.0"}, {0.004999, "0.0"}, {-1.0, "-1.0"},        {0.07, "0.07"},
               {0.56, "0.56"},   {8.03, "8.03"},    {NAN, "null"}};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
-        tmq_result_t *r = tmq_result_new(1, true, &one, 1, "w:1", 3, ms[i].ms, 1);
+        tmq_result_t *r = tmq_result_new(1, TMQ_RESULT_OK, &one, 1, "w:1", 3, ms[i].ms, 1);
         tmq_buf_reset(&b);
-        tmq_jsonline_result(&b, 1, r);
+        tmq_jsonline_result(&b, 1, r, NULL, 0);
         char want[128];
         snprintf(want, sizeof want,
                  "{\"index\":1,\"ok\":true,\"result\":1,\"worker\":\"w:1\","
@@ -432,13 +432,106 @@ static void test_jsonline_result_lines(void **state)
         tmq_result_destroy(&r);
     }
     tmq_buf_free(&b);
+}
+
+/* ---- input modes (--json, --raw, default) and empty lines ---- */
+
+/* The JSON text of what a line packs to under mode (its msgpack type too: "bin" when it
+ * went as bin), or the error. */
+static void s_mode(tmq_input_mode_t mode, bool keep, const char *line, size_t len,
+                   tmq_line_t want_kind, const char *want)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    char err[256] = "";
+    tmq_line_t kind = tmq_jsonline_input(&sb, mode, keep, line, len, err, sizeof err);
+    if (kind != want_kind)
+        fail_msg("'%.*s' (mode %d): kind %d, not %d", (int)len, line, mode, kind, want_kind);
+    if (kind == TMQ_LINE_BAD) {
+        assert_string_equal(err, want);
+    } else if (kind == TMQ_LINE_JOB) {
+        tmq_buf_t b;
+        tmq_buf_init(&b);
+        if ((uint8_t)sb.data[0] >= 0xc4 && (uint8_t)sb.data[0] <= 0xc6) tmq_buf_adds(&b, "bin:");
+        assert_int_equal(tmq_jsonline_value(&b, sb.data, sb.size), 0);
+        assert_string_equal(b.data, want);
+        tmq_buf_free(&b);
+    }
+    msgpack_sbuffer_destroy(&sb);
+}
+
+#define S_LINE(mode, keep, text, kind, want) s_mode(mode, keep, text, sizeof text - 1, kind, want)
+
+static void test_jsonline_input_modes(void **state)
+{
+    (void)state;
+    /* default: JSON when it parses, else a string of the bytes as given */
+    S_LINE(TMQ_INPUT_AUTO, false, "42", TMQ_LINE_JOB, "42");
+    S_LINE(TMQ_INPUT_AUTO, false, "[1,\"a\"]", TMQ_LINE_JOB, "[1,\"a\"]");
+    S_LINE(TMQ_INPUT_AUTO, false, "hello world", TMQ_LINE_JOB, "\"hello world\"");
+    S_LINE(TMQ_INPUT_AUTO, false, "{\"broken\":", TMQ_LINE_JOB, "\"{\\\"broken\\\":\"");
+    S_LINE(TMQ_INPUT_AUTO, false, "x\xffy", TMQ_LINE_JOB, "\"x\xef\xbf\xbdy\""); /* str */
+    S_LINE(TMQ_INPUT_AUTO, false, "7\r", TMQ_LINE_JOB, "7");                     /* CRLF */
+    /* --json: must be JSON; the error is jansson's */
+    S_LINE(TMQ_INPUT_JSON, false, "{\"k\":[1,2]}", TMQ_LINE_JOB, "{\"k\":[1,2]}");
+    S_LINE(TMQ_INPUT_JSON, false, "\"s\"", TMQ_LINE_JOB, "\"s\"");
+    S_LINE(TMQ_INPUT_JSON, false, "-5", TMQ_LINE_JOB, "-5");
+    S_LINE(TMQ_INPUT_JSON, false, "hello", TMQ_LINE_BAD, "invalid token near 'hello'");
+    S_LINE(TMQ_INPUT_JSON, false, "[1,", TMQ_LINE_BAD, "']' expected near end of file");
+    S_LINE(TMQ_INPUT_JSON, false, "\"\xff\"", TMQ_LINE_BAD, "unable to decode byte 0xff near '\"'");
+    /* --raw: always a string, never parsed; invalid UTF-8 as bin, bytes unchanged */
+    S_LINE(TMQ_INPUT_RAW, false, "42", TMQ_LINE_JOB, "\"42\"");
+    S_LINE(TMQ_INPUT_RAW, false, "[1,2]", TMQ_LINE_JOB, "\"[1,2]\"");
+    S_LINE(TMQ_INPUT_RAW, false, "h\xc3\xa9", TMQ_LINE_JOB, "\"h\xc3\xa9\"");
+    S_LINE(TMQ_INPUT_RAW, false, "x\xffy", TMQ_LINE_JOB, "bin:\"x\xef\xbf\xbdy\"");
+    S_LINE(TMQ_INPUT_RAW, false, "a\r", TMQ_LINE_JOB, "\"a\"");
+    /* empty lines: skipped; kept as "" with --keep-empty; an error under --json */
+    static const tmq_input_mode_t modes[] = {TMQ_INPUT_AUTO, TMQ_INPUT_JSON, TMQ_INPUT_RAW};
+    for (size_t k = 0; k < 3; k++) {
+        S_LINE(modes[k], false, "", TMQ_LINE_SKIP, "");
+        S_LINE(modes[k], false, "\r", TMQ_LINE_SKIP, "");
+    }
+    S_LINE(TMQ_INPUT_AUTO, true, "", TMQ_LINE_JOB, "\"\"");
+    S_LINE(TMQ_INPUT_RAW, true, "\r", TMQ_LINE_JOB, "\"\"");
+    S_LINE(TMQ_INPUT_JSON, true, "", TMQ_LINE_BAD, "empty line");
+    S_LINE(TMQ_INPUT_AUTO, false, " ", TMQ_LINE_JOB, "\" \""); /* blank is not empty */
+
+    /* raw bytes travel exactly: bin with the original bytes */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(tmq_jsonline_arg(&sb, TMQ_INPUT_RAW, "\xfe\x00\xff", 3, NULL, 0), 0);
+    assert_int_equal(sb.size, 5);
+    assert_memory_equal(sb.data, "\xc4\x03\xfe\x00\xff", 5);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* --tag: the job's input as "arg", right after "index". */
+static void test_jsonline_tag(void **state)
+{
+    (void)state;
+    msgpack_sbuffer in;
+    msgpack_sbuffer_init(&in);
+    tmq_jsonline_arg(&in, TMQ_INPUT_AUTO, "{\"n\":[1,2]}", 11, NULL, 0);
+    const uint8_t one = 1;
+    tmq_result_t *ok = tmq_result_new(3, TMQ_RESULT_OK, &one, 1, "w:1", 3, 2.5, 1);
+    tmq_result_t *bad = tmq_result_new(4, TMQ_RESULT_ERROR, "boom", 4, "", 0, 0.0, 1);
+    tmq_buf_t b;
+    tmq_buf_init(&b);
+    tmq_jsonline_result(&b, 3, ok, in.data, in.size);
+    assert_string_equal(b.data, "{\"index\":3,\"arg\":{\"n\":[1,2]},\"ok\":true,\"result\":1,"
+                                "\"worker\":\"w:1\",\"ms\":2.5}\n");
+    tmq_buf_reset(&b);
+    tmq_jsonline_arg(&in, TMQ_INPUT_RAW, "x\xff", 2, NULL, 0); /* bin: shown repaired */
+    tmq_jsonline_result(&b, 4, bad, in.data, in.size);
+    assert_string_equal(
+        b.data, "{\"index\":4,\"arg\":\"x\xef\xbf\xbd\",\"ok\":false,\"error\":\"boom\"}\n");
+    tmq_buf_reset(&b);
+    tmq_jsonline_result(&b, 4, bad, "\xc1", 1); /* not msgpack: null, the line kept */
+    assert_string_equal(b.data, "{\"index\":4,\"arg\":null,\"ok\":false,\"error\":\"boom\"}\n");
+    tmq_buf_free(&b);
     tmq_result_destroy(&ok);
     tmq_result_destroy(&bad);
-    tmq_result_destroy(&round);
-    tmq_result_destroy(&junk);
-    tmq_result_destroy(&mangled);
-    tmq_result_destroy(&odd_worker);
-    assert_null(junk);
+    msgpack_sbuffer_destroy(&in);
 }
 
 /* ---- command line ---- */
@@ -507,6 +600,22 @@ static void test_cli_map_and_options_anywhere(void **state)
     assert_true(o.json);
     assert_int_equal(o.progress, 1);
     tmq_cli_free(&o);
+
+    argv = S_ARGV("map", "--tag", "echo", "--raw", "--keep-empty");
+    assert_int_equal(s_parse(&o, argv, err), 0);
+    assert_true(o.tag);
+    assert_true(o.raw);
+    assert_true(o.keep_empty);
+    assert_false(o.json);
+    assert_string_equal(o.function, "echo");
+    tmq_cli_free(&o);
+
+    argv = S_ARGV("functions", "--json", "--broker", "tcp://broker.example:5555");
+    assert_int_equal(s_parse(&o, argv, err), 0);
+    assert_int_equal(o.cmd, TMQ_CLI_FUNCTIONS);
+    assert_true(o.json);
+    assert_null(o.function);
+    tmq_cli_free(&o);
 }
 
 static void test_cli_usage_errors(void **state)
@@ -532,6 +641,12 @@ static void test_cli_usage_errors(void **state)
         S_ARGV("--broker=", "status"),
         S_ARGV("map", long_fn),
         S_ARGV("keygen"),
+        S_ARGV("functions", "extra"),
+        S_ARGV("map", "echo", "--json", "--raw"),
+        S_ARGV("--broker", "localhost:5555", "status"),
+        S_ARGV("--broker", "tcp://127.0.0.1", "status"),
+        S_ARGV("--broker", "tcp://127.0.0.1:99999", "status"),
+        S_ARGV("--broker", "tcp://*:5555", "status"),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tmq_cli_t o;
@@ -542,6 +657,18 @@ static void test_cli_usage_errors(void **state)
         tmq_cli_free(&o);
     }
     free(long_fn);
+
+    /* A bad --broker says what a valid one looks like. */
+    tmq_cli_t o;
+    char err[256];
+    assert_int_equal(s_parse(&o, S_ARGV("--broker", "localhost:5555", "status"), err),
+                     TMQ_EXIT_USAGE);
+    assert_string_equal(err, "--broker: 'localhost:5555' is not an endpoint: use tcp://HOST:PORT "
+                             "(e.g. tcp://127.0.0.1:5555)");
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("map", "echo", "--json", "--raw"), err), TMQ_EXIT_USAGE);
+    assert_non_null(strstr(err, "--json"));
+    tmq_cli_free(&o);
 }
 
 static void test_cli_help_and_version(void **state)
@@ -551,9 +678,13 @@ static void test_cli_help_and_version(void **state)
         char **argv;
         tmq_cli_cmd_t cmd;
     } cases[] = {
-        {S_ARGV("--help"), TMQ_CLI_NONE},         {S_ARGV("-h"), TMQ_CLI_NONE},
-        {S_ARGV("map", "--help"), TMQ_CLI_MAP},   {S_ARGV("help", "submit"), TMQ_CLI_SUBMIT},
-        {S_ARGV("status", "-h"), TMQ_CLI_STATUS}, {S_ARGV("help"), TMQ_CLI_NONE},
+        {S_ARGV("--help"), TMQ_CLI_NONE},
+        {S_ARGV("-h"), TMQ_CLI_NONE},
+        {S_ARGV("map", "--help"), TMQ_CLI_MAP},
+        {S_ARGV("help", "submit"), TMQ_CLI_SUBMIT},
+        {S_ARGV("status", "-h"), TMQ_CLI_STATUS},
+        {S_ARGV("help"), TMQ_CLI_NONE},
+        {S_ARGV("functions", "--help"), TMQ_CLI_FUNCTIONS},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tmq_cli_t o;
@@ -569,11 +700,23 @@ static void test_cli_help_and_version(void **state)
         tmq_cli_help(out, cases[i].cmd);
         fclose(out);
         assert_non_null(strstr(text, "Usage: taskmq"));
+        /* map, submit and the overview state every exit status */
+        if (cases[i].cmd == TMQ_CLI_MAP || cases[i].cmd == TMQ_CLI_SUBMIT ||
+            cases[i].cmd == TMQ_CLI_NONE) {
+            static const char *exits[] = {
+                "0 every job",       "1 some job",      "2 usage",          "3 no broker",
+                "4 lost the broker", "130 interrupted", "141 stdout closed"};
+            for (size_t k = 0; k < sizeof exits / sizeof exits[0]; k++)
+                if (!strstr(text, exits[k])) fail_msg("help %d lacks '%s'", cases[i].cmd, exits[k]);
+        }
         free(text);
     }
     tmq_cli_t o;
     char err[256];
     assert_int_equal(s_parse(&o, S_ARGV("--version"), err), 0);
+    assert_true(o.version);
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("-V"), err), 0);
     assert_true(o.version);
     tmq_cli_free(&o);
 }
@@ -600,15 +743,37 @@ static void test_cli_broker_default(void **state)
 static void test_progress_format(void **state)
 {
     (void)state;
-    char text[160];
-    tmq_progress_format(text, sizeof text, 5000, 3, 10000, true, 45210.4);
-    assert_string_equal(text, "[##########----------] 5000/10000  3 failed  45210 jobs/s");
-    tmq_progress_format(text, sizeof text, 0, 0, 0, false, 0);
-    assert_string_equal(text, "[--------------------] 0/0+  0 failed  0 jobs/s");
-    tmq_progress_format(text, sizeof text, 7, 0, 7, true, 1.0);
-    assert_string_equal(text, "[####################] 7/7  0 failed  1 jobs/s");
+    char text[200];
+    tmq_progress_format(text, sizeof text, 5000, 3, 10000, true, 45210.4, 110);
+    assert_string_equal(text, "[##########----------] 5000/10000  3 failed  45210 jobs/s  0.1 s  "
+                              "ETA 0.1 s");
+    tmq_progress_format(text, sizeof text, 0, 0, 0, false, 0, 0);
+    assert_string_equal(text, "[--------------------] 0/0+  0 failed  0 jobs/s  0.0 s");
+    tmq_progress_format(text, sizeof text, 120, 1, 300, false, 24.0, 5000);
+    assert_string_equal(text, "[########------------] 120/300+  1 failed  24 jobs/s  5.0 s");
+    tmq_progress_format(text, sizeof text, 7, 0, 7, true, 1.0, 125000);
+    assert_string_equal(text, "[####################] 7/7  0 failed  1 jobs/s  2:05  ETA 0.0 s");
+    tmq_progress_format(text, sizeof text, 10, 0, 100000, true, 10.0, 3723000);
+    assert_string_equal(text, "[--------------------] 10/100000  0 failed  10 jobs/s  1:02:03  "
+                              "ETA 2:46:39");
 
-    /* Drawn at most every interval; cleared with \r + erase. */
+    tmq_progress_summary(text, sizeof text, 200, 0, 8130);
+    assert_string_equal(text, "200 jobs, 0 failed, 8.1 s, 24.6 jobs/s");
+    tmq_progress_summary(text, sizeof text, 1, 1, 0);
+    assert_string_equal(text, "1 job, 1 failed, 0.0 s, 0.0 jobs/s");
+    tmq_progress_duration(text, sizeof text, 59.96);
+    assert_string_equal(text, "1:00");
+    tmq_progress_duration(text, sizeof text, -1);
+    assert_string_equal(text, "0.0 s");
+
+    /* On by default only when stderr is a terminal and stdin is not one; forced either way. */
+    assert_true(tmq_progress_wanted(-1, true, false));
+    assert_false(tmq_progress_wanted(-1, true, true));
+    assert_false(tmq_progress_wanted(-1, false, false));
+    assert_true(tmq_progress_wanted(1, false, true));
+    assert_false(tmq_progress_wanted(0, true, false));
+
+    /* Drawn at most every interval; cleared with \r + erase; the summary after. */
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
@@ -618,60 +783,24 @@ static void test_progress_format(void **state)
     tmq_progress_tick(&p, 2, 0, 10, true, 1050); /* too soon: nothing */
     tmq_progress_tick(&p, 3, 0, 10, true, 1100);
     tmq_progress_clear(&p);
+    assert_false(p.drawn);
+    tmq_progress_tick(&p, 4, 0, 10, true, 1120); /* cleared: redrawn at once */
+    tmq_progress_finish(&p, 10, 1, 3000);
     fclose(f);
     int draws = 0;
-    for (char *s = out; (s = strstr(s, "jobs/s")); s++)
+    for (char *s = out; (s = strstr(s, "jobs/s  ")); s++)
         draws++;
-    assert_int_equal(draws, 2);
+    assert_int_equal(draws, 3);
     assert_non_null(strstr(out, "3/10"));
     assert_null(strstr(out, "2/10"));
-    assert_string_equal(out + strlen(out) - 4, "\r\033[K");
+    const char *tail = "\r\033[K10 jobs, 1 failed, 2.0 s, 5.0 jobs/s\n";
+    assert_string_equal(out + strlen(out) - strlen(tail), tail);
     free(out);
 
     tmq_progress_init(&p, stderr, false, 0); /* disabled: never writes */
     tmq_progress_tick(&p, 1, 0, 1, true, 500);
+    tmq_progress_finish(&p, 1, 0, 600);
     assert_false(p.drawn);
-}
-
-/* ---- id set ---- */
-
-static void test_idset_against_reference(void **state)
-{
-    (void)state;
-    enum { N = 50000 };
-    static bool ref[N];
-    memset(ref, 0, sizeof ref);
-    tmq_idset_t s;
-    tmq_idset_init(&s);
-    srand(7);
-    size_t count = 0;
-    for (int step = 0; step < 400000; step++) {
-        uint64_t id = (uint64_t)(rand() % N);
-        if (rand() % 3) {
-            assert_int_equal(tmq_idset_add(&s, id), !ref[id]);
-            if (!ref[id]) count++;
-            ref[id] = true;
-        } else {
-            assert_int_equal(tmq_idset_remove(&s, id), ref[id]);
-            if (ref[id]) count--;
-            ref[id] = false;
-        }
-        assert_int_equal(s.count, count);
-    }
-    for (uint64_t id = 0; id < N; id++)
-        assert_int_equal(tmq_idset_has(&s, id), ref[id]);
-    tmq_idset_destroy(&s);
-
-    /* The client's pattern: a sliding window of consecutive ids. */
-    tmq_idset_init(&s);
-    for (uint64_t id = 0; id < 1000000; id++) {
-        assert_true(tmq_idset_add(&s, id));
-        if (id >= 20000) assert_true(tmq_idset_remove(&s, id - 20000));
-    }
-    assert_int_equal(s.count, 20000);
-    assert_false(tmq_idset_has(&s, 979999));
-    assert_true(tmq_idset_has(&s, 980000));
-    tmq_idset_destroy(&s);
 }
 
 int main(void)
@@ -685,12 +814,13 @@ int main(void)
         cmocka_unit_test(test_jsonline_round_trip),
         cmocka_unit_test(test_jsonline_arg_fast_path),
         cmocka_unit_test(test_jsonline_result_lines),
+        cmocka_unit_test(test_jsonline_input_modes),
+        cmocka_unit_test(test_jsonline_tag),
         cmocka_unit_test(test_cli_map_and_options_anywhere),
         cmocka_unit_test(test_cli_usage_errors),
         cmocka_unit_test(test_cli_help_and_version),
         cmocka_unit_test(test_cli_broker_default),
         cmocka_unit_test(test_progress_format),
-        cmocka_unit_test(test_idset_against_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,31 +1,32 @@
-/* client/link.h — the client's broker link: a czmq actor that owns the DEALER.
+/* client/conn.h — the client's broker connection: a czmq actor that owns the DEALER.
  *
  * The user thread talks to the broker through the actor's pipe: every protocol message
  * ([header][body]) written to the pipe goes to the broker, and every message from the
  * broker except HEARTBEAT comes out of the pipe. The actor sends HELLO when it starts and
  * HEARTBEAT whenever it has sent nothing for the broker's heartbeat interval, so a busy user
  * thread never gets its client expired. "$TERM" (zactor_destroy) stops it; messages already
- * handed to the DEALER keep going out for TMQ_LINK_LINGER_MS, so a final BYE is delivered
- * (unless no broker ever answered: then there is nobody to tell, and no lingering).
+ * handed to the DEALER keep going out for TMQ_CONN_LINGER_MS, so a final BYE is delivered
+ * (unless no broker answered, or it said BYE itself: then there is nobody to tell).
  */
-#ifndef TMQ_LINK_H
-#define TMQ_LINK_H
+#ifndef TMQ_CLIENT_CONN_H
+#define TMQ_CLIENT_CONN_H
+
+#include "proto.h"
 
 #include <czmq.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define TMQ_LINK_LINGER_MS 1000
-#define TMQ_LINK_DEFAULT_HEARTBEAT_MS 1000 /* until the broker's WELCOME says otherwise */
+#define TMQ_CONN_LINGER_MS 1000
 
 /* What the user thread hands the actor, and the one fact it reads back without a message:
  * when the broker was last heard from (so a dead broker is noticed while results are due). */
 typedef struct {
     zsock_t *dealer;            /* connected; the actor takes it */
     _Atomic int64_t last_heard; /* tmq_clock_ms() of the latest message from the broker */
-} tmq_link_shared_t;
+} tmq_conn_shared_t;
 
-/* Actor body for zactor_new. args is a tmq_link_shared_t that outlives the actor. */
-void tmq_link_actor(zsock_t *pipe, void *args);
+/* Actor body for zactor_new. args is a tmq_conn_shared_t that outlives the actor. */
+void tmq_conn_actor(zsock_t *pipe, void *args);
 
 #endif

@@ -1,0 +1,84 @@
+/* client/acks.h — from SUBMIT to ACK: the copies of sent batches, rejections, and the jobs
+ * held after "queue full".
+ *
+ * The broker answers every SUBMIT with one ACK, in order, so the oldest kept copy belongs to
+ * the next ACK. A rejected job is reported through the caller's fail callback, except a
+ * "queue full" one the caller wants held: it waits here and is handed back for resubmission
+ * (tmq_acks_next_due) after a short delay that doubles while the queue stays full, a few
+ * hundred jobs at a time, more when results show the queue draining. Knows nothing of the
+ * client object: it sees the in-flight set read-only and reports through the callback.
+ */
+#ifndef TMQ_CLIENT_ACKS_H
+#define TMQ_CLIENT_ACKS_H
+
+#include "idmap.h"
+#include "list.h"
+#include "log.h"
+#include "proto.h"
+#include "taskmq/client.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TMQ_ACKS_RESUBMIT_MIN 512 /* held jobs resubmitted per round, at least */
+#define TMQ_ACKS_RETRY_MIN_MS 5   /* first delay before resubmitting "queue full" */
+#define TMQ_ACKS_RETRY_MAX_MS 200
+
+typedef struct {
+    void *body; /* a copy of a SUBMIT body awaiting its ACK */
+    size_t len;
+} tmq_acks_sent_t;
+
+typedef struct {
+    tmq_acks_sent_t *sent; /* ring of SUBMIT copies awaiting an ACK, oldest at sent_head */
+    size_t sent_head, sent_count, sent_cap;
+    tmq_list_t held;  /* jobs refused "queue full", oldest first */
+    void *taken;      /* the held job last handed out by tmq_acks_next_due */
+    size_t due_left;  /* jobs the current resubmission round may still take */
+    int64_t retry_at; /* when to resubmit held jobs (INT64_MAX: after the next ACK) */
+    int retry_delay_ms;
+    size_t drained;  /* results received since the last resubmission round */
+    char **unserved; /* functions already said to wait for a worker */
+    size_t nunserved;
+    tmq_rate_t log_rate;
+} tmq_acks_t;
+
+/* A job the broker refused: the caller fails it with this status and text (not
+ * NUL-terminated; valid during the call). */
+typedef void (*tmq_acks_fail_fn)(void *arg, uint64_t cid, tmq_result_status_t status,
+                                 const char *text, size_t len);
+
+void tmq_acks_init(tmq_acks_t *a);
+/* Forgets every kept copy and held job (the broker is gone: their ACKs will not come; the
+ * caller fails those jobs). a stays usable. */
+void tmq_acks_reset(tmq_acks_t *a);
+/* Frees everything. Safe twice. */
+void tmq_acks_destroy(tmq_acks_t *a);
+
+/* Remembers a sent SUBMIT body (copied) until its ACK. */
+void tmq_acks_sent(tmq_acks_t *a, const void *body, size_t len);
+
+/* Handles an ACK: each rejected job still in `inflight` is reported to fail(), except those
+ * refused "queue full" when hold_full: they are held for resubmission. An ACK with `error`
+ * fails every job of the SUBMIT it answers with "bad SUBMIT: <why>" (status REJECTED).
+ * Functions named in `unserved` are logged at info level, once each until an ACK without
+ * them. */
+void tmq_acks_on_ack(tmq_acks_t *a, const tmq_msg_t *ack, const tmq_idmap_t *inflight,
+                     bool hold_full, tmq_acks_fail_fn fail, void *arg);
+
+/* n results arrived (the broker's queue drains: resubmit more at once). */
+void tmq_acks_drained(tmq_acks_t *a, size_t n);
+
+/* When held jobs are due for resubmission; INT64_MAX when none are held or the next ACK
+ * decides. */
+int64_t tmq_acks_retry_at(const tmq_acks_t *a);
+
+/* The next held job to resubmit at now, into *it (valid until the next call), or false when
+ * none is due. Call until false: each round takes a bounded number of jobs. */
+bool tmq_acks_next_due(tmq_acks_t *a, int64_t now, tmq_submit_item_t *it);
+
+/* Jobs held for resubmission. */
+size_t tmq_acks_held(const tmq_acks_t *a);
+
+#endif

@@ -1,0 +1,12 @@
+/* client/quiet.c — libtaskmq.so's logging default: warnings and errors only.
+ *
+ * A library must not chatter on its user's stderr: the informational lines (the broker
+ * address, its answer, why jobs wait) are for the `taskmq` tool's -v, which links the static
+ * library and sets its own level. Linked into the shared library alone.
+ */
+#include "log.h"
+
+__attribute__((constructor)) static void s_quiet(void)
+{
+    tmq_log_init("taskmq", TMQ_LOG_WARN);
+}
