@@ -11,6 +11,7 @@
  */
 #include "taskmq/client.h"
 #include "acks.h"
+#include "actor.h"
 #include "conn.h"
 #include "endpoint.h"
 #include "idmap.h"
@@ -37,7 +38,7 @@
 
 struct tmq_client_t {
     tmq_list_link_t live;     /* in s_live while not destroyed (first: see s_at_exit) */
-    zactor_t *conn;           /* owns the DEALER (conn.c); NULL once stopped at exit */
+    tmq_actor_t *conn;        /* owns the DEALER (conn.c); NULL once stopped at exit */
     tmq_conn_shared_t shared; /* with the actor: when the broker was last heard */
     void *pipe;               /* raw handle of the actor's pipe, this thread's end */
     char *endpoint;
@@ -414,13 +415,13 @@ tmq_client_t *tmq_client_new(const char *endpoint)
     tmq_client_t *c = tmq_xcalloc(1, sizeof *c);
     c->shared.dealer = dealer;
     atomic_init(&c->shared.last_heard, tmq_clock_ms());
-    c->conn = zactor_new(tmq_conn_actor, &c->shared);
+    c->conn = tmq_actor_new(tmq_conn_actor, &c->shared);
     if (!c->conn) {
         zsock_destroy(&dealer);
         free(c);
         return NULL;
     }
-    c->pipe = zsock_resolve(c->conn);
+    c->pipe = zsock_resolve(tmq_actor_sock(c->conn));
     c->endpoint = tmq_xstrdup(endpoint);
     c->retries = -1;
     c->hello_sent = true; /* by the actor, as it starts */
@@ -443,7 +444,7 @@ static void s_stop_conn(tmq_client_t *c)
 {
     if (!c->conn) return;
     s_send_empty(c, TMQ_CMD_BYE);
-    zactor_destroy(&c->conn);
+    tmq_actor_destroy(&c->conn);
     c->pipe = NULL;
 }
 

@@ -58,7 +58,7 @@ static void s_outq_flush(s_conn_t *k)
     }
 }
 
-/* True for the "$TERM" command frame zactor_destroy sends. */
+/* True for the "$TERM" command frame tmq_actor_destroy sends. */
 static bool s_is_term(tmq_wire_frames_t *fr)
 {
     return zmq_msg_size(&fr->f[0]) == 5 && memcmp(zmq_msg_data(&fr->f[0]), "$TERM", 5) == 0;

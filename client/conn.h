@@ -4,7 +4,7 @@
  * ([header][body]) written to the pipe goes to the broker, and every message from the
  * broker except HEARTBEAT comes out of the pipe. The actor sends HELLO when it starts and
  * HEARTBEAT whenever it has sent nothing for the broker's heartbeat interval, so a busy user
- * thread never gets its client expired. "$TERM" (zactor_destroy) stops it; messages already
+ * thread never gets its client expired. "$TERM" (tmq_actor_destroy) stops it; messages already
  * handed to the DEALER keep going out for TMQ_CONN_LINGER_MS, so a final BYE is delivered
  * (unless no broker answered, or it said BYE itself: then there is nobody to tell).
  */
@@ -26,7 +26,7 @@ typedef struct {
     _Atomic int64_t last_heard; /* tmq_clock_ms() of the latest message from the broker */
 } tmq_conn_shared_t;
 
-/* Actor body for zactor_new. args is a tmq_conn_shared_t that outlives the actor. */
+/* Actor body for tmq_actor_new. args is a tmq_conn_shared_t that outlives the actor. */
 void tmq_conn_actor(zsock_t *pipe, void *args);
 
 #endif

@@ -2,6 +2,7 @@
  * $TASKMQ_WORKER, else PATH) and spawned by fork+exec with PR_SET_PDEATHSIG, so even a
  * SIGKILLed tool leaves no worker behind. */
 #include "local.h"
+#include "actor.h"
 #include "broker.h"
 #include "cli.h"
 #include "jsonmp.h"
@@ -20,7 +21,7 @@
 #define S_STOP_GRACE_MS 2000
 
 struct tmq_local_t {
-    zactor_t *broker;
+    tmq_actor_t *broker;
     char *frontend, *backend;
     pid_t worker;
 };
@@ -73,15 +74,15 @@ tmq_local_t *tmq_local_start(long procs, int verbose, char *err, size_t errlen)
     tmq_broker_config_defaults(&cfg);
     cfg.frontend = frontend;
     cfg.backend = "tcp://127.0.0.1:*";
-    self->broker = zactor_new(tmq_broker_actor, &cfg);
+    self->broker = tmq_actor_new(tmq_broker_actor, &cfg);
     if (!self->broker) {
         snprintf(err, errlen, "cannot start the embedded broker");
         free(self);
         return NULL;
     }
-    zstr_send(self->broker, "ENDPOINTS");
-    if (zstr_recvx(self->broker, &self->frontend, &self->backend, NULL) != 2 || !*self->frontend ||
-        !*self->backend) {
+    zstr_send(tmq_actor_sock(self->broker), "ENDPOINTS");
+    if (zstr_recvx(tmq_actor_sock(self->broker), &self->frontend, &self->backend, NULL) != 2 ||
+        !*self->frontend || !*self->backend) {
         snprintf(err, errlen, "the embedded broker could not bind its endpoints");
         tmq_local_stop(&self);
         return NULL;
@@ -155,7 +156,7 @@ void tmq_local_stop(tmq_local_t **pself)
     tmq_local_t *self = *pself;
     *pself = NULL;
     if (self->worker > 0) s_stop_worker(self->worker);
-    zactor_destroy(&self->broker);
+    tmq_actor_destroy(&self->broker);
     zstr_free(&self->frontend);
     zstr_free(&self->backend);
     free(self);
