@@ -12,7 +12,7 @@ cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-bench -j"$(nproc)" >/dev/null
 BIN=$PWD/build-bench/bin
 BENCH=$PWD/build-bench/bench/tmq_bench
-PY=$(command -v python3 || true)
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=""
 d=$(mktemp -d)
 pids=()
 stop_all() {

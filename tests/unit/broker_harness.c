@@ -314,7 +314,7 @@ void bh_teach(tmq_core_t *core, const char *fn, double ms)
     bh_ready(core, "T", 1, fn, NULL);
     bh_submit(core, "TC", fn, 900000, 1);
     bh_turn(core);
-    uint64_t jid;
+    uint64_t jid = 0;
     assert_int_equal(bh_jobs("T", &jid, NULL, 1), 1);
     bh_done(core, "T", jid, 1, TMQ_ST_OK, "\x01", 1, ms);
     bh_signal(core, TMQ_SIDE_BACKEND, "T", TMQ_CMD_BYE);
