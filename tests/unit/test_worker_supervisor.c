@@ -196,6 +196,18 @@ static void warm_sleep(fx_t *fx)
         tmq_pace_record(&fx->pace, fn, 0.01);
 }
 
+/* Queues sleep(long_ms) as job 1 and `shorts` sleep(0) jobs after it (jobs 2...), all of
+ * which one dispatch hands out at once, as a batch the executors' estimates allow. */
+static void batch_behind(fx_t *fx, int64_t long_ms, uint64_t shorts)
+{
+    warm_sleep(fx);
+    add(fx, 1, "sleep", long_ms, NULL, 0);
+    for (uint64_t j = 2; j < 2 + shorts; j++)
+        add(fx, j, "sleep", 0, NULL, 0);
+    tmq_sup_dispatch(fx->sup);
+    assert_int_equal(tmq_sup_held(fx->sup), 1 + shorts);
+}
+
 static void test_timeout_requeues_unstarted(void **state)
 {
     fx_t *fx = *state = fx_new(1);
@@ -241,12 +253,7 @@ static void test_cancel_running(void **state)
 static void test_cancel_waiting(void **state)
 {
     fx_t *fx = *state = fx_new(1);
-    warm_sleep(fx);
-    add(fx, 1, "sleep", 150, NULL, 0);
-    add(fx, 2, "sleep", 0, NULL, 0);
-    add(fx, 3, "sleep", 0, NULL, 0);
-    tmq_sup_dispatch(fx->sup);
-    assert_int_equal(tmq_sup_held(fx->sup), 3);
+    batch_behind(fx, 150, 2);
     tmq_wjob_ref_t ref = {2, 1};
     tmq_sup_cancel(fx->sup, &ref, 1);
     run(fx, 2, 3000);
@@ -289,12 +296,7 @@ static size_t arrival(fx_t *fx, uint64_t jid)
 static void test_stranded_jobs_taken_back(void **state)
 {
     fx_t *fx = *state = fx_new(2);
-    warm_sleep(fx);
-    add(fx, 1, "sleep", 600, NULL, 0); /* to executor 0 first, then 3 and 5 behind it */
-    for (uint64_t j = 2; j <= 6; j++)
-        add(fx, j, "sleep", 0, NULL, 0);
-    tmq_sup_dispatch(fx->sup);
-    assert_int_equal(tmq_sup_held(fx->sup), 6);
+    batch_behind(fx, 600, 5); /* to executor 0 first, then 3 and 5 behind it */
     run(fx, 6, 5000);
     assert_int_equal(fx->ngot, 6);
     for (uint64_t j = 2; j <= 6; j++) {
@@ -311,12 +313,7 @@ static void test_stranded_jobs_taken_back(void **state)
 static void test_reclaim(void **state)
 {
     fx_t *fx = *state = fx_new(1);
-    warm_sleep(fx);
-    add(fx, 1, "sleep", 300, NULL, 0);
-    add(fx, 2, "sleep", 0, NULL, 0);
-    add(fx, 3, "sleep", 0, NULL, 0);
-    tmq_sup_dispatch(fx->sup);
-    assert_int_equal(tmq_sup_held(fx->sup), 3);
+    batch_behind(fx, 300, 2);
     assert_int_equal(tmq_sup_reclaim(fx->sup), 1);
     assert_int_equal(tmq_sup_reclaim(fx->sup), 1); /* asked once, not twice */
     zmq_pollitem_t items[4];
