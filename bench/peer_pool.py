@@ -1,9 +1,9 @@
 """bench/peer_pool.py — the one-machine baseline taskmq extends: ProcessPoolExecutor with
 asyncio-style completion order (concurrent.futures.as_completed), 2 processes.
 
-    python3 bench/peer_pool.py noop N        N no-op jobs at once; prints jobs/s
-    python3 bench/peer_pool.py latency N     N no-op jobs one at a time; prints p50 us
-    python3 bench/peer_pool.py cpu N SIZE    N sum(range(SIZE)) jobs; prints wall s
+    /usr/bin/python3 bench/peer_pool.py noop N        N no-op jobs at once; prints jobs/s
+    /usr/bin/python3 bench/peer_pool.py latency N     N no-op jobs one at a time; prints p50 us
+    /usr/bin/python3 bench/peer_pool.py cpu N SIZE    N sum(range(SIZE)) jobs; prints wall s
 """
 import sys
 import time

@@ -2,7 +2,7 @@
  *
  * Both are thin: they bind through tmq_broker_loop_new and hand over to the loop. The actor
  * copies its configuration (endpoint strings included) before signalling, so the caller's
- * struct need only live until zactor_new returns.
+ * struct need only live until the actor has signalled (zactor_new or tmq_actor_new returns).
  */
 #include "broker.h"
 #include "loop.h"
@@ -44,7 +44,8 @@ void tmq_broker_actor(zsock_t *pipe, void *args)
     zstr_free(&frontend);
     zstr_free(&backend);
     if (!loop) {
-        /* zactor_new does not report the status, so keep answering: "" "" means no broker */
+        /* the actor's starter does not report the status, so keep answering: "" "" means no
+         * broker */
         zsock_signal(pipe, 1);
         char *cmd;
         while ((cmd = zstr_recv(pipe)) != NULL && !streq(cmd, "$TERM")) {

@@ -34,7 +34,7 @@ int tmq_broker_run(const tmq_broker_config_t *cfg);
 /* zactor body; args is a tmq_broker_config_t * (copied before the actor signals). Binds, then
  * signals 0 on success or 1 on failure. Answers the string command "ENDPOINTS" with one
  * message of two strings: the resolved frontend and backend endpoints. Ends on "$TERM".
- * zactor_new discards the signal's status, so after a bind failure the actor stays to
+ * zactor_new and tmq_actor_new discard the signal's status, so after a bind failure it stays to
  * answer "ENDPOINTS" with two empty strings: check for "" to detect it. */
 void tmq_broker_actor(zsock_t *pipe, void *args);
 

@@ -219,7 +219,7 @@ void tmq_core_wrong_port(tmq_core_t *self, int side, const void *rid, size_t rid
     self->stats.malformed++;
     const char *reason = self->wrong_port[side == TMQ_SIDE_FRONTEND ? 0 : 1];
     tmq_log_limited(TMQ_LOG_WARN, &self->log_rate, 10, "%s on the %s port: told \"%s\"",
-                    tmq_cmd_name(cmd), side == TMQ_SIDE_FRONTEND ? "client" : "worker", reason);
+                    tmq_cmd_name(cmd), s_peer(side), reason);
     tmq_core_reply_error(self, side, rid, rid_len, TMQ_ERR_WRONG_PORT, reason);
 }
 

@@ -130,7 +130,8 @@ static int s_submit_item(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *ms
     tmq_submit_item_t it;
     if (tmq_msg_submit_item(msg, i, &it) != 0 || memchr(it.fn, '\0', it.fn_len)) {
         tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "SUBMIT item", "wrong fields");
-        s_reject(self, s_item_cid(msg, i), TMQ_REJ_BAD_JOB, "bad job");
+        s_reject(self, s_item_cid(msg, i), TMQ_REJ_BAD_JOB,
+                 "bad job: not [cid, fn, arg, timeout_ms, retries] with fn 1..64 bytes");
         return -1;
     }
     if (it.arg_len > self->cfg.max_payload) {
@@ -142,7 +143,8 @@ static int s_submit_item(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *ms
     }
     if (tmq_proto_check(it.arg, it.arg_len, TMQ_PROTO_MAX_DEPTH) != 0) {
         tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "SUBMIT item", "argument is not msgpack");
-        s_reject(self, it.cid, TMQ_REJ_BAD_JOB, "bad job");
+        s_reject(self, it.cid, TMQ_REJ_BAD_JOB,
+                 "bad job: the argument is not one msgpack value nested at most 32 deep");
         return -1;
     }
     tmq_fn_t *fn = *last;
@@ -186,13 +188,15 @@ static void s_submit(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
     tmq_core_send(self, &c->out, TMQ_CMD_ACK, &body, len);
 }
 
-/* Processes running a job: held jobs beyond a worker's processes wait unstarted. */
-static uint64_t s_running(const tmq_core_t *self)
+/* Processes running a job, and jobs workers hold beyond them (prefetched, not started). */
+static void s_running(const tmq_core_t *self, uint64_t *running, uint64_t *prefetched)
 {
-    uint64_t n = 0;
-    for (size_t i = 0; i < tmq_bworkers_size(self->workers); i++)
-        n += tmq_bworker_busy(tmq_bworkers_at(self->workers, i));
-    return n;
+    *running = *prefetched = 0;
+    for (size_t i = 0; i < tmq_bworkers_size(self->workers); i++) {
+        const tmq_bworker_t *w = tmq_bworkers_at(self->workers, i);
+        *running += tmq_bworker_busy(w);
+        *prefetched += w->held.size - tmq_bworker_busy(w);
+    }
 }
 
 static void s_status(tmq_core_t *self, tmq_bclient_t *c)
@@ -203,13 +207,13 @@ static void s_status(tmq_core_t *self, tmq_bclient_t *c)
     }
     tmq_bstats_view_t v = {
         .queued = tmq_jobtab_count(self->jobs, TMQ_JOB_QUEUED),
-        .running = s_running(self),
         .done = tmq_jobtab_entered(self->jobs, TMQ_JOB_DONE),
         .failed = tmq_jobtab_entered(self->jobs, TMQ_JOB_FAILED),
         .clients = tmq_bclients_size(self->clients),
         .max_queue = self->cfg.max_queue,
         .heartbeat_ms = self->cfg.heartbeat_ms,
     };
+    s_running(self, &v.running, &v.prefetched);
     size_t len;
     void *body =
         tmq_bstats_status_body(&self->stats, self->now, &v, self->workers, self->fns, &len);

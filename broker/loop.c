@@ -159,7 +159,11 @@ const char *tmq_broker_loop_backend(const tmq_broker_loop_t *self)
 
 /* The address of the connection m came in on: "IP:PORT" of the socket ZeroMQ read it from
  * (ZMQ_SRCFD, then getpeername), else the IP alone from its "Peer-Address" property, else ""
- * (inproc, ipc). Once per READY, not per message. */
+ * (inproc, ipc). Once per READY, not per message, in the turn it arrived. ZMQ_SRCFD is
+ * deprecated in libzmq 4.3 and the descriptor could in principle be closed and reused by
+ * another connection before we ask; that would only show another peer's address in
+ * `taskmq status` (the worker's identity is its routing id, never this). A socket monitor's
+ * ACCEPTED events are the robust replacement if libzmq drops it. */
 static void s_peer_addr(zmq_msg_t *m, char *out, size_t len)
 {
     out[0] = '\0';

@@ -32,7 +32,7 @@ static void s_usage(FILE *out)
             "  --retries N          default retries of a job whose process dies (default 2)\n"
             "  -v, --verbose        debug logging: clients coming and going, registrations,\n"
             "                       why jobs wait\n"
-            "      --version        print the version and exit\n"
+            "  -V, --version        print the version and exit\n"
             "  -h, --help           this help\n\n"
             "Endpoints are tcp://HOST:PORT (HOST '*' for every interface, an address, an\n"
             "interface or a host name of this machine; PORT '*' for any free port), ipc://PATH\n"
@@ -43,6 +43,7 @@ static void s_usage(FILE *out)
             TMQ_PROTO_MAX_PAYLOAD);
 }
 
+/* Prints a usage error ("unknown option '--x'") and returns 2. */
 static int s_bad(const char *what, const char *arg)
 {
     fprintf(stderr, "taskmq-broker: %s '%s'\nTry 'taskmq-broker --help'.\n", what, arg);
@@ -63,9 +64,9 @@ static int s_number(const char *opt, const char *arg, long min, long max, long *
 {
     if (tmq_parse_long(arg, min, max, out) == 0) return 0;
     fprintf(stderr,
-            "taskmq-broker: invalid value '%s' for %s (expected %ld..%ld)\n"
+            "taskmq-broker: %s: '%s' is not a number in %ld..%ld\n"
             "Try 'taskmq-broker --help'.\n",
-            arg, opt, min, max);
+            opt, arg, min, max);
     return TMQ_EXIT_USAGE;
 }
 
@@ -85,7 +86,7 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
     long v;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":vhV", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             if (s_endpoint("--frontend", optarg)) return TMQ_EXIT_USAGE;
@@ -124,7 +125,7 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
             s_usage(stdout);
             return TMQ_EXIT_OK;
         case ':':
-            return s_bad("missing value for option", argv[optind - 1]);
+            return s_bad("a value is needed for option", argv[optind - 1]);
         default:
             return s_bad("unknown option", argv[optind - 1]);
         }

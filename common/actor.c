@@ -17,6 +17,9 @@ static void *s_run(void *arg)
 {
     tmq_actor_t *self = arg;
     self->fn(self->child, self->args);
+    /* a body that ended without signalling must not leave tmq_actor_new waiting; a second
+     * signal after the first is never read */
+    zsock_signal(self->child, 0);
     zsock_destroy(&self->child);
     return NULL;
 }
@@ -45,7 +48,9 @@ void tmq_actor_destroy(tmq_actor_t **self_p)
 {
     tmq_actor_t *self = self_p ? *self_p : NULL;
     if (!self) return;
-    zsock_set_sndtimeo(self->pipe, 0); /* a body that already ended leaves nobody to read */
+    /* A live body reads its pipe; one that already ended leaves nobody to read, so the send
+     * may not wait forever (the join then returns at once). */
+    zsock_set_sndtimeo(self->pipe, 1000);
     zstr_send(self->pipe, "$TERM");
     pthread_join(self->thread, NULL);
     zsock_destroy(&self->pipe);

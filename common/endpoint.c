@@ -28,8 +28,13 @@ static int s_split(const char *ep, char *host, size_t hlen, char *port, size_t p
 
 int tmq_endpoint_check(const char *ep, bool bind, char *err, size_t errlen)
 {
+    return tmq_endpoint_check_ex(ep, bind, "tcp://127.0.0.1:5555", err, errlen);
+}
+
+int tmq_endpoint_check_ex(const char *ep, bool bind, const char *example, char *err, size_t errlen)
+{
     if (!ep || !*ep) {
-        snprintf(err, errlen, "an endpoint is needed, e.g. tcp://127.0.0.1:5555");
+        snprintf(err, errlen, "an endpoint is needed, e.g. %s", example);
         return TMQ_EP_SYNTAX;
     }
     if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0) {
@@ -41,9 +46,8 @@ int tmq_endpoint_check(const char *ep, bool bind, char *err, size_t errlen)
     }
     char host[S_HOST_MAX], port[16];
     if (strncmp(ep, "tcp://", 6) != 0 || s_split(ep, host, sizeof host, port, sizeof port) != 0) {
-        snprintf(err, errlen,
-                 "'%s' is not an endpoint: use tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555)%s", ep,
-                 bind ? ", tcp://*:PORT for every interface" : "");
+        snprintf(err, errlen, "'%s' is not an endpoint: use tcp://HOST:PORT (e.g. %s)%s", ep,
+                 example, bind ? ", tcp://*:PORT for every interface" : "");
         return TMQ_EP_SYNTAX;
     }
     long p;

@@ -22,6 +22,9 @@ typedef enum {
  * TMQ_EP_OK or TMQ_EP_SYNTAX with a one-line reason in err ("tcp endpoints are
  * tcp://HOST:PORT, not ..."). */
 int tmq_endpoint_check(const char *ep, bool bind, char *err, size_t errlen);
+/* The same with the example endpoint the reason suggests (the default is a client's,
+ * tcp://127.0.0.1:5555; a worker suggests its own port). */
+int tmq_endpoint_check_ex(const char *ep, bool bind, const char *example, char *err, size_t errlen);
 
 /* For a connect: checks ep and that its host resolves. Returns TMQ_EP_OK, TMQ_EP_SYNTAX or
  * TMQ_EP_UNRESOLVED ("cannot resolve host 'x': Name or service not known"). The endpoint is

@@ -33,7 +33,6 @@ pid_t tmq_spawn(const char *path, char *const argv[], int keep_fd, bool die_with
 }
 
 #define S_MAX_FDS 8
-#define S_FD_PARK 100 /* handed-down descriptors are parked above this before dup2 */
 
 pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t nfds,
                     bool die_with_parent)
@@ -55,9 +54,12 @@ pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     signal(SIGPIPE, SIG_DFL);
+    /* Park each above the targets 3..3+nfds-1 first, so no dup2 below overwrites a
+     * descriptor still to be moved (lowest free number from there: works under any
+     * RLIMIT_NOFILE that can hold them at all). */
     int parked[S_MAX_FDS];
-    for (size_t i = 0; i < nfds; i++) /* out of the way first: targets may collide */
-        if ((parked[i] = fcntl(fds[i], F_DUPFD, S_FD_PARK)) < 0) _exit(127);
+    for (size_t i = 0; i < nfds; i++)
+        if ((parked[i] = fcntl(fds[i], F_DUPFD, 3 + (int)nfds)) < 0) _exit(127);
     for (size_t i = 0; i < nfds; i++)
         if (dup2(parked[i], 3 + (int)i) < 0) _exit(127); /* dup2 clears close-on-exec */
     close_range(3 + (unsigned)nfds, ~0U, 0);

@@ -182,7 +182,7 @@ static void s_on_revoke(s_daemon_t *self, const tmq_msg_t *m)
     }
     size_t want = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
     size_t given = s_give_back(self, want);
-    if (given < want && self->owed == 0 && tmq_sup_reclaim(self->sup) > 0) {
+    if (given < want && self->owed == 0 && tmq_sup_reclaim(self->sup, want - given) > 0) {
         self->owed = want - given;
         self->owed_until = tmq_clock_ms() + S_RECLAIM_WAIT_MS;
         return;
@@ -203,13 +203,23 @@ static void s_settle(s_daemon_t *self)
     }
 }
 
+/* The broker's view of this worker was lost (RECONNECT, BYE, silence): the jobs it had sent
+ * and any REVOKE being answered belong to a registration that is gone. */
+static void s_reset(s_daemon_t *self)
+{
+    tmq_wjob_clear(&self->queue);
+    self->owed = 0;
+    self->returned_due = false;
+    tmq_batch_reset(&self->returned);
+}
+
 static void s_drain_link(s_daemon_t *self)
 {
     tmq_wire_in_t in;
     bool reset = false;
     while (tmq_uplink_recv(self->link, &in, &reset) == 1) {
         if (reset) { /* RECONNECT arrived before this message: old jobs are void */
-            tmq_wjob_clear(&self->queue);
+            s_reset(self);
             reset = false;
         }
         switch (in.msg.cmd) {
@@ -227,7 +237,7 @@ static void s_drain_link(s_daemon_t *self)
         }
         tmq_wire_in_release(&in);
     }
-    if (reset) tmq_wjob_clear(&self->queue);
+    if (reset) s_reset(self);
 }
 
 static long s_timeout(s_daemon_t *self)
@@ -265,12 +275,11 @@ static int s_loop(s_daemon_t *self)
         if (zsys_interrupted) break;
         s_drain_link(self);
         if (tmq_uplink_refused(self->link)) {
-            tmq_error("%s (is --broker %s the broker's worker port?)",
-                      tmq_uplink_refused(self->link), self->opts->broker);
+            tmq_error("--broker %s: %s", self->opts->broker, tmq_uplink_refused(self->link));
             return TMQ_EXIT_NO_BROKER;
         }
         tmq_sup_service(self->sup, self->items + base, n - base);
-        if (tmq_uplink_tick(self->link)) tmq_wjob_clear(&self->queue);
+        if (tmq_uplink_tick(self->link)) s_reset(self);
         s_settle(self);
         tmq_sup_dispatch(self->sup);
         s_flush(self);

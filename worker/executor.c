@@ -1,14 +1,18 @@
 /* worker/executor.c — see executor.h.
  *
- * The main thread owns the job stream (fd): while its queue is empty it blocks reading it,
- * then runs the queued jobs one by one, writing each result at once. A helper thread blocks
- * on the control descriptor and wakes only for REVOKE: it takes jobs off the queue's tail
- * (so a job is either started by the main thread or handed back, never both) and, while the
- * main thread computes, first drains the job stream so jobs still in the socket come back
- * too. The stream's reader state is touched by the main thread only while it is not
- * computing and by the helper only while it is, both under the mutex when parsing. Frames
- * go out whole under a second mutex. In the common case (no REVOKE) the helper never wakes,
- * so a job costs what it cost a single-threaded executor.
+ * The main thread owns the job stream (fd): while its queue is empty it waits for it (and
+ * for a wake-up pipe), reads and parses what came, then runs the queued jobs one by one,
+ * writing each result at once. A helper thread blocks on the control descriptor and wakes
+ * only for REVOKE. While the main thread computes, the helper answers it: it drains the job
+ * stream (so jobs still in the socket come back too) and takes jobs off the queue's tail, so
+ * a job is either started by the main thread or handed back, never both. While the main
+ * thread is not computing, jobs may sit in the socket or in a buffer it has read and not yet
+ * parsed, which only it may touch: the helper leaves the REVOKE pending and wakes it, and the
+ * main thread answers before it starts another job. The stream's reader state is touched by
+ * the main thread only while it is not computing and by the helper only while it is, both
+ * under the mutex when parsing. Frames go out whole under a second mutex. In the common case
+ * (no REVOKE) the helper never wakes, so a job costs what it costs a single-threaded
+ * executor; an idle wait is one poll more than a bare read.
  */
 #include "executor.h"
 
@@ -20,6 +24,7 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -37,11 +42,13 @@ typedef struct {
 
 typedef struct {
     int fd, ctl;
+    int wake[2]; /* the helper writes a byte to wake[1] when a REVOKE is left pending */
     bool test_functions;
-    pthread_mutex_t mu;    /* guards queue, computing, broken and (see above) rd */
+    pthread_mutex_t mu;    /* guards queue, computing, pending, broken and (see above) rd */
     tmq_list_t queue;      /* received, not started */
     tmq_frame_reader_t rd; /* the job stream */
     bool computing;        /* the main thread runs a job */
+    uint32_t pending;      /* a REVOKE for the main thread to answer (0: none) */
     bool broken;           /* the job stream held something we do not understand */
     pthread_mutex_t wmu;   /* one frame at a time on fd */
     /* main thread only */
@@ -49,10 +56,10 @@ typedef struct {
     msgpack_zone zone;
     uint8_t *frame;
     size_t frame_cap;
-} s_exec_t;
+} s_executor_t;
 
 /* Writes one whole frame under the write lock. Returns 0 or -1. */
-static int s_write_frame(s_exec_t *self, const uint8_t *p, size_t n)
+static int s_write_frame(s_executor_t *self, const uint8_t *p, size_t n)
 {
     pthread_mutex_lock(&self->wmu);
     int rc = 0;
@@ -72,7 +79,7 @@ static int s_write_frame(s_exec_t *self, const uint8_t *p, size_t n)
 
 /* Moves every complete JOB frame held in rd onto the queue (caller holds mu). Returns 0, or
  * -1 (and sets broken) on a frame that is not a job. */
-static int s_parse(s_exec_t *self)
+static int s_parse(s_executor_t *self)
 {
     const uint8_t *p;
     size_t n;
@@ -103,7 +110,7 @@ static int s_parse(s_exec_t *self)
 /* ---- the helper thread: REVOKE ---- */
 
 /* Reads what the job stream holds without waiting (caller holds mu, main computes). */
-static void s_drain_stream(s_exec_t *self)
+static void s_drain_stream(s_executor_t *self)
 {
     struct pollfd pfd = {.fd = self->fd, .events = POLLIN};
     while (!self->broken && poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN)) {
@@ -112,23 +119,23 @@ static void s_drain_stream(s_exec_t *self)
     }
 }
 
-/* REVOKE n: the last n unstarted jobs go back, in queue order, in one RETURNED frame. */
-static int s_revoke(s_exec_t *self, uint32_t n)
+/* Moves up to n jobs off the queue's tail into back, in queue order (caller holds mu). */
+static void s_take_tail(s_executor_t *self, uint32_t n, tmq_list_t *back)
 {
-    tmq_list_t back;
-    tmq_list_init(&back);
-    pthread_mutex_lock(&self->mu);
-    if (self->computing) s_drain_stream(self);
     while (n-- > 0 && self->queue.tail) {
         tmq_list_link_t *l = self->queue.tail;
         tmq_list_remove(&self->queue, l);
-        tmq_list_push_front(&back, l);
+        tmq_list_push_front(back, l);
     }
-    pthread_mutex_unlock(&self->mu);
-    uint64_t *tags = tmq_xmalloc((back.size ? back.size : 1) * sizeof *tags);
+}
+
+/* Writes RETURNED listing the jobs on back (possibly none) and frees them. */
+static int s_send_returned(s_executor_t *self, tmq_list_t *back)
+{
+    uint64_t *tags = tmq_xmalloc((back->size ? back->size : 1) * sizeof *tags);
     size_t k = 0;
     tmq_list_link_t *l;
-    while ((l = tmq_list_pop_front(&back))) {
+    while ((l = tmq_list_pop_front(back))) {
         tags[k++] = TMQ_LIST_ENTRY(l, s_job_t, link)->tag;
         free(TMQ_LIST_ENTRY(l, s_job_t, link));
     }
@@ -140,9 +147,30 @@ static int s_revoke(s_exec_t *self, uint32_t n)
     return rc;
 }
 
+/* REVOKE n: the last n unstarted jobs go back, in queue order, in one RETURNED frame — from
+ * here while the main thread computes, else from the main thread (see the file header). */
+static int s_on_revoke(s_executor_t *self, uint32_t n)
+{
+    tmq_list_t back;
+    tmq_list_init(&back);
+    pthread_mutex_lock(&self->mu);
+    bool now = self->computing;
+    if (now) {
+        s_drain_stream(self);
+        s_take_tail(self, n, &back);
+    } else if (n > self->pending) {
+        self->pending = n;
+    }
+    pthread_mutex_unlock(&self->mu);
+    if (now) return s_send_returned(self, &back);
+    ssize_t w = write(self->wake[1], "", 1); /* a full pipe is already a wake-up */
+    (void)w;
+    return 0;
+}
+
 static void *s_helper(void *arg)
 {
-    s_exec_t *self = arg;
+    s_executor_t *self = arg;
     tmq_frame_reader_t rd;
     tmq_frame_reader_init(&rd);
     for (;;) {
@@ -156,7 +184,7 @@ static void *s_helper(void *arg)
                 tmq_error("malformed frame (%zu bytes) on the control stream", n);
                 continue;
             }
-            if (s_revoke(self, count) != 0) break;
+            if (s_on_revoke(self, count) != 0) break;
         }
     }
     tmq_frame_reader_destroy(&rd);
@@ -165,7 +193,7 @@ static void *s_helper(void *arg)
 
 /* ---- the main thread ---- */
 
-static int s_run_one(s_exec_t *self, s_job_t *job)
+static int s_run_one(s_executor_t *self, s_job_t *job)
 {
     self->result.size = 0;
     int64_t t0 = tmq_clock_us();
@@ -186,15 +214,37 @@ static int s_run_one(s_exec_t *self, s_job_t *job)
     return 0;
 }
 
+/* Waits until the job stream or the wake-up pipe is readable (emptying the pipe). Returns
+ * true when the stream is. */
+static bool s_wait_idle(s_executor_t *self)
+{
+    struct pollfd pfd[2] = {{.fd = self->fd, .events = POLLIN},
+                            {.fd = self->wake[0], .events = POLLIN}};
+    while (poll(pfd, 2, -1) < 0 && errno == EINTR) {
+    }
+    if (pfd[1].revents) {
+        char buf[64];
+        while (read(self->wake[0], buf, sizeof buf) > 0) {
+        }
+    }
+    return pfd[0].revents != 0;
+}
+
 /* Runs jobs until the daemon closes the stream (0) or something breaks (-1). */
-static int s_serve(s_exec_t *self)
+static int s_serve(s_executor_t *self)
 {
     for (;;) {
+        tmq_list_t back;
+        tmq_list_init(&back);
         pthread_mutex_lock(&self->mu);
+        uint32_t owed = self->pending; /* a REVOKE that came while we were not computing */
+        self->pending = 0;
+        s_take_tail(self, owed, &back);
         tmq_list_link_t *l = tmq_list_pop_front(&self->queue);
         self->computing = l != NULL;
         bool broken = self->broken;
         pthread_mutex_unlock(&self->mu);
+        if (owed && s_send_returned(self, &back) != 0) return -1;
         if (l) {
             s_job_t *job = TMQ_LIST_ENTRY(l, s_job_t, link);
             int rc = s_run_one(self, job);
@@ -203,9 +253,11 @@ static int s_serve(s_exec_t *self)
             continue;
         }
         if (broken) return -1;
+        if (!s_wait_idle(self)) continue;                         /* woken to answer a REVOKE */
         ssize_t got = tmq_frame_reader_fill(&self->rd, self->fd); /* the helper keeps off */
         if (got == 0) return 0; /* the daemon closed our end: a normal stop */
         if (got < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
             tmq_error("read from the daemon failed: %s", strerror(errno));
             return -1;
         }
@@ -219,7 +271,11 @@ int tmq_executor_run(int fd, int ctl, bool test_functions)
 {
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
-    s_exec_t self = {.fd = fd, .ctl = ctl, .test_functions = test_functions};
+    s_executor_t self = {.fd = fd, .ctl = ctl, .test_functions = test_functions};
+    if (pipe2(self.wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        tmq_error("cannot make a pipe: %s", strerror(errno));
+        return -1;
+    }
     pthread_mutex_init(&self.mu, NULL);
     pthread_mutex_init(&self.wmu, NULL);
     tmq_list_init(&self.queue);
@@ -228,12 +284,15 @@ int tmq_executor_run(int fd, int ctl, bool test_functions)
     if (!msgpack_zone_init(&self.zone, 4096)) tmq_oom();
     pthread_t helper;
     bool helped = ctl >= 0 && pthread_create(&helper, NULL, s_helper, &self) == 0;
-    if (ctl >= 0 && !helped) tmq_warn("cannot start the REVOKE thread: jobs cannot be handed back");
-    int rc = s_serve(&self);
+    /* without the helper no REVOKE would ever be answered: better a restart */
+    int rc = ctl >= 0 && !helped ? -1 : s_serve(&self);
+    if (ctl >= 0 && !helped) tmq_error("cannot start the REVOKE thread");
     if (helped) {
         shutdown(ctl, SHUT_RDWR); /* wakes the helper */
         pthread_join(helper, NULL);
     }
+    close(self.wake[0]);
+    close(self.wake[1]);
     tmq_list_link_t *l;
     while ((l = tmq_list_pop_front(&self.queue)))
         free(TMQ_LIST_ENTRY(l, s_job_t, link));

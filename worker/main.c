@@ -17,8 +17,7 @@ int main(int argc, char **argv)
     tmq_worker_opts_t o;
     char err[512];
     if (tmq_worker_opts_parse(&o, argc, argv, err, sizeof err) != 0) {
-        fprintf(stderr, "taskmq-worker: %s\nTry 'taskmq-worker --help' for more information.\n",
-                err);
+        fprintf(stderr, "taskmq-worker: %s\nTry 'taskmq-worker --help'.\n", err);
         return TMQ_EXIT_USAGE;
     }
     if (o.help) {

@@ -59,14 +59,15 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
             return s_err(err, errlen, "option '%s' needs a value", arg);
         if (IS("--broker")) {
             char why[256];
-            if (tmq_endpoint_check(v, false, why, sizeof why) != TMQ_EP_OK)
+            if (tmq_endpoint_check_ex(v, false, "tcp://127.0.0.1:5556", why, sizeof why) !=
+                TMQ_EP_OK)
                 return s_err(err, errlen, "--broker: %s", why);
             o->broker = v;
         } else if (IS("--procs")) {
             long n;
             if (tmq_parse_long(v, 1, TMQ_WORKER_MAX_PROCS, &n) != 0)
-                return s_err(err, errlen, "--procs must be an integer from 1 to %d, not '%s'",
-                             TMQ_WORKER_MAX_PROCS, v);
+                return s_err(err, errlen, "--procs: '%s' is not a number in 1..%d", v,
+                             TMQ_WORKER_MAX_PROCS);
             o->procs = (int)n;
         } else if (IS("--name")) {
             if (s_set_name(o, v, err, errlen) != 0) return -1;

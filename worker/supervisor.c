@@ -208,6 +208,15 @@ void tmq_sup_destroy(tmq_sup_t **self_p)
     *self_p = NULL;
 }
 
+/* Schedules the empty slot's next start, the delay doubling from S_BACKOFF_MIN_US up to
+ * S_BACKOFF_MAX_US while starts keep failing. */
+static void s_back_off(s_exec_t *e, int64_t now)
+{
+    e->backoff_us = e->backoff_us ? e->backoff_us * 2 : S_BACKOFF_MIN_US;
+    if (e->backoff_us > S_BACKOFF_MAX_US) e->backoff_us = S_BACKOFF_MAX_US;
+    e->restart_us = now + e->backoff_us;
+}
+
 /* Starts the slot's executor; on failure schedules a retry with backoff. */
 static int s_spawn(tmq_sup_t *self, s_exec_t *e, int64_t now)
 {
@@ -243,9 +252,7 @@ static int s_spawn(tmq_sup_t *self, s_exec_t *e, int64_t now)
     tmq_debug("executor %d started", (int)pid);
     return 0;
 fail:
-    e->backoff_us = e->backoff_us ? e->backoff_us * 2 : S_BACKOFF_MIN_US;
-    if (e->backoff_us > S_BACKOFF_MAX_US) e->backoff_us = S_BACKOFF_MAX_US;
-    e->restart_us = now + e->backoff_us;
+    s_back_off(e, now);
     tmq_error("cannot start an executor: %s (retry in %lld ms)", strerror(errno),
               (long long)(e->backoff_us / 1000));
     return -1;
@@ -331,6 +338,9 @@ static int s_on_returned(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t 
         tmq_list_remove(&e->jobs, &job->link);
         tmq_list_push_back(&back, &job->link);
     }
+    /* The head leaves only when the daemon asked for more jobs than it knew the executor had
+     * queued (never with the built-in executor, which keeps its running job): the new head
+     * starts now. */
     if (s_head(e) && s_head(e) != head) s_head(e)->start_us = now;
     s_load_recount(e);
     self->returned += k;
@@ -480,9 +490,7 @@ static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped,
                  now - e->spawned_us < S_EARLY_US;
     s_slot_clear(e);
     if (early) {
-        e->backoff_us = e->backoff_us ? e->backoff_us * 2 : S_BACKOFF_MIN_US;
-        if (e->backoff_us > S_BACKOFF_MAX_US) e->backoff_us = S_BACKOFF_MAX_US;
-        e->restart_us = now + e->backoff_us;
+        s_back_off(e, now);
         tmq_error("%s right after starting; restarting it in %lld ms", why,
                   (long long)(e->backoff_us / 1000));
     } else {
@@ -563,11 +571,11 @@ static void s_hand(tmq_sup_t *self, s_exec_t *e, tmq_wjob_t *job, int64_t now)
     e->load_ms += job->est_ms < 0 ? INFINITY : job->est_ms;
 }
 
-/* Asks e, on its control stream, for every job it holds but has not started. */
-static void s_revoke(s_exec_t *e)
+/* Asks e, on its control stream, for up to n of the jobs it holds but has not started. */
+static void s_revoke(s_exec_t *e, size_t n)
 {
     uint8_t f[TMQ_FRAME_REVOKE_SIZE];
-    size_t len = tmq_frame_revoke_write(f, (uint32_t)(e->jobs.size - 1));
+    size_t len = tmq_frame_revoke_write(f, (uint32_t)n);
     ssize_t w;
     while ((w = send(e->ctl, f, len, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR) {
     }
@@ -626,7 +634,7 @@ static void s_steal(tmq_sup_t *self, int64_t now)
         if (e->fd >= 0 && !e->revoking && e->jobs.size >= 2 && s_overdue(e, now)) {
             tmq_debug("executor %d: job %llu overran its estimate; taking back %zu waiting jobs",
                       (int)e->pid, (unsigned long long)s_head(e)->jid, e->jobs.size - 1);
-            s_revoke(e);
+            s_revoke(e, e->jobs.size - 1);
         }
     }
 }
@@ -646,11 +654,22 @@ void tmq_sup_dispatch(tmq_sup_t *self)
     } while (retired != self->retired && !tmq_list_empty(self->queue));
 }
 
-size_t tmq_sup_reclaim(tmq_sup_t *self)
+size_t tmq_sup_reclaim(tmq_sup_t *self, size_t want)
 {
-    for (size_t i = 0; i < self->n; i++) {
-        s_exec_t *e = &self->ex[i];
-        if (e->fd >= 0 && !e->revoking && e->jobs.size >= 2) s_revoke(e);
+    /* from the longest backlogs first, so few executors are disturbed */
+    while (want > 0) {
+        s_exec_t *best = NULL;
+        for (size_t i = 0; i < self->n; i++) {
+            s_exec_t *e = &self->ex[i];
+            if (e->fd >= 0 && !e->revoking && e->jobs.size >= 2 &&
+                (!best || e->jobs.size > best->jobs.size))
+                best = e;
+        }
+        if (!best) break;
+        size_t n = best->jobs.size - 1 < want ? best->jobs.size - 1 : want;
+        s_revoke(best, n);
+        if (!best->revoking) break; /* it is dying: its jobs come back anyway */
+        want -= n;
     }
     return tmq_sup_reclaiming(self);
 }

@@ -52,10 +52,11 @@ void tmq_sup_service(tmq_sup_t *self, const zmq_pollitem_t *items, size_t n);
 /* Hands jobs from the local queue to executors (see pace.h), takes back jobs stranded behind
  * an overdue one when an executor idles, and writes. */
 void tmq_sup_dispatch(tmq_sup_t *self);
-/* Asks every executor holding jobs it has not started to hand them back (they return to the
- * front of the local queue, for the daemon to answer a broker's REVOKE from). Returns how
- * many executors were asked; tmq_sup_reclaiming tells when all have answered. */
-size_t tmq_sup_reclaim(tmq_sup_t *self);
+/* Asks executors holding jobs they have not started to hand up to `want` of them back, from
+ * the longest backlogs first (they return to the front of the local queue, for the daemon to
+ * answer a broker's REVOKE from). Returns how many executors are being asked;
+ * tmq_sup_reclaiming tells when all have answered. */
+size_t tmq_sup_reclaim(tmq_sup_t *self, size_t want);
 /* Executors asked to hand jobs back that have not answered yet. */
 size_t tmq_sup_reclaiming(const tmq_sup_t *self);
 /* Cancels the listed jobs (refs sorted) wherever an executor holds them: a waiting one is

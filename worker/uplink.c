@@ -216,8 +216,12 @@ bool tmq_uplink_tick(tmq_uplink_t *self)
         return false;
     }
     if (now - self->last_recv >= (int64_t)TMQ_UPLINK_LIVENESS * self->heartbeat_ms) {
-        tmq_warn("broker %s silent for %lld ms; reconnecting in %lld ms", self->endpoint,
-                 (long long)(now - self->last_recv), (long long)self->backoff_ms);
+        if (self->registered)
+            tmq_warn("broker %s silent for %lld ms; reconnecting in %lld ms", self->endpoint,
+                     (long long)(now - self->last_recv), (long long)self->backoff_ms);
+        else
+            tmq_warn("no answer from a broker at %s yet; trying again in %lld ms", self->endpoint,
+                     (long long)self->backoff_ms);
         s_disconnect(self);
         return true;
     }
@@ -251,7 +255,9 @@ const char *tmq_uplink_refused(const tmq_uplink_t *self)
 
 void tmq_uplink_bye(tmq_uplink_t *self)
 {
-    if (!self->sock) return;
+    /* a broker that never answered this socket has nothing to be told (and lingering would
+     * only hold up the exit, waiting for a connection that never comes) */
+    if (!self->sock || !self->registered) return;
     zsock_set_linger(self->sock, 1000);
     tmq_wire_send_empty(self->sock, NULL, 0, TMQ_CMD_BYE);
 }

@@ -8,6 +8,14 @@ grep -Eqx 'taskmq-broker [0-9]+\.[0-9]+\.[0-9]+' "$T/ver" || fail "--version say
 "$BROKER" --help >"$T/help" || fail "--help exited $?"
 grep -q "Exit status: 0 after a clean shutdown" "$T/help" || fail "--help lacks exit statuses"
 grep -q "1 when an endpoint cannot be bound, 2 on a usage error" "$T/help" || fail "--help exit 1/2"
+"$BROKER" -V | grep -Eqx 'taskmq-broker [0-9]+\.[0-9]+\.[0-9]+' || fail "-V"
+timeout 10 "$BROKER" --max-queue abc 2>"$T/num.err"
+assert_eq "$?" "2" "a number that is not one"
+grep -qx -- "taskmq-broker: --max-queue: 'abc' is not a number in 1..100000000" "$T/num.err" \
+    || fail "number message: $(cat "$T/num.err")"
+timeout 10 "$BROKER" --frontnd x 2>"$T/opt.err"
+assert_eq "$?" "2" "unknown option"
+grep -qx -- "taskmq-broker: unknown option '--frontnd'" "$T/opt.err" || fail "$(cat "$T/opt.err")"
 pass "--version and --help"
 
 timeout 10 "$BROKER" --frontend foo 2>"$T/syn.err"

@@ -319,6 +319,7 @@ static void test_status_running_counts_busy_processes(void **state)
     bh_got_t g;
     bh_status(core, "C2", &g);
     assert_int_equal(bh_map_uint(g.msg.body, "running"), 2);
+    assert_int_equal(bh_map_uint(g.msg.body, "prefetched"), 48); /* not hidden */
     assert_int_equal(bh_map_uint(g.msg.body, "queued"), 0);
     bh_got_free(&g);
 }
@@ -393,6 +394,7 @@ static void test_status_reply_names_workers_and_functions(void **state)
     bh_map_str_is(body, "version", TMQ_VERSION);
     assert_int_equal(bh_map_uint(body, "queued"), 2);
     assert_int_equal(bh_map_uint(body, "running"), 3);
+    assert_int_equal(bh_map_uint(body, "prefetched"), 0);
 
     const msgpack_object *ws = bh_map_get(body, "workers");
     assert_non_null(ws);

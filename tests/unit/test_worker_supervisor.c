@@ -308,14 +308,9 @@ static void test_stranded_jobs_taken_back(void **state)
     assert_int_equal(tmq_sup_returned(fx->sup), 2);
 }
 
-/* Reclaim (a broker's REVOKE): every job an executor has not started comes back to the
- * front of the local queue, in order; the running one stays. */
-static void test_reclaim(void **state)
+/* Waits until no executor has a REVOKE unanswered (2 s at most). */
+static void await_reclaim(fx_t *fx)
 {
-    fx_t *fx = *state = fx_new(1);
-    batch_behind(fx, 300, 2);
-    assert_int_equal(tmq_sup_reclaim(fx->sup), 1);
-    assert_int_equal(tmq_sup_reclaim(fx->sup), 1); /* asked once, not twice */
     zmq_pollitem_t items[4];
     int64_t until = tmq_clock_ms() + 2000;
     while (tmq_sup_reclaiming(fx->sup) && tmq_clock_ms() < until) {
@@ -324,6 +319,17 @@ static void test_reclaim(void **state)
         tmq_sup_service(fx->sup, items, n);
     }
     assert_int_equal(tmq_sup_reclaiming(fx->sup), 0);
+}
+
+/* Reclaim (a broker's REVOKE): every job an executor has not started comes back to the
+ * front of the local queue, in order; the running one stays. */
+static void test_reclaim(void **state)
+{
+    fx_t *fx = *state = fx_new(1);
+    batch_behind(fx, 300, 2);
+    assert_int_equal(tmq_sup_reclaim(fx->sup, 5), 1);
+    assert_int_equal(tmq_sup_reclaim(fx->sup, 5), 1); /* asked once, not twice */
+    await_reclaim(fx);
     assert_int_equal(tmq_sup_returned(fx->sup), 2);
     assert_int_equal(tmq_sup_held(fx->sup), 1);
     assert_int_equal(fx->queue.size, 2);
@@ -333,7 +339,22 @@ static void test_reclaim(void **state)
     assert_int_equal(fx->ngot, 3);
     for (uint64_t j = 1; j <= 3; j++)
         assert_int_equal(count(fx, j), 1);
-    assert_int_equal(tmq_sup_reclaim(fx->sup), 0); /* nothing left to ask for */
+    assert_int_equal(tmq_sup_reclaim(fx->sup, 5), 0); /* nothing left to ask for */
+}
+
+/* Asked for fewer than it holds unstarted, an executor hands back that many from its tail. */
+static void test_reclaim_some(void **state)
+{
+    fx_t *fx = *state = fx_new(1);
+    batch_behind(fx, 300, 3);
+    assert_int_equal(tmq_sup_reclaim(fx->sup, 1), 1);
+    await_reclaim(fx);
+    assert_int_equal(tmq_sup_returned(fx->sup), 1);
+    assert_int_equal(fx->queue.size, 1);
+    assert_int_equal(tmq_wjob_first(&fx->queue)->jid, 4); /* the one that would run last */
+    run(fx, 4, 3000);
+    for (uint64_t j = 1; j <= 4; j++)
+        assert_int_equal(count(fx, j), 1);
 }
 
 /* A binary that cannot start: the job is reported once, and the slot backs off instead of
@@ -365,6 +386,7 @@ int main(void)
         cmocka_unit_test_teardown(test_broken_binary, teardown),
         cmocka_unit_test_teardown(test_stranded_jobs_taken_back, teardown),
         cmocka_unit_test_teardown(test_reclaim, teardown),
+        cmocka_unit_test_teardown(test_reclaim_some, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
