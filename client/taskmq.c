@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "endpoint.h"
 #include "log.h"
+#include "platform.h"
 #ifdef TMQ_HAVE_LOCAL
 #include "local.h"
 #endif
@@ -150,6 +151,9 @@ static int s_connect_and_run(const tmq_cli_t *o)
 
 int main(int argc, char **argv)
 {
+    /* Before anything opens a descriptor: with stdin closed (`taskmq map echo <&-`) libzmq's
+     * eventfd would become fd 0 and map would wait on it forever. */
+    tmq_std_fds_open();
     tmq_cli_t o;
     char err[256];
     if (tmq_cli_parse(&o, argc, argv, err, sizeof err) != 0) {
