@@ -331,7 +331,8 @@ static void test_jsonline_round_trip(void **state)
     }
 }
 
-/* The integer fast path packs exactly what the general JSON path packs. */
+/* The integer fast path packs exactly what the general JSON path packs, wherever jansson
+ * can hold the value (within int64, and anything that is not a plain integer). */
 static void test_jsonline_arg_fast_path(void **state)
 {
     (void)state;
@@ -351,8 +352,12 @@ static void test_jsonline_arg_fast_path(void **state)
                             "65536",
                             "999999999999999999",
                             "-999999999999999999",
-                            "12345678901234567890",
+                            "9223372036854775807",
+                            "-9223372036854775808",
+                            "1000000000000000000",
                             "1.5",
+                            "1e400",
+                            "[18446744073709551615]",
                             " 5",
                             "5 ",
                             "+5",
@@ -502,6 +507,59 @@ static void test_jsonline_input_modes(void **state)
     assert_int_equal(tmq_jsonline_arg(&sb, TMQ_INPUT_RAW, "\xfe\x00\xff", 3, NULL, 0), 0);
     assert_int_equal(sb.size, 5);
     assert_memory_equal(sb.data, "\xc4\x03\xfe\x00\xff", 5);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Whole numbers outside int64 but within INT64_MIN..UINT64_MAX are msgpack integers, by
+ * default and under --json (jansson alone calls them "too big integer"); beyond that range
+ * jansson decides: a string by default, an error under --json. */
+static void test_jsonline_big_integers(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t len; /* of want: the msgpack bytes */
+        const char *want;
+    } ints[] = {
+        {"18446744073709551615", 9, "\xcf\xff\xff\xff\xff\xff\xff\xff\xff"},
+        {"9223372036854775808", 9, "\xcf\x80\x00\x00\x00\x00\x00\x00\x00"},
+        {"12345678901234567890", 9, "\xcf\xab\x54\xa9\x8c\xeb\x1f\x0a\xd2"},
+        {"9223372036854775807", 9, "\xcf\x7f\xff\xff\xff\xff\xff\xff\xff"},
+        {"-9223372036854775808", 9, "\xd3\x80\x00\x00\x00\x00\x00\x00\x00"},
+        {"-1", 1, "\xff"},
+    };
+    static const tmq_input_mode_t modes[] = {TMQ_INPUT_AUTO, TMQ_INPUT_JSON};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    char err[256];
+    for (size_t m = 0; m < 2; m++) {
+        for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+            const char *t = ints[i].text;
+            assert_int_equal(tmq_jsonline_arg(&sb, modes[m], t, strlen(t), err, sizeof err), 0);
+            if (sb.size != ints[i].len || memcmp(sb.data, ints[i].want, ints[i].len) != 0)
+                fail_msg("'%s' (mode %d) did not pack as a msgpack integer", t, modes[m]);
+        }
+        /* the same as stdin lines */
+        assert_int_equal(
+            tmq_jsonline_input(&sb, modes[m], false, "18446744073709551615\r", 21, err, sizeof err),
+            TMQ_LINE_JOB);
+        assert_memory_equal(sb.data, ints[0].want, 9);
+    }
+    /* one past either end, and integers inside containers: jansson's */
+    static const char *beyond[] = {"18446744073709551616", "-9223372036854775809",
+                                   "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof beyond / sizeof beyond[0]; i++) {
+        const char *t = beyond[i];
+        assert_int_equal(tmq_jsonline_arg(&sb, TMQ_INPUT_AUTO, t, strlen(t), err, sizeof err), 0);
+        assert_true(((uint8_t)sb.data[0] & 0xe0) == 0xa0 || (uint8_t)sb.data[0] == 0xd9);
+        assert_int_equal(tmq_jsonline_arg(&sb, TMQ_INPUT_JSON, t, strlen(t), err, sizeof err), -1);
+        assert_non_null(strstr(err, "too big"));
+    }
+    S_LINE(TMQ_INPUT_AUTO, false, "18446744073709551616", TMQ_LINE_JOB, "\"18446744073709551616\"");
+    S_LINE(TMQ_INPUT_JSON, false, "[18446744073709551615]", TMQ_LINE_BAD,
+           "too big integer near '18446744073709551615'");
+    S_LINE(TMQ_INPUT_RAW, false, "18446744073709551615", TMQ_LINE_JOB,
+           "\"18446744073709551615\""); /* --raw: never parsed */
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -815,6 +873,7 @@ int main(void)
         cmocka_unit_test(test_jsonline_arg_fast_path),
         cmocka_unit_test(test_jsonline_result_lines),
         cmocka_unit_test(test_jsonline_input_modes),
+        cmocka_unit_test(test_jsonline_big_integers),
         cmocka_unit_test(test_jsonline_tag),
         cmocka_unit_test(test_cli_map_and_options_anywhere),
         cmocka_unit_test(test_cli_usage_errors),
