@@ -806,14 +806,22 @@ static void test_progress_format(void **state)
     assert_string_equal(text, "[##########----------] 5000/10000  3 failed  45210 jobs/s  0.1 s  "
                               "ETA 0.1 s");
     tmq_progress_format(text, sizeof text, 0, 0, 0, false, 0, 0);
-    assert_string_equal(text, "[--------------------] 0/0+  0 failed  0 jobs/s  0.0 s");
+    assert_string_equal(text, "[--------------------] 0/0+  0 failed  0.0 jobs/s  0.0 s");
     tmq_progress_format(text, sizeof text, 120, 1, 300, false, 24.0, 5000);
     assert_string_equal(text, "[########------------] 120/300+  1 failed  24 jobs/s  5.0 s");
     tmq_progress_format(text, sizeof text, 7, 0, 7, true, 1.0, 125000);
-    assert_string_equal(text, "[####################] 7/7  0 failed  1 jobs/s  2:05  ETA 0.0 s");
+    assert_string_equal(text, "[####################] 7/7  0 failed  1.0 jobs/s  2:05  ETA 0.0 s");
     tmq_progress_format(text, sizeof text, 10, 0, 100000, true, 10.0, 3723000);
     assert_string_equal(text, "[--------------------] 10/100000  0 failed  10 jobs/s  1:02:03  "
                               "ETA 2:46:39");
+    /* not measured yet: no number, no ETA; a slow rate keeps a decimal */
+    tmq_progress_format(text, sizeof text, 3, 0, 10, true, -1, 200);
+    assert_string_equal(text, "[######--------------] 3/10  0 failed  - jobs/s  0.2 s");
+    tmq_progress_format(text, sizeof text, 3, 0, 10, true, 0.25, 12000);
+    assert_string_equal(text,
+                        "[######--------------] 3/10  0 failed  0.2 jobs/s  12.0 s  ETA 28.0 s");
+    tmq_progress_format(text, sizeof text, 3, 0, 10, true, 0, 12000); /* stalled: no ETA */
+    assert_string_equal(text, "[######--------------] 3/10  0 failed  0.0 jobs/s  12.0 s");
 
     tmq_progress_summary(text, sizeof text, 200, 0, 8130);
     assert_string_equal(text, "200 jobs, 0 failed, 8.1 s, 24.6 jobs/s");
@@ -830,8 +838,76 @@ static void test_progress_format(void **state)
     assert_false(tmq_progress_wanted(-1, false, false));
     assert_true(tmq_progress_wanted(1, false, true));
     assert_false(tmq_progress_wanted(0, true, false));
+}
 
-    /* Drawn at most every interval; cleared with \r + erase; the summary after. */
+/* The last bar drawn into a memstream's text: from its last \r to the erase after it. */
+static void s_last_bar(const char *out, char *bar, size_t len)
+{
+    const char *end = NULL, *from = NULL;
+    for (const char *s = out; (s = strstr(s, "\r[")); s++)
+        from = s + 1;
+    assert_non_null(from);
+    end = strstr(from, "\033[K");
+    assert_non_null(end);
+    snprintf(bar, len, "%.*s", (int)(end - from), from);
+}
+
+/* The rate with an explicit clock: a result every 30 ms (33 jobs/s), the bar erased before
+ * each one and redrawn right after, as on a terminal shared with stdout. Redrawing 1 ms
+ * after each erase used to measure the rate over 1 ms windows ("1600 jobs/s ... ETA 0.0 s"),
+ * and ticks in the same millisecond dropped their jobs from it. */
+static void test_progress_rate(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    tmq_progress_t p;
+    tmq_progress_init(&p, f, true, 10000);
+    assert_true(tmq_progress_rate(&p, 0, 10000) < 0);
+    uint64_t done = 0;
+    int64_t now = 10000;
+    char bar[200];
+    while (done < 60) { /* 1.8 s */
+        now += 30;
+        tmq_progress_clear(&p);
+        done++;
+        tmq_progress_tick(&p, done, 0, 100, true, now);     /* redrawn at once */
+        tmq_progress_tick(&p, done, 0, 100, true, now);     /* same ms */
+        tmq_progress_tick(&p, done, 0, 100, true, now + 1); /* 1 ms later */
+        if (now == 10000 + 30 * 10) {                       /* 0.3 s: too early to tell */
+            fflush(f);
+            s_last_bar(out, bar, sizeof bar);
+            assert_string_equal(bar, "[##------------------] 10/100  0 failed  - jobs/s  0.3 s");
+        }
+    }
+    double rate = tmq_progress_rate(&p, done, now);
+    if (rate < 32.5 || rate > 34.5) fail_msg("rate %.2f, want 33.3", rate);
+    fflush(f);
+    s_last_bar(out, bar, sizeof bar);
+    assert_string_equal(bar,
+                        "[############--------] 60/100  0 failed  33 jobs/s  1.8 s  ETA 1.2 s");
+
+    /* Then nothing finishes for 6 s: the window slides past the last result, rate 0. */
+    for (int i = 0; i < 60; i++) {
+        now += 100;
+        tmq_progress_tick(&p, done, 0, 100, true, now);
+    }
+    assert_true(tmq_progress_rate(&p, done, now) == 0.0);
+    /* ... and a burst of 40 in one millisecond counts in full: 40 jobs over the window. */
+    tmq_progress_tick(&p, done + 40, 0, 100, true, now);
+    rate = tmq_progress_rate(&p, done + 40, now);
+    if (rate < 7.5 || rate > 8.5) fail_msg("rate after a burst %.2f, want ~8 (40 in 5 s)", rate);
+    tmq_progress_finish(&p, 100, 0, now);
+    fclose(f);
+    free(out);
+}
+
+/* Drawn at most every interval while on screen, at once after an erase; cleared with \r +
+ * erase; the summary after. */
+static void test_progress_draws(void **state)
+{
+    (void)state;
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
@@ -880,6 +956,8 @@ int main(void)
         cmocka_unit_test(test_cli_help_and_version),
         cmocka_unit_test(test_cli_broker_default),
         cmocka_unit_test(test_progress_format),
+        cmocka_unit_test(test_progress_rate),
+        cmocka_unit_test(test_progress_draws),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
