@@ -642,21 +642,34 @@ static void test_cli_map_and_options_anywhere(void **state)
     tmq_cli_free(&o);
 
     argv = S_ARGV("submit", "--local", "2", "primes", "100", "--connect-timeout", "1000",
-                  "--no-progress");
+                  "--timeout", "0", "--raw");
     assert_int_equal(s_parse(&o, argv, err), 0);
     assert_int_equal(o.cmd, TMQ_CLI_SUBMIT);
     assert_int_equal(o.local, 2);
     assert_int_equal(o.connect_timeout_ms, 1000);
-    assert_int_equal(o.progress, 0);
+    assert_int_equal(o.timeout_ms, 0);
+    assert_true(o.raw);
     assert_string_equal(o.function, "primes");
     assert_int_equal(o.nargs, 1);
     tmq_cli_free(&o);
 
-    argv = S_ARGV("status", "--json", "--progress");
+    argv = S_ARGV("--no-progress", "map", "echo", "--progress");
+    assert_int_equal(s_parse(&o, argv, err), 0);
+    assert_int_equal(o.progress, 1); /* the last one counts */
+    tmq_cli_free(&o);
+
+    argv = S_ARGV("status", "--json", "-v");
     assert_int_equal(s_parse(&o, argv, err), 0);
     assert_int_equal(o.cmd, TMQ_CLI_STATUS);
     assert_true(o.json);
-    assert_int_equal(o.progress, 1);
+    assert_int_equal(o.verbose, 1);
+    tmq_cli_free(&o);
+
+    argv = S_ARGV("keygen", "--force", "/tmp/k");
+    assert_int_equal(s_parse(&o, argv, err), 0);
+    assert_int_equal(o.cmd, TMQ_CLI_KEYGEN);
+    assert_true(o.force);
+    assert_string_equal(o.function, "/tmp/k");
     tmq_cli_free(&o);
 
     argv = S_ARGV("map", "--tag", "echo", "--raw", "--keep-empty");
@@ -729,6 +742,179 @@ static void test_cli_usage_errors(void **state)
     tmq_cli_free(&o);
 }
 
+/* Each option is for some subcommands; given to another it is a usage error that says
+ * which, naming the first such option as given (before or after the subcommand). */
+static void test_cli_options_per_subcommand(void **state)
+{
+    (void)state;
+    const struct {
+        char **argv;
+        const char *err;
+    } cases[] = {
+        {S_ARGV("submit", "echo", "1", "--tag"), "--tag is for map"},
+        {S_ARGV("submit", "--ordered", "echo"), "--ordered is for map"},
+        {S_ARGV("--keep-empty", "submit", "echo"), "--keep-empty is for map"},
+        {S_ARGV("submit", "echo", "--progress"), "--progress is for map"},
+        {S_ARGV("submit", "echo", "--no-progress"), "--no-progress is for map"},
+        {S_ARGV("submit", "echo", "--no-progress", "--tag"), "--no-progress is for map"},
+        {S_ARGV("--tag", "submit", "echo", "--ordered"), "--tag is for map"},
+        {S_ARGV("status", "--timeout", "5"), "--timeout is for map and submit"},
+        {S_ARGV("functions", "--raw"), "--raw is for map and submit"},
+        {S_ARGV("status", "--progress"), "--progress is for map"},
+        {S_ARGV("keygen", "k", "--json"), "--json is for map, submit, status and functions"},
+        {S_ARGV("keygen", "k", "--broker", "tcp://h:1"),
+         "--broker is for map, submit, status and functions"},
+        {S_ARGV("map", "echo", "--force"), "--force is for keygen"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tmq_cli_t o;
+        char err[256];
+        assert_int_equal(s_parse(&o, cases[i].argv, err), TMQ_EXIT_USAGE);
+        assert_string_equal(err, cases[i].err);
+        tmq_cli_free(&o);
+    }
+    /* --help still wins: `taskmq submit --tag --help` shows submit's help */
+    tmq_cli_t o;
+    char err[256];
+    assert_int_equal(s_parse(&o, S_ARGV("submit", "--tag", "--help"), err), 0);
+    assert_true(o.help);
+    tmq_cli_free(&o);
+}
+
+/* A near miss names the nearest option or subcommand (at most two edits, a swap of two
+ * letters counting one); after a subcommand the hint points at its help. */
+static void test_cli_did_you_mean(void **state)
+{
+    (void)state;
+    const struct {
+        char **argv;
+        const char *err;
+        const char *usage; /* what tmq_cli_usage prints, second line */
+    } cases[] = {
+        {S_ARGV("map", "--ordred", "echo"), "unknown option '--ordred' (did you mean '--ordered'?)",
+         "Try 'taskmq map --help'."},
+        {S_ARGV("mapp", "echo"), "unknown subcommand 'mapp' (did you mean 'map'?)",
+         "Try 'taskmq --help'."},
+        {S_ARGV("sumbit", "echo"), "unknown subcommand 'sumbit' (did you mean 'submit'?)",
+         "Try 'taskmq --help'."},
+        {S_ARGV("stauts"), "unknown subcommand 'stauts' (did you mean 'status'?)",
+         "Try 'taskmq --help'."},
+        {S_ARGV("fuctions"), "unknown subcommand 'fuctions' (did you mean 'functions'?)",
+         "Try 'taskmq --help'."},
+        {S_ARGV("frobnicate"), "unknown subcommand 'frobnicate'", "Try 'taskmq --help'."},
+        {S_ARGV("--ordred", "map", "echo"), "unknown option '--ordred' (did you mean '--ordered'?)",
+         "Try 'taskmq map --help'."},
+        {S_ARGV("submit", "echo", "--timout=5"),
+         "unknown option '--timout=5' (did you mean '--timeout'?)", "Try 'taskmq submit --help'."},
+        {S_ARGV("status", "--jsno"), "unknown option '--jsno' (did you mean '--json'?)",
+         "Try 'taskmq status --help'."},
+        {S_ARGV("map", "-ordered", "echo"), "unknown option '-ordered' (did you mean '--ordered'?)",
+         "Try 'taskmq map --help'."},
+        {S_ARGV("map", "--progres", "echo"),
+         "unknown option '--progres' (did you mean '--progress'?)", "Try 'taskmq map --help'."},
+        {S_ARGV("map", "--bogus", "echo"), "unknown option '--bogus'", "Try 'taskmq map --help'."},
+        {S_ARGV("map", "-x", "echo"), "unknown option '-x'", "Try 'taskmq map --help'."},
+        {S_ARGV("--a", "map"), "unknown option '--a'", "Try 'taskmq map --help'."},
+        {S_ARGV("submit", "echo", "--tag"), "--tag is for map", "Try 'taskmq submit --help'."},
+        {S_ARGV("keygen"), "missing PATH", "Try 'taskmq keygen --help'."},
+        {S_ARGV("--timeout", "x"), "--timeout: 'x' is not a number in 0..2147483647",
+         "Try 'taskmq --help'."},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tmq_cli_t o;
+        char err[256];
+        assert_int_equal(s_parse(&o, cases[i].argv, err), TMQ_EXIT_USAGE);
+        assert_string_equal(err, cases[i].err);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+        tmq_cli_usage(out, o.cmd, err);
+        fclose(out);
+        char want[512];
+        snprintf(want, sizeof want, "taskmq: %s\n%s\n", cases[i].err, cases[i].usage);
+        assert_string_equal(text, want);
+        free(text);
+        tmq_cli_free(&o);
+    }
+    assert_string_equal(tmq_cli_cmd_name(TMQ_CLI_FUNCTIONS), "functions");
+    assert_null(tmq_cli_cmd_name(TMQ_CLI_NONE));
+}
+
+/* The help text for cmd, as a string the caller frees. */
+static char *s_help(tmq_cli_cmd_t cmd)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    tmq_cli_help(out, cmd);
+    fclose(out);
+    return text;
+}
+
+/* The text of help from the line starting with `from` up to the next line that does not
+ * start with a space (the next heading), as a string the caller frees. */
+static char *s_section(const char *help, const char *from)
+{
+    const char *start = strstr(help, from);
+    assert_non_null(start);
+    const char *end = strchr(start, '\n');
+    while (end && end[1] == ' ')
+        end = strchr(end + 1, '\n');
+    return strndup(start, end ? (size_t)(end - start) : strlen(start));
+}
+
+/* Each help lists what applies to its subcommand only: map's options are not job options,
+ * submit's help never speaks of lines, --timeout 0 means none, --local says where the
+ * worker comes from and that failing to start it exits 3. */
+static void test_cli_help_per_subcommand(void **state)
+{
+    (void)state;
+    static const char *map_only[] = {"--ordered", "--tag", "--keep-empty", "--progress"};
+    char *all = s_help(TMQ_CLI_NONE);
+    char *jobs = s_section(all, "Job options (map, submit):");
+    char *mapsec = s_section(all, "Map options (map only):");
+    for (size_t i = 0; i < sizeof map_only / sizeof map_only[0]; i++) {
+        if (strstr(jobs, map_only[i])) fail_msg("'Job options' lists %s", map_only[i]);
+        if (!strstr(mapsec, map_only[i])) fail_msg("'Map options' lacks %s", map_only[i]);
+    }
+    assert_non_null(
+        strstr(jobs, "--timeout MS           per-job time limit in ms (0 or absent: none)"));
+    assert_non_null(strstr(all, "$TASKMQ_WORKER when set, else taskmq-worker beside this taskmq"));
+    assert_non_null(strstr(all, "taskmq-worker found in PATH"));
+    assert_non_null(strstr(all, "or --local could not start its cluster"));
+    free(jobs);
+    free(mapsec);
+    free(all);
+
+    char *submit = s_help(TMQ_CLI_SUBMIT);
+    if (strstr(submit, "line")) fail_msg("submit's help speaks of lines:\n%s", submit);
+    for (size_t i = 0; i < sizeof map_only / sizeof map_only[0]; i++)
+        if (strstr(submit, map_only[i])) fail_msg("submit's help lists %s", map_only[i]);
+    assert_non_null(strstr(submit, "--timeout MS"));
+    assert_non_null(strstr(submit, "ARG must be JSON"));
+    assert_non_null(strstr(submit, "or --local could not start its cluster"));
+    free(submit);
+
+    char *map = s_help(TMQ_CLI_MAP);
+    for (size_t i = 0; i < sizeof map_only / sizeof map_only[0]; i++)
+        if (!strstr(map, map_only[i])) fail_msg("map's help lacks %s", map_only[i]);
+    assert_non_null(strstr(map, "(0 or absent: none)"));
+    assert_null(strstr(map, "--force"));
+    free(map);
+
+    char *keygen = s_help(TMQ_CLI_KEYGEN);
+    assert_non_null(strstr(keygen, "--force"));
+    assert_null(strstr(keygen, "--broker"));
+    free(keygen);
+    for (tmq_cli_cmd_t c = TMQ_CLI_STATUS; c <= TMQ_CLI_FUNCTIONS; c++) {
+        char *text = s_help(c);
+        assert_null(strstr(text, "--timeout"));
+        assert_null(strstr(text, "--tag"));
+        assert_non_null(strstr(text, "3 no broker answers"));
+        free(text);
+    }
+}
+
 static void test_cli_help_and_version(void **state)
 {
     (void)state;
@@ -761,9 +947,14 @@ static void test_cli_help_and_version(void **state)
         /* map, submit and the overview state every exit status */
         if (cases[i].cmd == TMQ_CLI_MAP || cases[i].cmd == TMQ_CLI_SUBMIT ||
             cases[i].cmd == TMQ_CLI_NONE) {
-            static const char *exits[] = {
-                "0 every job",       "1 some job",      "2 usage",          "3 no broker",
-                "4 lost the broker", "130 interrupted", "141 stdout closed"};
+            bool one = cases[i].cmd == TMQ_CLI_SUBMIT;
+            const char *exits[] = {one ? "0 the job" : "0 every job",
+                                   one ? "1 the job" : "1 some job",
+                                   "2 usage",
+                                   "3 no broker",
+                                   "4 lost the broker",
+                                   "130 interrupted",
+                                   "141 stdout closed"};
             for (size_t k = 0; k < sizeof exits / sizeof exits[0]; k++)
                 if (!strstr(text, exits[k])) fail_msg("help %d lacks '%s'", cases[i].cmd, exits[k]);
         }
@@ -953,6 +1144,9 @@ int main(void)
         cmocka_unit_test(test_jsonline_tag),
         cmocka_unit_test(test_cli_map_and_options_anywhere),
         cmocka_unit_test(test_cli_usage_errors),
+        cmocka_unit_test(test_cli_options_per_subcommand),
+        cmocka_unit_test(test_cli_did_you_mean),
+        cmocka_unit_test(test_cli_help_per_subcommand),
         cmocka_unit_test(test_cli_help_and_version),
         cmocka_unit_test(test_cli_broker_default),
         cmocka_unit_test(test_progress_format),
