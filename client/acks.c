@@ -178,7 +178,8 @@ static void s_unserved(tmq_acks_t *a, const tmq_msg_t *ack)
         memcpy(copy, fn, len);
         copy[len] = '\0';
         a->unserved[a->nunserved++] = copy;
-        tmq_log_limited(TMQ_LOG_INFO, &a->log_rate, 5,
+        /* A warning, not info: without it a user sees nothing at all while jobs wait. */
+        tmq_log_limited(TMQ_LOG_WARN, &a->log_rate, 5,
                         "client: jobs for '%s' wait at the broker: no worker is connected yet",
                         copy);
     }

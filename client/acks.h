@@ -62,8 +62,8 @@ void tmq_acks_sent(tmq_acks_t *a, const void *body, size_t len);
 /* Handles an ACK: each rejected job still in `inflight` is reported to fail(), except those
  * refused "queue full" when hold_full: they are held for resubmission. An ACK with `error`
  * fails every job of the SUBMIT it answers with "bad SUBMIT: <why>" (status REJECTED).
- * Functions named in `unserved` are logged at info level, once each until an ACK without
- * them. */
+ * Functions named in `unserved` are logged as a warning (shown by default, by the tool and
+ * the shared library alike), once each until an ACK without them. */
 void tmq_acks_on_ack(tmq_acks_t *a, const tmq_msg_t *ack, const tmq_idmap_t *inflight,
                      bool hold_full, tmq_acks_fail_fn fail, void *arg);
 

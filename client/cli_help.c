@@ -14,7 +14,8 @@ static const char s_options[] =
     "                         $TASKMQ_WORKER when set, else taskmq-worker beside this taskmq\n"
     "                         binary, else taskmq-worker found in PATH\n"
     "  -v, --verbose          log what happens to stderr: the broker address and its answer,\n"
-    "                         why jobs wait, backpressure, a lost broker (-vv: debug)\n"
+    "                         backpressure, a lost broker (-vv: debug); that jobs wait\n"
+    "                         because no worker is connected is told without -v\n"
     "  -h, --help             this help;  -V, --version: the version\n";
 
 static const char s_job_options[] =

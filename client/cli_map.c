@@ -65,12 +65,12 @@ static void s_say(s_map_t *m, const char *fmt, ...)
 {
     tmq_progress_clear(&m->progress);
     fflush(stdout);
+    char text[1024];
     va_list ap;
     va_start(ap, fmt);
-    fputs("taskmq: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "taskmq: %s\n", text); /* one write: stderr is unbuffered */
 }
 
 static void s_say_unserved(s_map_t *m)
@@ -362,6 +362,8 @@ int tmq_cli_map(tmq_client_t *c, const tmq_cli_t *o)
     s_map_t m;
     s_init(&m, c, o);
     bool from_stdin = o->nargs == 0;
+    if (from_stdin && isatty(STDIN_FILENO)) /* else a person may wait for output in silence */
+        s_say(&m, "reading jobs from stdin, one per line (Ctrl-D ends)");
     if (!from_stdin) s_args(&m);
     s_run(&m, from_stdin);
     if (!m.unserved && !m.lost) s_drain(&m);

@@ -33,3 +33,4 @@ tmq_integration_test(it_status_functions SCRIPT test_status_functions.sh TIMEOUT
 tmq_integration_test(it_std_fds SCRIPT test_std_fds.sh TIMEOUT 60)
 tmq_integration_test(it_keygen SCRIPT test_keygen.sh TIMEOUT 60)
 set_tests_properties(it_keygen PROPERTIES SKIP_RETURN_CODE 77)
+tmq_integration_test(it_waiting SCRIPT test_waiting.sh TIMEOUT 60)
