@@ -33,6 +33,8 @@
 #define S_BATCH_BYTES (256u << 10) /* ... or at this many bytes */
 #define S_WINDOW 20000             /* jobs awaiting a result from the broker */
 #define S_BROKER_LIVENESS 5        /* heartbeats of broker silence before giving up */
+/* The error text of jobs failed TMQ_RESULT_LOST (taskmq/client.h states both); the client's
+ * error says the same in a sentence ("the broker shut down", "lost contact ... (why)"). */
 #define S_SHUT_DOWN "broker shut down"
 #define S_LOST "lost contact with the broker"
 
@@ -61,7 +63,8 @@ struct tmq_client_t {
     void *status_body; /* the answer to the latest STATUS, once it arrived */
     size_t status_len;
     tmq_rate_t log_rate;
-    char error[256]; /* tmq_client_error */
+    char error[256];    /* tmq_client_error */
+    char lost_why[256]; /* tmq_client_lost_reason: error when jobs were last failed LOST */
 };
 
 /* ---- the registry of live clients, for a clean exit without tmq_client_destroy ---- */
@@ -175,9 +178,12 @@ static void s_fail_drained(uint64_t id, void *value, void *arg)
 }
 
 /* Every job still awaiting a result fails at once with why (the broker is gone, or never
- * was ours): callers waiting for them are released. Jobs not yet sent are dropped too. */
+ * was ours): callers waiting for them are released. Jobs not yet sent are dropped too. LOST
+ * ones keep the client's error as the reason they were lost. */
 static void s_fail_all(tmq_client_t *c, tmq_result_status_t status, const char *why)
 {
+    if (status == TMQ_RESULT_LOST && tmq_idmap_count(&c->inflight))
+        snprintf(c->lost_why, sizeof c->lost_why, "%s", c->error);
     tmq_acks_reset(&c->acks); /* their ACKs will not come */
     tmq_batch_reset(&c->batch);
     s_fail_all_t f = {&c->results, status, why};
@@ -236,7 +242,7 @@ static void s_on_welcome(tmq_client_t *c, const tmq_msg_t *m)
 /* BYE: the broker shuts down. Nothing awaited will come; a later wait_ready greets again. */
 static void s_on_bye(tmq_client_t *c)
 {
-    snprintf(c->error, sizeof c->error, "the broker shut down");
+    snprintf(c->error, sizeof c->error, "the " S_SHUT_DOWN);
     tmq_info("client: the broker at %s shut down; failing %zu jobs", c->endpoint,
              tmq_idmap_count(&c->inflight));
     c->welcomed = false;
@@ -469,6 +475,11 @@ void tmq_client_destroy(tmq_client_t **cp)
 const char *tmq_client_error(const tmq_client_t *c)
 {
     return c ? c->error : "";
+}
+
+const char *tmq_client_lost_reason(const tmq_client_t *c)
+{
+    return c ? c->lost_why : "";
 }
 
 int tmq_client_wait_ready(tmq_client_t *c, int timeout_ms)

@@ -50,6 +50,13 @@ int tmq_client_wait_ready(tmq_client_t *c, int timeout_ms);
  * the next call on c. */
 const char *tmq_client_error(const tmq_client_t *c);
 
+/* Why jobs were last failed TMQ_RESULT_LOST: tmq_client_error as it was then ("the broker
+ * shut down" after its BYE, "lost contact with the broker (silent for 5000 ms)"), kept when
+ * a broker answers again and tmq_client_error becomes "" — so it still explains LOST results
+ * read after a reconnect; "" while no job was lost. Borrowed: valid until the next call on
+ * c. */
+const char *tmq_client_lost_reason(const tmq_client_t *c);
+
 /* Default per-job settings for later submissions: time limit in ms (0 = none) and retries
  * after an executor dies (-1 = the broker's default). */
 void tmq_client_set_timeout(tmq_client_t *c, uint32_t timeout_ms);

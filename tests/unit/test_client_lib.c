@@ -242,14 +242,23 @@ static void s_complete(s_fake_t *f)
     tmq_batch_destroy(&b);
 }
 
-/* A command from the test on the actor pipe: "$TERM" (stop; returns true) or "BYE" (say
- * BYE to the client, as a broker shutting down does). */
+/* A command from the test on the actor pipe: "$TERM" (stop; returns true), "BYE" (say
+ * BYE to the client, as a broker shutting down does) or "FORGET" (drop every queued job and
+ * answer as a restarted broker does to a client it does not know: ERROR unknown peer). */
 static bool s_command(s_fake_t *f, zsock_t *pipe)
 {
     char *cmd = zstr_recv(pipe);
     bool term = !cmd || strcmp(cmd, "$TERM") == 0;
     if (cmd && strcmp(cmd, "BYE") == 0) {
         tmq_wire_send_empty(f->router, f->rid, f->rid_len, TMQ_CMD_BYE);
+        zsock_signal(pipe, 0);
+    }
+    if (cmd && strcmp(cmd, "FORGET") == 0) {
+        while (f->count) {
+            free(f->jobs[f->head++].data);
+            f->count--;
+        }
+        tmq_wire_send_error(f->router, f->rid, f->rid_len, TMQ_ERR_UNKNOWN_PEER, "unknown peer");
         zsock_signal(pipe, 0);
     }
     zstr_free(&cmd);
@@ -378,6 +387,7 @@ static void test_lib_round_trip(void **state)
     assert_int_equal(tmq_client_wait_ready(c, 2000), 0);
     assert_int_equal(atomic_load(&x->fb.hellos), 1);
     assert_string_equal(tmq_client_error(c), "");
+    assert_string_equal(tmq_client_lost_reason(c), "");
 
     uint8_t arg[16];
     for (uint64_t i = 0; i < 3; i++) {
@@ -791,10 +801,14 @@ static void test_lib_broker_lost(void **state)
     assert_true(took >= 150 && took < 1500);
     assert_int_equal(tmq_pending(x->c), 0);
     assert_string_equal(tmq_client_error(x->c), "lost contact with the broker (silent for 200 ms)");
-    /* Waiting for a broker again greets it again, and all is well once it answers. */
+    assert_string_equal(tmq_client_lost_reason(x->c), tmq_client_error(x->c));
+    /* Waiting for a broker again greets it again, and all is well once it answers; why the
+     * jobs were lost is still known. */
     assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
     assert_int_equal(atomic_load(&x->fb.hellos), 2);
     assert_string_equal(tmq_client_error(x->c), "");
+    assert_string_equal(tmq_client_lost_reason(x->c),
+                        "lost contact with the broker (silent for 200 ms)");
 }
 
 static const fake_cfg_t s_beating = {.heartbeat_ms = 40, .hold = true, .beat = true};
@@ -838,10 +852,35 @@ static void test_lib_broker_bye(void **state)
     assert_true(zclock_mono() - t0 < 500); /* at once, not after 5 heartbeats */
     assert_int_equal(tmq_pending(x->c), 0);
     assert_string_equal(tmq_client_error(x->c), "the broker shut down");
+    assert_string_equal(tmq_client_lost_reason(x->c), "the broker shut down");
     assert_int_equal(atomic_load(&x->fb.hellos), 1);
     assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0); /* says HELLO again */
     assert_int_equal(atomic_load(&x->fb.hellos), 2);
     assert_string_equal(tmq_client_error(x->c), "");
+    assert_string_equal(tmq_client_lost_reason(x->c), "the broker shut down");
+}
+
+/* A restarted broker does not know us (ERROR unknown peer): the jobs it held fail LOST and
+ * the client greets it at once, so by the time the results are read the error is cleared;
+ * tmq_client_lost_reason still says why they were lost, which is what the tool prints. */
+static void test_lib_lost_reason_after_restart(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    s_submit_echo(x->c, 3);
+    tmq_flush(x->c);
+    while (atomic_load(&x->fb.jobs_in) < 3)
+        usleep(1000);
+    zstr_send(x->fake, "FORGET");
+    zsock_wait(x->fake);
+    static uint8_t seen[3];
+    assert_int_equal(s_collect(x->c, 3, seen, 3, "lost contact with the broker"), 3);
+    for (int i = 0; i < 200 && atomic_load(&x->fb.hellos) < 2; i++)
+        usleep(5000);
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0); /* the WELCOME cleared the error */
+    assert_string_equal(tmq_client_error(x->c), "");
+    assert_string_equal(tmq_client_lost_reason(x->c),
+                        "lost contact with the broker (it restarted and does not know us)");
 }
 
 static const fake_cfg_t s_worker_port = {.wrong_port = true};
@@ -942,6 +981,7 @@ int main(void)
         S_TEST_WITH(test_lib_broker_lost, &s_silent),
         S_TEST_WITH(test_lib_broker_alive_keeps_jobs, &s_beating),
         S_TEST_WITH(test_lib_broker_bye, &s_held),
+        S_TEST_WITH(test_lib_lost_reason_after_restart, &s_held),
         S_TEST_WITH(test_lib_wrong_port, &s_worker_port),
         S_TEST_WITH(test_lib_ack_error, &s_refusing),
         S_TEST_WITH(test_lib_unserved_logged_once, &s_unserved),
