@@ -459,10 +459,13 @@ void tmq_client_destroy(tmq_client_t **cp)
     if (!cp || !*cp) return;
     tmq_client_t *c = *cp;
     *cp = NULL;
+    /* Off the list under the lock, stopped outside it: stopping joins the actor's thread,
+     * which must not hold up other clients' new/destroy (nor exit). Once off the list the
+     * exit handler no longer touches c, so only this thread stops it. */
     pthread_mutex_lock(&s_live_lock);
     tmq_list_remove(&s_live, &c->live);
-    s_stop_conn(c);
     pthread_mutex_unlock(&s_live_lock);
+    s_stop_conn(c);
     tmq_batch_destroy(&c->batch);
     tmq_idmap_destroy(&c->inflight);
     tmq_resq_destroy(&c->results);
