@@ -56,6 +56,8 @@ struct tmq_client_t {
     uint32_t heartbeat_ms; /* from WELCOME */
     size_t window;
     tmq_batch_t batch;    /* submitted, not yet sent */
+    uint64_t *batch_cids; /* the client ids of batch's jobs, in order (batch.count of them) */
+    size_t batch_cids_cap;
     tmq_idmap_t inflight; /* ids awaiting a result (values unused) */
     tmq_acks_t acks;
     tmq_resq_t results; /* arrived, not yet returned by tmq_next */
@@ -128,8 +130,9 @@ static void s_send_batch(tmq_client_t *c)
 {
     if (c->batch.count == 0) return;
     size_t len;
+    size_t n = c->batch.count;
     void *body = tmq_batch_finish(&c->batch, TMQ_CMD_SUBMIT, 0, &len);
-    tmq_acks_sent(&c->acks, body, len);
+    tmq_acks_sent(&c->acks, body, len, c->batch_cids, n);
     s_send(c, TMQ_CMD_SUBMIT, &body, len);
 }
 
@@ -138,6 +141,11 @@ static void s_enqueue(tmq_client_t *c, const tmq_submit_item_t *it)
 {
     if (c->batch.count > 0 && c->batch.buf.size + it->arg_len + it->fn_len + 32 > S_BATCH_BYTES)
         s_send_batch(c);
+    if (c->batch.count == c->batch_cids_cap) {
+        c->batch_cids_cap = c->batch_cids_cap ? c->batch_cids_cap * 2 : S_BATCH_JOBS;
+        c->batch_cids = tmq_xrealloc(c->batch_cids, c->batch_cids_cap * sizeof *c->batch_cids);
+    }
+    c->batch_cids[c->batch.count] = it->cid;
     tmq_batch_add_submit(&c->batch, it);
     if (c->batch.count >= S_BATCH_JOBS || c->batch.buf.size >= S_BATCH_BYTES) s_send_batch(c);
 }
@@ -467,6 +475,7 @@ void tmq_client_destroy(tmq_client_t **cp)
     pthread_mutex_unlock(&s_live_lock);
     s_stop_conn(c);
     tmq_batch_destroy(&c->batch);
+    free(c->batch_cids);
     tmq_idmap_destroy(&c->inflight);
     tmq_resq_destroy(&c->results);
     tmq_acks_destroy(&c->acks);

@@ -10,6 +10,8 @@
  * Every test runs with one fixture: a fake with the test's settings and a client of it. The
  * status reply is also rendered as `taskmq status` and `taskmq functions` show it.
  */
+#include "acks.h"
+#include "idmap.h"
 #include "jsonmp.h"
 #include "log.h"
 #include "proto.h"
@@ -960,6 +962,96 @@ static void test_lib_unserved_logged_once(void **state)
     assert_non_null(strstr(log, " WARN client: jobs for 'sum'"));
 }
 
+/* ---- acks.c alone: the kept copy of a SUBMIT ---- */
+
+typedef struct {
+    uint64_t cid[8];
+    tmq_result_status_t status[8];
+    char text[8][64];
+    size_t n;
+} s_fails_t;
+
+static void s_record_fail(void *arg, uint64_t cid, tmq_result_status_t status, const char *text,
+                          size_t len)
+{
+    s_fails_t *f = arg;
+    assert_true(f->n < 8);
+    f->cid[f->n] = cid;
+    f->status[f->n] = status;
+    snprintf(f->text[f->n], sizeof f->text[0], "%.*s", (int)len, text);
+    f->n++;
+}
+
+/* An ACK for the kept SUBMIT, decoded into m (release it and free *body after). */
+static void s_ack(tmq_msg_t *m, void **body, const char *error, uint64_t rejected_cid, int code,
+                  const char *reason)
+{
+    tmq_batch_t rej;
+    tmq_batch_init(&rej);
+    if (reason) {
+        tmq_reject_item_t r = {
+            .cid = rejected_cid, .code = code, .reason = reason, .reason_len = strlen(reason)};
+        tmq_batch_add_reject(&rej, &r);
+    }
+    tmq_ack_info_t info = {.error = error};
+    size_t len;
+    *body = tmq_proto_ack_body(&rej, &info, &len);
+    tmq_batch_destroy(&rej);
+    assert_int_equal(tu_decode(m, TMQ_CMD_ACK, *body, len), 0);
+}
+
+/* The jobs of a SUBMIT the broker refused whole are failed by the ids kept beside its copy:
+ * even a copy that does not decode (ours always do) strands none of them. A "queue full"
+ * job the copy cannot show is failed instead of held. */
+static void test_acks_kept_ids(void **state)
+{
+    (void)state;
+    static const char garbage[] = "\xc1 not a SUBMIT body";
+    const uint64_t cids[] = {3, 5, 9};
+    tmq_idmap_t inflight;
+    tmq_idmap_init(&inflight);
+    tmq_idmap_put(&inflight, 3, NULL);
+    tmq_idmap_put(&inflight, 5, NULL); /* 9 already has its result */
+    tmq_acks_t a;
+    tmq_acks_init(&a);
+    tmq_acks_sent(&a, garbage, sizeof garbage - 1, cids, 3);
+    tmq_acks_sent(&a, garbage, sizeof garbage - 1, cids, 3);
+
+    tmq_msg_t m;
+    void *body;
+    s_fails_t f = {0};
+    s_ack(&m, &body, "item 0: client id is not a uint", 0, 0, NULL);
+    tmq_acks_on_ack(&a, &m, &inflight, true, s_record_fail, &f);
+    tmq_msg_release(&m);
+    free(body);
+    assert_int_equal(f.n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(f.cid[i], cids[i]);
+        assert_int_equal(f.status[i], TMQ_RESULT_REJECTED);
+        assert_string_equal(f.text[i], "bad SUBMIT: item 0: client id is not a uint");
+    }
+
+    memset(&f, 0, sizeof f);
+    s_ack(&m, &body, NULL, 5, TMQ_REJ_QUEUE_FULL, "queue full");
+    tmq_acks_on_ack(&a, &m, &inflight, true, s_record_fail, &f);
+    tmq_msg_release(&m);
+    free(body);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.cid[0], 5);
+    assert_string_equal(f.text[0], "queue full");
+    assert_int_equal(tmq_acks_held(&a), 0);
+
+    /* An ACK with no copy left (a late one after we gave up) fails nothing it cannot name. */
+    memset(&f, 0, sizeof f);
+    s_ack(&m, &body, "late", 0, 0, NULL);
+    tmq_acks_on_ack(&a, &m, &inflight, true, s_record_fail, &f);
+    tmq_msg_release(&m);
+    free(body);
+    assert_int_equal(f.n, 0);
+    tmq_acks_destroy(&a);
+    tmq_idmap_destroy(&inflight);
+}
+
 int main(void)
 {
     zsys_handler_set(NULL);
@@ -985,6 +1077,7 @@ int main(void)
         S_TEST_WITH(test_lib_wrong_port, &s_worker_port),
         S_TEST_WITH(test_lib_ack_error, &s_refusing),
         S_TEST_WITH(test_lib_unserved_logged_once, &s_unserved),
+        cmocka_unit_test(test_acks_kept_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
