@@ -1,6 +1,7 @@
-/* client/acks.c — see acks.h. A held job is one allocation (its link, settings, function
- * name and argument bytes), copied out of the kept SUBMIT body its rejection points at;
- * rejections come in submission order, so one forward scan of that body finds them all.
+/* client/acks.c — see acks.h. A kept SUBMIT is one allocation: its jobs' ids, then the body.
+ * A held job is one allocation (its link, settings, function name and argument bytes),
+ * copied out of the kept SUBMIT body its rejection points at; rejections come in submission
+ * order, so one forward scan of that body finds them all.
  */
 #include "acks.h"
 #include "platform.h"
@@ -38,7 +39,7 @@ static void s_forget_unserved(tmq_acks_t *a)
 void tmq_acks_reset(tmq_acks_t *a)
 {
     while (a->sent_count > 0) {
-        free(a->sent[a->sent_head].body);
+        free(a->sent[a->sent_head].cids); /* and the body after them */
         a->sent_head = (a->sent_head + 1) % a->sent_cap;
         a->sent_count--;
     }
@@ -62,7 +63,7 @@ void tmq_acks_destroy(tmq_acks_t *a)
     a->sent_cap = 0;
 }
 
-void tmq_acks_sent(tmq_acks_t *a, const void *body, size_t len)
+void tmq_acks_sent(tmq_acks_t *a, const void *body, size_t len, const uint64_t *cids, size_t ncids)
 {
     if (a->sent_count == a->sent_cap) {
         size_t cap = a->sent_cap ? a->sent_cap * 2 : 64;
@@ -74,8 +75,11 @@ void tmq_acks_sent(tmq_acks_t *a, const void *body, size_t len)
         a->sent_cap = cap;
         a->sent_head = 0;
     }
+    uint64_t *copy = tmq_xmalloc(ncids * sizeof *cids + len + 1);
+    if (ncids) memcpy(copy, cids, ncids * sizeof *cids);
+    memcpy(copy + ncids, body, len);
     a->sent[(a->sent_head + a->sent_count) % a->sent_cap] =
-        (tmq_acks_sent_t){tmq_xmemdup(body, len), len};
+        (tmq_acks_sent_t){copy, ncids, copy + ncids, len};
     a->sent_count++;
 }
 
@@ -130,25 +134,23 @@ static int s_hold_rejected(tmq_acks_t *a, s_answered_t *s, uint64_t cid)
     return -1;
 }
 
-/* ACK {error}: the broker refused the whole SUBMIT; every job of it fails. */
-static void s_refused_whole(tmq_acks_t *a, s_answered_t *s, const char *why, size_t why_len,
+/* ACK {error}: the broker refused the whole SUBMIT; every job of it fails, found by the ids
+ * kept beside the copy, so nothing depends on reading the body back. */
+static void s_refused_whole(tmq_acks_t *a, const s_answered_t *s, const char *why, size_t why_len,
                             const tmq_idmap_t *inflight, tmq_acks_fail_fn fail, void *arg)
 {
     char text[512];
     int n = snprintf(text, sizeof text, "bad SUBMIT: %.*s", (int)why_len, why);
     size_t len = n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1;
-    if (s_decode(s) != 0) {
+    if (!s->copy.body) {
         tmq_log_limited(TMQ_LOG_WARN, &a->log_rate, 5,
                         "client: the broker refused a SUBMIT we no longer hold: %.*s", (int)why_len,
                         why);
         return;
     }
-    size_t count = tmq_msg_count(&s->msg);
-    for (size_t i = 0; i < count; i++) {
-        tmq_submit_item_t it;
-        if (tmq_msg_submit_item(&s->msg, i, &it) == 0 && tmq_idmap_has(inflight, it.cid))
-            fail(arg, it.cid, TMQ_RESULT_REJECTED, text, len);
-    }
+    for (size_t i = 0; i < s->copy.ncids; i++)
+        if (tmq_idmap_has(inflight, s->copy.cids[i]))
+            fail(arg, s->copy.cids[i], TMQ_RESULT_REJECTED, text, len);
 }
 
 static bool s_said(const tmq_acks_t *a, const char *fn, size_t len)
@@ -178,7 +180,8 @@ static void s_unserved(tmq_acks_t *a, const tmq_msg_t *ack)
         memcpy(copy, fn, len);
         copy[len] = '\0';
         a->unserved[a->nunserved++] = copy;
-        tmq_log_limited(TMQ_LOG_INFO, &a->log_rate, 5,
+        /* A warning, not info: without it a user sees nothing at all while jobs wait. */
+        tmq_log_limited(TMQ_LOG_WARN, &a->log_rate, 5,
                         "client: jobs for '%s' wait at the broker: no worker is connected yet",
                         copy);
     }
@@ -233,7 +236,7 @@ void tmq_acks_on_ack(tmq_acks_t *a, const tmq_msg_t *ack, const tmq_idmap_t *inf
         }
     }
     if (s.decoded) tmq_msg_release(&s.msg);
-    free(s.copy.body);
+    free(s.copy.cids); /* and the body after them */
     if (was_held == 0 && full > 0)
         tmq_info("client: queue full: holding %zu jobs (resubmitted as the broker's queue "
                  "drains)",

@@ -2,11 +2,13 @@
  * held after "queue full".
  *
  * The broker answers every SUBMIT with one ACK, in order, so the oldest kept copy belongs to
- * the next ACK. A rejected job is reported through the caller's fail callback, except a
- * "queue full" one the caller wants held: it waits here and is handed back for resubmission
- * (tmq_acks_next_due) after a short delay that doubles while the queue stays full, a few
- * hundred jobs at a time, more when results show the queue draining. Knows nothing of the
- * client object: it sees the in-flight set read-only and reports through the callback.
+ * the next ACK. Each copy keeps the client ids of its jobs beside the body, so an ACK that
+ * refuses the whole SUBMIT fails exactly those jobs without reading the body back. A rejected job
+ * is reported through the caller's fail callback, except a "queue full" one the caller wants held:
+ * it waits here and is handed back for resubmission (tmq_acks_next_due) after a short delay that
+ * doubles while the queue stays full, a few hundred jobs at a time, more when results show the
+ * queue draining. Knows nothing of the client object: it sees the in-flight set read-only and
+ * reports through the callback.
  */
 #ifndef TMQ_CLIENT_ACKS_H
 #define TMQ_CLIENT_ACKS_H
@@ -26,7 +28,9 @@
 #define TMQ_ACKS_RETRY_MAX_MS 200
 
 typedef struct {
-    void *body; /* a copy of a SUBMIT body awaiting its ACK */
+    uint64_t *cids; /* its jobs' client ids, in order; one allocation with the body */
+    size_t ncids;
+    void *body; /* a copy of a SUBMIT body awaiting its ACK (after the cids) */
     size_t len;
 } tmq_acks_sent_t;
 
@@ -56,14 +60,16 @@ void tmq_acks_reset(tmq_acks_t *a);
 /* Frees everything. Safe twice. */
 void tmq_acks_destroy(tmq_acks_t *a);
 
-/* Remembers a sent SUBMIT body (copied) until its ACK. */
-void tmq_acks_sent(tmq_acks_t *a, const void *body, size_t len);
+/* Remembers a sent SUBMIT body and the client ids of its ncids jobs (both copied) until its
+ * ACK. */
+void tmq_acks_sent(tmq_acks_t *a, const void *body, size_t len, const uint64_t *cids, size_t ncids);
 
 /* Handles an ACK: each rejected job still in `inflight` is reported to fail(), except those
- * refused "queue full" when hold_full: they are held for resubmission. An ACK with `error`
- * fails every job of the SUBMIT it answers with "bad SUBMIT: <why>" (status REJECTED).
- * Functions named in `unserved` are logged at info level, once each until an ACK without
- * them. */
+ * refused "queue full" when hold_full: they are held for resubmission (or, should the kept
+ * body not show the job, failed). An ACK with `error` fails every job of the SUBMIT it
+ * answers (by the kept ids) with "bad SUBMIT: <why>" (status REJECTED).
+ * Functions named in `unserved` are logged as a warning (shown by default, by the tool and
+ * the shared library alike), once each until an ACK without them. */
 void tmq_acks_on_ack(tmq_acks_t *a, const tmq_msg_t *ack, const tmq_idmap_t *inflight,
                      bool hold_full, tmq_acks_fail_fn fail, void *arg);
 

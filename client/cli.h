@@ -23,5 +23,8 @@ int tmq_cli_submit(tmq_client_t *c, const tmq_cli_t *o);
 /* status: the broker's status for people, or JSON with --json; functions (o->cmd
  * TMQ_CLI_FUNCTIONS): the functions the cluster serves. */
 int tmq_cli_status(tmq_client_t *c, const tmq_cli_t *o, const char *endpoint);
+/* keygen: a CurveZMQ pair at o->function and o->function + "_secret"; an existing one is
+ * replaced only with o->force. No client. */
+int tmq_cli_keygen(const tmq_cli_t *o);
 
 #endif

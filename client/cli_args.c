@@ -1,5 +1,7 @@
-/* client/cli_args.c — see cli_args.h. A table of options drives the parser; each value is
- * checked here (ranges included), so the subcommands receive only valid settings. */
+/* client/cli_args.c — see cli_args.h. A table of options drives the parser: each option's
+ * value is checked here (ranges included) and so is the subcommand it is for, so the
+ * subcommands receive only valid settings that apply to them. An unknown option or
+ * subcommand within two edits of a known one is named in the error. */
 #include "cli_args.h"
 #include "endpoint.h"
 #include "platform.h"
@@ -7,6 +9,7 @@
 #include "xalloc.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,10 +27,19 @@ typedef enum {
     S_RAW,
     S_KEEP_EMPTY,
     S_TAG,
+    S_FORCE,
     S_VERBOSE,
     S_HELP,
-    S_VERSION
+    S_VERSION,
+    S_NOPTS
 } s_opt_id_t;
+
+/* Which subcommands an option is for: a mask of S_FOR(cmd); S_ALL for every one. */
+#define S_FOR(cmd) (1u << (cmd))
+#define S_ALL 0u
+#define S_MAP S_FOR(TMQ_CLI_MAP)
+#define S_JOBS (S_FOR(TMQ_CLI_MAP) | S_FOR(TMQ_CLI_SUBMIT))
+#define S_CLUSTER (S_JOBS | S_FOR(TMQ_CLI_STATUS) | S_FOR(TMQ_CLI_FUNCTIONS))
 
 typedef struct {
     const char *name; /* long form */
@@ -35,26 +47,30 @@ typedef struct {
     bool has_value;
     s_opt_id_t id;
     long min, max; /* for numeric values */
+    unsigned cmds; /* the subcommands it is for (S_ALL: every one) */
 } s_opt_t;
 
 static const s_opt_t s_opts[] = {
-    {"broker", 0, true, S_BROKER, 0, 0},
-    {"connect-timeout", 0, true, S_CONNECT_TIMEOUT, 1, 86400000},
-    {"local", 0, true, S_LOCAL, 1, 1024},
-    {"ordered", 0, false, S_ORDERED, 0, 0},
-    {"timeout", 0, true, S_TIMEOUT, 0, 2147483647},
-    {"retries", 0, true, S_RETRIES, 0, 1000},
-    {"progress", 0, false, S_PROGRESS, 0, 0},
-    {"no-progress", 0, false, S_NO_PROGRESS, 0, 0},
-    {"fail-when-full", 0, false, S_FAIL_WHEN_FULL, 0, 0},
-    {"json", 0, false, S_JSON, 0, 0},
-    {"raw", 0, false, S_RAW, 0, 0},
-    {"keep-empty", 0, false, S_KEEP_EMPTY, 0, 0},
-    {"tag", 0, false, S_TAG, 0, 0},
-    {"verbose", 'v', false, S_VERBOSE, 0, 0},
-    {"help", 'h', false, S_HELP, 0, 0},
-    {"version", 'V', false, S_VERSION, 0, 0},
+    {"broker", 0, true, S_BROKER, 0, 0, S_CLUSTER},
+    {"connect-timeout", 0, true, S_CONNECT_TIMEOUT, 1, 86400000, S_CLUSTER},
+    {"local", 0, true, S_LOCAL, 1, 1024, S_CLUSTER},
+    {"ordered", 0, false, S_ORDERED, 0, 0, S_MAP},
+    {"timeout", 0, true, S_TIMEOUT, 0, 2147483647, S_JOBS},
+    {"retries", 0, true, S_RETRIES, 0, 1000, S_JOBS},
+    {"progress", 0, false, S_PROGRESS, 0, 0, S_MAP},
+    {"no-progress", 0, false, S_NO_PROGRESS, 0, 0, S_MAP},
+    {"fail-when-full", 0, false, S_FAIL_WHEN_FULL, 0, 0, S_JOBS},
+    {"json", 0, false, S_JSON, 0, 0, S_CLUSTER},
+    {"raw", 0, false, S_RAW, 0, 0, S_JOBS},
+    {"keep-empty", 0, false, S_KEEP_EMPTY, 0, 0, S_MAP},
+    {"tag", 0, false, S_TAG, 0, 0, S_MAP},
+    {"force", 0, false, S_FORCE, 0, 0, S_FOR(TMQ_CLI_KEYGEN)},
+    {"verbose", 'v', false, S_VERBOSE, 0, 0, S_ALL},
+    {"help", 'h', false, S_HELP, 0, 0, S_ALL},
+    {"version", 'V', false, S_VERSION, 0, 0, S_ALL},
 };
+
+#define S_NCMDS (sizeof s_cmds / sizeof s_cmds[0])
 
 static const struct {
     const char *name;
@@ -64,6 +80,13 @@ static const struct {
     {"status", TMQ_CLI_STATUS}, {"functions", TMQ_CLI_FUNCTIONS},
     {"keygen", TMQ_CLI_KEYGEN},
 };
+
+/* What one parse has seen beyond the settings: where each option was first given (argv
+ * index, 0 = not given), so options that do not apply to the subcommand are named in the
+ * order they came. */
+typedef struct {
+    int given_at[S_NOPTS];
+} s_parse_t;
 
 static int s_usage(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -76,6 +99,84 @@ static int s_usage(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
     return TMQ_EXIT_USAGE;
 }
+
+/* ---- "did you mean" ---- */
+
+#define S_NEAR 2 /* the furthest a suggestion may be (edits) */
+
+/* Edits (insert, delete, substitute, swap two neighbours) between a[0..n) and b; strings
+ * longer than 31 bytes are never near anything here. */
+static size_t s_distance(const char *a, size_t n, const char *b)
+{
+    size_t m = strlen(b);
+    if (n > 31 || m > 31) return SIZE_MAX;
+    size_t d[32][32];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        for (size_t j = 1; j <= m; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[n][m];
+}
+
+/* Whether a candidate at distance d from a typed word of len bytes is worth suggesting:
+ * near, and not mostly made up (a one-letter word is two edits from every two-letter one). */
+static bool s_near(size_t d, size_t len)
+{
+    return d <= S_NEAR && d < len;
+}
+
+/* The long option nearest to name[0..len), or NULL when none is near. */
+static const s_opt_t *s_nearest_option(const char *name, size_t len)
+{
+    const s_opt_t *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t i = 0; i < sizeof s_opts / sizeof s_opts[0]; i++) {
+        size_t d = s_distance(name, len, s_opts[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = &s_opts[i];
+        }
+    }
+    return best && s_near(best_d, len) ? best : NULL;
+}
+
+static int s_unknown_option(char *err, size_t errlen, const char *word, const char *name,
+                            size_t len)
+{
+    const s_opt_t *near = s_nearest_option(name, len);
+    if (near)
+        return s_usage(err, errlen, "unknown option '%s' (did you mean '--%s'?)", word, near->name);
+    return s_usage(err, errlen, "unknown option '%s'", word);
+}
+
+static int s_unknown_command(char *err, size_t errlen, const char *word)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX, len = strlen(word);
+    for (size_t k = 0; k < S_NCMDS; k++) {
+        size_t d = s_distance(word, len, s_cmds[k].name);
+        if (d < best_d) {
+            best_d = d;
+            best = s_cmds[k].name;
+        }
+    }
+    if (best && s_near(best_d, len))
+        return s_usage(err, errlen, "unknown subcommand '%s' (did you mean '%s'?)", word, best);
+    return s_usage(err, errlen, "unknown subcommand '%s'", word);
+}
+
+/* ---- parsing ---- */
 
 static const s_opt_t *s_find(const char *word, size_t len)
 {
@@ -138,6 +239,9 @@ static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *er
     case S_TAG:
         o->tag = true;
         break;
+    case S_FORCE:
+        o->force = true;
+        break;
     case S_VERBOSE:
         o->verbose++;
         break;
@@ -147,12 +251,20 @@ static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *er
     case S_VERSION:
         o->version = true;
         break;
+    case S_NOPTS:
+        break;
     }
     return 0;
 }
 
+static void s_given(s_parse_t *ps, const s_opt_t *opt, int at)
+{
+    if (!ps->given_at[opt->id]) ps->given_at[opt->id] = at;
+}
+
 /* Handles argv[*i], an option word; may consume the next word as its value. */
-static int s_option(tmq_cli_t *o, int argc, char **argv, int *i, char *err, size_t errlen)
+static int s_option(tmq_cli_t *o, s_parse_t *ps, int argc, char **argv, int *i, char *err,
+                    size_t errlen)
 {
     const char *word = argv[*i];
     bool is_long = word[1] == '-';
@@ -160,16 +272,18 @@ static int s_option(tmq_cli_t *o, int argc, char **argv, int *i, char *err, size
     const char *eq = is_long ? strchr(name, '=') : NULL;
     size_t len = eq ? (size_t)(eq - name) : strlen(name);
     if (!is_long && len > 1) {
-        /* Bundled short flags: -vv */
+        /* Bundled short flags: -vv; a long name after one dash (-ordered) gets a hint. */
         for (size_t k = 0; k < len; k++) {
             const s_opt_t *opt = s_find(name + k, 1);
-            if (!opt || opt->has_value) return s_usage(err, errlen, "unknown option '%s'", word);
+            if (!opt || opt->has_value) return s_unknown_option(err, errlen, word, name, len);
+            s_given(ps, opt, *i);
             s_apply(o, opt, NULL, err, errlen);
         }
         return 0;
     }
     const s_opt_t *opt = s_find(name, len);
-    if (!opt || (!is_long && len != 1)) return s_usage(err, errlen, "unknown option '%s'", word);
+    if (!opt) return s_unknown_option(err, errlen, word, name, len);
+    s_given(ps, opt, *i);
     const char *value = NULL;
     if (opt->has_value) {
         if (eq)
@@ -195,13 +309,13 @@ static bool s_is_option(const char *word)
 static int s_positional(tmq_cli_t *o, char *word, char *err, size_t errlen)
 {
     if (o->cmd == TMQ_CLI_NONE) {
-        for (size_t k = 0; k < sizeof s_cmds / sizeof s_cmds[0]; k++)
+        for (size_t k = 0; k < S_NCMDS; k++)
             if (strcmp(word, s_cmds[k].name) == 0) o->cmd = s_cmds[k].cmd;
         if (o->cmd == TMQ_CLI_NONE && strcmp(word, "help") == 0) {
             o->help = true;
             return 0;
         }
-        if (o->cmd == TMQ_CLI_NONE) return s_usage(err, errlen, "unknown subcommand '%s'", word);
+        if (o->cmd == TMQ_CLI_NONE) return s_unknown_command(err, errlen, word);
         return 0;
     }
     if (!o->function && o->cmd != TMQ_CLI_STATUS && o->cmd != TMQ_CLI_FUNCTIONS) {
@@ -212,10 +326,44 @@ static int s_positional(tmq_cli_t *o, char *word, char *err, size_t errlen)
     return 0;
 }
 
+/* "map", "map and submit", "map, submit, status and functions": whom an option is for. */
+static void s_for_whom(char *buf, size_t len, unsigned cmds)
+{
+    const char *names[S_NCMDS];
+    size_t n = 0;
+    for (size_t k = 0; k < S_NCMDS; k++)
+        if (cmds & S_FOR(s_cmds[k].cmd)) names[n++] = s_cmds[k].name;
+    buf[0] = '\0';
+    size_t used = 0;
+    for (size_t k = 0; k < n && used < len; k++) {
+        const char *sep = k == 0 ? "" : k + 1 == n ? " and " : ", ";
+        int w = snprintf(buf + used, len - used, "%s%s", sep, names[k]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+}
+
+/* The first option given (in argv order) that is not for the subcommand: a usage error. */
+static int s_applies(const tmq_cli_t *o, const s_parse_t *ps, char *err, size_t errlen)
+{
+    const s_opt_t *first = NULL;
+    for (size_t i = 0; i < sizeof s_opts / sizeof s_opts[0]; i++) {
+        const s_opt_t *opt = &s_opts[i];
+        int at = ps->given_at[opt->id];
+        if (!at || opt->cmds == S_ALL || (opt->cmds & S_FOR(o->cmd))) continue;
+        if (!first || at < ps->given_at[first->id]) first = opt;
+    }
+    if (!first) return 0;
+    char whom[96];
+    s_for_whom(whom, sizeof whom, first->cmds);
+    return s_usage(err, errlen, "--%s is for %s", first->name, whom);
+}
+
 /* Checks what the subcommand needs once every word is read. */
-static int s_validate(tmq_cli_t *o, char *err, size_t errlen)
+static int s_validate(tmq_cli_t *o, const s_parse_t *ps, char *err, size_t errlen)
 {
     if (o->help || o->version) return 0;
+    if (o->cmd != TMQ_CLI_NONE && s_applies(o, ps, err, errlen) != 0) return TMQ_EXIT_USAGE;
     if (o->json && o->raw)
         return s_usage(err, errlen,
                        "--json (input must be JSON) and --raw (input is text) "
@@ -248,6 +396,8 @@ static int s_validate(tmq_cli_t *o, char *err, size_t errlen)
     return 0;
 }
 
+static void s_find_cmd(tmq_cli_t *o, int argc, char **argv, int from);
+
 int tmq_cli_parse(tmq_cli_t *o, int argc, char **argv, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -256,20 +406,49 @@ int tmq_cli_parse(tmq_cli_t *o, int argc, char **argv, char *err, size_t errlen)
     o->progress = -1;
     o->args = tmq_xcalloc((size_t)(argc > 0 ? argc : 1), sizeof *o->args);
     err[0] = '\0';
+    s_parse_t ps;
+    memset(&ps, 0, sizeof ps);
     bool options = true;
     for (int i = 1; i < argc; i++) {
-        int rc;
         if (options && strcmp(argv[i], "--") == 0) {
             options = false;
             continue;
         }
-        if (options && s_is_option(argv[i]))
-            rc = s_option(o, argc, argv, &i, err, errlen);
-        else
-            rc = s_positional(o, argv[i], err, errlen);
-        if (rc != 0) return rc;
+        if (!options || !s_is_option(argv[i])) {
+            int rc = s_positional(o, argv[i], err, errlen);
+            if (rc != 0) return rc;
+            continue;
+        }
+        if (s_option(o, &ps, argc, argv, &i, err, errlen) != 0) {
+            s_find_cmd(o, argc, argv, i + 1);
+            return TMQ_EXIT_USAGE;
+        }
     }
-    return s_validate(o, err, errlen);
+    return s_validate(o, &ps, err, errlen);
+}
+
+/* After a bad option before the subcommand: the subcommand named later, if any, so the
+ * error can point at its help. */
+static void s_find_cmd(tmq_cli_t *o, int argc, char **argv, int from)
+{
+    for (int i = from; i < argc && o->cmd == TMQ_CLI_NONE; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        for (size_t k = 0; k < S_NCMDS; k++)
+            if (strcmp(argv[i], s_cmds[k].name) == 0) o->cmd = s_cmds[k].cmd;
+    }
+}
+
+const char *tmq_cli_cmd_name(tmq_cli_cmd_t cmd)
+{
+    for (size_t k = 0; k < S_NCMDS; k++)
+        if (s_cmds[k].cmd == cmd) return s_cmds[k].name;
+    return NULL;
+}
+
+void tmq_cli_usage(FILE *out, tmq_cli_cmd_t cmd, const char *err)
+{
+    const char *name = tmq_cli_cmd_name(cmd);
+    fprintf(out, "taskmq: %s\nTry 'taskmq %s%s--help'.\n", err, name ? name : "", name ? " " : "");
 }
 
 void tmq_cli_free(tmq_cli_t *o)

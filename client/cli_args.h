@@ -37,6 +37,7 @@ typedef struct {
     bool raw;        /* map/submit: input is always a string */
     bool keep_empty; /* map: empty stdin lines are jobs ("") instead of skipped */
     bool tag;        /* map: each output line carries the job's input as "arg" */
+    bool force;      /* keygen: overwrite an existing pair */
     int verbose;
     bool help, version;
     const char *function; /* map/submit: FUNCTION; keygen: PATH */
@@ -45,13 +46,23 @@ typedef struct {
 } tmq_cli_t;
 
 /* Parses argv into o (which it initializes). Returns 0, or TMQ_EXIT_USAGE with a one-line
- * message in err (a bad --broker says what a valid endpoint looks like). Release with
- * tmq_cli_free either way. */
+ * message in err: a bad --broker says what a valid endpoint looks like, an option given to
+ * a subcommand it is not for says which it is for ("--tag is for map"), an unknown option or
+ * subcommand names the nearest known one when it is within two edits ("unknown option
+ * '--ordred' (did you mean '--ordered'?)"). On an error o->cmd is the subcommand named on the
+ * command line, if any (for tmq_cli_usage). Release with tmq_cli_free either way. */
 int tmq_cli_parse(tmq_cli_t *o, int argc, char **argv, char *err, size_t errlen);
 void tmq_cli_free(tmq_cli_t *o);
 
 /* The broker endpoint to use: --broker, else $TASKMQ_BROKER, else the default. */
 const char *tmq_cli_broker(const tmq_cli_t *o);
+
+/* The subcommand's name ("map"), NULL for TMQ_CLI_NONE. */
+const char *tmq_cli_cmd_name(tmq_cli_cmd_t cmd);
+
+/* Prints a usage error: "taskmq: ERR" and where to read more, the subcommand's help when
+ * there is one ("Try 'taskmq map --help'."), else the program's. */
+void tmq_cli_usage(FILE *out, tmq_cli_cmd_t cmd, const char *err);
 
 /* Prints the help text for a subcommand (TMQ_CLI_NONE: the whole program). */
 void tmq_cli_help(FILE *out, tmq_cli_cmd_t cmd);

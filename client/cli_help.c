@@ -1,5 +1,7 @@
 /* client/cli_help.c — the `taskmq` help texts (taskmq --help, taskmq SUBCOMMAND --help).
- * Kept apart from the parser: these are the user-facing contract, written out in full. */
+ * Kept apart from the parser: these are the user-facing contract, written out in full. Each
+ * subcommand's help lists only the options it takes (cli_args.c refuses the others), and the
+ * overview groups them by the subcommands they are for. */
 #include "cli_args.h"
 
 static const char s_options[] =
@@ -8,32 +10,56 @@ static const char s_options[] =
     "                         tcp://127.0.0.1:5555; also ipc://PATH)\n"
     "  --connect-timeout MS   give up when no broker answers within MS ms (default 5000; exit 3)\n"
     "  --local N              no daemons: run an embedded broker and N local worker processes\n"
+    "                         (exit 3 when they cannot start). The worker program is\n"
+    "                         $TASKMQ_WORKER when set, else taskmq-worker beside this taskmq\n"
+    "                         binary, else taskmq-worker found in PATH\n"
     "  -v, --verbose          log what happens to stderr: the broker address and its answer,\n"
-    "                         why jobs wait, backpressure, a lost broker (-vv: debug)\n"
+    "                         backpressure, a lost broker (-vv: debug); that jobs wait\n"
+    "                         because no worker is connected is told without -v\n"
     "  -h, --help             this help;  -V, --version: the version\n";
 
-static const char s_input_options[] =
+static const char s_job_options[] =
+    "  --timeout MS           per-job time limit in ms (0 or absent: none)\n"
+    "  --retries N            retries after an executor dies (default: the broker's, 2)\n"
+    "  --fail-when-full       report jobs refused by a full broker queue as failed instead of\n"
+    "                         holding and resubmitting them\n";
+
+static const char s_map_input_options[] =
     "  --json                 every ARG/line must be JSON (a line that is not: exit 2)\n"
     "  --raw                  every ARG/line is a string, never parsed (invalid UTF-8 is\n"
     "                         sent as bytes, msgpack bin)\n";
+
+static const char s_submit_input_options[] =
+    "  --json                 ARG must be JSON (exit 2 when it is not)\n"
+    "  --raw                  ARG is a string, never parsed (invalid UTF-8 is sent as bytes,\n"
+    "                         msgpack bin)\n";
 
 static const char s_map_options[] =
     "  --ordered              print in input order instead of completion order\n"
     "  --tag                  each line also carries the job's input: \"arg\":VALUE\n"
     "  --keep-empty           an empty stdin line is a job (\"\") instead of being skipped\n"
-    "  --timeout MS           per-job time limit (default none)\n"
-    "  --retries N            retries after an executor dies (default: the broker's, 2)\n"
     "  --progress             progress bar and a closing summary on stderr (default: when\n"
-    "                         stderr is a terminal and stdin is not); --no-progress: never\n"
-    "  --fail-when-full       report jobs refused by a full broker queue as failed instead of\n"
-    "                         holding and resubmitting them\n";
+    "                         stderr is a terminal and stdin is not); --no-progress: never\n";
 
-static const char s_exit[] =
+static const char s_exit_map[] =
     "Exit status: 0 every job succeeded; 1 some job failed (or no worker serves FUNCTION);\n"
-    "2 usage or input error (bad option, bad --broker, a line that is not JSON under\n"
+    "2 usage or input error (bad option, bad --broker, an ARG or line that is not JSON under\n"
     "--json); 3 no broker reachable (no answer within --connect-timeout, the host does not\n"
-    "resolve, not a broker's client port); 4 lost the broker mid-run (it shut down or fell\n"
-    "silent; beats 1); 130 interrupted (Ctrl-C; SIGTERM 143); 141 stdout closed (broken pipe).\n";
+    "resolve, not a broker's client port) or --local could not start its cluster;\n"
+    "4 lost the broker mid-run (it shut down or fell silent; beats 1); 130 interrupted\n"
+    "(Ctrl-C; SIGTERM 143); 141 stdout closed (broken pipe).\n";
+
+static const char s_exit_submit[] =
+    "Exit status: 0 the job succeeded; 1 the job failed (or no worker serves FUNCTION);\n"
+    "2 usage or input error (bad option, bad --broker, ARG not JSON under --json);\n"
+    "3 no broker reachable (no answer within --connect-timeout, the host does not resolve,\n"
+    "not a broker's client port) or --local could not start its cluster; 4 lost the broker\n"
+    "before the job finished; 130 interrupted (Ctrl-C; SIGTERM 143); 141 stdout closed\n"
+    "(broken pipe).\n";
+
+static const char s_exit_cluster[] =
+    "Exit status: 0; 2 usage error; 3 no broker answers (or --local could not start its\n"
+    "cluster).\n";
 
 static void s_map(FILE *out)
 {
@@ -41,9 +67,9 @@ static void s_map(FILE *out)
           "\n"
           "Runs FUNCTION once per ARG, or once per line of standard input when no ARG is\n"
           "given (input is streamed: results print while it is still being read; empty lines\n"
-          "are skipped). An ARG or line that parses as JSON is that JSON value; anything else\n"
-          "is a string (--json, --raw: see below). Prints one JSON object per finished job, as\n"
-          "it finishes (completion order):\n"
+          "are skipped; from a terminal, Ctrl-D ends the input). An ARG or line that parses\n"
+          "as JSON is that JSON value; anything else is a string (--json, --raw: see below).\n"
+          "Prints one JSON object per finished job, as it finishes (completion order):\n"
           "  {\"index\":2,\"ok\":true,\"result\":499999500000,\"worker\":\"hostA:4121\","
           "\"ms\":3.41}\n"
           "  {\"index\":0,\"ok\":false,\"error\":\"sum: argument must be a non-negative "
@@ -51,13 +77,15 @@ static void s_map(FILE *out)
           "index is the job's 0-based input position; worker is NAME:PID of the executor;\n"
           "ms its run time; with --tag \"arg\" (the job's input) follows index. When no\n"
           "connected worker serves FUNCTION the run stops at the first such answer with one\n"
-          "message (exit 1). Ctrl-C cancels the remaining jobs.\n\n",
+          "message (exit 1). Ctrl-C cancels the remaining jobs.\n\n"
+          "Options for map:\n",
           out);
     fputs(s_map_options, out);
-    fputs(s_input_options, out);
+    fputs(s_job_options, out);
+    fputs(s_map_input_options, out);
     fputs(s_options, out);
     fputs("\n", out);
-    fputs(s_exit, out);
+    fputs(s_exit_map, out);
 }
 
 static void s_submit(FILE *out)
@@ -68,12 +96,13 @@ static void s_submit(FILE *out)
           "25). ARG is JSON when it parses as JSON, else a string; without ARG the argument\n"
           "is null. When the job fails, prints `job failed: REASON` to stderr and exits 1\n"
           "(errors of the tool itself start with `taskmq: `).\n\n"
-          "  --timeout MS, --retries N, --fail-when-full: as for map\n",
+          "Options for submit:\n",
           out);
-    fputs(s_input_options, out);
+    fputs(s_job_options, out);
+    fputs(s_submit_input_options, out);
     fputs(s_options, out);
     fputs("\n", out);
-    fputs(s_exit, out);
+    fputs(s_exit_submit, out);
 }
 
 static void s_status(FILE *out)
@@ -84,10 +113,11 @@ static void s_status(FILE *out)
           "done, failed, rate) and each worker by host and address (`vm 10.0.0.7:41822`): pid,\n"
           "processes busy and idle, done/failed, version, when it was last heard from, the\n"
           "functions it serves. Fields an older broker does not send are left out. --json\n"
-          "prints the broker's reply as one JSON object instead (see docs/PROTOCOL.md).\n"
-          "Exit status: 0, 3 when no broker answers.\n\n",
+          "prints the broker's reply as one JSON object instead (see docs/PROTOCOL.md).\n\n",
           out);
     fputs(s_options, out);
+    fputs("\n", out);
+    fputs(s_exit_cluster, out);
 }
 
 static void s_functions(FILE *out)
@@ -96,18 +126,25 @@ static void s_functions(FILE *out)
           "\n"
           "Lists the functions the cluster serves: for each, how many workers and processes\n"
           "serve it and how many of its jobs are queued (a function with queued jobs and no\n"
-          "worker is shown too). --json prints [{name, workers, procs, queued}, ...].\n"
-          "Exit status: 0, 3 when no broker answers.\n\n",
+          "worker is shown too). --json prints [{name, workers, procs, queued}, ...].\n\n",
           out);
     fputs(s_options, out);
+    fputs("\n", out);
+    fputs(s_exit_cluster, out);
 }
 
 static void s_keygen(FILE *out)
 {
-    fputs("Usage: taskmq keygen PATH\n"
+    fputs("Usage: taskmq keygen PATH [--force]\n"
           "\n"
           "Writes a new CurveZMQ certificate: PATH (public, to copy into the broker's\n"
-          "--curve-dir) and PATH_secret (keep private).\n",
+          "--curve-dir) and PATH_secret (keep private). Refuses to replace an existing PATH\n"
+          "or PATH_secret unless --force is given.\n"
+          "\n"
+          "  --force                overwrite an existing pair\n"
+          "\n"
+          "Exit status: 0 written; 1 PATH or PATH_secret exists (without --force), cannot be\n"
+          "written, or this build has no CurveZMQ; 2 usage error.\n",
           out);
 }
 
@@ -143,14 +180,16 @@ void tmq_cli_help(FILE *out, tmq_cli_cmd_t cmd)
           "                          idle, done/failed, version, last seen, functions\n"
           "  functions [--json]      the functions the cluster serves, by how many workers and\n"
           "                          processes, and their queued jobs\n"
-          "  keygen PATH             a CurveZMQ certificate pair: PATH and PATH_secret\n"
+          "  keygen PATH [--force]   a CurveZMQ certificate pair: PATH and PATH_secret\n"
           "\n"
           "`taskmq SUBCOMMAND --help` describes each.\n\n",
           out);
     fputs(s_options, out);
     fputs("Job options (map, submit):\n", out);
+    fputs(s_job_options, out);
+    fputs(s_map_input_options, out);
+    fputs("Map options (map only):\n", out);
     fputs(s_map_options, out);
-    fputs(s_input_options, out);
     fputs("\nExample: seq 1 1000 | taskmq map --local 2 sum\n\n", out);
-    fputs(s_exit, out);
+    fputs(s_exit_map, out);
 }

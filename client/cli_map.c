@@ -48,12 +48,11 @@ typedef struct {
     tmq_progress_t progress;
     bool same_tty; /* stdout and stderr are one terminal: clear the bar before output */
     uint64_t submitted, done, failed, lost, lines;
-    bool input_done; /* no more input will be read (end, or stopped) */
-    bool bad_input;  /* a line was not JSON under --json */
-    bool unserved;   /* a result said no worker serves the function */
-    bool shut_down;  /* a LOST result said the broker shut down */
-    char lost_why[256];
-    int broken; /* errno of a failed write to stdout (EPIPE: the reader left), or 0 */
+    bool input_done;    /* no more input will be read (end, or stopped) */
+    bool bad_input;     /* a line was not JSON under --json */
+    bool unserved;      /* a result said no worker serves the function */
+    char lost_why[256]; /* the library's reason for the first LOST result */
+    int broken;         /* errno of a failed write to stdout (EPIPE: the reader left), or 0 */
 } s_map_t;
 
 /* ---- messages ---- */
@@ -65,20 +64,22 @@ static void s_say(s_map_t *m, const char *fmt, ...)
 {
     tmq_progress_clear(&m->progress);
     fflush(stdout);
+    char text[1024];
     va_list ap;
     va_start(ap, fmt);
-    fputs("taskmq: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "taskmq: %s\n", text); /* one write: stderr is unbuffered */
 }
+
+/* What map and submit say when no connected worker serves the function. */
+#define S_UNSERVED_FMT                                                                             \
+    "unknown function: %s \u2014 no connected worker serves it (taskmq functions lists what is "   \
+    "served)"
 
 static void s_say_unserved(s_map_t *m)
 {
-    s_say(m,
-          "unknown function: %s \u2014 no connected worker serves it (taskmq functions lists "
-          "what is served)",
-          m->o->function);
+    s_say(m, S_UNSERVED_FMT, m->o->function);
 }
 
 /* ---- output ---- */
@@ -141,12 +142,8 @@ static void s_on_result(s_map_t *m, tmq_result_t *r)
         free(arg);
         return;
     }
-    if (st == TMQ_RESULT_LOST && m->lost++ == 0) {
-        size_t len;
-        const char *text = tmq_result_data(r, &len);
-        m->shut_down = len == 16 && memcmp(text, "broker shut down", 16) == 0;
-        snprintf(m->lost_why, sizeof m->lost_why, "%s", tmq_client_error(m->c));
-    }
+    if (st == TMQ_RESULT_LOST && m->lost++ == 0)
+        snprintf(m->lost_why, sizeof m->lost_why, "%s", tmq_client_lost_reason(m->c));
     tmq_buf_reset(&m->line);
     tmq_jsonline_result(&m->line, index, r, arg ? arg->data : NULL, arg ? arg->len : 0);
     free(arg);
@@ -336,14 +333,12 @@ static void s_fini(s_map_t *m)
     msgpack_sbuffer_destroy(&m->arg);
 }
 
-/* "the broker shut down: 3 jobs did not finish" (those failed LOST and those never sent). */
+/* "the broker shut down: 3 jobs did not finish" (those failed LOST and those never sent);
+ * why is the library's, whichever way the broker went. */
 static void s_say_lost(s_map_t *m)
 {
     unsigned long long n = m->lost + tmq_pending(m->c);
-    const char *why = m->lost_why[0] ? m->lost_why
-                      : m->shut_down ? "the broker shut down"
-                                     : "lost contact with the broker";
-    s_say(m, "%s: %llu job%s did not finish", why, n, n == 1 ? "" : "s");
+    s_say(m, "%s: %llu job%s did not finish", m->lost_why, n, n == 1 ? "" : "s");
 }
 
 /* The exit status: a lost broker beats bad input, which beats failed jobs. */
@@ -362,6 +357,8 @@ int tmq_cli_map(tmq_client_t *c, const tmq_cli_t *o)
     s_map_t m;
     s_init(&m, c, o);
     bool from_stdin = o->nargs == 0;
+    if (from_stdin && isatty(STDIN_FILENO)) /* else a person may wait for output in silence */
+        s_say(&m, "reading jobs from stdin, one per line (Ctrl-D ends)");
     if (!from_stdin) s_args(&m);
     s_run(&m, from_stdin);
     if (!m.unserved && !m.lost) s_drain(&m);
@@ -391,13 +388,10 @@ static int s_submit_result(const tmq_cli_t *o, tmq_client_t *c, const tmq_result
         return fflush(stdout) == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
     }
     case TMQ_RESULT_UNKNOWN_FUNCTION:
-        fprintf(stderr,
-                "taskmq: unknown function: %s \u2014 no connected worker serves it (taskmq "
-                "functions lists what is served)\n",
-                o->function);
+        fprintf(stderr, "taskmq: " S_UNSERVED_FMT "\n", o->function);
         return TMQ_EXIT_FAILED;
     case TMQ_RESULT_LOST:
-        fprintf(stderr, "taskmq: %s: the job did not finish\n", tmq_client_error(c));
+        fprintf(stderr, "taskmq: %s: the job did not finish\n", tmq_client_lost_reason(c));
         return TMQ_EXIT_LOST_BROKER;
     default:
         fprintf(stderr, "job failed: %.*s\n", (int)len, (const char *)data);

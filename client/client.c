@@ -33,6 +33,8 @@
 #define S_BATCH_BYTES (256u << 10) /* ... or at this many bytes */
 #define S_WINDOW 20000             /* jobs awaiting a result from the broker */
 #define S_BROKER_LIVENESS 5        /* heartbeats of broker silence before giving up */
+/* The error text of jobs failed TMQ_RESULT_LOST (taskmq/client.h states both); the client's
+ * error says the same in a sentence ("the broker shut down", "lost contact ... (why)"). */
 #define S_SHUT_DOWN "broker shut down"
 #define S_LOST "lost contact with the broker"
 
@@ -54,6 +56,8 @@ struct tmq_client_t {
     uint32_t heartbeat_ms; /* from WELCOME */
     size_t window;
     tmq_batch_t batch;    /* submitted, not yet sent */
+    uint64_t *batch_cids; /* the client ids of batch's jobs, in order (batch.count of them) */
+    size_t batch_cids_cap;
     tmq_idmap_t inflight; /* ids awaiting a result (values unused) */
     tmq_acks_t acks;
     tmq_resq_t results; /* arrived, not yet returned by tmq_next */
@@ -61,7 +65,8 @@ struct tmq_client_t {
     void *status_body; /* the answer to the latest STATUS, once it arrived */
     size_t status_len;
     tmq_rate_t log_rate;
-    char error[256]; /* tmq_client_error */
+    char error[256];    /* tmq_client_error */
+    char lost_why[256]; /* tmq_client_lost_reason: error when jobs were last failed LOST */
 };
 
 /* ---- the registry of live clients, for a clean exit without tmq_client_destroy ---- */
@@ -125,8 +130,9 @@ static void s_send_batch(tmq_client_t *c)
 {
     if (c->batch.count == 0) return;
     size_t len;
+    size_t n = c->batch.count;
     void *body = tmq_batch_finish(&c->batch, TMQ_CMD_SUBMIT, 0, &len);
-    tmq_acks_sent(&c->acks, body, len);
+    tmq_acks_sent(&c->acks, body, len, c->batch_cids, n);
     s_send(c, TMQ_CMD_SUBMIT, &body, len);
 }
 
@@ -135,6 +141,11 @@ static void s_enqueue(tmq_client_t *c, const tmq_submit_item_t *it)
 {
     if (c->batch.count > 0 && c->batch.buf.size + it->arg_len + it->fn_len + 32 > S_BATCH_BYTES)
         s_send_batch(c);
+    if (c->batch.count == c->batch_cids_cap) {
+        c->batch_cids_cap = c->batch_cids_cap ? c->batch_cids_cap * 2 : S_BATCH_JOBS;
+        c->batch_cids = tmq_xrealloc(c->batch_cids, c->batch_cids_cap * sizeof *c->batch_cids);
+    }
+    c->batch_cids[c->batch.count] = it->cid;
     tmq_batch_add_submit(&c->batch, it);
     if (c->batch.count >= S_BATCH_JOBS || c->batch.buf.size >= S_BATCH_BYTES) s_send_batch(c);
 }
@@ -175,9 +186,12 @@ static void s_fail_drained(uint64_t id, void *value, void *arg)
 }
 
 /* Every job still awaiting a result fails at once with why (the broker is gone, or never
- * was ours): callers waiting for them are released. Jobs not yet sent are dropped too. */
+ * was ours): callers waiting for them are released. Jobs not yet sent are dropped too. LOST
+ * ones keep the client's error as the reason they were lost. */
 static void s_fail_all(tmq_client_t *c, tmq_result_status_t status, const char *why)
 {
+    if (status == TMQ_RESULT_LOST && tmq_idmap_count(&c->inflight))
+        snprintf(c->lost_why, sizeof c->lost_why, "%s", c->error);
     tmq_acks_reset(&c->acks); /* their ACKs will not come */
     tmq_batch_reset(&c->batch);
     s_fail_all_t f = {&c->results, status, why};
@@ -236,7 +250,7 @@ static void s_on_welcome(tmq_client_t *c, const tmq_msg_t *m)
 /* BYE: the broker shuts down. Nothing awaited will come; a later wait_ready greets again. */
 static void s_on_bye(tmq_client_t *c)
 {
-    snprintf(c->error, sizeof c->error, "the broker shut down");
+    snprintf(c->error, sizeof c->error, "the " S_SHUT_DOWN);
     tmq_info("client: the broker at %s shut down; failing %zu jobs", c->endpoint,
              tmq_idmap_count(&c->inflight));
     c->welcomed = false;
@@ -453,11 +467,15 @@ void tmq_client_destroy(tmq_client_t **cp)
     if (!cp || !*cp) return;
     tmq_client_t *c = *cp;
     *cp = NULL;
+    /* Off the list under the lock, stopped outside it: stopping joins the actor's thread,
+     * which must not hold up other clients' new/destroy (nor exit). Once off the list the
+     * exit handler no longer touches c, so only this thread stops it. */
     pthread_mutex_lock(&s_live_lock);
     tmq_list_remove(&s_live, &c->live);
-    s_stop_conn(c);
     pthread_mutex_unlock(&s_live_lock);
+    s_stop_conn(c);
     tmq_batch_destroy(&c->batch);
+    free(c->batch_cids);
     tmq_idmap_destroy(&c->inflight);
     tmq_resq_destroy(&c->results);
     tmq_acks_destroy(&c->acks);
@@ -469,6 +487,11 @@ void tmq_client_destroy(tmq_client_t **cp)
 const char *tmq_client_error(const tmq_client_t *c)
 {
     return c ? c->error : "";
+}
+
+const char *tmq_client_lost_reason(const tmq_client_t *c)
+{
+    return c ? c->lost_why : "";
 }
 
 int tmq_client_wait_ready(tmq_client_t *c, int timeout_ms)

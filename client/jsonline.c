@@ -79,18 +79,30 @@ void tmq_jsonline_result(tmq_buf_t *b, uint64_t index, const tmq_result_t *r, co
 
 /* ---- input lines ---- */
 
-/* True when text is a JSON integer that fits int64 without help: -?(0|[1-9][0-9]{0,17}). */
-static bool s_plain_int(const char *t, size_t n, int64_t *out)
+/* A whole line that is a plain JSON integer, -?(0|[1-9][0-9]*), in INT64_MIN..UINT64_MAX:
+ * packed as a msgpack integer here (true), without a JSON parse or an allocation. jansson's
+ * integers are signed 64-bit, so it would call 9223372036854775808..UINT64_MAX "too big" (a
+ * string by default, an error under --json); anything else, inside that range or not, is
+ * left to jansson (false). Packed exactly as tmq_json_pack packs a JSON integer. */
+static bool s_pack_plain_int(msgpack_sbuffer *sb, const char *t, size_t n)
 {
-    size_t i = (n > 0 && t[0] == '-') ? 1 : 0;
-    size_t digits = n - i;
-    if (digits == 0 || digits > 18 || (t[i] == '0' && digits > 1)) return false;
-    int64_t v = 0;
+    bool neg = n > 0 && t[0] == '-';
+    size_t i = neg ? 1 : 0, digits = n - i;
+    if (digits == 0 || digits > 20 || (t[i] == '0' && digits > 1)) return false;
+    uint64_t v = 0;
     for (; i < n; i++) {
         if (t[i] < '0' || t[i] > '9') return false;
-        v = v * 10 + (t[i] - '0');
+        unsigned d = (unsigned)(t[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) return false; /* above UINT64_MAX */
+        v = v * 10 + d;
     }
-    *out = t[0] == '-' ? -v : v;
+    if (neg && v > (uint64_t)INT64_MAX + 1) return false; /* below INT64_MIN */
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    if (neg)
+        msgpack_pack_int64(&pk, v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v);
+    else
+        msgpack_pack_uint64(&pk, v);
     return true;
 }
 
@@ -116,15 +128,7 @@ int tmq_jsonline_arg(msgpack_sbuffer *sb, tmq_input_mode_t mode, const char *tex
         s_pack_text(sb, text, len);
         return 0;
     }
-    int64_t v;
-    if (s_plain_int(text, len, &v)) {
-        /* The common case (numbers, one per line) without a JSON parse or an allocation;
-         * packed exactly as tmq_json_pack packs a JSON integer. */
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-        msgpack_pack_int64(&pk, v);
-        return 0;
-    }
+    if (s_pack_plain_int(sb, text, len)) return 0; /* the common case: a number per line */
     if (mode == TMQ_INPUT_JSON) {
         json_error_t jerr;
         json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);

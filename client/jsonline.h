@@ -6,7 +6,11 @@
  * Input, by mode: AUTO (the default) a line that parses as JSON is that value, anything else
  * a string of the bytes as given; JSON every line must be JSON; RAW every line is a string,
  * sent as msgpack bin when it is not valid UTF-8. Empty lines are skipped unless kept (then
- * they are "", and an error under JSON).
+ * they are "", and an error under JSON). In AUTO and JSON a line that is one plain integer
+ * (-?(0|[1-9][0-9]*)) in INT64_MIN..UINT64_MAX is a msgpack integer, though jansson, whose
+ * integers are signed 64-bit, would call 2^63..UINT64_MAX too big; beyond that range, and
+ * inside arrays and objects, jansson decides (a big integer is then a string in AUTO and an
+ * error in JSON; 1e400 is what jansson makes of it).
  *
  * One compact line per finished job, keys in a fixed order ("arg", the job's input, with
  * --tag only):

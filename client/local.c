@@ -1,6 +1,7 @@
-/* client/local.c — see local.h. The worker is found beside this program (or through
- * $TASKMQ_WORKER, else PATH) and spawned by fork+exec with PR_SET_PDEATHSIG, so even a
- * SIGKILLed tool leaves no worker behind. */
+/* client/local.c — see local.h. The worker program is $TASKMQ_WORKER when set, else
+ * taskmq-worker beside this program, else taskmq-worker from PATH (the order `taskmq --help`
+ * states); it is spawned by fork+exec with PR_SET_PDEATHSIG, so even a SIGKILLed tool leaves
+ * no worker behind. When it cannot be run, the error says which of the three was tried. */
 #include "local.h"
 #include "actor.h"
 #include "broker.h"
@@ -24,6 +25,8 @@ struct tmq_local_t {
     tmq_actor_t *broker;
     char *frontend, *backend;
     pid_t worker;
+    char *worker_path;       /* the program started */
+    const char *worker_from; /* where it was found: $TASKMQ_WORKER, beside taskmq, PATH */
 };
 
 /* Spawns the worker, its stderr sent to /dev/null unless verbose. */
@@ -51,8 +54,17 @@ static pid_t s_spawn(char *const argv[], int verbose)
 static int s_start_worker(tmq_local_t *self, long procs, int verbose, char *err, size_t errlen)
 {
     const char *env = getenv("TASKMQ_WORKER");
-    char *path = env && *env ? tmq_xstrdup(env) : tmq_sibling_path("taskmq-worker");
-    if (!path) path = tmq_xstrdup("taskmq-worker"); /* from PATH */
+    char *path = NULL;
+    if (env && *env) {
+        path = tmq_xstrdup(env);
+        self->worker_from = "$TASKMQ_WORKER";
+    } else if ((path = tmq_sibling_path("taskmq-worker"))) {
+        self->worker_from = "beside taskmq";
+    } else {
+        path = tmq_xstrdup("taskmq-worker");
+        self->worker_from = "PATH";
+    }
+    self->worker_path = path;
     char nprocs[24];
     snprintf(nprocs, sizeof nprocs, "%ld", procs);
     char *argv[] = {path,          "--procs", nprocs,  "--broker",
@@ -60,8 +72,18 @@ static int s_start_worker(tmq_local_t *self, long procs, int verbose, char *err,
                     NULL};
     self->worker = s_spawn(argv, verbose);
     if (self->worker < 0) snprintf(err, errlen, "cannot start %s: %s", path, strerror(errno));
-    free(path);
     return self->worker < 0 ? -1 : 0;
+}
+
+/* Why the worker could not be run (it exited 127, as a failed exec does), into buf. */
+static void s_not_run(const tmq_local_t *self, char *buf, size_t len)
+{
+    if (strcmp(self->worker_from, "PATH") == 0)
+        snprintf(buf, len,
+                 ": no taskmq-worker beside this taskmq nor in PATH (set TASKMQ_WORKER to "
+                 "its path)");
+    else
+        snprintf(buf, len, ": cannot run %s (%s)", self->worker_path, self->worker_from);
 }
 
 tmq_local_t *tmq_local_start(long procs, int verbose, char *err, size_t errlen)
@@ -120,13 +142,12 @@ int tmq_local_wait_worker(tmq_local_t *self, tmq_client_t *c, int timeout_ms, ch
             return -1;
         }
         if (waitpid(self->worker, &status, WNOHANG) == self->worker) {
-            char why[64];
+            char why[64], which[320] = "";
             self->worker = -1;
+            if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+                s_not_run(self, which, sizeof which);
             snprintf(err, errlen, "the local worker exited at start (%s)%s",
-                     tmq_describe_status(status, why, sizeof why),
-                     WIFEXITED(status) && WEXITSTATUS(status) == 127
-                         ? ": taskmq-worker not found (set TASKMQ_WORKER)"
-                         : "");
+                     tmq_describe_status(status, why, sizeof why), which);
             return -1;
         }
         if (s_workers(c, 1000) > 0) return 0;
@@ -159,5 +180,6 @@ void tmq_local_stop(tmq_local_t **pself)
     tmq_actor_destroy(&self->broker);
     zstr_free(&self->frontend);
     zstr_free(&self->backend);
+    free(self->worker_path);
     free(self);
 }

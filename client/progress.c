@@ -1,5 +1,6 @@
-/* client/progress.c — see progress.h. The rate is smoothed between draws so the number
- * stays readable when results arrive in bursts; the summary's rate is the plain average. */
+/* client/progress.c — see progress.h. Drawing and measuring are apart: draws may come
+ * 1 ms apart (after each erase for output) or not at all, while the rate always spans at
+ * least one sample interval, so bursts of results neither inflate nor lose jobs from it. */
 #include "progress.h"
 
 #include <math.h>
@@ -18,7 +19,32 @@ void tmq_progress_init(tmq_progress_t *p, FILE *out, bool enabled, int64_t now_m
     memset(p, 0, sizeof *p);
     p->out = out;
     p->enabled = enabled;
-    p->start_ms = p->last_ms = now_ms;
+    p->start_ms = now_ms;
+    p->samples[0] = (tmq_progress_sample_t){now_ms, 0};
+    p->count = 1;
+}
+
+#define S_RING (TMQ_PROGRESS_WINDOW + 1)
+
+/* Takes a sample when the newest one is an interval old; the oldest falls out of the ring. */
+static void s_sample(tmq_progress_t *p, uint64_t done, int64_t now_ms)
+{
+    const tmq_progress_sample_t *newest = &p->samples[(p->head + p->count - 1) % S_RING];
+    if (now_ms - newest->ms < TMQ_PROGRESS_SAMPLE_MS) return;
+    if (p->count == S_RING) {
+        p->head = (p->head + 1) % S_RING;
+        p->count--;
+    }
+    p->samples[(p->head + p->count) % S_RING] = (tmq_progress_sample_t){now_ms, done};
+    p->count++;
+}
+
+double tmq_progress_rate(const tmq_progress_t *p, uint64_t done, int64_t now_ms)
+{
+    const tmq_progress_sample_t *oldest = &p->samples[p->head];
+    int64_t span = now_ms - oldest->ms;
+    if (span < TMQ_PROGRESS_SAMPLE_MS || done < oldest->done) return -1;
+    return (double)(done - oldest->done) * 1000.0 / (double)span;
 }
 
 void tmq_progress_duration(char *buf, size_t len, double seconds)
@@ -44,16 +70,20 @@ void tmq_progress_format(char *buf, size_t len, uint64_t done, uint64_t failed, 
     memset(bar, '#', fill);
     memset(bar + fill, '-', S_WIDTH - fill);
     bar[S_WIDTH] = '\0';
-    char elapsed[32], eta[48] = "";
+    char elapsed[32], speed[32], eta[48] = "";
     tmq_progress_duration(elapsed, sizeof elapsed, (double)elapsed_ms / 1000.0);
+    if (!(rate >= 0)) /* not measured yet (NaN too) */
+        snprintf(speed, sizeof speed, "-");
+    else
+        snprintf(speed, sizeof speed, rate < 9.95 ? "%.1f" : "%.0f", rate);
     if (total_known && rate > 0 && done <= total) {
         char left[32];
         tmq_progress_duration(left, sizeof left, (double)(total - done) / rate);
         snprintf(eta, sizeof eta, "  ETA %s", left);
     }
-    snprintf(buf, len, "[%s] %llu/%llu%s  %llu failed  %.0f jobs/s  %s%s", bar,
+    snprintf(buf, len, "[%s] %llu/%llu%s  %llu failed  %s jobs/s  %s%s", bar,
              (unsigned long long)done, (unsigned long long)total, total_known ? "" : "+",
-             (unsigned long long)failed, rate, elapsed, eta);
+             (unsigned long long)failed, speed, elapsed, eta);
 }
 
 void tmq_progress_summary(char *buf, size_t len, uint64_t done, uint64_t failed, int64_t elapsed_ms)
@@ -70,18 +100,12 @@ void tmq_progress_tick(tmq_progress_t *p, uint64_t done, uint64_t failed, uint64
                        bool total_known, int64_t now_ms)
 {
     if (!p->enabled) return;
-    int64_t dt = now_ms - p->last_ms;
-    if (p->drawn && dt < TMQ_PROGRESS_INTERVAL_MS) return;
-    if (dt > 0) {
-        double inst = (double)(done - p->last_done) * 1000.0 / (double)dt;
-        p->rate = p->sampled ? 0.6 * p->rate + 0.4 * inst : inst;
-        p->sampled = true;
-    }
-    p->last_ms = now_ms;
-    p->last_done = done;
+    s_sample(p, done, now_ms);
+    if (p->drawn && now_ms - p->drawn_ms < TMQ_PROGRESS_INTERVAL_MS) return;
+    p->drawn_ms = now_ms;
     char text[200];
-    tmq_progress_format(text, sizeof text, done, failed, total, total_known, p->rate,
-                        now_ms - p->start_ms);
+    tmq_progress_format(text, sizeof text, done, failed, total, total_known,
+                        tmq_progress_rate(p, done, now_ms), now_ms - p->start_ms);
     fprintf(p->out, "\r%s\033[K", text);
     fflush(p->out);
     p->drawn = true;

@@ -1,8 +1,9 @@
 /* client/quiet.c — libtaskmq.so's logging default: warnings and errors only.
  *
  * A library must not chatter on its user's stderr: the informational lines (the broker
- * address, its answer, why jobs wait) are for the `taskmq` tool's -v, which links the static
- * library and sets its own level. Linked into the shared library alone.
+ * address, its answer, backpressure) are for the `taskmq` tool's -v, which links the static
+ * library and sets its own level. Warnings do show: jobs waiting because no worker is
+ * connected, a broker reporting an error. Linked into the shared library alone.
  */
 #include "log.h"
 

@@ -43,6 +43,8 @@ tmq_result_t *tmq_result_failed(uint64_t id, tmq_result_status_t status, const c
 
 tmq_result_status_t tmq_result_status_of(int wire_status, const void *text, size_t len)
 {
+    /* The one place the client recognises this prefix of a REJECTED text (docs/PROTOCOL.md
+     * makes it normative); everything else asks for TMQ_RESULT_UNKNOWN_FUNCTION. */
     static const char unknown[] = "unknown function: ";
     switch (wire_status) {
     case TMQ_ST_OK:

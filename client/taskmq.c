@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "endpoint.h"
 #include "log.h"
+#include "platform.h"
 #ifdef TMQ_HAVE_LOCAL
 #include "local.h"
 #endif
@@ -38,23 +39,6 @@ static void s_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static int s_keygen(const char *path)
-{
-    zcert_t *cert = zsys_has_curve() ? zcert_new() : NULL;
-    if (!cert) {
-        fprintf(stderr, "taskmq: this build of czmq has no CurveZMQ support\n");
-        return TMQ_EXIT_FAILED;
-    }
-    int rc = zcert_save(cert, path);
-    zcert_destroy(&cert);
-    if (rc != 0) {
-        fprintf(stderr, "taskmq: cannot write %s and %s_secret\n", path, path);
-        return TMQ_EXIT_FAILED;
-    }
-    printf("wrote %s (public) and %s_secret (secret)\n", path, path);
-    return TMQ_EXIT_OK;
-}
-
 /* Checks the endpoint before connecting: a malformed one is a usage error (2), a host that
  * does not resolve fails at once with the resolver's words (3) instead of a silent wait. */
 static int s_check_endpoint(const tmq_cli_t *o, const char *endpoint)
@@ -63,10 +47,12 @@ static int s_check_endpoint(const tmq_cli_t *o, const char *endpoint)
     switch (tmq_endpoint_connectable(endpoint, why, sizeof why)) {
     case TMQ_EP_OK:
         return TMQ_EXIT_OK;
-    case TMQ_EP_SYNTAX:
-        fprintf(stderr, "taskmq: %s: %s\nTry 'taskmq --help'.\n",
-                o->broker ? "--broker" : "$TASKMQ_BROKER", why);
+    case TMQ_EP_SYNTAX: {
+        char err[400];
+        snprintf(err, sizeof err, "%s: %s", o->broker ? "--broker" : "$TASKMQ_BROKER", why);
+        tmq_cli_usage(stderr, o->cmd, err);
         return TMQ_EXIT_USAGE;
+    }
     default:
         fprintf(stderr, "taskmq: %s\n", why);
         return TMQ_EXIT_NO_BROKER;
@@ -150,10 +136,13 @@ static int s_connect_and_run(const tmq_cli_t *o)
 
 int main(int argc, char **argv)
 {
+    /* Before anything opens a descriptor: with stdin closed (`taskmq map echo <&-`) libzmq's
+     * eventfd would become fd 0 and map would wait on it forever. */
+    tmq_std_fds_open();
     tmq_cli_t o;
     char err[256];
     if (tmq_cli_parse(&o, argc, argv, err, sizeof err) != 0) {
-        fprintf(stderr, "taskmq: %s\nTry 'taskmq --help'.\n", err);
+        tmq_cli_usage(stderr, o.cmd, err);
         tmq_cli_free(&o);
         return TMQ_EXIT_USAGE;
     }
@@ -163,7 +152,7 @@ int main(int argc, char **argv)
     } else if (o.help) {
         tmq_cli_help(stdout, o.cmd);
     } else if (o.cmd == TMQ_CLI_KEYGEN) {
-        status = s_keygen(o.function);
+        status = tmq_cli_keygen(&o);
     } else {
         tmq_log_init("taskmq", o.verbose >= 2 ? TMQ_LOG_DEBUG
                                : o.verbose    ? TMQ_LOG_INFO

@@ -136,6 +136,20 @@ void tmq_hostname(char *buf, size_t len)
     if (dot) *dot = '\0';
 }
 
+void tmq_std_fds_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+        /* open() takes the lowest free descriptor, which is fd unless a lower one could not
+         * be opened either; dup2 puts it in place then. */
+        int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (null >= 0 && null != fd) {
+            dup2(null, fd);
+            close(null);
+        }
+    }
+}
+
 int tmq_parse_long(const char *s, long min, long max, long *out)
 {
     if (!s || !*s) return -1;

@@ -44,6 +44,12 @@ int tmq_online_cpus(void);
 /* The short host name into buf (NUL-terminated, "localhost" when unknown). */
 void tmq_hostname(char *buf, size_t len);
 
+/* Opens /dev/null on each of the standard descriptors 0, 1 and 2 that is closed (a program
+ * started as `prog <&-`), so that no file, socket or eventfd opened later lands on one and is
+ * then read as stdin or written as stdout/stderr. Call first thing in main, before anything
+ * opens a descriptor. Best effort: a descriptor /dev/null cannot be opened on stays closed. */
+void tmq_std_fds_open(void);
+
 /* Parses a decimal integer in [min, max]; returns 0 or -1. */
 int tmq_parse_long(const char *s, long min, long max, long *out);
 

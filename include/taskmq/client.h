@@ -10,6 +10,10 @@
  * borrowed and live as long as their owner. A program may return from main or call exit()
  * without tmq_client_destroy: at exit the library says BYE for each live client and stops
  * its background thread before czmq tears down, so the process exits with its own status.
+ * That is safe only while no other thread is inside a call on that client (tmq_next,
+ * tmq_wait, tmq_submit, ...): exit() stops the client under the thread still using it, which
+ * can crash. Have such threads leave the library first (wait with a timeout and check a
+ * flag), or destroy the client before exiting.
  */
 #ifndef TASKMQ_CLIENT_H
 #define TASKMQ_CLIENT_H
@@ -49,6 +53,13 @@ int tmq_client_wait_ready(tmq_client_t *c, int timeout_ms);
  * contact with the broker (...)". Cleared when a broker answers again. Borrowed: valid until
  * the next call on c. */
 const char *tmq_client_error(const tmq_client_t *c);
+
+/* Why jobs were last failed TMQ_RESULT_LOST: tmq_client_error as it was then ("the broker
+ * shut down" after its BYE, "lost contact with the broker (silent for 5000 ms)"), kept when
+ * a broker answers again and tmq_client_error becomes "" — so it still explains LOST results
+ * read after a reconnect; "" while no job was lost. Borrowed: valid until the next call on
+ * c. */
+const char *tmq_client_lost_reason(const tmq_client_t *c);
 
 /* Default per-job settings for later submissions: time limit in ms (0 = none) and retries
  * after an executor dies (-1 = the broker's default). */
@@ -130,7 +141,8 @@ void tmq_result_destroy(tmq_result_t **r);
 void *tmq_client_status(tmq_client_t *c, int timeout_ms, size_t *len);
 
 /* Says goodbye to the broker (its queued jobs are cancelled, running results dropped) and
- * frees the client. Safe on NULL and twice. */
+ * frees the client. Safe on NULL and twice. Does not hold up other threads creating or
+ * destroying their own clients meanwhile. */
 void tmq_client_destroy(tmq_client_t **c);
 
 #ifdef __cplusplus

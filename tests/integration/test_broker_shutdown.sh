@@ -2,7 +2,6 @@
 # fails every awaited job at once with "broker shut down", says so in one line and exits 4
 # within about a second (not after 5 s of silence). A client pointed at the worker port is
 # told so at once (contract §2, ERROR 5) and exits 3 with the broker's words.
-# Needs the broker of the 0.2 contract: skipped (77) with an older one.
 . "$(dirname "$0")/lib.sh"
 start_broker
 start_worker w1 --procs 2

@@ -28,6 +28,18 @@ tmq functions extra >/dev/null 2>&1; assert_eq "$?" "2" "functions with an argum
 tmq --help | grep -q "4 lost the broker" || fail "--help does not state exit 4"
 pass "--version, usage errors 2, exit statuses in --help"
 
+tmq submit echo 1 --tag >/dev/null 2>"$T/tag"
+assert_eq "$?" "2" "submit --tag"
+assert_eq "$(cat "$T/tag")" "taskmq: --tag is for map
+Try 'taskmq submit --help'." "submit --tag message"
+tmq map --ordred echo 1 >/dev/null 2>"$T/typo"
+assert_eq "$?" "2" "a mistyped option"
+assert_eq "$(cat "$T/typo")" "taskmq: unknown option '--ordred' (did you mean '--ordered'?)
+Try 'taskmq map --help'." "typo message"
+tmq mapp echo 1 >/dev/null 2>"$T/typo2"
+assert_eq "$(head -n1 "$T/typo2")" "taskmq: unknown subcommand 'mapp' (did you mean 'map'?)" "subcommand typo"
+pass "map-only options refused by submit; near misses name the nearest; hints name the subcommand's help"
+
 start_broker
 start_worker w1 --procs 1
 wait_workers 1

@@ -52,3 +52,11 @@ assert_eq "$(jq -s -c 'map([.index, .arg])' "$T/tag2")" '[[0,"3"],[1,"{\"a\":1}"
 seq 1 3000 | tmq map --tag echo | jq -c 'select(.arg != .result)' >"$T/tagbad"
 assert_eq "$(wc -l <"$T/tagbad")" "0" "3000 tagged lines each carry their own input"
 pass "--tag carries each job's input"
+
+# Whole numbers beyond int64 up to UINT64_MAX are integers by default and under --json (not a
+# string, not "too big integer"); they print as reals, jansson's integers being signed 64-bit.
+for mode in "" --json; do
+    tmq map $mode --tag echo 18446744073709551615 >"$T/u64" 2>"$T/u64.err" || fail "map $mode UINT64_MAX exited $?: $(cat "$T/u64.err")"
+    assert_eq "$(jq -r '[.arg, .result] | map(type) | join(",")' "$T/u64")" "number,number" "UINT64_MAX under '$mode'"
+done
+pass "UINT64_MAX is a number with and without --json"

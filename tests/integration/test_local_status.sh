@@ -11,6 +11,18 @@ done
 assert_eq "$(tmq submit --local 1 primes 100)" "25" "submit --local"
 pass "--local runs without daemons and cleans up"
 
+# When the worker cannot be run, --local exits 3 and says which program it tried: the one
+# $TASKMQ_WORKER names, or (a taskmq alone in its directory, none in PATH) how to name one.
+TASKMQ_WORKER="$T/no-such-worker" tmq map --local 1 echo 1 >/dev/null 2>"$T/noworker"
+assert_eq "$?" "3" "--local with a bad \$TASKMQ_WORKER"
+assert_eq "$(cat "$T/noworker")" "taskmq: --local: the local worker exited at start (exit 127): cannot run $T/no-such-worker (\$TASKMQ_WORKER)" "bad \$TASKMQ_WORKER message"
+mkdir "$T/alone"
+cp "$TASKMQ" "$T/alone/taskmq"
+env -u TASKMQ_WORKER PATH=/usr/bin:/bin timeout 30 "$T/alone/taskmq" map --local 1 echo 1 >/dev/null 2>"$T/alone.err"
+assert_eq "$?" "3" "--local with no taskmq-worker to be found"
+assert_eq "$(cat "$T/alone.err")" "taskmq: --local: the local worker exited at start (exit 127): no taskmq-worker beside this taskmq nor in PATH (set TASKMQ_WORKER to its path)" "no worker message"
+pass "--local without a worker program: exit 3, says where it looked"
+
 start_broker
 start_worker alpha --procs 2
 start_worker beta --procs 1

@@ -1,6 +1,5 @@
 # `taskmq status` names each worker by host and address, with its version, functions and
 # when it was last heard from; `taskmq functions` lists what the cluster serves (contract §6).
-# Needs the broker of the 0.2 contract: skipped (77) with an older one.
 . "$(dirname "$0")/lib.sh"
 start_broker
 start_worker alpha --procs 2

@@ -331,7 +331,8 @@ static void test_jsonline_round_trip(void **state)
     }
 }
 
-/* The integer fast path packs exactly what the general JSON path packs. */
+/* The integer fast path packs exactly what the general JSON path packs, wherever jansson
+ * can hold the value (within int64, and anything that is not a plain integer). */
 static void test_jsonline_arg_fast_path(void **state)
 {
     (void)state;
@@ -351,8 +352,12 @@ static void test_jsonline_arg_fast_path(void **state)
                             "65536",
                             "999999999999999999",
                             "-999999999999999999",
-                            "12345678901234567890",
+                            "9223372036854775807",
+                            "-9223372036854775808",
+                            "1000000000000000000",
                             "1.5",
+                            "1e400",
+                            "[18446744073709551615]",
                             " 5",
                             "5 ",
                             "+5",
@@ -505,6 +510,59 @@ static void test_jsonline_input_modes(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Whole numbers outside int64 but within INT64_MIN..UINT64_MAX are msgpack integers, by
+ * default and under --json (jansson alone calls them "too big integer"); beyond that range
+ * jansson decides: a string by default, an error under --json. */
+static void test_jsonline_big_integers(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t len; /* of want: the msgpack bytes */
+        const char *want;
+    } ints[] = {
+        {"18446744073709551615", 9, "\xcf\xff\xff\xff\xff\xff\xff\xff\xff"},
+        {"9223372036854775808", 9, "\xcf\x80\x00\x00\x00\x00\x00\x00\x00"},
+        {"12345678901234567890", 9, "\xcf\xab\x54\xa9\x8c\xeb\x1f\x0a\xd2"},
+        {"9223372036854775807", 9, "\xcf\x7f\xff\xff\xff\xff\xff\xff\xff"},
+        {"-9223372036854775808", 9, "\xd3\x80\x00\x00\x00\x00\x00\x00\x00"},
+        {"-1", 1, "\xff"},
+    };
+    static const tmq_input_mode_t modes[] = {TMQ_INPUT_AUTO, TMQ_INPUT_JSON};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    char err[256];
+    for (size_t m = 0; m < 2; m++) {
+        for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+            const char *t = ints[i].text;
+            assert_int_equal(tmq_jsonline_arg(&sb, modes[m], t, strlen(t), err, sizeof err), 0);
+            if (sb.size != ints[i].len || memcmp(sb.data, ints[i].want, ints[i].len) != 0)
+                fail_msg("'%s' (mode %d) did not pack as a msgpack integer", t, modes[m]);
+        }
+        /* the same as stdin lines */
+        assert_int_equal(
+            tmq_jsonline_input(&sb, modes[m], false, "18446744073709551615\r", 21, err, sizeof err),
+            TMQ_LINE_JOB);
+        assert_memory_equal(sb.data, ints[0].want, 9);
+    }
+    /* one past either end, and integers inside containers: jansson's */
+    static const char *beyond[] = {"18446744073709551616", "-9223372036854775809",
+                                   "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof beyond / sizeof beyond[0]; i++) {
+        const char *t = beyond[i];
+        assert_int_equal(tmq_jsonline_arg(&sb, TMQ_INPUT_AUTO, t, strlen(t), err, sizeof err), 0);
+        assert_true(((uint8_t)sb.data[0] & 0xe0) == 0xa0 || (uint8_t)sb.data[0] == 0xd9);
+        assert_int_equal(tmq_jsonline_arg(&sb, TMQ_INPUT_JSON, t, strlen(t), err, sizeof err), -1);
+        assert_non_null(strstr(err, "too big"));
+    }
+    S_LINE(TMQ_INPUT_AUTO, false, "18446744073709551616", TMQ_LINE_JOB, "\"18446744073709551616\"");
+    S_LINE(TMQ_INPUT_JSON, false, "[18446744073709551615]", TMQ_LINE_BAD,
+           "too big integer near '18446744073709551615'");
+    S_LINE(TMQ_INPUT_RAW, false, "18446744073709551615", TMQ_LINE_JOB,
+           "\"18446744073709551615\""); /* --raw: never parsed */
+    msgpack_sbuffer_destroy(&sb);
+}
+
 /* --tag: the job's input as "arg", right after "index". */
 static void test_jsonline_tag(void **state)
 {
@@ -584,21 +642,34 @@ static void test_cli_map_and_options_anywhere(void **state)
     tmq_cli_free(&o);
 
     argv = S_ARGV("submit", "--local", "2", "primes", "100", "--connect-timeout", "1000",
-                  "--no-progress");
+                  "--timeout", "0", "--raw");
     assert_int_equal(s_parse(&o, argv, err), 0);
     assert_int_equal(o.cmd, TMQ_CLI_SUBMIT);
     assert_int_equal(o.local, 2);
     assert_int_equal(o.connect_timeout_ms, 1000);
-    assert_int_equal(o.progress, 0);
+    assert_int_equal(o.timeout_ms, 0);
+    assert_true(o.raw);
     assert_string_equal(o.function, "primes");
     assert_int_equal(o.nargs, 1);
     tmq_cli_free(&o);
 
-    argv = S_ARGV("status", "--json", "--progress");
+    argv = S_ARGV("--no-progress", "map", "echo", "--progress");
+    assert_int_equal(s_parse(&o, argv, err), 0);
+    assert_int_equal(o.progress, 1); /* the last one counts */
+    tmq_cli_free(&o);
+
+    argv = S_ARGV("status", "--json", "-v");
     assert_int_equal(s_parse(&o, argv, err), 0);
     assert_int_equal(o.cmd, TMQ_CLI_STATUS);
     assert_true(o.json);
-    assert_int_equal(o.progress, 1);
+    assert_int_equal(o.verbose, 1);
+    tmq_cli_free(&o);
+
+    argv = S_ARGV("keygen", "--force", "/tmp/k");
+    assert_int_equal(s_parse(&o, argv, err), 0);
+    assert_int_equal(o.cmd, TMQ_CLI_KEYGEN);
+    assert_true(o.force);
+    assert_string_equal(o.function, "/tmp/k");
     tmq_cli_free(&o);
 
     argv = S_ARGV("map", "--tag", "echo", "--raw", "--keep-empty");
@@ -671,6 +742,179 @@ static void test_cli_usage_errors(void **state)
     tmq_cli_free(&o);
 }
 
+/* Each option is for some subcommands; given to another it is a usage error that says
+ * which, naming the first such option as given (before or after the subcommand). */
+static void test_cli_options_per_subcommand(void **state)
+{
+    (void)state;
+    const struct {
+        char **argv;
+        const char *err;
+    } cases[] = {
+        {S_ARGV("submit", "echo", "1", "--tag"), "--tag is for map"},
+        {S_ARGV("submit", "--ordered", "echo"), "--ordered is for map"},
+        {S_ARGV("--keep-empty", "submit", "echo"), "--keep-empty is for map"},
+        {S_ARGV("submit", "echo", "--progress"), "--progress is for map"},
+        {S_ARGV("submit", "echo", "--no-progress"), "--no-progress is for map"},
+        {S_ARGV("submit", "echo", "--no-progress", "--tag"), "--no-progress is for map"},
+        {S_ARGV("--tag", "submit", "echo", "--ordered"), "--tag is for map"},
+        {S_ARGV("status", "--timeout", "5"), "--timeout is for map and submit"},
+        {S_ARGV("functions", "--raw"), "--raw is for map and submit"},
+        {S_ARGV("status", "--progress"), "--progress is for map"},
+        {S_ARGV("keygen", "k", "--json"), "--json is for map, submit, status and functions"},
+        {S_ARGV("keygen", "k", "--broker", "tcp://h:1"),
+         "--broker is for map, submit, status and functions"},
+        {S_ARGV("map", "echo", "--force"), "--force is for keygen"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tmq_cli_t o;
+        char err[256];
+        assert_int_equal(s_parse(&o, cases[i].argv, err), TMQ_EXIT_USAGE);
+        assert_string_equal(err, cases[i].err);
+        tmq_cli_free(&o);
+    }
+    /* --help still wins: `taskmq submit --tag --help` shows submit's help */
+    tmq_cli_t o;
+    char err[256];
+    assert_int_equal(s_parse(&o, S_ARGV("submit", "--tag", "--help"), err), 0);
+    assert_true(o.help);
+    tmq_cli_free(&o);
+}
+
+/* A near miss names the nearest option or subcommand (at most two edits, a swap of two
+ * letters counting one); after a subcommand the hint points at its help. */
+static void test_cli_did_you_mean(void **state)
+{
+    (void)state;
+    const struct {
+        char **argv;
+        const char *err;
+        const char *usage; /* what tmq_cli_usage prints, second line */
+    } cases[] = {
+        {S_ARGV("map", "--ordred", "echo"), "unknown option '--ordred' (did you mean '--ordered'?)",
+         "Try 'taskmq map --help'."},
+        {S_ARGV("mapp", "echo"), "unknown subcommand 'mapp' (did you mean 'map'?)",
+         "Try 'taskmq --help'."},
+        {S_ARGV("sumbit", "echo"), "unknown subcommand 'sumbit' (did you mean 'submit'?)",
+         "Try 'taskmq --help'."},
+        {S_ARGV("stauts"), "unknown subcommand 'stauts' (did you mean 'status'?)",
+         "Try 'taskmq --help'."},
+        {S_ARGV("fuctions"), "unknown subcommand 'fuctions' (did you mean 'functions'?)",
+         "Try 'taskmq --help'."},
+        {S_ARGV("frobnicate"), "unknown subcommand 'frobnicate'", "Try 'taskmq --help'."},
+        {S_ARGV("--ordred", "map", "echo"), "unknown option '--ordred' (did you mean '--ordered'?)",
+         "Try 'taskmq map --help'."},
+        {S_ARGV("submit", "echo", "--timout=5"),
+         "unknown option '--timout=5' (did you mean '--timeout'?)", "Try 'taskmq submit --help'."},
+        {S_ARGV("status", "--jsno"), "unknown option '--jsno' (did you mean '--json'?)",
+         "Try 'taskmq status --help'."},
+        {S_ARGV("map", "-ordered", "echo"), "unknown option '-ordered' (did you mean '--ordered'?)",
+         "Try 'taskmq map --help'."},
+        {S_ARGV("map", "--progres", "echo"),
+         "unknown option '--progres' (did you mean '--progress'?)", "Try 'taskmq map --help'."},
+        {S_ARGV("map", "--bogus", "echo"), "unknown option '--bogus'", "Try 'taskmq map --help'."},
+        {S_ARGV("map", "-x", "echo"), "unknown option '-x'", "Try 'taskmq map --help'."},
+        {S_ARGV("--a", "map"), "unknown option '--a'", "Try 'taskmq map --help'."},
+        {S_ARGV("submit", "echo", "--tag"), "--tag is for map", "Try 'taskmq submit --help'."},
+        {S_ARGV("keygen"), "missing PATH", "Try 'taskmq keygen --help'."},
+        {S_ARGV("--timeout", "x"), "--timeout: 'x' is not a number in 0..2147483647",
+         "Try 'taskmq --help'."},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tmq_cli_t o;
+        char err[256];
+        assert_int_equal(s_parse(&o, cases[i].argv, err), TMQ_EXIT_USAGE);
+        assert_string_equal(err, cases[i].err);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+        tmq_cli_usage(out, o.cmd, err);
+        fclose(out);
+        char want[512];
+        snprintf(want, sizeof want, "taskmq: %s\n%s\n", cases[i].err, cases[i].usage);
+        assert_string_equal(text, want);
+        free(text);
+        tmq_cli_free(&o);
+    }
+    assert_string_equal(tmq_cli_cmd_name(TMQ_CLI_FUNCTIONS), "functions");
+    assert_null(tmq_cli_cmd_name(TMQ_CLI_NONE));
+}
+
+/* The help text for cmd, as a string the caller frees. */
+static char *s_help(tmq_cli_cmd_t cmd)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    tmq_cli_help(out, cmd);
+    fclose(out);
+    return text;
+}
+
+/* The text of help from the line starting with `from` up to the next line that does not
+ * start with a space (the next heading), as a string the caller frees. */
+static char *s_section(const char *help, const char *from)
+{
+    const char *start = strstr(help, from);
+    assert_non_null(start);
+    const char *end = strchr(start, '\n');
+    while (end && end[1] == ' ')
+        end = strchr(end + 1, '\n');
+    return strndup(start, end ? (size_t)(end - start) : strlen(start));
+}
+
+/* Each help lists what applies to its subcommand only: map's options are not job options,
+ * submit's help never speaks of lines, --timeout 0 means none, --local says where the
+ * worker comes from and that failing to start it exits 3. */
+static void test_cli_help_per_subcommand(void **state)
+{
+    (void)state;
+    static const char *map_only[] = {"--ordered", "--tag", "--keep-empty", "--progress"};
+    char *all = s_help(TMQ_CLI_NONE);
+    char *jobs = s_section(all, "Job options (map, submit):");
+    char *mapsec = s_section(all, "Map options (map only):");
+    for (size_t i = 0; i < sizeof map_only / sizeof map_only[0]; i++) {
+        if (strstr(jobs, map_only[i])) fail_msg("'Job options' lists %s", map_only[i]);
+        if (!strstr(mapsec, map_only[i])) fail_msg("'Map options' lacks %s", map_only[i]);
+    }
+    assert_non_null(
+        strstr(jobs, "--timeout MS           per-job time limit in ms (0 or absent: none)"));
+    assert_non_null(strstr(all, "$TASKMQ_WORKER when set, else taskmq-worker beside this taskmq"));
+    assert_non_null(strstr(all, "taskmq-worker found in PATH"));
+    assert_non_null(strstr(all, "or --local could not start its cluster"));
+    free(jobs);
+    free(mapsec);
+    free(all);
+
+    char *submit = s_help(TMQ_CLI_SUBMIT);
+    if (strstr(submit, "line")) fail_msg("submit's help speaks of lines:\n%s", submit);
+    for (size_t i = 0; i < sizeof map_only / sizeof map_only[0]; i++)
+        if (strstr(submit, map_only[i])) fail_msg("submit's help lists %s", map_only[i]);
+    assert_non_null(strstr(submit, "--timeout MS"));
+    assert_non_null(strstr(submit, "ARG must be JSON"));
+    assert_non_null(strstr(submit, "or --local could not start its cluster"));
+    free(submit);
+
+    char *map = s_help(TMQ_CLI_MAP);
+    for (size_t i = 0; i < sizeof map_only / sizeof map_only[0]; i++)
+        if (!strstr(map, map_only[i])) fail_msg("map's help lacks %s", map_only[i]);
+    assert_non_null(strstr(map, "(0 or absent: none)"));
+    assert_null(strstr(map, "--force"));
+    free(map);
+
+    char *keygen = s_help(TMQ_CLI_KEYGEN);
+    assert_non_null(strstr(keygen, "--force"));
+    assert_null(strstr(keygen, "--broker"));
+    free(keygen);
+    for (tmq_cli_cmd_t c = TMQ_CLI_STATUS; c <= TMQ_CLI_FUNCTIONS; c++) {
+        char *text = s_help(c);
+        assert_null(strstr(text, "--timeout"));
+        assert_null(strstr(text, "--tag"));
+        assert_non_null(strstr(text, "3 no broker answers"));
+        free(text);
+    }
+}
+
 static void test_cli_help_and_version(void **state)
 {
     (void)state;
@@ -703,9 +947,14 @@ static void test_cli_help_and_version(void **state)
         /* map, submit and the overview state every exit status */
         if (cases[i].cmd == TMQ_CLI_MAP || cases[i].cmd == TMQ_CLI_SUBMIT ||
             cases[i].cmd == TMQ_CLI_NONE) {
-            static const char *exits[] = {
-                "0 every job",       "1 some job",      "2 usage",          "3 no broker",
-                "4 lost the broker", "130 interrupted", "141 stdout closed"};
+            bool one = cases[i].cmd == TMQ_CLI_SUBMIT;
+            const char *exits[] = {one ? "0 the job" : "0 every job",
+                                   one ? "1 the job" : "1 some job",
+                                   "2 usage",
+                                   "3 no broker",
+                                   "4 lost the broker",
+                                   "130 interrupted",
+                                   "141 stdout closed"};
             for (size_t k = 0; k < sizeof exits / sizeof exits[0]; k++)
                 if (!strstr(text, exits[k])) fail_msg("help %d lacks '%s'", cases[i].cmd, exits[k]);
         }
@@ -748,14 +997,22 @@ static void test_progress_format(void **state)
     assert_string_equal(text, "[##########----------] 5000/10000  3 failed  45210 jobs/s  0.1 s  "
                               "ETA 0.1 s");
     tmq_progress_format(text, sizeof text, 0, 0, 0, false, 0, 0);
-    assert_string_equal(text, "[--------------------] 0/0+  0 failed  0 jobs/s  0.0 s");
+    assert_string_equal(text, "[--------------------] 0/0+  0 failed  0.0 jobs/s  0.0 s");
     tmq_progress_format(text, sizeof text, 120, 1, 300, false, 24.0, 5000);
     assert_string_equal(text, "[########------------] 120/300+  1 failed  24 jobs/s  5.0 s");
     tmq_progress_format(text, sizeof text, 7, 0, 7, true, 1.0, 125000);
-    assert_string_equal(text, "[####################] 7/7  0 failed  1 jobs/s  2:05  ETA 0.0 s");
+    assert_string_equal(text, "[####################] 7/7  0 failed  1.0 jobs/s  2:05  ETA 0.0 s");
     tmq_progress_format(text, sizeof text, 10, 0, 100000, true, 10.0, 3723000);
     assert_string_equal(text, "[--------------------] 10/100000  0 failed  10 jobs/s  1:02:03  "
                               "ETA 2:46:39");
+    /* not measured yet: no number, no ETA; a slow rate keeps a decimal */
+    tmq_progress_format(text, sizeof text, 3, 0, 10, true, -1, 200);
+    assert_string_equal(text, "[######--------------] 3/10  0 failed  - jobs/s  0.2 s");
+    tmq_progress_format(text, sizeof text, 3, 0, 10, true, 0.25, 12000);
+    assert_string_equal(text,
+                        "[######--------------] 3/10  0 failed  0.2 jobs/s  12.0 s  ETA 28.0 s");
+    tmq_progress_format(text, sizeof text, 3, 0, 10, true, 0, 12000); /* stalled: no ETA */
+    assert_string_equal(text, "[######--------------] 3/10  0 failed  0.0 jobs/s  12.0 s");
 
     tmq_progress_summary(text, sizeof text, 200, 0, 8130);
     assert_string_equal(text, "200 jobs, 0 failed, 8.1 s, 24.6 jobs/s");
@@ -772,8 +1029,76 @@ static void test_progress_format(void **state)
     assert_false(tmq_progress_wanted(-1, false, false));
     assert_true(tmq_progress_wanted(1, false, true));
     assert_false(tmq_progress_wanted(0, true, false));
+}
 
-    /* Drawn at most every interval; cleared with \r + erase; the summary after. */
+/* The last bar drawn into a memstream's text: from its last \r to the erase after it. */
+static void s_last_bar(const char *out, char *bar, size_t len)
+{
+    const char *end = NULL, *from = NULL;
+    for (const char *s = out; (s = strstr(s, "\r[")); s++)
+        from = s + 1;
+    assert_non_null(from);
+    end = strstr(from, "\033[K");
+    assert_non_null(end);
+    snprintf(bar, len, "%.*s", (int)(end - from), from);
+}
+
+/* The rate with an explicit clock: a result every 30 ms (33 jobs/s), the bar erased before
+ * each one and redrawn right after, as on a terminal shared with stdout. Redrawing 1 ms
+ * after each erase used to measure the rate over 1 ms windows ("1600 jobs/s ... ETA 0.0 s"),
+ * and ticks in the same millisecond dropped their jobs from it. */
+static void test_progress_rate(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    tmq_progress_t p;
+    tmq_progress_init(&p, f, true, 10000);
+    assert_true(tmq_progress_rate(&p, 0, 10000) < 0);
+    uint64_t done = 0;
+    int64_t now = 10000;
+    char bar[200];
+    while (done < 60) { /* 1.8 s */
+        now += 30;
+        tmq_progress_clear(&p);
+        done++;
+        tmq_progress_tick(&p, done, 0, 100, true, now);     /* redrawn at once */
+        tmq_progress_tick(&p, done, 0, 100, true, now);     /* same ms */
+        tmq_progress_tick(&p, done, 0, 100, true, now + 1); /* 1 ms later */
+        if (now == 10000 + 30 * 10) {                       /* 0.3 s: too early to tell */
+            fflush(f);
+            s_last_bar(out, bar, sizeof bar);
+            assert_string_equal(bar, "[##------------------] 10/100  0 failed  - jobs/s  0.3 s");
+        }
+    }
+    double rate = tmq_progress_rate(&p, done, now);
+    if (rate < 32.5 || rate > 34.5) fail_msg("rate %.2f, want 33.3", rate);
+    fflush(f);
+    s_last_bar(out, bar, sizeof bar);
+    assert_string_equal(bar,
+                        "[############--------] 60/100  0 failed  33 jobs/s  1.8 s  ETA 1.2 s");
+
+    /* Then nothing finishes for 6 s: the window slides past the last result, rate 0. */
+    for (int i = 0; i < 60; i++) {
+        now += 100;
+        tmq_progress_tick(&p, done, 0, 100, true, now);
+    }
+    assert_true(tmq_progress_rate(&p, done, now) == 0.0);
+    /* ... and a burst of 40 in one millisecond counts in full: 40 jobs over the window. */
+    tmq_progress_tick(&p, done + 40, 0, 100, true, now);
+    rate = tmq_progress_rate(&p, done + 40, now);
+    if (rate < 7.5 || rate > 8.5) fail_msg("rate after a burst %.2f, want ~8 (40 in 5 s)", rate);
+    tmq_progress_finish(&p, 100, 0, now);
+    fclose(f);
+    free(out);
+}
+
+/* Drawn at most every interval while on screen, at once after an erase; cleared with \r +
+ * erase; the summary after. */
+static void test_progress_draws(void **state)
+{
+    (void)state;
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
@@ -815,12 +1140,18 @@ int main(void)
         cmocka_unit_test(test_jsonline_arg_fast_path),
         cmocka_unit_test(test_jsonline_result_lines),
         cmocka_unit_test(test_jsonline_input_modes),
+        cmocka_unit_test(test_jsonline_big_integers),
         cmocka_unit_test(test_jsonline_tag),
         cmocka_unit_test(test_cli_map_and_options_anywhere),
         cmocka_unit_test(test_cli_usage_errors),
+        cmocka_unit_test(test_cli_options_per_subcommand),
+        cmocka_unit_test(test_cli_did_you_mean),
+        cmocka_unit_test(test_cli_help_per_subcommand),
         cmocka_unit_test(test_cli_help_and_version),
         cmocka_unit_test(test_cli_broker_default),
         cmocka_unit_test(test_progress_format),
+        cmocka_unit_test(test_progress_rate),
+        cmocka_unit_test(test_progress_draws),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,8 @@
  * Every test runs with one fixture: a fake with the test's settings and a client of it. The
  * status reply is also rendered as `taskmq status` and `taskmq functions` show it.
  */
+#include "acks.h"
+#include "idmap.h"
 #include "jsonmp.h"
 #include "log.h"
 #include "proto.h"
@@ -242,14 +244,23 @@ static void s_complete(s_fake_t *f)
     tmq_batch_destroy(&b);
 }
 
-/* A command from the test on the actor pipe: "$TERM" (stop; returns true) or "BYE" (say
- * BYE to the client, as a broker shutting down does). */
+/* A command from the test on the actor pipe: "$TERM" (stop; returns true), "BYE" (say
+ * BYE to the client, as a broker shutting down does) or "FORGET" (drop every queued job and
+ * answer as a restarted broker does to a client it does not know: ERROR unknown peer). */
 static bool s_command(s_fake_t *f, zsock_t *pipe)
 {
     char *cmd = zstr_recv(pipe);
     bool term = !cmd || strcmp(cmd, "$TERM") == 0;
     if (cmd && strcmp(cmd, "BYE") == 0) {
         tmq_wire_send_empty(f->router, f->rid, f->rid_len, TMQ_CMD_BYE);
+        zsock_signal(pipe, 0);
+    }
+    if (cmd && strcmp(cmd, "FORGET") == 0) {
+        while (f->count) {
+            free(f->jobs[f->head++].data);
+            f->count--;
+        }
+        tmq_wire_send_error(f->router, f->rid, f->rid_len, TMQ_ERR_UNKNOWN_PEER, "unknown peer");
         zsock_signal(pipe, 0);
     }
     zstr_free(&cmd);
@@ -378,6 +389,7 @@ static void test_lib_round_trip(void **state)
     assert_int_equal(tmq_client_wait_ready(c, 2000), 0);
     assert_int_equal(atomic_load(&x->fb.hellos), 1);
     assert_string_equal(tmq_client_error(c), "");
+    assert_string_equal(tmq_client_lost_reason(c), "");
 
     uint8_t arg[16];
     for (uint64_t i = 0; i < 3; i++) {
@@ -791,10 +803,14 @@ static void test_lib_broker_lost(void **state)
     assert_true(took >= 150 && took < 1500);
     assert_int_equal(tmq_pending(x->c), 0);
     assert_string_equal(tmq_client_error(x->c), "lost contact with the broker (silent for 200 ms)");
-    /* Waiting for a broker again greets it again, and all is well once it answers. */
+    assert_string_equal(tmq_client_lost_reason(x->c), tmq_client_error(x->c));
+    /* Waiting for a broker again greets it again, and all is well once it answers; why the
+     * jobs were lost is still known. */
     assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
     assert_int_equal(atomic_load(&x->fb.hellos), 2);
     assert_string_equal(tmq_client_error(x->c), "");
+    assert_string_equal(tmq_client_lost_reason(x->c),
+                        "lost contact with the broker (silent for 200 ms)");
 }
 
 static const fake_cfg_t s_beating = {.heartbeat_ms = 40, .hold = true, .beat = true};
@@ -838,10 +854,35 @@ static void test_lib_broker_bye(void **state)
     assert_true(zclock_mono() - t0 < 500); /* at once, not after 5 heartbeats */
     assert_int_equal(tmq_pending(x->c), 0);
     assert_string_equal(tmq_client_error(x->c), "the broker shut down");
+    assert_string_equal(tmq_client_lost_reason(x->c), "the broker shut down");
     assert_int_equal(atomic_load(&x->fb.hellos), 1);
     assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0); /* says HELLO again */
     assert_int_equal(atomic_load(&x->fb.hellos), 2);
     assert_string_equal(tmq_client_error(x->c), "");
+    assert_string_equal(tmq_client_lost_reason(x->c), "the broker shut down");
+}
+
+/* A restarted broker does not know us (ERROR unknown peer): the jobs it held fail LOST and
+ * the client greets it at once, so by the time the results are read the error is cleared;
+ * tmq_client_lost_reason still says why they were lost, which is what the tool prints. */
+static void test_lib_lost_reason_after_restart(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    s_submit_echo(x->c, 3);
+    tmq_flush(x->c);
+    while (atomic_load(&x->fb.jobs_in) < 3)
+        usleep(1000);
+    zstr_send(x->fake, "FORGET");
+    zsock_wait(x->fake);
+    static uint8_t seen[3];
+    assert_int_equal(s_collect(x->c, 3, seen, 3, "lost contact with the broker"), 3);
+    for (int i = 0; i < 200 && atomic_load(&x->fb.hellos) < 2; i++)
+        usleep(5000);
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0); /* the WELCOME cleared the error */
+    assert_string_equal(tmq_client_error(x->c), "");
+    assert_string_equal(tmq_client_lost_reason(x->c),
+                        "lost contact with the broker (it restarted and does not know us)");
 }
 
 static const fake_cfg_t s_worker_port = {.wrong_port = true};
@@ -885,7 +926,8 @@ static void test_lib_ack_error(void **state)
 
 static const fake_cfg_t s_unserved = {.hold = true, .unserved = "sum"};
 
-/* ACK `unserved` (contract §4) is said once at info level, not once per ACK. */
+/* ACK `unserved` (contract §4) is said once as a warning — shown at the default level of
+ * the tool and the shared library — not once per ACK. */
 static void test_lib_unserved_logged_once(void **state)
 {
     fx_t *x = *state;
@@ -896,7 +938,7 @@ static void test_lib_unserved_logged_once(void **state)
     int saved = dup(STDERR_FILENO);
     dup2(fd, STDERR_FILENO);
     int level = tmq_log_level;
-    tmq_log_level = TMQ_LOG_INFO;
+    tmq_log_level = TMQ_LOG_WARN;
     uint8_t arg[16];
     for (int i = 0; i < 1200; i++) /* three SUBMITs, three ACKs */
         tmq_submit(x->c, "sum", arg, tu_pack_int(arg, i), NULL);
@@ -915,8 +957,99 @@ static void test_lib_unserved_logged_once(void **state)
     log[n > 0 ? n : 0] = '\0';
     const char *said = "jobs for 'sum' wait at the broker: no worker is connected yet";
     char *first = strstr(log, said);
-    if (!first) fail_msg("not logged: %s", log);
+    if (!first) fail_msg("not logged at warning level: %s", log);
     assert_null(strstr(first + 1, said));
+    assert_non_null(strstr(log, " WARN client: jobs for 'sum'"));
+}
+
+/* ---- acks.c alone: the kept copy of a SUBMIT ---- */
+
+typedef struct {
+    uint64_t cid[8];
+    tmq_result_status_t status[8];
+    char text[8][64];
+    size_t n;
+} s_fails_t;
+
+static void s_record_fail(void *arg, uint64_t cid, tmq_result_status_t status, const char *text,
+                          size_t len)
+{
+    s_fails_t *f = arg;
+    assert_true(f->n < 8);
+    f->cid[f->n] = cid;
+    f->status[f->n] = status;
+    snprintf(f->text[f->n], sizeof f->text[0], "%.*s", (int)len, text);
+    f->n++;
+}
+
+/* An ACK for the kept SUBMIT, decoded into m (release it and free *body after). */
+static void s_ack(tmq_msg_t *m, void **body, const char *error, uint64_t rejected_cid, int code,
+                  const char *reason)
+{
+    tmq_batch_t rej;
+    tmq_batch_init(&rej);
+    if (reason) {
+        tmq_reject_item_t r = {
+            .cid = rejected_cid, .code = code, .reason = reason, .reason_len = strlen(reason)};
+        tmq_batch_add_reject(&rej, &r);
+    }
+    tmq_ack_info_t info = {.error = error};
+    size_t len;
+    *body = tmq_proto_ack_body(&rej, &info, &len);
+    tmq_batch_destroy(&rej);
+    assert_int_equal(tu_decode(m, TMQ_CMD_ACK, *body, len), 0);
+}
+
+/* The jobs of a SUBMIT the broker refused whole are failed by the ids kept beside its copy:
+ * even a copy that does not decode (ours always do) strands none of them. A "queue full"
+ * job the copy cannot show is failed instead of held. */
+static void test_acks_kept_ids(void **state)
+{
+    (void)state;
+    static const char garbage[] = "\xc1 not a SUBMIT body";
+    const uint64_t cids[] = {3, 5, 9};
+    tmq_idmap_t inflight;
+    tmq_idmap_init(&inflight);
+    tmq_idmap_put(&inflight, 3, NULL);
+    tmq_idmap_put(&inflight, 5, NULL); /* 9 already has its result */
+    tmq_acks_t a;
+    tmq_acks_init(&a);
+    tmq_acks_sent(&a, garbage, sizeof garbage - 1, cids, 3);
+    tmq_acks_sent(&a, garbage, sizeof garbage - 1, cids, 3);
+
+    tmq_msg_t m;
+    void *body;
+    s_fails_t f = {0};
+    s_ack(&m, &body, "item 0: client id is not a uint", 0, 0, NULL);
+    tmq_acks_on_ack(&a, &m, &inflight, true, s_record_fail, &f);
+    tmq_msg_release(&m);
+    free(body);
+    assert_int_equal(f.n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(f.cid[i], cids[i]);
+        assert_int_equal(f.status[i], TMQ_RESULT_REJECTED);
+        assert_string_equal(f.text[i], "bad SUBMIT: item 0: client id is not a uint");
+    }
+
+    memset(&f, 0, sizeof f);
+    s_ack(&m, &body, NULL, 5, TMQ_REJ_QUEUE_FULL, "queue full");
+    tmq_acks_on_ack(&a, &m, &inflight, true, s_record_fail, &f);
+    tmq_msg_release(&m);
+    free(body);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.cid[0], 5);
+    assert_string_equal(f.text[0], "queue full");
+    assert_int_equal(tmq_acks_held(&a), 0);
+
+    /* An ACK with no copy left (a late one after we gave up) fails nothing it cannot name. */
+    memset(&f, 0, sizeof f);
+    s_ack(&m, &body, "late", 0, 0, NULL);
+    tmq_acks_on_ack(&a, &m, &inflight, true, s_record_fail, &f);
+    tmq_msg_release(&m);
+    free(body);
+    assert_int_equal(f.n, 0);
+    tmq_acks_destroy(&a);
+    tmq_idmap_destroy(&inflight);
 }
 
 int main(void)
@@ -940,9 +1073,11 @@ int main(void)
         S_TEST_WITH(test_lib_broker_lost, &s_silent),
         S_TEST_WITH(test_lib_broker_alive_keeps_jobs, &s_beating),
         S_TEST_WITH(test_lib_broker_bye, &s_held),
+        S_TEST_WITH(test_lib_lost_reason_after_restart, &s_held),
         S_TEST_WITH(test_lib_wrong_port, &s_worker_port),
         S_TEST_WITH(test_lib_ack_error, &s_refusing),
         S_TEST_WITH(test_lib_unserved_logged_once, &s_unserved),
+        cmocka_unit_test(test_acks_kept_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
