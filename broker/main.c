@@ -136,6 +136,7 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
 
 int main(int argc, char **argv)
 {
+    tmq_std_fds_open(); /* a closed 0-2 must not become one of our sockets */
     tmq_broker_config_t cfg;
     tmq_broker_config_defaults(&cfg);
     int level = TMQ_LOG_INFO;

@@ -14,6 +14,7 @@
 
 int main(int argc, char **argv)
 {
+    tmq_std_fds_open(); /* a closed 0-2 must not become one of our sockets */
     tmq_worker_opts_t o;
     char err[512];
     if (tmq_worker_opts_parse(&o, argc, argv, err, sizeof err) != 0) {
