@@ -49,6 +49,8 @@ seq_s=$(awk -v a="$EPOCHREALTIME" -v b="$start" 'BEGIN{print a-b}')
 printf '\n  wall time, %d processes in parallel : %6.2f s\n' "$PROCS" "$par"
 printf '  wall time, one after another       : %6.2f s   (speedup %.2fx)\n' "$seq_s" \
     "$(awk -v a="$seq_s" -v b="$par" 'BEGIN{print a/b}')"
+echo "  ($PROCS processes can at best divide the time by $PROCS, and here no better than the longest"
+echo "  job allows; on a busy machine both figures move, so read them as a sketch.)"
 echo
 echo "Next: run 'taskmq-broker' on one host, 'taskmq-worker --broker tcp://HOST:5556' on others,"
 echo "and 'taskmq --broker tcp://HOST:5555 map FUNCTION ARG...' from anywhere (see README.md)."
