@@ -29,13 +29,14 @@ int64_t tmq_clock_us(void)
 
 pid_t tmq_spawn(const char *path, char *const argv[], int keep_fd, bool die_with_parent)
 {
-    return tmq_spawn_fds(path, argv, &keep_fd, keep_fd >= 0 ? 1 : 0, die_with_parent);
+    return tmq_spawn_fds(path, argv, &keep_fd, keep_fd >= 0 ? 1 : 0,
+                         die_with_parent ? TMQ_SPAWN_DIE_WITH_PARENT : 0);
 }
 
 #define S_MAX_FDS 8
 
 pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t nfds,
-                    bool die_with_parent)
+                    int flags)
 {
     if (nfds > S_MAX_FDS) {
         errno = EINVAL;
@@ -43,13 +44,18 @@ pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t
     }
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid != 0) return pid;
+    if (pid != 0) {
+        /* both sides set the group, so it exists before either goes on (the usual idiom) */
+        if (pid > 0 && (flags & TMQ_SPAWN_OWN_GROUP)) setpgid(pid, pid);
+        return pid;
+    }
 
     /* Child: only async-signal-safe calls until exec; never touch the parent's ZeroMQ state. */
-    if (die_with_parent) {
+    if (flags & TMQ_SPAWN_DIE_WITH_PARENT) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(127); /* parent already gone */
     }
+    if ((flags & TMQ_SPAWN_OWN_GROUP) && setpgid(0, 0) != 0) _exit(127);
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);

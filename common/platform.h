@@ -21,9 +21,13 @@ int64_t tmq_clock_us(void); /* monotonic microseconds */
  * (PR_SET_PDEATHSIG). Returns the pid, or -1 with errno set (an exec failure shows as exit
  * status 127). */
 pid_t tmq_spawn(const char *path, char *const argv[], int keep_fd, bool die_with_parent);
-/* The same with nfds descriptors handed down: fds[i] becomes the child's fd 3 + i (at most 8). */
+#define TMQ_SPAWN_DIE_WITH_PARENT 0x1 /* PR_SET_PDEATHSIG SIGKILL */
+#define TMQ_SPAWN_OWN_GROUP 0x2       /* a process group of its own (its pid): kill(-pid, ...)
+                                         then reaches everything it started too */
+/* The same with nfds descriptors handed down (fds[i] becomes the child's fd 3 + i, at most 8)
+ * and TMQ_SPAWN_* flags. */
 pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t nfds,
-                    bool die_with_parent);
+                    int flags);
 
 /* A path that runs this very program again (for a daemon starting its own helpers). */
 const char *tmq_self_exe(void);

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-demo}
 
 PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
-          libjansson-dev libcmocka-dev jq clang procps)
+          libjansson-dev libcmocka-dev jq clang procps python3 python3-msgpack)
 
 install_missing() {
     local missing=()

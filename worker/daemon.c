@@ -28,6 +28,7 @@
 #define S_DONE_FLUSH_BYTES (16u << 20) /* send a DONE early past this size */
 #define S_MAX_WAIT_MS 1000
 #define S_RECLAIM_WAIT_MS 100 /* longest a RETURNED waits for executors to hand jobs back */
+#define S_HELLO_WAIT_MS 10000 /* longest the first executor may take to say what it serves */
 
 typedef struct {
     const tmq_worker_opts_t *opts;
@@ -35,8 +36,9 @@ typedef struct {
     tmq_sup_t *sup;
     tmq_list_t queue; /* received, not yet given to an executor */
     tmq_pace_t pace;
-    const char *names[TMQ_BUILTINS_MAX];
+    const char *const *names; /* the functions the executors announced (the supervisor's) */
     size_t nnames;
+    char **argv; /* an --executor-cmd, split */
     tmq_batch_t done;
     tmq_batch_t returned;
     bool returned_due;  /* a REVOKE awaits its RETURNED (possibly empty) */
@@ -118,13 +120,20 @@ static void s_bad_item(s_daemon_t *self, const char *cmd, size_t i)
 static void s_on_jobs(s_daemon_t *self, const tmq_msg_t *m)
 {
     size_t n = tmq_msg_count(m);
+    const char *last = NULL; /* a batch is mostly one function: look it up once */
+    size_t last_len = 0;
+    int fn = -1;
     for (size_t i = 0; i < n; i++) {
         tmq_job_item_t it;
         if (tmq_msg_job_item(m, i, &it) != 0) {
             s_bad_item(self, "JOBS", i);
             continue;
         }
-        int fn = tmq_pace_index(&self->pace, it.fn, it.fn_len);
+        if (!last || last_len != it.fn_len || memcmp(last, it.fn, it.fn_len) != 0) {
+            fn = tmq_pace_index(&self->pace, it.fn, it.fn_len);
+            last = it.fn;
+            last_len = it.fn_len;
+        }
         tmq_list_push_back(&self->queue, &tmq_wjob_new(&it, ++self->next_tag, fn)->link);
     }
 }
@@ -287,7 +296,7 @@ static int s_loop(s_daemon_t *self)
     return 0;
 }
 
-/* The executor command line: this very program in executor mode. */
+/* The built-in executor's command line: this very program in executor mode. */
 static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[8])
 {
     int i = 0;
@@ -300,32 +309,88 @@ static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[8])
     argv[i] = NULL;
 }
 
-static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o)
+/* Serves the executors until one has said which functions it serves. Returns 0, or the exit
+ * status when none will: the executors said they cannot (2), or the program cannot run or
+ * said nothing within S_HELLO_WAIT_MS (1), or we were interrupted (0, run is false). */
+static int s_await_functions(s_daemon_t *self, const char *program, bool *run)
+{
+    int64_t until = tmq_clock_ms() + S_HELLO_WAIT_MS;
+    *run = true;
+    while (!tmq_sup_announced(self->sup)) {
+        const char *how;
+        if (tmq_sup_fatal(self->sup)) {
+            tmq_error("the executor cannot serve: %s", tmq_sup_fatal(self->sup));
+            return TMQ_EXIT_USAGE;
+        }
+        if (tmq_sup_unready_deaths(self->sup, &how) > 0) {
+            tmq_error("cannot start executors: '%s' ended before it said what it serves (%s)",
+                      program, how);
+            return TMQ_EXIT_FAILED;
+        }
+        if (zsys_interrupted) {
+            *run = false;
+            return TMQ_EXIT_OK;
+        }
+        if (tmq_clock_ms() >= until) {
+            tmq_error("cannot start executors: '%s' said nothing within %d ms (an executor "
+                      "speaks first: see docs/EXECUTOR.md)",
+                      program, S_HELLO_WAIT_MS);
+            return TMQ_EXIT_FAILED;
+        }
+        size_t n = tmq_sup_pollitems(self->sup, self->items);
+        if (zmq_poll(self->items, (int)n, 20) < 0 && errno != EINTR) return TMQ_EXIT_FAILED;
+        tmq_sup_service(self->sup, self->items, n);
+    }
+    self->nnames = tmq_sup_functions(self->sup, &self->names);
+    return TMQ_EXIT_OK;
+}
+
+/* Starts the executors, learns their functions, then connects to the broker. Returns 0, or
+ * the exit status; *run says whether to serve (false after Ctrl-C during the start). */
+static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
 {
     char err[512];
+    *run = false;
     if (tmq_endpoint_connectable(o->broker, err, sizeof err) != TMQ_EP_OK) {
         tmq_error("--broker: %s", err);
         return TMQ_EXIT_NO_BROKER;
     }
-    self->nnames = tmq_builtins_names(o->test_functions, self->names, TMQ_BUILTINS_MAX);
-    tmq_pace_init(&self->pace, self->names, self->nnames);
-    self->link = tmq_uplink_new(o->broker, s_ready_body, self);
-    if (!self->link) {
-        tmq_error("invalid broker endpoint '%s': %s", o->broker, zmq_strerror(errno));
-        return TMQ_EXIT_USAGE;
+    char *builtin[8];
+    const char *path = NULL, *program;
+    char *const *argv;
+    if (o->executor_cmd) {
+        if (tmq_worker_split_cmd(o->executor_cmd, &self->argv, err, sizeof err) != 0) {
+            tmq_error("--executor-cmd: %s", err);
+            return TMQ_EXIT_USAGE;
+        }
+        argv = self->argv;
+        program = self->argv[0];
+    } else {
+        s_executor_argv(o, builtin);
+        argv = builtin;
+        path = tmq_self_exe();
+        program = "taskmq-worker --executor";
     }
-    char *argv[8];
-    s_executor_argv(o, argv);
-    self->sup = tmq_sup_new((size_t)o->procs, tmq_self_exe(), argv, &self->queue, &self->pace,
-                            s_on_result, self);
+    self->sup =
+        tmq_sup_new((size_t)o->procs, path, argv, &self->queue, &self->pace, s_on_result, self);
     self->items = tmq_xcalloc((size_t)o->procs + 1, sizeof *self->items);
     if (tmq_sup_start(self->sup) != 0) {
         tmq_error("could not start any executor process");
         return TMQ_EXIT_FAILED;
     }
-    tmq_info("worker '%s' (pid %d, taskmq %s): %d executor%s, broker %s%s", o->name, (int)getpid(),
-             TMQ_VERSION, o->procs, o->procs == 1 ? "" : "s", o->broker,
-             o->test_functions ? ", test functions on" : "");
+    int rc = s_await_functions(self, program, run);
+    if (rc != TMQ_EXIT_OK || !*run) return rc;
+    tmq_pace_init(&self->pace, self->names, self->nnames);
+    self->link = tmq_uplink_new(o->broker, s_ready_body, self);
+    if (!self->link) {
+        tmq_error("invalid broker endpoint '%s': %s", o->broker, zmq_strerror(errno));
+        *run = false;
+        return TMQ_EXIT_USAGE;
+    }
+    tmq_info(
+        "worker '%s' (pid %d, taskmq %s): %d executor%s (%s) serving %zu functions, broker %s%s",
+        o->name, (int)getpid(), TMQ_VERSION, o->procs, o->procs == 1 ? "" : "s", program,
+        self->nnames, o->broker, o->test_functions ? ", test functions on" : "");
     return TMQ_EXIT_OK;
 }
 
@@ -338,8 +403,9 @@ int tmq_daemon_run(const tmq_worker_opts_t *o)
     tmq_batch_init(&self.done);
     tmq_batch_init(&self.returned);
 
-    int rc = s_start(&self, o);
-    if (rc == TMQ_EXIT_OK) {
+    bool run;
+    int rc = s_start(&self, o, &run);
+    if (rc == TMQ_EXIT_OK && run) {
         int lrc = s_loop(&self);
         rc = lrc == 0 ? TMQ_EXIT_OK : lrc > 0 ? lrc : TMQ_EXIT_FAILED;
         if (lrc == 0) {
@@ -354,5 +420,8 @@ int tmq_daemon_run(const tmq_worker_opts_t *o)
     tmq_batch_destroy(&self.done);
     tmq_batch_destroy(&self.returned);
     free(self.items);
+    for (size_t i = 0; self.argv && self.argv[i]; i++)
+        free(self.argv[i]);
+    free(self.argv);
     return rc;
 }

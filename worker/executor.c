@@ -267,6 +267,20 @@ static int s_serve(s_executor_t *self)
     }
 }
 
+/* The first frame: the protocol spoken and the functions served (docs/EXECUTOR.md). */
+static int s_hello(s_executor_t *self, bool revoke)
+{
+    const char *names[TMQ_BUILTINS_MAX];
+    size_t n = tmq_builtins_names(self->test_functions, names, TMQ_BUILTINS_MAX);
+    tmq_frame_hello_t h = {
+        .version = TMQ_EXECUTOR_PROTOCOL, .fns = (char **)names, .nfns = n, .revoke = revoke};
+    size_t len;
+    uint8_t *f = tmq_frame_hello_write(&h, &len);
+    int rc = s_write_frame(self, f, len);
+    free(f);
+    return rc;
+}
+
 int tmq_executor_run(int fd, int ctl, bool test_functions)
 {
     signal(SIGINT, SIG_IGN);
@@ -285,7 +299,8 @@ int tmq_executor_run(int fd, int ctl, bool test_functions)
     pthread_t helper;
     bool helped = ctl >= 0 && pthread_create(&helper, NULL, s_helper, &self) == 0;
     /* without the helper no REVOKE would ever be answered: better a restart */
-    int rc = ctl >= 0 && !helped ? -1 : s_serve(&self);
+    int rc = ctl >= 0 && !helped ? -1 : s_hello(&self, helped);
+    if (rc == 0) rc = s_serve(&self);
     if (ctl >= 0 && !helped) tmq_error("cannot start the REVOKE thread");
     if (helped) {
         shutdown(ctl, SHUT_RDWR); /* wakes the helper */

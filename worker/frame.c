@@ -3,7 +3,11 @@
  * takes any msgpack width. */
 #include "frame.h"
 
+#include "proto.h"
 #include "xalloc.h"
+
+#include <msgpack.h>
+#include <stdio.h>
 
 #include <errno.h>
 #include <stdbool.h>
@@ -175,18 +179,22 @@ static int s_uint(s_cur_t *c, uint64_t *v)
 }
 
 /* A str (want_str) or bin. */
-static int s_bytes(s_cur_t *c, bool want_str, const void **data, size_t *len)
+#define S_STR 1 /* what s_bytes accepts */
+#define S_BIN 2
+
+/* A str or bin (as `accept` allows): its bytes. */
+static int s_bytes(s_cur_t *c, int accept, const void **data, size_t *len)
 {
     const uint8_t *b, *x;
     size_t w = 0, n;
     if (s_take(c, 1, &b) != 0) return -1;
-    if (want_str && (*b & 0xe0) == 0xa0) {
+    if ((accept & S_STR) && (*b & 0xe0) == 0xa0) {
         n = *b & 0x1f;
     } else {
-        if (want_str)
-            w = *b == 0xd9 ? 1 : *b == 0xda ? 2 : *b == 0xdb ? 4 : 0;
-        else
-            w = *b == 0xc4 ? 1 : *b == 0xc5 ? 2 : *b == 0xc6 ? 4 : 0;
+        if ((accept & S_STR) && (*b == 0xd9 || *b == 0xda || *b == 0xdb))
+            w = *b == 0xd9 ? 1 : *b == 0xda ? 2 : 4;
+        else if ((accept & S_BIN) && (*b == 0xc4 || *b == 0xc5 || *b == 0xc6))
+            w = *b == 0xc4 ? 1 : *b == 0xc5 ? 2 : 4;
         if (!w || s_take(c, w, &x) != 0) return -1;
         n = (size_t)s_get_be(x, (int)w);
     }
@@ -231,7 +239,7 @@ int tmq_frame_kind(const uint8_t *p, size_t n)
 {
     s_cur_t c = {p, n, 0};
     uint64_t count, k;
-    if (s_array_any(&c, &count) || count == 0 || s_uint(&c, &k) || k == 0 || k > TMQ_FRAME_RETURNED)
+    if (s_array_any(&c, &count) || count == 0 || s_uint(&c, &k) || k == 0 || k > TMQ_FRAME_HELLO)
         return -1;
     return (int)k;
 }
@@ -241,7 +249,7 @@ int tmq_frame_job_decode(const uint8_t *p, size_t n, tmq_frame_job_t *out)
     s_cur_t c = {p, n, 0};
     const void *fn;
     if (s_head(&c, 4, TMQ_FRAME_JOB) || s_uint(&c, &out->tag) ||
-        s_bytes(&c, true, &fn, &out->fn_len) || s_bytes(&c, false, &out->arg, &out->arg_len) ||
+        s_bytes(&c, S_STR, &fn, &out->fn_len) || s_bytes(&c, S_BIN, &out->arg, &out->arg_len) ||
         c.pos != n)
         return -1;
     out->fn = fn;
@@ -253,7 +261,8 @@ int tmq_frame_result_decode(const uint8_t *p, size_t n, tmq_frame_result_t *out)
     s_cur_t c = {p, n, 0};
     uint64_t st;
     if (s_head(&c, 5, TMQ_FRAME_RESULT) || s_uint(&c, &out->tag) || s_uint(&c, &st) || st > 3 ||
-        s_bytes(&c, false, &out->data, &out->data_len) || s_double(&c, &out->ms) || c.pos != n)
+        s_bytes(&c, S_BIN | S_STR, &out->data, &out->data_len) || s_double(&c, &out->ms) ||
+        c.pos != n)
         return -1;
     out->status = (int)st;
     return 0;
@@ -279,6 +288,152 @@ int tmq_frame_returned_decode(const uint8_t *p, size_t n, uint64_t *tags, size_t
     if (c.pos != n) return -1;
     *ntags = (size_t)count;
     return 0;
+}
+
+/* ---- HELLO ---- */
+
+static void s_pack_cstr(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+void *tmq_frame_hello_write(const tmq_frame_hello_t *h, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_sbuffer_write(&sb, "\0\0\0\0", TMQ_FRAME_PREFIX); /* the length, filled below */
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint8(&pk, TMQ_FRAME_HELLO);
+    msgpack_pack_map(&pk, 3 + (h->error != NULL));
+    s_pack_cstr(&pk, "version");
+    msgpack_pack_uint32(&pk, h->version);
+    s_pack_cstr(&pk, "functions");
+    msgpack_pack_array(&pk, (uint32_t)h->nfns);
+    for (size_t i = 0; i < h->nfns; i++)
+        s_pack_cstr(&pk, h->fns[i]);
+    s_pack_cstr(&pk, "revoke");
+    if (h->revoke)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    if (h->error) {
+        s_pack_cstr(&pk, "error");
+        s_pack_cstr(&pk, h->error);
+    }
+    s_put_be((uint8_t *)sb.data, sb.size - TMQ_FRAME_PREFIX, TMQ_FRAME_PREFIX);
+    *len = sb.size;
+    return msgpack_sbuffer_release(&sb);
+}
+
+static bool s_key_is(const msgpack_object *k, const char *name)
+{
+    size_t n = strlen(name);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+           memcmp(k->via.str.ptr, name, n) == 0;
+}
+
+static char *s_dup_str(const msgpack_object *o)
+{
+    char *s = tmq_xmalloc(o->via.str.size + 1);
+    if (o->via.str.size) memcpy(s, o->via.str.ptr, o->via.str.size);
+    s[o->via.str.size] = '\0';
+    return s;
+}
+
+static int s_why(char *why, size_t wl, const char *text)
+{
+    snprintf(why, wl, "%s", text);
+    return -1;
+}
+
+/* The fields of a decoded HELLO map; 0, or -1 with why set. */
+static int s_hello_fields(const msgpack_object *map, tmq_frame_hello_t *out, char *why, size_t wl)
+{
+    bool have_version = false, have_fns = false;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key, *v = &map->via.map.ptr[i].val;
+        if (s_key_is(k, "version")) {
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > UINT32_MAX)
+                return s_why(why, wl, "'version' must be a uint");
+            out->version = (uint32_t)v->via.u64;
+            have_version = true;
+        } else if (s_key_is(k, "revoke")) {
+            if (v->type != MSGPACK_OBJECT_BOOLEAN) return s_why(why, wl, "'revoke' must be a bool");
+            out->revoke = v->via.boolean;
+        } else if (s_key_is(k, "error")) {
+            if (v->type != MSGPACK_OBJECT_STR || out->error)
+                return s_why(why, wl, "'error' must be a string");
+            out->error = s_dup_str(v);
+        } else if (s_key_is(k, "functions")) {
+            if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > TMQ_FRAME_MAX_FNS ||
+                out->fns) {
+                snprintf(why, wl, "'functions' must be an array of at most %d names",
+                         TMQ_FRAME_MAX_FNS);
+                return -1;
+            }
+            out->fns = tmq_xcalloc(v->via.array.size, sizeof *out->fns);
+            for (uint32_t f = 0; f < v->via.array.size; f++) {
+                const msgpack_object *name = &v->via.array.ptr[f];
+                if (name->type != MSGPACK_OBJECT_STR || name->via.str.size == 0 ||
+                    name->via.str.size > TMQ_PROTO_MAX_FNAME ||
+                    memchr(name->via.str.ptr, '\0', name->via.str.size)) {
+                    snprintf(why, wl, "function %u is not a name of 1 to %d bytes", f,
+                             TMQ_PROTO_MAX_FNAME);
+                    return -1;
+                }
+                char *fn = s_dup_str(name);
+                for (size_t g = 0; g < out->nfns; g++) {
+                    if (strcmp(out->fns[g], fn) == 0) {
+                        snprintf(why, wl, "function '%s' announced twice", fn);
+                        free(fn);
+                        return -1;
+                    }
+                }
+                out->fns[out->nfns++] = fn;
+            }
+            have_fns = true;
+        }
+    }
+    if (!have_version || (!have_fns && !out->error))
+        return s_why(why, wl, "HELLO needs 'version' and 'functions' (or 'error')");
+    return 0;
+}
+
+int tmq_frame_hello_decode(const uint8_t *p, size_t n, tmq_frame_hello_t *out, char *why,
+                           size_t why_len)
+{
+    memset(out, 0, sizeof *out);
+    if (tmq_proto_check(p, n, 4) != 0) {
+        snprintf(why, why_len, "HELLO is not one well-formed msgpack value");
+        return -1;
+    }
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    int rc = -1;
+    snprintf(why, why_len, "HELLO must be [5, {version, functions, revoke}]");
+    if (msgpack_unpack_next(&up, (const char *)p, n, &off) == MSGPACK_UNPACK_SUCCESS && off == n &&
+        up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size == 2 &&
+        up.data.via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        up.data.via.array.ptr[0].via.u64 == TMQ_FRAME_HELLO &&
+        up.data.via.array.ptr[1].type == MSGPACK_OBJECT_MAP)
+        rc = s_hello_fields(&up.data.via.array.ptr[1], out, why, why_len);
+    msgpack_unpacked_destroy(&up);
+    if (rc != 0) tmq_frame_hello_free(out);
+    return rc;
+}
+
+void tmq_frame_hello_free(tmq_frame_hello_t *h)
+{
+    for (size_t i = 0; i < h->nfns; i++)
+        free(h->fns[i]);
+    free(h->fns);
+    free(h->error);
+    memset(h, 0, sizeof *h);
 }
 
 /* ---- reader ---- */

@@ -13,6 +13,7 @@
 #ifndef TMQ_FRAME_H
 #define TMQ_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,7 +27,11 @@ typedef enum {
     TMQ_FRAME_RESULT = 2,   /* executor -> daemon: a started job's outcome */
     TMQ_FRAME_REVOKE = 3,   /* daemon -> executor: hand back up to n jobs not yet started */
     TMQ_FRAME_RETURNED = 4, /* executor -> daemon: the jobs handed back (possibly none) */
+    TMQ_FRAME_HELLO = 5,    /* executor -> daemon, its first frame: who it is, what it serves */
 } tmq_frame_kind_t;
+
+#define TMQ_EXECUTOR_PROTOCOL 1 /* the executor protocol version (docs/EXECUTOR.md) */
+#define TMQ_FRAME_MAX_FNS 1024  /* functions one executor may announce */
 
 /* ---- encoding ---- */
 
@@ -77,6 +82,26 @@ int tmq_frame_revoke_decode(const uint8_t *p, size_t n, uint32_t *count);
 /* Tags into tags[0..max); -1 also when more than max are listed. */
 int tmq_frame_returned_decode(const uint8_t *p, size_t n, uint64_t *tags, size_t max,
                               size_t *ntags);
+
+/* ---- HELLO: [5, {version, functions, revoke, error}] ---- */
+
+/* An executor's announcement, owned (decoded copies). */
+typedef struct {
+    uint32_t version; /* the executor protocol it speaks */
+    char **fns;       /* the functions it serves, NUL-terminated, 1..64 bytes each, no repeats */
+    size_t nfns;
+    bool revoke; /* it answers REVOKE (on fd 4), so it may be handed jobs ahead */
+    char *error; /* it could not start: why (then fns may be empty); NULL when none */
+} tmq_frame_hello_t;
+
+/* A malloc'd HELLO frame (length prefix included) for h, *len set. */
+void *tmq_frame_hello_write(const tmq_frame_hello_t *h, size_t *len);
+/* Decodes a HELLO payload into out (owned; release with tmq_frame_hello_free). Keys other
+ * than version, functions, revoke and error are ignored. Returns 0, or -1 with a one-line
+ * reason in why (not a map, a missing or mistyped key, a bad or repeated function name). */
+int tmq_frame_hello_decode(const uint8_t *p, size_t n, tmq_frame_hello_t *out, char *why,
+                           size_t why_len);
+void tmq_frame_hello_free(tmq_frame_hello_t *h);
 
 /* ---- reading a stream ---- */
 

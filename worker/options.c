@@ -3,9 +3,12 @@
 
 #include "endpoint.h"
 #include "platform.h"
+#include "xalloc.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <wordexp.h>
 
 static int s_err(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -38,6 +41,34 @@ static int s_set_name(tmq_worker_opts_t *o, const char *v, char *err, size_t err
     return 0;
 }
 
+int tmq_worker_split_cmd(const char *cmd, char ***argv, char *why, size_t why_len)
+{
+    wordexp_t we;
+    int rc = wordexp(cmd, &we, WRDE_NOCMD | WRDE_UNDEF);
+    if (rc == 0 && we.we_wordc == 0) {
+        wordfree(&we);
+        snprintf(why, why_len, "names no program");
+        return -1;
+    }
+    if (rc != 0) {
+        snprintf(why, why_len, "cannot split '%s' into words (%s)", cmd,
+                 rc == WRDE_BADCHAR  ? "a character like | & ; < > ( ) { } needs quoting"
+                 : rc == WRDE_SYNTAX ? "unbalanced quotes"
+                 : rc == WRDE_CMDSUB ? "$(...) and `...` are not run"
+                 : rc == WRDE_BADVAL ? "an unset variable"
+                                     : "out of memory");
+        return -1;
+    }
+    if (argv) {
+        char **out = tmq_xcalloc(we.we_wordc + 1, sizeof *out);
+        for (size_t i = 0; i < we.we_wordc; i++)
+            out[i] = tmq_xstrdup(we.we_wordv[i]);
+        *argv = out;
+    }
+    wordfree(&we);
+    return 0;
+}
+
 int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -51,7 +82,7 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
         const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
         size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
 #define IS(flag) (klen == strlen(flag) && strncmp(arg, flag, klen) == 0)
-        bool takes_value = IS("--broker") || IS("--procs") || IS("--name");
+        bool takes_value = IS("--broker") || IS("--procs") || IS("--name") || IS("--executor-cmd");
         if (!takes_value && eq)
             return s_err(err, errlen, "option '%.*s' takes no value", (int)klen, arg);
         const char *v = NULL;
@@ -71,6 +102,11 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
             o->procs = (int)n;
         } else if (IS("--name")) {
             if (s_set_name(o, v, err, errlen) != 0) return -1;
+        } else if (IS("--executor-cmd")) {
+            char why[128];
+            if (tmq_worker_split_cmd(v, NULL, why, sizeof why) != 0)
+                return s_err(err, errlen, "--executor-cmd: %s", why);
+            o->executor_cmd = v;
         } else if (IS("--test-functions")) {
             o->test_functions = true;
         } else if (IS("-v") || IS("--verbose")) {
@@ -95,7 +131,7 @@ void tmq_worker_usage(FILE *out)
 {
     fprintf(out,
             "Usage: taskmq-worker [--broker EP] [--procs N] [--name NAME] [--test-functions]\n"
-            "                     [-v] [--help] [--version]\n"
+            "                     [--executor-cmd 'PROGRAM ARGS'] [-v] [--help] [--version]\n"
             "\n"
             "Serves jobs from a taskmq broker in N executor processes.\n"
             "\n"
@@ -103,18 +139,24 @@ void tmq_worker_usage(FILE *out)
             "  --procs N          executor processes (default: online CPUs, %d here)\n"
             "  --name NAME        worker name shown in status and results (default: host name)\n"
             "  --test-functions   also serve 'crash' (dies of SIGSEGV), for testing\n"
+            "  --executor-cmd CMD run CMD as the executors instead of the built-in one: any\n"
+            "                     program that speaks the executor protocol on fds 3 and 4\n"
+            "                     (docs/EXECUTOR.md) and says which functions it serves;\n"
+            "                     CMD is split into words like a shell would, nothing is run\n"
             "  -v, --verbose      debug logging\n"
             "  -h, --help         show this help\n"
             "  -V, --version      show the version\n"
             "\n"
             "Built-in functions: sum N (0+1+...+N-1), primes N (count of primes below N),\n"
-            "echo ANY, sleep MS, fail TEXT.\n"
+            "echo ANY, sleep MS, fail TEXT. The worker serves what its executors announce.\n"
             "Executors show in ps as 'taskmq-worker: executor (NAME)'.\n"
             "SIGINT/SIGTERM: says BYE to the broker (its jobs are queued again), stops the\n"
             "executors and exits 0.\n"
             "\n"
-            "Exit status: 0 stopped cleanly, 1 could not start its executors, 2 usage error\n"
-            "(bad option or endpoint), 3 the broker's host does not resolve or the broker\n"
-            "refused this worker (--broker names its client port, not its worker port).\n",
+            "Exit status: 0 stopped cleanly, 1 could not start its executors (the program\n"
+            "cannot run, or said nothing), 2 usage error (bad option or endpoint) or an\n"
+            "executor that cannot serve (it said why), 3 the broker's host does not resolve or\n"
+            "the broker refused this worker (--broker names its client port, not its worker\n"
+            "port).\n",
             TMQ_WORKER_DEFAULT_BROKER, tmq_online_cpus());
 }

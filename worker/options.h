@@ -20,13 +20,19 @@ typedef struct {
     int procs;          /* >= 1 */
     char name[TMQ_WORKER_MAX_NAME + 1];
     bool test_functions;
-    int verbose; /* count of -v */
+    const char *executor_cmd; /* --executor-cmd 'PROGRAM ARGS': executors are that program */
+    int verbose;              /* count of -v */
     bool help, version;
     bool executor; /* hidden: run as an executor on fd 3 */
 } tmq_worker_opts_t;
 
 /* Parses argv into o (defaults first). Returns 0, or -1 with a one-line reason in err. */
 int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err, size_t errlen);
+
+/* Splits an --executor-cmd into words as a shell would, without running anything (no $(...),
+ * no pipes or redirections; quotes and $VAR work). Returns 0 with a NULL-terminated argv
+ * (malloc'd, strings too) when argv is not NULL, or -1 with a reason in why. */
+int tmq_worker_split_cmd(const char *cmd, char ***argv, char *why, size_t why_len);
 
 /* Prints the --help text. */
 void tmq_worker_usage(FILE *out);

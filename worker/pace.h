@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TMQ_PACE_MAX_FNS 64
+#define TMQ_PACE_MAX_FNS 1024 /* as many as an executor may announce */
 
 typedef struct {
     const char *name; /* borrowed, NUL-terminated */

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@ typedef struct {
     uint64_t results;   /* results received from this process */
     bool exec_failed;   /* exited 127 (tmq_spawn's exec failure) */
     bool revoking;      /* a REVOKE is out, its RETURNED not yet in */
+    bool hello;         /* its HELLO arrived: it may be given jobs */
+    bool revocable;     /* it answers REVOKE, so it may be handed jobs ahead of time */
     int64_t restart_us; /* when an empty slot is due to start again */
     int64_t backoff_us;
 } s_exec_t;
@@ -68,6 +71,11 @@ struct tmq_sup_t {
     uint64_t retired;  /* executors retired so far (lets dispatch notice a death) */
     uint64_t returned; /* jobs handed back by executors */
     uint64_t *tags;    /* scratch for RETURNED frames */
+    char **fns;        /* the functions the first HELLO announced (NULL until then) */
+    size_t nfns;
+    char *fatal;             /* why executors cannot serve at all (a HELLO error or version) */
+    uint64_t unready_deaths; /* executors that ended before their HELLO */
+    char last_death[96];     /* how the latest of them ended ("exit 127") */
     tmq_rate_t rate;
 };
 
@@ -146,10 +154,18 @@ static void s_slot_clear(s_exec_t *e)
     e->results = 0;
     e->exec_failed = false;
     e->revoking = false;
+    e->hello = e->revocable = false;
     free(e->out); /* a large job may have grown these: do not keep them for the next process */
     e->out = NULL;
     e->out_len = e->out_off = e->out_cap = 0;
     tmq_frame_reader_destroy(&e->rd);
+}
+
+/* Signals an executor and everything it started (it leads its own process group: exec
+ * jobs' commands and their children go with it). */
+static void s_kill(pid_t pid, int sig)
+{
+    if (kill(-pid, sig) != 0) kill(pid, sig);
 }
 
 /* Waits up to grace_us for pids[0..n) to exit, then SIGKILLs and waits for the rest. */
@@ -171,7 +187,7 @@ static void s_wait_all(pid_t *pids, size_t n, int64_t grace_us)
     }
     for (size_t i = 0; i < n; i++) {
         if (pids[i] <= 0) continue;
-        kill(pids[i], SIGKILL);
+        s_kill(pids[i], SIGKILL);
         while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR) {
         }
     }
@@ -186,7 +202,7 @@ void tmq_sup_destroy(tmq_sup_t **self_p)
     for (size_t i = 0; i < self->n; i++) {
         s_exec_t *e = &self->ex[i];
         if (e->pid > 0) {
-            kill(e->pid, SIGTERM);
+            s_kill(e->pid, SIGTERM);
             pids[np++] = e->pid;
         }
         e->pid = 0; /* pids[] now owns the wait */
@@ -200,6 +216,10 @@ void tmq_sup_destroy(tmq_sup_t **self_p)
     free(self->ex);
     free(self->pollmap);
     free(self->tags);
+    for (size_t i = 0; i < self->nfns; i++)
+        free(self->fns[i]);
+    free(self->fns);
+    free(self->fatal);
     for (size_t i = 0; self->argv[i]; i++)
         free(self->argv[i]);
     free(self->argv);
@@ -230,7 +250,8 @@ static int s_spawn(tmq_sup_t *self, s_exec_t *e, int64_t now)
         goto fail;
     }
     int child[2] = {sv[1], cv[1]};
-    pid_t pid = tmq_spawn_fds(self->path, self->argv, child, 2, true);
+    pid_t pid = tmq_spawn_fds(self->path, self->argv, child, 2,
+                              TMQ_SPAWN_DIE_WITH_PARENT | TMQ_SPAWN_OWN_GROUP);
     int err = errno;
     close(sv[1]);
     close(cv[1]);
@@ -359,18 +380,91 @@ static int s_on_returned(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t 
     return 0;
 }
 
+/* True when the two sets of names are the same (order aside). */
+static bool s_same_fns(char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb) return false;
+    for (size_t i = 0; i < na; i++) {
+        size_t j = 0;
+        while (j < nb && strcmp(a[i], b[j]) != 0)
+            j++;
+        if (j == nb) return false;
+    }
+    return true;
+}
+
+/* Records why no executor can serve, once; the daemon stops (tmq_sup_fatal). */
+static void s_fatal(tmq_sup_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void s_fatal(tmq_sup_t *self, const char *fmt, ...)
+{
+    if (self->fatal) return;
+    char text[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    self->fatal = tmq_xstrdup(text);
+}
+
+/* HELLO, an executor's first frame: the first fixes the pool's functions, the others must
+ * announce the same. Returns 0, or -1 when e was retired. */
+static int s_on_hello(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t n, int64_t now)
+{
+    tmq_frame_hello_t h;
+    char why[256];
+    if (tmq_frame_hello_decode(p, n, &h, why, sizeof why) != 0) {
+        s_fatal(self, "the executor's HELLO is malformed: %s", why);
+        s_retire(self, e, S_CRASH, false, "executor died: protocol error", now);
+        return -1;
+    }
+    const char *bad = NULL;
+    char text[96];
+    if (h.error) {
+        s_fatal(self, "%s", h.error);
+        bad = "executor could not start";
+    } else if (h.version != TMQ_EXECUTOR_PROTOCOL) {
+        snprintf(text, sizeof text, "%u (this worker speaks %d)", h.version, TMQ_EXECUTOR_PROTOCOL);
+        s_fatal(self, "the executor speaks executor protocol %s", text);
+        bad = "executor died: protocol version";
+    } else if (self->fns && !s_same_fns(self->fns, self->nfns, h.fns, h.nfns)) {
+        bad = "executor died: it announced other functions than the first";
+    }
+    if (bad) {
+        tmq_frame_hello_free(&h);
+        s_retire(self, e, S_CRASH, false, bad, now);
+        return -1;
+    }
+    e->hello = true;
+    e->revocable = h.revoke;
+    if (!self->fns) { /* the pool's functions: kept */
+        self->fns = h.fns;
+        self->nfns = h.nfns;
+        h.fns = NULL;
+        h.nfns = 0;
+    }
+    tmq_frame_hello_free(&h);
+    return 0;
+}
+
 /* One frame from e. Returns 0, or -1 when e was retired. */
 static int s_on_frame(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t n, int64_t now)
 {
-    switch (tmq_frame_kind(p, n)) {
+    int kind = tmq_frame_kind(p, n);
+    if (!e->hello && kind != TMQ_FRAME_HELLO) kind = -1; /* HELLO comes first */
+    switch (kind) {
+    case TMQ_FRAME_HELLO:
+        if (e->hello) break;
+        return s_on_hello(self, e, p, n, now);
     case TMQ_FRAME_RESULT:
         return s_on_result(self, e, p, n, now);
     case TMQ_FRAME_RETURNED:
         return s_on_returned(self, e, p, n, now);
     default:
-        s_retire(self, e, S_CRASH, false, "executor died: protocol error", now);
-        return -1;
+        break;
     }
+    s_retire(self, e, S_CRASH, false, "executor died: protocol error", now);
+    return -1;
 }
 
 /* The executor closed its end (or the socket failed): find out how it ended and retire it. */
@@ -382,7 +476,7 @@ static void s_on_exit(tmq_sup_t *self, s_exec_t *e, int64_t now)
     while ((r = waitpid(e->pid, &st, WNOHANG)) == 0 && tmq_clock_us() < until)
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     if (r == 0) { /* closed its end but lives on: not an executor we can trust */
-        kill(e->pid, SIGKILL);
+        s_kill(e->pid, SIGKILL);
         while ((r = waitpid(e->pid, &st, 0)) < 0 && errno == EINTR) {
         }
     }
@@ -463,10 +557,16 @@ static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped,
                      int64_t now)
 {
     if (!reaped) {
-        kill(e->pid, SIGKILL);
+        s_kill(e->pid, SIGKILL);
         s_reap_add(self, e->pid);
+    } else {
+        kill(-e->pid, SIGKILL); /* whatever it started dies with it (the group outlives it) */
     }
     self->retired++;
+    if (!e->hello) {
+        self->unready_deaths++;
+        snprintf(self->last_death, sizeof self->last_death, "%s", why);
+    }
     tmq_wjob_t *run = tmq_wjob_pop(&e->jobs);
     bool ran = run != NULL;
     if (run) {
@@ -590,10 +690,12 @@ static bool s_overdue(const s_exec_t *e, int64_t now)
     return run && tmq_pace_overdue((double)(now - run->start_us) / 1000.0, run->est_ms);
 }
 
-/* May e be given one more job (estimated est) now? */
+/* May e be given one more job (estimated est) now? One that cannot hand jobs back gets them
+ * one at a time only. */
 static bool s_admits(const s_exec_t *e, double est, int64_t now)
 {
-    if (e->fd < 0 || e->revoking) return false;
+    if (e->fd < 0 || !e->hello || e->revoking) return false;
+    if (!e->revocable) return tmq_list_empty(&e->jobs);
     if (!tmq_pace_admit(e->jobs.size, e->load_ms, est)) return false;
     return tmq_list_empty(&e->jobs) || !s_overdue(e, now);
 }
@@ -621,7 +723,8 @@ static bool s_someone_idles(const tmq_sup_t *self)
 {
     if (!tmq_list_empty(self->queue)) return false;
     for (size_t i = 0; i < self->n; i++)
-        if (self->ex[i].fd >= 0 && tmq_list_empty(&self->ex[i].jobs)) return true;
+        if (self->ex[i].fd >= 0 && self->ex[i].hello && tmq_list_empty(&self->ex[i].jobs))
+            return true;
     return false;
 }
 
@@ -631,7 +734,7 @@ static void s_steal(tmq_sup_t *self, int64_t now)
     if (!s_someone_idles(self)) return;
     for (size_t i = 0; i < self->n; i++) {
         s_exec_t *e = &self->ex[i];
-        if (e->fd >= 0 && !e->revoking && e->jobs.size >= 2 && s_overdue(e, now)) {
+        if (e->fd >= 0 && e->revocable && !e->revoking && e->jobs.size >= 2 && s_overdue(e, now)) {
             tmq_debug("executor %d: job %llu overran its estimate; taking back %zu waiting jobs",
                       (int)e->pid, (unsigned long long)s_head(e)->jid, e->jobs.size - 1);
             s_revoke(e, e->jobs.size - 1);
@@ -661,7 +764,7 @@ size_t tmq_sup_reclaim(tmq_sup_t *self, size_t want)
         s_exec_t *best = NULL;
         for (size_t i = 0; i < self->n; i++) {
             s_exec_t *e = &self->ex[i];
-            if (e->fd >= 0 && !e->revoking && e->jobs.size >= 2 &&
+            if (e->fd >= 0 && e->revocable && !e->revoking && e->jobs.size >= 2 &&
                 (!best || e->jobs.size > best->jobs.size))
                 best = e;
         }
@@ -708,7 +811,7 @@ int64_t tmq_sup_next_us(const tmq_sup_t *self)
             t = e->restart_us;
         else if (run && run->timeout_ms)
             t = run->start_us + (int64_t)run->timeout_ms * 1000;
-        if (idles && run && e->fd >= 0 && !e->revoking && e->jobs.size >= 2) {
+        if (idles && run && e->fd >= 0 && e->revocable && !e->revoking && e->jobs.size >= 2) {
             double after = tmq_pace_overdue_after(run->est_ms);
             if (isfinite(after)) { /* just past the moment it becomes overdue */
                 int64_t due = run->start_us + (int64_t)(after * 1000.0) + 1;
@@ -735,6 +838,36 @@ size_t tmq_sup_held(const tmq_sup_t *self)
 uint64_t tmq_sup_returned(const tmq_sup_t *self)
 {
     return self->returned;
+}
+
+size_t tmq_sup_functions(const tmq_sup_t *self, const char *const **fns)
+{
+    *fns = (const char *const *)self->fns;
+    return self->fns ? self->nfns : 0;
+}
+
+bool tmq_sup_announced(const tmq_sup_t *self)
+{
+    return self->fns != NULL;
+}
+
+size_t tmq_sup_ready(const tmq_sup_t *self)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->n; i++)
+        n += self->ex[i].fd >= 0 && self->ex[i].hello;
+    return n;
+}
+
+const char *tmq_sup_fatal(const tmq_sup_t *self)
+{
+    return self->fatal;
+}
+
+uint64_t tmq_sup_unready_deaths(const tmq_sup_t *self, const char **how)
+{
+    if (how) *how = self->last_death;
+    return self->unready_deaths;
 }
 
 pid_t tmq_sup_pid(const tmq_sup_t *self, size_t i)

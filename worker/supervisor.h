@@ -20,6 +20,7 @@
 #include "pace.h"
 #include "wjob.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <zmq.h>
@@ -71,5 +72,19 @@ pid_t tmq_sup_pid(const tmq_sup_t *self, size_t i);
 size_t tmq_sup_held(const tmq_sup_t *self);
 /* Jobs executors handed back so far (taken back for an idle executor or reclaimed). */
 uint64_t tmq_sup_returned(const tmq_sup_t *self);
+
+/* Executors start by announcing their functions (HELLO, docs/EXECUTOR.md); the first to do so
+ * fixes the pool's functions, and an executor that announces others is retired. True once
+ * one did; tmq_sup_functions then gives them (borrowed, *fns set) and their count. */
+bool tmq_sup_announced(const tmq_sup_t *self);
+/* Live executors that have said HELLO. */
+size_t tmq_sup_ready(const tmq_sup_t *self);
+size_t tmq_sup_functions(const tmq_sup_t *self, const char *const **fns);
+/* Why the executors cannot serve at all (a HELLO that says it could not start, a protocol
+ * version this worker does not speak, a malformed HELLO), else NULL. */
+const char *tmq_sup_fatal(const tmq_sup_t *self);
+/* Executors that ended before saying HELLO, and (*how) how the latest ended ("executor died:
+ * exit 127"): a program that cannot run at all shows here at once. */
+uint64_t tmq_sup_unready_deaths(const tmq_sup_t *self, const char **how);
 
 #endif

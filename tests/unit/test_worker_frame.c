@@ -175,6 +175,118 @@ static void test_revoke_and_returned(void **state)
     assert_int_equal(got[1], 255);
 }
 
+static void test_hello(void **state)
+{
+    char *fns[] = {"sum", "wordcount"};
+    tmq_frame_hello_t in = {
+        .version = TMQ_EXECUTOR_PROTOCOL, .fns = fns, .nfns = 2, .revoke = true};
+    size_t len;
+    uint8_t *f = tmq_frame_hello_write(&in, &len);
+    assert_true(len > TMQ_FRAME_PREFIX);
+    tmq_frame_reader_t rd;
+    tmq_frame_reader_init(&rd);
+    tmq_frame_reader_feed(&rd, f, len);
+    const uint8_t *p;
+    size_t n;
+    assert_int_equal(tmq_frame_reader_next(&rd, &p, &n), 1); /* the prefix is right */
+    assert_int_equal(tmq_frame_kind(p, n), TMQ_FRAME_HELLO);
+    tmq_frame_hello_t h;
+    char why[256];
+    assert_int_equal(tmq_frame_hello_decode(p, n, &h, why, sizeof why), 0);
+    assert_int_equal(h.version, TMQ_EXECUTOR_PROTOCOL);
+    assert_int_equal(h.nfns, 2);
+    assert_string_equal(h.fns[1], "wordcount");
+    assert_true(h.revoke);
+    assert_null(h.error);
+    tmq_frame_hello_free(&h);
+    tmq_frame_reader_destroy(&rd);
+    free(f);
+    for (size_t cut = 0; cut < n; cut++) /* every truncation is refused, with a reason */
+        assert_int_equal(tmq_frame_hello_decode(p, cut, &h, why, sizeof why), -1);
+
+    in.error = "plugin x.so: no tmq_plugin_init";
+    in.nfns = 0;
+    f = tmq_frame_hello_write(&in, &len);
+    assert_int_equal(tmq_frame_hello_decode(f + 4, len - 4, &h, why, sizeof why), 0);
+    assert_string_equal(h.error, "plugin x.so: no tmq_plugin_init");
+    assert_int_equal(h.nfns, 0);
+    tmq_frame_hello_free(&h);
+    free(f);
+}
+
+/* HELLOs other executors might write: compact forms and unknown keys are fine; bad names,
+ * repeats and wrong types are refused with a reason. */
+static void test_hello_checks(void **state)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    tmq_frame_hello_t h;
+    char why[256];
+#define HELLO_MAP(pairs)                                                                           \
+    do {                                                                                           \
+        sb.size = 0;                                                                               \
+        msgpack_pack_array(&pk, 2);                                                                \
+        msgpack_pack_uint8(&pk, TMQ_FRAME_HELLO);                                                  \
+        msgpack_pack_map(&pk, pairs);                                                              \
+    } while (0)
+#define KEY(k) msgpack_pack_str_with_body(&pk, k, strlen(k))
+    HELLO_MAP(3); /* revoke left out (false), an unknown key ignored */
+    KEY("version");
+    msgpack_pack_uint64(&pk, 1);
+    KEY("functions");
+    msgpack_pack_array(&pk, 1);
+    KEY("upper");
+    KEY("colour");
+    KEY("blue");
+    assert_int_equal(tmq_frame_hello_decode((uint8_t *)sb.data, sb.size, &h, why, sizeof why), 0);
+    assert_false(h.revoke);
+    assert_string_equal(h.fns[0], "upper");
+    tmq_frame_hello_free(&h);
+
+    HELLO_MAP(2); /* a function announced twice */
+    KEY("version");
+    msgpack_pack_uint64(&pk, 1);
+    KEY("functions");
+    msgpack_pack_array(&pk, 2);
+    KEY("a");
+    KEY("a");
+    assert_int_equal(tmq_frame_hello_decode((uint8_t *)sb.data, sb.size, &h, why, sizeof why), -1);
+    assert_non_null(strstr(why, "'a' announced twice"));
+
+    HELLO_MAP(2); /* an empty name */
+    KEY("version");
+    msgpack_pack_uint64(&pk, 1);
+    KEY("functions");
+    msgpack_pack_array(&pk, 1);
+    KEY("");
+    assert_int_equal(tmq_frame_hello_decode((uint8_t *)sb.data, sb.size, &h, why, sizeof why), -1);
+
+    HELLO_MAP(2); /* version as a string */
+    KEY("version");
+    KEY("1");
+    KEY("functions");
+    msgpack_pack_array(&pk, 0);
+    assert_int_equal(tmq_frame_hello_decode((uint8_t *)sb.data, sb.size, &h, why, sizeof why), -1);
+    assert_non_null(strstr(why, "'version'"));
+
+    HELLO_MAP(1); /* no functions and no error */
+    KEY("version");
+    msgpack_pack_uint64(&pk, 1);
+    assert_int_equal(tmq_frame_hello_decode((uint8_t *)sb.data, sb.size, &h, why, sizeof why), -1);
+#undef HELLO_MAP
+#undef KEY
+    msgpack_sbuffer_destroy(&sb);
+
+    /* a RESULT may carry its data as a str (a scripting language's bytes and strings mix) */
+    uint8_t r[] = {0x95, 0x02, 0x07, 0x01, 0xa3, 'b', 'a', 'd', 0x00};
+    tmq_frame_result_t res;
+    assert_int_equal(tmq_frame_result_decode(r, sizeof r, &res), 0);
+    assert_int_equal(res.data_len, 3);
+    assert_memory_equal(res.data, "bad", 3);
+}
+
 static void test_reader_byte_by_byte(void **state)
 {
     size_t l1, l2;
@@ -270,10 +382,16 @@ static void test_reader_socket_large(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_job_round_trip),       cmocka_unit_test(test_result_round_trip),
-        cmocka_unit_test(test_decode_compact_forms), cmocka_unit_test(test_truncation_and_junk),
-        cmocka_unit_test(test_reader_byte_by_byte),  cmocka_unit_test(test_reader_oversized),
-        cmocka_unit_test(test_reader_socket_large),  cmocka_unit_test(test_revoke_and_returned),
+        cmocka_unit_test(test_job_round_trip),
+        cmocka_unit_test(test_result_round_trip),
+        cmocka_unit_test(test_decode_compact_forms),
+        cmocka_unit_test(test_truncation_and_junk),
+        cmocka_unit_test(test_reader_byte_by_byte),
+        cmocka_unit_test(test_reader_oversized),
+        cmocka_unit_test(test_reader_socket_large),
+        cmocka_unit_test(test_revoke_and_returned),
+        cmocka_unit_test(test_hello),
+        cmocka_unit_test(test_hello_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

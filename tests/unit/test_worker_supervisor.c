@@ -56,7 +56,20 @@ static void on_result(void *arg, const tmq_wjob_t *job, int status, const void *
     g->ms = ms;
 }
 
-static fx_t *fx_new_argv(size_t procs, char *argv[])
+/* Serves the pool until `want` executors said HELLO, or 3 s passed (a broken binary never
+ * does: its tests expect that). */
+static void await_hello(fx_t *fx, size_t want)
+{
+    zmq_pollitem_t items[16];
+    int64_t until = tmq_clock_ms() + 3000;
+    while (tmq_sup_ready(fx->sup) < want && tmq_clock_ms() < until) {
+        size_t n = tmq_sup_pollitems(fx->sup, items);
+        zmq_poll(items, (int)n, 10);
+        tmq_sup_service(fx->sup, items, n);
+    }
+}
+
+static fx_t *fx_new_argv(size_t procs, char *argv[], bool wait_hello)
 {
     static const char *names[] = {"sum", "primes", "echo", "sleep", "fail", "crash"};
     fx_t *fx = calloc(1, sizeof *fx);
@@ -64,13 +77,14 @@ static fx_t *fx_new_argv(size_t procs, char *argv[])
     tmq_pace_init(&fx->pace, names, 6);
     fx->sup = tmq_sup_new(procs, NULL, argv, &fx->queue, &fx->pace, on_result, fx);
     assert_int_equal(tmq_sup_start(fx->sup), 0);
+    if (wait_hello) await_hello(fx, procs);
     return fx;
 }
 
 static fx_t *fx_new(size_t procs)
 {
     char *argv[] = {TMQ_WORKER_BIN, "--executor", "--test-functions", NULL};
-    return fx_new_argv(procs, argv);
+    return fx_new_argv(procs, argv, true);
 }
 
 static int teardown(void **state)
@@ -357,19 +371,38 @@ static void test_reclaim_some(void **state)
         assert_int_equal(count(fx, j), 1);
 }
 
-/* A binary that cannot start: the job is reported once, and the slot backs off instead of
- * forking in a loop. */
+/* A binary that cannot start never says HELLO: it is given no job (the job waits, unharmed),
+ * nothing is announced, and the slot backs off instead of forking in a loop. */
 static void test_broken_binary(void **state)
 {
     char *argv[] = {"/nonexistent/taskmq-worker", "--executor", NULL};
-    fx_t *fx = *state = fx_new_argv(1, argv);
+    fx_t *fx = *state = fx_new_argv(1, argv, false);
     add(fx, 1, "echo", 1, NULL, 0);
-    run(fx, 1, 3000);
-    assert_int_equal(fx->ngot, 1);
-    assert_int_equal(fx->got[0].status, TMQ_ST_DIED);
-    assert_string_equal(fx->got[0].data, "executor died: exit 127");
+    run(fx, 1, 500);
+    assert_int_equal(fx->ngot, 0);
+    assert_int_equal(fx->queue.size, 1);
+    assert_false(tmq_sup_announced(fx->sup));
+    assert_null(tmq_sup_fatal(fx->sup)); /* not the executor's word: it said nothing */
     assert_int_equal(tmq_sup_pid(fx->sup, 0), 0); /* waiting to restart */
     assert_true(tmq_sup_next_us(fx->sup) > tmq_clock_us() + 50000);
+}
+
+/* What executors announce in HELLO is the pool's list of functions. */
+static void test_hello_announces_functions(void **state)
+{
+    fx_t *fx = *state = fx_new(2);
+    assert_true(tmq_sup_announced(fx->sup));
+    assert_int_equal(tmq_sup_ready(fx->sup), 2);
+    const char *const *fns;
+    size_t n = tmq_sup_functions(fx->sup, &fns);
+    assert_int_equal(n, 6); /* the built-ins and, with --test-functions, crash */
+    bool sum = false, crash = false;
+    for (size_t i = 0; i < n; i++) {
+        sum |= strcmp(fns[i], "sum") == 0;
+        crash |= strcmp(fns[i], "crash") == 0;
+    }
+    assert_true(sum && crash);
+    assert_null(tmq_sup_fatal(fx->sup));
 }
 
 int main(void)
@@ -384,6 +417,7 @@ int main(void)
         cmocka_unit_test_teardown(test_cancel_waiting, teardown),
         cmocka_unit_test_teardown(test_killed_from_outside, teardown),
         cmocka_unit_test_teardown(test_broken_binary, teardown),
+        cmocka_unit_test_teardown(test_hello_announces_functions, teardown),
         cmocka_unit_test_teardown(test_stranded_jobs_taken_back, teardown),
         cmocka_unit_test_teardown(test_reclaim, teardown),
         cmocka_unit_test_teardown(test_reclaim_some, teardown),
