@@ -9,7 +9,6 @@
  */
 #include "daemon.h"
 
-#include "builtins.h"
 #include "endpoint.h"
 #include "exits.h"
 #include "log.h"
@@ -296,8 +295,11 @@ static int s_loop(s_daemon_t *self)
     return 0;
 }
 
-/* The built-in executor's command line: this very program in executor mode. */
-static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[8])
+#define S_EXECUTOR_ARGS (8 + 2 * TMQ_WORKER_MAX_PLUGINS)
+
+/* The built-in executor's command line: this very program in executor mode, with the
+ * plugins each executor loads in order. */
+static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[S_EXECUTOR_ARGS])
 {
     int i = 0;
     argv[i++] = "taskmq-worker";
@@ -306,6 +308,10 @@ static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[8])
     argv[i++] = (char *)o->name;
     if (o->test_functions) argv[i++] = "--test-functions";
     if (o->verbose) argv[i++] = "-v";
+    for (size_t k = 0; k < o->nplugins; k++) {
+        argv[i++] = "--plugin";
+        argv[i++] = (char *)o->plugins[k];
+    }
     argv[i] = NULL;
 }
 
@@ -355,7 +361,7 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
         tmq_error("--broker: %s", err);
         return TMQ_EXIT_NO_BROKER;
     }
-    char *builtin[8];
+    char *builtin[S_EXECUTOR_ARGS];
     const char *path = NULL, *program;
     char *const *argv;
     if (o->executor_cmd) {
