@@ -37,7 +37,8 @@ typedef struct {
     tmq_pace_t pace;
     const char *const *names; /* the functions the executors announced (the supervisor's) */
     size_t nnames;
-    char **argv; /* an --executor-cmd, split */
+    char **argv;   /* an --executor-cmd, split */
+    char *program; /* the built-in executor's words for messages, with its --plugin flags */
     tmq_batch_t done;
     tmq_batch_t returned;
     bool returned_due;  /* a REVOKE awaits its RETURNED (possibly empty) */
@@ -375,7 +376,14 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
         s_executor_argv(o, builtin);
         argv = builtin;
         path = tmq_self_exe();
-        program = "taskmq-worker --executor";
+        self->program = tmq_xstrdup("taskmq-worker --executor");
+        for (size_t i = 0; i < o->nplugins; i++) {
+            char *more;
+            if (asprintf(&more, "%s --plugin %s", self->program, o->plugins[i]) < 0) tmq_oom();
+            free(self->program);
+            self->program = more;
+        }
+        program = self->program;
     }
     self->sup =
         tmq_sup_new((size_t)o->procs, path, argv, &self->queue, &self->pace, s_on_result, self);
@@ -426,6 +434,7 @@ int tmq_daemon_run(const tmq_worker_opts_t *o)
     tmq_batch_destroy(&self.done);
     tmq_batch_destroy(&self.returned);
     free(self.items);
+    free(self.program);
     for (size_t i = 0; self.argv && self.argv[i]; i++)
         free(self.argv[i]);
     free(self.argv);

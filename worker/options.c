@@ -183,10 +183,11 @@ void tmq_worker_usage(FILE *out)
             "executors and exits 0.\n"
             "\n"
             "Exit status: 0 stopped cleanly, 1 could not start its executors (the program\n"
-            "cannot run, or said nothing), 2 usage error (bad option or endpoint, a --plugin\n"
-            "file that cannot be read), an executor that cannot serve (it said why), or a\n"
-            "plugin that cannot load (not a plugin, built for another plugin ABI, its init\n"
-            "refused, a name taken), 3 the broker's host does not resolve or the broker\n"
-            "refused this worker (--broker names its client port, not its worker port).\n",
+            "cannot run, a plugin crashed while loading, or it said nothing), 2 usage error\n"
+            "(bad option or endpoint, a --plugin file that cannot be read), an executor that\n"
+            "cannot serve (it said why) or a plugin that cannot load (not a plugin, built for\n"
+            "another plugin ABI, its init refused, a name taken), 3 the broker's host does not\n"
+            "resolve or the broker refused this worker (--broker names its client port, not\n"
+            "its worker port).\n",
             TMQ_WORKER_DEFAULT_BROKER, tmq_online_cpus());
 }

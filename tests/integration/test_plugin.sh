@@ -145,3 +145,11 @@ refused "no such file" "taskmq-worker: --plugin: cannot read '$T/missing.so': No
 refused "with --executor-cmd" "--plugin and --executor-cmd do not go together" \
     --plugin "$WC" --executor-cmd /bin/cat
 pass "a plugin that cannot load stops the worker at start: exit 2 with the file and the cause"
+
+# A plugin whose init crashes: the executors die before they can say anything (exit 1, as
+# for any executor that cannot start), and the message shows the plugins they were loading.
+TP_CRASH_INIT=1 timeout 20 "$WORKER" --broker "$BACKEND" --plugin "$T/tp_crash.so" 2>"$T/initcrash"
+assert_eq "$?" "1" "a crash while loading"
+grep -qF "cannot start executors: 'taskmq-worker --executor --plugin $T/tp_crash.so' ended before it said what it serves (executor died: SIGSEGV)" \
+    "$T/initcrash" || fail "message: $(cat "$T/initcrash")"
+pass "a plugin that crashes while loading: exit 1 naming it"

@@ -1,7 +1,8 @@
 /* tests/integration/plugins/tp_crash.c — a test plugin whose `segv` dies of SIGSEGV, beside
  * `tp_pid` (the executor's pid: shows which process served a job) and `tp_args` (the SDK's
  * argument readers on [int, float, bool, str, {"k": int}]). Its per-process hooks append
- * "init PID" and "exit PID" lines to $TP_MARKS when that is set. */
+ * "init PID" and "exit PID" lines to $TP_MARKS when that is set; with $TP_CRASH_INIT set its
+ * init dies of SIGSEGV. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,6 +65,11 @@ static int tp_args(const void *arg, size_t len, tmq_reply_t *reply)
 
 int tmq_plugin_init(tmq_plugin_t *plugin)
 {
+    if (getenv("TP_CRASH_INIT")) { /* dies while loading */
+        volatile uintptr_t bad = 16;
+        signal(SIGSEGV, SIG_DFL);
+        *(volatile int *)bad = 1;
+    }
     mark("init");
     tmq_plugin_on_exit(plugin, on_exit_hook, "exit");
     if (tmq_plugin_register(plugin, "segv", segv) != 0) return -1;
