@@ -29,6 +29,7 @@ struct tmq_plugin_t {
     char *origin;  /* the path as given, or "built-in" */
     bool compiled; /* compiled into the worker (the built-ins) */
     bool open;     /* its init is running: it may register */
+    bool warned;   /* it called us outside its init (said once) */
     char *error;   /* why it cannot load (the first reason), NULL while none */
 };
 
@@ -113,13 +114,17 @@ static int s_fail(tmq_plugin_t *p, const char *fmt, ...)
     return -1;
 }
 
-/* A registration p may make now; logs (once per call site is enough) when it may not. */
-static bool s_may(const tmq_plugin_t *p, const char *call)
+/* A registration p may make now; says once per plugin when it may not (a plugin that
+ * registers from its job functions would otherwise log per job). */
+static bool s_may(tmq_plugin_t *p, const char *call)
 {
     if (!p) return false;
     if (!p->open) {
         char who[300];
-        tmq_warn("%s called %s outside tmq_plugin_init: ignored", s_who(p, who, sizeof who), call);
+        if (!p->warned)
+            tmq_warn("%s called %s outside tmq_plugin_init: ignored", s_who(p, who, sizeof who),
+                     call);
+        p->warned = true;
         return false;
     }
     return true;

@@ -37,7 +37,8 @@ int tmq_registry_add(tmq_registry_t *self, const char *origin, tmq_registry_init
  * reason, naming path, in tmq_registry_error. */
 int tmq_registry_load(tmq_registry_t *self, const char *path);
 
-/* Why the last tmq_registry_add or _load failed (borrowed), or NULL. */
+/* The reason of the latest tmq_registry_add or _load that failed (borrowed), or NULL while
+ * none has. */
 const char *tmq_registry_error(const tmq_registry_t *self);
 
 /* The registered names in registration order (borrowed, *names set; valid until the next

@@ -58,7 +58,7 @@ static void s_text(tmq_reply_t *r, const char *fmt, ...)
 int tmq_reply_end(tmq_reply_t *r, int rc)
 {
     int st = TMQ_ST_ERROR;
-    const char *kind = r->depth > 0 && r->map[r->depth] ? "map" : "array";
+    const char *kind = r->depth > 0 && r->map[r->depth] ? "a map" : "an array";
     if (r->raw || r->status == TMQ_ST_ERROR)
         st = r->status;
     else if (r->misuse[0])
@@ -68,7 +68,7 @@ int tmq_reply_end(tmq_reply_t *r, int rc)
     else if (!r->wrote)
         s_text(r, "%s: returned without a result", r->fn);
     else if (r->depth > 0)
-        s_text(r, "%s: the reply is incomplete: a %s still wants %u item%s", r->fn, kind,
+        s_text(r, "%s: the reply is incomplete: %s still wants %u item%s", r->fn, kind,
                r->left[r->depth], r->left[r->depth] == 1 ? "" : "s");
     else
         st = TMQ_ST_OK;

@@ -313,7 +313,7 @@ static void test_reply_misuse(void **state)
     } cases[] = {
         {"incomplete", "incomplete: the reply is incomplete: a map still wants 2 items"},
         {"incomplete_array",
-         "incomplete_array: the reply is incomplete: a array still wants 1 item"},
+         "incomplete_array: the reply is incomplete: an array still wants 1 item"},
         {"two_values", "two_values: tmq_reply_int after the reply was complete (a result is one "
                        "value)"},
         {"key_outside", "key_outside: tmq_reply_key(\"k\") where no map key is due"},
