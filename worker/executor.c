@@ -115,7 +115,8 @@ static int s_parse(s_executor_t *self)
 
 /* ---- the helper thread: REVOKE ---- */
 
-/* Reads what the job stream holds without waiting (caller holds mu, main computes). */
+/* Reads what the job stream holds without waiting (caller holds mu; the helper while main
+ * computes, or main itself). */
 static void s_drain_stream(s_executor_t *self)
 {
     struct pollfd pfd = {.fd = self->fd, .events = POLLIN};
@@ -248,6 +249,9 @@ static int s_serve(s_executor_t *self)
         pthread_mutex_lock(&self->mu);
         uint32_t owed = self->pending; /* a REVOKE that came while we were not computing */
         self->pending = 0;
+        /* jobs still in the socket are unstarted too: a REVOKE can overtake the JOBs it is
+         * about (another stream), and the helper drains them the same way while we compute */
+        if (owed) s_drain_stream(self);
         s_take_tail(self, owed, &back);
         tmq_list_link_t *l = tmq_list_pop_front(&self->queue);
         self->computing = l != NULL;
