@@ -179,6 +179,13 @@ int tmq_proto_check(const void *data, size_t len, int max_depth)
     return pos == len ? 0 : -1;
 }
 
+int tmq_proto_skip(const void *data, size_t len, size_t *pos, int max_depth)
+{
+    uint32_t budget = TMQ_PROTO_MAX_OBJECTS;
+    if (!data) return -1;
+    return s_scan(data, len, pos, max_depth, &budget);
+}
+
 /* ---- decoding ---- */
 
 static bool s_is_batch(int cmd)

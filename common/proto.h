@@ -109,6 +109,9 @@ void tmq_msg_release(tmq_msg_t *m);
  * (at most TMQ_PROTO_MAX_OBJECTS objects in all). Returns 0 or -1. Used for bodies and for job
  * arguments/results the broker never unpacks. */
 int tmq_proto_check(const void *data, size_t len, int max_depth);
+/* Skips the one object that starts at data[*pos], checked as tmq_proto_check checks: returns
+ * 0 with *pos just past it, or -1 (then *pos is unspecified). */
+int tmq_proto_skip(const void *data, size_t len, size_t *pos, int max_depth);
 
 /* Field lookup in the body map; NULL when absent. */
 const msgpack_object *tmq_msg_get(const tmq_msg_t *m, const char *key);

@@ -3,12 +3,14 @@
  * Each function reads its unpacked argument, computes, and packs its result or writes error
  * text into the caller's buffer. The CPU-bound ones (sum, primes) run real loops that the
  * compiler may not fold, because they exist to measure how well jobs spread over processes.
- * The argument is checked with tmq_proto_check before msgpack-c unpacks it.
+ * They serve through the executor's registry like a plugin's functions (registry.h), which
+ * checks the argument with tmq_proto_check before msgpack-c unpacks it here.
  */
 #include "builtins.h"
 
 #include "jsonmp.h"
 #include "proto.h"
+#include "registry.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -160,60 +162,29 @@ static const s_builtin_t s_builtins[] = {
 };
 #define S_NBUILTINS (sizeof s_builtins / sizeof s_builtins[0])
 
-static const s_builtin_t *s_find(const char *fn, size_t fn_len, bool test_functions)
+/* A built-in as a registry handler: unpacks the argument (checked by the registry) unless
+ * the function takes raw bytes, and writes the outcome into the reply's buffer. */
+static int s_handle(void *ctx, const void *arg, size_t arg_len, tmq_reply_t *reply)
 {
-    for (size_t i = 0; i < S_NBUILTINS; i++) {
-        const s_builtin_t *b = &s_builtins[i];
-        if (b->test_only && !test_functions) continue;
-        if (strlen(b->name) == fn_len && memcmp(b->name, fn, fn_len) == 0) return b;
-    }
-    return NULL;
-}
-
-size_t tmq_builtins_names(bool test_functions, const char **names, size_t max)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < S_NBUILTINS; i++) {
-        if (s_builtins[i].test_only && !test_functions) continue;
-        if (n < max) names[n] = s_builtins[i].name;
-        n++;
-    }
-    return n;
-}
-
-bool tmq_builtins_has(const char *fn, size_t fn_len, bool test_functions)
-{
-    return s_find(fn, fn_len, test_functions) != NULL;
-}
-
-int tmq_builtins_call(const char *fn, size_t fn_len, const void *arg, size_t arg_len,
-                      bool test_functions, msgpack_zone *zone, msgpack_sbuffer *out)
-{
-    const s_builtin_t *b = s_find(fn, fn_len, test_functions);
-    if (!b) {
-        int n = fn_len > TMQ_PROTO_MAX_FNAME ? TMQ_PROTO_MAX_FNAME : (int)fn_len;
-        return s_error(out, "unknown function: %.*s", n, fn);
-    }
-    if (tmq_proto_check(arg, arg_len, TMQ_PROTO_MAX_DEPTH) != 0)
-        return s_error(out, "%s: argument is not one well-formed msgpack object", b->name);
-    if (b->raw) return b->fn(NULL, arg, arg_len, out);
-
-    msgpack_zone local;
-    msgpack_zone *z = zone;
-    if (!z) {
-        z = &local;
-        if (!msgpack_zone_init(z, 2048)) return s_error(out, "%s: out of memory", b->name);
-    }
+    const s_builtin_t *b = ctx;
+    msgpack_sbuffer *out = tmq_reply_buffer(reply);
+    if (b->raw) return tmq_reply_raw(reply, b->fn(NULL, arg, arg_len, out));
     msgpack_object obj;
     size_t off = 0;
     int st;
-    if (msgpack_unpack(arg, arg_len, &off, z, &obj) != MSGPACK_UNPACK_SUCCESS)
+    if (msgpack_unpack(arg, arg_len, &off, tmq_reply_zone(reply), &obj) != MSGPACK_UNPACK_SUCCESS)
         st = s_error(out, "%s: argument did not unpack", b->name);
     else
         st = b->fn(&obj, arg, arg_len, out);
-    if (z == &local)
-        msgpack_zone_destroy(z);
-    else
-        msgpack_zone_clear(z);
-    return st;
+    return tmq_reply_raw(reply, st);
+}
+
+int tmq_builtins_register(tmq_plugin_t *plugin, const tmq_worker_opts_t *o)
+{
+    for (size_t i = 0; i < S_NBUILTINS; i++) {
+        const s_builtin_t *b = &s_builtins[i];
+        if (b->test_only && !o->test_functions) continue;
+        if (tmq_registry_register(plugin, b->name, s_handle, (void *)b) != 0) return -1;
+    }
+    return 0;
 }

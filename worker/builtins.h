@@ -1,33 +1,22 @@
 /* worker/builtins.h — the job functions compiled into every worker.
  *
  * A built-in takes the job's argument as msgpack bytes and produces either a msgpack result
- * (TMQ_ST_OK) or error text (TMQ_ST_ERROR) in a caller-owned buffer. Nothing here touches
- * processes or sockets, so unit tests call the functions directly. Test-only functions
- * (crash) are visible only when the operator asked for them (--test-functions).
+ * (TMQ_ST_OK) or error text (TMQ_ST_ERROR). They are, in effect, a plugin compiled in: they
+ * register into the executor's one table of functions (registry.h) and are called through
+ * it. Nothing here touches processes or sockets, so unit tests call them through a registry.
+ * Test-only functions (crash) exist only when the operator asked for them (--test-functions).
  */
 #ifndef TMQ_BUILTINS_H
 #define TMQ_BUILTINS_H
 
-#include <msgpack.h>
-#include <stdbool.h>
-#include <stddef.h>
+#include "options.h"
 
-#define TMQ_BUILTINS_MAX 16 /* upper bound on the number of names tmq_builtins_names returns */
+#include <taskmq/plugin.h>
 
-/* Writes the registered function names into names (at most max) and returns how many there
- * are. The strings are static. With test_functions the test-only ones are included. */
-size_t tmq_builtins_names(bool test_functions, const char **names, size_t max);
-
-/* True when fn (fn_len bytes, not NUL-terminated) names a function served under this setting. */
-bool tmq_builtins_has(const char *fn, size_t fn_len, bool test_functions);
-
-/* Runs function fn on the msgpack argument (arg, arg_len). Appends the outcome to out (which
- * the caller owns and normally empties first): the packed result when it returns TMQ_ST_OK,
- * else error text (not NUL-terminated) when it returns TMQ_ST_ERROR — an unknown function
- * ("unknown function: NAME"), an argument that is not one well-formed msgpack object, or the
- * function's own error. zone, when not NULL, is used (and cleared) for unpacking so a caller
- * running many jobs allocates nothing per job. `crash` does not return. */
-int tmq_builtins_call(const char *fn, size_t fn_len, const void *arg, size_t arg_len,
-                      bool test_functions, msgpack_zone *zone, msgpack_sbuffer *out);
+/* Registers the built-in functions served under options o into plugin (the registry's
+ * compiled-in plugin: tmq_registry_add): the test-only ones only with o->test_functions.
+ * Each gets the job's checked msgpack argument and writes its result, or error text ("FN:
+ * argument must be ..."), into the reply. `crash` does not return. Returns 0 or -1. */
+int tmq_builtins_register(tmq_plugin_t *plugin, const tmq_worker_opts_t *o);
 
 #endif

@@ -9,7 +9,6 @@
  */
 #include "daemon.h"
 
-#include "builtins.h"
 #include "endpoint.h"
 #include "exits.h"
 #include "log.h"
@@ -38,7 +37,8 @@ typedef struct {
     tmq_pace_t pace;
     const char *const *names; /* the functions the executors announced (the supervisor's) */
     size_t nnames;
-    char **argv; /* an --executor-cmd, split */
+    char **argv;   /* an --executor-cmd, split */
+    char *program; /* the built-in executor's words for messages, with its --plugin flags */
     tmq_batch_t done;
     tmq_batch_t returned;
     bool returned_due;  /* a REVOKE awaits its RETURNED (possibly empty) */
@@ -296,8 +296,11 @@ static int s_loop(s_daemon_t *self)
     return 0;
 }
 
-/* The built-in executor's command line: this very program in executor mode. */
-static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[8])
+#define S_EXECUTOR_ARGS (8 + 2 * TMQ_WORKER_MAX_PLUGINS)
+
+/* The built-in executor's command line: this very program in executor mode, with the
+ * plugins each executor loads in order. */
+static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[S_EXECUTOR_ARGS])
 {
     int i = 0;
     argv[i++] = "taskmq-worker";
@@ -306,6 +309,10 @@ static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[8])
     argv[i++] = (char *)o->name;
     if (o->test_functions) argv[i++] = "--test-functions";
     if (o->verbose) argv[i++] = "-v";
+    for (size_t k = 0; k < o->nplugins; k++) {
+        argv[i++] = "--plugin";
+        argv[i++] = (char *)o->plugins[k];
+    }
     argv[i] = NULL;
 }
 
@@ -355,7 +362,7 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
         tmq_error("--broker: %s", err);
         return TMQ_EXIT_NO_BROKER;
     }
-    char *builtin[8];
+    char *builtin[S_EXECUTOR_ARGS];
     const char *path = NULL, *program;
     char *const *argv;
     if (o->executor_cmd) {
@@ -369,7 +376,14 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
         s_executor_argv(o, builtin);
         argv = builtin;
         path = tmq_self_exe();
-        program = "taskmq-worker --executor";
+        self->program = tmq_xstrdup("taskmq-worker --executor");
+        for (size_t i = 0; i < o->nplugins; i++) {
+            char *more;
+            if (asprintf(&more, "%s --plugin %s", self->program, o->plugins[i]) < 0) tmq_oom();
+            free(self->program);
+            self->program = more;
+        }
+        program = self->program;
     }
     self->sup =
         tmq_sup_new((size_t)o->procs, path, argv, &self->queue, &self->pace, s_on_result, self);
@@ -420,6 +434,7 @@ int tmq_daemon_run(const tmq_worker_opts_t *o)
     tmq_batch_destroy(&self.done);
     tmq_batch_destroy(&self.returned);
     free(self.items);
+    free(self.program);
     for (size_t i = 0; self.argv && self.argv[i]; i++)
         free(self.argv[i]);
     free(self.argv);

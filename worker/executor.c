@@ -12,7 +12,9 @@
  * the main thread only while it is not computing and by the helper only while it is, both
  * under the mutex when parsing. Frames go out whole under a second mutex. In the common case
  * (no REVOKE) the helper never wakes, so a job costs what it costs a single-threaded
- * executor; an idle wait is one poll more than a bare read.
+ * executor; an idle wait is one poll more than a bare read. SIGTERM between jobs sets a flag
+ * and wakes the main thread through the same pipe, so the plugins' exit hooks run on it; the
+ * helper never takes SIGTERM.
  */
 #include "executor.h"
 
@@ -21,6 +23,7 @@
 #include "list.h"
 #include "log.h"
 #include "platform.h"
+#include "registry.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -42,8 +45,8 @@ typedef struct {
 
 typedef struct {
     int fd, ctl;
-    int wake[2]; /* the helper writes a byte to wake[1] when a REVOKE is left pending */
-    bool test_functions;
+    int wake[2];           /* the helper writes a byte to wake[1] when a REVOKE is left pending */
+    tmq_registry_t *reg;   /* the functions served: built-ins, then plugins */
     pthread_mutex_t mu;    /* guards queue, computing, pending, broken and (see above) rd */
     tmq_list_t queue;      /* received, not started */
     tmq_frame_reader_t rd; /* the job stream */
@@ -53,10 +56,13 @@ typedef struct {
     pthread_mutex_t wmu;   /* one frame at a time on fd */
     /* main thread only */
     msgpack_sbuffer result;
-    msgpack_zone zone;
     uint8_t *frame;
     size_t frame_cap;
 } s_executor_t;
+
+static volatile sig_atomic_t s_in_job; /* the main thread runs a job function */
+static volatile sig_atomic_t s_stop;   /* SIGTERM came between jobs: stop serving */
+static int s_wake_fd = -1;             /* wake[1], for the SIGTERM handler */
 
 /* Writes one whole frame under the write lock. Returns 0 or -1. */
 static int s_write_frame(s_executor_t *self, const uint8_t *p, size_t n)
@@ -109,7 +115,8 @@ static int s_parse(s_executor_t *self)
 
 /* ---- the helper thread: REVOKE ---- */
 
-/* Reads what the job stream holds without waiting (caller holds mu, main computes). */
+/* Reads what the job stream holds without waiting (caller holds mu; the helper while main
+ * computes, or main itself). */
 static void s_drain_stream(s_executor_t *self)
 {
     struct pollfd pfd = {.fd = self->fd, .events = POLLIN};
@@ -195,10 +202,11 @@ static void *s_helper(void *arg)
 
 static int s_run_one(s_executor_t *self, s_job_t *job)
 {
-    self->result.size = 0;
     int64_t t0 = tmq_clock_us();
-    int st = tmq_builtins_call((const char *)job->data, job->fn_len, job->data + job->fn_len,
-                               job->arg_len, self->test_functions, &self->zone, &self->result);
+    s_in_job = 1;
+    int st = tmq_registry_call(self->reg, (const char *)job->data, job->fn_len,
+                               job->data + job->fn_len, job->arg_len, &self->result);
+    s_in_job = 0;
     double ms = (double)(tmq_clock_us() - t0) / 1000.0;
     size_t need = tmq_frame_result_size(self->result.size);
     if (need > self->frame_cap) {
@@ -230,15 +238,20 @@ static bool s_wait_idle(s_executor_t *self)
     return pfd[0].revents != 0;
 }
 
-/* Runs jobs until the daemon closes the stream (0) or something breaks (-1). */
+/* Runs jobs until the daemon closes the stream or asks us to stop (0), or something breaks
+ * (-1). */
 static int s_serve(s_executor_t *self)
 {
     for (;;) {
+        if (s_stop) return 0;
         tmq_list_t back;
         tmq_list_init(&back);
         pthread_mutex_lock(&self->mu);
         uint32_t owed = self->pending; /* a REVOKE that came while we were not computing */
         self->pending = 0;
+        /* jobs still in the socket are unstarted too: a REVOKE can overtake the JOBs it is
+         * about (another stream), and the helper drains them the same way while we compute */
+        if (owed) s_drain_stream(self);
         s_take_tail(self, owed, &back);
         tmq_list_link_t *l = tmq_list_pop_front(&self->queue);
         self->computing = l != NULL;
@@ -267,13 +280,18 @@ static int s_serve(s_executor_t *self)
     }
 }
 
-/* The first frame: the protocol spoken and the functions served (docs/EXECUTOR.md). */
+/* The first frame: the protocol spoken and the functions served (docs/EXECUTOR.md), or why
+ * none can be (a plugin that did not load). */
 static int s_hello(s_executor_t *self, bool revoke)
 {
-    const char *names[TMQ_BUILTINS_MAX];
-    size_t n = tmq_builtins_names(self->test_functions, names, TMQ_BUILTINS_MAX);
-    tmq_frame_hello_t h = {
-        .version = TMQ_EXECUTOR_PROTOCOL, .fns = (char **)names, .nfns = n, .revoke = revoke};
+    const char *const *names;
+    size_t n = tmq_registry_names(self->reg, &names);
+    const char *error = tmq_registry_error(self->reg);
+    tmq_frame_hello_t h = {.version = TMQ_EXECUTOR_PROTOCOL,
+                           .fns = error ? NULL : (char **)names,
+                           .nfns = error ? 0 : n,
+                           .revoke = revoke,
+                           .error = (char *)error};
     size_t len;
     uint8_t *f = tmq_frame_hello_write(&h, &len);
     int rc = s_write_frame(self, f, len);
@@ -281,23 +299,67 @@ static int s_hello(s_executor_t *self, bool revoke)
     return rc;
 }
 
-int tmq_executor_run(int fd, int ctl, bool test_functions)
+static int s_builtins(tmq_plugin_t *plugin, void *o)
+{
+    return tmq_builtins_register(plugin, o);
+}
+
+/* The built-in functions, then each plugin in order; stops at the first that fails (the
+ * registry keeps why, for HELLO). */
+static tmq_registry_t *s_functions(const tmq_worker_opts_t *o)
+{
+    tmq_registry_t *reg = tmq_registry_new();
+    if (tmq_registry_add(reg, "built-in", s_builtins, (void *)o) != 0) return reg;
+    for (size_t i = 0; i < o->nplugins; i++) {
+        if (tmq_registry_load(reg, o->plugins[i]) != 0) break;
+        tmq_debug("plugin %s loaded", o->plugins[i]);
+    }
+    return reg;
+}
+
+/* SIGTERM (the daemon stopping us) between jobs ends the loop so exit hooks run; during a
+ * job it kills at once, as the default action would: the job's state is unknown. */
+static void s_on_term(int sig)
+{
+    if (s_in_job) {
+        signal(SIGTERM, SIG_DFL);
+        raise(SIGTERM); /* delivered when this handler returns */
+        return;
+    }
+    int saved = errno;
+    s_stop = 1;
+    ssize_t w = write(s_wake_fd, "", 1);
+    (void)w;
+    errno = saved;
+}
+
+int tmq_executor_run(int fd, int ctl, const tmq_worker_opts_t *o)
 {
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
-    s_executor_t self = {.fd = fd, .ctl = ctl, .test_functions = test_functions};
+    s_executor_t self = {.fd = fd, .ctl = ctl};
     if (pipe2(self.wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         tmq_error("cannot make a pipe: %s", strerror(errno));
         return -1;
     }
+    self.reg = s_functions(o); /* plugins' init runs here, before our threads and handlers */
+    s_wake_fd = self.wake[1];
+    struct sigaction sa = {.sa_handler = s_on_term, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
     pthread_mutex_init(&self.mu, NULL);
     pthread_mutex_init(&self.wmu, NULL);
     tmq_list_init(&self.queue);
     tmq_frame_reader_init(&self.rd);
     msgpack_sbuffer_init(&self.result);
-    if (!msgpack_zone_init(&self.zone, 4096)) tmq_oom();
+    /* the helper never takes SIGTERM: the handler must see the main thread's s_in_job */
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &term, &old);
     pthread_t helper;
     bool helped = ctl >= 0 && pthread_create(&helper, NULL, s_helper, &self) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     /* without the helper no REVOKE would ever be answered: better a restart */
     int rc = ctl >= 0 && !helped ? -1 : s_hello(&self, helped);
     if (rc == 0) rc = s_serve(&self);
@@ -306,16 +368,18 @@ int tmq_executor_run(int fd, int ctl, bool test_functions)
         shutdown(ctl, SHUT_RDWR); /* wakes the helper */
         pthread_join(helper, NULL);
     }
+    tmq_registry_exit(self.reg); /* the plugins' exit hooks */
+    signal(SIGTERM, SIG_DFL);    /* before the pipe the handler writes to goes */
     close(self.wake[0]);
     close(self.wake[1]);
     tmq_list_link_t *l;
     while ((l = tmq_list_pop_front(&self.queue)))
         free(TMQ_LIST_ENTRY(l, s_job_t, link));
     tmq_frame_reader_destroy(&self.rd);
-    msgpack_zone_destroy(&self.zone);
     msgpack_sbuffer_destroy(&self.result);
     free(self.frame);
     pthread_mutex_destroy(&self.mu);
     pthread_mutex_destroy(&self.wmu);
+    tmq_registry_destroy(&self.reg);
     return rc;
 }

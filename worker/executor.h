@@ -7,16 +7,20 @@
  * which job was running if the executor dies. A helper thread serves REVOKE at any time, even
  * while a long job computes, handing back the jobs not yet started, so prefetched jobs can
  * always be taken back. It ignores SIGINT (the daemon owns Ctrl-C and stops it) and dies with
- * the daemon (PDEATHSIG, set by tmq_spawn).
+ * the daemon (PDEATHSIG, set by tmq_spawn). Every job is called through one registry of
+ * functions (registry.h): the built-ins and the --plugin libraries it loaded at start.
  */
 #ifndef TMQ_EXECUTOR_H
 #define TMQ_EXECUTOR_H
 
-#include <stdbool.h>
+#include "options.h"
 
-/* Serves jobs on fd, and REVOKE on ctl (-1: none; nothing can be handed back), until the
- * daemon closes fd. Returns 0 at end of file, -1 on a read or write error or a malformed
- * frame (the daemon sees the exit as a death). */
-int tmq_executor_run(int fd, int ctl, bool test_functions);
+/* Loads the functions o asks for (the built-ins, then each of o->plugins in order), says
+ * HELLO on fd (with the reason instead, when a plugin did not load), then serves jobs on fd,
+ * and REVOKE on ctl (-1: none; nothing can be handed back), until the daemon closes fd or
+ * sends SIGTERM between jobs; then runs the plugins' exit hooks. Returns 0 after such a stop,
+ * -1 on a read or write error or a malformed frame (the daemon sees the exit as a death).
+ * SIGTERM during a job kills the process at once (no hooks). */
+int tmq_executor_run(int fd, int ctl, const tmq_worker_opts_t *o);
 
 #endif

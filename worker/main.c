@@ -8,9 +8,11 @@
 #include "log.h"
 #include "options.h"
 #include "platform.h"
+#include "xalloc.h"
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int main(int argc, char **argv)
 {
@@ -34,12 +36,18 @@ int main(int argc, char **argv)
             fprintf(stderr, "taskmq-worker: --executor is internal: the daemon passes fd 3\n");
             return TMQ_EXIT_USAGE;
         }
+        char *plugins[TMQ_WORKER_MAX_PLUGINS]; /* the title overwrites argv's strings */
+        for (size_t i = 0; i < o.nplugins; i++)
+            o.plugins[i] = plugins[i] = tmq_xstrdup(o.plugins[i]);
         char title[TMQ_WORKER_MAX_NAME + 32];
         snprintf(title, sizeof title, "taskmq-worker: executor (%s)", o.name);
         tmq_set_title(argc, argv, title, "taskmq-executor");
         tmq_log_init("executor", o.verbose ? TMQ_LOG_DEBUG : TMQ_LOG_INFO);
         int ctl = fcntl(4, F_GETFD) >= 0 ? 4 : -1;
-        return tmq_executor_run(3, ctl, o.test_functions) == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
+        int rc = tmq_executor_run(3, ctl, &o);
+        for (size_t i = 0; i < o.nplugins; i++)
+            free(plugins[i]);
+        return rc == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
     }
     return tmq_daemon_run(&o);
 }

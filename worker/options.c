@@ -5,9 +5,12 @@
 #include "platform.h"
 #include "xalloc.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <wordexp.h>
 
 static int s_err(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -38,6 +41,20 @@ static int s_set_name(tmq_worker_opts_t *o, const char *v, char *err, size_t err
         if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
             return s_err(err, errlen, "--name must not contain control characters");
     memcpy(o->name, v, n + 1);
+    return 0;
+}
+
+/* --plugin FILE: a readable file (dlopen's own words come later, from the executors). */
+static int s_add_plugin(tmq_worker_opts_t *o, const char *v, char *err, size_t errlen)
+{
+    struct stat st;
+    if (o->nplugins == TMQ_WORKER_MAX_PLUGINS)
+        return s_err(err, errlen, "--plugin: at most %d plugins", TMQ_WORKER_MAX_PLUGINS);
+    if (stat(v, &st) != 0 || access(v, R_OK) != 0)
+        return s_err(err, errlen, "--plugin: cannot read '%s': %s", v, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return s_err(err, errlen, "--plugin: '%s' is not a file (a plugin is a .so file)", v);
+    o->plugins[o->nplugins++] = v;
     return 0;
 }
 
@@ -82,7 +99,8 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
         const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
         size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
 #define IS(flag) (klen == strlen(flag) && strncmp(arg, flag, klen) == 0)
-        bool takes_value = IS("--broker") || IS("--procs") || IS("--name") || IS("--executor-cmd");
+        bool takes_value = IS("--broker") || IS("--procs") || IS("--name") ||
+                           IS("--executor-cmd") || IS("--plugin");
         if (!takes_value && eq)
             return s_err(err, errlen, "option '%.*s' takes no value", (int)klen, arg);
         const char *v = NULL;
@@ -107,6 +125,8 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
             if (tmq_worker_split_cmd(v, NULL, why, sizeof why) != 0)
                 return s_err(err, errlen, "--executor-cmd: %s", why);
             o->executor_cmd = v;
+        } else if (IS("--plugin")) {
+            if (s_add_plugin(o, v, err, errlen) != 0) return -1;
         } else if (IS("--test-functions")) {
             o->test_functions = true;
         } else if (IS("-v") || IS("--verbose")) {
@@ -124,6 +144,10 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
         }
 #undef IS
     }
+    if (o->nplugins && o->executor_cmd)
+        return s_err(err, errlen,
+                     "--plugin and --executor-cmd do not go together: plugins load into the "
+                     "built-in executor");
     return 0;
 }
 
@@ -131,7 +155,8 @@ void tmq_worker_usage(FILE *out)
 {
     fprintf(out,
             "Usage: taskmq-worker [--broker EP] [--procs N] [--name NAME] [--test-functions]\n"
-            "                     [--executor-cmd 'PROGRAM ARGS'] [-v] [--help] [--version]\n"
+            "                     [--plugin FILE.so]... [--executor-cmd 'PROGRAM ARGS']\n"
+            "                     [-v] [--help] [--version]\n"
             "\n"
             "Serves jobs from a taskmq broker in N executor processes.\n"
             "\n"
@@ -139,6 +164,10 @@ void tmq_worker_usage(FILE *out)
             "  --procs N          executor processes (default: online CPUs, %d here)\n"
             "  --name NAME        worker name shown in status and results (default: host name)\n"
             "  --test-functions   also serve 'crash' (dies of SIGSEGV), for testing\n"
+            "  --plugin FILE.so   also serve the job functions of a C plugin (taskmq/plugin.h);\n"
+            "                     repeatable, loaded in order by every executor; a function\n"
+            "                     name served twice (two plugins, or a plugin and a built-in)\n"
+            "                     stops the worker at start\n"
             "  --executor-cmd CMD run CMD as the executors instead of the built-in one: any\n"
             "                     program that speaks the executor protocol on fds 3 and 4\n"
             "                     (docs/EXECUTOR.md) and says which functions it serves;\n"
@@ -154,9 +183,11 @@ void tmq_worker_usage(FILE *out)
             "executors and exits 0.\n"
             "\n"
             "Exit status: 0 stopped cleanly, 1 could not start its executors (the program\n"
-            "cannot run, or said nothing), 2 usage error (bad option or endpoint) or an\n"
-            "executor that cannot serve (it said why), 3 the broker's host does not resolve or\n"
-            "the broker refused this worker (--broker names its client port, not its worker\n"
-            "port).\n",
+            "cannot run, a plugin crashed while loading, or it said nothing), 2 usage error\n"
+            "(bad option or endpoint, a --plugin file that cannot be read), an executor that\n"
+            "cannot serve (it said why) or a plugin that cannot load (not a plugin, built for\n"
+            "another plugin ABI, its init refused, a name taken), 3 the broker's host does not\n"
+            "resolve or the broker refused this worker (--broker names its client port, not\n"
+            "its worker port).\n",
             TMQ_WORKER_DEFAULT_BROKER, tmq_online_cpus());
 }

@@ -14,6 +14,7 @@
 #define TMQ_WORKER_DEFAULT_BROKER "tcp://127.0.0.1:5556"
 #define TMQ_WORKER_MAX_PROCS 4096
 #define TMQ_WORKER_MAX_NAME 255
+#define TMQ_WORKER_MAX_PLUGINS 64 /* --plugin flags */
 
 typedef struct {
     const char *broker; /* borrowed from argv or the default */
@@ -21,12 +22,15 @@ typedef struct {
     char name[TMQ_WORKER_MAX_NAME + 1];
     bool test_functions;
     const char *executor_cmd; /* --executor-cmd 'PROGRAM ARGS': executors are that program */
-    int verbose;              /* count of -v */
+    const char *plugins[TMQ_WORKER_MAX_PLUGINS]; /* --plugin FILE.so, in order (borrowed) */
+    size_t nplugins;
+    int verbose; /* count of -v */
     bool help, version;
     bool executor; /* hidden: run as an executor on fd 3 */
 } tmq_worker_opts_t;
 
-/* Parses argv into o (defaults first). Returns 0, or -1 with a one-line reason in err. */
+/* Parses argv into o (defaults first). Returns 0, or -1 with a one-line reason in err (also
+ * for a --plugin FILE that is not a readable file, and --plugin with --executor-cmd). */
 int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err, size_t errlen);
 
 /* Splits an --executor-cmd into words as a shell would, without running anything (no $(...),

@@ -1,6 +1,7 @@
-/* tests/unit/test_builtins.c — the worker's built-in functions, called directly.
+/* tests/unit/test_builtins.c — the worker's built-in functions, called as the executor
+ * calls them: through a registry holding the built-ins (registry.h).
  *
- * Each test packs an argument with msgpack-c, calls tmq_builtins_call and checks the status
+ * Each test packs an argument with msgpack-c, calls tmq_registry_call and checks the status
  * and the result bytes or error text. `crash` runs in a forked child so the test survives.
  */
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include "builtins.h"
 #include "platform.h"
 #include "proto.h"
+#include "registry.h"
 
 #include <signal.h>
 #include <string.h>
@@ -22,11 +24,27 @@
 typedef struct {
     msgpack_sbuffer arg, out;
     msgpack_packer pk;
+    tmq_registry_t *reg, *reg_test; /* the built-ins without and with --test-functions */
 } fx_t;
+
+static int s_builtins(tmq_plugin_t *plugin, void *o)
+{
+    return tmq_builtins_register(plugin, o);
+}
+
+static tmq_registry_t *builtins(bool test_functions)
+{
+    tmq_worker_opts_t o = {.test_functions = test_functions};
+    tmq_registry_t *reg = tmq_registry_new();
+    assert_int_equal(tmq_registry_add(reg, "built-in", s_builtins, &o), 0);
+    return reg;
+}
 
 static int setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
+    fx->reg = builtins(false);
+    fx->reg_test = builtins(true);
     msgpack_sbuffer_init(&fx->arg);
     msgpack_sbuffer_init(&fx->out);
     msgpack_packer_init(&fx->pk, &fx->arg, msgpack_sbuffer_write);
@@ -39,15 +57,22 @@ static int teardown(void **state)
     fx_t *fx = *state;
     msgpack_sbuffer_destroy(&fx->arg);
     msgpack_sbuffer_destroy(&fx->out);
+    tmq_registry_destroy(&fx->reg);
+    tmq_registry_destroy(&fx->reg_test);
     free(fx);
     return 0;
 }
 
+static int call_bytes(fx_t *fx, const char *fn, const void *arg, size_t len, bool test_functions)
+{
+    fx->out.size = 7; /* the call empties it first */
+    return tmq_registry_call(test_functions ? fx->reg_test : fx->reg, fn, strlen(fn), arg, len,
+                             &fx->out);
+}
+
 static int call(fx_t *fx, const char *fn, bool test_functions)
 {
-    fx->out.size = 0;
-    return tmq_builtins_call(fn, strlen(fn), fx->arg.data, fx->arg.size, test_functions, NULL,
-                             &fx->out);
+    return call_bytes(fx, fn, fx->arg.data, fx->arg.size, test_functions);
 }
 
 /* The result as an unsigned integer (fails the test when it is not one). */
@@ -193,12 +218,13 @@ static void test_bad_argument_bytes(void **state)
 {
     fx_t *fx = *state;
     const uint8_t truncated[] = {0x92, 0x01}; /* array of 2 holding 1 */
-    fx->out.size = 0;
-    int st = tmq_builtins_call("echo", 4, truncated, sizeof truncated, false, NULL, &fx->out);
+    int st = call_bytes(fx, "echo", truncated, sizeof truncated, false);
     assert_error(fx, st, "echo: argument is not one well-formed msgpack object");
-    fx->out.size = 0;
-    st = tmq_builtins_call("sum", 3, "", 0, false, NULL, &fx->out);
+    st = call_bytes(fx, "sum", "", 0, false);
     assert_error(fx, st, "sum: argument is not one well-formed msgpack object");
+    const uint8_t trailing[] = {0x01, 0x02}; /* two values */
+    assert_error(fx, call_bytes(fx, "sum", trailing, sizeof trailing, false),
+                 "sum: argument is not one well-formed msgpack object");
 }
 
 static void test_sleep(void **state)
@@ -242,18 +268,19 @@ static void test_unknown_and_names(void **state)
     assert_error(fx, call(fx, "nope", false), "unknown function: nope");
     assert_error(fx, call(fx, "crash", false), "unknown function: crash");
 
-    const char *names[TMQ_BUILTINS_MAX];
-    size_t n = tmq_builtins_names(false, names, TMQ_BUILTINS_MAX);
+    assert_error(fx, call(fx, "su", false), "unknown function: su");
+    assert_error(fx, call(fx, "sum2", false), "unknown function: sum2");
+
+    /* the registry's table is what HELLO announces */
+    const char *const *names;
+    size_t n = tmq_registry_names(fx->reg, &names);
     const char *want[] = {"sum", "primes", "echo", "sleep", "fail"};
     assert_int_equal(n, 5);
     for (size_t i = 0; i < n; i++)
         assert_string_equal(names[i], want[i]);
-    assert_int_equal(tmq_builtins_names(true, names, TMQ_BUILTINS_MAX), 6);
+    assert_int_equal(tmq_registry_names(fx->reg_test, &names), 6);
     assert_string_equal(names[5], "crash");
-    assert_true(tmq_builtins_has("crash", 5, true));
-    assert_false(tmq_builtins_has("crash", 5, false));
-    assert_true(tmq_builtins_has("sum", 3, false));
-    assert_false(tmq_builtins_has("su", 2, false));
+    assert_null(tmq_registry_error(fx->reg));
 }
 
 static void test_crash(void **state)
@@ -272,22 +299,23 @@ static void test_crash(void **state)
     assert_int_equal(WTERMSIG(st), SIGSEGV);
 }
 
+/* One registry serves many jobs: its zone is cleared after each call, results do not mix. */
 static void test_zone_reuse(void **state)
 {
     fx_t *fx = *state;
-    msgpack_zone zone;
-    assert_non_null(msgpack_zone_init(&zone, 1024));
     for (uint64_t i = 0; i < 1000; i++) {
         fx->arg.size = 0;
-        fx->out.size = 0;
+        if (i % 3 == 0) {
+            msgpack_pack_array(&fx->pk, 1); /* unpacked into the zone, then an error */
+            msgpack_pack_uint64(&fx->pk, i);
+            assert_int_equal(call(fx, "sum", false), TMQ_ST_ERROR);
+            continue;
+        }
         msgpack_pack_uint64(&fx->pk, i % 50);
-        assert_int_equal(
-            tmq_builtins_call("sum", 3, fx->arg.data, fx->arg.size, false, &zone, &fx->out),
-            TMQ_ST_OK);
+        assert_int_equal(call(fx, "sum", false), TMQ_ST_OK);
         uint64_t n = i % 50;
         assert_int_equal(result_u64(fx), n ? n * (n - 1) / 2 : 0);
     }
-    msgpack_zone_destroy(&zone);
 }
 
 int main(void)

@@ -9,7 +9,11 @@
 #include "options.h"
 #include "platform.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int parse(tmq_worker_opts_t *o, char *err, const char *a1, const char *a2, const char *a3)
 {
@@ -78,7 +82,52 @@ static void test_errors(void **state)
     assert_int_equal(parse(&o, err, "--test-functions=1", NULL, NULL), -1);
     assert_int_equal(parse(&o, err, "extra", NULL, NULL), -1);
     assert_string_equal(err, "unexpected argument 'extra'");
-    assert_int_equal(parse(&o, err, "--plugin", "x.so", NULL), -1); /* a later issue */
+}
+
+/* --plugin FILE: repeatable, in order; FILE must be a readable file; not with --executor-cmd. */
+static void test_plugins(void **state)
+{
+    tmq_worker_opts_t o;
+    char err[256];
+    char dir[] = "/tmp/test_worker_options.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%s/a.so", dir);
+    snprintf(b, sizeof b, "%s/b.so", dir);
+    fclose(fopen(a, "w"));
+    fclose(fopen(b, "w"));
+    assert_int_equal(parse(&o, err, "--plugin", a, "--plugin=/dev/null"), -1);
+    assert_string_equal(err, "--plugin: '/dev/null' is not a file (a plugin is a .so file)");
+    char *argv[] = {"taskmq-worker", "--plugin", a, "--plugin", b, NULL};
+    assert_int_equal(tmq_worker_opts_parse(&o, 5, argv, err, sizeof err), 0);
+    assert_int_equal(o.nplugins, 2);
+    assert_string_equal(o.plugins[0], a);
+    assert_string_equal(o.plugins[1], b);
+    assert_int_equal(parse(&o, err, "--plugin", "x.so", NULL), -1);
+    assert_string_equal(err, "--plugin: cannot read 'x.so': No such file or directory");
+    assert_int_equal(parse(&o, err, "--plugin", dir, NULL), -1);
+    assert_non_null(strstr(err, "is not a file"));
+    assert_int_equal(parse(&o, err, "--plugin", NULL, NULL), -1);
+    assert_string_equal(err, "option '--plugin' needs a value");
+    assert_int_equal(parse(&o, err, "--plugin", a, "--executor-cmd=cat"), -1);
+    assert_string_equal(err, "--plugin and --executor-cmd do not go together: plugins load into "
+                             "the built-in executor");
+    if (geteuid() != 0) { /* root reads anything */
+        chmod(a, 0);
+        assert_int_equal(parse(&o, err, "--plugin", a, NULL), -1);
+        assert_non_null(strstr(err, "Permission denied"));
+    }
+    char *many[2 * TMQ_WORKER_MAX_PLUGINS + 4] = {"taskmq-worker"};
+    int n = 1;
+    for (int i = 0; i <= TMQ_WORKER_MAX_PLUGINS; i++) {
+        many[n++] = "--plugin";
+        many[n++] = b;
+    }
+    assert_int_equal(tmq_worker_opts_parse(&o, n, many, err, sizeof err), -1);
+    assert_string_equal(err, "--plugin: at most 64 plugins");
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
 }
 
 int main(void)
@@ -87,6 +136,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_plugins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
