@@ -495,6 +495,7 @@ ssize_t tmq_frame_reader_fill(tmq_frame_reader_t *r, int fd)
 
 void tmq_frame_reader_feed(tmq_frame_reader_t *r, const void *data, size_t len)
 {
+    if (len == 0) return; /* nothing to hold, and r->buf may not exist yet */
     s_room(r, len);
     memcpy(r->buf + r->len, data, len);
     r->len += len;
