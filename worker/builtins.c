@@ -1,4 +1,5 @@
-/* worker/builtins.c — sum, primes, echo, sleep, fail and the test-only crash.
+/* worker/builtins.c — sum, primes, echo, sleep, fail, the test-only crash and the gated exec
+ * (worker/exec.c).
  *
  * Each function reads its unpacked argument, computes, and packs its result or writes error
  * text into the caller's buffer. The CPU-bound ones (sum, primes) run real loops that the
@@ -7,6 +8,7 @@
  */
 #include "builtins.h"
 
+#include "exec.h"
 #include "jsonmp.h"
 #include "proto.h"
 
@@ -26,8 +28,8 @@ typedef int(s_fn_t)(const msgpack_object *arg, const void *raw, size_t raw_len,
 typedef struct {
     const char *name;
     s_fn_t *fn;
-    bool raw;       /* needs only the argument's bytes: skip unpacking */
-    bool test_only; /* served only with --test-functions */
+    bool raw;      /* needs only the argument's bytes: skip unpacking */
+    unsigned gate; /* 0, or the TMQ_BUILTINS_* gate that must be open for it to be served */
 } s_builtin_t;
 
 static int s_error(msgpack_sbuffer *out, const char *fmt, ...)
@@ -153,43 +155,53 @@ static int s_crash(const msgpack_object *arg, const void *raw, size_t raw_len, m
     return s_error(out, "crash: still alive after SIGSEGV");
 }
 
+/* exec ARG: runs a command (worker/exec.c). */
+static int s_exec(const msgpack_object *arg, const void *raw, size_t raw_len, msgpack_sbuffer *out)
+{
+    return tmq_exec_call(arg, out);
+}
+
 static const s_builtin_t s_builtins[] = {
-    {"sum", s_sum, false, false},   {"primes", s_primes, false, false},
-    {"echo", s_echo, true, false},  {"sleep", s_sleep, false, false},
-    {"fail", s_fail, false, false}, {"crash", s_crash, true, true},
+    {"sum", s_sum, false, 0},
+    {"primes", s_primes, false, 0},
+    {"echo", s_echo, true, 0},
+    {"sleep", s_sleep, false, 0},
+    {"fail", s_fail, false, 0},
+    {"crash", s_crash, true, TMQ_BUILTINS_TEST},
+    {"exec", s_exec, false, TMQ_BUILTINS_EXEC},
 };
 #define S_NBUILTINS (sizeof s_builtins / sizeof s_builtins[0])
 
-static const s_builtin_t *s_find(const char *fn, size_t fn_len, bool test_functions)
+static const s_builtin_t *s_find(const char *fn, size_t fn_len, unsigned gates)
 {
     for (size_t i = 0; i < S_NBUILTINS; i++) {
         const s_builtin_t *b = &s_builtins[i];
-        if (b->test_only && !test_functions) continue;
+        if (b->gate && !(gates & b->gate)) continue;
         if (strlen(b->name) == fn_len && memcmp(b->name, fn, fn_len) == 0) return b;
     }
     return NULL;
 }
 
-size_t tmq_builtins_names(bool test_functions, const char **names, size_t max)
+size_t tmq_builtins_names(unsigned gates, const char **names, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < S_NBUILTINS; i++) {
-        if (s_builtins[i].test_only && !test_functions) continue;
+        if (s_builtins[i].gate && !(gates & s_builtins[i].gate)) continue;
         if (n < max) names[n] = s_builtins[i].name;
         n++;
     }
     return n;
 }
 
-bool tmq_builtins_has(const char *fn, size_t fn_len, bool test_functions)
+bool tmq_builtins_has(const char *fn, size_t fn_len, unsigned gates)
 {
-    return s_find(fn, fn_len, test_functions) != NULL;
+    return s_find(fn, fn_len, gates) != NULL;
 }
 
 int tmq_builtins_call(const char *fn, size_t fn_len, const void *arg, size_t arg_len,
-                      bool test_functions, msgpack_zone *zone, msgpack_sbuffer *out)
+                      unsigned gates, msgpack_zone *zone, msgpack_sbuffer *out)
 {
-    const s_builtin_t *b = s_find(fn, fn_len, test_functions);
+    const s_builtin_t *b = s_find(fn, fn_len, gates);
     if (!b) {
         int n = fn_len > TMQ_PROTO_MAX_FNAME ? TMQ_PROTO_MAX_FNAME : (int)fn_len;
         return s_error(out, "unknown function: %.*s", n, fn);

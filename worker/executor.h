@@ -13,10 +13,19 @@
 #define TMQ_EXECUTOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    unsigned builtins; /* TMQ_BUILTINS_* gates: which gated built-ins it serves (crash, exec) */
+    size_t max_result; /* a result over this many bytes fails its job instead (1..64 MiB - 1 KiB) */
+} tmq_executor_cfg_t;
 
 /* Serves jobs on fd, and REVOKE on ctl (-1: none; nothing can be handed back), until the
- * daemon closes fd. Returns 0 at end of file, -1 on a read or write error or a malformed
- * frame (the daemon sees the exit as a death). */
-int tmq_executor_run(int fd, int ctl, bool test_functions);
+ * daemon closes fd. Before each RESULT goes out its size is checked: a result over
+ * cfg->max_result becomes the job's error "result too large: N bytes (limit L)" (and error
+ * text is cut to that size), so no job can make a frame the daemon would refuse. Returns 0 at
+ * end of file, -1 on a read or write error or a malformed frame (the daemon sees the exit as
+ * a death). */
+int tmq_executor_run(int fd, int ctl, const tmq_executor_cfg_t *cfg);
 
 #endif

@@ -2,15 +2,19 @@
  * daemon started this binary again with the hidden --executor flag, as one executor serving
  * jobs on fd 3, REVOKE on fd 4 (shown in ps as "taskmq-worker: executor (NAME)"). Exit status: 0
  * clean stop, 1 failure, 2 usage, 3 broker unreachable or refusing (common/exits.h). */
+#include "builtins.h"
 #include "daemon.h"
+#include "exec.h"
 #include "executor.h"
 #include "exits.h"
 #include "log.h"
 #include "options.h"
 #include "platform.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
@@ -39,7 +43,16 @@ int main(int argc, char **argv)
         tmq_set_title(argc, argv, title, "taskmq-executor");
         tmq_log_init("executor", o.verbose ? TMQ_LOG_DEBUG : TMQ_LOG_INFO);
         int ctl = fcntl(4, F_GETFD) >= 0 ? 4 : -1;
-        return tmq_executor_run(3, ctl, o.test_functions) == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
+        tmq_executor_cfg_t cfg = {.max_result = o.max_result};
+        if (o.test_functions) cfg.builtins |= TMQ_BUILTINS_TEST;
+        if (o.allow_exec) {
+            cfg.builtins |= TMQ_BUILTINS_EXEC;
+            if (tmq_exec_init(o.max_exec_output) != 0)
+                tmq_warn("exec: cannot become a child subreaper (%s): what a command leaves "
+                         "running is not cleaned up after it",
+                         strerror(errno));
+        }
+        return tmq_executor_run(3, ctl, &cfg) == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
     }
     return tmq_daemon_run(&o);
 }

@@ -248,10 +248,16 @@ static void test_unknown_and_names(void **state)
     assert_int_equal(n, 5);
     for (size_t i = 0; i < n; i++)
         assert_string_equal(names[i], want[i]);
-    assert_int_equal(tmq_builtins_names(true, names, TMQ_BUILTINS_MAX), 6);
+    assert_int_equal(tmq_builtins_names(TMQ_BUILTINS_TEST, names, TMQ_BUILTINS_MAX), 6);
     assert_string_equal(names[5], "crash");
-    assert_true(tmq_builtins_has("crash", 5, true));
-    assert_false(tmq_builtins_has("crash", 5, false));
+    assert_int_equal(
+        tmq_builtins_names(TMQ_BUILTINS_TEST | TMQ_BUILTINS_EXEC, names, TMQ_BUILTINS_MAX), 7);
+    assert_string_equal(names[6], "exec");
+    assert_true(tmq_builtins_has("crash", 5, TMQ_BUILTINS_TEST));
+    assert_false(tmq_builtins_has("crash", 5, 0));
+    assert_false(tmq_builtins_has("crash", 5, TMQ_BUILTINS_EXEC)); /* one gate, one function */
+    assert_false(tmq_builtins_has("exec", 4, TMQ_BUILTINS_TEST));
+    assert_error(fx, call(fx, "exec", false), "unknown function: exec");
     assert_true(tmq_builtins_has("sum", 3, false));
     assert_false(tmq_builtins_has("su", 2, false));
 }

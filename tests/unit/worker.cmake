@@ -9,3 +9,5 @@ tmq_unit_test(test_worker_supervisor SOURCES unit/test_worker_supervisor.c LIBS 
 target_compile_definitions(test_worker_supervisor PRIVATE
   TMQ_WORKER_BIN="$<TARGET_FILE:taskmq-worker>")
 add_dependencies(test_worker_supervisor taskmq-worker)
+# Runs real commands (sh, cat, wc, ...) through the exec built-in.
+tmq_unit_test(test_exec SOURCES unit/test_exec.c LIBS tmq_worker)
