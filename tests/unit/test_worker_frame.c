@@ -199,10 +199,10 @@ static void test_hello(void **state)
     assert_true(h.revoke);
     assert_null(h.error);
     tmq_frame_hello_free(&h);
-    tmq_frame_reader_destroy(&rd);
-    free(f);
     for (size_t cut = 0; cut < n; cut++) /* every truncation is refused, with a reason */
         assert_int_equal(tmq_frame_hello_decode(p, cut, &h, why, sizeof why), -1);
+    tmq_frame_reader_destroy(&rd); /* p pointed into it */
+    free(f);
 
     in.error = "plugin x.so: no tmq_plugin_init";
     in.nfns = 0;
