@@ -598,10 +598,10 @@ fail:
 }
 
 /* Feeds stdin and reads stdout and stderr until both are closed and stdin is written (or the
- * command exited without reading it all). Returns the stream that went over max, else NULL;
- * *status is set when the loop saw the exit (*exited). */
-static const s_stream_t *s_pump(const tmq_exec_req_t *req, pid_t pid, int *in, s_stream_t s[2],
-                                size_t max, bool *exited, int *status)
+ * command exited without reading it all). Returns 0; 1 when a stream went over max (*over
+ * set); -1 when poll failed (errno). *status is set when the loop saw the exit (*exited). */
+static int s_pump(const tmq_exec_req_t *req, pid_t pid, int *in, s_stream_t s[2], size_t max,
+                  const s_stream_t **over, bool *exited, int *status)
 {
     size_t off = 0;
     while (s[0].fd >= 0 || s[1].fd >= 0 || (*in >= 0 && !*exited)) {
@@ -618,13 +618,20 @@ static const s_stream_t *s_pump(const tmq_exec_req_t *req, pid_t pid, int *in, s
             }
         /* only stdin is left: the command may have exited without reading it */
         bool only_in = s[0].fd < 0 && s[1].fd < 0;
-        if (poll(pfd, (nfds_t)n, only_in ? S_ONLY_STDIN_TICK_MS : -1) < 0 && errno != EINTR) break;
+        if (poll(pfd, (nfds_t)n, only_in ? S_ONLY_STDIN_TICK_MS : -1) < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
         if (at[0] >= 0 && pfd[at[0]].revents) s_feed(in, req->stdin_data, req->stdin_len, &off);
-        for (int i = 0; i < 2; i++)
-            if (at[i + 1] >= 0 && pfd[at[i + 1]].revents && s_read(&s[i], max)) return &s[i];
+        for (int i = 0; i < 2; i++) {
+            if (at[i + 1] >= 0 && pfd[at[i + 1]].revents && s_read(&s[i], max)) {
+                *over = &s[i];
+                return 1;
+            }
+        }
         if (only_in && waitpid(pid, status, WNOHANG) == pid) *exited = true;
     }
-    return NULL;
+    return 0;
 }
 
 int tmq_exec_run(const tmq_exec_req_t *req, size_t output_max, tmq_exec_outcome_t *res, char *err,
@@ -641,16 +648,21 @@ int tmq_exec_run(const tmq_exec_req_t *req, size_t output_max, tmq_exec_outcome_
     s_nonblock(s[1].fd);
     bool exited = false;
     int status = 0;
-    const s_stream_t *over = s_pump(req, pid, &in, s, output_max, &exited, &status);
+    const s_stream_t *over = NULL;
+    int rc = s_pump(req, pid, &in, s, output_max, &over, &exited, &status);
+    int pump_err = errno;
     s_close(&in);
-    if (over) kill(pid, SIGKILL);
+    if (rc != 0) kill(pid, SIGKILL); /* over the cap, or we can no longer listen to it */
     while (!exited && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     s_close(&s[0].fd);
     s_close(&s[1].fd);
     if (s_subreaper) s_kill_leftovers();
-    if (over) {
-        s_fail(err, errlen, "exec: %s over %zu bytes", over->name, output_max);
+    if (rc != 0) {
+        if (rc > 0)
+            s_fail(err, errlen, "exec: %s over %zu bytes", over->name, output_max);
+        else
+            s_fail(err, errlen, "exec: cannot watch the command: %s", strerror(pump_err));
         free(s[0].data);
         free(s[1].data);
         return -1;
@@ -675,33 +687,11 @@ void tmq_exec_outcome_free(tmq_exec_outcome_t *res)
 
 bool tmq_exec_utf8(const void *data, size_t n)
 {
-    const unsigned char *p = data, *end = p + n;
-    while (p < end) {
-        unsigned c = *p;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        size_t len;
-        unsigned min, cp;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2, min = 0x80, cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, min = 0x800, cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, min = 0x10000, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if ((size_t)(end - p) < len) return false;
-        for (size_t i = 1; i < len; i++) {
-            if ((p[i] & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-        p += len;
-    }
-    return true;
+    /* jansson judges UTF-8 everywhere in taskmq (common/jsonmp, the tool): one set of rules */
+    json_t *s = json_stringn(n ? data : "", n);
+    bool valid = s != NULL;
+    json_decref(s);
+    return valid;
 }
 
 const char *tmq_exec_signame(int sig, char *buf, size_t len)
