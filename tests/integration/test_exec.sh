@@ -1,8 +1,8 @@
 # The exec built-in through a real broker and worker, and `taskmq map --exec`: refused
 # without --allow-exec; wc -c on "hello"; a missing program; a non-zero exit (a result, ok);
-# a death by signal; a time limit that kills the command and its background child; output
-# over the cap; bytes that are not UTF-8; env and cwd; gzip -k over files, --tag, --ordered,
-# --joblog; --max-result failing one job while the same executor serves the next.
+# a death by signal; a time limit and Ctrl-C that kill the command and its background child;
+# output over the cap; bytes that are not UTF-8; env and cwd; gzip -k over files, --tag,
+# --ordered, --joblog; --max-result failing one job while the same executor serves the next.
 . "$(dirname "$0")/lib.sh"
 
 start_broker
@@ -89,6 +89,25 @@ assert_eq "$?" "1" "map --exec with a time limit"
 assert_eq "$(cat "$T/to2.err")" "taskmq: sleep 10: timeout after 300 ms" "its message"
 assert_eq "$(tmq submit exec '["echo","after"]' | jq -r .stdout)" "after" "served on"
 pass "a time limit kills the command and its background child"
+
+# ---- so does Ctrl-C of the client (its running jobs are cancelled at the worker) ----
+rm -f "$T/pids"
+echo "$T/pids" | "$TASKMQ" map --exec -- sh -c 'sleep 30 & echo $$ $! > "$1"; wait' sh {} \
+    2>/dev/null &
+client=$!
+PIDS+=("$client")
+for _ in $(seq 1 100); do [ -s "$T/pids" ] && break; sleep 0.05; done
+read -r sh_pid bg_pid <"$T/pids" || fail "the command did not start"
+kill -INT "$client"
+wait "$client"
+assert_eq "$?" "130" "the interrupted client"
+for _ in $(seq 1 50); do
+    alive "$sh_pid" || alive "$bg_pid" || break
+    sleep 0.1
+done
+alive "$sh_pid" && fail "the cancelled command ($sh_pid) still runs"
+alive "$bg_pid" && fail "its background child ($bg_pid) still runs"
+pass "Ctrl-C of the client kills the running command and its child"
 
 # ---- map --exec: gzip -k over files, --tag, --ordered, --joblog ----
 mkdir -p "$T/files"
