@@ -27,6 +27,8 @@ typedef enum {
     S_RAW,
     S_KEEP_EMPTY,
     S_TAG,
+    S_EXEC,
+    S_JOBLOG,
     S_FORCE,
     S_VERBOSE,
     S_HELP,
@@ -64,6 +66,8 @@ static const s_opt_t s_opts[] = {
     {"raw", 0, false, S_RAW, 0, 0, S_JOBS},
     {"keep-empty", 0, false, S_KEEP_EMPTY, 0, 0, S_MAP},
     {"tag", 0, false, S_TAG, 0, 0, S_MAP},
+    {"exec", 0, false, S_EXEC, 0, 0, S_MAP},
+    {"joblog", 0, true, S_JOBLOG, 0, 0, S_MAP},
     {"force", 0, false, S_FORCE, 0, 0, S_FOR(TMQ_CLI_KEYGEN)},
     {"verbose", 'v', false, S_VERBOSE, 0, 0, S_ALL},
     {"help", 'h', false, S_HELP, 0, 0, S_ALL},
@@ -86,6 +90,7 @@ static const struct {
  * order they came. */
 typedef struct {
     int given_at[S_NOPTS];
+    bool dashdash; /* "--" was given: the words after it are in o->command */
 } s_parse_t;
 
 static int s_usage(char *err, size_t errlen, const char *fmt, ...)
@@ -191,7 +196,7 @@ static const s_opt_t *s_find(const char *word, size_t len)
 static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *err, size_t errlen)
 {
     long n = 0;
-    if (opt->has_value && opt->id != S_BROKER &&
+    if (opt->has_value && opt->id != S_BROKER && opt->id != S_JOBLOG &&
         tmq_parse_long(value, opt->min, opt->max, &n) != 0) {
         return s_usage(err, errlen, "--%s: '%s' is not a number in %ld..%ld", opt->name, value,
                        opt->min, opt->max);
@@ -238,6 +243,13 @@ static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *er
         break;
     case S_TAG:
         o->tag = true;
+        break;
+    case S_EXEC:
+        o->exec = true;
+        break;
+    case S_JOBLOG:
+        if (!*value) return s_usage(err, errlen, "--joblog needs a file name");
+        o->joblog = value;
         break;
     case S_FORCE:
         o->force = true;
@@ -359,11 +371,34 @@ static int s_applies(const tmq_cli_t *o, const s_parse_t *ps, char *err, size_t 
     return s_usage(err, errlen, "--%s is for %s", first->name, whom);
 }
 
+#define S_EXEC_USAGE "taskmq map --exec -- CMD [ARG...]"
+
+/* map --exec: the command is the words after "--" (in o->command), and nothing comes before. */
+static int s_validate_exec(tmq_cli_t *o, const s_parse_t *ps, char *err, size_t errlen)
+{
+    if (o->function)
+        return s_usage(err, errlen,
+                       "--exec takes the command after '--', not '%s' before it: " S_EXEC_USAGE,
+                       o->function);
+    if (!ps->dashdash)
+        return s_usage(err, errlen, "--exec needs '--' before the command: " S_EXEC_USAGE);
+    if (o->ncommand == 0)
+        return s_usage(err, errlen, "--exec needs a command after '--': " S_EXEC_USAGE);
+    if (o->json)
+        return s_usage(err, errlen,
+                       "--json is not for --exec: input lines are text, put in the "
+                       "command where {} stands");
+    o->function = "exec";
+    return 0;
+}
+
 /* Checks what the subcommand needs once every word is read. */
 static int s_validate(tmq_cli_t *o, const s_parse_t *ps, char *err, size_t errlen)
 {
     if (o->help || o->version) return 0;
     if (o->cmd != TMQ_CLI_NONE && s_applies(o, ps, err, errlen) != 0) return TMQ_EXIT_USAGE;
+    if (o->joblog && !o->exec) return s_usage(err, errlen, "--joblog is for map --exec");
+    if (o->exec && o->cmd == TMQ_CLI_MAP) return s_validate_exec(o, ps, err, errlen);
     if (o->json && o->raw)
         return s_usage(err, errlen,
                        "--json (input must be JSON) and --raw (input is text) "
@@ -405,6 +440,7 @@ int tmq_cli_parse(tmq_cli_t *o, int argc, char **argv, char *err, size_t errlen)
     o->retries = -1;
     o->progress = -1;
     o->args = tmq_xcalloc((size_t)(argc > 0 ? argc : 1), sizeof *o->args);
+    o->command = tmq_xcalloc((size_t)(argc > 0 ? argc : 1), sizeof *o->command);
     err[0] = '\0';
     s_parse_t ps;
     memset(&ps, 0, sizeof ps);
@@ -412,9 +448,14 @@ int tmq_cli_parse(tmq_cli_t *o, int argc, char **argv, char *err, size_t errlen)
     for (int i = 1; i < argc; i++) {
         if (options && strcmp(argv[i], "--") == 0) {
             options = false;
+            ps.dashdash = true;
             continue;
         }
-        if (!options || !s_is_option(argv[i])) {
+        if (!options) { /* kept apart: the command of --exec, else positional words */
+            o->command[o->ncommand++] = argv[i];
+            continue;
+        }
+        if (!s_is_option(argv[i])) {
             int rc = s_positional(o, argv[i], err, errlen);
             if (rc != 0) return rc;
             continue;
@@ -423,6 +464,13 @@ int tmq_cli_parse(tmq_cli_t *o, int argc, char **argv, char *err, size_t errlen)
             s_find_cmd(o, argc, argv, i + 1);
             return TMQ_EXIT_USAGE;
         }
+    }
+    if (!o->exec) { /* words after "--" are positional like any others */
+        for (int k = 0; k < o->ncommand; k++) {
+            int rc = s_positional(o, o->command[k], err, errlen);
+            if (rc != 0) return rc;
+        }
+        o->ncommand = 0;
     }
     return s_validate(o, &ps, err, errlen);
 }
@@ -454,8 +502,9 @@ void tmq_cli_usage(FILE *out, tmq_cli_cmd_t cmd, const char *err)
 void tmq_cli_free(tmq_cli_t *o)
 {
     free(o->args);
-    o->args = NULL;
-    o->nargs = 0;
+    free(o->command);
+    o->args = o->command = NULL;
+    o->nargs = o->ncommand = 0;
 }
 
 const char *tmq_cli_broker(const tmq_cli_t *o)

@@ -2,7 +2,8 @@
  *
  * Pure parsing (no I/O besides printing help), so usage errors are unit-testable. Options
  * may come before or after the subcommand, as --opt VALUE or --opt=VALUE; "--" ends them;
- * a word such as "-5" or "-0.5" is an argument (a negative number), not an option.
+ * a word such as "-5" or "-0.5" is an argument (a negative number), not an option. With
+ * map --exec the words after "--" are the command (CMD ARG...), and none may come before it.
  */
 #ifndef TMQ_CLI_ARGS_H
 #define TMQ_CLI_ARGS_H
@@ -36,13 +37,17 @@ typedef struct {
     bool json;       /* status/functions: JSON out; map/submit: input must be JSON */
     bool raw;        /* map/submit: input is always a string */
     bool keep_empty; /* map: empty stdin lines are jobs ("") instead of skipped */
-    bool tag;        /* map: each output line carries the job's input as "arg" */
-    bool force;      /* keygen: overwrite an existing pair */
+    bool tag;        /* map: each output line carries the job's input ("arg"; --exec: a prefix) */
+    bool exec;       /* map --exec: one exec job per stdin line, CMD ARG... after "--" */
+    const char *joblog; /* map --exec: GNU parallel's joblog written to this file */
+    bool force;         /* keygen: overwrite an existing pair */
     int verbose;
     bool help, version;
-    const char *function; /* map/submit: FUNCTION; keygen: PATH */
+    const char *function; /* map/submit: FUNCTION ("exec" under --exec); keygen: PATH */
     char **args;          /* the words after FUNCTION */
     int nargs;
+    char **command; /* map --exec: CMD ARG..., the words after "--" */
+    int ncommand;
 } tmq_cli_t;
 
 /* Parses argv into o (which it initializes). Returns 0, or TMQ_EXIT_USAGE with a one-line

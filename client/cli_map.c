@@ -8,10 +8,13 @@
  * --tag keeps each in-flight job's input until its result. The run ends when input is done
  * and every job has its line, or early: a function nobody serves (one message, exit 1), a
  * lost broker (exit 4), a line that is not JSON under --json (no more input; exit 2), a
- * signal, or a closed stdout.
+ * signal, or a closed stdout. Under --exec each line becomes an exec job (cli_exec.h) and a
+ * finished job prints its command's stdout and stderr instead of a JSON line: a "record" (its
+ * stdout and stderr parts, kept together through the reorder buffer) per job.
  */
 #include "buf.h"
 #include "cli.h"
+#include "cli_exec.h"
 #include "idmap.h"
 #include "jsonline.h"
 #include "platform.h"
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define S_CHUNK (256u << 10) /* stdin read size */
@@ -33,16 +37,22 @@
 
 typedef struct {
     size_t len;
-    uint8_t data[];
-} s_arg_t; /* a job's input (msgpack), kept for --tag */
+    size_t sent;    /* bytes of the job's argument (--joblog's Send) */
+    uint8_t data[]; /* msgpack for --tag; under --exec the input line */
+} s_arg_t;          /* a job's input, kept until its result */
 
 typedef struct {
     tmq_client_t *c;
     const tmq_cli_t *o;
     tmq_input_mode_t mode;
     tmq_reorder_t *reorder; /* --ordered only */
-    tmq_idmap_t args;       /* --tag: job id -> s_arg_t */
-    tmq_buf_t line;         /* the output line being formatted */
+    tmq_idmap_t args;       /* --tag, --exec: job id -> s_arg_t */
+    tmq_buf_t line;         /* the output line (--exec: record) being formatted */
+    tmq_buf_t err;          /* --exec: the stderr part of the record being formatted */
+    tmq_buf_t cmd;          /* --exec: a job's command, quoted */
+    bool exec;              /* --exec */
+    tmq_cliexec_t tpl;      /* --exec: CMD ARG... */
+    FILE *joblog;           /* --joblog */
     tmq_buf_t input;        /* a partial input line carried between chunks */
     msgpack_sbuffer arg;    /* the packed argument of the job being submitted */
     tmq_progress_t progress;
@@ -79,7 +89,11 @@ static void s_say(s_map_t *m, const char *fmt, ...)
 
 static void s_say_unserved(s_map_t *m)
 {
-    s_say(m, S_UNSERVED_FMT, m->o->function);
+    if (m->exec)
+        s_say(m, "unknown function: exec \u2014 no connected worker serves it (a worker serves "
+                 "exec only when started with --allow-exec)");
+    else
+        s_say(m, S_UNSERVED_FMT, m->o->function);
 }
 
 /* ---- output ---- */
@@ -103,16 +117,40 @@ static void s_write(s_map_t *m, const char *text, size_t len)
     if (!m->broken && len && fwrite(text, 1, len, stdout) != len) s_out_failed(m);
 }
 
-/* Emits the line for index (len 0: a job with no line), in input order under --ordered. */
+/* An --exec record: the stdout part's length, the stdout part, the stderr part. Its stdout
+ * goes out (flushed) before its stderr, so the two keep their order on one terminal. */
+static void s_put_record(s_map_t *m, const char *rec, size_t len)
+{
+    if (len < sizeof(size_t)) return; /* a job with no output at all */
+    size_t out;
+    memcpy(&out, rec, sizeof out);
+    s_write(m, rec + sizeof out, out);
+    size_t err = len - sizeof out - out;
+    if (!err) return;
+    s_flush_out(m);
+    tmq_progress_clear(&m->progress);
+    fwrite(rec + sizeof out + out, 1, err, stderr);
+}
+
+static void s_put(s_map_t *m, const char *text, size_t len)
+{
+    if (m->exec)
+        s_put_record(m, text, len);
+    else
+        s_write(m, text, len);
+}
+
+/* Emits the line (or record) for index (len 0: a job with no line), in input order under
+ * --ordered. */
 static void s_emit(s_map_t *m, uint64_t index, const char *text, size_t len)
 {
     if (!m->reorder) {
-        s_write(m, text, len);
+        s_put(m, text, len);
         return;
     }
     if (index == tmq_reorder_next(m->reorder)) {
         /* Next in line: print without storing, then whatever it was holding back. */
-        s_write(m, text, len);
+        s_put(m, text, len);
         tmq_reorder_skip(m->reorder);
     } else {
         tmq_reorder_put(m->reorder, index, tmq_xmemdup(text, len), len);
@@ -120,9 +158,108 @@ static void s_emit(s_map_t *m, uint64_t index, const char *text, size_t len)
     size_t n;
     char *next;
     while ((next = tmq_reorder_pop(m->reorder, &n))) {
-        s_write(m, next, n);
+        s_put(m, next, n);
         free(next);
     }
+}
+
+/* ---- --exec results ---- */
+
+static double s_wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The joblog line for a finished exec job. */
+static void s_joblog(s_map_t *m, const tmq_result_t *r, const s_arg_t *arg, uint64_t receive,
+                     int exitval, int signo)
+{
+    const char *w = tmq_result_worker(r);
+    const char *colon = strrchr(w, ':'); /* "name:pid": the host is the name */
+    double runtime = tmq_result_ms(r) / 1000.0;
+    tmq_cliexec_joblog_t j = {.seq = tmq_result_id(r) + 1,
+                              .host = w,
+                              .host_len = colon ? (size_t)(colon - w) : strlen(w),
+                              .start = s_wall_s() - runtime,
+                              .runtime = runtime,
+                              .send = arg ? arg->sent : 0,
+                              .receive = receive,
+                              .exitval = exitval,
+                              .signo = signo,
+                              .command = m->cmd.data,
+                              .command_len = m->cmd.len};
+    tmq_buf_t line;
+    tmq_buf_init(&line);
+    tmq_cliexec_joblog_line(&line, &j);
+    fwrite(line.data, 1, line.len, m->joblog);
+    tmq_buf_free(&line);
+}
+
+/* The output of a command that ran: m->line gets its stdout, m->err its stderr (tagged with
+ * the input line under --tag) and, when a signal ended it, a line saying so. Returns whether
+ * the command failed (a non-zero status or a signal). */
+static bool s_exec_output(s_map_t *m, const tmq_cliexec_result_t *x, const char *in, size_t n)
+{
+    if (m->o->tag) {
+        tmq_cliexec_tag(&m->line, in, n, x->out, x->out_len);
+        tmq_cliexec_tag(&m->err, in, n, x->err, x->err_len);
+    } else {
+        tmq_buf_add(&m->line, x->out, x->out_len);
+        tmq_buf_add(&m->err, x->err, x->err_len);
+    }
+    if (!x->exited) tmq_buf_addf(&m->err, "taskmq: %s: killed by %s\n", m->cmd.data, x->signame);
+    return !x->exited || x->status != 0;
+}
+
+/* A finished exec job: its record is emitted, its joblog line written. A command that exited
+ * non-zero prints only what it printed (as GNU parallel); a signal, or a job that failed
+ * without running (cannot run, time limit, ...) adds a line on stderr naming the command. */
+static void s_on_exec_result(s_map_t *m, tmq_result_t *r, tmq_result_status_t st, s_arg_t *arg)
+{
+    uint64_t index = tmq_result_id(r);
+    const char *in = arg ? (const char *)arg->data : "";
+    size_t n = arg ? arg->len : 0;
+    tmq_buf_reset(&m->cmd);
+    tmq_cliexec_command(&m->tpl, &m->cmd, in, n, index + 1);
+    tmq_buf_reset(&m->line);
+    tmq_buf_reset(&m->err);
+    size_t len;
+    const char *data = tmq_result_data(r, &len);
+    tmq_cliexec_result_t x;
+    int exitval = -1, signo = 0;
+    uint64_t receive = 0;
+    if (st == TMQ_RESULT_OK && tmq_cliexec_decode(data, len, &x) == 0) {
+        if (s_exec_output(m, &x, in, n)) m->failed++;
+        exitval = x.exited ? x.status : -1;
+        signo = x.exited ? 0 : x.signo;
+        receive = x.out_len + x.err_len;
+    } else if (st == TMQ_RESULT_OK) {
+        m->failed++;
+        tmq_buf_addf(&m->err, "taskmq: %s: the worker's answer is not an exec result\n",
+                     m->cmd.data);
+    } else {
+        const char *why = data;
+        if (len >= 6 && memcmp(why, "exec: ", 6) == 0) { /* the command is named already */
+            why += 6;
+            len -= 6;
+        }
+        if (st != TMQ_RESULT_LOST) /* a lost broker is told once, at the end */
+            tmq_buf_addf(&m->err, "taskmq: %s: %.*s\n", m->cmd.data, (int)len, why);
+        tmq_cliexec_failure_codes(data, len + (size_t)(why - data), st == TMQ_RESULT_TIMEOUT,
+                                  &exitval, &signo);
+    }
+    if (m->joblog) s_joblog(m, r, arg, receive, exitval, signo);
+    /* the record: stdout's length, stdout, stderr */
+    size_t out = m->line.len;
+    tmq_buf_t rec;
+    tmq_buf_init(&rec);
+    tmq_buf_add(&rec, &out, sizeof out);
+    tmq_buf_add(&rec, m->line.data, m->line.len);
+    tmq_buf_add(&rec, m->err.data, m->err.len);
+    s_emit(m, index, rec.data, rec.len);
+    tmq_buf_free(&rec);
 }
 
 /* Counts a result and prints its line; a function nobody serves and a lost broker are
@@ -131,7 +268,7 @@ static void s_on_result(s_map_t *m, tmq_result_t *r)
 {
     uint64_t index = tmq_result_id(r);
     s_arg_t *arg = NULL;
-    if (m->o->tag) tmq_idmap_remove(&m->args, index, (void **)&arg);
+    if (m->o->tag || m->exec) tmq_idmap_remove(&m->args, index, (void **)&arg);
     m->done++;
     tmq_result_status_t st = tmq_result_status(r);
     if (st != TMQ_RESULT_OK) m->failed++;
@@ -144,6 +281,11 @@ static void s_on_result(s_map_t *m, tmq_result_t *r)
     }
     if (st == TMQ_RESULT_LOST && m->lost++ == 0)
         snprintf(m->lost_why, sizeof m->lost_why, "%s", tmq_client_lost_reason(m->c));
+    if (m->exec) {
+        s_on_exec_result(m, r, st, arg);
+        free(arg);
+        return;
+    }
     tmq_buf_reset(&m->line);
     tmq_jsonline_result(&m->line, index, r, arg ? arg->data : NULL, arg ? arg->len : 0);
     free(arg);
@@ -168,21 +310,24 @@ static void s_drain(s_map_t *m)
         tmq_result_destroy(&r);
     }
     if (any) s_flush_out(m);
+    if (any && m->joblog) fflush(m->joblog);
     tmq_progress_tick(&m->progress, m->done, m->failed, m->submitted, m->input_done,
                       tmq_clock_ms());
 }
 
 /* ---- input ---- */
 
-/* Submits the job packed in m->arg. Returns 0, or -1 when interrupted (window wait). */
-static int s_submit(s_map_t *m)
+/* Submits the job packed in m->arg, keeping keep (the input, when not NULL) until its result.
+ * Returns 0, or -1 when interrupted (window wait). */
+static int s_submit(s_map_t *m, const void *keep, size_t keep_len)
 {
     uint64_t id;
     if (tmq_submit(m->c, m->o->function, m->arg.data, m->arg.size, &id) != 0) return -1;
-    if (m->o->tag) {
-        s_arg_t *a = tmq_xmalloc(sizeof *a + m->arg.size);
-        a->len = m->arg.size;
-        memcpy(a->data, m->arg.data, m->arg.size);
+    if (keep) {
+        s_arg_t *a = tmq_xmalloc(sizeof *a + keep_len);
+        a->len = keep_len;
+        a->sent = m->arg.size;
+        if (keep_len) memcpy(a->data, keep, keep_len);
         tmq_idmap_put(&m->args, id, a);
     }
     m->submitted++;
@@ -198,11 +343,22 @@ static void s_bad_input(s_map_t *m, const char *what, uint64_t number, const cha
     m->input_done = true;
 }
 
+/* One stdin line under --exec: text, put in the command (its job's sequence number is the
+ * next id + 1). */
+static int s_exec_line(s_map_t *m, const char *text, size_t len)
+{
+    if (len > 0 && text[len - 1] == '\r') len--; /* CRLF input */
+    if (len == 0 && !m->o->keep_empty) return 0;
+    tmq_cliexec_arg(&m->tpl, &m->arg, text, len, m->submitted + 1);
+    return s_submit(m, text, len);
+}
+
 /* One stdin line. Returns 0, or -1 when no more input is to be read. */
 static int s_line(s_map_t *m, const char *text, size_t len)
 {
     char why[256];
     m->lines++;
+    if (m->exec) return s_exec_line(m, text, len);
     switch (tmq_jsonline_input(&m->arg, m->mode, m->o->keep_empty, text, len, why, sizeof why)) {
     case TMQ_LINE_SKIP:
         return 0;
@@ -212,7 +368,7 @@ static int s_line(s_map_t *m, const char *text, size_t len)
     case TMQ_LINE_JOB:
         break;
     }
-    return s_submit(m);
+    return s_submit(m, m->o->tag ? m->arg.data : NULL, m->arg.size);
 }
 
 /* Submits every complete line in buf[0..n); keeps a trailing partial line in m->input. */
@@ -264,7 +420,7 @@ static void s_args(s_map_t *m)
             s_bad_input(m, "argument", (uint64_t)i + 1, why);
             break;
         }
-        if (s_submit(m) != 0) break;
+        if (s_submit(m, m->o->tag ? m->arg.data : NULL, m->arg.size) != 0) break;
     }
     m->input_done = true;
 }
@@ -309,8 +465,12 @@ static void s_init(s_map_t *m, tmq_client_t *c, const tmq_cli_t *o)
     if (o->ordered) m->reorder = tmq_reorder_new();
     tmq_idmap_init(&m->args);
     tmq_buf_init(&m->line);
+    tmq_buf_init(&m->err);
+    tmq_buf_init(&m->cmd);
     tmq_buf_init(&m->input);
     msgpack_sbuffer_init(&m->arg);
+    m->exec = o->exec;
+    if (o->exec) tmq_cliexec_init(&m->tpl, o->command, o->ncommand);
     m->same_tty = s_same_tty();
     bool bar = tmq_progress_wanted(o->progress, isatty(STDERR_FILENO), isatty(STDIN_FILENO));
     tmq_progress_init(&m->progress, stderr, bar, tmq_clock_ms());
@@ -329,8 +489,11 @@ static void s_fini(s_map_t *m)
     tmq_idmap_drain(&m->args, s_free_arg, NULL);
     tmq_idmap_destroy(&m->args);
     tmq_buf_free(&m->line);
+    tmq_buf_free(&m->err);
+    tmq_buf_free(&m->cmd);
     tmq_buf_free(&m->input);
     msgpack_sbuffer_destroy(&m->arg);
+    if (m->joblog) fclose(m->joblog);
 }
 
 /* "the broker shut down: 3 jobs did not finish" (those failed LOST and those never sent);
@@ -356,6 +519,14 @@ int tmq_cli_map(tmq_client_t *c, const tmq_cli_t *o)
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     s_map_t m;
     s_init(&m, c, o);
+    if (o->joblog) {
+        if (!(m.joblog = fopen(o->joblog, "w"))) {
+            s_say(&m, "--joblog: cannot write '%s': %s", o->joblog, strerror(errno));
+            s_fini(&m);
+            return TMQ_EXIT_USAGE;
+        }
+        fputs(TMQ_CLIEXEC_JOBLOG_HEADER, m.joblog);
+    }
     bool from_stdin = o->nargs == 0;
     if (from_stdin && isatty(STDIN_FILENO)) /* else a person may wait for output in silence */
         s_say(&m, "reading jobs from stdin, one per line (Ctrl-D ends)");

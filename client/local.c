@@ -51,7 +51,8 @@ static pid_t s_spawn(char *const argv[], int verbose)
     return pid;
 }
 
-static int s_start_worker(tmq_local_t *self, long procs, int verbose, char *err, size_t errlen)
+static int s_start_worker(tmq_local_t *self, long procs, int verbose, bool allow_exec, char *err,
+                          size_t errlen)
 {
     const char *env = getenv("TASKMQ_WORKER");
     char *path = NULL;
@@ -67,9 +68,11 @@ static int s_start_worker(tmq_local_t *self, long procs, int verbose, char *err,
     self->worker_path = path;
     char nprocs[24];
     snprintf(nprocs, sizeof nprocs, "%ld", procs);
-    char *argv[] = {path,          "--procs", nprocs,  "--broker",
-                    self->backend, "--name",  "local", verbose ? "-v" : NULL,
-                    NULL};
+    char *argv[10] = {path, "--procs", nprocs, "--broker", self->backend, "--name", "local"};
+    int argc = 7;
+    if (allow_exec) argv[argc++] = "--allow-exec"; /* the user's own commands, as the user */
+    if (verbose) argv[argc++] = "-v";
+    argv[argc] = NULL;
     self->worker = s_spawn(argv, verbose);
     if (self->worker < 0) snprintf(err, errlen, "cannot start %s: %s", path, strerror(errno));
     return self->worker < 0 ? -1 : 0;
@@ -86,7 +89,7 @@ static void s_not_run(const tmq_local_t *self, char *buf, size_t len)
         snprintf(buf, len, ": cannot run %s (%s)", self->worker_path, self->worker_from);
 }
 
-tmq_local_t *tmq_local_start(long procs, int verbose, char *err, size_t errlen)
+tmq_local_t *tmq_local_start(long procs, int verbose, bool allow_exec, char *err, size_t errlen)
 {
     tmq_local_t *self = tmq_xcalloc(1, sizeof *self);
     self->worker = -1;
@@ -109,7 +112,7 @@ tmq_local_t *tmq_local_start(long procs, int verbose, char *err, size_t errlen)
         tmq_local_stop(&self);
         return NULL;
     }
-    if (s_start_worker(self, procs, verbose, err, errlen) != 0) tmq_local_stop(&self);
+    if (s_start_worker(self, procs, verbose, allow_exec, err, errlen) != 0) tmq_local_stop(&self);
     return self;
 }
 

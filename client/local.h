@@ -10,13 +10,16 @@
 
 #include "taskmq/client.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct tmq_local_t tmq_local_t;
 
 /* Starts the broker and the worker. verbose > 0 passes -v to the worker and keeps its log
- * on stderr (else it is discarded). NULL with a message in err on failure. */
-tmq_local_t *tmq_local_start(long procs, int verbose, char *err, size_t errlen);
+ * on stderr (else it is discarded); allow_exec passes --allow-exec (map --exec: the worker
+ * runs the user's commands as the user, in a cluster only this process can reach). NULL with
+ * a message in err on failure. */
+tmq_local_t *tmq_local_start(long procs, int verbose, bool allow_exec, char *err, size_t errlen);
 /* The endpoint clients connect to (inproc, so only this process can). */
 const char *tmq_local_frontend(const tmq_local_t *self);
 /* Waits until the worker has registered with the broker. Returns 0, or -1 with a message

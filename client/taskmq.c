@@ -86,7 +86,7 @@ static int s_connect_and_run(const tmq_cli_t *o)
     char err[512];
     tmq_local_t *local = NULL;
     if (o->local) {
-        local = tmq_local_start(o->local, o->verbose, err, sizeof err);
+        local = tmq_local_start(o->local, o->verbose, o->exec, err, sizeof err);
         if (!local) {
             fprintf(stderr, "taskmq: --local: %s\n", err);
             return TMQ_EXIT_NO_BROKER;

@@ -1,4 +1,5 @@
-/* worker/builtins.c — sum, primes, echo, sleep, fail and the test-only crash.
+/* worker/builtins.c — sum, primes, echo, sleep, fail, the test-only crash and the gated exec
+ * (worker/exec.c).
  *
  * Each function reads its unpacked argument, computes, and packs its result or writes error
  * text into the caller's buffer. The CPU-bound ones (sum, primes) run real loops that the
@@ -8,6 +9,7 @@
  */
 #include "builtins.h"
 
+#include "exec.h"
 #include "jsonmp.h"
 #include "proto.h"
 #include "registry.h"
@@ -28,8 +30,8 @@ typedef int(s_fn_t)(const msgpack_object *arg, const void *raw, size_t raw_len,
 typedef struct {
     const char *name;
     s_fn_t *fn;
-    bool raw;       /* needs only the argument's bytes: skip unpacking */
-    bool test_only; /* served only with --test-functions */
+    bool raw;  /* needs only the argument's bytes: skip unpacking */
+    char gate; /* 0, 't': served only with --test-functions, 'x': only with --allow-exec */
 } s_builtin_t;
 
 static int s_error(msgpack_sbuffer *out, const char *fmt, ...)
@@ -155,10 +157,16 @@ static int s_crash(const msgpack_object *arg, const void *raw, size_t raw_len, m
     return s_error(out, "crash: still alive after SIGSEGV");
 }
 
+/* exec ARG: runs a command (worker/exec.c). */
+static int s_exec(const msgpack_object *arg, const void *raw, size_t raw_len, msgpack_sbuffer *out)
+{
+    return tmq_exec_call(arg, out);
+}
+
 static const s_builtin_t s_builtins[] = {
-    {"sum", s_sum, false, false},   {"primes", s_primes, false, false},
-    {"echo", s_echo, true, false},  {"sleep", s_sleep, false, false},
-    {"fail", s_fail, false, false}, {"crash", s_crash, true, true},
+    {"sum", s_sum, false, 0},      {"primes", s_primes, false, 0}, {"echo", s_echo, true, 0},
+    {"sleep", s_sleep, false, 0},  {"fail", s_fail, false, 0},     {"crash", s_crash, true, 't'},
+    {"exec", s_exec, false, 'x'},
 };
 #define S_NBUILTINS (sizeof s_builtins / sizeof s_builtins[0])
 
@@ -183,7 +191,7 @@ int tmq_builtins_register(tmq_plugin_t *plugin, const tmq_worker_opts_t *o)
 {
     for (size_t i = 0; i < S_NBUILTINS; i++) {
         const s_builtin_t *b = &s_builtins[i];
-        if (b->test_only && !o->test_functions) continue;
+        if ((b->gate == 't' && !o->test_functions) || (b->gate == 'x' && !o->allow_exec)) continue;
         if (tmq_registry_register(plugin, b->name, s_handle, (void *)b) != 0) return -1;
     }
     return 0;

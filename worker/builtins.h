@@ -4,7 +4,8 @@
  * (TMQ_ST_OK) or error text (TMQ_ST_ERROR). They are, in effect, a plugin compiled in: they
  * register into the executor's one table of functions (registry.h) and are called through
  * it. Nothing here touches processes or sockets, so unit tests call them through a registry.
- * Test-only functions (crash) exist only when the operator asked for them (--test-functions).
+ * (exec, in exec.c, runs a command.) Gated functions exist only when the operator asked for
+ * them: crash with --test-functions, exec with --allow-exec.
  */
 #ifndef TMQ_BUILTINS_H
 #define TMQ_BUILTINS_H
@@ -14,7 +15,8 @@
 #include <taskmq/plugin.h>
 
 /* Registers the built-in functions served under options o into plugin (the registry's
- * compiled-in plugin: tmq_registry_add): the test-only ones only with o->test_functions.
+ * compiled-in plugin: tmq_registry_add): crash only with o->test_functions, exec only with
+ * o->allow_exec.
  * Each gets the job's checked msgpack argument and writes its result, or error text ("FN:
  * argument must be ..."), into the reply. `crash` does not return. Returns 0 or -1. */
 int tmq_builtins_register(tmq_plugin_t *plugin, const tmq_worker_opts_t *o);

@@ -68,10 +68,13 @@ static void s_on_result(void *arg, const tmq_wjob_t *job, int status, const void
                         pid_t pid, double ms)
 {
     s_daemon_t *self = arg;
-    uint32_t limit = tmq_uplink_max_payload(self->link);
+    /* --max-result binds every executor (the built-in one checks it itself), the broker's
+     * payload limit every worker */
+    size_t limit = tmq_uplink_max_payload(self->link);
+    if (self->opts->max_result < limit) limit = self->opts->max_result;
     char text[128];
     if (status == TMQ_ST_OK && len > limit) {
-        snprintf(text, sizeof text, "result too large: %zu bytes (limit %u)", len, limit);
+        snprintf(text, sizeof text, "result too large: %zu bytes (limit %zu)", len, limit);
         status = TMQ_ST_ERROR;
         data = text;
         len = strlen(text);
@@ -296,11 +299,12 @@ static int s_loop(s_daemon_t *self)
     return 0;
 }
 
-#define S_EXECUTOR_ARGS (8 + 2 * TMQ_WORKER_MAX_PLUGINS)
+#define S_EXECUTOR_ARGS (16 + 2 * TMQ_WORKER_MAX_PLUGINS)
 
 /* The built-in executor's command line: this very program in executor mode, with the
- * plugins each executor loads in order. */
-static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[S_EXECUTOR_ARGS])
+ * settings it applies to jobs (sizes written into nums) and the plugins it loads in order. */
+static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[S_EXECUTOR_ARGS],
+                            char nums[2][24])
 {
     int i = 0;
     argv[i++] = "taskmq-worker";
@@ -308,6 +312,15 @@ static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[S_EXECUTOR_AR
     argv[i++] = "--name";
     argv[i++] = (char *)o->name;
     if (o->test_functions) argv[i++] = "--test-functions";
+    snprintf(nums[0], sizeof nums[0], "%zu", o->max_result);
+    argv[i++] = "--max-result";
+    argv[i++] = nums[0];
+    if (o->allow_exec) {
+        snprintf(nums[1], sizeof nums[1], "%zu", o->max_exec_output);
+        argv[i++] = "--allow-exec";
+        argv[i++] = "--max-exec-output";
+        argv[i++] = nums[1];
+    }
     if (o->verbose) argv[i++] = "-v";
     for (size_t k = 0; k < o->nplugins; k++) {
         argv[i++] = "--plugin";
@@ -362,7 +375,7 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
         tmq_error("--broker: %s", err);
         return TMQ_EXIT_NO_BROKER;
     }
-    char *builtin[S_EXECUTOR_ARGS];
+    char *builtin[S_EXECUTOR_ARGS], nums[2][24];
     const char *path = NULL, *program;
     char *const *argv;
     if (o->executor_cmd) {
@@ -373,7 +386,7 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
         argv = self->argv;
         program = self->argv[0];
     } else {
-        s_executor_argv(o, builtin);
+        s_executor_argv(o, builtin, nums);
         argv = builtin;
         path = tmq_self_exe();
         self->program = tmq_xstrdup("taskmq-worker --executor");
@@ -402,9 +415,10 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
         return TMQ_EXIT_USAGE;
     }
     tmq_info(
-        "worker '%s' (pid %d, taskmq %s): %d executor%s (%s) serving %zu functions, broker %s%s",
+        "worker '%s' (pid %d, taskmq %s): %d executor%s (%s) serving %zu functions, broker %s%s%s",
         o->name, (int)getpid(), TMQ_VERSION, o->procs, o->procs == 1 ? "" : "s", program,
-        self->nnames, o->broker, o->test_functions ? ", test functions on" : "");
+        self->nnames, o->broker, o->test_functions ? ", test functions on" : "",
+        o->allow_exec ? ", exec allowed" : "");
     return TMQ_EXIT_OK;
 }
 

@@ -22,8 +22,10 @@
 #include "frame.h"
 #include "list.h"
 #include "log.h"
+#include "options.h"
 #include "platform.h"
 #include "registry.h"
+#include "proto.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -47,6 +49,7 @@ typedef struct {
     int fd, ctl;
     int wake[2];           /* the helper writes a byte to wake[1] when a REVOKE is left pending */
     tmq_registry_t *reg;   /* the functions served: built-ins, then plugins */
+    size_t max_result;     /* a larger result fails its job (--max-result) */
     pthread_mutex_t mu;    /* guards queue, computing, pending, broken and (see above) rd */
     tmq_list_t queue;      /* received, not started */
     tmq_frame_reader_t rd; /* the job stream */
@@ -200,6 +203,38 @@ static void *s_helper(void *arg)
 
 /* ---- the main thread ---- */
 
+#define S_KEEP_BYTES (4u << 20) /* buffers grown past this by one job are not kept */
+
+/* A result over max_result fails its job (error text is cut), before any frame is made. */
+static int s_limit(s_executor_t *self, int st)
+{
+    if (self->result.size <= self->max_result) return st;
+    if (st != TMQ_ST_OK) {
+        self->result.size = self->max_result; /* error text: keep its start */
+        return st;
+    }
+    char text[96];
+    int n = snprintf(text, sizeof text, "result too large: %zu bytes (limit %zu)",
+                     self->result.size, self->max_result);
+    self->result.size = 0;
+    msgpack_sbuffer_write(&self->result, text, (size_t)n);
+    return TMQ_ST_ERROR;
+}
+
+/* Lets go of what one large job made the buffers grow to. */
+static void s_trim(s_executor_t *self)
+{
+    if (self->result.alloc > S_KEEP_BYTES) {
+        msgpack_sbuffer_destroy(&self->result);
+        msgpack_sbuffer_init(&self->result);
+    }
+    if (self->frame_cap > S_KEEP_BYTES) {
+        free(self->frame);
+        self->frame = NULL;
+        self->frame_cap = 0;
+    }
+}
+
 static int s_run_one(s_executor_t *self, s_job_t *job)
 {
     int64_t t0 = tmq_clock_us();
@@ -208,6 +243,7 @@ static int s_run_one(s_executor_t *self, s_job_t *job)
                                job->data + job->fn_len, job->arg_len, &self->result);
     s_in_job = 0;
     double ms = (double)(tmq_clock_us() - t0) / 1000.0;
+    st = s_limit(self, st);
     size_t need = tmq_frame_result_size(self->result.size);
     if (need > self->frame_cap) {
         self->frame = tmq_xrealloc(self->frame, need);
@@ -215,11 +251,10 @@ static int s_run_one(s_executor_t *self, s_job_t *job)
     }
     size_t len =
         tmq_frame_result_write(self->frame, job->tag, st, self->result.data, self->result.size, ms);
-    if (s_write_frame(self, self->frame, len) != 0) {
-        tmq_debug("result write failed: %s", strerror(errno));
-        return -1;
-    }
-    return 0;
+    int rc = s_write_frame(self, self->frame, len);
+    if (rc != 0) tmq_debug("result write failed: %s", strerror(errno));
+    s_trim(self);
+    return rc;
 }
 
 /* Waits until the job stream or the wake-up pipe is readable (emptying the pipe). Returns
@@ -333,11 +368,17 @@ static void s_on_term(int sig)
     errno = saved;
 }
 
+_Static_assert(TMQ_WORKER_MAX_RESULT_LIMIT + 64 <= TMQ_FRAME_MAX,
+               "the largest --max-result must fit a RESULT frame");
+
 int tmq_executor_run(int fd, int ctl, const tmq_worker_opts_t *o)
 {
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
-    s_executor_t self = {.fd = fd, .ctl = ctl};
+    size_t max_result = o->max_result && o->max_result <= TMQ_WORKER_MAX_RESULT_LIMIT
+                            ? o->max_result
+                            : TMQ_WORKER_MAX_RESULT_LIMIT;
+    s_executor_t self = {.fd = fd, .ctl = ctl, .max_result = max_result};
     if (pipe2(self.wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         tmq_error("cannot make a pipe: %s", strerror(errno));
         return -1;

@@ -3,6 +3,7 @@
  * jobs on fd 3, REVOKE on fd 4 (shown in ps as "taskmq-worker: executor (NAME)"). Exit status: 0
  * clean stop, 1 failure, 2 usage, 3 broker unreachable or refusing (common/exits.h). */
 #include "daemon.h"
+#include "exec.h"
 #include "executor.h"
 #include "exits.h"
 #include "log.h"
@@ -10,9 +11,11 @@
 #include "platform.h"
 #include "xalloc.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
@@ -44,6 +47,10 @@ int main(int argc, char **argv)
         tmq_set_title(argc, argv, title, "taskmq-executor");
         tmq_log_init("executor", o.verbose ? TMQ_LOG_DEBUG : TMQ_LOG_INFO);
         int ctl = fcntl(4, F_GETFD) >= 0 ? 4 : -1;
+        if (o.allow_exec && tmq_exec_init(o.max_exec_output) != 0)
+            tmq_warn("exec: cannot become a child subreaper (%s): what a command leaves "
+                     "running is not cleaned up after it",
+                     strerror(errno));
         int rc = tmq_executor_run(3, ctl, &o);
         for (size_t i = 0; i < o.nplugins; i++)
             free(plugins[i]);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,6 +59,44 @@ static int s_add_plugin(tmq_worker_opts_t *o, const char *v, char *err, size_t e
     return 0;
 }
 
+/* A size: decimal bytes, or with a K, M or G suffix (also KiB, MiB, GiB: powers of 1024), in
+ * [min, max]. Returns 0 or -1. */
+static int s_parse_size(const char *v, uint64_t min, uint64_t max, size_t *out)
+{
+    uint64_t n = 0;
+    const char *p = v;
+    if (*p < '0' || *p > '9') return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (UINT64_MAX - 9) / 10) return -1;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    int shift = 0;
+    if (*p == 'K' || *p == 'k')
+        shift = 10;
+    else if (*p == 'M' || *p == 'm')
+        shift = 20;
+    else if (*p == 'G' || *p == 'g')
+        shift = 30;
+    if (shift) {
+        p++;
+        if (strcmp(p, "iB") == 0) p += 2;
+        if (n > (UINT64_MAX >> shift)) return -1;
+        n <<= shift;
+    }
+    if (*p || n < min || n > max) return -1;
+    *out = (size_t)n;
+    return 0;
+}
+
+static int s_set_size(const char *flag, const char *v, uint64_t min, uint64_t max, size_t *out,
+                      char *err, size_t errlen)
+{
+    if (s_parse_size(v, min, max, out) == 0) return 0;
+    return s_err(err, errlen,
+                 "--%s: '%s' is not a size in %llu..%llu bytes (K, M, G: KiB, MiB, GiB)", flag, v,
+                 (unsigned long long)min, (unsigned long long)max);
+}
+
 int tmq_worker_split_cmd(const char *cmd, char ***argv, char *why, size_t why_len)
 {
     wordexp_t we;
@@ -93,6 +132,9 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
     o->procs = tmq_online_cpus();
     if (o->procs > TMQ_WORKER_MAX_PROCS) o->procs = TMQ_WORKER_MAX_PROCS;
     tmq_hostname(o->name, sizeof o->name);
+    o->max_result = TMQ_WORKER_DEFAULT_MAX_RESULT;
+    o->max_exec_output = TMQ_WORKER_DEFAULT_EXEC_OUTPUT;
+    bool exec_output_given = false;
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -100,7 +142,8 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
         size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
 #define IS(flag) (klen == strlen(flag) && strncmp(arg, flag, klen) == 0)
         bool takes_value = IS("--broker") || IS("--procs") || IS("--name") ||
-                           IS("--executor-cmd") || IS("--plugin");
+                           IS("--executor-cmd") || IS("--plugin") || IS("--max-result") ||
+                           IS("--max-exec-output");
         if (!takes_value && eq)
             return s_err(err, errlen, "option '%.*s' takes no value", (int)klen, arg);
         const char *v = NULL;
@@ -129,6 +172,17 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
             if (s_add_plugin(o, v, err, errlen) != 0) return -1;
         } else if (IS("--test-functions")) {
             o->test_functions = true;
+        } else if (IS("--allow-exec")) {
+            o->allow_exec = true;
+        } else if (IS("--max-result")) {
+            if (s_set_size("max-result", v, 1, TMQ_WORKER_MAX_RESULT_LIMIT, &o->max_result, err,
+                           errlen) != 0)
+                return -1;
+        } else if (IS("--max-exec-output")) {
+            if (s_set_size("max-exec-output", v, 0, TMQ_WORKER_MAX_EXEC_OUTPUT, &o->max_exec_output,
+                           err, errlen) != 0)
+                return -1;
+            exec_output_given = true;
         } else if (IS("-v") || IS("--verbose")) {
             o->verbose++;
         } else if (IS("-h") || IS("--help")) {
@@ -148,6 +202,10 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
         return s_err(err, errlen,
                      "--plugin and --executor-cmd do not go together: plugins load into the "
                      "built-in executor");
+    /* the built-in executor serves exec; another program serves what it announces */
+    if (o->executor_cmd && (o->allow_exec || exec_output_given))
+        return s_err(err, errlen, "%s is for the built-in executor, not --executor-cmd",
+                     o->allow_exec ? "--allow-exec" : "--max-exec-output");
     return 0;
 }
 
@@ -155,7 +213,8 @@ void tmq_worker_usage(FILE *out)
 {
     fprintf(out,
             "Usage: taskmq-worker [--broker EP] [--procs N] [--name NAME] [--test-functions]\n"
-            "                     [--plugin FILE.so]... [--executor-cmd 'PROGRAM ARGS']\n"
+            "                     [--plugin FILE.so]... [--allow-exec [--max-exec-output BYTES]]\n"
+            "                     [--max-result BYTES] [--executor-cmd 'PROGRAM ARGS']\n"
             "                     [-v] [--help] [--version]\n"
             "\n"
             "Serves jobs from a taskmq broker in N executor processes.\n"
@@ -168,6 +227,16 @@ void tmq_worker_usage(FILE *out)
             "                     repeatable, loaded in order by every executor; a function\n"
             "                     name served twice (two plugins, or a plugin and a built-in)\n"
             "                     stops the worker at start\n"
+            "  --allow-exec       also serve 'exec': run the commands clients send, as this\n"
+            "                     worker's user. Off by default: with it, anyone who can submit\n"
+            "                     jobs to the broker can run programs on this host\n"
+            "  --max-exec-output BYTES\n"
+            "                     the most an exec job's stdout, and its stderr, may hold\n"
+            "                     (default 1M); past it the command is killed and the job\n"
+            "                     fails 'exec: stdout over BYTES bytes'\n"
+            "  --max-result BYTES a job whose result is larger fails 'result too large: N\n"
+            "                     bytes (limit BYTES)' (default 16M, at most 65535K); the\n"
+            "                     broker's --max-payload (default 1M) limits results too\n"
             "  --executor-cmd CMD run CMD as the executors instead of the built-in one: any\n"
             "                     program that speaks the executor protocol on fds 3 and 4\n"
             "                     (docs/EXECUTOR.md) and says which functions it serves;\n"
@@ -176,8 +245,15 @@ void tmq_worker_usage(FILE *out)
             "  -h, --help         show this help\n"
             "  -V, --version      show the version\n"
             "\n"
+            "Sizes are bytes, or with K, M or G (KiB, MiB, GiB): 512K, 16M.\n"
             "Built-in functions: sum N (0+1+...+N-1), primes N (count of primes below N),\n"
-            "echo ANY, sleep MS, fail TEXT. The worker serves what its executors announce.\n"
+            "echo ANY, sleep MS, fail TEXT. With --allow-exec also\n"
+            "  exec {\"argv\":[PROGRAM, ARG...], \"stdin\":TEXT, \"env\":{NAME:VALUE},\n"
+            "        \"cwd\":DIR}   (only argv needed; no shell; PROGRAM is looked up in PATH)\n"
+            "giving {\"status\":N, \"stdout\":TEXT, \"stderr\":TEXT}, or {\"signal\":\"SIGKILL\",\n"
+            "...} when a signal ended the command; a program that cannot run fails the job.\n"
+            "What a command leaves running is killed when it ends; --timeout kills it all.\n"
+            "The worker serves what its executors announce.\n"
             "Executors show in ps as 'taskmq-worker: executor (NAME)'.\n"
             "SIGINT/SIGTERM: says BYE to the broker (its jobs are queued again), stops the\n"
             "executors and exits 0.\n"

@@ -15,12 +15,20 @@
 #define TMQ_WORKER_MAX_PROCS 4096
 #define TMQ_WORKER_MAX_NAME 255
 #define TMQ_WORKER_MAX_PLUGINS 64 /* --plugin flags */
+#define TMQ_WORKER_DEFAULT_MAX_RESULT (16u << 20) /* --max-result */
+/* The largest --max-result: a RESULT frame (at most 64 MiB, worker/frame.h) must hold it. */
+#define TMQ_WORKER_MAX_RESULT_LIMIT ((64u << 20) - 1024)
+#define TMQ_WORKER_DEFAULT_EXEC_OUTPUT (1u << 20) /* --max-exec-output */
+#define TMQ_WORKER_MAX_EXEC_OUTPUT (64u << 20)
 
 typedef struct {
     const char *broker; /* borrowed from argv or the default */
     int procs;          /* >= 1 */
     char name[TMQ_WORKER_MAX_NAME + 1];
     bool test_functions;
+    bool allow_exec;          /* serve `exec` (built-in executor only) */
+    size_t max_result;        /* a job whose result is larger fails (the executor checks) */
+    size_t max_exec_output;   /* each of an exec job's stdout and stderr, at most */
     const char *executor_cmd; /* --executor-cmd 'PROGRAM ARGS': executors are that program */
     const char *plugins[TMQ_WORKER_MAX_PLUGINS]; /* --plugin FILE.so, in order (borrowed) */
     size_t nplugins;
@@ -29,8 +37,10 @@ typedef struct {
     bool executor; /* hidden: run as an executor on fd 3 */
 } tmq_worker_opts_t;
 
-/* Parses argv into o (defaults first). Returns 0, or -1 with a one-line reason in err (also
- * for a --plugin FILE that is not a readable file, and --plugin with --executor-cmd). */
+/* Parses argv into o (defaults first). Sizes take a K, M or G suffix (KiB, MiB, GiB; "16M",
+ * "1MiB"). --plugin, --allow-exec and --max-exec-output are for the built-in executor: given
+ * with --executor-cmd they are an error. Returns 0, or -1 with a one-line reason in err (also
+ * for a --plugin FILE that is not a readable file). */
 int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err, size_t errlen);
 
 /* Splits an --executor-cmd into words as a shell would, without running anything (no $(...),

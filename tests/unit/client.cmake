@@ -3,3 +3,5 @@
 # over inproc (and the status rendering of its reply).
 tmq_unit_test(test_cli SOURCES unit/test_cli.c LIBS tmq_cli)
 tmq_unit_test(test_client_lib SOURCES unit/test_client_lib.c LIBS taskmq-lib-static tmq_cli)
+# test_cli_exec: `taskmq map --exec`'s replacement strings, arguments, quoting, results, joblog.
+tmq_unit_test(test_cli_exec SOURCES unit/test_cli_exec.c LIBS tmq_cli)

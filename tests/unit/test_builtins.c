@@ -32,9 +32,9 @@ static int s_builtins(tmq_plugin_t *plugin, void *o)
     return tmq_builtins_register(plugin, o);
 }
 
-static tmq_registry_t *builtins(bool test_functions)
+static tmq_registry_t *builtins(bool test_functions, bool allow_exec)
 {
-    tmq_worker_opts_t o = {.test_functions = test_functions};
+    tmq_worker_opts_t o = {.test_functions = test_functions, .allow_exec = allow_exec};
     tmq_registry_t *reg = tmq_registry_new();
     assert_int_equal(tmq_registry_add(reg, "built-in", s_builtins, &o), 0);
     return reg;
@@ -43,8 +43,8 @@ static tmq_registry_t *builtins(bool test_functions)
 static int setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
-    fx->reg = builtins(false);
-    fx->reg_test = builtins(true);
+    fx->reg = builtins(false, false);
+    fx->reg_test = builtins(true, false);
     msgpack_sbuffer_init(&fx->arg);
     msgpack_sbuffer_init(&fx->out);
     msgpack_packer_init(&fx->pk, &fx->arg, msgpack_sbuffer_write);
@@ -281,6 +281,18 @@ static void test_unknown_and_names(void **state)
     assert_int_equal(tmq_registry_names(fx->reg_test, &names), 6);
     assert_string_equal(names[5], "crash");
     assert_null(tmq_registry_error(fx->reg));
+    /* each gate opens its own function only */
+    assert_error(fx, call(fx, "exec", false), "unknown function: exec");
+    assert_error(fx, call(fx, "exec", true), "unknown function: exec");
+    tmq_registry_t *with_exec = builtins(false, true);
+    assert_int_equal(tmq_registry_names(with_exec, &names), 6);
+    assert_string_equal(names[5], "exec");
+    tmq_registry_destroy(&with_exec);
+    with_exec = builtins(true, true);
+    assert_int_equal(tmq_registry_names(with_exec, &names), 7);
+    assert_string_equal(names[5], "crash");
+    assert_string_equal(names[6], "exec");
+    tmq_registry_destroy(&with_exec);
 }
 
 static void test_crash(void **state)

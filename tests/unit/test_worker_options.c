@@ -34,7 +34,9 @@ static void test_defaults(void **state)
     char host[256];
     tmq_hostname(host, sizeof host);
     assert_string_equal(o.name, host);
-    assert_false(o.test_functions || o.help || o.executor);
+    assert_false(o.test_functions || o.help || o.executor || o.allow_exec);
+    assert_int_equal(o.max_result, 16u << 20);
+    assert_int_equal(o.max_exec_output, 1u << 20);
     assert_int_equal(o.verbose, 0);
 }
 
@@ -58,6 +60,43 @@ static void test_flags(void **state)
     assert_true(o.version);
     assert_int_equal(parse(&o, err, "-V", NULL, NULL), 0);
     assert_true(o.version);
+}
+
+static void test_limits(void **state)
+{
+    tmq_worker_opts_t o;
+    char err[256];
+    assert_int_equal(parse(&o, err, "--allow-exec", "--max-exec-output", "4096"), 0);
+    assert_true(o.allow_exec);
+    assert_int_equal(o.max_exec_output, 4096);
+    assert_int_equal(parse(&o, err, "--max-result=1000", "--max-exec-output=0", NULL), 0);
+    assert_int_equal(o.max_result, 1000);
+    assert_int_equal(o.max_exec_output, 0);
+    assert_int_equal(parse(&o, err, "--max-result", "2K", NULL), 0);
+    assert_int_equal(o.max_result, 2048);
+    assert_int_equal(parse(&o, err, "--max-result", "3MiB", NULL), 0);
+    assert_int_equal(o.max_result, 3u << 20);
+    assert_int_equal(parse(&o, err, "--max-result", "65535k", NULL), 0);
+    assert_int_equal(o.max_result, 65535u << 10);
+    assert_int_equal(parse(&o, err, "--max-exec-output", "1g", NULL), -1);
+    assert_string_equal(err, "--max-exec-output: '1g' is not a size in 0..67108864 bytes (K, M, "
+                             "G: KiB, MiB, GiB)");
+    assert_int_equal(parse(&o, err, "--max-result", "64M", NULL), -1); /* a frame must hold it */
+    assert_string_equal(err, "--max-result: '64M' is not a size in 1..67107840 bytes (K, M, G: "
+                             "KiB, MiB, GiB)");
+    assert_int_equal(parse(&o, err, "--max-result", "0", NULL), -1);
+    assert_int_equal(parse(&o, err, "--max-result", "1.5M", NULL), -1);
+    assert_int_equal(parse(&o, err, "--max-result", "-1", NULL), -1);
+    assert_int_equal(parse(&o, err, "--max-result", "5MB", NULL), -1);
+    assert_int_equal(parse(&o, err, "--max-result", "99999999999999999999999", NULL), -1);
+    assert_int_equal(parse(&o, err, "--max-result", "", NULL), -1);
+    assert_int_equal(parse(&o, err, "--allow-exec=1", NULL, NULL), -1);
+    /* exec is the built-in executor's */
+    assert_int_equal(parse(&o, err, "--allow-exec", "--executor-cmd", "python3 x.py"), -1);
+    assert_string_equal(err, "--allow-exec is for the built-in executor, not --executor-cmd");
+    assert_int_equal(parse(&o, err, "--executor-cmd=python3", "--max-exec-output", "1"), -1);
+    assert_string_equal(err, "--max-exec-output is for the built-in executor, not --executor-cmd");
+    assert_int_equal(parse(&o, err, "--executor-cmd=python3", "--max-result", "1"), 0);
 }
 
 static void test_errors(void **state)
@@ -135,6 +174,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_plugins),
     };

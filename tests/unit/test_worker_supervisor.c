@@ -18,8 +18,11 @@
 #include "supervisor.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define MAX_GOT 256
 
@@ -121,6 +124,21 @@ static void add(fx_t *fx, uint64_t jid, const char *fn, int64_t n, const char *s
     int idx = tmq_pace_index(&fx->pace, fn, strlen(fn));
     tmq_list_push_back(&fx->queue, &tmq_wjob_new(&it, ++fx->tag, idx)->link);
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* Queues job jid running fn on the msgpack argument arg. */
+static void add_raw(fx_t *fx, uint64_t jid, const char *fn, const void *arg, size_t len,
+                    uint32_t timeout_ms)
+{
+    tmq_job_item_t it = {.jid = jid,
+                         .attempt = 1,
+                         .fn = fn,
+                         .fn_len = strlen(fn),
+                         .arg = arg,
+                         .arg_len = len,
+                         .timeout_ms = timeout_ms};
+    int idx = tmq_pace_index(&fx->pace, fn, strlen(fn));
+    tmq_list_push_back(&fx->queue, &tmq_wjob_new(&it, ++fx->tag, idx)->link);
 }
 
 /* Runs the daemon's loop until `want` results arrived or ms passed. */
@@ -382,7 +400,7 @@ static void test_broken_binary(void **state)
     assert_int_equal(fx->ngot, 0);
     assert_int_equal(fx->queue.size, 1);
     assert_false(tmq_sup_announced(fx->sup));
-    assert_null(tmq_sup_fatal(fx->sup)); /* not the executor's word: it said nothing */
+    assert_null(tmq_sup_fatal(fx->sup));          /* not the executor's word: it said nothing */
     assert_int_equal(tmq_sup_pid(fx->sup, 0), 0); /* waiting to restart */
     assert_true(tmq_sup_next_us(fx->sup) > tmq_clock_us() + 50000);
 }
@@ -405,6 +423,120 @@ static void test_hello_announces_functions(void **state)
     assert_null(tmq_sup_fatal(fx->sup));
 }
 
+/* The executor checks a result's size before it makes a frame: one over --max-result fails
+ * its job (error text is cut), and the same executor goes on. */
+static void test_max_result(void **state)
+{
+    char *argv[] = {TMQ_WORKER_BIN, "--executor", "--max-result", "100", NULL};
+    fx_t *fx = *state = fx_new_argv(1, argv, true);
+    char big[201];
+    memset(big, 'x', 200);
+    big[200] = '\0';
+    add(fx, 1, "echo", 0, "small", 0);
+    add(fx, 2, "echo", 0, big, 0);
+    add(fx, 3, "fail", 0, big, 0);
+    add(fx, 4, "echo", 0, "after", 0);
+    run(fx, 4, 5000);
+    assert_int_equal(fx->ngot, 4);
+    assert_int_equal(find(fx, 1)->status, TMQ_ST_OK);
+    assert_int_equal(find(fx, 2)->status, TMQ_ST_ERROR);
+    assert_string_equal(find(fx, 2)->data, "result too large: 202 bytes (limit 100)");
+    assert_int_equal(find(fx, 3)->status, TMQ_ST_ERROR);
+    assert_int_equal(find(fx, 3)->len, 100); /* error text: its first 100 bytes */
+    assert_int_equal(find(fx, 4)->status, TMQ_ST_OK);
+    assert_string_equal(find(fx, 4)->data, "\xa5"
+                                           "after");
+    for (uint64_t j = 2; j <= 4; j++)
+        assert_int_equal(find(fx, j)->pid, find(fx, 1)->pid); /* never replaced */
+}
+
+/* True once pid has exited (gone, or a zombie nobody reaped yet), within 3 s. */
+static bool ends(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    for (int i = 0; i < 300; i++) {
+        FILE *f = fopen(path, "r");
+        if (!f) return true;
+        bool zombie = false;
+        while (fgets(buf, sizeof buf, f))
+            if (strncmp(buf, "State:", 6) == 0) zombie = strchr(buf, 'Z') != NULL;
+        fclose(f);
+        if (zombie) return true;
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    return false;
+}
+
+/* An exec job: {"argv":["sh","-c",script]}. */
+static void add_exec(fx_t *fx, uint64_t jid, const char *script, uint32_t timeout_ms)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "argv", 4);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_str_with_body(&pk, "sh", 2);
+    msgpack_pack_str_with_body(&pk, "-c", 2);
+    msgpack_pack_str_with_body(&pk, script, strlen(script));
+    add_raw(fx, jid, "exec", sb.data, sb.size, timeout_ms);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Serves the pool up to 3 s until the script has written its two pids to path. */
+static void read_pids(fx_t *fx, const char *path, pid_t *a, pid_t *b)
+{
+    for (int i = 0; i < 300; i++) {
+        run(fx, fx->ngot + 1, 10);
+        FILE *f = fopen(path, "r");
+        int x = 0, y = 0;
+        bool got = f && fscanf(f, "%d %d", &x, &y) == 2;
+        if (f) fclose(f);
+        if (got) {
+            *a = x;
+            *b = y;
+            return;
+        }
+    }
+    fail_msg("the command did not write its pids to %s", path);
+}
+
+/* The daemon's kills (a time limit, a cancel) go to the executor's group: they reach an exec
+ * job's command and the child it started in the background. */
+static void test_exec_dies_with_executor(void **state)
+{
+    char *argv[] = {TMQ_WORKER_BIN, "--executor", "--allow-exec", NULL};
+    fx_t *fx = *state = fx_new_argv(1, argv, true);
+    char dir[] = "/tmp/test_sup_exec.XXXXXX", path[64], script[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/pids", dir);
+    snprintf(script, sizeof script, "sleep 30 & echo $$ $! > %s.tmp; mv %s.tmp %s; sleep 30", path,
+             path, path);
+    pid_t sh, bg;
+    add_exec(fx, 1, script, 300);
+    run(fx, 1, 5000);
+    assert_int_equal(fx->ngot, 1);
+    assert_int_equal(find(fx, 1)->status, TMQ_ST_TIMEOUT);
+    read_pids(fx, path, &sh, &bg);
+    assert_true(ends(sh));
+    assert_true(ends(bg));
+    unlink(path);
+
+    add_exec(fx, 2, script, 0); /* to the executor that replaced the one killed */
+    read_pids(fx, path, &sh, &bg);
+    tmq_wjob_ref_t ref = {2, 1};
+    tmq_sup_cancel(fx->sup, &ref, 1);
+    assert_true(ends(sh));
+    assert_true(ends(bg));
+    unlink(path);
+    rmdir(dir);
+    add_exec(fx, 3, "echo served on", 0);
+    run(fx, 2, 5000);
+    assert_int_equal(find(fx, 3)->status, TMQ_ST_OK);
+}
+
 int main(void)
 {
     tmq_log_init("test", -1); /* quiet: deaths here are on purpose */
@@ -421,6 +553,8 @@ int main(void)
         cmocka_unit_test_teardown(test_stranded_jobs_taken_back, teardown),
         cmocka_unit_test_teardown(test_reclaim, teardown),
         cmocka_unit_test_teardown(test_reclaim_some, teardown),
+        cmocka_unit_test_teardown(test_max_result, teardown),
+        cmocka_unit_test_teardown(test_exec_dies_with_executor, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

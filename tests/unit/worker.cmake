@@ -24,3 +24,5 @@ target_compile_definitions(test_worker_plugin PRIVATE
   WORDCOUNT_SO="$<TARGET_FILE:wordcount>" TP_DIR="${CMAKE_BINARY_DIR}/tests/plugins"
   TP_SRC="${CMAKE_CURRENT_SOURCE_DIR}/integration/plugins")
 add_dependencies(test_worker_plugin wordcount tp_crash tp_wrong_abi tp_dup tp_init_fail tp_noinit)
+# Runs real commands (sh, cat, wc, ...) through the exec built-in.
+tmq_unit_test(test_exec SOURCES unit/test_exec.c LIBS tmq_worker)
