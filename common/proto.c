@@ -352,13 +352,45 @@ size_t tmq_msg_count(const tmq_msg_t *m)
     return m->items ? m->items->via.array.size : 0;
 }
 
-/* Item i as a positional array of exactly n fields, or NULL. */
-static const msgpack_object *s_item(const tmq_msg_t *m, size_t i, uint32_t n)
+/* Item i as a positional array of exactly n fields (or n + 1 when *opts is not NULL: the last
+ * one then goes to *opts, else *opts is NULL), or NULL. */
+static const msgpack_object *s_item_opt(const tmq_msg_t *m, size_t i, uint32_t n,
+                                        const msgpack_object **opts)
 {
     if (!m->items || i >= m->items->via.array.size) return NULL;
     const msgpack_object *it = &m->items->via.array.ptr[i];
-    if (it->type != MSGPACK_OBJECT_ARRAY || it->via.array.size != n) return NULL;
+    if (it->type != MSGPACK_OBJECT_ARRAY) return NULL;
+    uint32_t size = it->via.array.size;
+    if (opts) *opts = size == n + 1 ? &it->via.array.ptr[n] : NULL;
+    if (size != n && !(opts && size == n + 1)) return NULL;
     return it->via.array.ptr;
+}
+
+static const msgpack_object *s_item(const tmq_msg_t *m, size_t i, uint32_t n)
+{
+    return s_item_opt(m, i, n, NULL);
+}
+
+/* A job's options map (NULL: none): mem_limit uint, retry_oom bool (when retry_oom is not
+ * NULL); other keys are ignored, a known key of the wrong type is an error. */
+static int s_job_opts(const msgpack_object *o, uint64_t *mem_limit, bool *retry_oom)
+{
+    *mem_limit = 0;
+    if (retry_oom) *retry_oom = false;
+    if (!o) return 0;
+    if (o->type != MSGPACK_OBJECT_MAP) return -1;
+    for (uint32_t k = 0; k < o->via.map.size; k++) {
+        const msgpack_object_kv *kv = &o->via.map.ptr[k];
+        if (kv->key.type != MSGPACK_OBJECT_STR) continue;
+        const msgpack_object_str *key = &kv->key.via.str;
+        if (key->size == 9 && memcmp(key->ptr, "mem_limit", 9) == 0) {
+            if (s_uint(&kv->val, mem_limit) != 0) return -1;
+        } else if (retry_oom && key->size == 9 && memcmp(key->ptr, "retry_oom", 9) == 0) {
+            if (kv->val.type != MSGPACK_OBJECT_BOOLEAN) return -1;
+            *retry_oom = kv->val.via.boolean;
+        }
+    }
+    return 0;
 }
 
 static int s_fname(const msgpack_object *o, const char **fn, size_t *len)
@@ -369,10 +401,11 @@ static int s_fname(const msgpack_object *o, const char **fn, size_t *len)
 
 int tmq_msg_submit_item(const tmq_msg_t *m, size_t i, tmq_submit_item_t *out)
 {
-    const msgpack_object *f = s_item(m, i, 5);
+    const msgpack_object *opts;
+    const msgpack_object *f = s_item_opt(m, i, 5, &opts);
     if (!f || s_uint(&f[0], &out->cid) || s_fname(&f[1], &out->fn, &out->fn_len) ||
         s_bytes(&f[2], &out->arg, &out->arg_len) || s_u32(&f[3], &out->timeout_ms) ||
-        s_int32(&f[4], &out->retries))
+        s_int32(&f[4], &out->retries) || s_job_opts(opts, &out->mem_limit, &out->retry_oom))
         return -1;
     return 0;
 }
@@ -392,7 +425,7 @@ int tmq_msg_result_item(const tmq_msg_t *m, size_t i, tmq_result_item_t *out)
 {
     const msgpack_object *f = s_item(m, i, 6);
     uint32_t status;
-    if (!f || s_uint(&f[0], &out->cid) || s_u32(&f[1], &status) || status > TMQ_ST_REJECTED ||
+    if (!f || s_uint(&f[0], &out->cid) || s_u32(&f[1], &status) || status > TMQ_ST_OOM ||
         s_bytes(&f[2], &out->data, &out->data_len) ||
         s_str(&f[3], &out->worker, &out->worker_len) || s_double(&f[4], &out->ms) ||
         s_u32(&f[5], &out->attempts))
@@ -403,10 +436,11 @@ int tmq_msg_result_item(const tmq_msg_t *m, size_t i, tmq_result_item_t *out)
 
 int tmq_msg_job_item(const tmq_msg_t *m, size_t i, tmq_job_item_t *out)
 {
-    const msgpack_object *f = s_item(m, i, 5);
+    const msgpack_object *opts;
+    const msgpack_object *f = s_item_opt(m, i, 5, &opts);
     if (!f || s_uint(&f[0], &out->jid) || s_u32(&f[1], &out->attempt) ||
         s_fname(&f[2], &out->fn, &out->fn_len) || s_bytes(&f[3], &out->arg, &out->arg_len) ||
-        s_u32(&f[4], &out->timeout_ms))
+        s_u32(&f[4], &out->timeout_ms) || s_job_opts(opts, &out->mem_limit, NULL))
         return -1;
     return 0;
 }
@@ -416,7 +450,8 @@ int tmq_msg_done_item(const tmq_msg_t *m, size_t i, tmq_done_item_t *out)
     const msgpack_object *f = s_item(m, i, 6);
     uint32_t status;
     if (!f || s_uint(&f[0], &out->jid) || s_u32(&f[1], &out->attempt) || s_u32(&f[2], &status) ||
-        status > TMQ_ST_TIMEOUT || s_bytes(&f[3], &out->data, &out->data_len) ||
+        status > TMQ_ST_OOM || status == TMQ_ST_REJECTED ||
+        s_bytes(&f[3], &out->data, &out->data_len) ||
         s_u32(&f[4], &out->pid) || s_double(&f[5], &out->ms))
         return -1;
     out->status = (int)status;
@@ -516,12 +551,24 @@ static void s_pack_bin(msgpack_packer *pk, const void *p, size_t len)
 
 void tmq_batch_add_submit(tmq_batch_t *b, const tmq_submit_item_t *it)
 {
-    msgpack_pack_array(&b->pk, 5);
+    uint32_t nopts = (it->mem_limit != 0) + it->retry_oom;
+    msgpack_pack_array(&b->pk, nopts ? 6 : 5);
     msgpack_pack_uint64(&b->pk, it->cid);
     s_pack_str(&b->pk, it->fn, it->fn_len);
     s_pack_bin(&b->pk, it->arg, it->arg_len);
     msgpack_pack_uint32(&b->pk, it->timeout_ms);
     msgpack_pack_int32(&b->pk, it->retries);
+    if (nopts) {
+        msgpack_pack_map(&b->pk, nopts);
+        if (it->mem_limit) {
+            s_pack_str(&b->pk, "mem_limit", 9);
+            msgpack_pack_uint64(&b->pk, it->mem_limit);
+        }
+        if (it->retry_oom) {
+            s_pack_str(&b->pk, "retry_oom", 9);
+            msgpack_pack_true(&b->pk);
+        }
+    }
     b->count++;
 }
 
@@ -548,12 +595,17 @@ void tmq_batch_add_result(tmq_batch_t *b, const tmq_result_item_t *it)
 
 void tmq_batch_add_job(tmq_batch_t *b, const tmq_job_item_t *it)
 {
-    msgpack_pack_array(&b->pk, 5);
+    msgpack_pack_array(&b->pk, it->mem_limit ? 6 : 5);
     msgpack_pack_uint64(&b->pk, it->jid);
     msgpack_pack_uint32(&b->pk, it->attempt);
     s_pack_str(&b->pk, it->fn, it->fn_len);
     s_pack_bin(&b->pk, it->arg, it->arg_len);
     msgpack_pack_uint32(&b->pk, it->timeout_ms);
+    if (it->mem_limit) {
+        msgpack_pack_map(&b->pk, 1);
+        s_pack_str(&b->pk, "mem_limit", 9);
+        msgpack_pack_uint64(&b->pk, it->mem_limit);
+    }
     b->count++;
 }
 

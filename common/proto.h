@@ -57,6 +57,8 @@ typedef enum {
     TMQ_ST_DIED = 2,     /* the executor died running it; data names the cause; retryable */
     TMQ_ST_TIMEOUT = 3,  /* past its time limit; the executor was killed; not retried */
     TMQ_ST_REJECTED = 4, /* the broker refused it (RESULTS only); data is the reason */
+    TMQ_ST_OOM = 5,      /* past its memory limit; the executor was replaced; data is the text
+                            ("out of memory (limit 512 MiB)"); not retried unless retry_oom */
 } tmq_status_t;
 
 /* Why the broker rejects a job (ACK items). */
@@ -131,6 +133,9 @@ typedef struct {
     size_t arg_len;
     uint32_t timeout_ms; /* 0 = none */
     int32_t retries;     /* -1 = broker default */
+    /* The optional 6th element, a map of options (packed only when one is set): */
+    uint64_t mem_limit; /* bytes the job may use on its executor; 0 = the worker's limit */
+    bool retry_oom;     /* an out-of-memory failure is retried like an executor death */
 } tmq_submit_item_t;
 int tmq_msg_submit_item(const tmq_msg_t *m, size_t i, tmq_submit_item_t *out);
 
@@ -162,6 +167,7 @@ typedef struct {
     const void *arg;
     size_t arg_len;
     uint32_t timeout_ms;
+    uint64_t mem_limit; /* the optional 6th element {mem_limit: uint}; 0 = none */
 } tmq_job_item_t;
 int tmq_msg_job_item(const tmq_msg_t *m, size_t i, tmq_job_item_t *out);
 

@@ -27,7 +27,7 @@ int main(int argc, char **argv)
     size_t len;
     void *body;
 
-    tmq_submit_item_t s = {1, "sum", 3, "\xcd\x03\xe8", 3, 500, -1};
+    tmq_submit_item_t s = {1, "sum", 3, "\xcd\x03\xe8", 3, 500, -1, 256u << 20, true};
     tmq_batch_add_submit(&b, &s);
     s.cid = 2;
     s.fn = "echo";
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
     s_write(dir, "results", TMQ_CMD_RESULTS, body, len);
     free(body);
 
-    tmq_job_item_t j = {77, 2, "primes", 6, "\x64", 1, 0};
+    tmq_job_item_t j = {77, 2, "primes", 6, "\x64", 1, 0, 0};
     tmq_batch_add_job(&b, &j);
     body = tmq_batch_finish(&b, TMQ_CMD_JOBS, 0, &len);
     s_write(dir, "jobs", TMQ_CMD_JOBS, body, len);

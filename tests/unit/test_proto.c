@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "jsonmp.h"
 #include "proto.h"
 #include "testutil.h"
 
@@ -589,6 +590,115 @@ static void test_garbage(void **state)
     }
 }
 
+/* A body given as JSON (strings pack as str, which the decoders accept for bytes), decoded as
+ * cmd. */
+static int s_json_body(tmq_msg_t *m, int cmd, const char *json, msgpack_sbuffer *sb)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(json, 0, &jerr);
+    assert_non_null(j);
+    msgpack_packer pk;
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    assert_int_equal(tmq_json_pack(&pk, j), 0);
+    json_decref(j);
+    return tu_decode(m, cmd, sb->data, sb->size);
+}
+
+/* SUBMIT and JOBS items take an optional 6th element, a map of options; DONE and RESULTS
+ * carry the out-of-memory status. */
+static void test_job_options(void **state)
+{
+    (void)state;
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    size_t len;
+    tmq_msg_t m;
+
+    /* packed only when set, and read back */
+    tmq_submit_item_t in = {.cid = 7, .fn = "sum", .fn_len = 3, .arg = "\x05", .arg_len = 1,
+                            .retries = -1, .mem_limit = 512u << 20, .retry_oom = true};
+    tmq_batch_add_submit(&b, &in);
+    in.cid = 8;
+    in.mem_limit = 0;
+    in.retry_oom = false;
+    tmq_batch_add_submit(&b, &in);
+    void *body = tmq_batch_finish(&b, TMQ_CMD_SUBMIT, 0, &len);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_SUBMIT, body, len), 0);
+    tmq_submit_item_t it;
+    assert_int_equal(tmq_msg_submit_item(&m, 0, &it), 0);
+    assert_true(it.mem_limit == 512u << 20);
+    assert_true(it.retry_oom);
+    assert_int_equal(m.items->via.array.ptr[1].via.array.size, 5);
+    assert_int_equal(tmq_msg_submit_item(&m, 1, &it), 0);
+    assert_true(it.mem_limit == 0);
+    assert_false(it.retry_oom);
+    tmq_msg_release(&m);
+    free(body);
+
+    /* unknown keys are ignored; a known key of the wrong type, a 6th element that is not a
+     * map and a 7th element make the item malformed */
+    msgpack_sbuffer sb;
+    assert_int_equal(s_json_body(&m, TMQ_CMD_SUBMIT,
+                                 "{\"jobs\":[[1,\"sum\",\"x\",0,-1,{\"later\":[1],\"mem_limit\":4096}],"
+                                 "[2,\"sum\",\"x\",0,-1,{\"mem_limit\":\"1M\"}],"
+                                 "[3,\"sum\",\"x\",0,-1,{\"retry_oom\":1}],"
+                                 "[4,\"sum\",\"x\",0,-1,[]],"
+                                 "[5,\"sum\",\"x\",0,-1,{},{}],"
+                                 "[6,\"sum\",\"x\",0,-1,{\"mem_limit\":-1}]]}",
+                                 &sb),
+                     0);
+    assert_int_equal(tmq_msg_submit_item(&m, 0, &it), 0);
+    assert_true(it.mem_limit == 4096);
+    for (size_t i = 1; i < 6; i++)
+        assert_int_equal(tmq_msg_submit_item(&m, i, &it), -1);
+    tmq_msg_release(&m);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* JOBS: {mem_limit} when the job has one */
+    tmq_job_item_t job = {.jid = 3, .attempt = 1, .fn = "echo", .fn_len = 4, .arg = "\xc0",
+                          .arg_len = 1, .mem_limit = 1u << 30};
+    tmq_batch_add_job(&b, &job);
+    job.mem_limit = 0;
+    tmq_batch_add_job(&b, &job);
+    body = tmq_batch_finish(&b, TMQ_CMD_JOBS, 0, &len);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_JOBS, body, len), 0);
+    tmq_job_item_t j2;
+    assert_int_equal(tmq_msg_job_item(&m, 0, &j2), 0);
+    assert_true(j2.mem_limit == 1u << 30);
+    assert_int_equal(m.items->via.array.ptr[1].via.array.size, 5);
+    assert_int_equal(tmq_msg_job_item(&m, 1, &j2), 0);
+    assert_true(j2.mem_limit == 0);
+    tmq_msg_release(&m);
+    free(body);
+
+    /* OOM in DONE and RESULTS; REJECTED is not a worker's to say */
+    assert_int_equal(s_json_body(&m, TMQ_CMD_DONE,
+                                 "{\"results\":[[3,1,5,\"out of memory (limit 1 GiB)\",42,1.5],"
+                                 "[4,1,4,\"no\",42,1.5],[5,1,6,\"?\",42,1.5]]}",
+                                 &sb),
+                     0);
+    tmq_done_item_t d;
+    assert_int_equal(tmq_msg_done_item(&m, 0, &d), 0);
+    assert_int_equal(d.status, TMQ_ST_OOM);
+    assert_int_equal(tmq_msg_done_item(&m, 1, &d), -1);
+    assert_int_equal(tmq_msg_done_item(&m, 2, &d), -1);
+    tmq_msg_release(&m);
+    msgpack_sbuffer_destroy(&sb);
+    assert_int_equal(s_json_body(&m, TMQ_CMD_RESULTS,
+                                 "{\"results\":[[3,5,\"out of memory\",\"w:1\",1.5,1],"
+                                 "[4,6,\"?\",\"w:1\",1.5,1]]}",
+                                 &sb),
+                     0);
+    tmq_result_item_t r;
+    assert_int_equal(tmq_msg_result_item(&m, 0, &r), 0);
+    assert_int_equal(r.status, TMQ_ST_OOM);
+    assert_int_equal(tmq_msg_result_item(&m, 1, &r), -1);
+    tmq_msg_release(&m);
+    msgpack_sbuffer_destroy(&sb);
+    tmq_batch_destroy(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -601,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_object_budget),
         cmocka_unit_test(test_bad_items),
+        cmocka_unit_test(test_job_options),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_welcome_bounds),
         cmocka_unit_test(test_ack_optional_keys),
