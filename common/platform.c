@@ -156,6 +156,44 @@ void tmq_std_fds_open(void)
     }
 }
 
+int tmq_parse_size(const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+    uint64_t n = 0;
+    const char *p = v;
+    if (*p < '0' || *p > '9') return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (UINT64_MAX - 9) / 10) return -1;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    int shift = 0;
+    if (*p == 'K' || *p == 'k')
+        shift = 10;
+    else if (*p == 'M' || *p == 'm')
+        shift = 20;
+    else if (*p == 'G' || *p == 'g')
+        shift = 30;
+    if (shift) {
+        p++;
+        if (strcmp(p, "iB") == 0) p += 2;
+        if (n > (UINT64_MAX >> shift)) return -1;
+        n <<= shift;
+    }
+    if (*p || n < min || n > max) return -1;
+    *out = n;
+    return 0;
+}
+
+void tmq_format_size(uint64_t n, char *buf, size_t len)
+{
+    static const char *units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (u < 4 && n >= 1024 && n % 1024 == 0) {
+        n /= 1024;
+        u++;
+    }
+    snprintf(buf, len, "%llu %s", (unsigned long long)n, units[u]);
+}
+
 int tmq_parse_long(const char *s, long min, long max, long *out)
 {
     if (!s || !*s) return -1;

@@ -59,39 +59,14 @@ static int s_add_plugin(tmq_worker_opts_t *o, const char *v, char *err, size_t e
     return 0;
 }
 
-/* A size: decimal bytes, or with a K, M or G suffix (also KiB, MiB, GiB: powers of 1024), in
- * [min, max]. Returns 0 or -1. */
-static int s_parse_size(const char *v, uint64_t min, uint64_t max, size_t *out)
-{
-    uint64_t n = 0;
-    const char *p = v;
-    if (*p < '0' || *p > '9') return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (n > (UINT64_MAX - 9) / 10) return -1;
-        n = n * 10 + (uint64_t)(*p - '0');
-    }
-    int shift = 0;
-    if (*p == 'K' || *p == 'k')
-        shift = 10;
-    else if (*p == 'M' || *p == 'm')
-        shift = 20;
-    else if (*p == 'G' || *p == 'g')
-        shift = 30;
-    if (shift) {
-        p++;
-        if (strcmp(p, "iB") == 0) p += 2;
-        if (n > (UINT64_MAX >> shift)) return -1;
-        n <<= shift;
-    }
-    if (*p || n < min || n > max) return -1;
-    *out = (size_t)n;
-    return 0;
-}
-
 static int s_set_size(const char *flag, const char *v, uint64_t min, uint64_t max, size_t *out,
                       char *err, size_t errlen)
 {
-    if (s_parse_size(v, min, max, out) == 0) return 0;
+    uint64_t n;
+    if (tmq_parse_size(v, min, max, &n) == 0) {
+        *out = (size_t)n;
+        return 0;
+    }
     return s_err(err, errlen,
                  "--%s: '%s' is not a size in %llu..%llu bytes (K, M, G: KiB, MiB, GiB)", flag, v,
                  (unsigned long long)min, (unsigned long long)max);

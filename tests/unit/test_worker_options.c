@@ -169,6 +169,38 @@ static void test_plugins(void **state)
     rmdir(dir);
 }
 
+/* Sizes on every command line: parsed with suffixes, and named back in whole units. */
+static void test_sizes(void **state)
+{
+    (void)state;
+    uint64_t n;
+    assert_int_equal(tmq_parse_size("512M", 1, UINT64_MAX, &n), 0);
+    assert_true(n == 512u << 20);
+    assert_int_equal(tmq_parse_size("2GiB", 1, UINT64_MAX, &n), 0);
+    assert_true(n == 2ull << 30);
+    assert_int_equal(tmq_parse_size("4096", 1, UINT64_MAX, &n), 0);
+    assert_true(n == 4096);
+    assert_int_equal(tmq_parse_size("1k", 1, UINT64_MAX, &n), 0);
+    assert_true(n == 1024);
+    assert_int_equal(tmq_parse_size("", 1, 10, &n), -1);
+    assert_int_equal(tmq_parse_size("1.5G", 1, UINT64_MAX, &n), -1);
+    assert_int_equal(tmq_parse_size("-1", 0, 10, &n), -1);
+    assert_int_equal(tmq_parse_size("11", 0, 10, &n), -1);
+    assert_int_equal(tmq_parse_size("1T", 0, UINT64_MAX, &n), -1);
+    assert_int_equal(tmq_parse_size("99999999999G", 0, UINT64_MAX, &n), -1);
+    char buf[32];
+    tmq_format_size(512u << 20, buf, sizeof buf);
+    assert_string_equal(buf, "512 MiB");
+    tmq_format_size(1ull << 30, buf, sizeof buf);
+    assert_string_equal(buf, "1 GiB");
+    tmq_format_size(1536, buf, sizeof buf);
+    assert_string_equal(buf, "1536 bytes");
+    tmq_format_size(3 * 1024 + 0, buf, sizeof buf);
+    assert_string_equal(buf, "3 KiB");
+    tmq_format_size(0, buf, sizeof buf);
+    assert_string_equal(buf, "0 bytes");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_plugins),
+        cmocka_unit_test(test_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
