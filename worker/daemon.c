@@ -33,6 +33,8 @@ typedef struct {
     const tmq_worker_opts_t *opts;
     tmq_uplink_t *link;
     tmq_sup_t *sup;
+    tmq_memcg_t *cg;  /* the executors' memory cgroups, or NULL (RLIMIT_AS) */
+    char limit[96];   /* how --mem-limit is enforced, for the start message ("" when none) */
     tmq_list_t queue; /* received, not yet given to an executor */
     tmq_pace_t pace;
     const char *const *names; /* the functions the executors announced (the supervisor's) */
@@ -329,6 +331,30 @@ static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[S_EXECUTOR_AR
     argv[i] = NULL;
 }
 
+/* Memory limits: the executors' cgroups when one can be made (for --mem-limit, and for jobs
+ * that bring their own limit), else RLIMIT_AS. */
+static void s_memory(s_daemon_t *self, const tmq_worker_opts_t *o)
+{
+    char why[512], size[32];
+    self->cg = tmq_memcg_new((size_t)o->procs, why, sizeof why);
+    tmq_sup_set_memory(self->sup, self->cg, o->mem_limit);
+    tmq_format_size(o->mem_limit, size, sizeof size);
+    if (self->cg) {
+        tmq_debug("executors' memory cgroups: %s/e*", tmq_memcg_path(self->cg));
+        if (o->mem_limit)
+            snprintf(self->limit, sizeof self->limit, ", memory limit %s per executor (cgroup)",
+                     size);
+        return;
+    }
+    tmq_debug("no memory cgroup (%s): memory limits are RLIMIT_AS", why);
+    if (!o->mem_limit) return;
+    snprintf(self->limit, sizeof self->limit, ", memory limit %s per executor (RLIMIT_AS)", size);
+    tmq_warn("--mem-limit: no memory cgroup could be made (%s); using RLIMIT_AS instead: an "
+             "allocation past %s fails, and a job that fails for it is not reported as out of "
+             "memory",
+             why, size);
+}
+
 /* Serves the executors until one has said which functions it serves. Returns 0, or the exit
  * status when none will: the executors said they cannot (2), or the program cannot run or
  * said nothing within S_HELLO_WAIT_MS (1), or we were interrupted (0, run is false). */
@@ -400,6 +426,7 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
     }
     self->sup =
         tmq_sup_new((size_t)o->procs, path, argv, &self->queue, &self->pace, s_on_result, self);
+    s_memory(self, o);
     self->items = tmq_xcalloc((size_t)o->procs + 1, sizeof *self->items);
     if (tmq_sup_start(self->sup) != 0) {
         tmq_error("could not start any executor process");
@@ -414,11 +441,11 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
         *run = false;
         return TMQ_EXIT_USAGE;
     }
-    tmq_info(
-        "worker '%s' (pid %d, taskmq %s): %d executor%s (%s) serving %zu functions, broker %s%s%s",
-        o->name, (int)getpid(), TMQ_VERSION, o->procs, o->procs == 1 ? "" : "s", program,
-        self->nnames, o->broker, o->test_functions ? ", test functions on" : "",
-        o->allow_exec ? ", exec allowed" : "");
+    tmq_info("worker '%s' (pid %d, taskmq %s): %d executor%s (%s) serving %zu functions, broker "
+             "%s%s%s%s",
+             o->name, (int)getpid(), TMQ_VERSION, o->procs, o->procs == 1 ? "" : "s", program,
+             self->nnames, o->broker, o->test_functions ? ", test functions on" : "",
+             o->allow_exec ? ", exec allowed" : "", self->limit);
     return TMQ_EXIT_OK;
 }
 
@@ -443,6 +470,7 @@ int tmq_daemon_run(const tmq_worker_opts_t *o)
         }
     }
     tmq_sup_destroy(&self.sup);
+    tmq_memcg_destroy(&self.cg); /* after the executors are reaped */
     tmq_uplink_destroy(&self.link);
     tmq_wjob_clear(&self.queue);
     tmq_batch_destroy(&self.done);

@@ -118,7 +118,7 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
 #define IS(flag) (klen == strlen(flag) && strncmp(arg, flag, klen) == 0)
         bool takes_value = IS("--broker") || IS("--procs") || IS("--name") ||
                            IS("--executor-cmd") || IS("--plugin") || IS("--max-result") ||
-                           IS("--max-exec-output");
+                           IS("--max-exec-output") || IS("--mem-limit");
         if (!takes_value && eq)
             return s_err(err, errlen, "option '%.*s' takes no value", (int)klen, arg);
         const char *v = NULL;
@@ -158,6 +158,12 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
                            err, errlen) != 0)
                 return -1;
             exec_output_given = true;
+        } else if (IS("--mem-limit")) {
+            size_t n = 0;
+            if (s_set_size("mem-limit", v, TMQ_WORKER_MIN_MEM_LIMIT, TMQ_WORKER_MAX_MEM_LIMIT, &n,
+                           err, errlen) != 0)
+                return -1;
+            o->mem_limit = n;
         } else if (IS("-v") || IS("--verbose")) {
             o->verbose++;
         } else if (IS("-h") || IS("--help")) {
@@ -189,7 +195,8 @@ void tmq_worker_usage(FILE *out)
     fprintf(out,
             "Usage: taskmq-worker [--broker EP] [--procs N] [--name NAME] [--test-functions]\n"
             "                     [--plugin FILE.so]... [--allow-exec [--max-exec-output BYTES]]\n"
-            "                     [--max-result BYTES] [--executor-cmd 'PROGRAM ARGS']\n"
+            "                     [--max-result BYTES] [--mem-limit BYTES]\n"
+            "                     [--executor-cmd 'PROGRAM ARGS']\n"
             "                     [-v] [--help] [--version]\n"
             "\n"
             "Serves jobs from a taskmq broker in N executor processes.\n"
@@ -212,6 +219,10 @@ void tmq_worker_usage(FILE *out)
             "  --max-result BYTES a job whose result is larger fails 'result too large: N\n"
             "                     bytes (limit BYTES)' (default 16M, at most 65535K); the\n"
             "                     broker's --max-payload (default 1M) limits results too\n"
+            "  --mem-limit BYTES  the memory each executor (with what it runs) may use, e.g.\n"
+            "                     512M (default: none); a job past it fails 'out of memory\n"
+            "                     (limit 512 MiB)', not retried, and its executor is replaced.\n"
+            "                     A job's own --mem-limit (taskmq) applies when smaller\n"
             "  --executor-cmd CMD run CMD as the executors instead of the built-in one: any\n"
             "                     program that speaks the executor protocol on fds 3 and 4\n"
             "                     (docs/EXECUTOR.md) and says which functions it serves;\n"

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define TMQ_WORKER_DEFAULT_BROKER "tcp://127.0.0.1:5556"
@@ -20,6 +21,8 @@
 #define TMQ_WORKER_MAX_RESULT_LIMIT ((64u << 20) - 1024)
 #define TMQ_WORKER_DEFAULT_EXEC_OUTPUT (1u << 20) /* --max-exec-output */
 #define TMQ_WORKER_MAX_EXEC_OUTPUT (64u << 20)
+#define TMQ_WORKER_MIN_MEM_LIMIT (1u << 20)    /* --mem-limit */
+#define TMQ_WORKER_MAX_MEM_LIMIT (1ull << 40)
 
 typedef struct {
     const char *broker; /* borrowed from argv or the default */
@@ -29,6 +32,7 @@ typedef struct {
     bool allow_exec;          /* serve `exec` (built-in executor only) */
     size_t max_result;        /* a job whose result is larger fails (the executor checks) */
     size_t max_exec_output;   /* each of an exec job's stdout and stderr, at most */
+    uint64_t mem_limit;       /* bytes per executor (with what it runs); 0 = none */
     const char *executor_cmd; /* --executor-cmd 'PROGRAM ARGS': executors are that program */
     const char *plugins[TMQ_WORKER_MAX_PLUGINS]; /* --plugin FILE.so, in order (borrowed) */
     size_t nplugins;

@@ -12,6 +12,7 @@
 #include "supervisor.h"
 
 #include "frame.h"
+#include "memlimit.h"
 #include "log.h"
 #include "platform.h"
 #include "xalloc.h"
@@ -35,7 +36,9 @@
 #define S_EXIT_WAIT_US 200000LL   /* how long an executor that closed its end may take to exit */
 #define S_STOP_GRACE_US 1000000LL /* SIGTERM to SIGKILL at shutdown */
 
-typedef enum { S_CRASH, S_TIMEOUT, S_CANCEL } s_cause_t;
+/* Why an executor goes: it died, its job ran past its time limit, its job was cancelled, its
+ * job ran out of memory, or it must be replaced to change its memory limit (idle). */
+typedef enum { S_CRASH, S_TIMEOUT, S_CANCEL, S_OOM, S_RECYCLE } s_cause_t;
 
 typedef struct {
     pid_t pid;       /* 0 when the slot is empty */
@@ -54,6 +57,9 @@ typedef struct {
     bool revocable;     /* it answers REVOKE, so it may be handed jobs ahead of time */
     int64_t restart_us; /* when an empty slot is due to start again */
     int64_t backoff_us;
+    uint64_t limit;    /* the memory limit in force on it, bytes; 0 = none */
+    bool in_cg;        /* it is in its slot's cgroup (else limits are RLIMIT_AS) */
+    uint64_t oom_seen; /* its slot's oom_kill counter when we last looked */
 } s_exec_t;
 
 struct tmq_sup_t {
@@ -77,6 +83,8 @@ struct tmq_sup_t {
     uint64_t unready_deaths; /* executors that ended before their HELLO */
     char last_death[96];     /* how the latest of them ended ("exit 127") */
     tmq_rate_t rate;
+    tmq_memcg_t *cg;    /* the slots' memory cgroups (borrowed), or NULL */
+    uint64_t mem_limit; /* --mem-limit, bytes; 0 = none */
 };
 
 static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped, const char *why,
@@ -237,6 +245,65 @@ static void s_back_off(s_exec_t *e, int64_t now)
     e->restart_us = now + e->backoff_us;
 }
 
+/* Puts a new executor under the worker's memory limit: into its slot's cgroup (limit set
+ * first, while the slot is empty), or RLIMIT_AS. Before its HELLO no job can run. */
+static void s_limit_start(tmq_sup_t *self, s_exec_t *e)
+{
+    size_t slot = (size_t)(e - self->ex);
+    e->in_cg = false;
+    e->limit = 0;
+    if (self->cg) {
+        e->oom_seen = tmq_memcg_oom_kills(self->cg, slot);
+        if (tmq_memcg_set_limit(self->cg, slot, self->mem_limit) == 0 &&
+            tmq_memcg_attach(self->cg, slot, e->pid) == 0) {
+            e->in_cg = true;
+            e->limit = self->mem_limit;
+            return;
+        }
+        tmq_log_limited(TMQ_LOG_WARN, &self->rate, 5,
+                        "executor %d: cannot use its memory cgroup in %s (%s): RLIMIT_AS instead",
+                        (int)e->pid, tmq_memcg_path(self->cg), strerror(errno));
+    }
+    if (self->mem_limit && tmq_memlimit_rlimit(e->pid, self->mem_limit) != 0)
+        tmq_log_limited(TMQ_LOG_WARN, &self->rate, 5, "executor %d: cannot limit its memory: %s",
+                        (int)e->pid, strerror(errno));
+    else
+        e->limit = self->mem_limit;
+}
+
+/* Puts limit (0: none) on e, which runs nothing. Returns 0 or -1. */
+static int s_set_limit(tmq_sup_t *self, s_exec_t *e, uint64_t limit)
+{
+    int rc = e->in_cg ? tmq_memcg_set_limit(self->cg, (size_t)(e - self->ex), limit)
+                      : tmq_memlimit_rlimit(e->pid, limit);
+    if (rc == 0) e->limit = limit;
+    return rc;
+}
+
+/* The limit job runs under here: its own when smaller than the worker's. */
+static uint64_t s_job_limit(const tmq_sup_t *self, const tmq_wjob_t *job)
+{
+    uint64_t w = self->mem_limit, j = job->mem_limit;
+    return j && (!w || j < w) ? j : w;
+}
+
+/* True when the kernel has killed a process of e's cgroup for memory since we last looked
+ * (then the text for it is in why). */
+static bool s_out_of_memory(tmq_sup_t *self, s_exec_t *e, char *why, size_t len)
+{
+    if (!e->in_cg) return false;
+    uint64_t k = tmq_memcg_oom_kills(self->cg, (size_t)(e - self->ex));
+    if (k == e->oom_seen) return false;
+    e->oom_seen = k;
+    char size[32];
+    tmq_format_size(e->limit, size, sizeof size);
+    if (e->limit)
+        snprintf(why, len, "out of memory (limit %s)", size);
+    else
+        snprintf(why, len, "out of memory");
+    return true;
+}
+
 /* Starts the slot's executor; on failure schedules a retry with backoff. */
 static int s_spawn(tmq_sup_t *self, s_exec_t *e, int64_t now)
 {
@@ -266,6 +333,7 @@ static int s_spawn(tmq_sup_t *self, s_exec_t *e, int64_t now)
     e->pid = pid;
     e->fd = sv[0];
     e->ctl = cv[0];
+    s_limit_start(self, e);
     e->spawned_us = now;
     e->results = 0;
     e->load_ms = 0;
@@ -310,6 +378,11 @@ static int s_on_result(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t n,
     if (tmq_frame_result_decode(p, n, &r) != 0 || !job || r.tag != job->tag ||
         r.status > TMQ_ST_ERROR) {
         s_retire(self, e, S_CRASH, false, "executor died: protocol error", now);
+        return -1;
+    }
+    char why[96];
+    if (e->limit && s_out_of_memory(self, e, why, sizeof why)) { /* what it ran was killed */
+        s_retire(self, e, S_OOM, false, why, now);
         return -1;
     }
     tmq_list_remove(&e->jobs, &job->link);
@@ -485,8 +558,12 @@ static void s_on_exit(tmq_sup_t *self, s_exec_t *e, int64_t now)
         snprintf(how, sizeof how, "lost");
     else
         tmq_describe_status(st, how, sizeof how);
-    snprintf(why, sizeof why, "executor died: %s", how);
     e->exec_failed = r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 127;
+    if (s_out_of_memory(self, e, why, sizeof why)) {
+        s_retire(self, e, S_OOM, r > 0, why, now);
+        return;
+    }
+    snprintf(why, sizeof why, "executor died: %s", how);
     s_retire(self, e, S_CRASH, r > 0, why, now);
 }
 
@@ -546,6 +623,10 @@ static void s_report_head(tmq_sup_t *self, tmq_wjob_t *run, s_cause_t cause, con
         tmq_debug("job %llu: %s", (unsigned long long)run->jid, text);
         tmq_pace_record(self->pace, run->fn, ms);
         s_report(self, run, TMQ_ST_TIMEOUT, text, strlen(text), pid, ms);
+    } else if (cause == S_OOM) {
+        tmq_log_limited(TMQ_LOG_WARN, &self->rate, 5, "job %llu ran %s on executor %d; replacing it",
+                        (unsigned long long)run->jid, why, (int)pid);
+        s_report(self, run, TMQ_ST_OOM, why, strlen(why), pid, ms);
     } else {
         tmq_debug("job %llu cancelled while running", (unsigned long long)run->jid);
     }
@@ -562,6 +643,7 @@ static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped,
     } else {
         kill(-e->pid, SIGKILL); /* whatever it started dies with it (the group outlives it) */
     }
+    if (e->in_cg) tmq_memcg_kill(self->cg, (size_t)(e - self->ex)); /* and what left the group */
     self->retired++;
     if (!e->hello) {
         self->unready_deaths++;
@@ -586,15 +668,15 @@ static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped,
 
     /* An executor that dies at once, before any job ran or because exec failed, would die
      * again: restart it with a backoff instead of forking in a tight loop. */
-    bool early = cause == S_CRASH && (!ran || e->exec_failed) && e->results == 0 &&
-                 now - e->spawned_us < S_EARLY_US;
+    bool early = (cause == S_CRASH || cause == S_OOM) && (!ran || e->exec_failed) &&
+                 e->results == 0 && now - e->spawned_us < S_EARLY_US;
     s_slot_clear(e);
     if (early) {
         s_back_off(e, now);
         tmq_error("%s right after starting; restarting it in %lld ms", why,
                   (long long)(e->backoff_us / 1000));
     } else {
-        if (cause == S_CRASH && !ran) tmq_warn("%s while idle", why);
+        if ((cause == S_CRASH || cause == S_OOM) && !ran) tmq_warn("%s while idle", why);
         e->backoff_us = 0;
         s_spawn(self, e, now);
     }
@@ -690,11 +772,13 @@ static bool s_overdue(const s_exec_t *e, int64_t now)
     return run && tmq_pace_overdue((double)(now - run->start_us) / 1000.0, run->est_ms);
 }
 
-/* May e be given one more job (estimated est) now? One that cannot hand jobs back gets them
- * one at a time only. */
-static bool s_admits(const s_exec_t *e, double est, int64_t now)
+/* May e be given one more job (estimated est, to run under memory limit lim) now? One that
+ * cannot hand jobs back gets them one at a time only; one under another limit only when it
+ * runs nothing (the limit is changed between jobs). */
+static bool s_admits(const s_exec_t *e, double est, uint64_t lim, int64_t now)
 {
     if (e->fd < 0 || !e->hello || e->revoking) return false;
+    if (lim != e->limit && !tmq_list_empty(&e->jobs)) return false;
     if (!e->revocable) return tmq_list_empty(&e->jobs);
     if (!tmq_pace_admit(e->jobs.size, e->load_ms, est)) return false;
     return tmq_list_empty(&e->jobs) || !s_overdue(e, now);
@@ -710,7 +794,15 @@ static void s_assign(tmq_sup_t *self, int64_t now)
         for (size_t i = 0; i < self->n && !tmq_list_empty(self->queue); i++) {
             s_exec_t *e = &self->ex[i];
             tmq_wjob_t *job = tmq_wjob_first(self->queue);
-            if (!s_admits(e, tmq_pace_estimate(self->pace, job->fn), now)) continue;
+            uint64_t lim = s_job_limit(self, job);
+            if (!s_admits(e, tmq_pace_estimate(self->pace, job->fn), lim, now)) continue;
+            if (lim != e->limit && s_set_limit(self, e, lim) != 0) {
+                /* it holds more than lim already: a fresh one takes the job */
+                tmq_debug("executor %d: cannot change its memory limit (%s); replacing it",
+                          (int)e->pid, strerror(errno));
+                s_retire(self, e, S_RECYCLE, false, "memory limit", now);
+                continue;
+            }
             tmq_list_remove(self->queue, &job->link);
             s_hand(self, e, job, now);
             progress = true;
@@ -740,6 +832,12 @@ static void s_steal(tmq_sup_t *self, int64_t now)
             s_revoke(e, e->jobs.size - 1);
         }
     }
+}
+
+void tmq_sup_set_memory(tmq_sup_t *self, tmq_memcg_t *cg, uint64_t limit)
+{
+    self->cg = cg;
+    self->mem_limit = limit;
 }
 
 void tmq_sup_dispatch(tmq_sup_t *self)

@@ -17,6 +17,7 @@
 #ifndef TMQ_SUPERVISOR_H
 #define TMQ_SUPERVISOR_H
 
+#include "memlimit.h"
 #include "pace.h"
 #include "wjob.h"
 
@@ -40,6 +41,13 @@ tmq_sup_t *tmq_sup_new(size_t procs, const char *path, char *const argv[], tmq_l
 /* Stops every executor (SIGTERM, up to ~1 s grace, then SIGKILL), reaps them, frees every job
  * they held without reporting it, and nulls *self_p. Safe on NULL. */
 void tmq_sup_destroy(tmq_sup_t **self_p);
+
+/* Memory limits (before tmq_sup_start): every executor runs under limit bytes (0: none), or
+ * under a job's own smaller limit while it runs that job; cg (borrowed, may be NULL) holds the
+ * slots' cgroups (memlimit.h), else limits are RLIMIT_AS. A job during which the kernel killed
+ * a process of its executor's cgroup for memory is reported TMQ_ST_OOM ("out of memory (limit
+ * 512 MiB)") and the executor is replaced. */
+void tmq_sup_set_memory(tmq_sup_t *self, tmq_memcg_t *cg, uint64_t limit);
 
 /* Starts every executor. Returns 0, or -1 when none could be started. */
 int tmq_sup_start(tmq_sup_t *self);

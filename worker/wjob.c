@@ -18,6 +18,7 @@ tmq_wjob_t *tmq_wjob_new(const tmq_job_item_t *it, uint64_t tag, int fn)
     job->fn = fn;
     job->cancelled = false;
     job->est_ms = -1;
+    job->mem_limit = it->mem_limit;
     job->start_us = 0;
     job->frame_len = tmq_frame_job_write(job->frame, tag, it->fn, it->fn_len, it->arg, it->arg_len);
     return job;

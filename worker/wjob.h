@@ -26,6 +26,7 @@ typedef struct tmq_wjob_t {
     bool cancelled;      /* cancelled while waiting inside an executor: drop its result */
     double est_ms;       /* run-time estimate charged to its executor, < 0 unknown */
     int64_t start_us;    /* when it began running (became its executor's head) */
+    uint64_t mem_limit;  /* the job's own memory limit in bytes (JOBS options); 0 = none */
     size_t frame_len;
     uint8_t frame[]; /* the executor frame */
 } tmq_wjob_t;

@@ -1,0 +1,67 @@
+# Memory limits through a real broker and worker: a worker's --mem-limit per executor. A
+# plugin job (tp_alloc) and an exec job (a command) that allocate past it fail "out of memory
+# (limit 256 MiB)", are not retried, their executor is replaced, and the next job runs; jobs
+# under the limit are untouched; the worker's cgroups are gone when it stops. The limit is a
+# memory cgroup per executor: where this machine gives the worker none, the test is skipped
+# (exit 77), saying so.
+. "$(dirname "$0")/lib.sh"
+
+TP="$TASKMQ_BUILD/tests/plugins/tp_alloc.so"
+[ -f "$TP" ] || fail "the test plugin $TP was not built"
+PY=/usr/bin/python3
+
+start_broker
+start_worker lim --procs 1 --mem-limit 256M --allow-exec --plugin "$TP"
+LIM=$WORKER_PID
+wait_workers 1
+if ! grep -q "memory limit 256 MiB per executor (cgroup)" "$T/worker-lim.log"; then
+    grep -q "RLIMIT_AS" "$T/worker-lim.log" || fail "no word on the limit: $(cat "$T/worker-lim.log")"
+    echo "SKIP: no memory cgroup here: $(grep -o 'no memory cgroup[^;]*' "$T/worker-lim.log")"
+    exit 77
+fi
+CG=$(find /sys/fs/cgroup -maxdepth 6 -type d -name "taskmq-worker.$LIM" 2>/dev/null | head -1)
+[ -n "$CG" ] && [ -d "$CG/e0" ] || fail "no cgroup taskmq-worker.$LIM/e0 under /sys/fs/cgroup"
+assert_eq "$(cat "$CG/e0/memory.limit_in_bytes" 2>/dev/null || cat "$CG/e0/memory.max")" \
+    "268435456" "the executor's cgroup limit"
+executor() { tmq submit exec '["sh","-c","echo $PPID"]' | jq -r .stdout; }
+E1=$(executor)
+grep -qx "$E1" "$CG/e0/cgroup.procs" || fail "executor $E1 is not in $CG/e0: $(cat "$CG/e0/cgroup.procs")"
+
+# ---- a plugin job under the limit, then past it ----
+assert_eq "$(tmq submit alloc 64)" "64" "64 MiB under a 256 MiB limit"
+tmq submit alloc 1024 >"$T/oom.out" 2>"$T/oom.err"
+assert_eq "$?" "1" "a plugin job past the limit fails"
+assert_eq "$(cat "$T/oom.err")" "job failed: out of memory (limit 256 MiB)" "its message"
+[ -s "$T/oom.out" ] && fail "printed a result: $(cat "$T/oom.out")"
+assert_eq "$(tmq submit alloc 64)" "64" "the next job runs"
+E2=$(executor)
+[ "$E2" != "$E1" ] || fail "the executor that ran out ($E1) was not replaced"
+grep -qx "$E2" "$CG/e0/cgroup.procs" || fail "its replacement $E2 is not in the cgroup"
+pass "plugin: out of memory (limit 256 MiB), executor $E1 replaced by $E2, the next job runs"
+
+# ---- an exec job: the command is what runs out; beside jobs that do not ----
+tmq map --json exec "[\"$PY\",\"-c\",\"b = b'x' * (1 << 30)\"]" '["echo","fine"]' >"$T/map.out"
+assert_eq "$?" "1" "map with one job out of memory"
+assert_eq "$(jq -c 'select(.index == 0) | [.ok, .error]' "$T/map.out")" \
+    '[false,"out of memory (limit 256 MiB)"]' "the command past the limit"
+assert_eq "$(jq -c 'select(.index == 1) | .result.stdout' "$T/map.out")" '"fine\n"' "the other job"
+E3=$(executor)
+[ "$E3" != "$E2" ] || fail "the executor whose command ran out ($E2) was not replaced"
+assert_eq "$(tmq submit exec "[\"$PY\",\"-c\",\"b = b'x' * (100 << 20); print(len(b))\"]" | jq -r .stdout)" \
+    "104857600" "a command under the limit"
+pass "exec: out of memory (limit 256 MiB), executor replaced, the jobs beside it ran"
+
+# ---- not retried: one OOM each, counted failed; the worker serves on ----
+assert_eq "$(grep -c 'ran out of memory (limit 256 MiB)' "$T/worker-lim.log")" "2" \
+    "each job ran out once (not retried)"
+assert_eq "$(tmq status --json | jq -c '.workers[0] | [.failed, .procs]')" "[2,1]" "worker status"
+pass "not retried; the worker serves on"
+
+# ---- a clean stop removes the cgroups ----
+kill -TERM "$E3" 2>/dev/null # an executor killed from outside is a crash, replaced: still served
+assert_eq "$(tmq submit alloc 1)" "1" "served after its executor was killed"
+kill -TERM "$LIM"
+wait "$LIM"
+assert_eq "$?" "0" "the worker's clean stop"
+[ -d "$CG" ] && fail "$CG left behind after the worker stopped"
+pass "the worker's cgroups are removed when it stops"

@@ -1,0 +1,348 @@
+/* worker/memlimit.c — executors' memory cgroups (v1 and v2) and the RLIMIT_AS fallback. */
+#include "memlimit.h"
+
+#include "xalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_PREFIX "taskmq-worker."
+#define S_FILE_MAX 65536 /* /proc/self/mountinfo and cgroup.procs read at most this much */
+
+struct tmq_memcg_t {
+    int version; /* 1 or 2 */
+    char *dir;   /* DIR/taskmq-worker.PID */
+    size_t nslots;
+    int *oom_fd; /* per slot: memory.oom_control (v1) or memory.events (v2), for pread */
+};
+
+/* ---- locating the memory cgroup ---- */
+
+/* True when the comma-separated list [s, s+n) holds word. */
+static bool s_has_word(const char *s, size_t n, const char *word)
+{
+    size_t w = strlen(word);
+    const char *end = s + n;
+    while (s < end) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        size_t len = comma ? (size_t)(comma - s) : (size_t)(end - s);
+        if (len == w && memcmp(s, word, w) == 0) return true;
+        s += len + 1;
+    }
+    return false;
+}
+
+/* The next line of *p (without its newline) into [*line, *line + *n); false at the end. */
+static bool s_line(const char **p, const char **line, size_t *n)
+{
+    if (!**p) return false;
+    const char *nl = strchr(*p, '\n');
+    *line = *p;
+    *n = nl ? (size_t)(nl - *p) : strlen(*p);
+    *p = nl ? nl + 1 : *p + *n;
+    return true;
+}
+
+/* Field i (0-based, space-separated) of a line. */
+static bool s_field(const char *line, size_t n, int i, const char **f, size_t *fn)
+{
+    const char *p = line, *end = line + n;
+    for (int k = 0;; k++) {
+        while (p < end && *p == ' ')
+            p++;
+        if (p >= end) return false;
+        const char *sp = memchr(p, ' ', (size_t)(end - p));
+        size_t len = sp ? (size_t)(sp - p) : (size_t)(end - p);
+        if (k == i) {
+            *f = p;
+            *fn = len;
+            return true;
+        }
+        p += len;
+    }
+}
+
+int tmq_memcg_locate(const char *proc_cgroup, const char *mountinfo, char *dir, size_t len)
+{
+    /* "4:memory:/a/b" (v1) or "0::/a/b" (v2); v1's memory controller wins when both are there */
+    const char *p = proc_cgroup, *line, *path = NULL;
+    size_t n, path_len = 0;
+    int version = 0;
+    while (s_line(&p, &line, &n)) {
+        const char *c1 = memchr(line, ':', n);
+        const char *c2 = c1 ? memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - line)) : NULL;
+        if (!c2) continue;
+        const char *ctl = c1 + 1;
+        size_t ctl_len = (size_t)(c2 - ctl);
+        bool v1 = s_has_word(ctl, ctl_len, "memory");
+        bool v2 = ctl_len == 0 && c1 - line == 1 && line[0] == '0';
+        if (!v1 && !(v2 && version == 0)) continue;
+        version = v1 ? 1 : 2;
+        path = c2 + 1;
+        path_len = n - (size_t)(path - line);
+        if (v1) break;
+    }
+    if (!version || path_len == 0 || path[0] != '/') return 0;
+
+    /* "36 35 0:30 ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SOURCE SUPEROPTS" */
+    p = mountinfo;
+    while (s_line(&p, &line, &n)) {
+        const char *dash = strstr(line, " - ");
+        if (!dash || dash >= line + n) continue;
+        const char *fs, *super, *root, *mnt;
+        size_t fs_len, super_len, root_len, mnt_len;
+        size_t rest = n - (size_t)(dash + 3 - line);
+        if (!s_field(dash + 3, rest, 0, &fs, &fs_len) ||
+            !s_field(line, n, 3, &root, &root_len) || !s_field(line, n, 4, &mnt, &mnt_len))
+            continue;
+        if (version == 1) {
+            if (fs_len != 6 || memcmp(fs, "cgroup", 6) != 0) continue;
+            if (!s_field(dash + 3, rest, 2, &super, &super_len) ||
+                !s_has_word(super, super_len, "memory"))
+                continue;
+        } else if (fs_len != 7 || memcmp(fs, "cgroup2", 7) != 0) {
+            continue;
+        }
+        /* the mount shows ROOT of the hierarchy: our path lies under it */
+        const char *sub = path;
+        size_t sub_len = path_len;
+        if (!(root_len == 1 && root[0] == '/')) {
+            if (path_len < root_len || memcmp(path, root, root_len) != 0 ||
+                (path_len > root_len && path[root_len] != '/'))
+                continue;
+            sub += root_len;
+            sub_len -= root_len;
+        }
+        if (sub_len == 1) sub_len = 0; /* "/" */
+        int w = snprintf(dir, len, "%.*s%.*s", (int)mnt_len, mnt, (int)sub_len, sub);
+        return w > 0 && (size_t)w < len ? version : 0;
+    }
+    return 0;
+}
+
+/* ---- files ---- */
+
+/* Reads up to S_FILE_MAX - 1 bytes of path, NUL-terminated; NULL on failure. */
+static char *s_slurp(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    char *buf = tmq_xmalloc(S_FILE_MAX);
+    size_t got = 0;
+    ssize_t r;
+    while (got < S_FILE_MAX - 1 && (r = read(fd, buf + got, S_FILE_MAX - 1 - got)) != 0) {
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    return buf;
+}
+
+static int s_write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t w = write(fd, text, strlen(text));
+    int err = errno;
+    close(fd);
+    errno = err;
+    return w == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static void s_slot_path(const tmq_memcg_t *self, size_t slot, const char *file, char *out,
+                        size_t len)
+{
+    snprintf(out, len, "%s/e%zu%s%s", self->dir, slot, file ? "/" : "", file ? file : "");
+}
+
+/* Removes DIR's slot directories e* and DIR itself (each only when empty). */
+static void s_remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char path[4096];
+        while ((e = readdir(d)))
+            if (e->d_name[0] == 'e' && e->d_type == DT_DIR) {
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+                rmdir(path);
+            }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* Removes what daemons that are gone (killed before they could clean up) left in parent. */
+static void s_sweep(const char *parent)
+{
+    DIR *d = opendir(parent);
+    if (!d) return;
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, S_PREFIX, strlen(S_PREFIX)) != 0) continue;
+        char *end;
+        long pid = strtol(e->d_name + strlen(S_PREFIX), &end, 10);
+        if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH)) continue;
+        snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
+        s_remove_tree(path);
+    }
+    closedir(d);
+}
+
+/* "cannot WHAT PATH: ERRNO" into why; frees self. */
+static tmq_memcg_t *s_fail(tmq_memcg_t *self, char *why, size_t why_len, const char *what,
+                           const char *path)
+{
+    int err = errno;
+    snprintf(why, why_len, "cannot %s %s: %s", what, path, strerror(err));
+    tmq_memcg_destroy(&self);
+    return NULL;
+}
+
+tmq_memcg_t *tmq_memcg_new(size_t nslots, char *why, size_t why_len)
+{
+    char *cg = s_slurp("/proc/self/cgroup"), *mi = s_slurp("/proc/self/mountinfo");
+    char parent[2048];
+    int version = cg && mi ? tmq_memcg_locate(cg, mi, parent, sizeof parent) : 0;
+    free(cg);
+    free(mi);
+    if (!version) {
+        snprintf(why, why_len, "no memory cgroup is mounted for this process");
+        return NULL;
+    }
+    char path[4096];
+    if (version == 2) { /* children get memory.max only where the controller is enabled */
+        snprintf(path, sizeof path, "%s/cgroup.subtree_control", parent);
+        char *ctl = s_slurp(path);
+        bool on = ctl && strstr(ctl, "memory");
+        free(ctl);
+        if (!on) {
+            snprintf(why, why_len,
+                     "cgroup v2: the memory controller is not enabled below %s "
+                     "(cgroup.subtree_control)",
+                     parent);
+            return NULL;
+        }
+    }
+    s_sweep(parent);
+    tmq_memcg_t *self = tmq_xcalloc(1, sizeof *self);
+    self->version = version;
+    snprintf(path, sizeof path, "%s/" S_PREFIX "%d", parent, (int)getpid());
+    self->dir = tmq_xstrdup(path);
+    self->oom_fd = tmq_xcalloc(nslots ? nslots : 1, sizeof *self->oom_fd);
+    if (mkdir(self->dir, 0755) != 0 && errno != EEXIST)
+        return s_fail(self, why, why_len, "make the cgroup", self->dir);
+    if (version == 2) {
+        snprintf(path, sizeof path, "%s/cgroup.subtree_control", self->dir);
+        if (s_write_file(path, "+memory") != 0)
+            return s_fail(self, why, why_len, "enable the memory controller in", self->dir);
+    }
+    for (size_t i = 0; i < nslots; i++) {
+        self->nslots = i + 1;
+        self->oom_fd[i] = -1;
+        s_slot_path(self, i, NULL, path, sizeof path);
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return s_fail(self, why, why_len, "make the cgroup", path);
+        s_slot_path(self, i, version == 1 ? "memory.oom_control" : "memory.events", path,
+                    sizeof path);
+        if ((self->oom_fd[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return s_fail(self, why, why_len, "read", path);
+        if (tmq_memcg_set_limit(self, i, 0) != 0) {
+            s_slot_path(self, i, NULL, path, sizeof path);
+            return s_fail(self, why, why_len, "set a memory limit in", path);
+        }
+    }
+    return self;
+}
+
+void tmq_memcg_destroy(tmq_memcg_t **self_p)
+{
+    tmq_memcg_t *self = *self_p;
+    if (!self) return;
+    for (size_t i = 0; i < self->nslots; i++) {
+        if (tmq_memcg_kill(self, i)) usleep(20000); /* let the killed leave the cgroup */
+        if (self->oom_fd[i] >= 0) close(self->oom_fd[i]);
+    }
+    s_remove_tree(self->dir);
+    free(self->oom_fd);
+    free(self->dir);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *tmq_memcg_path(const tmq_memcg_t *self)
+{
+    return self->dir;
+}
+
+int tmq_memcg_set_limit(tmq_memcg_t *self, size_t slot, uint64_t bytes)
+{
+    char path[4096], value[32];
+    if (bytes)
+        snprintf(value, sizeof value, "%" PRIu64, bytes);
+    else
+        snprintf(value, sizeof value, "%s", self->version == 1 ? "-1" : "max");
+    s_slot_path(self, slot, self->version == 1 ? "memory.limit_in_bytes" : "memory.max", path,
+                sizeof path);
+    return s_write_file(path, value);
+}
+
+int tmq_memcg_attach(tmq_memcg_t *self, size_t slot, pid_t pid)
+{
+    char path[4096], value[24];
+    s_slot_path(self, slot, "cgroup.procs", path, sizeof path);
+    snprintf(value, sizeof value, "%d", (int)pid);
+    return s_write_file(path, value);
+}
+
+uint64_t tmq_memcg_oom_kills(tmq_memcg_t *self, size_t slot)
+{
+    char buf[512];
+    ssize_t n = pread(self->oom_fd[slot], buf, sizeof buf - 1, 0);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    /* "oom_kill N" is a line of both files */
+    for (const char *p = buf; (p = strstr(p, "oom_kill ")); p++)
+        if (p == buf || p[-1] == '\n') return strtoull(p + 9, NULL, 10);
+    return 0;
+}
+
+size_t tmq_memcg_kill(tmq_memcg_t *self, size_t slot)
+{
+    char path[4096];
+    s_slot_path(self, slot, "cgroup.procs", path, sizeof path);
+    char *procs = s_slurp(path);
+    size_t n = 0;
+    for (char *p = procs, *end; p && *p; p = end) {
+        long pid = strtol(p, &end, 10);
+        if (end == p) break;
+        if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0) n++;
+    }
+    free(procs);
+    return n;
+}
+
+int tmq_memlimit_rlimit(pid_t pid, uint64_t bytes)
+{
+    struct rlimit cur;
+    if (prlimit(pid, RLIMIT_AS, NULL, &cur) != 0) return -1;
+    struct rlimit want = cur;
+    want.rlim_cur = bytes && (cur.rlim_max == RLIM_INFINITY || bytes < cur.rlim_max)
+                        ? (rlim_t)bytes
+                        : cur.rlim_max;
+    return prlimit(pid, RLIMIT_AS, &want, NULL);
+}
