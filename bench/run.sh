@@ -22,13 +22,14 @@ stop_all() {
 }
 trap 'stop_all; rm -rf "$d"' EXIT
 
-cluster() { # cluster PROCS: a fresh broker + one worker daemon with PROCS executors
+cluster() { # cluster PROCS [worker flags]: a fresh broker + one worker daemon with PROCS executors
+    local procs=$1; shift
     stop_all
     "$BIN/taskmq-broker" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' 2>"$d/b.log" &
     pids+=($!)
     tmq_await_endpoints "$d/b.log" "${pids[0]}" || { cat "$d/b.log"; exit 1; }
     local be=$BACKEND
-    "$BIN/taskmq-worker" --broker "$be" --procs "$1" --name bench 2>"$d/w.log" &
+    "$BIN/taskmq-worker" --broker "$be" --procs "$procs" --name bench "$@" 2>"$d/w.log" &
     pids+=($!)
     export TASKMQ_BROKER=$FRONTEND
     "$BIN/taskmq" submit echo 1 >/dev/null
@@ -53,7 +54,27 @@ cpu2=$("$BENCH" cpu 60 $SIZE)
 wall2=$(awk '{print $5}' <<<"$cpu2"); job_ms=$(awk '{print $9}' <<<"$cpu2")
 cluster 1
 wall1=$("$BENCH" cpu 60 $SIZE | awk '{print $5}')
+
+# Shell commands: `taskmq map --exec` beside GNU parallel and xargs -P, 2 at a time each.
+cmds_per_s() { # cmds_per_s N COMMAND...: N stdin lines through COMMAND, commands per second
+    local n=$1 t0 t1; shift
+    t0=$(date +%s.%N)
+    seq 1 "$n" | "$@" >/dev/null
+    t1=$(date +%s.%N)
+    awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f\n", n/(b-a)}'
+}
+BUSY='i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done'   # ~0.1-0.3 s of one core
+cluster 2 --allow-exec
+x_true=$(repeat cmds_per_s 2000 "$BIN/taskmq" map --exec -- true)
+x_busy=$(repeat cmds_per_s 40 "$BIN/taskmq" map --exec -- sh -c "$BUSY" sh)
 stop_all
+g_true="n/a"; g_busy="n/a"; a_true="n/a"; a_busy="n/a"
+if command -v parallel >/dev/null; then
+    g_true=$(repeat cmds_per_s 2000 parallel -j2 true)
+    g_busy=$(repeat cmds_per_s 40 parallel -j2 sh -c "'$BUSY'" sh)
+fi
+a_true=$(repeat cmds_per_s 2000 xargs -P2 -n1 true)
+a_busy=$(repeat cmds_per_s 40 xargs -P2 -n1 sh -c "$BUSY" sh)
 
 p_rate="n/a"; p_lat="n/a"
 if [ -n "$PY" ]; then
@@ -81,3 +102,11 @@ echo "| no-op jobs/s, \`taskmq map\` tool (200k lines) | $t_rate | $p_rate | $(r
 echo "| one job in flight, p50 round trip µs | $c_lat | $p_lat | $(ratio "$c_lat" "$p_lat" lower) |"
 echo "| 60 × sum(30M) (~${job_ms} ms each): 1 → 2 processes | ${wall1} s → ${wall2} s | | speedup ${speedup}x |"
 echo "| overhead over ideal for ~10 ms jobs, 2 processes | ${overhead}% | | |"
+echo
+echo "Shell commands, 2 at a time: \`taskmq map --exec\` (the same cluster, worker --allow-exec)"
+echo "beside GNU parallel -j2 and xargs -P2 on this machine; commands per second, median of $RUNS."
+echo
+echo "| measure | taskmq map --exec | GNU parallel | xargs -P2 | ratio to parallel |"
+echo "|---|---|---|---|---|"
+echo "| \`true\` × 2000 (per-command overhead) | $x_true | $g_true | $a_true | $(ratio "$x_true" "$g_true") |"
+echo "| sh busy loop × 40 (CPU-bound) | $x_busy | $g_busy | $a_busy | $(ratio "$x_busy" "$g_busy") |"

@@ -4,12 +4,14 @@
 #   scripts/setup.sh test   install what is missing, build, run every test: the plain build,
 #                           then the whole suite again under AddressSanitizer + UBSan
 #   scripts/setup.sh build  install what is missing and build (build/bin/)
+#   scripts/setup.sh bench  install what is missing and the benchmark's peers, run bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-demo}
 
 PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
           libjansson-dev libcmocka-dev jq clang procps python3 python3-msgpack)
+BENCH_PACKAGES=(parallel) # peers bench/run.sh measures taskmq beside
 
 install_missing() {
     local missing=()
@@ -30,6 +32,7 @@ build() { # build DIR [cmake flags...]
     cmake --build "$dir" -j"$(nproc)"
 }
 
+[ "$mode" = bench ] && PACKAGES+=("${BENCH_PACKAGES[@]}")
 install_missing
 case "$mode" in
 build)
@@ -48,8 +51,11 @@ test)
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure --timeout 300)
     ;;
+bench)
+    bench/run.sh
+    ;;
 *)
-    echo "usage: scripts/setup.sh [demo|test|build]" >&2
+    echo "usage: scripts/setup.sh [demo|test|build|bench]" >&2
     exit 2
     ;;
 esac
