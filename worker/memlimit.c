@@ -22,7 +22,6 @@ struct tmq_memcg_t {
     int version; /* 1 or 2 */
     char *dir;   /* DIR/taskmq-worker.PID */
     size_t nslots;
-    int *oom_fd; /* per slot: memory.oom_control (v1) or memory.events (v2), for pread */
 };
 
 /* ---- locating the memory cgroup ---- */
@@ -168,6 +167,12 @@ static void s_slot_path(const tmq_memcg_t *self, size_t slot, const char *file, 
     snprintf(out, len, "%s/e%zu%s%s", self->dir, slot, file ? "/" : "", file ? file : "");
 }
 
+/* The file with the slot's oom_kill counter. */
+static const char *s_oom_file(const tmq_memcg_t *self)
+{
+    return self->version == 1 ? "memory.oom_control" : "memory.events";
+}
+
 /* Removes DIR's slot directories e* and DIR itself (each only when empty). */
 static void s_remove_tree(const char *dir)
 {
@@ -243,7 +248,6 @@ tmq_memcg_t *tmq_memcg_new(size_t nslots, char *why, size_t why_len)
     self->version = version;
     snprintf(path, sizeof path, "%s/" S_PREFIX "%d", parent, (int)getpid());
     self->dir = tmq_xstrdup(path);
-    self->oom_fd = tmq_xcalloc(nslots ? nslots : 1, sizeof *self->oom_fd);
     if (mkdir(self->dir, 0755) != 0 && errno != EEXIST)
         return s_fail(self, why, why_len, "make the cgroup", self->dir);
     if (version == 2) {
@@ -253,14 +257,11 @@ tmq_memcg_t *tmq_memcg_new(size_t nslots, char *why, size_t why_len)
     }
     for (size_t i = 0; i < nslots; i++) {
         self->nslots = i + 1;
-        self->oom_fd[i] = -1;
         s_slot_path(self, i, NULL, path, sizeof path);
         if (mkdir(path, 0755) != 0 && errno != EEXIST)
             return s_fail(self, why, why_len, "make the cgroup", path);
-        s_slot_path(self, i, version == 1 ? "memory.oom_control" : "memory.events", path,
-                    sizeof path);
-        if ((self->oom_fd[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-            return s_fail(self, why, why_len, "read", path);
+        s_slot_path(self, i, s_oom_file(self), path, sizeof path);
+        if (access(path, R_OK) != 0) return s_fail(self, why, why_len, "read", path);
         if (tmq_memcg_set_limit(self, i, 0) != 0) {
             s_slot_path(self, i, NULL, path, sizeof path);
             return s_fail(self, why, why_len, "set a memory limit in", path);
@@ -273,12 +274,9 @@ void tmq_memcg_destroy(tmq_memcg_t **self_p)
 {
     tmq_memcg_t *self = *self_p;
     if (!self) return;
-    for (size_t i = 0; i < self->nslots; i++) {
+    for (size_t i = 0; i < self->nslots; i++)
         if (tmq_memcg_kill(self, i)) usleep(20000); /* let the killed leave the cgroup */
-        if (self->oom_fd[i] >= 0) close(self->oom_fd[i]);
-    }
     s_remove_tree(self->dir);
-    free(self->oom_fd);
     free(self->dir);
     free(self);
     *self_p = NULL;
@@ -311,8 +309,14 @@ int tmq_memcg_attach(tmq_memcg_t *self, size_t slot, pid_t pid)
 
 uint64_t tmq_memcg_oom_kills(tmq_memcg_t *self, size_t slot)
 {
-    char buf[512];
-    ssize_t n = pread(self->oom_fd[slot], buf, sizeof buf - 1, 0);
+    char path[4096], buf[512];
+    s_slot_path(self, slot, s_oom_file(self), path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf - 1)) < 0 && errno == EINTR) {
+    }
+    close(fd);
     if (n <= 0) return 0;
     buf[n] = '\0';
     /* "oom_kill N" is a line of both files */
