@@ -9,6 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Every queued job costs one record: keep it at 112 bytes on LP64 (the 4 bytes of tail padding
+ * are free; mem_limit took the 8 after them, the retry_oom option is a flag bit). */
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(tmq_bjob_t) <= 112, "tmq_bjob_t grew: mind the per-job memory");
+#endif
+
 struct tmq_jobtab_t {
     tmq_idmap_t byid; /* jid -> record, for every record not FREE */
     tmq_bjob_t **chunks;
