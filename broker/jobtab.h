@@ -27,8 +27,8 @@ typedef enum {
 
 #define TMQ_JOB_KEEP_ATTEMPT 0x01 /* the next lease reuses the attempt (handed back unstarted) */
 #define TMQ_JOB_LONG 0x02         /* leased without prefetch: counts as a whole process */
-#define TMQ_JOB_RETRY_OOM 0x04    /* an out-of-memory end is retried like a death (the client's
-                                     retry_oom); without it OOM is final */
+/* The client's retry_oom: an out-of-memory end is retried like a death (else it is final). */
+#define TMQ_JOB_RETRY_OOM 0x04
 
 struct tmq_bclient_t;
 struct tmq_bworker_t;

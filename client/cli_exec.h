@@ -85,7 +85,6 @@ void tmq_cliexec_joblog_line(tmq_buf_t *out, const tmq_cliexec_joblog_t *j);
  * "cannot run ...: No such file or directory" is 127 as in a shell, other "cannot run" 126,
  * a job killed at its time or memory limit (killed: a TIMEOUT or OUT_OF_MEMORY result) is
  * signal 9 (the worker kills with SIGKILL), anything else -1. */
-void tmq_cliexec_failure_codes(const char *text, size_t len, bool killed, int *exitval,
-                               int *signo);
+void tmq_cliexec_failure_codes(const char *text, size_t len, bool killed, int *exitval, int *signo);
 
 #endif

@@ -67,9 +67,9 @@ void tmq_client_set_timeout(tmq_client_t *c, uint32_t timeout_ms);
 void tmq_client_set_retries(tmq_client_t *c, int retries);
 
 /* Default memory limit for later submissions, in bytes: the job's executor is killed and
- * replaced once it uses more, and the job fails TMQ_RESULT_OUT_OF_MEMORY. 0 (the default)
- * sets none: the worker's own --mem-limit, if any, applies. Workers without memory limits
- * ignore it. */
+ * replaced once it uses more, and the job fails TMQ_RESULT_OUT_OF_MEMORY. A worker's own
+ * --mem-limit, when smaller, still applies. 0 (the default) sets none: the worker's own
+ * limit, if any, applies. */
 void tmq_client_set_mem_limit(tmq_client_t *c, uint64_t bytes);
 /* For later submissions: true retries a job that ran out of memory as one whose executor
  * died (on another process, counted against its retries; out of retries it fails

@@ -452,8 +452,7 @@ int main(void)
                                         bh_setup, bh_teardown),
         cmocka_unit_test_setup_teardown(test_ready_adopts_version_counts_and_addr, bh_setup,
                                         bh_teardown),
-        cmocka_unit_test_setup_teardown(test_jobs_carry_mem_limit_when_set, bh_setup,
-                                        bh_teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_carry_mem_limit_when_set, bh_setup, bh_teardown),
         cmocka_unit_test_setup_teardown(test_oom_final_by_default, bh_setup, bh_teardown),
         cmocka_unit_test_setup_teardown(test_oom_retried_with_retry_oom, bh_setup, bh_teardown),
     };

@@ -126,6 +126,15 @@ static bool s_is(const tmq_submit_item_t *it, const char *fn)
     return it->fn_len == strlen(fn) && memcmp(it->fn, fn, it->fn_len) == 0;
 }
 
+/* Queues an out-of-memory end at the job's limit, as a worker reports it. */
+static void s_push_oom(s_fake_t *f, const tmq_submit_item_t *it)
+{
+    char size[32], text[64];
+    tmq_format_size(it->mem_limit, size, sizeof size);
+    int n = snprintf(text, sizeof text, "out of memory (limit %s)", size);
+    s_push(f, it->cid, TMQ_ST_OOM, text, (size_t)n);
+}
+
 /* Queues an accepted job with the outcome its function stands for. */
 static void s_accept(s_fake_t *f, const tmq_submit_item_t *it)
 {
@@ -133,12 +142,8 @@ static void s_accept(s_fake_t *f, const tmq_submit_item_t *it)
         s_push(f, it->cid, TMQ_ST_ERROR, "boom", 4);
     else if (s_is(it, "gone"))
         s_push(f, it->cid, TMQ_ST_REJECTED, "unknown function: gone", 22);
-    else if (s_is(it, "oom")) {
-        char size[32], text[64];
-        tmq_format_size(it->mem_limit, size, sizeof size);
-        int n = snprintf(text, sizeof text, "out of memory (limit %s)", size);
-        s_push(f, it->cid, TMQ_ST_OOM, text, (size_t)n);
-    }
+    else if (s_is(it, "oom"))
+        s_push_oom(f, it);
     else
         s_push(f, it->cid, TMQ_ST_OK, it->arg, it->arg_len);
 }
