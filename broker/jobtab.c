@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Every queued job costs one record: keep it at 112 bytes on LP64 (the 4 bytes of tail padding
- * are free; mem_limit took the 8 after them, the retry_oom option is a flag bit). */
+/* Every queued job costs one record: 112 bytes on LP64. mem_limit's 8 bytes did not fit the
+ * 4 of tail padding, so it grew from 104 (those 4 are still free); retry_oom is a flag bit. */
 #if UINTPTR_MAX == UINT64_MAX
 _Static_assert(sizeof(tmq_bjob_t) <= 112, "tmq_bjob_t grew: mind the per-job memory");
 #endif
