@@ -7,6 +7,8 @@
  * DONE and RETURNED items are fenced by (jid, attempt, holder): a result for another attempt
  * or from a worker that no longer holds the job is counted stale and dropped, so a client
  * sees exactly one result per job. Results go into the client's outbox in the same turn.
+ * An executor death is retried up to the job's retries; out of memory is final unless the
+ * client asked retry_oom, then it is retried as a death is; ERROR and TIMEOUT are final.
  */
 #include "core.h"
 
@@ -67,15 +69,31 @@ static void s_ready(tmq_core_t *self, tmq_bworker_t *w, const void *rid, size_t 
     s_log_ready(w, again);
 }
 
+/* Counts a death (or a retried out-of-memory end) and requeues the job at the front while it
+ * has died at most `retries` times; returns false when it is out of retries. */
+static bool s_retry(tmq_core_t *self, tmq_bjob_t *job)
+{
+    if (job->died < UINT16_MAX) job->died++;
+    if (job->died > job->retries) return false;
+    tmq_core_requeue(self, job, true);
+    return true;
+}
+
+/* Out of memory: final with the worker's text ("out of memory (limit 512 MiB)"), unless the
+ * client asked retry_oom: then retried exactly as a death, and final OOM once out of retries. */
+static void s_oom(tmq_core_t *self, tmq_bjob_t *job, const tmq_done_item_t *d, const char *worker,
+                  size_t worker_len)
+{
+    if ((job->flags & TMQ_JOB_RETRY_OOM) && s_retry(self, job)) return;
+    size_t len = d->data_len < TMQ_CAUSE_MAX ? d->data_len : TMQ_CAUSE_MAX; /* as a death's */
+    tmq_core_finish(self, job, TMQ_ST_OOM, d->data, len, worker, worker_len, d->ms);
+}
+
 /* A death: retried while the job has died at most `retries` times, else failed. */
 static void s_died(tmq_core_t *self, tmq_bjob_t *job, const tmq_done_item_t *d, const char *worker,
                    size_t worker_len)
 {
-    if (job->died < UINT16_MAX) job->died++;
-    if (job->died <= job->retries) {
-        tmq_core_requeue(self, job, true);
-        return;
-    }
+    if (s_retry(self, job)) return;
     char text[TMQ_CAUSE_MAX + TMQ_BWORKER_NAME + 64];
     int cause_len = d->data_len < TMQ_CAUSE_MAX ? (int)d->data_len : TMQ_CAUSE_MAX;
     int n;
@@ -128,6 +146,10 @@ static void s_done_item(tmq_core_t *self, tmq_bworker_t *w, const tmq_done_item_
     size_t worker_len = prefix + s_utoa(worker + prefix, d->pid);
     if (d->status == TMQ_ST_DIED) {
         s_died(self, job, d, worker, worker_len);
+        return;
+    }
+    if (d->status == TMQ_ST_OOM) { /* like a death, its run time says nothing of the function */
+        s_oom(self, job, d, worker, worker_len);
         return;
     }
     tmq_fn_observe(job->fn, d->ms);

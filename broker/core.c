@@ -270,7 +270,8 @@ void tmq_core_lease(tmq_core_t *self, tmq_bjob_t *job, tmq_bworker_t *w, bool is
                          .fn_len = job->fn->name_len,
                          .arg = job->arg,
                          .arg_len = job->arg_len,
-                         .timeout_ms = job->timeout_ms};
+                         .timeout_ms = job->timeout_ms,
+                         .mem_limit = job->mem_limit}; /* packed only when set */
     tmq_batch_add_job(tmq_outbox_batch(&w->out, 0), &it);
     tmq_core_mark(self, &w->out);
 }

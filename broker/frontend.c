@@ -107,6 +107,8 @@ static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_i
     job->retries = it->retries < 0                 ? self->cfg.retries
                    : it->retries > TMQ_MAX_RETRIES ? TMQ_MAX_RETRIES
                                                    : it->retries;
+    job->mem_limit = it->mem_limit;
+    if (it->retry_oom) job->flags |= TMQ_JOB_RETRY_OOM;
     tmq_jobtab_transition(self->jobs, job, TMQ_JOB_QUEUED);
     if (job->fn->nworkers == 0 && tmq_list_empty(&job->fn->queue))
         tmq_core_unserved(self, job->fn); /* waits for a worker, within limits */
@@ -131,7 +133,8 @@ static int s_submit_item(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *ms
     if (tmq_msg_submit_item(msg, i, &it) != 0 || memchr(it.fn, '\0', it.fn_len)) {
         tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "SUBMIT item", "wrong fields");
         s_reject(self, s_item_cid(msg, i), TMQ_REJ_BAD_JOB,
-                 "bad job: not [cid, fn, arg, timeout_ms, retries] with fn 1..64 bytes");
+                 "bad job: not [cid, fn, arg, timeout_ms, retries] (+ an options map: "
+                 "mem_limit uint, retry_oom bool) with fn 1..64 bytes");
         return -1;
     }
     if (it.arg_len > self->cfg.max_payload) {

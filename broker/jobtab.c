@@ -9,6 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Every queued job costs one record: 112 bytes on LP64. mem_limit's 8 bytes did not fit the
+ * 4 of tail padding, so it grew from 104 (those 4 are still free); retry_oom is a flag bit. */
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(tmq_bjob_t) <= 112, "tmq_bjob_t grew: mind the per-job memory");
+#endif
+
 struct tmq_jobtab_t {
     tmq_idmap_t byid; /* jid -> record, for every record not FREE */
     tmq_bjob_t **chunks;

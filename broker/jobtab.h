@@ -27,6 +27,8 @@ typedef enum {
 
 #define TMQ_JOB_KEEP_ATTEMPT 0x01 /* the next lease reuses the attempt (handed back unstarted) */
 #define TMQ_JOB_LONG 0x02         /* leased without prefetch: counts as a whole process */
+/* The client's retry_oom: an out-of-memory end is retried like a death (else it is final). */
+#define TMQ_JOB_RETRY_OOM 0x04
 
 struct tmq_bclient_t;
 struct tmq_bworker_t;
@@ -41,11 +43,13 @@ typedef struct tmq_bjob_t {
     struct tmq_fn_t *fn;
     struct tmq_bworker_t *worker; /* holder while LEASED */
     void *arg;                    /* msgpack argument (owned copy) */
+    uint64_t mem_limit;           /* bytes its executor may use; 0 = the worker's own limit */
     uint32_t arg_len;
     uint32_t timeout_ms;
     uint32_t attempt; /* current attempt: 0 before the first lease */
     int32_t retries;  /* deaths tolerated: fails after retries + 1 deaths */
-    uint16_t died;    /* attempts that ended with the executor dying */
+    uint16_t died;    /* attempts that ended with the executor dying (or out of memory, when
+                         retried) */
     uint8_t state;    /* tmq_bjob_state_t */
     uint8_t flags;    /* TMQ_JOB_* */
 } tmq_bjob_t;

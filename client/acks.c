@@ -15,6 +15,8 @@ typedef struct {
     uint64_t cid;
     uint32_t timeout_ms;
     int32_t retries;
+    uint64_t mem_limit; /* the job's options, resubmitted as they were sent */
+    bool retry_oom;
     size_t fn_len, arg_len;
     char data[]; /* fn bytes, then arg bytes */
 } s_held_t;
@@ -89,6 +91,8 @@ static void s_hold(tmq_acks_t *a, const tmq_submit_item_t *it)
     h->cid = it->cid;
     h->timeout_ms = it->timeout_ms;
     h->retries = it->retries;
+    h->mem_limit = it->mem_limit;
+    h->retry_oom = it->retry_oom;
     h->fn_len = it->fn_len;
     h->arg_len = it->arg_len;
     memcpy(h->data, it->fn, it->fn_len);
@@ -278,7 +282,9 @@ bool tmq_acks_next_due(tmq_acks_t *a, int64_t now, tmq_submit_item_t *it)
                               .arg = h->data + h->fn_len,
                               .arg_len = h->arg_len,
                               .timeout_ms = h->timeout_ms,
-                              .retries = h->retries};
+                              .retries = h->retries,
+                              .mem_limit = h->mem_limit,
+                              .retry_oom = h->retry_oom};
     return true;
 }
 

@@ -20,6 +20,8 @@ typedef enum {
     S_ORDERED,
     S_TIMEOUT,
     S_RETRIES,
+    S_MEM_LIMIT,
+    S_RETRY_OOM,
     S_PROGRESS,
     S_NO_PROGRESS,
     S_FAIL_WHEN_FULL,
@@ -43,6 +45,8 @@ typedef enum {
 #define S_JOBS (S_FOR(TMQ_CLI_MAP) | S_FOR(TMQ_CLI_SUBMIT))
 #define S_CLUSTER (S_JOBS | S_FOR(TMQ_CLI_STATUS) | S_FOR(TMQ_CLI_FUNCTIONS))
 
+#define S_MEM_LIMIT_MAX (1ull << 40) /* --mem-limit: 1 byte .. 1 TiB */
+
 typedef struct {
     const char *name; /* long form */
     char short_name;  /* 0 when none */
@@ -59,6 +63,8 @@ static const s_opt_t s_opts[] = {
     {"ordered", 0, false, S_ORDERED, 0, 0, S_MAP},
     {"timeout", 0, true, S_TIMEOUT, 0, 2147483647, S_JOBS},
     {"retries", 0, true, S_RETRIES, 0, 1000, S_JOBS},
+    {"mem-limit", 0, true, S_MEM_LIMIT, 0, 0, S_JOBS}, /* a size: S_MEM_LIMIT_MAX */
+    {"retry-oom", 0, false, S_RETRY_OOM, 0, 0, S_JOBS},
     {"progress", 0, false, S_PROGRESS, 0, 0, S_MAP},
     {"no-progress", 0, false, S_NO_PROGRESS, 0, 0, S_MAP},
     {"fail-when-full", 0, false, S_FAIL_WHEN_FULL, 0, 0, S_JOBS},
@@ -196,7 +202,7 @@ static const s_opt_t *s_find(const char *word, size_t len)
 static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *err, size_t errlen)
 {
     long n = 0;
-    if (opt->has_value && opt->id != S_BROKER && opt->id != S_JOBLOG &&
+    if (opt->has_value && opt->id != S_BROKER && opt->id != S_JOBLOG && opt->id != S_MEM_LIMIT &&
         tmq_parse_long(value, opt->min, opt->max, &n) != 0) {
         return s_usage(err, errlen, "--%s: '%s' is not a number in %ld..%ld", opt->name, value,
                        opt->min, opt->max);
@@ -222,6 +228,16 @@ static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *er
         break;
     case S_RETRIES:
         o->retries = n;
+        break;
+    case S_MEM_LIMIT:
+        if (tmq_parse_size(value, 1, S_MEM_LIMIT_MAX, &o->mem_limit) != 0)
+            return s_usage(err, errlen,
+                           "--mem-limit: '%s' is not a size in 1 byte..1 TiB (bytes, or K, M, G: "
+                           "KiB, MiB, GiB; e.g. 512M)",
+                           value);
+        break;
+    case S_RETRY_OOM:
+        o->retry_oom = true;
         break;
     case S_PROGRESS:
         o->progress = 1;

@@ -11,6 +11,7 @@
 #include "exits.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define TMQ_DEFAULT_BROKER "tcp://127.0.0.1:5555"
@@ -30,9 +31,11 @@ typedef struct {
     long connect_timeout_ms; /* 5000 */
     long local;              /* worker processes for --local; 0 = use a broker */
     bool ordered;
-    long timeout_ms; /* per job; 0 = none */
-    long retries;    /* -1 = the broker's default */
-    int progress;    /* -1 = when stderr is a terminal, 0 off, 1 on */
+    long timeout_ms;    /* per job; 0 = none */
+    long retries;       /* -1 = the broker's default */
+    uint64_t mem_limit; /* bytes per job; 0 = none (the worker's --mem-limit applies) */
+    bool retry_oom;     /* an out-of-memory job is retried as an executor death */
+    int progress;       /* -1 = when stderr is a terminal, 0 off, 1 on */
     bool fail_when_full;
     bool json;       /* status/functions: JSON out; map/submit: input must be JSON */
     bool raw;        /* map/submit: input is always a string */

@@ -349,13 +349,13 @@ void tmq_cliexec_joblog_line(tmq_buf_t *out, const tmq_cliexec_joblog_t *j)
     tmq_buf_addc(out, '\n');
 }
 
-void tmq_cliexec_failure_codes(const char *text, size_t len, bool timeout, int *exitval, int *signo)
+void tmq_cliexec_failure_codes(const char *text, size_t len, bool killed, int *exitval, int *signo)
 {
     static const char run[] = "exec: cannot run '", enoent[] = "No such file or directory";
     static const char over[] = " bytes"; /* "exec: stdout over N bytes": killed for it */
     *exitval = -1;
     *signo = 0;
-    if (timeout) {
+    if (killed) {
         *signo = SIGKILL;
     } else if (len >= sizeof run - 1 && memcmp(text, run, sizeof run - 1) == 0) {
         bool missing = len >= sizeof enoent - 1 &&

@@ -83,8 +83,8 @@ void tmq_cliexec_joblog_line(tmq_buf_t *out, const tmq_cliexec_joblog_t *j);
 
 /* The joblog's Exitval and Signal for a job that failed without a result (error text):
  * "cannot run ...: No such file or directory" is 127 as in a shell, other "cannot run" 126,
- * a time limit is signal 9 (the worker kills with SIGKILL), anything else -1. */
-void tmq_cliexec_failure_codes(const char *text, size_t len, bool timeout, int *exitval,
-                               int *signo);
+ * a job killed at its time or memory limit (killed: a TIMEOUT or OUT_OF_MEMORY result) is
+ * signal 9 (the worker kills with SIGKILL), anything else -1. */
+void tmq_cliexec_failure_codes(const char *text, size_t len, bool killed, int *exitval, int *signo);
 
 #endif

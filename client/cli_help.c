@@ -21,6 +21,12 @@ static const char s_options[] =
 static const char s_job_options[] =
     "  --timeout MS           per-job time limit in ms (0 or absent: none)\n"
     "  --retries N            retries after an executor dies (default: the broker's, 2)\n"
+    "  --mem-limit BYTES      per-job memory limit (K, M, G: KiB, MiB, GiB; e.g. 512M, 2G; at\n"
+    "                         most 1 TiB): a job past it fails `out of memory (limit 512 MiB)`\n"
+    "                         (a worker's own, smaller --mem-limit still applies; absent: the\n"
+    "                         worker's, if any)\n"
+    "  --retry-oom            retry a job that ran out of memory as one whose executor died\n"
+    "                         (counted against --retries); without it out of memory is final\n"
     "  --fail-when-full       report jobs refused by a full broker queue as failed instead of\n"
     "                         holding and resubmitting them\n";
 
@@ -92,12 +98,13 @@ static void s_map(FILE *out)
           "or redirections run sh -c '...' sh {} yourself. Each command's stdout is printed\n"
           "when it finishes (completion order; --ordered: input order), its stderr to\n"
           "stderr. A command that exits non-zero prints only what it printed; one killed by\n"
-          "a signal, or one that could not run or hit --timeout, also gets a line\n"
-          "`taskmq: CMD: WHY` on stderr. --joblog FILE columns: Seq Host Starttime\n"
+          "a signal, or one that could not run or hit --timeout or --mem-limit, also gets a\n"
+          "line `taskmq: CMD: WHY` on stderr. --joblog FILE columns: Seq Host Starttime\n"
           "JobRuntime Send Receive Exitval Signal Command (Send: bytes of the job, Receive:\n"
           "bytes of its output; Exitval -1 when the command did not exit, 127 or 126 when it\n"
-          "could not run). Exit status 1 when any command failed (non-zero status, signal,\n"
-          "could not run), else 0.\n"
+          "could not run; Signal 9 when it was killed at --timeout or --mem-limit). Exit\n"
+          "status 1 when any command failed (non-zero status, signal, could not run, out of\n"
+          "time or memory), else 0.\n"
           "Example: ls *.log | taskmq map --exec -- gzip -k {}\n"
           "\n"
           "Options for map:\n",

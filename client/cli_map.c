@@ -247,8 +247,8 @@ static void s_on_exec_result(s_map_t *m, tmq_result_t *r, tmq_result_status_t st
         }
         if (st != TMQ_RESULT_LOST) /* a lost broker is told once, at the end */
             tmq_buf_addf(&m->err, "taskmq: %s: %.*s\n", m->cmd.data, (int)len, why);
-        tmq_cliexec_failure_codes(data, len + (size_t)(why - data), st == TMQ_RESULT_TIMEOUT,
-                                  &exitval, &signo);
+        bool killed = st == TMQ_RESULT_TIMEOUT || st == TMQ_RESULT_OUT_OF_MEMORY;
+        tmq_cliexec_failure_codes(data, len + (size_t)(why - data), killed, &exitval, &signo);
     }
     if (m->joblog) s_joblog(m, r, arg, receive, exitval, signo);
     /* the record: stdout's length, stdout, stderr */

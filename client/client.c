@@ -48,6 +48,8 @@ struct tmq_client_t {
     uint64_t returned;   /* results handed out by tmq_next */
     uint32_t timeout_ms; /* defaults for later submissions */
     int32_t retries;
+    uint64_t mem_limit; /* 0 = none (the worker's) */
+    bool retry_oom;
     bool fail_when_full;
     bool welcomed;
     bool hello_sent;       /* a HELLO is out (the actor sends the first) and unanswered */
@@ -528,6 +530,16 @@ void tmq_client_set_retries(tmq_client_t *c, int retries)
     if (c) c->retries = retries < 0 ? -1 : retries;
 }
 
+void tmq_client_set_mem_limit(tmq_client_t *c, uint64_t bytes)
+{
+    if (c) c->mem_limit = bytes;
+}
+
+void tmq_client_set_retry_oom(tmq_client_t *c, bool on)
+{
+    if (c) c->retry_oom = on;
+}
+
 void tmq_client_set_fail_when_full(tmq_client_t *c, bool fail)
 {
     if (c) c->fail_when_full = fail;
@@ -599,7 +611,9 @@ int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t ar
                             .arg = arg,
                             .arg_len = arg_len,
                             .timeout_ms = c->timeout_ms,
-                            .retries = c->retries};
+                            .retries = c->retries,
+                            .mem_limit = c->mem_limit,
+                            .retry_oom = c->retry_oom};
     s_enqueue(c, &it);
     return 0;
 }

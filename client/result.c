@@ -53,6 +53,8 @@ tmq_result_status_t tmq_result_status_of(int wire_status, const void *text, size
         return TMQ_RESULT_DIED;
     case TMQ_ST_TIMEOUT:
         return TMQ_RESULT_TIMEOUT;
+    case TMQ_ST_OOM:
+        return TMQ_RESULT_OUT_OF_MEMORY;
     case TMQ_ST_REJECTED:
         if (len >= sizeof unknown - 1 && memcmp(text, unknown, sizeof unknown - 1) == 0)
             return TMQ_RESULT_UNKNOWN_FUNCTION;

@@ -63,6 +63,8 @@ static int s_run(tmq_client_t *c, const tmq_cli_t *o, const char *endpoint)
 {
     tmq_client_set_timeout(c, (uint32_t)o->timeout_ms);
     tmq_client_set_retries(c, (int)o->retries);
+    tmq_client_set_mem_limit(c, o->mem_limit);
+    tmq_client_set_retry_oom(c, o->retry_oom);
     tmq_client_set_fail_when_full(c, o->fail_when_full);
     switch (o->cmd) {
     case TMQ_CLI_MAP:

@@ -66,6 +66,16 @@ const char *tmq_client_lost_reason(const tmq_client_t *c);
 void tmq_client_set_timeout(tmq_client_t *c, uint32_t timeout_ms);
 void tmq_client_set_retries(tmq_client_t *c, int retries);
 
+/* Default memory limit for later submissions, in bytes: the job's executor is killed and
+ * replaced once it uses more, and the job fails TMQ_RESULT_OUT_OF_MEMORY. A worker's own
+ * --mem-limit, when smaller, still applies. 0 (the default) sets none: the worker's own
+ * limit, if any, applies. */
+void tmq_client_set_mem_limit(tmq_client_t *c, uint64_t bytes);
+/* For later submissions: true retries a job that ran out of memory as one whose executor
+ * died (on another process, counted against its retries; out of retries it fails
+ * TMQ_RESULT_OUT_OF_MEMORY). false (the default): running out of memory is final. */
+void tmq_client_set_retry_oom(tmq_client_t *c, bool on);
+
 /* When the broker's queue is full: false (default) holds the job and resubmits it as the
  * queue drains (backpressure); true reports it at once as a failed result ("queue full"). */
 void tmq_client_set_fail_when_full(tmq_client_t *c, bool fail);
@@ -120,6 +130,10 @@ typedef enum {
                                         large, bad job, bad SUBMIT, wrong port */
     TMQ_RESULT_UNKNOWN_FUNCTION = 5, /* no connected worker serves its function */
     TMQ_RESULT_LOST = 6,             /* the broker shut down or was lost first */
+    TMQ_RESULT_OUT_OF_MEMORY = 7,    /* past its memory limit (tmq_client_set_mem_limit or
+                                        the worker's): its executor was killed; the text says
+                                        so ("out of memory (limit 512 MiB)"); not retried
+                                        unless tmq_client_set_retry_oom */
 } tmq_result_status_t;
 
 uint64_t tmq_result_id(const tmq_result_t *r);

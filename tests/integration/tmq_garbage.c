@@ -9,6 +9,12 @@
  *                                "ERROR code reason")
  *   tmq_garbage await-bye EP MS  HELLO to a broker frontend, prints "welcomed", then waits MS
  *                                for the broker's BYE and prints "BYE"
+ *   tmq_garbage oomworker EP     a worker on broker backend EP serving big, flaky and exec,
+ *                                one job at a time, as a worker with memory limits reports
+ *                                them: a job with no mem_limit echoes its argument; with one,
+ *                                big and exec end OOM "out of memory (limit 512 MiB)" (the
+ *                                job's limit), flaky only on its first attempt. Runs until
+ *                                the broker says BYE or 120 s pass.
  * Exits 0 when the peer under attack still answers correctly afterwards (hello: any answer;
  * await-bye: BYE came), 1 otherwise. Every wait is bounded. Random input comes from a fixed
  * seed, so a failure reproduces.
@@ -18,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform.h"
 #include "proto.h"
 #include "wire.h"
 
@@ -280,6 +287,64 @@ static int s_await_bye(const char *ep, int ms)
     return rc;
 }
 
+/* One DONE for a JOBS item, as oomworker answers it. */
+static void s_oom_answer(zsock_t *s, const tmq_job_item_t *job)
+{
+    char size[32], text[64];
+    tmq_format_size(job->mem_limit, size, sizeof size);
+    snprintf(text, sizeof text, "out of memory (limit %s)", size);
+    bool flaky = job->fn_len == 5 && memcmp(job->fn, "flaky", 5) == 0;
+    bool oom = job->mem_limit && (!flaky || job->attempt == 1);
+    tmq_done_item_t d = {.jid = job->jid,
+                         .attempt = job->attempt,
+                         .status = oom ? TMQ_ST_OOM : TMQ_ST_OK,
+                         .data = oom ? (const void *)text : job->arg,
+                         .data_len = oom ? strlen(text) : job->arg_len,
+                         .pid = (uint32_t)getpid(),
+                         .ms = 1.0};
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    tmq_batch_add_done(&b, &d);
+    size_t len;
+    void *body = tmq_batch_finish(&b, TMQ_CMD_DONE, 0, &len);
+    tmq_batch_destroy(&b);
+    tmq_wire_send(s, NULL, 0, TMQ_CMD_DONE, &body, len);
+}
+
+static int s_oom_worker(const char *ep)
+{
+    zsock_t *s = zsock_new_dealer(ep);
+    const char *fns[] = {"big", "flaky", "exec"};
+    size_t len;
+    tmq_ready_t r = {.name = "oomw", .name_len = 4, .procs = 1, .pid = (uint32_t)getpid()};
+    void *body = tmq_proto_ready_body(&r, fns, 3, &len);
+    tmq_wire_send(s, NULL, 0, TMQ_CMD_READY, &body, len);
+    int64_t deadline = zclock_mono() + 120000, beat = 0;
+    int rc = 1;
+    while (zclock_mono() < deadline) {
+        if (zclock_mono() - beat >= 300) {
+            tmq_wire_send_empty(s, NULL, 0, TMQ_CMD_HEARTBEAT);
+            beat = zclock_mono();
+        }
+        tmq_wire_in_t in;
+        int cmd = s_next(s, 300, &in);
+        if (!cmd) continue;
+        if (cmd == TMQ_CMD_JOBS) {
+            for (size_t i = 0; i < tmq_msg_count(&in.msg); i++) {
+                tmq_job_item_t job;
+                if (tmq_msg_job_item(&in.msg, i, &job) == 0) s_oom_answer(s, &job);
+            }
+        }
+        tmq_wire_in_release(&in);
+        if (cmd == TMQ_CMD_BYE) {
+            rc = 0;
+            break;
+        }
+    }
+    zsock_destroy(&s);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     zsys_init();
@@ -291,7 +356,9 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "fakebroker") == 0) return s_attack_worker(atoi(argv[2]));
     if (argc == 3 && strcmp(argv[1], "hello") == 0) return s_hello(argv[2]);
     if (argc == 4 && strcmp(argv[1], "await-bye") == 0) return s_await_bye(argv[2], atoi(argv[3]));
+    if (argc == 3 && strcmp(argv[1], "oomworker") == 0) return s_oom_worker(argv[2]);
     fprintf(stderr,
-            "usage: tmq_garbage client|worker EP N | fakebroker N | hello EP | await-bye EP MS\n");
+            "usage: tmq_garbage client|worker EP N | fakebroker N | hello EP | await-bye EP MS | "
+            "oomworker EP\n");
     return 2;
 }

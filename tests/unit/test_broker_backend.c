@@ -1,6 +1,7 @@
 /* tests/unit/test_broker_backend.c — the core's worker side (broker/backend.c): READY and
  * registering again, DONE results reaching clients in the same turn, fencing of stale results,
- * deaths retried then failed, final errors and timeouts.
+ * deaths retried then failed, final errors and timeouts, the job options (mem_limit in every
+ * JOBS item of a job that has one; out of memory final, or retried as a death with retry_oom).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -262,6 +263,181 @@ static void test_ready_adopts_version_counts_and_addr(void **state)
     assert_int_equal(w2->done + w2->failed, 0);
 }
 
+/* SUBMIT of one job for fn with the given options (the 6th element, packed when one is set). */
+static void s_submit_opts(tmq_core_t *core, const char *client, const char *fn, uint64_t cid,
+                          int32_t retries, uint64_t mem_limit, bool retry_oom)
+{
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    tmq_submit_item_t it = {.cid = cid,
+                            .fn = fn,
+                            .fn_len = strlen(fn),
+                            .arg = bh_arg,
+                            .arg_len = sizeof bh_arg,
+                            .retries = retries,
+                            .mem_limit = mem_limit,
+                            .retry_oom = retry_oom};
+    tmq_batch_add_submit(&b, &it);
+    size_t len;
+    void *body = tmq_batch_finish(&b, TMQ_CMD_SUBMIT, 0, &len);
+    tmq_batch_destroy(&b);
+    bh_feed(core, TMQ_SIDE_FRONTEND, client, TMQ_CMD_SUBMIT, body, len);
+}
+
+/* Takes the one JOBS message sent to worker, holding one job: its item and the item's arity. */
+static size_t s_take_job(const char *worker, tmq_job_item_t *it)
+{
+    bh_got_t g;
+    assert_true(bh_take(worker, TMQ_CMD_JOBS, &g));
+    assert_int_equal(tmq_msg_count(&g.msg), 1);
+    assert_int_equal(tmq_msg_job_item(&g.msg, 0, it), 0);
+    size_t arity = g.msg.items->via.array.ptr[0].via.array.size;
+    it->fn = it->arg = NULL; /* they pointed into the body */
+    bh_got_free(&g);
+    return arity;
+}
+
+/* Takes the one result sent to client: status, text (NUL-terminated), attempts. */
+static int s_take_result(const char *client, uint64_t cid, char *text, size_t text_size,
+                         uint32_t *attempts)
+{
+    bh_got_t g;
+    assert_true(bh_take(client, TMQ_CMD_RESULTS, &g));
+    assert_int_equal(tmq_msg_count(&g.msg), 1);
+    tmq_result_item_t r;
+    assert_int_equal(tmq_msg_result_item(&g.msg, 0, &r), 0);
+    assert_int_equal(r.cid, cid);
+    assert_true(r.data_len < text_size);
+    memcpy(text, r.data, r.data_len);
+    text[r.data_len] = '\0';
+    *attempts = r.attempts;
+    int status = r.status;
+    bh_got_free(&g);
+    return status;
+}
+
+static void test_jobs_carry_mem_limit_when_set(void **state)
+{
+    tmq_core_t *core = *state;
+    bh_ready(core, "W1", 1, "big", NULL);
+    s_submit_opts(core, "C1", "big", 1, 2, 512u << 20, false);
+    bh_turn(core);
+    assert_int_equal(bh_ack("C1", NULL, NULL, 0, NULL), 1);
+    tmq_job_item_t it;
+    assert_int_equal(s_take_job("W1", &it), 6);
+    assert_true(it.mem_limit == 512u << 20);
+    /* a death: the next attempt carries it too */
+    bh_done(core, "W1", it.jid, 1, TMQ_ST_DIED, "executor died: SIGSEGV", 10, 0.1);
+    bh_turn(core);
+    assert_int_equal(s_take_job("W1", &it), 6);
+    assert_int_equal(it.attempt, 2);
+    assert_true(it.mem_limit == 512u << 20);
+    bh_done(core, "W1", it.jid, 2, TMQ_ST_OK, "\x01", 10, 0.1);
+    bh_turn(core);
+    bh_forget();
+
+    /* no limit, or only retry_oom (which the worker never sees): 5 elements */
+    s_submit_opts(core, "C1", "big", 2, -1, 0, false);
+    bh_turn(core);
+    assert_int_equal(s_take_job("W1", &it), 5);
+    assert_true(it.mem_limit == 0);
+    bh_done(core, "W1", it.jid, 1, TMQ_ST_OK, "\x01", 10, 0.1);
+    s_submit_opts(core, "C1", "big", 3, -1, 0, true);
+    bh_turn(core);
+    assert_int_equal(s_take_job("W1", &it), 5);
+}
+
+static void test_oom_final_by_default(void **state)
+{
+    tmq_core_t *core = *state;
+    bh_ready(core, "W1", 1, "big", NULL);
+    s_submit_opts(core, "C1", "big", 9, 2, 1u << 20, false); /* retries do not apply to OOM */
+    bh_turn(core);
+    tmq_job_item_t it;
+    s_take_job("W1", &it);
+    bh_forget();
+    bh_done(core, "W1", it.jid, 1, TMQ_ST_OOM, "out of memory (limit 1 MiB)", 321, 12.0);
+    bh_turn(core);
+    assert_int_equal(bh_jobs("W1", NULL, NULL, 0), 0); /* not dispatched again */
+    bh_got_t g;
+    assert_true(bh_take("C1", TMQ_CMD_RESULTS, &g));
+    tmq_result_item_t r;
+    assert_int_equal(tmq_msg_result_item(&g.msg, 0, &r), 0);
+    assert_int_equal(r.cid, 9);
+    assert_int_equal(r.status, TMQ_ST_OOM);
+    const char *want = "out of memory (limit 1 MiB)"; /* the worker's text as it is */
+    assert_int_equal(r.data_len, strlen(want));
+    assert_memory_equal(r.data, want, r.data_len);
+    assert_int_equal(r.worker_len, strlen("W1:321"));
+    assert_memory_equal(r.worker, "W1:321", r.worker_len);
+    assert_int_equal(r.attempts, 1);
+    bh_got_free(&g);
+    /* counted failed, in the broker's STATUS_REPLY and in the worker's */
+    assert_int_equal(tmq_jobtab_entered(core->jobs, TMQ_JOB_FAILED), 1);
+    assert_int_equal(tmq_core_worker(core, "W1", 2)->failed, 1);
+    bh_status(core, "C1", &g);
+    assert_int_equal(bh_map_uint(g.msg.body, "failed"), 1);
+    assert_int_equal(bh_map_uint(g.msg.body, "done"), 0);
+    bh_got_free(&g);
+    assert_int_equal(tmq_jobtab_size(core->jobs), 0);
+}
+
+static void test_oom_retried_with_retry_oom(void **state)
+{
+    tmq_core_t *core = *state;
+    bh_ready(core, "W1", 1, "big", NULL);
+    /* retries 1: two out-of-memory ends, the second final; attempt and text of the last */
+    s_submit_opts(core, "C1", "big", 4, 1, 1u << 30, true);
+    bh_turn(core);
+    tmq_job_item_t it;
+    char text[128];
+    uint32_t attempts;
+    for (uint32_t attempt = 1; attempt <= 2; attempt++) {
+        assert_int_equal(bh_count("C1", TMQ_CMD_RESULTS), 0);
+        assert_int_equal(s_take_job("W1", &it), 6);
+        assert_int_equal(it.attempt, attempt);
+        assert_true(it.mem_limit == 1u << 30);
+        bh_done(core, "W1", it.jid, attempt, TMQ_ST_OOM, "out of memory (limit 1 GiB)",
+                50 + attempt, 1.0);
+        bh_turn(core);
+    }
+    assert_int_equal(bh_jobs("W1", NULL, NULL, 0), 0);
+    assert_int_equal(s_take_result("C1", 4, text, sizeof text, &attempts), TMQ_ST_OOM);
+    assert_string_equal(text, "out of memory (limit 1 GiB)");
+    assert_int_equal(attempts, 2);
+
+    /* deaths and out-of-memory ends share the job's retries; a retried OOM may still end OK */
+    s_submit_opts(core, "C1", "big", 5, 2, 0, true);
+    bh_turn(core);
+    s_take_job("W1", &it);
+    bh_done(core, "W1", it.jid, 1, TMQ_ST_DIED, "executor died: SIGSEGV", 60, 1.0);
+    bh_turn(core);
+    s_take_job("W1", &it);
+    bh_done(core, "W1", it.jid, 2, TMQ_ST_OOM, "out of memory (limit 512 MiB)", 61, 1.0);
+    bh_turn(core);
+    s_take_job("W1", &it);
+    assert_int_equal(it.attempt, 3);
+    bh_done(core, "W1", it.jid, 3, TMQ_ST_OOM, "out of memory (limit 512 MiB)", 62, 1.0);
+    bh_turn(core);
+    assert_int_equal(bh_jobs("W1", NULL, NULL, 0), 0);
+    assert_int_equal(s_take_result("C1", 5, text, sizeof text, &attempts), TMQ_ST_OOM);
+    assert_string_equal(text, "out of memory (limit 512 MiB)");
+    assert_int_equal(attempts, 3);
+
+    s_submit_opts(core, "C1", "big", 6, -1, 0, true); /* the broker's default, 2 retries */
+    bh_turn(core);
+    s_take_job("W1", &it);
+    bh_done(core, "W1", it.jid, 1, TMQ_ST_OOM, "out of memory (limit 512 MiB)", 63, 1.0);
+    bh_turn(core);
+    s_take_job("W1", &it);
+    bh_done(core, "W1", it.jid, 2, TMQ_ST_OK, "\xa2ok", 64, 1.0);
+    bh_turn(core);
+    assert_int_equal(s_take_result("C1", 6, text, sizeof text, &attempts), TMQ_ST_OK);
+    assert_int_equal(attempts, 2);
+    assert_int_equal(tmq_jobtab_entered(core->jobs, TMQ_JOB_FAILED), 2);
+    assert_int_equal(tmq_jobtab_entered(core->jobs, TMQ_JOB_DONE), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +452,9 @@ int main(void)
                                         bh_setup, bh_teardown),
         cmocka_unit_test_setup_teardown(test_ready_adopts_version_counts_and_addr, bh_setup,
                                         bh_teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_carry_mem_limit_when_set, bh_setup, bh_teardown),
+        cmocka_unit_test_setup_teardown(test_oom_final_by_default, bh_setup, bh_teardown),
+        cmocka_unit_test_setup_teardown(test_oom_retried_with_retry_oom, bh_setup, bh_teardown),
     };
     tmq_log_init("test", TMQ_LOG_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -405,6 +405,9 @@ static void test_jsonline_result_lines(void **state)
         /* every way a job can fail prints the same shape */
         {tmq_result_new(11, TMQ_RESULT_LOST, "broker shut down", 16, "", 0, 0.0, 0),
          "{\"index\":11,\"ok\":false,\"error\":\"broker shut down\"}\n"},
+        {tmq_result_new(12, TMQ_RESULT_OUT_OF_MEMORY, "out of memory (limit 512 MiB)", 29, "w:7", 3,
+                        80.0, 1),
+         "{\"index\":12,\"ok\":false,\"error\":\"out of memory (limit 512 MiB)\"}\n"},
     };
     tmq_buf_t b;
     tmq_buf_init(&b);
@@ -915,6 +918,102 @@ static void test_cli_help_per_subcommand(void **state)
     }
 }
 
+/* --mem-limit BYTES (a size: decimal bytes, or K, M, G with or without "iB", 1 byte..1 TiB)
+ * and --retry-oom, for map (also --exec, --local) and submit, before or after the
+ * subcommand; a bad size names the flag and what is accepted. */
+static void test_cli_mem_limit(void **state)
+{
+    (void)state;
+    const struct {
+        const char *value;
+        uint64_t bytes;
+    } good[] = {
+        {"1", 1},
+        {"1000", 1000},
+        {"64K", 64ull << 10},
+        {"512M", 512ull << 20},
+        {"512MiB", 512ull << 20},
+        {"2g", 2ull << 30},
+        {"1024G", 1ull << 40},
+        {"1099511627776", 1ull << 40},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        tmq_cli_t o;
+        char err[256];
+        char **argv = S_ARGV("submit", "f", "--mem-limit", (char *)good[i].value);
+        if (s_parse(&o, argv, err) != 0) fail_msg("'%s': %s", good[i].value, err);
+        assert_true(o.mem_limit == good[i].bytes);
+        assert_false(o.retry_oom);
+        tmq_cli_free(&o);
+    }
+
+    tmq_cli_t o;
+    char err[256];
+    assert_int_equal(s_parse(&o, S_ARGV("map", "f"), err), 0);
+    assert_true(o.mem_limit == 0); /* absent: none (the worker's own) */
+    assert_false(o.retry_oom);
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("--mem-limit=256M", "--retry-oom", "map", "f"), err), 0);
+    assert_true(o.mem_limit == 256ull << 20);
+    assert_true(o.retry_oom);
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("submit", "f", "--retry-oom"), err), 0);
+    assert_true(o.retry_oom);
+    assert_true(o.mem_limit == 0);
+    tmq_cli_free(&o);
+    assert_int_equal(
+        s_parse(&o, S_ARGV("map", "--local", "2", "--mem-limit", "1G", "--exec", "--", "cmd"), err),
+        0);
+    assert_true(o.exec);
+    assert_int_equal(o.local, 2);
+    assert_true(o.mem_limit == 1ull << 30);
+    tmq_cli_free(&o);
+
+    /* too small, too big, overflow; suffixes it does not know (T, MB), fractions, junk */
+    static const char *bad[] = {
+        "0",    "",  "-1",   "1025G", "1099511627777", "99999999999999999999", "1T", "1MB",
+        "1.5G", "M", "12 M", "5x",    "0x10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char **argv = S_ARGV("submit", "f", "--mem-limit", (char *)bad[i]);
+        if (s_parse(&o, argv, err) != TMQ_EXIT_USAGE) fail_msg("'%s' was taken", bad[i]);
+        char want[256];
+        snprintf(want, sizeof want,
+                 "--mem-limit: '%s' is not a size in 1 byte..1 TiB (bytes, or K, M, G: KiB, MiB, "
+                 "GiB; e.g. 512M)",
+                 bad[i]);
+        assert_string_equal(err, want);
+        tmq_cli_free(&o);
+    }
+    assert_int_equal(s_parse(&o, S_ARGV("submit", "f", "--mem-limit"), err), TMQ_EXIT_USAGE);
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("submit", "f", "--retry-oom=yes"), err), TMQ_EXIT_USAGE);
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("status", "--mem-limit", "1M"), err), TMQ_EXIT_USAGE);
+    assert_string_equal(err, "--mem-limit is for map and submit");
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("functions", "--retry-oom"), err), TMQ_EXIT_USAGE);
+    assert_string_equal(err, "--retry-oom is for map and submit");
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("submit", "f", "--mem-limt", "1M"), err), TMQ_EXIT_USAGE);
+    assert_string_equal(err, "unknown option '--mem-limt' (did you mean '--mem-limit'?)");
+    tmq_cli_free(&o);
+
+    /* both in the job options of every help that has them, in none other */
+    char *all = s_help(TMQ_CLI_NONE);
+    char *jobs = s_section(all, "Job options (map, submit):");
+    assert_non_null(strstr(jobs, "--mem-limit BYTES      per-job memory limit"));
+    assert_non_null(strstr(jobs, "--retry-oom            retry a job that ran out of memory"));
+    free(jobs);
+    free(all);
+    for (tmq_cli_cmd_t c = TMQ_CLI_MAP; c <= TMQ_CLI_KEYGEN; c++) {
+        char *text = s_help(c);
+        bool jobcmd = c == TMQ_CLI_MAP || c == TMQ_CLI_SUBMIT;
+        assert_true((strstr(text, "--mem-limit BYTES") != NULL) == jobcmd);
+        assert_true((strstr(text, "--retry-oom") != NULL) == jobcmd);
+        free(text);
+    }
+}
+
 static void test_cli_help_and_version(void **state)
 {
     (void)state;
@@ -1144,6 +1243,7 @@ int main(void)
         cmocka_unit_test(test_jsonline_tag),
         cmocka_unit_test(test_cli_map_and_options_anywhere),
         cmocka_unit_test(test_cli_usage_errors),
+        cmocka_unit_test(test_cli_mem_limit),
         cmocka_unit_test(test_cli_options_per_subcommand),
         cmocka_unit_test(test_cli_did_you_mean),
         cmocka_unit_test(test_cli_help_per_subcommand),

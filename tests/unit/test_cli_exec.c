@@ -282,6 +282,10 @@ static void test_joblog(void **state)
     tmq_cliexec_failure_codes("timeout after 300 ms", 20, true, &exitval, &signo);
     assert_int_equal(exitval, -1);
     assert_int_equal(signo, SIGKILL);
+    const char *oom = "out of memory (limit 512 MiB)"; /* killed at its memory limit */
+    tmq_cliexec_failure_codes(oom, strlen(oom), true, &exitval, &signo);
+    assert_int_equal(exitval, -1);
+    assert_int_equal(signo, SIGKILL);
     const char *over = "exec: stdout over 1048576 bytes";
     tmq_cliexec_failure_codes(over, strlen(over), false, &exitval, &signo);
     assert_int_equal(exitval, -1);

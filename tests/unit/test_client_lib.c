@@ -3,7 +3,8 @@
  * The fake (a czmq actor with a ROUTER) answers HELLO with WELCOME, every SUBMIT with one
  * ACK (rejecting function "nosuch", and jobs beyond max_queue with "queue full"), STATUS
  * with a reply in the shape of contract §6, and completes queued jobs by echoing their
- * argument ("fail": a job error; "gone": REJECTED "unknown function: gone"), all at once or
+ * argument ("fail": a job error; "gone": REJECTED "unknown function: gone"; "oom": out of
+ * memory at the job's mem_limit), all at once or
  * `drip` per ~1 ms turn. Told so, it refuses every SUBMIT (ACK error), answers as a worker
  * port would (ERROR 5), or says BYE on command. It counts what it saw, so the tests check
  * batching, the in-flight window, duplicates, queue-full resubmission, heartbeats and BYE.
@@ -14,6 +15,7 @@
 #include "idmap.h"
 #include "jsonmp.h"
 #include "log.h"
+#include "platform.h"
 #include "proto.h"
 #include "render.h"
 #include "taskmq/client.h"
@@ -56,6 +58,9 @@ typedef struct {
     /* counters, readable while it runs */
     atomic_size_t submits, jobs_in, max_batch, rejected_full, results_out, max_outstanding;
     atomic_size_t heartbeats, byes, hellos, statuses;
+    atomic_size_t jobs_with_options; /* SUBMIT items with the 6th element (an options map) */
+    _Atomic uint64_t last_mem_limit; /* the options of the last job received */
+    atomic_bool last_retry_oom;
 } fake_broker_t;
 
 #define S_WRONG_PORT "this is a broker's worker port (5556); clients connect to 5555"
@@ -121,6 +126,15 @@ static bool s_is(const tmq_submit_item_t *it, const char *fn)
     return it->fn_len == strlen(fn) && memcmp(it->fn, fn, it->fn_len) == 0;
 }
 
+/* Queues an out-of-memory end at the job's limit, as a worker reports it. */
+static void s_push_oom(s_fake_t *f, const tmq_submit_item_t *it)
+{
+    char size[32], text[64];
+    tmq_format_size(it->mem_limit, size, sizeof size);
+    int n = snprintf(text, sizeof text, "out of memory (limit %s)", size);
+    s_push(f, it->cid, TMQ_ST_OOM, text, (size_t)n);
+}
+
 /* Queues an accepted job with the outcome its function stands for. */
 static void s_accept(s_fake_t *f, const tmq_submit_item_t *it)
 {
@@ -128,6 +142,8 @@ static void s_accept(s_fake_t *f, const tmq_submit_item_t *it)
         s_push(f, it->cid, TMQ_ST_ERROR, "boom", 4);
     else if (s_is(it, "gone"))
         s_push(f, it->cid, TMQ_ST_REJECTED, "unknown function: gone", 22);
+    else if (s_is(it, "oom"))
+        s_push_oom(f, it);
     else
         s_push(f, it->cid, TMQ_ST_OK, it->arg, it->arg_len);
 }
@@ -144,6 +160,10 @@ static void s_on_submit(s_fake_t *f, const tmq_msg_t *m)
     for (size_t i = 0; i < n && !cfg->refuse; i++) {
         tmq_submit_item_t it;
         if (tmq_msg_submit_item(m, i, &it) != 0) continue;
+        if (m->items->via.array.ptr[i].via.array.size == 6)
+            atomic_fetch_add(&f->fb->jobs_with_options, 1);
+        atomic_store(&f->fb->last_mem_limit, it.mem_limit);
+        atomic_store(&f->fb->last_retry_oom, it.retry_oom);
         tmq_reject_item_t r = {.cid = it.cid};
         if (s_is(&it, "nosuch")) {
             r.code = TMQ_REJ_UNKNOWN_FUNCTION;
@@ -602,6 +622,84 @@ static void test_lib_queue_full_resubmits(void **state)
 static void test_lib_queue_full_fails_when_asked(void **state)
 {
     s_queue_full(*state, true);
+}
+
+/* The job options go out with every later SUBMIT item (the 6th element only when one is
+ * set), and an out-of-memory result arrives as TMQ_RESULT_OUT_OF_MEMORY with its text. */
+static void test_lib_job_options(void **state)
+{
+    fx_t *x = *state;
+    uint8_t arg[16];
+    size_t alen = tu_pack_int(arg, 1);
+    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, NULL), 0);
+    tmq_result_t *r = tmq_next(x->c, 2000);
+    assert_non_null(r);
+    assert_true(tmq_result_ok(r));
+    tmq_result_destroy(&r);
+    assert_int_equal(atomic_load(&x->fb.jobs_with_options), 0); /* none set: 5 elements */
+
+    tmq_client_set_mem_limit(x->c, 512u << 20);
+    uint64_t id;
+    assert_int_equal(tmq_submit(x->c, "oom", arg, alen, &id), 0);
+    r = tmq_next(x->c, 2000);
+    assert_non_null(r);
+    assert_int_equal(tmq_result_id(r), id);
+    assert_false(tmq_result_ok(r));
+    assert_int_equal(tmq_result_status(r), TMQ_RESULT_OUT_OF_MEMORY);
+    char text[128];
+    assert_string_equal(s_text(r, text, sizeof text), "out of memory (limit 512 MiB)");
+    assert_string_equal(tmq_result_worker(r), "fake:1");
+    assert_int_equal(tmq_result_attempts(r), 1);
+    tmq_result_destroy(&r);
+    assert_int_equal(atomic_load(&x->fb.jobs_with_options), 1);
+    assert_true(atomic_load(&x->fb.last_mem_limit) == 512u << 20);
+    assert_false(atomic_load(&x->fb.last_retry_oom));
+
+    tmq_client_set_retry_oom(x->c, true); /* both set */
+    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, NULL), 0);
+    r = tmq_next(x->c, 2000);
+    assert_non_null(r);
+    tmq_result_destroy(&r);
+    assert_int_equal(atomic_load(&x->fb.jobs_with_options), 2);
+    assert_true(atomic_load(&x->fb.last_mem_limit) == 512u << 20);
+    assert_true(atomic_load(&x->fb.last_retry_oom));
+
+    tmq_client_set_mem_limit(x->c, 0); /* only retry_oom: still an options map */
+    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, NULL), 0);
+    r = tmq_next(x->c, 2000);
+    assert_non_null(r);
+    tmq_result_destroy(&r);
+    assert_int_equal(atomic_load(&x->fb.jobs_with_options), 3);
+    assert_true(atomic_load(&x->fb.last_mem_limit) == 0);
+    assert_true(atomic_load(&x->fb.last_retry_oom));
+
+    tmq_client_set_retry_oom(x->c, false); /* neither: back to 5 elements */
+    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, NULL), 0);
+    r = tmq_next(x->c, 2000);
+    assert_non_null(r);
+    tmq_result_destroy(&r);
+    assert_int_equal(atomic_load(&x->fb.jobs_with_options), 3);
+    assert_int_equal(atomic_load(&x->fb.jobs_in), 5);
+    tmq_client_set_mem_limit(NULL, 1); /* NULL is ignored, as by the other setters */
+    tmq_client_set_retry_oom(NULL, true);
+}
+
+/* Jobs held after "queue full" are resubmitted with the options they were sent with. */
+static void test_lib_queue_full_keeps_options(void **state)
+{
+    fx_t *x = *state;
+    tmq_client_set_mem_limit(x->c, 3u << 30);
+    tmq_client_set_retry_oom(x->c, true);
+    enum { N = 1000 };
+    s_submit_echo(x->c, N);
+    static uint8_t seen[N];
+    memset(seen, 0, sizeof seen);
+    assert_int_equal(s_collect(x->c, N, seen, N, NULL), 0);
+    assert_true(atomic_load(&x->fb.rejected_full) > 0); /* some were held and sent again */
+    assert_int_equal(atomic_load(&x->fb.jobs_in), N + atomic_load(&x->fb.rejected_full));
+    assert_int_equal(atomic_load(&x->fb.jobs_with_options), atomic_load(&x->fb.jobs_in));
+    assert_true(atomic_load(&x->fb.last_mem_limit) == 3ull << 30);
+    assert_true(atomic_load(&x->fb.last_retry_oom));
 }
 
 static void test_lib_status(void **state)
@@ -1064,6 +1162,8 @@ int main(void)
         S_TEST(test_lib_rejections_fail),
         S_TEST_WITH(test_lib_queue_full_resubmits, &s_full),
         S_TEST_WITH(test_lib_queue_full_fails_when_asked, &s_full),
+        S_TEST(test_lib_job_options),
+        S_TEST_WITH(test_lib_queue_full_keeps_options, &s_full),
         S_TEST(test_lib_status),
         S_TEST(test_lib_status_rendered),
         cmocka_unit_test(test_lib_no_broker),
