@@ -1,4 +1,5 @@
-# Memory limits through a real broker and worker: a worker's --mem-limit per executor. A
+# Memory limits through a real broker and worker: a worker's --mem-limit per executor, and a
+# job's own --mem-limit (smaller: in force while it runs), --retry-oom. A
 # plugin job (tp_alloc) and an exec job (a command) that allocate past it fail "out of memory
 # (limit 256 MiB)", are not retried, their executor is replaced, and the next job runs; jobs
 # under the limit are untouched; the worker's cgroups are gone when it stops. The limit is a
@@ -21,8 +22,11 @@ if ! grep -q "memory limit 256 MiB per executor (cgroup)" "$T/worker-lim.log"; t
 fi
 CG=$(find /sys/fs/cgroup -maxdepth 6 -type d -name "taskmq-worker.$LIM" 2>/dev/null | head -1)
 [ -n "$CG" ] && [ -d "$CG/e0" ] || fail "no cgroup taskmq-worker.$LIM/e0 under /sys/fs/cgroup"
-assert_eq "$(cat "$CG/e0/memory.limit_in_bytes" 2>/dev/null || cat "$CG/e0/memory.max")" \
-    "268435456" "the executor's cgroup limit"
+LIMIT_FILE=memory.limit_in_bytes # cgroup v1; v2 says memory.max
+[ -f "$CG/e0/$LIMIT_FILE" ] || LIMIT_FILE=memory.max
+assert_eq "$(cat "$CG/e0/$LIMIT_FILE")" "268435456" "the executor's cgroup limit"
+# the limit in force on the executor while a job runs, as the job itself reads it
+limit_seen() { tmq submit "$@" exec "[\"cat\",\"$CG/e0/$LIMIT_FILE\"]" | jq -r .stdout; }
 executor() { tmq submit exec '["sh","-c","echo $PPID"]' | jq -r .stdout; }
 E1=$(executor)
 grep -qx "$E1" "$CG/e0/cgroup.procs" || fail "executor $E1 is not in $CG/e0: $(cat "$CG/e0/cgroup.procs")"
@@ -57,6 +61,30 @@ assert_eq "$(grep -c 'ran out of memory (limit 256 MiB)' "$T/worker-lim.log")" "
 assert_eq "$(tmq status --json | jq -c '.workers[0] | [.failed, .procs]')" "[2,1]" "worker status"
 pass "not retried; the worker serves on"
 
+# ---- a job's own limit: in force while it runs when smaller than the worker's ----
+assert_eq "$(limit_seen --mem-limit 64M)" "67108864" "a job's 64M under the worker's 256M"
+assert_eq "$(limit_seen)" "268435456" "the worker's limit again for the next job"
+assert_eq "$(limit_seen --mem-limit 1G)" "268435456" "a job's 1G does not lift the worker's 256M"
+tmq submit --mem-limit 64M alloc 128 >/dev/null 2>"$T/job-oom.err"
+assert_eq "$?" "1" "128 MiB in a job limited to 64M"
+assert_eq "$(cat "$T/job-oom.err")" "job failed: out of memory (limit 64 MiB)" "its message"
+assert_eq "$(tmq submit alloc 128)" "128" "the same job under the worker's limit"
+# a run of jobs under one limit: each runs under it
+cat_limit="[\"cat\",\"$CG/e0/$LIMIT_FILE\"]"
+tmq map --mem-limit 32M exec "$cat_limit" "$cat_limit" "$cat_limit" "$cat_limit" \
+    | jq -j .result.stdout | sort | uniq -c | awk '{print $1, $2}' >"$T/run"
+assert_eq "$(cat "$T/run")" "4 33554432" "every job of a --mem-limit 32M map"
+pass "a job's own --mem-limit: 64M and 32M in force while they run, the worker's 256M between"
+
+# ---- asked to: --retry-oom retries it within --retries ----
+before=$(grep -c 'ran out of memory' "$T/worker-lim.log")
+tmq submit --mem-limit 64M --retry-oom --retries 2 alloc 128 >/dev/null 2>"$T/retry.err"
+assert_eq "$?" "1" "still out of memory after its retries"
+assert_eq "$(cat "$T/retry.err")" "job failed: out of memory (limit 64 MiB)" "the last attempt's message"
+assert_eq "$(( $(grep -c 'ran out of memory' "$T/worker-lim.log") - before ))" "3" \
+    "--retry-oom --retries 2: three attempts"
+pass "--retry-oom: retried like a crash, 3 attempts with --retries 2"
+
 # ---- a clean stop removes the cgroups ----
 kill -TERM "$E3" 2>/dev/null # an executor killed from outside is a crash, replaced: still served
 assert_eq "$(tmq submit alloc 1)" "1" "served after its executor was killed"
@@ -65,3 +93,17 @@ wait "$LIM"
 assert_eq "$?" "0" "the worker's clean stop"
 [ -d "$CG" ] && fail "$CG left behind after the worker stopped"
 pass "the worker's cgroups are removed when it stops"
+
+# ---- a worker without --mem-limit: a job's limit while it runs, none after ----
+start_worker free --procs 1 --allow-exec --plugin "$TP"
+FREE=$WORKER_PID
+wait_workers 1
+CG=$(find /sys/fs/cgroup -maxdepth 6 -type d -name "taskmq-worker.$FREE" 2>/dev/null | head -1)
+[ -n "$CG" ] || fail "worker free has no cgroup"
+none=$(cat "$CG/e0/$LIMIT_FILE")
+assert_eq "$(limit_seen --mem-limit 64M)" "67108864" "a job's 64M on a worker without a limit"
+assert_eq "$(limit_seen)" "$none" "no limit again for the next job"
+tmq submit --mem-limit 64M alloc 128 >/dev/null 2>"$T/free.err"
+assert_eq "$(cat "$T/free.err")" "job failed: out of memory (limit 64 MiB)" "past a job's own limit"
+assert_eq "$(tmq submit alloc 128)" "128" "the same job without one"
+pass "a job's own --mem-limit on a worker without one"
