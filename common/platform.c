@@ -38,6 +38,12 @@ pid_t tmq_spawn(const char *path, char *const argv[], int keep_fd, bool die_with
 pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t nfds,
                     int flags)
 {
+    return tmq_spawn_fds_ex(path, argv, fds, nfds, flags, -1);
+}
+
+pid_t tmq_spawn_fds_ex(const char *path, char *const argv[], const int *fds, size_t nfds,
+                       int flags, int join_fd)
+{
     if (nfds > S_MAX_FDS) {
         errno = EINVAL;
         return -1;
@@ -56,6 +62,10 @@ pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t
         if (getppid() != parent) _exit(127); /* parent already gone */
     }
     if ((flags & TMQ_SPAWN_OWN_GROUP) && setpgid(0, 0) != 0) _exit(127);
+    if (join_fd >= 0) {
+        ssize_t w = write(join_fd, "0", 1); /* "0": the writer; the parent checks */
+        (void)w;
+    }
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);

@@ -28,6 +28,11 @@ pid_t tmq_spawn(const char *path, char *const argv[], int keep_fd, bool die_with
  * and TMQ_SPAWN_* flags. */
 pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t nfds,
                     int flags);
+/* The same, and when join_fd >= 0 (a cgroup's cgroup.procs, open for writing) the child
+ * writes "0" to it before it execs: it joins that cgroup before it runs anything, with all
+ * it will start. A failed write is not an error here: the caller checks the membership. */
+pid_t tmq_spawn_fds_ex(const char *path, char *const argv[], const int *fds, size_t nfds,
+                       int flags, int join_fd);
 
 /* A path that runs this very program again (for a daemon starting its own helpers). */
 const char *tmq_self_exe(void);

@@ -260,8 +260,17 @@ tmq_memcg_t *tmq_memcg_new(size_t nslots, char *why, size_t why_len)
         s_slot_path(self, i, NULL, path, sizeof path);
         if (mkdir(path, 0755) != 0 && errno != EEXIST)
             return s_fail(self, why, why_len, "make the cgroup", path);
-        s_slot_path(self, i, s_oom_file(self), path, sizeof path);
-        if (access(path, R_OK) != 0) return s_fail(self, why, why_len, "read", path);
+        uint64_t kills;
+        if (tmq_memcg_oom_kills(self, i, &kills) != 0) {
+            s_slot_path(self, i, s_oom_file(self), path, sizeof path);
+            if (errno == ENOENT) /* the file is there, the line is not: before Linux 4.13 */
+                snprintf(why, why_len, "%s has no oom_kill counter (Linux 4.13 or later has)",
+                         path);
+            else
+                snprintf(why, why_len, "cannot read %s: %s", path, strerror(errno));
+            tmq_memcg_destroy(&self);
+            return NULL;
+        }
         if (tmq_memcg_set_limit(self, i, 0) != 0) {
             s_slot_path(self, i, NULL, path, sizeof path);
             return s_fail(self, why, why_len, "set a memory limit in", path);
@@ -274,8 +283,10 @@ void tmq_memcg_destroy(tmq_memcg_t **self_p)
 {
     tmq_memcg_t *self = *self_p;
     if (!self) return;
+    size_t killed = 0;
     for (size_t i = 0; i < self->nslots; i++)
-        if (tmq_memcg_kill(self, i)) usleep(20000); /* let the killed leave the cgroup */
+        killed += tmq_memcg_kill(self, i);
+    if (killed) usleep(20000); /* let the killed leave their cgroups */
     s_remove_tree(self->dir);
     free(self->dir);
     free(self);
@@ -290,6 +301,16 @@ const char *tmq_memcg_path(const tmq_memcg_t *self)
 int tmq_memcg_set_limit(tmq_memcg_t *self, size_t slot, uint64_t bytes)
 {
     char path[4096], value[32];
+    if (self->version == 2 && bytes) { /* v2 reclaims, even OOM-kills, inside the write */
+        s_slot_path(self, slot, "memory.current", path, sizeof path);
+        char *cur = s_slurp(path);
+        uint64_t used = cur ? strtoull(cur, NULL, 10) : 0;
+        free(cur);
+        if (used > bytes) {
+            errno = EBUSY; /* as v1 says */
+            return -1;
+        }
+    }
     if (bytes)
         snprintf(value, sizeof value, "%" PRIu64, bytes);
     else
@@ -307,22 +328,37 @@ int tmq_memcg_attach(tmq_memcg_t *self, size_t slot, pid_t pid)
     return s_write_file(path, value);
 }
 
-uint64_t tmq_memcg_oom_kills(tmq_memcg_t *self, size_t slot)
+int tmq_memcg_oom_kills(tmq_memcg_t *self, size_t slot, uint64_t *kills)
 {
     char path[4096], buf[512];
     s_slot_path(self, slot, s_oom_file(self), path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
+    if (fd < 0) return -1;
     ssize_t n;
     while ((n = read(fd, buf, sizeof buf - 1)) < 0 && errno == EINTR) {
     }
+    int err = errno;
     close(fd);
-    if (n <= 0) return 0;
+    if (n < 0) {
+        errno = err;
+        return -1;
+    }
     buf[n] = '\0';
     /* "oom_kill N" is a line of both files */
     for (const char *p = buf; (p = strstr(p, "oom_kill ")); p++)
-        if (p == buf || p[-1] == '\n') return strtoull(p + 9, NULL, 10);
-    return 0;
+        if (p == buf || p[-1] == '\n') {
+            *kills = strtoull(p + 9, NULL, 10);
+            return 0;
+        }
+    errno = ENOENT;
+    return -1;
+}
+
+int tmq_memcg_procs_fd(tmq_memcg_t *self, size_t slot)
+{
+    char path[4096];
+    s_slot_path(self, slot, "cgroup.procs", path, sizeof path);
+    return open(path, O_WRONLY | O_CLOEXEC);
 }
 
 size_t tmq_memcg_kill(tmq_memcg_t *self, size_t slot)

@@ -34,12 +34,17 @@ void tmq_memcg_destroy(tmq_memcg_t **self_p);
 /* The daemon's cgroup directory. */
 const char *tmq_memcg_path(const tmq_memcg_t *self);
 /* Sets slot's limit in bytes (0: none). Returns 0, or -1 with errno (EBUSY: the slot already
- * uses more than that and the kernel could not reclaim it). */
+ * uses more than that — v1: and the kernel could not reclaim it; v2: checked first, since v2
+ * would reclaim, even kill, inside the write). */
 int tmq_memcg_set_limit(tmq_memcg_t *self, size_t slot, uint64_t bytes);
 /* Moves pid into slot's cgroup. Returns 0 or -1 with errno. */
 int tmq_memcg_attach(tmq_memcg_t *self, size_t slot, pid_t pid);
-/* How many processes the kernel has killed in slot's cgroup for running out of memory. */
-uint64_t tmq_memcg_oom_kills(tmq_memcg_t *self, size_t slot);
+/* How many processes the kernel has killed in slot's cgroup for running out of memory, into
+ * *kills. Returns 0, or -1 with errno when the counter cannot be read (ENOENT: no such line). */
+int tmq_memcg_oom_kills(tmq_memcg_t *self, size_t slot, uint64_t *kills);
+/* slot's cgroup.procs opened for writing (close-on-exec), for a child to join the cgroup
+ * itself before it execs (tmq_spawn_fds_ex); -1 with errno on failure. */
+int tmq_memcg_procs_fd(tmq_memcg_t *self, size_t slot);
 /* Sends SIGKILL to every process in slot's cgroup; returns how many there were. */
 size_t tmq_memcg_kill(tmq_memcg_t *self, size_t slot);
 

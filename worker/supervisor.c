@@ -217,8 +217,12 @@ void tmq_sup_destroy(tmq_sup_t **self_p)
         s_slot_clear(e);
         tmq_wjob_clear(&e->jobs);
     }
+    pid_t *groups = tmq_xmemdup(pids, (np + 1) * sizeof *pids);
     s_wait_all(pids, np, S_STOP_GRACE_US);
     s_wait_all(self->reap, self->nreap, 0);
+    for (size_t i = 0; i < np; i++) /* what ignored SIGTERM outlives its executor: not us */
+        kill(-groups[i], SIGKILL);
+    free(groups);
     free(pids);
     free(self->reap);
     free(self->ex);
@@ -245,17 +249,28 @@ static void s_back_off(s_exec_t *e, int64_t now)
     e->restart_us = now + e->backoff_us;
 }
 
-/* Puts a new executor under the worker's memory limit: into its slot's cgroup (limit set
- * first, while the slot is empty), or RLIMIT_AS. Before its HELLO no job can run. */
+/* Before an executor starts: its slot's cgroup gets the worker's limit (the slot is empty
+ * now, so the write cannot fail for what it holds), and the child is to join it. Returns the
+ * descriptor the child joins through, or -1 (no cgroup: RLIMIT_AS after the start). */
+static int s_limit_prepare(tmq_sup_t *self, s_exec_t *e)
+{
+    if (!self->cg) return -1;
+    size_t slot = (size_t)(e - self->ex);
+    if (tmq_memcg_set_limit(self->cg, slot, self->mem_limit) != 0) return -1;
+    return tmq_memcg_procs_fd(self->cg, slot);
+}
+
+/* Puts a new executor under the worker's memory limit: it is in its slot's cgroup (it joined
+ * before it exec'd; writing its pid again checks that), or else gets RLIMIT_AS. Before its
+ * HELLO no job can run. */
 static void s_limit_start(tmq_sup_t *self, s_exec_t *e)
 {
     size_t slot = (size_t)(e - self->ex);
     e->in_cg = false;
     e->limit = 0;
     if (self->cg) {
-        e->oom_seen = tmq_memcg_oom_kills(self->cg, slot);
-        if (tmq_memcg_set_limit(self->cg, slot, self->mem_limit) == 0 &&
-            tmq_memcg_attach(self->cg, slot, e->pid) == 0) {
+        if (tmq_memcg_attach(self->cg, slot, e->pid) == 0 &&
+            tmq_memcg_oom_kills(self->cg, slot, &e->oom_seen) == 0) {
             e->in_cg = true;
             e->limit = self->mem_limit;
             return;
@@ -280,6 +295,15 @@ static int s_set_limit(tmq_sup_t *self, s_exec_t *e, uint64_t limit)
     return rc;
 }
 
+/* Under a limit an executor holds one job at a time, and its slot's oom_kill counter is read
+ * as each starts: a kill the counter shows afterwards is that job's (none can be another's). */
+static void s_oom_baseline(tmq_sup_t *self, s_exec_t *e)
+{
+    if (e->in_cg && e->limit &&
+        tmq_memcg_oom_kills(self->cg, (size_t)(e - self->ex), &e->oom_seen) != 0)
+        e->in_cg = false; /* cannot tell any more: no job is blamed on this executor */
+}
+
 /* The limit job runs under here: its own when smaller than the worker's. */
 static uint64_t s_job_limit(const tmq_sup_t *self, const tmq_wjob_t *job)
 {
@@ -287,20 +311,19 @@ static uint64_t s_job_limit(const tmq_sup_t *self, const tmq_wjob_t *job)
     return j && (!w || j < w) ? j : w;
 }
 
-/* True when the kernel has killed a process of e's cgroup for memory since we last looked
- * (then the text for it is in why). */
+/* True when, while a limit is in force on e, the kernel has killed a process of its cgroup
+ * for memory since its job started (then the text for it is in why). Without a limit a kill
+ * (by a limit above ours, or the host's OOM killer) is left to show as what it did: a death. */
 static bool s_out_of_memory(tmq_sup_t *self, s_exec_t *e, char *why, size_t len)
 {
-    if (!e->in_cg) return false;
-    uint64_t k = tmq_memcg_oom_kills(self->cg, (size_t)(e - self->ex));
-    if (k == e->oom_seen) return false;
+    uint64_t k;
+    if (!e->in_cg || !e->limit || tmq_memcg_oom_kills(self->cg, (size_t)(e - self->ex), &k) != 0 ||
+        k == e->oom_seen)
+        return false;
     e->oom_seen = k;
     char size[32];
     tmq_format_size(e->limit, size, sizeof size);
-    if (e->limit)
-        snprintf(why, len, "out of memory (limit %s)", size);
-    else
-        snprintf(why, len, "out of memory");
+    snprintf(why, len, "out of memory (limit %s)", size);
     return true;
 }
 
@@ -317,9 +340,11 @@ static int s_spawn(tmq_sup_t *self, s_exec_t *e, int64_t now)
         goto fail;
     }
     int child[2] = {sv[1], cv[1]};
-    pid_t pid = tmq_spawn_fds(self->path, self->argv, child, 2,
-                              TMQ_SPAWN_DIE_WITH_PARENT | TMQ_SPAWN_OWN_GROUP);
+    int join = s_limit_prepare(self, e); /* the child joins its cgroup before it execs */
+    pid_t pid = tmq_spawn_fds_ex(self->path, self->argv, child, 2,
+                                 TMQ_SPAWN_DIE_WITH_PARENT | TMQ_SPAWN_OWN_GROUP, join);
     int err = errno;
+    if (join >= 0) close(join);
     close(sv[1]);
     close(cv[1]);
     if (pid < 0) {
@@ -381,7 +406,7 @@ static int s_on_result(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t n,
         return -1;
     }
     char why[96];
-    if (e->limit && s_out_of_memory(self, e, why, sizeof why)) { /* what it ran was killed */
+    if (s_out_of_memory(self, e, why, sizeof why)) { /* what it ran was killed */
         s_retire(self, e, S_OOM, false, why, now);
         return -1;
     }
@@ -748,7 +773,10 @@ static void s_hand(tmq_sup_t *self, s_exec_t *e, tmq_wjob_t *job, int64_t now)
     s_out(e, job->frame, job->frame_len);
     job->est_ms = tmq_pace_estimate(self->pace, job->fn);
     job->cancelled = false;
-    if (tmq_list_empty(&e->jobs)) job->start_us = now;
+    if (tmq_list_empty(&e->jobs)) {
+        job->start_us = now;
+        s_oom_baseline(self, e);
+    }
     tmq_list_push_back(&e->jobs, &job->link);
     e->load_ms += job->est_ms < 0 ? INFINITY : job->est_ms;
 }
@@ -773,15 +801,38 @@ static bool s_overdue(const s_exec_t *e, int64_t now)
 }
 
 /* May e be given one more job (estimated est, to run under memory limit lim) now? One that
- * cannot hand jobs back gets them one at a time only; one under another limit only when it
- * runs nothing (the limit is changed between jobs). */
+ * cannot hand jobs back gets them one at a time only; so does one under a limit (each job's
+ * out-of-memory kill is then its own), and a job under another limit waits until e runs
+ * nothing (the limit is changed between jobs). */
 static bool s_admits(const s_exec_t *e, double est, uint64_t lim, int64_t now)
 {
     if (e->fd < 0 || !e->hello || e->revoking) return false;
-    if (lim != e->limit && !tmq_list_empty(&e->jobs)) return false;
+    if ((lim != e->limit || lim) && !tmq_list_empty(&e->jobs)) return false;
     if (!e->revocable) return tmq_list_empty(&e->jobs);
     if (!tmq_pace_admit(e->jobs.size, e->load_ms, est)) return false;
     return tmq_list_empty(&e->jobs) || !s_overdue(e, now);
+}
+
+/* e (idle) could not be put under the job's limit lim: it holds more already. An executor
+ * that has run jobs is replaced, and the job waits for the fresh one; a fresh one that holds
+ * more than lim on its own cannot run the job at all, which fails out of memory. */
+static void s_limit_refused(tmq_sup_t *self, s_exec_t *e, tmq_wjob_t *job, uint64_t lim,
+                            int64_t now)
+{
+    char size[32], why[128];
+    tmq_format_size(lim, size, sizeof size);
+    if (e->results > 0) {
+        tmq_debug("executor %d holds more than %s (%s); replacing it for job %llu", (int)e->pid,
+                  size, strerror(errno), (unsigned long long)job->jid);
+        tmq_list_push_front(self->queue, &job->link);
+        s_retire(self, e, S_RECYCLE, false, "memory limit", now);
+        return;
+    }
+    snprintf(why, sizeof why, "out of memory (limit %s): the executor alone holds more", size);
+    tmq_log_limited(TMQ_LOG_WARN, &self->rate, 5, "job %llu: %s", (unsigned long long)job->jid,
+                    why);
+    s_report(self, job, TMQ_ST_OOM, why, strlen(why), e->pid, 0);
+    tmq_wjob_destroy(&job);
 }
 
 /* Round robin, one job per executor per pass, so idle executors are served first and a batch
@@ -797,10 +848,9 @@ static void s_assign(tmq_sup_t *self, int64_t now)
             uint64_t lim = s_job_limit(self, job);
             if (!s_admits(e, tmq_pace_estimate(self->pace, job->fn), lim, now)) continue;
             if (lim != e->limit && s_set_limit(self, e, lim) != 0) {
-                /* it holds more than lim already: a fresh one takes the job */
-                tmq_debug("executor %d: cannot change its memory limit (%s); replacing it",
-                          (int)e->pid, strerror(errno));
-                s_retire(self, e, S_RECYCLE, false, "memory limit", now);
+                tmq_list_remove(self->queue, &job->link);
+                s_limit_refused(self, e, job, lim, now);
+                progress = true;
                 continue;
             }
             tmq_list_remove(self->queue, &job->link);

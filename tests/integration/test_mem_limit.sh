@@ -76,6 +76,22 @@ tmq map --mem-limit 32M exec "$cat_limit" "$cat_limit" "$cat_limit" "$cat_limit"
 assert_eq "$(cat "$T/run")" "4 33554432" "every job of a --mem-limit 32M map"
 pass "a job's own --mem-limit: 64M and 32M in force while they run, the worker's 256M between"
 
+# ---- each out-of-memory kill is its own job's, in a stream of jobs one executor runs ----
+tmq map alloc 1 1024 1 1 1 1024 1 1 >"$T/stream.out"
+assert_eq "$(jq -c 'select(.ok | not) | .index' "$T/stream.out" | sort | tr '\n' ' ')" "1 5 " \
+    "only the two 1024 MiB jobs ran out"
+assert_eq "$(jq -c 'select(.ok) | .result' "$T/stream.out" | sort -u)" "1" "the others ran, once each"
+assert_eq "$(wc -l <"$T/stream.out")" "8" "one line per job"
+pass "a stream of jobs: each out-of-memory failure is the job that ran out"
+
+# ---- a limit the executor alone is over: that job fails, the worker is not wedged ----
+tmq submit --mem-limit 64K alloc 1 >/dev/null 2>"$T/tiny.err"
+assert_eq "$?" "1" "a job limited to 64K"
+assert_eq "$(cat "$T/tiny.err")" \
+    "job failed: out of memory (limit 64 KiB): the executor alone holds more" "its message"
+assert_eq "$(tmq submit alloc 1)" "1" "the next job runs"
+pass "--mem-limit 64K: fails at once (the executor alone holds more), the next job runs"
+
 # ---- asked to: --retry-oom retries it within --retries ----
 before=$(grep -c 'ran out of memory' "$T/worker-lim.log")
 tmq submit --mem-limit 64M --retry-oom --retries 2 alloc 128 >/dev/null 2>"$T/retry.err"
