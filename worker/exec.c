@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,7 +37,7 @@
 extern char **environ;
 
 #define S_CHUNK (64u << 10)            /* bytes read or written per call */
-#define S_ONLY_STDIN_TICK_MS 50        /* stdout and stderr closed: how often to look for an exit */
+#define S_EXIT_TICK_MS 50 /* without a pidfd: how often to look for the command's exit */
 #define S_LEFTOVER_WAIT_MS 2000        /* longest the clean-up waits for killed leftovers */
 #define S_NAME_MAX 200                 /* bytes of a program or directory name quoted in errors */
 #define S_DEFAULT_PATH "/bin:/usr/bin" /* what execvp searches when PATH is unset */
@@ -597,16 +598,19 @@ fail:
     return -1;
 }
 
-/* Feeds stdin and reads stdout and stderr until both are closed and stdin is written (or the
- * command exited without reading it all). Returns 0; 1 when a stream went over max (*over
- * set); -1 when poll failed (errno). *status is set when the loop saw the exit (*exited). */
+/* Feeds stdin and reads stdout and stderr until the command exits (then what it wrote is
+ * read to the end of what the pipes hold: what it left running is not waited for, and is
+ * killed after). Returns 0 with *status; 1 when a stream went over max (*over set); -1 when
+ * poll failed (errno). *exited says whether the exit was seen. */
 static int s_pump(const tmq_exec_req_t *req, pid_t pid, int *in, s_stream_t s[2], size_t max,
                   const s_stream_t **over, bool *exited, int *status)
 {
     size_t off = 0;
-    while (s[0].fd >= 0 || s[1].fd >= 0 || (*in >= 0 && !*exited)) {
-        struct pollfd pfd[3];
-        int n = 0, at[3] = {-1, -1, -1};
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* readable at the exit (Linux 5.3) */
+    int rc = 0;
+    while (!*exited) {
+        struct pollfd pfd[4];
+        int n = 0, at[4] = {-1, -1, -1, -1};
         if (*in >= 0) {
             at[0] = n;
             pfd[n++] = (struct pollfd){.fd = *in, .events = POLLOUT};
@@ -616,22 +620,33 @@ static int s_pump(const tmq_exec_req_t *req, pid_t pid, int *in, s_stream_t s[2]
                 at[i + 1] = n;
                 pfd[n++] = (struct pollfd){.fd = s[i].fd, .events = POLLIN};
             }
-        /* only stdin is left: the command may have exited without reading it */
-        bool only_in = s[0].fd < 0 && s[1].fd < 0;
-        if (poll(pfd, (nfds_t)n, only_in ? S_ONLY_STDIN_TICK_MS : -1) < 0) {
+        if (pidfd >= 0) {
+            at[3] = n;
+            pfd[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+        }
+        if (poll(pfd, (nfds_t)n, pidfd >= 0 ? -1 : S_EXIT_TICK_MS) < 0) {
             if (errno == EINTR) continue;
-            return -1;
+            rc = -1;
+            break;
         }
         if (at[0] >= 0 && pfd[at[0]].revents) s_feed(in, req->stdin_data, req->stdin_len, &off);
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 2 && !rc; i++)
             if (at[i + 1] >= 0 && pfd[at[i + 1]].revents && s_read(&s[i], max)) {
                 *over = &s[i];
-                return 1;
+                rc = 1;
             }
+        if (rc) break;
+        if ((pidfd < 0 || pfd[at[3]].revents) && waitpid(pid, status, WNOHANG) == pid) {
+            *exited = true;
+            for (int i = 0; i < 2 && !rc; i++) /* what it wrote before it exited */
+                if (s[i].fd >= 0 && s_read(&s[i], max)) {
+                    *over = &s[i];
+                    rc = 1;
+                }
         }
-        if (only_in && waitpid(pid, status, WNOHANG) == pid) *exited = true;
     }
-    return 0;
+    if (pidfd >= 0) close(pidfd);
+    return rc;
 }
 
 int tmq_exec_run(const tmq_exec_req_t *req, size_t output_max, tmq_exec_outcome_t *res, char *err,

@@ -17,8 +17,8 @@
  * tmq_exec_init the executor is a child subreaper: what a command leaves behind becomes the
  * executor's child, and when the command ends (or is killed for its output) every such
  * process is killed and reaped, so a job leaves nothing running. A job ends when the command
- * has exited and its stdout and stderr are closed (a background child that keeps them open
- * keeps the job running, as with $(...) in a shell).
+ * exits, with what it wrote until then, as with xargs and GNU parallel: a background child
+ * that still holds its stdout does not hold the job up (it is killed).
  */
 #ifndef TMQ_EXEC_H
 #define TMQ_EXEC_H

@@ -24,8 +24,8 @@
 #include "log.h"
 #include "options.h"
 #include "platform.h"
-#include "registry.h"
 #include "proto.h"
+#include "registry.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -35,6 +35,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -371,10 +372,22 @@ static void s_on_term(int sig)
 _Static_assert(TMQ_WORKER_MAX_RESULT_LIMIT + 64 <= TMQ_FRAME_MAX,
                "the largest --max-result must fit a RESULT frame");
 
+/* The daemon died (the parent-death signal): everything in our process group goes now, with
+ * us — exec jobs' commands and what they started, which SIGKILL to us alone would orphan. */
+static void s_on_orphaned(int sig)
+{
+    (void)sig;
+    kill(0, SIGKILL);
+}
+
 int tmq_executor_run(int fd, int ctl, const tmq_worker_opts_t *o)
 {
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    /* the daemon started us with SIGKILL as parent-death signal: take our group along instead
+     * (had the daemon died before this, that SIGKILL would have come already) */
+    signal(TMQ_EXECUTOR_ORPHAN_SIGNAL, s_on_orphaned);
+    prctl(PR_SET_PDEATHSIG, TMQ_EXECUTOR_ORPHAN_SIGNAL);
     size_t max_result = o->max_result && o->max_result <= TMQ_WORKER_MAX_RESULT_LIMIT
                             ? o->max_result
                             : TMQ_WORKER_MAX_RESULT_LIMIT;

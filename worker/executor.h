@@ -15,6 +15,8 @@
 
 #include "options.h"
 
+#include <signal.h>
+
 /* Loads the functions o asks for (the built-ins, then each of o->plugins in order), says
  * HELLO on fd (with the reason instead, when a plugin did not load), then serves jobs on fd,
  * and REVOKE on ctl (-1: none; nothing can be handed back), until the daemon closes fd or
@@ -22,5 +24,9 @@
  * -1 on a read or write error or a malformed frame (the daemon sees the exit as a death).
  * SIGTERM during a job kills the process at once (no hooks). */
 int tmq_executor_run(int fd, int ctl, const tmq_worker_opts_t *o);
+
+/* The built-in executor's parent-death signal: when the daemon dies, it kills its whole
+ * process group (itself, exec commands and what they started), then dies of it. */
+#define TMQ_EXECUTOR_ORPHAN_SIGNAL SIGUSR2
 
 #endif

@@ -171,3 +171,30 @@ grep -q "job failed: result too large: 15[0-9][0-9] bytes (limit 1000)" "$T/mr2.
     || fail "exec over --max-result: $(cat "$T/mr2.err")"
 assert_eq "$(tmq submit exec '["echo","ok"]' | jq -r .stdout)" "ok" "served on after it"
 pass "--max-result fails the job, not the executor"
+
+# ---- a command's background child does not hold its job up: it is killed at the exit ----
+t0=$(date +%s%N)
+arg=$(jq -nc --arg f "$T/bg" '{argv:["sh","-c","sleep 30 & echo $! > \($f); echo started"]}')
+assert_eq "$(tmq submit exec "$arg" | jq -c .)" '{"status":0,"stdout":"started\n","stderr":""}' \
+    "a command that leaves a child holding its stdout"
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 10000 ] || fail "the job waited for the child"
+bg_pid=$(cat "$T/bg")
+for _ in $(seq 1 50); do alive "$bg_pid" || break; sleep 0.1; done
+alive "$bg_pid" && fail "the child it left ($bg_pid) still runs"
+pass "a job ends when its command exits; what it left running is killed"
+
+# ---- the worker daemon killed with SIGKILL: its commands' children go too ----
+rm -f "$T/pids"
+"$TASKMQ" submit exec "$(jq -nc --arg f "$T/pids" \
+    '{argv:["sh","-c","sleep 30 & echo $$ $! > \($f); wait"]}')" >/dev/null 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 1 100); do [ -s "$T/pids" ] && break; sleep 0.05; done
+read -r sh_pid bg_pid <"$T/pids" || fail "the command did not start"
+kill -KILL "$WORKER_PID"
+for _ in $(seq 1 50); do
+    alive "$sh_pid" || alive "$bg_pid" || break
+    sleep 0.1
+done
+alive "$sh_pid" && fail "the command ($sh_pid) outlived its worker"
+alive "$bg_pid" && fail "its child ($bg_pid) outlived the worker"
+pass "kill -9 of the worker daemon takes its commands and their children along"
