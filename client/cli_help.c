@@ -166,9 +166,10 @@ static void s_keygen(FILE *out)
 {
     fputs("Usage: taskmq keygen PATH [--force]\n"
           "\n"
-          "Writes a new CurveZMQ certificate: PATH (public, to copy into the broker's\n"
-          "--curve-dir) and PATH_secret (keep private). Refuses to replace an existing PATH\n"
-          "or PATH_secret unless --force is given.\n"
+          "Writes a new CurveZMQ certificate: PATH (public: the part a peer may be given)\n"
+          "and PATH_secret (keep private). This version does not use them yet: the broker\n"
+          "takes keys in the next release. Refuses to replace an existing PATH or\n"
+          "PATH_secret unless --force is given.\n"
           "\n"
           "  --force                overwrite an existing pair\n"
           "\n"

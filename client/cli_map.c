@@ -83,17 +83,15 @@ static void s_say(s_map_t *m, const char *fmt, ...)
 }
 
 /* What map and submit say when no connected worker serves the function. */
-#define S_UNSERVED_FMT                                                                             \
-    "unknown function: %s \u2014 no connected worker serves it (taskmq functions lists what is "   \
-    "served)"
+#define S_UNSERVED_FMT "unknown function: %s \u2014 no connected worker serves it (%s)"
+#define S_UNSERVED_HINT(fn)                                                                        \
+    (strcmp(fn, "exec") == 0 ? "a worker serves exec only when started with --allow-exec"          \
+                             : "taskmq functions lists what is served")
 
 static void s_say_unserved(s_map_t *m)
 {
-    if (m->exec)
-        s_say(m, "unknown function: exec \u2014 no connected worker serves it (a worker serves "
-                 "exec only when started with --allow-exec)");
-    else
-        s_say(m, S_UNSERVED_FMT, m->o->function);
+    const char *fn = m->exec ? "exec" : m->o->function;
+    s_say(m, S_UNSERVED_FMT, fn, S_UNSERVED_HINT(fn));
 }
 
 /* ---- output ---- */
@@ -559,7 +557,7 @@ static int s_submit_result(const tmq_cli_t *o, tmq_client_t *c, const tmq_result
         return fflush(stdout) == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
     }
     case TMQ_RESULT_UNKNOWN_FUNCTION:
-        fprintf(stderr, "taskmq: " S_UNSERVED_FMT "\n", o->function);
+        fprintf(stderr, "taskmq: " S_UNSERVED_FMT "\n", o->function, S_UNSERVED_HINT(o->function));
         return TMQ_EXIT_FAILED;
     case TMQ_RESULT_LOST:
         fprintf(stderr, "taskmq: %s: the job did not finish\n", tmq_client_lost_reason(c));

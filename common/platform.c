@@ -35,14 +35,13 @@ pid_t tmq_spawn(const char *path, char *const argv[], int keep_fd, bool die_with
 
 #define S_MAX_FDS 8
 
-pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t nfds,
-                    int flags)
+pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t nfds, int flags)
 {
     return tmq_spawn_fds_ex(path, argv, fds, nfds, flags, -1);
 }
 
-pid_t tmq_spawn_fds_ex(const char *path, char *const argv[], const int *fds, size_t nfds,
-                       int flags, int join_fd)
+pid_t tmq_spawn_fds_ex(const char *path, char *const argv[], const int *fds, size_t nfds, int flags,
+                       int join_fd)
 {
     if (nfds > S_MAX_FDS) {
         errno = EINVAL;
@@ -201,7 +200,7 @@ void tmq_format_size(uint64_t n, char *buf, size_t len)
         n /= 1024;
         u++;
     }
-    snprintf(buf, len, "%llu %s", (unsigned long long)n, units[u]);
+    snprintf(buf, len, "%llu %s", (unsigned long long)n, n == 1 && u == 0 ? "byte" : units[u]);
 }
 
 int tmq_parse_long(const char *s, long min, long max, long *out)

@@ -331,6 +331,31 @@ static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[S_EXECUTOR_AR
     argv[i] = NULL;
 }
 
+/* Whether prog can be run as execvp would find it: 0, or -1 with the reason in why. */
+static int s_runnable(const char *prog, char *why, size_t len)
+{
+    if (strchr(prog, '/')) {
+        if (access(prog, X_OK) == 0) return 0;
+        snprintf(why, len, "%s", strerror(errno));
+        return -1;
+    }
+    const char *path = getenv("PATH");
+    if (!path) path = "/usr/local/bin:/usr/bin:/bin";
+    int err = ENOENT;
+    for (const char *p = path;; p++) {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char full[4096];
+        snprintf(full, sizeof full, "%.*s%s%s", (int)n, p, n ? "/" : "", prog);
+        if (access(full, X_OK) == 0) return 0;
+        if (errno == EACCES) err = EACCES;
+        if (!end) break;
+        p = end;
+    }
+    snprintf(why, len, "%s (not found in PATH)", strerror(err));
+    return -1;
+}
+
 /* Memory limits: the executors' cgroups when one can be made (for --mem-limit, and for jobs
  * that bring their own limit), else RLIMIT_AS. */
 static void s_memory(s_daemon_t *self, const tmq_worker_opts_t *o)
@@ -410,7 +435,11 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
             return TMQ_EXIT_USAGE;
         }
         argv = self->argv;
-        program = self->argv[0];
+        program = o->executor_cmd;
+        if (s_runnable(self->argv[0], err, sizeof err) != 0) {
+            tmq_error("--executor-cmd: cannot run '%s': %s", self->argv[0], err);
+            return TMQ_EXIT_FAILED;
+        }
     } else {
         s_executor_argv(o, builtin, nums);
         argv = builtin;

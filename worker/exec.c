@@ -36,10 +36,10 @@
 
 extern char **environ;
 
-#define S_CHUNK (64u << 10)            /* bytes read or written per call */
-#define S_EXIT_TICK_MS 50 /* without a pidfd: how often to look for the command's exit */
-#define S_LEFTOVER_WAIT_MS 2000        /* longest the clean-up waits for killed leftovers */
-#define S_NAME_MAX 200                 /* bytes of a program or directory name quoted in errors */
+#define S_CHUNK (64u << 10)     /* bytes read or written per call */
+#define S_EXIT_TICK_MS 50       /* without a pidfd: how often to look for the command's exit */
+#define S_LEFTOVER_WAIT_MS 2000 /* longest the clean-up waits for killed leftovers */
+#define S_NAME_MAX 200          /* bytes of a program or directory name quoted in errors */
 #define S_DEFAULT_PATH "/bin:/usr/bin" /* what execvp searches when PATH is unset */
 
 static size_t s_output_max = TMQ_EXEC_DEFAULT_OUTPUT_MAX;

@@ -307,6 +307,7 @@ static int s_serve(s_executor_t *self)
         if (got == 0) return 0; /* the daemon closed our end: a normal stop */
         if (got < 0) {
             if (errno == EINTR || errno == EAGAIN) continue;
+            if (errno == ECONNRESET) return 0; /* the daemon went before reading all we said */
             tmq_error("read from the daemon failed: %s", strerror(errno));
             return -1;
         }

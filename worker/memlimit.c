@@ -100,8 +100,8 @@ int tmq_memcg_locate(const char *proc_cgroup, const char *mountinfo, char *dir, 
         const char *fs, *super, *root, *mnt;
         size_t fs_len, super_len, root_len, mnt_len;
         size_t rest = n - (size_t)(dash + 3 - line);
-        if (!s_field(dash + 3, rest, 0, &fs, &fs_len) ||
-            !s_field(line, n, 3, &root, &root_len) || !s_field(line, n, 4, &mnt, &mnt_len))
+        if (!s_field(dash + 3, rest, 0, &fs, &fs_len) || !s_field(line, n, 3, &root, &root_len) ||
+            !s_field(line, n, 4, &mnt, &mnt_len))
             continue;
         if (version == 1) {
             if (fs_len != 6 || memcmp(fs, "cgroup", 6) != 0) continue;
@@ -173,8 +173,23 @@ static const char *s_oom_file(const tmq_memcg_t *self)
     return self->version == 1 ? "memory.oom_control" : "memory.events";
 }
 
-/* Removes DIR's slot directories e* and DIR itself (each only when empty). */
-static void s_remove_tree(const char *dir)
+/* Sends SIGKILL to every process listed in the cgroup.procs file at path; returns how many. */
+static size_t s_kill_procs(const char *path)
+{
+    char *procs = s_slurp(path);
+    size_t n = 0;
+    for (char *p = procs, *end; p && *p; p = end) {
+        long pid = strtol(p, &end, 10);
+        if (end == p) break;
+        if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0) n++;
+    }
+    free(procs);
+    return n;
+}
+
+/* Removes DIR's slot directories e* and DIR itself (each only when empty); with kill, first
+ * kills what is left in them (a daemon that is gone left it: nobody else would). */
+static void s_remove_tree(const char *dir, bool kill_left)
 {
     DIR *d = opendir(dir);
     if (d) {
@@ -182,6 +197,8 @@ static void s_remove_tree(const char *dir)
         char path[4096];
         while ((e = readdir(d)))
             if (e->d_name[0] == 'e' && e->d_type == DT_DIR) {
+                snprintf(path, sizeof path, "%s/%s/cgroup.procs", dir, e->d_name);
+                if (kill_left && s_kill_procs(path)) usleep(20000);
                 snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
                 rmdir(path);
             }
@@ -203,7 +220,7 @@ static void s_sweep(const char *parent)
         long pid = strtol(e->d_name + strlen(S_PREFIX), &end, 10);
         if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH)) continue;
         snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
-        s_remove_tree(path);
+        s_remove_tree(path, true);
     }
     closedir(d);
 }
@@ -287,7 +304,7 @@ void tmq_memcg_destroy(tmq_memcg_t **self_p)
     for (size_t i = 0; i < self->nslots; i++)
         killed += tmq_memcg_kill(self, i);
     if (killed) usleep(20000); /* let the killed leave their cgroups */
-    s_remove_tree(self->dir);
+    s_remove_tree(self->dir, false);
     free(self->dir);
     free(self);
     *self_p = NULL;
@@ -365,15 +382,7 @@ size_t tmq_memcg_kill(tmq_memcg_t *self, size_t slot)
 {
     char path[4096];
     s_slot_path(self, slot, "cgroup.procs", path, sizeof path);
-    char *procs = s_slurp(path);
-    size_t n = 0;
-    for (char *p = procs, *end; p && *p; p = end) {
-        long pid = strtol(p, &end, 10);
-        if (end == p) break;
-        if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0) n++;
-    }
-    free(procs);
-    return n;
+    return s_kill_procs(path);
 }
 
 int tmq_memlimit_rlimit(pid_t pid, uint64_t bytes)
@@ -381,8 +390,7 @@ int tmq_memlimit_rlimit(pid_t pid, uint64_t bytes)
     struct rlimit cur;
     if (prlimit(pid, RLIMIT_AS, NULL, &cur) != 0) return -1;
     struct rlimit want = cur;
-    want.rlim_cur = bytes && (cur.rlim_max == RLIM_INFINITY || bytes < cur.rlim_max)
-                        ? (rlim_t)bytes
-                        : cur.rlim_max;
+    want.rlim_cur = bytes && (cur.rlim_max == RLIM_INFINITY || bytes < cur.rlim_max) ? (rlim_t)bytes
+                                                                                     : cur.rlim_max;
     return prlimit(pid, RLIMIT_AS, &want, NULL);
 }

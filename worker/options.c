@@ -55,6 +55,13 @@ static int s_add_plugin(tmq_worker_opts_t *o, const char *v, char *err, size_t e
         return s_err(err, errlen, "--plugin: cannot read '%s': %s", v, strerror(errno));
     if (!S_ISREG(st.st_mode))
         return s_err(err, errlen, "--plugin: '%s' is not a file (a plugin is a .so file)", v);
+    for (size_t i = 0; i < o->nplugins; i++) {
+        struct stat other;
+        if (stat(o->plugins[i], &other) == 0 && other.st_dev == st.st_dev &&
+            other.st_ino == st.st_ino)
+            return s_err(err, errlen, "--plugin: '%s' is given twice (also as '%s')", v,
+                         o->plugins[i]);
+    }
     o->plugins[o->nplugins++] = v;
     return 0;
 }
@@ -67,9 +74,13 @@ static int s_set_size(const char *flag, const char *v, uint64_t min, uint64_t ma
         *out = (size_t)n;
         return 0;
     }
+    char lo[32], hi[32];
+    tmq_format_size(min, lo, sizeof lo);
+    tmq_format_size(max, hi, sizeof hi);
     return s_err(err, errlen,
-                 "--%s: '%s' is not a size in %llu..%llu bytes (K, M, G: KiB, MiB, GiB)", flag, v,
-                 (unsigned long long)min, (unsigned long long)max);
+                 "--%s: '%s' is not a size in %s..%s (bytes, or K, M, G: KiB, MiB, GiB; e.g. "
+                 "512M)",
+                 flag, v, lo, hi);
 }
 
 int tmq_worker_split_cmd(const char *cmd, char ***argv, char *why, size_t why_len)
@@ -187,6 +198,8 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
     if (o->executor_cmd && (o->allow_exec || exec_output_given))
         return s_err(err, errlen, "%s is for the built-in executor, not --executor-cmd",
                      o->allow_exec ? "--allow-exec" : "--max-exec-output");
+    if (exec_output_given && !o->allow_exec)
+        return s_err(err, errlen, "--max-exec-output is for --allow-exec (exec's output cap)");
     return 0;
 }
 

@@ -309,10 +309,11 @@ int tmq_registry_load(tmq_registry_t *self, const char *path)
     int (*init)(tmq_plugin_t *);
     *(void **)&init = dlsym(h, "tmq_plugin_init");
     if (!init)
-        return s_load_fail(self,
-                           "plugin %s has no tmq_plugin_init: not a taskmq plugin (it defines "
-                           "int tmq_plugin_init(tmq_plugin_t *) and includes <taskmq/plugin.h>)",
-                           path);
+        return s_load_fail(
+            self,
+            "plugin %s has no tmq_plugin_init: not a taskmq plugin (a plugin defines "
+            "int tmq_plugin_init(tmq_plugin_t *) and includes <taskmq/plugin.h>)",
+            path);
     return s_run_init(self, path, false, NULL, NULL, init);
 }
 

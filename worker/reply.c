@@ -68,8 +68,8 @@ int tmq_reply_end(tmq_reply_t *r, int rc)
     else if (!r->wrote)
         s_text(r, "%s: returned without a result", r->fn);
     else if (r->depth > 0)
-        s_text(r, "%s: the reply is incomplete: %s still wants %u item%s", r->fn, kind,
-               r->left[r->depth], r->left[r->depth] == 1 ? "" : "s");
+        s_text(r, "%s: the reply is incomplete: %s still wants %llu item%s", r->fn, kind,
+               (unsigned long long)r->left[r->depth], r->left[r->depth] == 1 ? "" : "s");
     else
         st = TMQ_ST_OK;
     r->out = NULL;
@@ -129,7 +129,7 @@ static int s_close(tmq_reply_t *r, uint64_t items, bool map)
     r->left[r->depth]--;
     if (items > 0) {
         r->depth++;
-        r->left[r->depth] = (uint32_t)items;
+        r->left[r->depth] = items;
         r->map[r->depth] = map;
     }
     while (r->depth > 0 && r->left[r->depth] == 0)

@@ -32,7 +32,8 @@ struct tmq_reply_t {
     bool wrote;        /* a value was started */
     char misuse[160];  /* why the reply is not a result (first misuse), "" when none */
     int depth;         /* open containers */
-    uint32_t left[TMQ_PROTO_MAX_DEPTH + 1]; /* items each level still wants ([0]: the result) */
+    uint64_t left[TMQ_PROTO_MAX_DEPTH + 1]; /* items each level still wants ([0]: the result;
+                                               a map of 2^32 - 1 pairs wants 2^33 - 2) */
     bool map[TMQ_PROTO_MAX_DEPTH + 1];      /* that level is a map */
 };
 

@@ -12,8 +12,8 @@
 #include "supervisor.h"
 
 #include "frame.h"
-#include "memlimit.h"
 #include "log.h"
+#include "memlimit.h"
 #include "platform.h"
 #include "xalloc.h"
 
@@ -402,7 +402,9 @@ static int s_on_result(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t n,
     tmq_wjob_t *job = s_head(e);
     if (tmq_frame_result_decode(p, n, &r) != 0 || !job || r.tag != job->tag ||
         r.status > TMQ_ST_ERROR) {
-        s_retire(self, e, S_CRASH, false, "executor died: protocol error", now);
+        s_retire(self, e, S_CRASH, false,
+                 "executor died: protocol error (a RESULT malformed or not for its running job)",
+                 now);
         return -1;
     }
     char why[96];
@@ -497,12 +499,17 @@ static void s_fatal(tmq_sup_t *self, const char *fmt, ...) __attribute__((format
 static void s_fatal(tmq_sup_t *self, const char *fmt, ...)
 {
     if (self->fatal) return;
-    char text[600];
+    char text[600], shown[600];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    self->fatal = tmq_xstrdup(text);
+    /* an executor's own words (its HELLO error) go to our log: no control characters */
+    tmq_printable(shown, sizeof shown, text,
+                  n < 0                      ? 0
+                  : (size_t)n >= sizeof text ? sizeof text - 1
+                                             : (size_t)n);
+    self->fatal = tmq_xstrdup(shown);
 }
 
 /* HELLO, an executor's first frame: the first fixes the pool's functions, the others must
@@ -561,7 +568,10 @@ static int s_on_frame(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t n, 
     default:
         break;
     }
-    s_retire(self, e, S_CRASH, false, "executor died: protocol error", now);
+    s_retire(self, e, S_CRASH, false,
+             e->hello ? "executor died: protocol error (a frame of an unknown kind)"
+                      : "executor died: protocol error (its first frame was not a HELLO)",
+             now);
     return -1;
 }
 
@@ -605,7 +615,8 @@ static int s_read(tmq_sup_t *self, s_exec_t *e, int64_t now)
         while ((more = tmq_frame_reader_next(&e->rd, &p, &n)) == 1)
             if (s_on_frame(self, e, p, n, now) != 0) return -1;
         if (more < 0) {
-            s_retire(self, e, S_CRASH, false, "executor died: protocol error", now);
+            s_retire(self, e, S_CRASH, false, "executor died: protocol error (a frame over 64 MiB)",
+                     now);
             return -1;
         }
         if (got <= 0) {
@@ -649,7 +660,8 @@ static void s_report_head(tmq_sup_t *self, tmq_wjob_t *run, s_cause_t cause, con
         tmq_pace_record(self->pace, run->fn, ms);
         s_report(self, run, TMQ_ST_TIMEOUT, text, strlen(text), pid, ms);
     } else if (cause == S_OOM) {
-        tmq_log_limited(TMQ_LOG_WARN, &self->rate, 5, "job %llu ran %s on executor %d; replacing it",
+        tmq_log_limited(TMQ_LOG_WARN, &self->rate, 5,
+                        "job %llu ran %s on executor %d; replacing it",
                         (unsigned long long)run->jid, why, (int)pid);
         s_report(self, run, TMQ_ST_OOM, why, strlen(why), pid, ms);
     } else {
@@ -698,8 +710,11 @@ static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped,
     s_slot_clear(e);
     if (early) {
         s_back_off(e, now);
-        tmq_error("%s right after starting; restarting it in %lld ms", why,
-                  (long long)(e->backoff_us / 1000));
+        if (self->fatal) /* the daemon stops: no executor of this kind can serve */
+            tmq_debug("%s; restarting it in %lld ms", why, (long long)(e->backoff_us / 1000));
+        else
+            tmq_error("%s right after starting; restarting it in %lld ms", why,
+                      (long long)(e->backoff_us / 1000));
     } else {
         if ((cause == S_CRASH || cause == S_OOM) && !ran) tmq_warn("%s while idle", why);
         e->backoff_us = 0;

@@ -49,10 +49,17 @@
  *   same way: its executor and every process it started are killed.
  * - A function must not: fork without exec (the child would share the executor's stream
  *   to its daemon); read or write descriptors 3 and 4 (the daemon's streams) or close them;
- *   install handlers for SIGTERM (the worker's stop), SIGINT or SIGPIPE, or block them; call
+ *   install handlers for SIGTERM (the worker's stop), SIGUSR2 (the worker died), SIGINT or
+ *   SIGPIPE, or block them; call
  *   exit() (a death like a crash: "executor died: exit N"); keep the reply or argument
  *   pointers after it returns; call tmq_plugin_register or tmq_plugin_on_exit outside
  *   tmq_plugin_init. Log to stderr (it is the worker's); stdout is the worker's too.
+ * - Processes a function starts (fork and exec) die with its executor. On a worker started
+ *   with --allow-exec, every child of the executor is taken for what an exec job left
+ *   behind and is killed after each exec job: serve such plugins on another worker.
+ * - Under a memory limit (taskmq-worker --mem-limit, or the job's own) the executor and all it
+ *   started share it; a job past it fails "out of memory (limit 512 MiB)" and the executor is
+ *   replaced.
  *
  * Every function here returns 0 on success and -1 on failure unless it says otherwise.
  */

@@ -69,7 +69,7 @@ static void test_limits(void **state)
     assert_int_equal(parse(&o, err, "--allow-exec", "--max-exec-output", "4096"), 0);
     assert_true(o.allow_exec);
     assert_int_equal(o.max_exec_output, 4096);
-    assert_int_equal(parse(&o, err, "--max-result=1000", "--max-exec-output=0", NULL), 0);
+    assert_int_equal(parse(&o, err, "--max-result=1000", "--allow-exec", "--max-exec-output=0"), 0);
     assert_int_equal(o.max_result, 1000);
     assert_int_equal(o.max_exec_output, 0);
     assert_int_equal(parse(&o, err, "--max-result", "2K", NULL), 0);
@@ -78,12 +78,19 @@ static void test_limits(void **state)
     assert_int_equal(o.max_result, 3u << 20);
     assert_int_equal(parse(&o, err, "--max-result", "65535k", NULL), 0);
     assert_int_equal(o.max_result, 65535u << 10);
-    assert_int_equal(parse(&o, err, "--max-exec-output", "1g", NULL), -1);
-    assert_string_equal(err, "--max-exec-output: '1g' is not a size in 0..67108864 bytes (K, M, "
-                             "G: KiB, MiB, GiB)");
+    assert_int_equal(parse(&o, err, "--allow-exec", "--max-exec-output=1g", NULL), -1);
+    assert_string_equal(err, "--max-exec-output: '1g' is not a size in 0 bytes..64 MiB (bytes, or "
+                             "K, M, G: KiB, MiB, GiB; e.g. 512M)");
+    assert_int_equal(parse(&o, err, "--max-exec-output", "1M", NULL), -1);
+    assert_string_equal(err, "--max-exec-output is for --allow-exec (exec's output cap)");
     assert_int_equal(parse(&o, err, "--max-result", "64M", NULL), -1); /* a frame must hold it */
-    assert_string_equal(err, "--max-result: '64M' is not a size in 1..67107840 bytes (K, M, G: "
-                             "KiB, MiB, GiB)");
+    assert_string_equal(err, "--max-result: '64M' is not a size in 1 byte..65535 KiB (bytes, or "
+                             "K, M, G: KiB, MiB, GiB; e.g. 512M)");
+    assert_int_equal(parse(&o, err, "--mem-limit", "512K", NULL), -1);
+    assert_string_equal(err, "--mem-limit: '512K' is not a size in 1 MiB..1 TiB (bytes, or K, M, "
+                             "G: KiB, MiB, GiB; e.g. 512M)");
+    assert_int_equal(parse(&o, err, "--mem-limit", "512M", NULL), 0);
+    assert_true(o.mem_limit == 512u << 20);
     assert_int_equal(parse(&o, err, "--max-result", "0", NULL), -1);
     assert_int_equal(parse(&o, err, "--max-result", "1.5M", NULL), -1);
     assert_int_equal(parse(&o, err, "--max-result", "-1", NULL), -1);
@@ -142,6 +149,13 @@ static void test_plugins(void **state)
     assert_int_equal(o.nplugins, 2);
     assert_string_equal(o.plugins[0], a);
     assert_string_equal(o.plugins[1], b);
+    char again[96];
+    snprintf(again, sizeof again, "%s/./a.so", dir); /* the same file under another name */
+    char *twice[] = {"taskmq-worker", "--plugin", a, "--plugin", again, NULL};
+    assert_int_equal(tmq_worker_opts_parse(&o, 5, twice, err, sizeof err), -1);
+    char want[256];
+    snprintf(want, sizeof want, "--plugin: '%s' is given twice (also as '%s')", again, a);
+    assert_string_equal(err, want);
     assert_int_equal(parse(&o, err, "--plugin", "x.so", NULL), -1);
     assert_string_equal(err, "--plugin: cannot read 'x.so': No such file or directory");
     assert_int_equal(parse(&o, err, "--plugin", dir, NULL), -1);
@@ -157,13 +171,18 @@ static void test_plugins(void **state)
         assert_non_null(strstr(err, "Permission denied"));
     }
     char *many[2 * TMQ_WORKER_MAX_PLUGINS + 4] = {"taskmq-worker"};
+    char names[TMQ_WORKER_MAX_PLUGINS + 1][64];
     int n = 1;
     for (int i = 0; i <= TMQ_WORKER_MAX_PLUGINS; i++) {
+        snprintf(names[i], sizeof names[i], "%s/p%d.so", dir, i);
+        fclose(fopen(names[i], "w"));
         many[n++] = "--plugin";
-        many[n++] = b;
+        many[n++] = names[i];
     }
     assert_int_equal(tmq_worker_opts_parse(&o, n, many, err, sizeof err), -1);
     assert_string_equal(err, "--plugin: at most 64 plugins");
+    for (int i = 0; i <= TMQ_WORKER_MAX_PLUGINS; i++)
+        unlink(names[i]);
     unlink(a);
     unlink(b);
     rmdir(dir);
@@ -199,17 +218,16 @@ static void test_sizes(void **state)
     assert_string_equal(buf, "3 KiB");
     tmq_format_size(0, buf, sizeof buf);
     assert_string_equal(buf, "0 bytes");
+    tmq_format_size(1, buf, sizeof buf);
+    assert_string_equal(buf, "1 byte");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_flags),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_plugins),
-        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_defaults), cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_limits),   cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_plugins),  cmocka_unit_test(test_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

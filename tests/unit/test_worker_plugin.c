@@ -102,6 +102,14 @@ static int f_incomplete_array(const void *arg, size_t len, tmq_reply_t *r)
     return tmq_reply_int(r, 1);
 }
 
+/* A map of 2^31 pairs wants 2^32 items: counted in full, never wrapped to "complete". */
+static int f_huge_map(const void *arg, size_t len, tmq_reply_t *r)
+{
+    tmq_reply_map(r, 0x80000000u);
+    tmq_reply_key(r, "a");
+    return tmq_reply_int(r, 1);
+}
+
 static int f_two_values(const void *arg, size_t len, tmq_reply_t *r)
 {
     g_rc[0] = tmq_reply_int(r, 1);
@@ -231,6 +239,7 @@ static const s_named_t s_reply_fns[] = {
     {"builder", f_builder},
     {"incomplete", f_incomplete},
     {"incomplete_array", f_incomplete_array},
+    {"huge_map", f_huge_map},
     {"two_values", f_two_values},
     {"key_outside", f_key_outside},
     {"key_as_value", f_key_as_value},
@@ -314,6 +323,7 @@ static void test_reply_misuse(void **state)
         {"incomplete", "incomplete: the reply is incomplete: a map still wants 2 items"},
         {"incomplete_array",
          "incomplete_array: the reply is incomplete: an array still wants 1 item"},
+        {"huge_map", "huge_map: the reply is incomplete: a map still wants 4294967294 items"},
         {"two_values", "two_values: tmq_reply_int after the reply was complete (a result is one "
                        "value)"},
         {"key_outside", "key_outside: tmq_reply_key(\"k\") where no map key is due"},
@@ -932,7 +942,7 @@ static void test_load_refusals(void **state)
     assert_error_is(fx, "plugin " TP_DIR "/tp_init_fail.so refused to load: no licence file");
     assert_int_equal(tmq_registry_load(fx->reg, TP_DIR "/tp_noinit.so"), -1);
     assert_error_is(fx, "plugin " TP_DIR "/tp_noinit.so has no tmq_plugin_init: not a taskmq "
-                        "plugin (it defines int tmq_plugin_init(tmq_plugin_t *) and includes "
+                        "plugin (a plugin defines int tmq_plugin_init(tmq_plugin_t *) and includes "
                         "<taskmq/plugin.h>)");
     assert_int_equal(tmq_registry_load(fx->reg, "/nonexistent/x.so"), -1);
     assert_error_is(fx, "plugin /nonexistent/x.so cannot be loaded: cannot open shared object "
