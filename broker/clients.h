@@ -17,6 +17,7 @@ typedef struct tmq_bclient_t {
     tmq_outbox_t out; /* first member: the registry stores &out */
     tmq_list_t jobs;  /* live jobs, linked through job->clink */
     int64_t last_seen;
+    bool oom; /* its HELLO said it knows status OOM; to others an OOM is an ERROR */
 } tmq_bclient_t;
 
 typedef struct tmq_bclients_t tmq_bclients_t;

@@ -272,6 +272,14 @@ void tmq_core_lease(tmq_core_t *self, tmq_bjob_t *job, tmq_bworker_t *w, bool is
                          .arg_len = job->arg_len,
                          .timeout_ms = job->timeout_ms,
                          .mem_limit = job->mem_limit}; /* packed only when set */
+    if (it.mem_limit && !w->job_options) { /* a worker before 0.3 would drop the whole item */
+        it.mem_limit = 0;
+        if (!w->told_options)
+            tmq_warn("worker %s (taskmq %s) takes no job options: jobs' own memory limits do "
+                     "not reach it (upgrade it)",
+                     w->name, w->version[0] ? w->version : "0.2 or older");
+        w->told_options = true;
+    }
     tmq_batch_add_job(tmq_outbox_batch(&w->out, 0), &it);
     tmq_core_mark(self, &w->out);
 }
@@ -306,7 +314,9 @@ void tmq_core_finish(tmq_core_t *self, tmq_bjob_t *job, int status, const void *
         tmq_core_worker_dirty(self, w);
     }
     tmq_result_item_t it = {.cid = job->cid,
-                            .status = status,
+                            /* a client before 0.3 would drop an OOM item: an ERROR to it */
+                            .status = status == TMQ_ST_OOM && !job->client->oom ? TMQ_ST_ERROR
+                                                                                : status,
                             .data = data,
                             .data_len = len,
                             .worker = worker,

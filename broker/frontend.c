@@ -269,6 +269,7 @@ void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t ri
         return;
     }
     if (msg->cmd == TMQ_CMD_HELLO) {
+        c->oom = tmq_msg_get_true(msg, "oom");
         size_t len;
         void *body = tmq_proto_welcome_body(self->cfg.heartbeat_ms, self->cfg.max_payload, &len);
         tmq_core_send(self, &c->out, TMQ_CMD_WELCOME, &body, len);

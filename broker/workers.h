@@ -40,6 +40,8 @@ typedef struct tmq_bworker_t {
     int64_t idle_since; /* when held last fell below procs (meaningful while it is) */
     int64_t revoke_at;  /* when the unanswered REVOKE went out; 0 = none */
     bool dirty;         /* on the dispatcher's list */
+    bool job_options;   /* its READY said it takes JOBS items with options (0.3 and later) */
+    bool told_options;  /* we logged that jobs' memory limits do not reach it */
 } tmq_bworker_t;
 
 typedef struct tmq_bworkers_t tmq_bworkers_t;

@@ -127,6 +127,13 @@ static void s_send_empty(tmq_client_t *c, tmq_cmd_t cmd)
     s_send(c, cmd, &body, len);
 }
 
+static void s_send_hello(tmq_client_t *c)
+{
+    size_t len;
+    void *body = tmq_proto_hello_body(&len);
+    s_send(c, TMQ_CMD_HELLO, &body, len);
+}
+
 /* Sends the current batch, if any, as one SUBMIT (a copy kept until its ACK). */
 static void s_send_batch(tmq_client_t *c)
 {
@@ -284,7 +291,7 @@ static void s_on_error(tmq_client_t *c, const tmq_msg_t *m)
     }
     /* the broker restarted and does not know us: the jobs it held are gone */
     if (tmq_idmap_count(&c->inflight)) s_broker_lost(c, "it restarted and does not know us");
-    s_send_empty(c, TMQ_CMD_HELLO);
+    s_send_hello(c);
     c->hello_sent = true;
 }
 
@@ -503,7 +510,7 @@ int tmq_client_wait_ready(tmq_client_t *c, int timeout_ms)
     if (!c->welcomed && !c->hello_sent) {
         /* The broker we knew was lost, or refused us: greet whichever answers now. */
         c->refused = false;
-        s_send_empty(c, TMQ_CMD_HELLO);
+        s_send_hello(c);
         c->hello_sent = true;
     }
     s_drain(c);

@@ -180,7 +180,9 @@ void tmq_conn_actor(zsock_t *pipe, void *args)
                   .heartbeat_ms = TMQ_PROTO_HEARTBEAT_DEFAULT,
                   .last_send = tmq_clock_ms()};
     zsock_signal(pipe, 0);
-    if (tmq_wire_send_empty(k.dealer, NULL, 0, TMQ_CMD_HELLO) != 0)
+    size_t hello_len;
+    void *hello = tmq_proto_hello_body(&hello_len);
+    if (tmq_wire_send(k.dealer, NULL, 0, TMQ_CMD_HELLO, &hello, hello_len) != 0)
         tmq_debug("client conn: HELLO not sent: %s", zmq_strerror(errno));
     s_loop(&k);
 

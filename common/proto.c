@@ -493,6 +493,7 @@ int tmq_msg_ready(const tmq_msg_t *m, tmq_ready_t *out, const char **fns, size_t
     }
     if (tmq_msg_get_uint(m, "done", &out->done) != 0) out->done = 0;
     if (tmq_msg_get_uint(m, "failed", &out->failed) != 0) out->failed = 0;
+    out->job_options = tmq_msg_get_true(m, "job_options");
     return 0;
 }
 
@@ -719,7 +720,7 @@ void *tmq_proto_ready_body(const tmq_ready_t *r, const char *const *fns, size_t 
     msgpack_sbuffer sb;
     msgpack_packer pk;
     bool version = r->version != NULL;
-    s_body_init(&sb, &pk, 6 + version);
+    s_body_init(&sb, &pk, 6 + version + r->job_options);
     s_pack_cstr(&pk, "name");
     s_pack_str(&pk, r->name, r->name_len);
     s_pack_cstr(&pk, "procs");
@@ -738,7 +739,27 @@ void *tmq_proto_ready_body(const tmq_ready_t *r, const char *const *fns, size_t 
     msgpack_pack_uint64(&pk, r->done);
     s_pack_cstr(&pk, "failed");
     msgpack_pack_uint64(&pk, r->failed);
+    if (r->job_options) {
+        s_pack_cstr(&pk, "job_options");
+        msgpack_pack_true(&pk);
+    }
     return tmq_proto_sbuffer_take(&sb, len);
+}
+
+void *tmq_proto_hello_body(size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    s_body_init(&sb, &pk, 1);
+    s_pack_cstr(&pk, "oom");
+    msgpack_pack_true(&pk);
+    return tmq_proto_sbuffer_take(&sb, len);
+}
+
+bool tmq_msg_get_true(const tmq_msg_t *m, const char *key)
+{
+    const msgpack_object *o = tmq_msg_get(m, key);
+    return o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
 }
 
 void *tmq_proto_error_body(int code, const char *reason, size_t *len)

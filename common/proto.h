@@ -120,6 +120,8 @@ const msgpack_object *tmq_msg_get(const tmq_msg_t *m, const char *key);
 /* Typed lookups: 0 when present with the right type, -1 otherwise (out untouched). */
 int tmq_msg_get_uint(const tmq_msg_t *m, const char *key, uint64_t *out);
 int tmq_msg_get_str(const tmq_msg_t *m, const char *key, const char **s, size_t *len);
+/* True when key is present and the boolean true. */
+bool tmq_msg_get_true(const tmq_msg_t *m, const char *key);
 
 size_t tmq_msg_count(const tmq_msg_t *m); /* number of batch items; 0 when no batch */
 
@@ -187,7 +189,8 @@ int tmq_msg_ref_item(const tmq_msg_t *m, size_t i, uint64_t *jid, uint32_t *atte
 
 /* READY body. functions[] point into the body; at most max_fns are returned, *nfns is the
  * number present. Returns -1 when a required field (name, procs, pid, functions) is missing
- * or mistyped; the optional ones (version, done, failed) are "" / 0 when absent or mistyped. */
+ * or mistyped; the optional ones (version, done, failed, job_options) are "" / 0 / false when absent or
+ * mistyped. */
 typedef struct {
     const char *name;
     size_t name_len;
@@ -197,6 +200,7 @@ typedef struct {
     const char *version; /* the daemon's software version, e.g. "0.2.0" */
     size_t version_len;
     uint64_t done, failed; /* results the daemon reported since it started (ok / not ok) */
+    bool job_options;      /* it takes JOBS items with options (a job's mem_limit) */
 } tmq_ready_t;
 int tmq_msg_ready(const tmq_msg_t *m, tmq_ready_t *out, const char **fns, size_t *fn_lens,
                   size_t max_fns);
@@ -256,6 +260,8 @@ void *tmq_proto_ack_body(tmq_batch_t *rejected, const tmq_ack_info_t *info, size
 void *tmq_proto_empty_body(size_t *len);
 void *tmq_proto_welcome_body(uint32_t heartbeat_ms, uint32_t max_payload, size_t *len);
 /* READY from r's name, procs, pid, version (may be NULL: omitted), done and failed. */
+/* A client's HELLO body: {oom: true}, "I know status OOM" (else the broker says ERROR). */
+void *tmq_proto_hello_body(size_t *len);
 void *tmq_proto_ready_body(const tmq_ready_t *r, const char *const *fns, size_t nfns, size_t *len);
 void *tmq_proto_error_body(int code, const char *reason, size_t *len);
 void *tmq_proto_revoke_body(uint32_t n, size_t *len);

@@ -112,7 +112,8 @@ static void *s_ready_body(void *arg, size_t *len)
                      .version = TMQ_VERSION,
                      .version_len = strlen(TMQ_VERSION),
                      .done = self->ndone,
-                     .failed = self->nfailed};
+                     .failed = self->nfailed,
+                     .job_options = true};
     return tmq_proto_ready_body(&r, self->names, self->nnames, len);
 }
 

@@ -161,9 +161,18 @@ void bh_ready(tmq_core_t *core, const char *rid, uint32_t procs, const char *fn1
 {
     const char *fns[2] = {fn1, fn2};
     size_t len;
-    tmq_ready_t r = {.name = rid, .name_len = strlen(rid), .procs = procs, .pid = 4000};
+    tmq_ready_t r = {
+        .name = rid, .name_len = strlen(rid), .procs = procs, .pid = 4000, .job_options = true};
     void *body = tmq_proto_ready_body(&r, fns, fn2 ? 2 : 1, &len);
     bh_feed(core, TMQ_SIDE_BACKEND, rid, TMQ_CMD_READY, body, len);
+}
+
+void bh_hello(tmq_core_t *core, const char *client)
+{
+    size_t len;
+    void *body = tmq_proto_hello_body(&len);
+    bh_feed(core, TMQ_SIDE_FRONTEND, client, TMQ_CMD_HELLO, body, len);
+    bh_forget(); /* its WELCOME */
 }
 
 void bh_signal(tmq_core_t *core, int side, const char *rid, int cmd)

@@ -69,7 +69,10 @@ void bh_submit_ex(tmq_core_t *core, const char *client, const char *fn, uint64_t
                   const void *arg, size_t arg_len, int32_t retries);
 void bh_submit(tmq_core_t *core, const char *client, const char *fn, uint64_t cid0, size_t n);
 /* READY from worker rid (its name too), pid 4000, serving fn1 and, when non-NULL, fn2. */
+/* READY from a current worker (it takes job options). */
 void bh_ready(tmq_core_t *core, const char *rid, uint32_t procs, const char *fn1, const char *fn2);
+/* HELLO from a current client (it knows status OOM); its WELCOME is taken. */
+void bh_hello(tmq_core_t *core, const char *client);
 /* A message with an empty body (HELLO, STATUS, HEARTBEAT, BYE ...). */
 void bh_signal(tmq_core_t *core, int side, const char *rid, int cmd);
 /* DONE with one result. */

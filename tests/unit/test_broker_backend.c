@@ -351,6 +351,7 @@ static void test_oom_final_by_default(void **state)
 {
     tmq_core_t *core = *state;
     bh_ready(core, "W1", 1, "big", NULL);
+    bh_hello(core, "C1");
     s_submit_opts(core, "C1", "big", 9, 2, 1u << 20, false); /* retries do not apply to OOM */
     bh_turn(core);
     tmq_job_item_t it;
@@ -386,6 +387,7 @@ static void test_oom_retried_with_retry_oom(void **state)
 {
     tmq_core_t *core = *state;
     bh_ready(core, "W1", 1, "big", NULL);
+    bh_hello(core, "C1");
     /* retries 1: two out-of-memory ends, the second final; attempt and text of the last */
     s_submit_opts(core, "C1", "big", 4, 1, 1u << 30, true);
     bh_turn(core);
@@ -438,6 +440,37 @@ static void test_oom_retried_with_retry_oom(void **state)
     assert_int_equal(tmq_jobtab_entered(core->jobs, TMQ_JOB_DONE), 1);
 }
 
+/* Peers before 0.3: a worker whose READY does not say job_options gets items it can read (the
+ * job's limit is left out, said once in the log), and a client that did not say oom in its
+ * HELLO gets an out-of-memory end as an ERROR with the same text (it would drop status 5). */
+static void test_old_peers(void **state)
+{
+    tmq_core_t *core = *state;
+    s_ready_ex(core, "OLD", "10.0.0.8:1000", "0.2.0", 5, 0, 0); /* no job_options */
+    bh_turn(core);
+    s_submit_opts(core, "C0", "work", 1, -1, 64u << 20, false); /* C0: no HELLO {oom} */
+    bh_turn(core);
+    tmq_job_item_t it;
+    assert_int_equal(s_take_job("OLD", &it), 5);
+    assert_true(it.mem_limit == 0);
+    bh_forget();
+    bh_done(core, "OLD", it.jid, 1, TMQ_ST_OOM, "out of memory (limit 64 MiB)", 7, 1.0);
+    bh_turn(core);
+    char text[128];
+    uint32_t attempts;
+    assert_int_equal(s_take_result("C0", 1, text, sizeof text, &attempts), TMQ_ST_ERROR);
+    assert_string_equal(text, "out of memory (limit 64 MiB)");
+    /* a current client gets it as OOM */
+    bh_hello(core, "C1");
+    s_submit_opts(core, "C1", "work", 2, -1, 0, false);
+    bh_turn(core);
+    assert_int_equal(s_take_job("OLD", &it), 5);
+    bh_forget();
+    bh_done(core, "OLD", it.jid, 1, TMQ_ST_OOM, "out of memory (limit 64 MiB)", 7, 1.0);
+    bh_turn(core);
+    assert_int_equal(s_take_result("C1", 2, text, sizeof text, &attempts), TMQ_ST_OOM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +487,7 @@ int main(void)
                                         bh_teardown),
         cmocka_unit_test_setup_teardown(test_jobs_carry_mem_limit_when_set, bh_setup, bh_teardown),
         cmocka_unit_test_setup_teardown(test_oom_final_by_default, bh_setup, bh_teardown),
+        cmocka_unit_test_setup_teardown(test_old_peers, bh_setup, bh_teardown),
         cmocka_unit_test_setup_teardown(test_oom_retried_with_retry_oom, bh_setup, bh_teardown),
     };
     tmq_log_init("test", TMQ_LOG_ERROR);

@@ -697,6 +697,28 @@ static void test_job_options(void **state)
     tmq_msg_release(&m);
     msgpack_sbuffer_destroy(&sb);
     tmq_batch_destroy(&b);
+
+    /* who takes them: READY job_options (workers), HELLO oom (clients) */
+    const char *fns[] = {"sum"};
+    const char *got[1];
+    size_t got_len[1];
+    for (int with = 0; with < 2; with++) {
+        tmq_ready_t ready = {.name = "w", .name_len = 1, .procs = 1, .pid = 2,
+                             .job_options = with};
+        body = tmq_proto_ready_body(&ready, fns, 1, &len);
+        assert_int_equal(tu_decode(&m, TMQ_CMD_READY, body, len), 0);
+        tmq_ready_t back;
+        assert_int_equal(tmq_msg_ready(&m, &back, got, got_len, 1), 0);
+        assert_int_equal(back.job_options, with);
+        tmq_msg_release(&m);
+        free(body);
+    }
+    body = tmq_proto_hello_body(&len);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_HELLO, body, len), 0);
+    assert_true(tmq_msg_get_true(&m, "oom"));
+    assert_false(tmq_msg_get_true(&m, "other"));
+    tmq_msg_release(&m);
+    free(body);
 }
 
 int main(void)
