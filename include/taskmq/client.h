@@ -28,7 +28,7 @@ extern "C" {
 
 /* The version of this header; tmq_version() gives the library's ("0.2.0"). */
 #define TMQ_VERSION_MAJOR 0
-#define TMQ_VERSION_MINOR 2
+#define TMQ_VERSION_MINOR 3
 #define TMQ_VERSION_PATCH 0
 const char *tmq_version(void);
 

@@ -45,7 +45,7 @@ pass "an executor that does not hand jobs back gets one at a time"
 
 timeout 20 "$WORKER" --broker "$BACKEND" --executor-cmd /nonexistent/executor 2>"$T/e1"
 assert_eq "$?" "1" "a program that cannot run"
-grep -q "cannot start executors: '/nonexistent/executor' ended before it said what it serves" "$T/e1" \
+grep -q "ERROR --executor-cmd: cannot run '/nonexistent/executor': No such file or directory" "$T/e1" \
     || fail "message: $(cat "$T/e1")"
 timeout 20 "$WORKER" --broker "$BACKEND" --executor-cmd "$PY --hello-error 'no GPU here'" 2>"$T/e2"
 assert_eq "$?" "2" "an executor that says it cannot serve"

@@ -9,7 +9,7 @@ wait_workers 2
 tmq status >"$T/st" || fail "status exited $?"
 grep -Eq '^  alpha 127\.0\.0\.1:[0-9]+  pid [0-9]+  2 processes, 0 busy  done [0-9]+  failed [0-9]+$' "$T/st" \
     || fail "alpha's line: $(cat "$T/st")"
-grep -Eq '^    version 0\.2\.0  seen [0-9.]+ s ago  functions .*echo' "$T/st" || fail "details: $(cat "$T/st")"
+grep -Eq '^    version [0-9]+\.[0-9]+\.[0-9]+  seen [0-9.]+ s ago  functions .*echo' "$T/st" || fail "details: $(cat "$T/st")"
 pass "status: worker by host and address, version, last seen, functions"
 
 tmq functions --json >"$T/fn" || fail "functions --json exited $?"
