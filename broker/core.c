@@ -315,8 +315,8 @@ void tmq_core_finish(tmq_core_t *self, tmq_bjob_t *job, int status, const void *
     }
     tmq_result_item_t it = {.cid = job->cid,
                             /* a client before 0.3 would drop an OOM item: an ERROR to it */
-                            .status = status == TMQ_ST_OOM && !job->client->oom ? TMQ_ST_ERROR
-                                                                                : status,
+                            .status =
+                                status == TMQ_ST_OOM && !job->client->oom ? TMQ_ST_ERROR : status,
                             .data = data,
                             .data_len = len,
                             .worker = worker,

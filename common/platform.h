@@ -22,17 +22,16 @@ int64_t tmq_clock_us(void); /* monotonic microseconds */
  * status 127). */
 pid_t tmq_spawn(const char *path, char *const argv[], int keep_fd, bool die_with_parent);
 #define TMQ_SPAWN_DIE_WITH_PARENT 0x1 /* PR_SET_PDEATHSIG SIGKILL */
-#define TMQ_SPAWN_OWN_GROUP 0x2       /* a process group of its own (its pid): kill(-pid, ...)
-                                         then reaches everything it started too */
+/* A process group of its own (its pid): kill(-pid, ...) then reaches everything it started. */
+#define TMQ_SPAWN_OWN_GROUP 0x2
 /* The same with nfds descriptors handed down (fds[i] becomes the child's fd 3 + i, at most 8)
  * and TMQ_SPAWN_* flags. */
-pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t nfds,
-                    int flags);
+pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t nfds, int flags);
 /* The same, and when join_fd >= 0 (a cgroup's cgroup.procs, open for writing) the child
  * writes "0" to it before it execs: it joins that cgroup before it runs anything, with all
  * it will start. A failed write is not an error here: the caller checks the membership. */
-pid_t tmq_spawn_fds_ex(const char *path, char *const argv[], const int *fds, size_t nfds,
-                       int flags, int join_fd);
+pid_t tmq_spawn_fds_ex(const char *path, char *const argv[], const int *fds, size_t nfds, int flags,
+                       int join_fd);
 
 /* A path that runs this very program again (for a daemon starting its own helpers). */
 const char *tmq_self_exe(void);

@@ -451,8 +451,8 @@ int tmq_msg_done_item(const tmq_msg_t *m, size_t i, tmq_done_item_t *out)
     uint32_t status;
     if (!f || s_uint(&f[0], &out->jid) || s_u32(&f[1], &out->attempt) || s_u32(&f[2], &status) ||
         status > TMQ_ST_OOM || status == TMQ_ST_REJECTED ||
-        s_bytes(&f[3], &out->data, &out->data_len) ||
-        s_u32(&f[4], &out->pid) || s_double(&f[5], &out->ms))
+        s_bytes(&f[3], &out->data, &out->data_len) || s_u32(&f[4], &out->pid) ||
+        s_double(&f[5], &out->ms))
         return -1;
     out->status = (int)status;
     return 0;

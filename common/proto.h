@@ -189,8 +189,8 @@ int tmq_msg_ref_item(const tmq_msg_t *m, size_t i, uint64_t *jid, uint32_t *atte
 
 /* READY body. functions[] point into the body; at most max_fns are returned, *nfns is the
  * number present. Returns -1 when a required field (name, procs, pid, functions) is missing
- * or mistyped; the optional ones (version, done, failed, job_options) are "" / 0 / false when absent or
- * mistyped. */
+ * or mistyped; the optional ones (version, done, failed, job_options) are "" / 0 / false when
+ * absent or mistyped. */
 typedef struct {
     const char *name;
     size_t name_len;

@@ -164,8 +164,8 @@ static int s_exec(const msgpack_object *arg, const void *raw, size_t raw_len, ms
 }
 
 static const s_builtin_t s_builtins[] = {
-    {"sum", s_sum, false, 0},      {"primes", s_primes, false, 0}, {"echo", s_echo, true, 0},
-    {"sleep", s_sleep, false, 0},  {"fail", s_fail, false, 0},     {"crash", s_crash, true, 't'},
+    {"sum", s_sum, false, 0},     {"primes", s_primes, false, 0}, {"echo", s_echo, true, 0},
+    {"sleep", s_sleep, false, 0}, {"fail", s_fail, false, 0},     {"crash", s_crash, true, 't'},
     {"exec", s_exec, false, 'x'},
 };
 #define S_NBUILTINS (sizeof s_builtins / sizeof s_builtins[0])

@@ -216,8 +216,10 @@ static void s_sweep(const char *parent)
     char path[4096];
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, S_PREFIX, strlen(S_PREFIX)) != 0) continue;
+        const char *num = e->d_name + strlen(S_PREFIX);
+        if (strncmp(num, "daemon.", 7) == 0) num += 7; /* a v2 daemon's own leaf */
         char *end;
-        long pid = strtol(e->d_name + strlen(S_PREFIX), &end, 10);
+        long pid = strtol(num, &end, 10);
         if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH)) continue;
         snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
         s_remove_tree(path, true);
@@ -226,6 +228,59 @@ static void s_sweep(const char *parent)
 }
 
 /* "cannot WHAT PATH: ERRNO" into why; frees self. */
+/* True when the space-separated list in file path holds word. */
+static bool s_file_has(const char *path, const char *word)
+{
+    char *text = s_slurp(path);
+    bool has = false;
+    size_t w = strlen(word);
+    for (char *p = text; p && (p = strstr(p, word)); p += w)
+        if ((p == text || p[-1] == ' ') && (p[w] == ' ' || p[w] == '\n' || p[w] == '\0')) {
+            has = true;
+            break;
+        }
+    free(text);
+    return has;
+}
+
+/* cgroup v2 gives children memory.max only where the parent's cgroup.subtree_control enables
+ * the controller, which the kernel refuses for a cgroup with processes in it ("no internal
+ * processes"). When ours is not enabled yet, this daemon moves itself into a leaf of its own
+ * (S_PREFIX "daemon.PID", beside where the executors' cgroups go) and enables it; when that
+ * fails (other processes live in the cgroup: it is not one given to the worker alone) it
+ * moves back. Returns 0, or -1 with why. */
+static int s_v2_enable(const char *parent, char *why, size_t why_len)
+{
+    char ctl[4096], leaf[3072], procs[4096], pid[24];
+    snprintf(ctl, sizeof ctl, "%s/cgroup.subtree_control", parent);
+    if (s_file_has(ctl, "memory")) return 0;
+    snprintf(procs, sizeof procs, "%s/cgroup.controllers", parent);
+    if (!s_file_has(procs, "memory")) {
+        snprintf(why, why_len, "cgroup v2: the memory controller is not available in %s", parent);
+        return -1;
+    }
+    snprintf(leaf, sizeof leaf, "%s/" S_PREFIX "daemon.%d", parent, (int)getpid());
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", leaf);
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    if ((mkdir(leaf, 0755) != 0 && errno != EEXIST) || s_write_file(procs, pid) != 0) {
+        snprintf(why, why_len, "cgroup v2: cannot make a cgroup of this worker's own in %s: %s",
+                 parent, strerror(errno));
+        rmdir(leaf);
+        return -1;
+    }
+    if (s_write_file(ctl, "+memory") == 0) return 0;
+    int err = errno;
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", parent);
+    s_write_file(procs, pid); /* back where we were */
+    rmdir(leaf);
+    snprintf(why, why_len,
+             "cgroup v2: cannot enable the memory controller below %s (%s): other processes "
+             "live in it; run the worker in a cgroup of its own with the controller delegated "
+             "(systemd: Delegate=yes)",
+             parent, strerror(err));
+    return -1;
+}
+
 static tmq_memcg_t *s_fail(tmq_memcg_t *self, char *why, size_t why_len, const char *what,
                            const char *path)
 {
@@ -247,20 +302,8 @@ tmq_memcg_t *tmq_memcg_new(size_t nslots, char *why, size_t why_len)
         return NULL;
     }
     char path[4096];
-    if (version == 2) { /* children get memory.max only where the controller is enabled */
-        snprintf(path, sizeof path, "%s/cgroup.subtree_control", parent);
-        char *ctl = s_slurp(path);
-        bool on = ctl && strstr(ctl, "memory");
-        free(ctl);
-        if (!on) {
-            snprintf(why, why_len,
-                     "cgroup v2: the memory controller is not enabled below %s "
-                     "(cgroup.subtree_control)",
-                     parent);
-            return NULL;
-        }
-    }
     s_sweep(parent);
+    if (version == 2 && s_v2_enable(parent, why, why_len) != 0) return NULL;
     tmq_memcg_t *self = tmq_xcalloc(1, sizeof *self);
     self->version = version;
     snprintf(path, sizeof path, "%s/" S_PREFIX "%d", parent, (int)getpid());

@@ -2,7 +2,9 @@
  *
  * At start the daemon makes a memory cgroup of its own under the one it runs in
  * (`taskmq-worker.PID`, with one child per executor slot, `e0`, `e1`, ...): cgroup v1's
- * memory controller, or v2 where the memory controller is enabled for its children. Each
+ * memory controller, or v2 where the memory controller is enabled for its children (or can
+ * be: the daemon then moves itself into a leaf, `taskmq-worker.daemon.PID`, and enables it —
+ * possible only in a cgroup that holds nothing else, one delegated to the worker). Each
  * executor is moved into its slot's cgroup as it starts, so everything it runs (an exec job's
  * command too) is charged to it, and the limit is set on the slot: past it the kernel kills a
  * process of that cgroup, and the kill shows in the slot's oom_kill counter, which is how a
@@ -23,9 +25,9 @@
 typedef struct tmq_memcg_t tmq_memcg_t;
 
 /* Makes the daemon's cgroup with nslots slots under the memory cgroup this process is in
- * (located from /proc/self/cgroup and /proc/self/mountinfo), first removing the empty ones that
- * daemons which are gone left behind. Returns NULL with the reason in why when none can be made
- * (then limits use RLIMIT_AS). */
+ * (located from /proc/self/cgroup and /proc/self/mountinfo), first removing what daemons that
+ * are gone left behind (killing what still runs in it). Returns NULL with the reason in why
+ * when none can be made (then limits use RLIMIT_AS). */
 tmq_memcg_t *tmq_memcg_new(size_t nslots, char *why, size_t why_len);
 /* Kills what is still in the slots (processes that escaped their executor's process group),
  * removes the cgroups and frees. Call after the executors are reaped. Safe on NULL. */

@@ -15,13 +15,13 @@
 #define TMQ_WORKER_DEFAULT_BROKER "tcp://127.0.0.1:5556"
 #define TMQ_WORKER_MAX_PROCS 4096
 #define TMQ_WORKER_MAX_NAME 255
-#define TMQ_WORKER_MAX_PLUGINS 64 /* --plugin flags */
+#define TMQ_WORKER_MAX_PLUGINS 64                 /* --plugin flags */
 #define TMQ_WORKER_DEFAULT_MAX_RESULT (16u << 20) /* --max-result */
 /* The largest --max-result: a RESULT frame (at most 64 MiB, worker/frame.h) must hold it. */
 #define TMQ_WORKER_MAX_RESULT_LIMIT ((64u << 20) - 1024)
 #define TMQ_WORKER_DEFAULT_EXEC_OUTPUT (1u << 20) /* --max-exec-output */
 #define TMQ_WORKER_MAX_EXEC_OUTPUT (64u << 20)
-#define TMQ_WORKER_MIN_MEM_LIMIT (1u << 20)    /* --mem-limit */
+#define TMQ_WORKER_MIN_MEM_LIMIT (1u << 20) /* --mem-limit */
 #define TMQ_WORKER_MAX_MEM_LIMIT (1ull << 40)
 
 typedef struct {

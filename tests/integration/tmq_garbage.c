@@ -316,11 +316,8 @@ static int s_oom_worker(const char *ep)
     zsock_t *s = zsock_new_dealer(ep);
     const char *fns[] = {"big", "flaky", "exec"};
     size_t len;
-    tmq_ready_t r = {.name = "oomw",
-                     .name_len = 4,
-                     .procs = 1,
-                     .pid = (uint32_t)getpid(),
-                     .job_options = true};
+    tmq_ready_t r = {
+        .name = "oomw", .name_len = 4, .procs = 1, .pid = (uint32_t)getpid(), .job_options = true};
     void *body = tmq_proto_ready_body(&r, fns, 3, &len);
     tmq_wire_send(s, NULL, 0, TMQ_CMD_READY, &body, len);
     int64_t deadline = zclock_mono() + 120000, beat = 0;

@@ -616,8 +616,14 @@ static void test_job_options(void **state)
     tmq_msg_t m;
 
     /* packed only when set, and read back */
-    tmq_submit_item_t in = {.cid = 7, .fn = "sum", .fn_len = 3, .arg = "\x05", .arg_len = 1,
-                            .retries = -1, .mem_limit = 512u << 20, .retry_oom = true};
+    tmq_submit_item_t in = {.cid = 7,
+                            .fn = "sum",
+                            .fn_len = 3,
+                            .arg = "\x05",
+                            .arg_len = 1,
+                            .retries = -1,
+                            .mem_limit = 512u << 20,
+                            .retry_oom = true};
     tmq_batch_add_submit(&b, &in);
     in.cid = 8;
     in.mem_limit = 0;
@@ -639,15 +645,16 @@ static void test_job_options(void **state)
     /* unknown keys are ignored; a known key of the wrong type, a 6th element that is not a
      * map and a 7th element make the item malformed */
     msgpack_sbuffer sb;
-    assert_int_equal(s_json_body(&m, TMQ_CMD_SUBMIT,
-                                 "{\"jobs\":[[1,\"sum\",\"x\",0,-1,{\"later\":[1],\"mem_limit\":4096}],"
-                                 "[2,\"sum\",\"x\",0,-1,{\"mem_limit\":\"1M\"}],"
-                                 "[3,\"sum\",\"x\",0,-1,{\"retry_oom\":1}],"
-                                 "[4,\"sum\",\"x\",0,-1,[]],"
-                                 "[5,\"sum\",\"x\",0,-1,{},{}],"
-                                 "[6,\"sum\",\"x\",0,-1,{\"mem_limit\":-1}]]}",
-                                 &sb),
-                     0);
+    assert_int_equal(
+        s_json_body(&m, TMQ_CMD_SUBMIT,
+                    "{\"jobs\":[[1,\"sum\",\"x\",0,-1,{\"later\":[1],\"mem_limit\":4096}],"
+                    "[2,\"sum\",\"x\",0,-1,{\"mem_limit\":\"1M\"}],"
+                    "[3,\"sum\",\"x\",0,-1,{\"retry_oom\":1}],"
+                    "[4,\"sum\",\"x\",0,-1,[]],"
+                    "[5,\"sum\",\"x\",0,-1,{},{}],"
+                    "[6,\"sum\",\"x\",0,-1,{\"mem_limit\":-1}]]}",
+                    &sb),
+        0);
     assert_int_equal(tmq_msg_submit_item(&m, 0, &it), 0);
     assert_true(it.mem_limit == 4096);
     for (size_t i = 1; i < 6; i++)
@@ -656,8 +663,13 @@ static void test_job_options(void **state)
     msgpack_sbuffer_destroy(&sb);
 
     /* JOBS: {mem_limit} when the job has one */
-    tmq_job_item_t job = {.jid = 3, .attempt = 1, .fn = "echo", .fn_len = 4, .arg = "\xc0",
-                          .arg_len = 1, .mem_limit = 1u << 30};
+    tmq_job_item_t job = {.jid = 3,
+                          .attempt = 1,
+                          .fn = "echo",
+                          .fn_len = 4,
+                          .arg = "\xc0",
+                          .arg_len = 1,
+                          .mem_limit = 1u << 30};
     tmq_batch_add_job(&b, &job);
     job.mem_limit = 0;
     tmq_batch_add_job(&b, &job);
@@ -703,8 +715,7 @@ static void test_job_options(void **state)
     const char *got[1];
     size_t got_len[1];
     for (int with = 0; with < 2; with++) {
-        tmq_ready_t ready = {.name = "w", .name_len = 1, .procs = 1, .pid = 2,
-                             .job_options = with};
+        tmq_ready_t ready = {.name = "w", .name_len = 1, .procs = 1, .pid = 2, .job_options = with};
         body = tmq_proto_ready_body(&ready, fns, 1, &len);
         assert_int_equal(tu_decode(&m, TMQ_CMD_READY, body, len), 0);
         tmq_ready_t back;
