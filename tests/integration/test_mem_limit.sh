@@ -71,10 +71,10 @@ assert_eq "$(cat "$T/job-oom.err")" "job failed: out of memory (limit 64 MiB)" "
 assert_eq "$(tmq submit alloc 128)" "128" "the same job under the worker's limit"
 # a run of jobs under one limit: each runs under it
 cat_limit="[\"cat\",\"$CG/e0/$LIMIT_FILE\"]"
-tmq map --mem-limit 32M exec "$cat_limit" "$cat_limit" "$cat_limit" "$cat_limit" \
+tmq map --mem-limit 96M exec "$cat_limit" "$cat_limit" "$cat_limit" "$cat_limit" \
     | jq -j .result.stdout | sort | uniq -c | awk '{print $1, $2}' >"$T/run"
-assert_eq "$(cat "$T/run")" "4 33554432" "every job of a --mem-limit 32M map"
-pass "a job's own --mem-limit: 64M and 32M in force while they run, the worker's 256M between"
+assert_eq "$(cat "$T/run")" "4 100663296" "every job of a --mem-limit 96M map"
+pass "a job's own --mem-limit: 64M and 96M in force while they run, the worker's 256M between"
 
 # ---- each out-of-memory kill is its own job's, in a stream of jobs one executor runs ----
 tmq map alloc 1 1024 1 1 1 1024 1 1 >"$T/stream.out"
