@@ -1,201 +1,53 @@
 /* worker/arg.c — the SDK's tmq_arg_* readers (taskmq/plugin.h): one msgpack value in, a C
- * value out, without msgpack-c and without allocating.
+ * value (or a slice of the bytes) out.
  *
- * s_head decodes the header of the value at the start of the bytes (its kind, its payload
- * or count, and where its body starts), checking each length against the bytes present; a
- * scalar reader then insists that the value is the whole argument. Compound readers walk
- * items with tmq_proto_skip, which checks every count and length, so any bytes are safe to
- * hand in, not only a job's checked argument.
+ * msgpack-c reads every value, after tmq_proto_check has checked every count and length, so
+ * any bytes are safe to hand in, not only a job's checked argument. Strings and bytes point
+ * into the argument (msgpack_unpack does not copy them); the zone holds a container's items
+ * while a call looks at them. Slices (tmq_arg_item, tmq_arg_field) are walked with
+ * tmq_proto_skip from the end of the container's header.
  */
 #include "proto.h"
+#include "xalloc.h"
 
+#include <msgpack.h>
 #include <string.h>
 #include <taskmq/plugin.h>
 
-typedef enum {
-    S_BAD,
-    S_NIL,
-    S_BOOL,
-    S_UINT,
-    S_INT,
-    S_FLOAT,
-    S_STR,
-    S_BIN,
-    S_ARRAY,
-    S_MAP,
-    S_EXT
-} s_kind_t;
+#define S_ZONE_CHUNK 1024
 
-typedef struct {
-    s_kind_t kind;
-    uint64_t u;  /* S_UINT value, S_BOOL 0/1, S_STR/S_BIN bytes, S_ARRAY items, S_MAP pairs */
-    int64_t i;   /* S_INT value (negative) */
-    double d;    /* S_FLOAT value */
-    size_t body; /* offset of what follows the header (a string's bytes, a container's items) */
-    size_t end;  /* offset just past a scalar, string or bytes; 0 for containers */
-} s_head_t;
-
-static uint64_t s_be(const uint8_t *p, int n)
+/* arg as exactly one well-formed msgpack value, unpacked into *o (z: initialised here, the
+ * caller destroys it). Returns 0 or -1. */
+static int s_unpack(const void *arg, size_t len, msgpack_zone *z, msgpack_object *o)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
+    if (!msgpack_zone_init(z, S_ZONE_CHUNK)) tmq_oom();
+    size_t off = 0;
+    if (!arg || tmq_proto_check(arg, len, TMQ_PROTO_MAX_DEPTH) != 0) return -1;
+    return msgpack_unpack(arg, len, &off, z, o) == MSGPACK_UNPACK_SUCCESS && off == len ? 0 : -1;
 }
 
-/* Reads n big-endian bytes at p[1..n] when present. */
-static int s_fixed(const uint8_t *p, size_t len, int n, uint64_t *v)
+/* The value of arg, for a reader that keeps nothing of the zone (a scalar, or a string that
+ * points into arg). Returns 0 or -1. */
+static int s_value(const void *arg, size_t len, msgpack_object *o)
 {
-    if (len < (size_t)n + 1) return -1;
-    *v = s_be(p + 1, n);
-    return 0;
-}
-
-/* A string's or bytes' header with an n-byte length. */
-static s_kind_t s_sized(const uint8_t *p, size_t len, int n, s_kind_t kind, s_head_t *h)
-{
-    uint64_t size;
-    if (s_fixed(p, len, n, &size) != 0 || size > len - 1 - (size_t)n) return S_BAD;
-    h->u = size;
-    h->body = 1 + (size_t)n;
-    h->end = h->body + (size_t)size;
-    return kind;
-}
-
-static s_kind_t s_count(const uint8_t *p, size_t len, int n, s_kind_t kind, s_head_t *h)
-{
-    uint64_t count;
-    if (s_fixed(p, len, n, &count) != 0) return S_BAD;
-    h->u = count;
-    h->body = 1 + (size_t)n;
-    return kind;
-}
-
-static s_kind_t s_decode(const uint8_t *p, size_t len, s_head_t *h)
-{
-    memset(h, 0, sizeof *h);
-    if (!p || len == 0) return S_BAD;
-    uint8_t b = p[0];
-    uint64_t v;
-    h->end = 1;
-    if (b <= 0x7f) {
-        h->u = b;
-        return S_UINT;
-    }
-    if (b >= 0xe0) {
-        h->i = (int8_t)b;
-        return S_INT;
-    }
-    if ((b & 0xe0) == 0xa0) {
-        h->u = b & 0x1f;
-        h->body = 1;
-        h->end = 1 + h->u;
-        return h->u <= len - 1 ? S_STR : S_BAD;
-    }
-    if ((b & 0xf0) == 0x90 || (b & 0xf0) == 0x80) {
-        h->u = b & 0x0f;
-        h->body = 1;
-        h->end = 0;
-        return (b & 0xf0) == 0x90 ? S_ARRAY : S_MAP;
-    }
-    switch (b) {
-    case 0xc0:
-        return S_NIL;
-    case 0xc2:
-    case 0xc3:
-        h->u = b == 0xc3;
-        return S_BOOL;
-    case 0xcc:
-    case 0xcd:
-    case 0xce:
-    case 0xcf: {
-        int n = 1 << (b - 0xcc);
-        if (s_fixed(p, len, n, &h->u) != 0) return S_BAD;
-        h->end = 1 + (size_t)n;
-        return S_UINT;
-    }
-    case 0xd0:
-    case 0xd1:
-    case 0xd2:
-    case 0xd3: {
-        int n = 1 << (b - 0xd0);
-        if (s_fixed(p, len, n, &v) != 0) return S_BAD;
-        h->end = 1 + (size_t)n;
-        if (n < 8 && (v >> (8 * n - 1)) & 1) v |= ~0ULL << (8 * n); /* sign-extend */
-        if ((int64_t)v >= 0) {
-            h->u = v; /* a signed encoding of a non-negative number: an integer all the same */
-            return S_UINT;
-        }
-        h->i = (int64_t)v;
-        return S_INT;
-    }
-    case 0xca: {
-        if (s_fixed(p, len, 4, &v) != 0) return S_BAD;
-        uint32_t bits = (uint32_t)v;
-        float f;
-        memcpy(&f, &bits, sizeof f);
-        h->d = f;
-        h->end = 5;
-        return S_FLOAT;
-    }
-    case 0xcb:
-        if (s_fixed(p, len, 8, &v) != 0) return S_BAD;
-        memcpy(&h->d, &v, sizeof h->d);
-        h->end = 9;
-        return S_FLOAT;
-    case 0xd9:
-        return s_sized(p, len, 1, S_STR, h);
-    case 0xda:
-        return s_sized(p, len, 2, S_STR, h);
-    case 0xdb:
-        return s_sized(p, len, 4, S_STR, h);
-    case 0xc4:
-        return s_sized(p, len, 1, S_BIN, h);
-    case 0xc5:
-        return s_sized(p, len, 2, S_BIN, h);
-    case 0xc6:
-        return s_sized(p, len, 4, S_BIN, h);
-    case 0xdc:
-        return s_count(p, len, 2, S_ARRAY, h);
-    case 0xdd:
-        return s_count(p, len, 4, S_ARRAY, h);
-    case 0xde:
-        return s_count(p, len, 2, S_MAP, h);
-    case 0xdf:
-        return s_count(p, len, 4, S_MAP, h);
-    case 0xc7:
-    case 0xc8:
-    case 0xc9:
-    case 0xd4:
-    case 0xd5:
-    case 0xd6:
-    case 0xd7:
-    case 0xd8:
-        return S_EXT;
-    default:
-        return S_BAD; /* 0xc1 */
-    }
-}
-
-/* The header of arg, which must be exactly one scalar, string or bytes value. */
-static s_kind_t s_whole(const void *arg, size_t len, s_head_t *h)
-{
-    s_kind_t k = s_decode(arg, len, h);
-    h->kind = k;
-    if (k == S_BAD || k == S_ARRAY || k == S_MAP || k == S_EXT || h->end != len) return S_BAD;
-    return k;
+    msgpack_zone z;
+    int rc = s_unpack(arg, len, &z, o);
+    msgpack_zone_destroy(&z);
+    if (rc == 0 && (o->type == MSGPACK_OBJECT_ARRAY || o->type == MSGPACK_OBJECT_MAP))
+        o->via.array.ptr = NULL; /* its items were the zone's */
+    return rc;
 }
 
 int tmq_arg_int(const void *arg, size_t len, int64_t *out)
 {
-    s_head_t h;
-    s_kind_t k = s_whole(arg, len, &h);
-    if (k == S_UINT && h.u <= INT64_MAX) {
-        *out = (int64_t)h.u;
+    msgpack_object o;
+    if (s_value(arg, len, &o) != 0) return -1;
+    if (o.type == MSGPACK_OBJECT_POSITIVE_INTEGER && o.via.u64 <= INT64_MAX) {
+        *out = (int64_t)o.via.u64;
         return 0;
     }
-    if (k == S_INT) {
-        *out = h.i;
+    if (o.type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *out = o.via.i64;
         return 0;
     }
     return -1;
@@ -203,24 +55,26 @@ int tmq_arg_int(const void *arg, size_t len, int64_t *out)
 
 int tmq_arg_uint(const void *arg, size_t len, uint64_t *out)
 {
-    s_head_t h;
-    if (s_whole(arg, len, &h) != S_UINT) return -1;
-    *out = h.u;
+    msgpack_object o;
+    if (s_value(arg, len, &o) != 0 || o.type != MSGPACK_OBJECT_POSITIVE_INTEGER) return -1;
+    *out = o.via.u64;
     return 0;
 }
 
 int tmq_arg_double(const void *arg, size_t len, double *out)
 {
-    s_head_t h;
-    switch (s_whole(arg, len, &h)) {
-    case S_FLOAT:
-        *out = h.d;
+    msgpack_object o;
+    if (s_value(arg, len, &o) != 0) return -1;
+    switch (o.type) {
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        *out = o.via.f64;
         return 0;
-    case S_UINT:
-        *out = (double)h.u;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        *out = (double)o.via.u64;
         return 0;
-    case S_INT:
-        *out = (double)h.i;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        *out = (double)o.via.i64;
         return 0;
     default:
         return -1;
@@ -229,106 +83,134 @@ int tmq_arg_double(const void *arg, size_t len, double *out)
 
 int tmq_arg_bool(const void *arg, size_t len, bool *out)
 {
-    s_head_t h;
-    if (s_whole(arg, len, &h) != S_BOOL) return -1;
-    *out = h.u != 0;
+    msgpack_object o;
+    if (s_value(arg, len, &o) != 0 || o.type != MSGPACK_OBJECT_BOOLEAN) return -1;
+    *out = o.via.boolean;
     return 0;
 }
 
 int tmq_arg_str(const void *arg, size_t len, const char **s, size_t *n)
 {
-    s_head_t h;
-    if (s_whole(arg, len, &h) != S_STR) return -1;
-    *s = (const char *)arg + h.body;
-    *n = (size_t)h.u;
+    msgpack_object o;
+    if (s_value(arg, len, &o) != 0 || o.type != MSGPACK_OBJECT_STR) return -1;
+    *s = o.via.str.size ? o.via.str.ptr : (const char *)arg + len; /* "": where it would be */
+    *n = o.via.str.size;
     return 0;
 }
 
 int tmq_arg_bytes(const void *arg, size_t len, const void **p, size_t *n)
 {
-    s_head_t h;
-    s_kind_t k = s_whole(arg, len, &h);
-    if (k != S_STR && k != S_BIN) return -1;
-    *p = (const uint8_t *)arg + h.body;
-    *n = (size_t)h.u;
+    msgpack_object o;
+    if (s_value(arg, len, &o) != 0) return -1;
+    if (o.type == MSGPACK_OBJECT_STR) {
+        *p = o.via.str.ptr;
+        *n = o.via.str.size;
+    } else if (o.type == MSGPACK_OBJECT_BIN) {
+        *p = o.via.bin.ptr;
+        *n = o.via.bin.size;
+    } else {
+        return -1;
+    }
+    if (*n == 0) *p = (const uint8_t *)arg + len; /* empty: where its bytes would be */
     return 0;
 }
 
 int tmq_arg_count(const void *arg, size_t len, uint32_t *n)
 {
-    s_head_t h;
-    s_kind_t k = s_decode(arg, len, &h);
-    if (k != S_ARRAY && k != S_MAP) return -1;
-    *n = (uint32_t)h.u;
+    msgpack_object o;
+    if (s_value(arg, len, &o) != 0) return -1;
+    if (o.type == MSGPACK_OBJECT_ARRAY)
+        *n = o.via.array.size;
+    else if (o.type == MSGPACK_OBJECT_MAP)
+        *n = o.via.map.size;
+    else
+        return -1;
     return 0;
 }
 
-/* Skips one item at *pos (any depth left for it). */
-static int s_skip(const void *arg, size_t len, size_t *pos)
+/* Where the items of the array or map that arg starts with begin: after its header, one byte
+ * (fixarray, fixmap) or one plus a 2- or 4-byte count (the msgpack spec's array 16/32, map
+ * 16/32). */
+static size_t s_items_at(const void *arg)
 {
-    return tmq_proto_skip(arg, len, pos, TMQ_PROTO_MAX_DEPTH);
+    uint8_t b = *(const uint8_t *)arg;
+    return b == 0xdc || b == 0xde ? 3 : b == 0xdd || b == 0xdf ? 5 : 1;
+}
+
+/* Skips the n values that start at *pos. Returns 0 or -1. */
+static int s_skip(const void *arg, size_t len, size_t *pos, uint64_t n)
+{
+    for (uint64_t k = 0; k < n; k++)
+        if (tmq_proto_skip(arg, len, pos, TMQ_PROTO_MAX_DEPTH) != 0) return -1;
+    return 0;
+}
+
+/* The value at *pos as a slice; *pos moves past it. */
+static int s_slice(const void *arg, size_t len, size_t *pos, const void **p, size_t *n)
+{
+    size_t start = *pos;
+    if (s_skip(arg, len, pos, 1) != 0) return -1;
+    *p = (const uint8_t *)arg + start;
+    *n = *pos - start;
+    return 0;
 }
 
 int tmq_arg_item(const void *arg, size_t len, uint32_t i, const void **item, size_t *item_len)
 {
-    s_head_t h;
-    if (s_decode(arg, len, &h) != S_ARRAY || i >= h.u) return -1;
-    size_t pos = h.body;
-    for (uint32_t k = 0; k < i; k++)
-        if (s_skip(arg, len, &pos) != 0) return -1;
-    size_t start = pos;
-    if (s_skip(arg, len, &pos) != 0) return -1;
-    *item = (const uint8_t *)arg + start;
-    *item_len = pos - start;
-    return 0;
+    msgpack_object o;
+    if (s_value(arg, len, &o) != 0 || o.type != MSGPACK_OBJECT_ARRAY || i >= o.via.array.size)
+        return -1;
+    size_t pos = s_items_at(arg);
+    if (s_skip(arg, len, &pos, i) != 0) return -1;
+    return s_slice(arg, len, &pos, item, item_len);
 }
 
 int tmq_arg_field(const void *arg, size_t len, const char *key, const void **value,
                   size_t *value_len)
 {
-    s_head_t h;
-    if (!key || s_decode(arg, len, &h) != S_MAP) return -1;
-    size_t klen = strlen(key), pos = h.body;
-    for (uint64_t k = 0; k < h.u; k++) {
-        const uint8_t *kp = (const uint8_t *)arg + pos;
-        s_head_t kh;
-        bool match = s_decode(kp, len - pos, &kh) == S_STR && kh.u == klen &&
-                     memcmp(kp + kh.body, key, klen) == 0;
-        if (s_skip(arg, len, &pos) != 0) return -1;
-        size_t start = pos;
-        if (s_skip(arg, len, &pos) != 0) return -1;
-        if (match) {
-            *value = (const uint8_t *)arg + start;
-            *value_len = pos - start;
-            return 0;
+    msgpack_zone z;
+    msgpack_object o;
+    int64_t at = -1;
+    if (key && s_unpack(arg, len, &z, &o) == 0 && o.type == MSGPACK_OBJECT_MAP) {
+        size_t klen = strlen(key);
+        for (uint32_t k = 0; k < o.via.map.size && at < 0; k++) {
+            const msgpack_object *kk = &o.via.map.ptr[k].key;
+            if (kk->type == MSGPACK_OBJECT_STR && kk->via.str.size == klen &&
+                memcmp(kk->via.str.ptr, key, klen) == 0)
+                at = k;
         }
     }
-    return -1;
+    msgpack_zone_destroy(&z);
+    if (at < 0) return -1;
+    size_t pos = s_items_at(arg);
+    if (s_skip(arg, len, &pos, 2 * (uint64_t)at + 1) != 0) return -1; /* to its value */
+    return s_slice(arg, len, &pos, value, value_len);
 }
 
 const char *tmq_arg_type(const void *arg, size_t len)
 {
-    if (!arg || tmq_proto_check(arg, len, TMQ_PROTO_MAX_DEPTH) != 0) return "malformed";
-    s_head_t h;
-    switch (s_decode(arg, len, &h)) {
-    case S_NIL:
+    msgpack_object o;
+    if (s_value(arg, len, &o) != 0) return "malformed";
+    switch (o.type) {
+    case MSGPACK_OBJECT_NIL:
         return "null";
-    case S_BOOL:
+    case MSGPACK_OBJECT_BOOLEAN:
         return "boolean";
-    case S_UINT:
-    case S_INT:
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
         return "integer";
-    case S_FLOAT:
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
         return "float";
-    case S_STR:
+    case MSGPACK_OBJECT_STR:
         return "string";
-    case S_BIN:
+    case MSGPACK_OBJECT_BIN:
         return "bytes";
-    case S_ARRAY:
+    case MSGPACK_OBJECT_ARRAY:
         return "array";
-    case S_MAP:
+    case MSGPACK_OBJECT_MAP:
         return "map";
-    case S_EXT:
+    case MSGPACK_OBJECT_EXT:
         return "extension";
     default:
         return "malformed";

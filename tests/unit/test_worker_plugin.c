@@ -791,10 +791,13 @@ static void test_arg_compound(void **state)
         tmq_arg_field(q + 2, cut > 2 ? cut - 2 : 0, "deep", &f, &fl);
         free(q);
     }
-    /* a count that lies: array32 of 2^32-1 items in 6 bytes */
+    /* a count that lies: array32 of 2^32-1 items in 6 bytes is no value at all */
     const uint8_t liar[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
     assert_int_equal(tmq_arg_item(liar, sizeof liar, 5, &v, &vl), -1);
-    assert_int_equal(tmq_arg_item(liar, sizeof liar, 0, &v, &vl), 0);
+    assert_int_equal(tmq_arg_item(liar, sizeof liar, 0, &v, &vl), -1);
+    uint32_t count;
+    assert_int_equal(tmq_arg_count(liar, sizeof liar, &count), -1);
+    assert_string_equal(tmq_arg_type(liar, sizeof liar), "malformed");
     free(p);
 }
 
