@@ -3,9 +3,10 @@
  * dirname); the result is read with msgpack-c after tmq_proto_check has vetted its sizes. */
 #include "cli_exec.h"
 
+#include "jsonmp.h"
+#include "platform.h"
 #include "proto.h"
 
-#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -140,13 +141,10 @@ void tmq_cliexec_word(tmq_buf_t *out, const char *word, const char *line, size_t
 /* str when the bytes are UTF-8 (jansson judges, as everywhere in the tool), else bin. */
 static void s_pack_text(msgpack_packer *pk, const char *p, size_t n)
 {
-    json_t *valid = json_stringn(p, n);
-    if (valid) {
+    if (tmq_utf8_valid(p, n))
         msgpack_pack_str_with_body(pk, p, n);
-        json_decref(valid);
-    } else {
+    else
         msgpack_pack_bin_with_body(pk, p, n);
-    }
 }
 
 void tmq_cliexec_arg(const tmq_cliexec_t *t, msgpack_sbuffer *sb, const char *line, size_t len,
@@ -260,23 +258,6 @@ static int s_bytes(const msgpack_object *v, const char **p, size_t *n)
     return 0;
 }
 
-/* The number of the signal called name[0..n) ("SIGKILL", "SIGRTMIN+2"), or 0. */
-static int s_signo(const char *name, size_t n)
-{
-    char buf[32];
-    for (int sig = 1; sig < NSIG; sig++) {
-        const char *abbrev = sigabbrev_np(sig);
-        if (abbrev)
-            snprintf(buf, sizeof buf, "SIG%s", abbrev);
-        else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
-            snprintf(buf, sizeof buf, sig == SIGRTMIN ? "SIGRTMIN" : "SIGRTMIN+%d", sig - SIGRTMIN);
-        else
-            continue;
-        if (strlen(buf) == n && memcmp(buf, name, n) == 0) return sig;
-    }
-    return 0;
-}
-
 int tmq_cliexec_decode(const void *data, size_t len, tmq_cliexec_result_t *r)
 {
     memset(r, 0, sizeof *r);
@@ -303,7 +284,7 @@ int tmq_cliexec_decode(const void *data, size_t len, tmq_cliexec_result_t *r)
             if (s_bytes(v, &p, &n) != 0 || n == 0 || n >= sizeof r->signame) goto done;
             memcpy(r->signame, p, n);
             r->signame[n] = '\0';
-            r->signo = s_signo(p, n);
+            r->signo = tmq_signal_number(p, n);
             have_end = true;
         } else if (s_key(k, "stdout")) {
             if (s_bytes(v, &r->out, &r->out_len) != 0) goto done;

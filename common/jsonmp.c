@@ -7,6 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool tmq_utf8_valid(const void *p, size_t n)
+{
+    json_t *s = json_stringn(n ? p : "", n);
+    bool valid = s != NULL;
+    json_decref(s);
+    return valid;
+}
+
 int tmq_json_pack(msgpack_packer *pk, const json_t *j)
 {
     switch (json_typeof(j)) {

@@ -12,10 +12,15 @@
 
 #include <jansson.h>
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Packs a JSON value. Returns 0. */
 int tmq_json_pack(msgpack_packer *pk, const json_t *j);
+
+/* True when p[0..n) is valid UTF-8 (RFC 3629: no overlong forms, no surrogates, at most
+ * U+10FFFF), as jansson judges it — the one set of rules in taskmq. */
+bool tmq_utf8_valid(const void *p, size_t n);
 
 /* A new JSON string for len bytes of text (s may be NULL when len is 0), with each byte
  * that does not belong to a valid UTF-8 sequence replaced by U+FFFD. NULL only on

@@ -102,15 +102,32 @@ void tmq_set_title(int argc, char **argv, const char *title, const char *comm)
     if (comm) prctl(PR_SET_NAME, comm);
 }
 
+const char *tmq_signal_name(int sig, char *buf, size_t len)
+{
+    const char *abbrev = sigabbrev_np(sig);
+    if (abbrev)
+        snprintf(buf, len, "SIG%s", abbrev);
+    else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+        snprintf(buf, len, sig == SIGRTMIN ? "SIGRTMIN" : "SIGRTMIN+%d", sig - SIGRTMIN);
+    else
+        snprintf(buf, len, "SIG%d", sig);
+    return buf;
+}
+
+int tmq_signal_number(const char *name, size_t n)
+{
+    char buf[32];
+    for (int sig = 1; sig < NSIG; sig++) {
+        tmq_signal_name(sig, buf, sizeof buf);
+        if (strlen(buf) == n && memcmp(buf, name, n) == 0) return sig;
+    }
+    return 0;
+}
+
 const char *tmq_describe_status(int status, char *buf, size_t len)
 {
     if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        const char *abbrev = sigabbrev_np(sig);
-        if (abbrev)
-            snprintf(buf, len, "SIG%s", abbrev);
-        else
-            snprintf(buf, len, "signal %d", sig);
+        tmq_signal_name(WTERMSIG(status), buf, len);
     } else if (WIFEXITED(status)) {
         snprintf(buf, len, "exit %d", WEXITSTATUS(status));
     } else {

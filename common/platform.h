@@ -41,6 +41,10 @@ const char *tmq_self_exe(void);
  * ps -o comm) set to comm (15 bytes at most). Call once, after argv was parsed. */
 void tmq_set_title(int argc, char **argv, const char *title, const char *comm);
 
+/* "SIGKILL", "SIGRTMIN+3", "SIG99": the name of a signal into buf; returns buf. */
+const char *tmq_signal_name(int sig, char *buf, size_t len);
+/* The signal called name[0..n) as tmq_signal_name writes it, or 0. */
+int tmq_signal_number(const char *name, size_t n);
 /* "exit 3", "SIGSEGV": describes a waitpid status into buf; returns buf. */
 const char *tmq_describe_status(int status, char *buf, size_t len);
 

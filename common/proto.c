@@ -262,17 +262,19 @@ void tmq_msg_release(tmq_msg_t *m)
     m->items = NULL;
 }
 
+bool tmq_proto_key_is(const msgpack_object *k, const char *name)
+{
+    size_t n = strlen(name);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+           memcmp(k->via.str.ptr, name, n) == 0;
+}
+
 const msgpack_object *tmq_msg_get(const tmq_msg_t *m, const char *key)
 {
     if (!m->body) return NULL;
-    size_t klen = strlen(key);
     const msgpack_object_map *map = &m->body->via.map;
-    for (uint32_t i = 0; i < map->size; i++) {
-        const msgpack_object *k = &map->ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
-            memcmp(k->via.str.ptr, key, klen) == 0)
-            return &map->ptr[i].val;
-    }
+    for (uint32_t i = 0; i < map->size; i++)
+        if (tmq_proto_key_is(&map->ptr[i].key, key)) return &map->ptr[i].val;
     return NULL;
 }
 

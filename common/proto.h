@@ -115,6 +115,8 @@ int tmq_proto_check(const void *data, size_t len, int max_depth);
  * 0 with *pos just past it, or -1 (then *pos is unspecified). */
 int tmq_proto_skip(const void *data, size_t len, size_t *pos, int max_depth);
 
+/* True when map key k is the string name. */
+bool tmq_proto_key_is(const msgpack_object *k, const char *name);
 /* Field lookup in the body map; NULL when absent. */
 const msgpack_object *tmq_msg_get(const tmq_msg_t *m, const char *key);
 /* Typed lookups: 0 when present with the right type, -1 otherwise (out untouched). */

@@ -84,13 +84,6 @@ static char *s_cstr(const msgpack_object *o)
     return s;
 }
 
-static bool s_key_is(const msgpack_object *k, const char *name)
-{
-    size_t n = strlen(name);
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-           memcmp(k->via.str.ptr, name, n) == 0;
-}
-
 static int s_parse_argv(const msgpack_object *a, tmq_exec_req_t *req, char *err, size_t errlen)
 {
     if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size == 0)
@@ -196,18 +189,18 @@ int tmq_exec_parse(const msgpack_object *arg, tmq_exec_req_t *req, char *err, si
     for (uint32_t i = 0; i < arg->via.map.size; i++) {
         const msgpack_object *k = &arg->via.map.ptr[i].key, *v = &arg->via.map.ptr[i].val;
         int rc = 0;
-        if (s_key_is(k, "argv")) {
+        if (tmq_proto_key_is(k, "argv")) {
             if (have_argv) return s_fail(err, errlen, "exec: argv given twice");
             have_argv = true;
             rc = s_parse_argv(v, req, err, errlen);
-        } else if (s_key_is(k, "env")) {
+        } else if (tmq_proto_key_is(k, "env")) {
             if (req->env) return s_fail(err, errlen, "exec: env given twice");
             rc = s_parse_env(v, req, err, errlen);
-        } else if (s_key_is(k, "stdin")) {
+        } else if (tmq_proto_key_is(k, "stdin")) {
             if (v->type == MSGPACK_OBJECT_NIL) continue;
             if (!s_is_text(v)) return s_fail(err, errlen, "exec: stdin must be a string");
             s_text(v, &req->stdin_data, &req->stdin_len);
-        } else if (s_key_is(k, "cwd")) {
+        } else if (tmq_proto_key_is(k, "cwd")) {
             if (v->type == MSGPACK_OBJECT_NIL) continue;
             free(req->cwd);
             req->cwd = s_cstr(v);
@@ -700,31 +693,10 @@ void tmq_exec_outcome_free(tmq_exec_outcome_t *res)
 
 /* ---- the result ---- */
 
-bool tmq_exec_utf8(const void *data, size_t n)
-{
-    /* jansson judges UTF-8 everywhere in taskmq (common/jsonmp, the tool): one set of rules */
-    json_t *s = json_stringn(n ? data : "", n);
-    bool valid = s != NULL;
-    json_decref(s);
-    return valid;
-}
-
-const char *tmq_exec_signame(int sig, char *buf, size_t len)
-{
-    const char *abbrev = sigabbrev_np(sig);
-    if (abbrev)
-        snprintf(buf, len, "SIG%s", abbrev);
-    else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
-        snprintf(buf, len, sig == SIGRTMIN ? "SIGRTMIN" : "SIGRTMIN+%d", sig - SIGRTMIN);
-    else
-        snprintf(buf, len, "SIG%d", sig);
-    return buf;
-}
-
 static void s_pack_output(msgpack_packer *pk, const char *key, const char *data, size_t len)
 {
     msgpack_pack_str_with_body(pk, key, strlen(key));
-    if (tmq_exec_utf8(data, len))
+    if (tmq_utf8_valid(data, len))
         msgpack_pack_str_with_body(pk, data ? data : "", len);
     else
         msgpack_pack_bin_with_body(pk, data, len);
@@ -737,7 +709,7 @@ void tmq_exec_pack(msgpack_sbuffer *out, const tmq_exec_outcome_t *res)
     msgpack_pack_map(&pk, 3);
     if (res->signal) {
         char name[32];
-        tmq_exec_signame(res->signal, name, sizeof name);
+        tmq_signal_name(res->signal, name, sizeof name);
         msgpack_pack_str_with_body(&pk, "signal", 6);
         msgpack_pack_str_with_body(&pk, name, strlen(name));
     } else {

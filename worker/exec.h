@@ -78,11 +78,4 @@ void tmq_exec_outcome_free(tmq_exec_outcome_t *res);
 /* Packs the result map for res into out (appended). */
 void tmq_exec_pack(msgpack_sbuffer *out, const tmq_exec_outcome_t *res);
 
-/* True when p[0..n) is valid UTF-8 (RFC 3629: no overlong forms, no surrogates, at most
- * U+10FFFF; jansson's rules, as everywhere in taskmq). */
-bool tmq_exec_utf8(const void *p, size_t n);
-
-/* "SIGKILL", "SIGRTMIN+3", "SIG99": the name of a signal into buf; returns buf. */
-const char *tmq_exec_signame(int sig, char *buf, size_t len);
-
 #endif

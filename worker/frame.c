@@ -329,13 +329,6 @@ void *tmq_frame_hello_write(const tmq_frame_hello_t *h, size_t *len)
     return msgpack_sbuffer_release(&sb);
 }
 
-static bool s_key_is(const msgpack_object *k, const char *name)
-{
-    size_t n = strlen(name);
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-           memcmp(k->via.str.ptr, name, n) == 0;
-}
-
 static char *s_dup_str(const msgpack_object *o)
 {
     char *s = tmq_xmalloc(o->via.str.size + 1);
@@ -356,19 +349,19 @@ static int s_hello_fields(const msgpack_object *map, tmq_frame_hello_t *out, cha
     bool have_version = false, have_fns = false;
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *k = &map->via.map.ptr[i].key, *v = &map->via.map.ptr[i].val;
-        if (s_key_is(k, "version")) {
+        if (tmq_proto_key_is(k, "version")) {
             if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > UINT32_MAX)
                 return s_why(why, wl, "'version' must be a uint");
             out->version = (uint32_t)v->via.u64;
             have_version = true;
-        } else if (s_key_is(k, "revoke")) {
+        } else if (tmq_proto_key_is(k, "revoke")) {
             if (v->type != MSGPACK_OBJECT_BOOLEAN) return s_why(why, wl, "'revoke' must be a bool");
             out->revoke = v->via.boolean;
-        } else if (s_key_is(k, "error")) {
+        } else if (tmq_proto_key_is(k, "error")) {
             if (v->type != MSGPACK_OBJECT_STR || out->error)
                 return s_why(why, wl, "'error' must be a string");
             out->error = s_dup_str(v);
-        } else if (s_key_is(k, "functions")) {
+        } else if (tmq_proto_key_is(k, "functions")) {
             if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > TMQ_FRAME_MAX_FNS ||
                 out->fns) {
                 snprintf(why, wl, "'functions' must be an array of at most %d names",

@@ -244,31 +244,31 @@ static void test_parse_errors(void **state)
 
 static void test_utf8(void **state)
 {
-    assert_true(tmq_exec_utf8("", 0));
-    assert_true(tmq_exec_utf8(NULL, 0));
-    assert_true(tmq_exec_utf8("plain\n", 6));
-    assert_true(tmq_exec_utf8("h\xc3\xa9", 3));             /* é */
-    assert_true(tmq_exec_utf8("\xe2\x82\xac", 3));          /* € */
-    assert_true(tmq_exec_utf8("\xf0\x9f\x98\x80", 4));      /* U+1F600 */
-    assert_true(tmq_exec_utf8("\xf4\x8f\xbf\xbf", 4));      /* U+10FFFF */
-    assert_false(tmq_exec_utf8("\xff\xfe", 2));             /* not UTF-8 at all */
-    assert_false(tmq_exec_utf8("\xc0\x80", 2));             /* overlong NUL */
-    assert_false(tmq_exec_utf8("\xe0\x80\xaf", 3));         /* overlong '/' */
-    assert_false(tmq_exec_utf8("\xed\xa0\x80", 3));         /* a surrogate */
-    assert_false(tmq_exec_utf8("\xf4\x90\x80\x80", 4));     /* past U+10FFFF */
-    assert_false(tmq_exec_utf8("\xe2\x82", 2));             /* cut short */
-    assert_false(tmq_exec_utf8("\x80", 1));                 /* a stray continuation byte */
-    assert_false(tmq_exec_utf8("ok\xc3(", 4));              /* a lead without continuation */
-    assert_false(tmq_exec_utf8("\xf8\x88\x80\x80\x80", 5)); /* 5-byte forms are gone */
+    assert_true(tmq_utf8_valid("", 0));
+    assert_true(tmq_utf8_valid(NULL, 0));
+    assert_true(tmq_utf8_valid("plain\n", 6));
+    assert_true(tmq_utf8_valid("h\xc3\xa9", 3));             /* é */
+    assert_true(tmq_utf8_valid("\xe2\x82\xac", 3));          /* € */
+    assert_true(tmq_utf8_valid("\xf0\x9f\x98\x80", 4));      /* U+1F600 */
+    assert_true(tmq_utf8_valid("\xf4\x8f\xbf\xbf", 4));      /* U+10FFFF */
+    assert_false(tmq_utf8_valid("\xff\xfe", 2));             /* not UTF-8 at all */
+    assert_false(tmq_utf8_valid("\xc0\x80", 2));             /* overlong NUL */
+    assert_false(tmq_utf8_valid("\xe0\x80\xaf", 3));         /* overlong '/' */
+    assert_false(tmq_utf8_valid("\xed\xa0\x80", 3));         /* a surrogate */
+    assert_false(tmq_utf8_valid("\xf4\x90\x80\x80", 4));     /* past U+10FFFF */
+    assert_false(tmq_utf8_valid("\xe2\x82", 2));             /* cut short */
+    assert_false(tmq_utf8_valid("\x80", 1));                 /* a stray continuation byte */
+    assert_false(tmq_utf8_valid("ok\xc3(", 4));              /* a lead without continuation */
+    assert_false(tmq_utf8_valid("\xf8\x88\x80\x80\x80", 5)); /* 5-byte forms are gone */
 }
 
 static void test_signame(void **state)
 {
     char buf[32];
-    assert_string_equal(tmq_exec_signame(SIGKILL, buf, sizeof buf), "SIGKILL");
-    assert_string_equal(tmq_exec_signame(SIGSEGV, buf, sizeof buf), "SIGSEGV");
-    assert_string_equal(tmq_exec_signame(SIGTERM, buf, sizeof buf), "SIGTERM");
-    assert_string_equal(tmq_exec_signame(SIGRTMIN + 2, buf, sizeof buf), "SIGRTMIN+2");
+    assert_string_equal(tmq_signal_name(SIGKILL, buf, sizeof buf), "SIGKILL");
+    assert_string_equal(tmq_signal_name(SIGSEGV, buf, sizeof buf), "SIGSEGV");
+    assert_string_equal(tmq_signal_name(SIGTERM, buf, sizeof buf), "SIGTERM");
+    assert_string_equal(tmq_signal_name(SIGRTMIN + 2, buf, sizeof buf), "SIGRTMIN+2");
 }
 
 static void test_pack(void **state)
