@@ -198,6 +198,8 @@ int tmq_parse_size(const char *v, uint64_t min, uint64_t max, uint64_t *out)
         shift = 20;
     else if (*p == 'G' || *p == 'g')
         shift = 30;
+    else if (*p == 'T' || *p == 't')
+        shift = 40;
     if (shift) {
         p++;
         if (strcmp(p, "iB") == 0) p += 2;

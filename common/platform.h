@@ -65,8 +65,8 @@ void tmq_std_fds_open(void);
 /* Parses a decimal integer in [min, max]; returns 0 or -1. */
 int tmq_parse_long(const char *s, long min, long max, long *out);
 
-/* Parses a size: decimal bytes, or with a K, M or G suffix (also KiB, MiB, GiB; powers of
- * 1024: "16M", "512MiB"), in [min, max]. Returns 0 or -1. */
+/* Parses a size: decimal bytes, or with a K, M, G or T suffix (also KiB, MiB, GiB, TiB;
+ * powers of 1024: "16M", "512MiB", "1T"), in [min, max]. Returns 0 or -1. */
 int tmq_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Writes n as the largest whole unit that divides it: "512 MiB", "1 GiB", "1000 bytes". */
 void tmq_format_size(uint64_t n, char *buf, size_t len);

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define S_DONE_FLUSH_BYTES (16u << 20) /* send a DONE early past this size */
@@ -335,7 +336,12 @@ static void s_executor_argv(const tmq_worker_opts_t *o, char *argv[S_EXECUTOR_AR
 /* Whether prog can be run as execvp would find it: 0, or -1 with the reason in why. */
 static int s_runnable(const char *prog, char *why, size_t len)
 {
+    struct stat st;
     if (strchr(prog, '/')) {
+        if (stat(prog, &st) == 0 && !S_ISREG(st.st_mode)) {
+            snprintf(why, len, "not a file");
+            return -1;
+        }
         if (access(prog, X_OK) == 0) return 0;
         snprintf(why, len, "%s", strerror(errno));
         return -1;
@@ -348,7 +354,7 @@ static int s_runnable(const char *prog, char *why, size_t len)
         size_t n = end ? (size_t)(end - p) : strlen(p);
         char full[4096];
         snprintf(full, sizeof full, "%.*s%s%s", (int)n, p, n ? "/" : "", prog);
-        if (access(full, X_OK) == 0) return 0;
+        if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0) return 0;
         if (errno == EACCES) err = EACCES;
         if (!end) break;
         p = end;
@@ -471,11 +477,12 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
         *run = false;
         return TMQ_EXIT_USAGE;
     }
-    tmq_info("worker '%s' (pid %d, taskmq %s): %d executor%s (%s) serving %zu functions, broker "
+    tmq_info("worker '%s' (pid %d, taskmq %s): %d executor%s (%s) serving %zu function%s, broker "
              "%s%s%s%s",
              o->name, (int)getpid(), TMQ_VERSION, o->procs, o->procs == 1 ? "" : "s", program,
-             self->nnames, o->broker, o->test_functions ? ", test functions on" : "",
-             o->allow_exec ? ", exec allowed" : "", self->limit);
+             self->nnames, self->nnames == 1 ? "" : "s", o->broker,
+             o->test_functions ? ", test functions on" : "", o->allow_exec ? ", exec allowed" : "",
+             self->limit);
     return TMQ_EXIT_OK;
 }
 

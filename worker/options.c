@@ -195,9 +195,11 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
                      "--plugin and --executor-cmd do not go together: plugins load into the "
                      "built-in executor");
     /* the built-in executor serves exec; another program serves what it announces */
-    if (o->executor_cmd && (o->allow_exec || exec_output_given))
+    if (o->executor_cmd && (o->allow_exec || exec_output_given || o->test_functions))
         return s_err(err, errlen, "%s is for the built-in executor, not --executor-cmd",
-                     o->allow_exec ? "--allow-exec" : "--max-exec-output");
+                     o->allow_exec       ? "--allow-exec"
+                     : exec_output_given ? "--max-exec-output"
+                                         : "--test-functions");
     if (exec_output_given && !o->allow_exec)
         return s_err(err, errlen, "--max-exec-output is for --allow-exec (exec's output cap)");
     return 0;
@@ -244,7 +246,7 @@ void tmq_worker_usage(FILE *out)
             "  -h, --help         show this help\n"
             "  -V, --version      show the version\n"
             "\n"
-            "Sizes are bytes, or with K, M or G (KiB, MiB, GiB): 512K, 16M.\n"
+            "Sizes are bytes, or with K, M, G or T (KiB, MiB, GiB, TiB): 512K, 16M.\n"
             "Built-in functions: sum N (0+1+...+N-1), primes N (count of primes below N),\n"
             "echo ANY, sleep MS, fail TEXT. With --allow-exec also\n"
             "  exec {\"argv\":[PROGRAM, ARG...], \"stdin\":TEXT, \"env\":{NAME:VALUE},\n"

@@ -710,7 +710,7 @@ static void s_retire(tmq_sup_t *self, s_exec_t *e, s_cause_t cause, bool reaped,
     s_slot_clear(e);
     if (early) {
         s_back_off(e, now);
-        if (self->fatal) /* the daemon stops: no executor of this kind can serve */
+        if (self->fatal || !self->fns) /* at start the daemon says why, once, if none can serve */
             tmq_debug("%s; restarting it in %lld ms", why, (long long)(e->backoff_us / 1000));
         else
             tmq_error("%s right after starting; restarting it in %lld ms", why,

@@ -26,7 +26,7 @@
 extern "C" {
 #endif
 
-/* The version of this header; tmq_version() gives the library's ("0.2.0"). */
+/* The version of this header; tmq_version() gives the library's ("0.3.0"). */
 #define TMQ_VERSION_MAJOR 0
 #define TMQ_VERSION_MINOR 3
 #define TMQ_VERSION_PATCH 0

@@ -969,9 +969,9 @@ static void test_cli_mem_limit(void **state)
     assert_true(o.mem_limit == 1ull << 30);
     tmq_cli_free(&o);
 
-    /* too small, too big, overflow; suffixes it does not know (T, MB), fractions, junk */
+    /* too small, too big, overflow; suffixes it does not know (P, MB), fractions, junk */
     static const char *bad[] = {
-        "0",    "",  "-1",   "1025G", "1099511627777", "99999999999999999999", "1T", "1MB",
+        "0",    "",  "-1",   "1025G", "1099511627777", "99999999999999999999", "2T", "1P", "1MB",
         "1.5G", "M", "12 M", "5x",    "0x10"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char **argv = S_ARGV("submit", "f", "--mem-limit", (char *)bad[i]);

@@ -165,6 +165,8 @@ static void test_plugins(void **state)
     assert_int_equal(parse(&o, err, "--plugin", a, "--executor-cmd=cat"), -1);
     assert_string_equal(err, "--plugin and --executor-cmd do not go together: plugins load into "
                              "the built-in executor");
+    assert_int_equal(parse(&o, err, "--test-functions", "--executor-cmd=cat", NULL), -1);
+    assert_string_equal(err, "--test-functions is for the built-in executor, not --executor-cmd");
     if (geteuid() != 0) { /* root reads anything */
         chmod(a, 0);
         assert_int_equal(parse(&o, err, "--plugin", a, NULL), -1);
@@ -205,7 +207,9 @@ static void test_sizes(void **state)
     assert_int_equal(tmq_parse_size("1.5G", 1, UINT64_MAX, &n), -1);
     assert_int_equal(tmq_parse_size("-1", 0, 10, &n), -1);
     assert_int_equal(tmq_parse_size("11", 0, 10, &n), -1);
-    assert_int_equal(tmq_parse_size("1T", 0, UINT64_MAX, &n), -1);
+    assert_int_equal(tmq_parse_size("1T", 0, UINT64_MAX, &n), 0);
+    assert_true(n == 1ull << 40);
+    assert_int_equal(tmq_parse_size("1P", 0, UINT64_MAX, &n), -1);
     assert_int_equal(tmq_parse_size("99999999999G", 0, UINT64_MAX, &n), -1);
     char buf[32];
     tmq_format_size(512u << 20, buf, sizeof buf);
