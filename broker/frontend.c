@@ -274,6 +274,7 @@ void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t ri
         void *body = tmq_proto_welcome_body(self->cfg.heartbeat_ms, self->cfg.max_payload, &len);
         tmq_core_send(self, &c->out, TMQ_CMD_WELCOME, &body, len);
     } else if (msg->cmd == TMQ_CMD_SUBMIT) {
+        if (tmq_msg_get_true(msg, "oom")) c->oom = true;
         s_submit(self, c, msg);
     } else if (msg->cmd == TMQ_CMD_STATUS) {
         s_status(self, c);

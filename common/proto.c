@@ -669,8 +669,14 @@ void *tmq_batch_finish(tmq_batch_t *b, tmq_cmd_t cmd, uint64_t accepted, size_t 
     }
     msgpack_sbuffer out;
     msgpack_packer pk;
-    s_body_init(&out, &pk, 1);
+    bool submit = cmd == TMQ_CMD_SUBMIT; /* says oom, as HELLO does (5.1): a broker that
+                                            restarted may meet us first by a SUBMIT */
+    s_body_init(&out, &pk, 1 + submit);
     s_pack_items(&pk, &out, s_batch_key(cmd), b);
+    if (submit) {
+        s_pack_cstr(&pk, "oom");
+        msgpack_pack_true(&pk);
+    }
     return tmq_proto_sbuffer_take(&out, len);
 }
 

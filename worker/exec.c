@@ -629,7 +629,8 @@ static int s_pump(const tmq_exec_req_t *req, pid_t pid, int *in, s_stream_t s[2]
                 rc = 1;
             }
         if (rc) break;
-        if ((pidfd < 0 || pfd[at[3]].revents) && waitpid(pid, status, WNOHANG) == pid) {
+        pid_t r = pidfd < 0 || pfd[at[3]].revents ? waitpid(pid, status, WNOHANG) : 0;
+        if (r == pid || (r < 0 && errno == ECHILD)) { /* ECHILD: reaped behind our back */
             *exited = true;
             for (int i = 0; i < 2 && !rc; i++) /* what it wrote before it exited */
                 if (s[i].fd >= 0 && s_read(&s[i], max)) {
@@ -646,6 +647,7 @@ int tmq_exec_run(const tmq_exec_req_t *req, size_t output_max, tmq_exec_outcome_
                  size_t errlen)
 {
     memset(res, 0, sizeof *res);
+    signal(SIGCHLD, SIG_DFL); /* a plugin may have ignored it: then no exit could be waited for */
     int fds[3];
     pid_t pid = s_start(req, fds, err, errlen);
     if (pid < 0) return -1;
@@ -660,7 +662,7 @@ int tmq_exec_run(const tmq_exec_req_t *req, size_t output_max, tmq_exec_outcome_
     int rc = s_pump(req, pid, &in, s, output_max, &over, &exited, &status);
     int pump_err = errno;
     s_close(&in);
-    if (rc != 0) kill(pid, SIGKILL); /* over the cap, or we can no longer listen to it */
+    if (rc != 0 && !exited) kill(pid, SIGKILL); /* over the cap, or we cannot listen to it */
     while (!exited && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     s_close(&s[0].fd);

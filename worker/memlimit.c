@@ -187,10 +187,43 @@ static size_t s_kill_procs(const char *path)
     return n;
 }
 
+/* True when a process listed in the cgroup.procs file at path is a built-in executor (its
+ * thread name): the tree is alive, its daemon only in another PID namespace than ours. */
+static bool s_has_executor(const char *path)
+{
+    char *procs = s_slurp(path);
+    bool found = false;
+    for (char *p = procs, *end; p && *p && !found; p = end) {
+        long pid = strtol(p, &end, 10);
+        if (end == p) break;
+        char comm_path[64];
+        snprintf(comm_path, sizeof comm_path, "/proc/%ld/comm", pid);
+        char *comm = s_slurp(comm_path);
+        found = comm && strncmp(comm, "taskmq-executor", 15) == 0;
+        free(comm);
+    }
+    free(procs);
+    return found;
+}
+
 /* Removes DIR's slot directories e* and DIR itself (each only when empty); with kill, first
- * kills what is left in them (a daemon that is gone left it: nobody else would). */
+ * kills what is left in them (a daemon that is gone left it: nobody else would), unless one
+ * of them is an executor (then the tree is another namespace's live worker's: left alone). */
 static void s_remove_tree(const char *dir, bool kill_left)
 {
+    if (kill_left) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        char path[4096];
+        bool alive = false;
+        while (d && !alive && (e = readdir(d)))
+            if (e->d_name[0] == 'e' && e->d_type == DT_DIR) {
+                snprintf(path, sizeof path, "%s/%s/cgroup.procs", dir, e->d_name);
+                alive = s_has_executor(path);
+            }
+        if (d) closedir(d);
+        if (alive) return;
+    }
     DIR *d = opendir(dir);
     if (d) {
         struct dirent *e;
@@ -366,6 +399,13 @@ int tmq_memcg_set_limit(tmq_memcg_t *self, size_t slot, uint64_t bytes)
         char *cur = s_slurp(path);
         uint64_t used = cur ? strtoull(cur, NULL, 10) : 0;
         free(cur);
+        s_slot_path(self, slot, "memory.stat", path, sizeof path);
+        char *stat = s_slurp(path); /* page cache ("file") is reclaimable: not held */
+        const char *file = stat ? strstr(stat, "file ") : NULL;
+        uint64_t cache =
+            file && (file == stat || file[-1] == '\n') ? strtoull(file + 5, NULL, 10) : 0;
+        free(stat);
+        used = used > cache ? used - cache : 0;
         if (used > bytes) {
             errno = EBUSY; /* as v1 says */
             return -1;

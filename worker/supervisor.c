@@ -59,6 +59,7 @@ typedef struct {
     int64_t backoff_us;
     uint64_t limit;    /* the memory limit in force on it, bytes; 0 = none */
     bool in_cg;        /* it is in its slot's cgroup (else limits are RLIMIT_AS) */
+    bool joining;      /* it was started to join its slot's cgroup, set to the worker's limit */
     uint64_t oom_seen; /* its slot's oom_kill counter when we last looked */
 } s_exec_t;
 
@@ -254,10 +255,13 @@ static void s_back_off(s_exec_t *e, int64_t now)
  * descriptor the child joins through, or -1 (no cgroup: RLIMIT_AS after the start). */
 static int s_limit_prepare(tmq_sup_t *self, s_exec_t *e)
 {
+    e->joining = false;
     if (!self->cg) return -1;
     size_t slot = (size_t)(e - self->ex);
     if (tmq_memcg_set_limit(self->cg, slot, self->mem_limit) != 0) return -1;
-    return tmq_memcg_procs_fd(self->cg, slot);
+    int fd = tmq_memcg_procs_fd(self->cg, slot);
+    e->joining = fd >= 0;
+    return fd;
 }
 
 /* Puts a new executor under the worker's memory limit: it is in its slot's cgroup (it joined
@@ -269,7 +273,7 @@ static void s_limit_start(tmq_sup_t *self, s_exec_t *e)
     e->in_cg = false;
     e->limit = 0;
     if (self->cg) {
-        if (tmq_memcg_attach(self->cg, slot, e->pid) == 0 &&
+        if (e->joining && tmq_memcg_attach(self->cg, slot, e->pid) == 0 &&
             tmq_memcg_oom_kills(self->cg, slot, &e->oom_seen) == 0) {
             e->in_cg = true;
             e->limit = self->mem_limit;
@@ -822,32 +826,45 @@ static bool s_overdue(const s_exec_t *e, int64_t now)
 static bool s_admits(const s_exec_t *e, double est, uint64_t lim, int64_t now)
 {
     if (e->fd < 0 || !e->hello || e->revoking) return false;
-    if ((lim != e->limit || lim) && !tmq_list_empty(&e->jobs)) return false;
+    if ((lim != e->limit || (lim && e->in_cg)) && !tmq_list_empty(&e->jobs)) return false;
     if (!e->revocable) return tmq_list_empty(&e->jobs);
     if (!tmq_pace_admit(e->jobs.size, e->load_ms, est)) return false;
     return tmq_list_empty(&e->jobs) || !s_overdue(e, now);
 }
 
-/* e (idle) could not be put under the job's limit lim: it holds more already. An executor
- * that has run jobs is replaced, and the job waits for the fresh one; a fresh one that holds
- * more than lim on its own cannot run the job at all, which fails out of memory. */
-static void s_limit_refused(tmq_sup_t *self, s_exec_t *e, tmq_wjob_t *job, uint64_t lim,
-                            int64_t now)
+/* e (idle) could not be put under the job's limit lim (errno says why; EBUSY: it holds more
+ * already). A fresh executor that holds more than lim on its own cannot run the job at all,
+ * which fails out of memory. Otherwise e is replaced, once per job: it is reaped first, so
+ * that what it held has left the slot's cgroup before the fresh one starts there; the job
+ * waits at the front for it, tried on the others meanwhile without replacing them too. Says
+ * whether the job failed, may be tried on the next executor, or waits (one was replaced). */
+typedef enum { S_REFUSED_FAILED, S_REFUSED_TRY_NEXT, S_REFUSED_RECYCLED } s_refused_t;
+
+static s_refused_t s_limit_refused(tmq_sup_t *self, s_exec_t *e, tmq_wjob_t *job, uint64_t lim,
+                                   int64_t now)
 {
+    int err = errno;
     char size[32], why[128];
     tmq_format_size(lim, size, sizeof size);
-    if (e->results > 0) {
-        tmq_debug("executor %d holds more than %s (%s); replacing it for job %llu", (int)e->pid,
-                  size, strerror(errno), (unsigned long long)job->jid);
+    bool fresh = e->results == 0 && err == EBUSY;
+    if (!fresh) {
         tmq_list_push_front(self->queue, &job->link);
-        s_retire(self, e, S_RECYCLE, false, "memory limit", now);
-        return;
+        if (job->recycled) return S_REFUSED_TRY_NEXT; /* a fresh executor is on its way */
+        job->recycled = true;
+        tmq_debug("executor %d cannot take %s (%s); replacing it for job %llu", (int)e->pid, size,
+                  strerror(err), (unsigned long long)job->jid);
+        s_kill(e->pid, SIGKILL);
+        while (waitpid(e->pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        s_retire(self, e, S_RECYCLE, true, "memory limit", now);
+        return S_REFUSED_RECYCLED;
     }
     snprintf(why, sizeof why, "out of memory (limit %s): the executor alone holds more", size);
     tmq_log_limited(TMQ_LOG_WARN, &self->rate, 5, "job %llu: %s", (unsigned long long)job->jid,
                     why);
     s_report(self, job, TMQ_ST_OOM, why, strlen(why), e->pid, 0);
     tmq_wjob_destroy(&job);
+    return S_REFUSED_FAILED;
 }
 
 /* Round robin, one job per executor per pass, so idle executors are served first and a batch
@@ -864,8 +881,9 @@ static void s_assign(tmq_sup_t *self, int64_t now)
             if (!s_admits(e, tmq_pace_estimate(self->pace, job->fn), lim, now)) continue;
             if (lim != e->limit && s_set_limit(self, e, lim) != 0) {
                 tmq_list_remove(self->queue, &job->link);
-                s_limit_refused(self, e, job, lim, now);
-                progress = true;
+                s_refused_t r = s_limit_refused(self, e, job, lim, now);
+                if (r == S_REFUSED_RECYCLED) return; /* the job waits for the fresh one */
+                if (r == S_REFUSED_FAILED) progress = true;
                 continue;
             }
             tmq_list_remove(self->queue, &job->link);

@@ -17,6 +17,7 @@ tmq_wjob_t *tmq_wjob_new(const tmq_job_item_t *it, uint64_t tag, int fn)
     job->timeout_ms = it->timeout_ms;
     job->fn = fn;
     job->cancelled = false;
+    job->recycled = false;
     job->est_ms = -1;
     job->mem_limit = it->mem_limit;
     job->start_us = 0;

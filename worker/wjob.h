@@ -24,6 +24,7 @@ typedef struct tmq_wjob_t {
     uint32_t timeout_ms; /* 0 = none */
     int fn;              /* pace index, -1 when the daemon keeps no timing for the function */
     bool cancelled;      /* cancelled while waiting inside an executor: drop its result */
+    bool recycled;       /* an executor was replaced to take its memory limit (once per job) */
     double est_ms;       /* run-time estimate charged to its executor, < 0 unknown */
     int64_t start_us;    /* when it began running (became its executor's head) */
     uint64_t mem_limit;  /* the job's own memory limit in bytes (JOBS options); 0 = none */

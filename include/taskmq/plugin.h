@@ -49,8 +49,8 @@
  *   same way: its executor and every process it started are killed.
  * - A function must not: fork without exec (the child would share the executor's stream
  *   to its daemon); read or write descriptors 3 and 4 (the daemon's streams) or close them;
- *   install handlers for SIGTERM (the worker's stop), SIGUSR2 (the worker died), SIGINT or
- *   SIGPIPE, or block them; call
+ *   install handlers for SIGTERM (the worker's stop), SIGUSR2 (the worker died), SIGINT,
+ *   SIGPIPE or SIGCHLD, or block them; call
  *   exit() (a death like a crash: "executor died: exit N"); keep the reply or argument
  *   pointers after it returns; call tmq_plugin_register or tmq_plugin_on_exit outside
  *   tmq_plugin_init. Log to stderr (it is the worker's); stdout is the worker's too.

@@ -84,6 +84,14 @@ assert_eq "$(jq -c 'select(.ok) | .result' "$T/stream.out" | sort -u)" "1" "the 
 assert_eq "$(wc -l <"$T/stream.out")" "8" "one line per job"
 pass "a stream of jobs: each out-of-memory failure is the job that ran out"
 
+# ---- an executor that holds more than a job's limit is replaced for it: the job runs ----
+assert_eq "$(tmq submit hold 100)" "100" "an executor that keeps 100 MiB"
+H1=$(executor)
+assert_eq "$(tmq submit --mem-limit 64M alloc 1)" "1" "a 64M job after it, on a fresh executor"
+H2=$(executor)
+[ "$H2" != "$H1" ] || fail "the executor holding 100 MiB ($H1) was not replaced for a 64M job"
+pass "an executor holding more than a job's limit is replaced, and the job runs"
+
 # ---- a limit the executor alone is over: that job fails, the worker is not wedged ----
 tmq submit --mem-limit 64K alloc 1 >/dev/null 2>"$T/tiny.err"
 assert_eq "$?" "1" "a job limited to 64K"

@@ -284,6 +284,31 @@ static void s_submit_opts(tmq_core_t *core, const char *client, const char *fn, 
     bh_feed(core, TMQ_SIDE_FRONTEND, client, TMQ_CMD_SUBMIT, body, len);
 }
 
+/* SUBMIT as a 0.2 client sends it (no `oom` in the body): one job for fn with a mem_limit. */
+static void s_submit_old(tmq_core_t *core, const char *client, const char *fn, uint64_t cid,
+                         uint64_t mem_limit)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "jobs", 4);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_array(&pk, 6);
+    msgpack_pack_uint64(&pk, cid);
+    msgpack_pack_str_with_body(&pk, fn, strlen(fn));
+    msgpack_pack_bin_with_body(&pk, bh_arg, sizeof bh_arg);
+    msgpack_pack_uint32(&pk, 0);
+    msgpack_pack_int32(&pk, -1);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "mem_limit", 9);
+    msgpack_pack_uint64(&pk, mem_limit);
+    size_t len;
+    void *body = tmq_proto_sbuffer_take(&sb, &len);
+    bh_feed(core, TMQ_SIDE_FRONTEND, client, TMQ_CMD_SUBMIT, body, len);
+}
+
 /* Takes the one JOBS message sent to worker, holding one job: its item and the item's arity. */
 static size_t s_take_job(const char *worker, tmq_job_item_t *it)
 {
@@ -448,7 +473,7 @@ static void test_old_peers(void **state)
     tmq_core_t *core = *state;
     s_ready_ex(core, "OLD", "10.0.0.8:1000", "0.2.0", 5, 0, 0); /* no job_options */
     bh_turn(core);
-    s_submit_opts(core, "C0", "work", 1, -1, 64u << 20, false); /* C0: no HELLO {oom} */
+    s_submit_old(core, "C0", "work", 1, 64u << 20); /* C0: neither HELLO nor SUBMIT says oom */
     bh_turn(core);
     tmq_job_item_t it;
     assert_int_equal(s_take_job("OLD", &it), 5);
@@ -460,8 +485,8 @@ static void test_old_peers(void **state)
     uint32_t attempts;
     assert_int_equal(s_take_result("C0", 1, text, sizeof text, &attempts), TMQ_ST_ERROR);
     assert_string_equal(text, "out of memory (limit 64 MiB)");
-    /* a current client gets it as OOM */
-    bh_hello(core, "C1");
+    /* a current client gets it as OOM: said in its SUBMIT (a broker that restarted meets it
+     * first by one) */
     s_submit_opts(core, "C1", "work", 2, -1, 0, false);
     bh_turn(core);
     assert_int_equal(s_take_job("OLD", &it), 5);
