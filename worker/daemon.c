@@ -13,6 +13,7 @@
 #include "exits.h"
 #include "log.h"
 #include "platform.h"
+#include "python.h"
 #include "supervisor.h"
 #include "uplink.h"
 #include "xalloc.h"
@@ -40,8 +41,8 @@ typedef struct {
     tmq_pace_t pace;
     const char *const *names; /* the functions the executors announced (the supervisor's) */
     size_t nnames;
-    char **argv;   /* an --executor-cmd, split */
-    char *program; /* the built-in executor's words for messages, with its --plugin flags */
+    char **argv;   /* an --executor-cmd split, or the --python command */
+    char *program; /* the built-in or Python executors' words for messages */
     tmq_batch_t done;
     tmq_batch_t returned;
     bool returned_due;  /* a REVOKE awaits its RETURNED (possibly empty) */
@@ -436,15 +437,28 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
     char *builtin[S_EXECUTOR_ARGS], nums[2][24];
     const char *path = NULL, *program;
     char *const *argv;
-    if (o->executor_cmd) {
-        if (tmq_worker_split_cmd(o->executor_cmd, &self->argv, err, sizeof err) != 0) {
-            tmq_error("--executor-cmd: %s", err);
-            return TMQ_EXIT_USAGE;
+    if (o->executor_cmd || o->npython) {
+        /* --python is an --executor-cmd whose words are ours (worker/python.h) */
+        const char *flag = o->npython ? "--python" : "--executor-cmd";
+        if (o->npython) {
+            tmq_python_argv(o, &self->argv, &self->program);
+            program = self->program;
+            if (tmq_python_setenv() != 0) {
+                tmq_error("--python: cannot set PYTHONPATH: %s", strerror(errno));
+                return TMQ_EXIT_FAILED;
+            }
+            tmq_debug("--python: PYTHONPATH=%s", getenv("PYTHONPATH"));
+        } else {
+            if (tmq_worker_split_cmd(o->executor_cmd, &self->argv, err, sizeof err) != 0) {
+                tmq_error("--executor-cmd: %s", err);
+                return TMQ_EXIT_USAGE;
+            }
+            program = o->executor_cmd;
         }
         argv = self->argv;
-        program = o->executor_cmd;
         if (s_runnable(self->argv[0], err, sizeof err) != 0) {
-            tmq_error("--executor-cmd: cannot run '%s': %s", self->argv[0], err);
+            tmq_error("%s: cannot run '%s': %s%s", flag, self->argv[0], err,
+                      o->npython ? " (set TASKMQ_PYTHON to the interpreter)" : "");
             return TMQ_EXIT_FAILED;
         }
     } else {

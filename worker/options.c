@@ -66,6 +66,30 @@ static int s_add_plugin(tmq_worker_opts_t *o, const char *v, char *err, size_t e
     return 0;
 }
 
+/* --python MODULE: a module name, or a path to a .py file (checked here: a typo is named at
+ * once; a module name is looked up by Python itself, at start). */
+static int s_add_python(tmq_worker_opts_t *o, const char *v, char *err, size_t errlen)
+{
+    size_t n = strlen(v);
+    if (o->npython == TMQ_WORKER_MAX_PYTHON)
+        return s_err(err, errlen, "--python: at most %d modules", TMQ_WORKER_MAX_PYTHON);
+    if (n == 0) return s_err(err, errlen, "--python needs a module name or a .py file");
+    bool is_path = strchr(v, '/') || (n > 3 && strcmp(v + n - 3, ".py") == 0);
+    if (is_path) {
+        struct stat st;
+        if (stat(v, &st) != 0 || access(v, R_OK) != 0)
+            return s_err(err, errlen, "--python: cannot read '%s': %s", v, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+            return s_err(err, errlen, "--python: '%s' is not a file (a module name or a .py file)",
+                         v);
+    } else if (v[0] == '-' || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789_.") != n) {
+        return s_err(err, errlen, "--python: '%s' is neither a module name nor a .py file", v);
+    }
+    o->python[o->npython++] = v;
+    return 0;
+}
+
 static int s_set_size(const char *flag, const char *v, uint64_t min, uint64_t max, size_t *out,
                       char *err, size_t errlen)
 {
@@ -129,7 +153,7 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
 #define IS(flag) (klen == strlen(flag) && strncmp(arg, flag, klen) == 0)
         bool takes_value = IS("--broker") || IS("--procs") || IS("--name") ||
                            IS("--executor-cmd") || IS("--plugin") || IS("--max-result") ||
-                           IS("--max-exec-output") || IS("--mem-limit");
+                           IS("--max-exec-output") || IS("--mem-limit") || IS("--python");
         if (!takes_value && eq)
             return s_err(err, errlen, "option '%.*s' takes no value", (int)klen, arg);
         const char *v = NULL;
@@ -156,6 +180,8 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
             o->executor_cmd = v;
         } else if (IS("--plugin")) {
             if (s_add_plugin(o, v, err, errlen) != 0) return -1;
+        } else if (IS("--python")) {
+            if (s_add_python(o, v, err, errlen) != 0) return -1;
         } else if (IS("--test-functions")) {
             o->test_functions = true;
         } else if (IS("--allow-exec")) {
@@ -190,6 +216,19 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
         }
 #undef IS
     }
+    /* Python executors are the --executor-cmd path with a command line of ours */
+    if (o->npython && (o->executor_cmd || o->nplugins || o->allow_exec || exec_output_given ||
+                       o->test_functions))
+        return s_err(err, errlen,
+                     "--python and %s do not go together: --python runs Python executors, %s",
+                     o->executor_cmd       ? "--executor-cmd"
+                     : o->nplugins         ? "--plugin"
+                     : o->allow_exec       ? "--allow-exec"
+                     : exec_output_given   ? "--max-exec-output"
+                                           : "--test-functions",
+                     o->executor_cmd ? "--executor-cmd another program"
+                                     : "which serve only the modules' functions (that flag is "
+                                       "for the built-in executor)");
     if (o->nplugins && o->executor_cmd)
         return s_err(err, errlen,
                      "--plugin and --executor-cmd do not go together: plugins load into the "
@@ -211,7 +250,7 @@ void tmq_worker_usage(FILE *out)
             "Usage: taskmq-worker [--broker EP] [--procs N] [--name NAME] [--test-functions]\n"
             "                     [--plugin FILE.so]... [--allow-exec [--max-exec-output BYTES]]\n"
             "                     [--max-result BYTES] [--mem-limit BYTES]\n"
-            "                     [--executor-cmd 'PROGRAM ARGS']\n"
+            "                     [--executor-cmd 'PROGRAM ARGS' | --python MODULE...]\n"
             "                     [-v] [--help] [--version]\n"
             "\n"
             "Serves jobs from a taskmq broker in N executor processes.\n"
@@ -242,6 +281,12 @@ void tmq_worker_usage(FILE *out)
             "                     program that speaks the executor protocol on fds 3 and 4\n"
             "                     (docs/EXECUTOR.md) and says which functions it serves;\n"
             "                     CMD is split into words like a shell would, nothing is run\n"
+            "  --python MODULE    run Python executors serving MODULE's public functions as\n"
+            "                     MODULE:function (a module name on PYTHONPATH or in the\n"
+            "                     current directory, or a path to a .py file); repeatable.\n"
+            "                     Runs $TASKMQ_PYTHON (default /usr/bin/python3) -m\n"
+            "                     taskmq.executor MODULE...; a module that does not import\n"
+            "                     stops the worker at start (exit 2) with its traceback\n"
             "  -v, --verbose      debug logging\n"
             "  -h, --help         show this help\n"
             "  -V, --version      show the version\n"

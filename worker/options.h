@@ -16,6 +16,7 @@
 #define TMQ_WORKER_MAX_PROCS 4096
 #define TMQ_WORKER_MAX_NAME 255
 #define TMQ_WORKER_MAX_PLUGINS 64                 /* --plugin flags */
+#define TMQ_WORKER_MAX_PYTHON 64                  /* --python flags */
 #define TMQ_WORKER_DEFAULT_MAX_RESULT (16u << 20) /* --max-result */
 /* The largest --max-result: a RESULT frame (at most 64 MiB, worker/frame.h) must hold it. */
 #define TMQ_WORKER_MAX_RESULT_LIMIT ((64u << 20) - 1024)
@@ -36,6 +37,8 @@ typedef struct {
     const char *executor_cmd; /* --executor-cmd 'PROGRAM ARGS': executors are that program */
     const char *plugins[TMQ_WORKER_MAX_PLUGINS]; /* --plugin FILE.so, in order (borrowed) */
     size_t nplugins;
+    const char *python[TMQ_WORKER_MAX_PYTHON]; /* --python MODULE, in order (borrowed) */
+    size_t npython;
     int verbose; /* count of -v */
     bool help, version;
     bool executor; /* hidden: run as an executor on fd 3 */
@@ -43,7 +46,10 @@ typedef struct {
 
 /* Parses argv into o (defaults first). Sizes take a K, M or G suffix (KiB, MiB, GiB; "16M",
  * "1MiB"). --plugin, --allow-exec and --max-exec-output are for the built-in executor: given
- * with --executor-cmd they are an error. Returns 0, or -1 with a one-line reason in err (also
+ * with --executor-cmd they are an error. --python MODULE (a module name, or a path to a .py
+ * file, which must then be readable) runs Python executors instead (worker/daemon.c) and goes
+ * with none of --executor-cmd, --plugin, --allow-exec, --max-exec-output, --test-functions.
+ * Returns 0, or -1 with a one-line reason in err (also
  * for a --plugin FILE that is not a readable file). */
 int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err, size_t errlen);
 
