@@ -41,3 +41,5 @@ tmq_integration_test(it_exec SCRIPT test_exec.sh TIMEOUT 120)
 tmq_integration_test(it_mem_limit SCRIPT test_mem_limit.sh TIMEOUT 120)
 # Job memory limits (--mem-limit, --retry-oom) through a real broker to a worker that reports OOM.
 tmq_integration_test(it_oom SCRIPT test_oom.sh TIMEOUT 120)
+# Python job functions: taskmq-worker --python with python/taskmq/executor.py.
+tmq_integration_test(it_python SCRIPT test_python.sh TIMEOUT 120)

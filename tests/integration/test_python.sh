@@ -1,0 +1,75 @@
+# taskmq-worker --python serves the functions of a Python module (tests/integration/pyjobs.py)
+# as pyjobs:NAME through python/taskmq/executor.py: results come back as msgpack values, an
+# exception fails its job once (final) with its type, message and traceback, a crash and a
+# time limit go as for any executor, and a module that does not import stops the worker at
+# start with exit 2 and the traceback in its log.
+. "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+export PYJOBS_LOG="$T/boom.calls"
+start_broker
+start_worker py --procs 2 --python "$HERE/pyjobs.py"
+wait_workers 1
+
+assert_eq "$(tmq functions --json | jq -c '[.[].name] | sort')" \
+    '["pyjobs:accumulate","pyjobs:boom","pyjobs:pair","pyjobs:segv","pyjobs:sleepy","pyjobs:unpackable"]' \
+    "public functions defined in the module, not imported ones or _private"
+grep -q "serving 6 functions" "$T/worker-py.log" || fail "start line: $(cat "$T/worker-py.log")"
+pass "taskmq functions lists pyjobs:accumulate and the others"
+
+assert_eq "$(tmq submit pyjobs:accumulate 1000)" "499500" "accumulate"
+assert_eq "$(tmq submit pyjobs:pair '{"args":[2],"kwargs":{"b":3}}')" "[2,3]" "args and kwargs"
+assert_eq "$(tmq submit pyjobs:pair 7)" "[7,1]" "one value is the one argument; a tuple is a list"
+tmq map pyjobs:accumulate 10 100 >"$T/map" || fail "map exited $?"
+assert_eq "$(jq -s -c 'sort_by(.index) | map(.result)' "$T/map")" "[45,4950]" "map"
+pass "results"
+
+tmq submit pyjobs:boom >"$T/boom.out" 2>"$T/boom.err"
+assert_eq "$?" "1" "an exception fails the job"
+assert_eq "$(head -n 1 "$T/boom.err")" "job failed: ValueError: bad" "its type and message"
+grep -q '^Traceback (most recent call last):$' "$T/boom.err" || fail "no traceback: $(cat "$T/boom.err")"
+grep -q 'pyjobs.py", line [0-9]*, in boom$' "$T/boom.err" || fail "traceback: $(cat "$T/boom.err")"
+grep -q 'executor.py' "$T/boom.err" && fail "the executor's own frames in the traceback: $(cat "$T/boom.err")"
+assert_eq "$(wc -l <"$PYJOBS_LOG")" "1" "an exception is final: one attempt"
+tmq map pyjobs:unpackable null >"$T/unp"
+assert_eq "$(jq -r .error "$T/unp")" \
+    "pyjobs:unpackable returned a value msgpack cannot pack (TypeError: can not serialize 'set' object)" \
+    "a result msgpack cannot pack"
+tmq map pyjobs:pair '{"args":[1,2,3]}' >"$T/arity"
+[[ "$(jq -r .error "$T/arity")" == "TypeError: pair() takes from 1 to 2 positional arguments but 3 were given"* ]] \
+    || fail "wrong arguments: $(cat "$T/arity")"
+pass "exceptions are job errors with the traceback"
+
+tmq map --retries 0 pyjobs:segv null >"$T/segv"
+assert_eq "$?" "1" "a crash fails its job"
+[[ "$(jq -r .error "$T/segv")" == "executor died: SIGSEGV"* ]] || fail "crash: $(cat "$T/segv")"
+assert_eq "$(tmq submit pyjobs:accumulate 5)" "10" "the next job runs after the crash"
+tmq map --timeout 300 pyjobs:sleepy 5000 >"$T/to"
+[[ "$(jq -r .error "$T/to")" == "timeout after"* ]] || fail "time limit: $(cat "$T/to")"
+assert_eq "$(tmq submit pyjobs:sleepy 1)" "1" "served on after the time limit"
+pass "crash and time limit as for any executor"
+
+# a module that does not import: the worker stops at start, exit 2, the traceback in its log
+printf 'import os\n\ndef f():\n    return 1\n\nraise RuntimeError("no config here")\n' >"$T/broken.py"
+timeout 30 "$WORKER" --broker "$BACKEND" --python "$T/broken.py" 2>"$T/e1"
+assert_eq "$?" "2" "a module that fails to import"
+grep -q "the executor cannot serve: cannot import $T/broken.py: RuntimeError: no config here" "$T/e1" \
+    || fail "message: $(cat "$T/e1")"
+grep -q "broken.py\", line 6, in <module>" "$T/e1" || fail "no traceback: $(cat "$T/e1")"
+(cd "$T" && timeout 30 "$WORKER" --broker "$BACKEND" --python no_such_module_here) 2>"$T/e2"
+assert_eq "$?" "2" "a module that does not exist"
+grep -q "ModuleNotFoundError: No module named 'no_such_module_here'" "$T/e2" || fail "message: $(cat "$T/e2")"
+# a module name (not a path) is found in the current directory
+(cd "$T" && printf 'def hi(x):\n    return "hi " + x\n' >greet.py &&
+    exec "$WORKER" --broker "$BACKEND" --name mod --python greet 2>"$T/worker-mod.log") &
+PIDS+=("$!")
+wait_workers 2
+assert_eq "$(tmq submit greet:hi you)" '"hi you"' "a module by name"
+pass "modules by name and by path; a module that does not import stops the worker"
+
+timeout 10 "$WORKER" --broker "$BACKEND" --python "$HERE/pyjobs.py" --allow-exec 2>"$T/u1"
+assert_eq "$?" "2" "--python with --allow-exec"
+grep -q -- "--python and --allow-exec do not go together" "$T/u1" || fail "message: $(cat "$T/u1")"
+TASKMQ_PYTHON=/nonexistent/python3 timeout 10 "$WORKER" --broker "$BACKEND" --python "$HERE/pyjobs.py" 2>"$T/u2"
+assert_eq "$?" "1" "an interpreter that does not exist"
+grep -q -- "--python: cannot run '/nonexistent/python3'" "$T/u2" || fail "message: $(cat "$T/u2")"
+pass "usage errors"
