@@ -388,6 +388,17 @@ static void s_memory(s_daemon_t *self, const tmq_worker_opts_t *o)
              why, size);
 }
 
+/* Logs a HELLO error one line per line of its text (the log shows control characters as '?'):
+ * a Python traceback stays readable. */
+static void s_log_lines(const char *prefix, const char *text)
+{
+    for (bool first = true; text && *text; first = false) {
+        size_t n = strcspn(text, "\n");
+        tmq_error("%s%.*s", first ? prefix : "  ", (int)n, text);
+        text += n + (text[n] == '\n');
+    }
+}
+
 /* Serves the executors until one has said which functions it serves. Returns 0, or the exit
  * status when none will: the executors said they cannot (2), or the program cannot run or
  * said nothing within S_HELLO_WAIT_MS (1), or we were interrupted (0, run is false). */
@@ -398,7 +409,7 @@ static int s_await_functions(s_daemon_t *self, const char *program, bool *run)
     while (!tmq_sup_announced(self->sup)) {
         const char *how;
         if (tmq_sup_fatal(self->sup)) {
-            tmq_error("the executor cannot serve: %s", tmq_sup_fatal(self->sup));
+            s_log_lines("the executor cannot serve: ", tmq_sup_fatal(self->sup));
             return TMQ_EXIT_USAGE;
         }
         if (tmq_sup_unready_deaths(self->sup, &how) > 0) {

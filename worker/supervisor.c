@@ -497,23 +497,33 @@ static bool s_same_fns(char *const *a, size_t na, char *const *b, size_t nb)
     return true;
 }
 
+#define S_FATAL_MAX 8192 /* the most of a HELLO error kept (a traceback of a failed import) */
+
 /* Records why no executor can serve, once; the daemon stops (tmq_sup_fatal). */
 static void s_fatal(tmq_sup_t *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void s_fatal(tmq_sup_t *self, const char *fmt, ...)
 {
     if (self->fatal) return;
-    char text[600], shown[600];
+    char text[S_FATAL_MAX];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    /* an executor's own words (its HELLO error) go to our log: no control characters */
-    tmq_printable(shown, sizeof shown, text,
-                  n < 0                      ? 0
-                  : (size_t)n >= sizeof text ? sizeof text - 1
-                                             : (size_t)n);
-    self->fatal = tmq_xstrdup(shown);
+    size_t len = n < 0 ? 0 : (size_t)n >= sizeof text ? sizeof text - 1 : (size_t)n;
+    /* an executor's own words (its HELLO error) go to our log: no control characters but
+     * its line breaks (a Python traceback), which the daemon logs as lines of their own */
+    char *shown = tmq_xmalloc(len + 1), *out = shown;
+    for (size_t i = 0; i < len;) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t line = nl ? (size_t)(nl - (text + i)) : len - i;
+        tmq_printable(out, line + 1, text + i, line);
+        out += line;
+        if (nl) *out++ = '\n';
+        i += line + (nl != NULL);
+    }
+    *out = '\0';
+    self->fatal = shown;
 }
 
 /* HELLO, an executor's first frame: the first fixes the pool's functions, the others must

@@ -89,7 +89,8 @@ bool tmq_sup_announced(const tmq_sup_t *self);
 size_t tmq_sup_ready(const tmq_sup_t *self);
 size_t tmq_sup_functions(const tmq_sup_t *self, const char *const **fns);
 /* Why the executors cannot serve at all (a HELLO that says it could not start, a protocol
- * version this worker does not speak, a malformed HELLO), else NULL. */
+ * version this worker does not speak, a malformed HELLO), else NULL. Printable text, at most
+ * 8 KiB, possibly several lines (a Python traceback). */
 const char *tmq_sup_fatal(const tmq_sup_t *self);
 /* Executors that ended before saying HELLO, and (*how) how the latest ended ("executor died:
  * exit 127"): a program that cannot run at all shows here at once. */

@@ -8,6 +8,7 @@
 
 #include "options.h"
 #include "platform.h"
+#include "python.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,106 @@ static void test_plugins(void **state)
     rmdir(dir);
 }
 
+/* --python MODULE: names and .py files, repeatable, alone (no other executor's flags). */
+static void test_python(void **state)
+{
+    tmq_worker_opts_t o;
+    char err[256];
+    char dir[] = "/tmp/test_worker_options.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char f[64];
+    snprintf(f, sizeof f, "%s/jobs.py", dir);
+    fclose(fopen(f, "w"));
+
+    assert_int_equal(parse(&o, err, NULL, NULL, NULL), 0);
+    assert_int_equal(o.npython, 0);
+    assert_int_equal(parse(&o, err, "--python", "pkg.jobs", "--python=jobs_2"), 0);
+    assert_int_equal(o.npython, 2);
+    assert_string_equal(o.python[0], "pkg.jobs");
+    assert_string_equal(o.python[1], "jobs_2");
+    assert_int_equal(parse(&o, err, "--python", f, NULL), 0);
+    assert_string_equal(o.python[0], f);
+
+    assert_int_equal(parse(&o, err, "--python", NULL, NULL), -1);
+    assert_string_equal(err, "option '--python' needs a value");
+    assert_int_equal(parse(&o, err, "--python=", NULL, NULL), -1);
+    assert_string_equal(err, "--python needs a module name or a .py file");
+    assert_int_equal(parse(&o, err, "--python", "no/such.py", NULL), -1);
+    assert_string_equal(err, "--python: cannot read 'no/such.py': No such file or directory");
+    assert_int_equal(parse(&o, err, "--python", dir, NULL), -1);
+    assert_non_null(strstr(err, "is not a file"));
+    assert_int_equal(parse(&o, err, "--python", "a b", NULL), -1);
+    assert_string_equal(err, "--python: 'a b' is neither a module name nor a .py file");
+
+    assert_int_equal(parse(&o, err, "--python", f, "--executor-cmd=cat"), -1);
+    assert_string_equal(err, "--python and --executor-cmd do not go together: --python runs "
+                             "Python executors, --executor-cmd another program");
+    assert_int_equal(parse(&o, err, "--allow-exec", "--python", f), -1);
+    assert_string_equal(err, "--python and --allow-exec do not go together: --python runs Python "
+                             "executors, which serve only the modules' functions (that flag is "
+                             "for the built-in executor)");
+    assert_int_equal(parse(&o, err, "--python", f, "--plugin"), -1); /* needs its value */
+    assert_int_equal(parse(&o, err, "--plugin", f, "--python=x"), -1);
+    assert_non_null(strstr(err, "--python and --plugin do not go together"));
+    assert_int_equal(parse(&o, err, "--python=x", "--test-functions", NULL), -1);
+    assert_non_null(strstr(err, "--python and --test-functions do not go together"));
+
+    char *many[2 * TMQ_WORKER_MAX_PYTHON + 4] = {"taskmq-worker"};
+    int n = 1;
+    for (int i = 0; i <= TMQ_WORKER_MAX_PYTHON; i++) {
+        many[n++] = "--python";
+        many[n++] = "m";
+    }
+    assert_int_equal(tmq_worker_opts_parse(&o, n, many, err, sizeof err), -1);
+    assert_string_equal(err, "--python: at most 64 modules");
+    unlink(f);
+    rmdir(dir);
+}
+
+/* The Python executors' command: the interpreter, -m taskmq.executor, the modules. */
+static void test_python_argv(void **state)
+{
+    tmq_worker_opts_t o;
+    char err[256], **argv, *program;
+    assert_int_equal(parse(&o, err, "--python", "a", "--python=b.c"), 0);
+    unsetenv("TASKMQ_PYTHON");
+    tmq_python_argv(&o, &argv, &program);
+    assert_string_equal(argv[0], "/usr/bin/python3");
+    assert_string_equal(argv[1], "-m");
+    assert_string_equal(argv[2], "taskmq.executor");
+    assert_string_equal(argv[3], "a");
+    assert_string_equal(argv[4], "b.c");
+    assert_null(argv[5]);
+    assert_string_equal(program, "/usr/bin/python3 -m taskmq.executor a b.c");
+    for (int i = 0; argv[i]; i++)
+        free(argv[i]);
+    free(argv);
+    free(program);
+    setenv("TASKMQ_PYTHON", "python3.11", 1);
+    tmq_python_argv(&o, &argv, &program);
+    assert_string_equal(program, "python3.11 -m taskmq.executor a b.c");
+    for (int i = 0; argv[i]; i++)
+        free(argv[i]);
+    free(argv);
+    free(program);
+    unsetenv("TASKMQ_PYTHON");
+
+    /* the package is found (here: the source tree's python/), and goes first in PYTHONPATH */
+    const char *dir = tmq_python_package_dir();
+    char f[4096];
+    snprintf(f, sizeof f, "%s/taskmq/executor.py", dir);
+    assert_int_equal(access(f, R_OK), 0);
+    setenv("PYTHONPATH", "/elsewhere", 1);
+    assert_int_equal(tmq_python_setenv(), 0);
+    char want[4200];
+    snprintf(want, sizeof want, "%s:/elsewhere", dir);
+    assert_string_equal(getenv("PYTHONPATH"), want);
+    unsetenv("PYTHONPATH");
+    assert_int_equal(tmq_python_setenv(), 0);
+    assert_string_equal(getenv("PYTHONPATH"), dir);
+    unsetenv("PYTHONPATH");
+}
+
 /* Sizes on every command line: parsed with suffixes, and named back in whole units. */
 static void test_sizes(void **state)
 {
@@ -232,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_defaults), cmocka_unit_test(test_flags),
         cmocka_unit_test(test_limits),   cmocka_unit_test(test_errors),
         cmocka_unit_test(test_plugins),  cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_python),   cmocka_unit_test(test_python_argv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
