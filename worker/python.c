@@ -30,12 +30,12 @@ static bool s_has_package(const char *dir)
 const char *tmq_python_package_dir(void)
 {
     static char found[PATH_MAX];
-    const char *exe = tmq_self_exe();
-    if (exe) {
-        char copy[PATH_MAX], real[PATH_MAX];
-        snprintf(copy, sizeof copy, "%s", exe);
-        int n = snprintf(found, sizeof found, "%s/../lib/python3/dist-packages", dirname(copy));
-        if (n > 0 && (size_t)n < sizeof found && s_has_package(found) && realpath(found, real)) {
+    char exe[PATH_MAX], real[PATH_MAX];
+    ssize_t n = readlink(tmq_self_exe(), exe, sizeof exe - 1); /* the binary, resolved */
+    if (n > 0) {
+        exe[n] = '\0';
+        int m = snprintf(found, sizeof found, "%s/../lib/python3/dist-packages", dirname(exe));
+        if (m > 0 && (size_t)m < sizeof found && s_has_package(found) && realpath(found, real)) {
             memcpy(found, real, sizeof found);
             return found;
         }

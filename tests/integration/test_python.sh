@@ -73,3 +73,21 @@ TASKMQ_PYTHON=/nonexistent/python3 timeout 10 "$WORKER" --broker "$BACKEND" --py
 assert_eq "$?" "1" "an interpreter that does not exist"
 grep -q -- "--python: cannot run '/nonexistent/python3'" "$T/u2" || fail "message: $(cat "$T/u2")"
 pass "usage errors"
+
+# installed: the package lands in PREFIX/lib/python3/dist-packages/taskmq, and the installed
+# worker runs the executor from there (not from the source tree), wherever the prefix is
+: "${TASKMQ_BUILD:?}"
+cmake --install "$TASKMQ_BUILD" --prefix "$T/inst" >/dev/null || fail "install"
+[ -f "$T/inst/lib/python3/dist-packages/taskmq/executor.py" ] || fail "executor.py not installed"
+"$T/inst/bin/taskmq-worker" --broker "$BACKEND" --name inst -v --python "$HERE/pyjobs.py" \
+    2>"$T/worker-inst.log" &
+PIDS+=("$!")
+wait_workers 3
+grep -q -- "--python: PYTHONPATH=$T/inst/lib/python3/dist-packages$" "$T/worker-inst.log" \
+    || fail "the installed worker's PYTHONPATH: $(grep PYTHONPATH "$T/worker-inst.log")"
+kill -TERM "$WORKER_PID" # the installed worker alone serves pyjobs now
+for _ in $(seq 1 50); do kill -0 "$WORKER_PID" 2>/dev/null || break; sleep 0.1; done
+tmq map pyjobs:accumulate 100 >"$T/inst.out" || fail "map exited $?: $(cat "$T/inst.out")"
+assert_eq "$(jq -r .result "$T/inst.out")" "4950" "served by the installed worker"
+[[ "$(jq -r .worker "$T/inst.out")" == inst* ]] || fail "not the installed worker: $(cat "$T/inst.out")"
+pass "installed under lib/python3/dist-packages and run from there"
