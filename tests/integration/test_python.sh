@@ -91,3 +91,41 @@ tmq map pyjobs:accumulate 100 >"$T/inst.out" || fail "map exited $?: $(cat "$T/i
 assert_eq "$(jq -r .result "$T/inst.out")" "4950" "served by the installed worker"
 [[ "$(jq -r .worker "$T/inst.out")" == inst* ]] || fail "not the installed worker: $(cat "$T/inst.out")"
 pass "installed under lib/python3/dist-packages and run from there"
+
+# the executor alone, on a socket pair: HELLO says the Python version; a module with marked
+# functions (taskmq.job-style __taskmq_job__ = True) serves only those
+cat >"$T/marked.py" <<'PY'
+def job(fn):
+    fn.__taskmq_job__ = True
+    return fn
+
+@job
+def served(x):
+    return x
+
+def helper(x):
+    return x
+PY
+cat >"$T/hello.py" <<'PY'
+import os, socket, struct, subprocess, sys, msgpack
+a, b = socket.socketpair()
+os.dup2(b.fileno(), 3)
+p = subprocess.Popen([sys.executable, "-m", "taskmq.executor", sys.argv[1]], pass_fds=(3,))
+os.close(3); b.close()
+a.settimeout(10)
+def frame():
+    head = a.recv(4, socket.MSG_WAITALL)
+    return msgpack.unpackb(a.recv(struct.unpack(">I", head)[0], socket.MSG_WAITALL), raw=False)
+kind, hello = frame()
+job = msgpack.packb(["x", 1])
+data = msgpack.packb([1, 7, "marked:served", job], use_bin_type=True)
+a.sendall(struct.pack(">I", len(data)) + data)
+res = frame()
+a.close()
+p.wait(timeout=10)
+print(kind, hello["version"], hello["functions"], hello["revoke"], hello["python"] == sys.version.split()[0],
+      res[:3], msgpack.unpackb(res[3]), p.returncode)
+PY
+assert_eq "$(PYTHONPATH="$(dirname "$HERE")/../python" timeout 20 /usr/bin/python3 "$T/hello.py" "$T/marked.py")" \
+    "5 1 ['marked:served'] False True [2, 7, 0] ['x', 1] 0" "HELLO and one job"
+pass "HELLO says the Python version; marked functions alone are served"
