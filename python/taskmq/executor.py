@@ -20,7 +20,12 @@ import sys
 import time
 import traceback
 
-import msgpack
+try:
+    import msgpack
+except ImportError as _e:  # said in HELLO below, encoded by hand
+    msgpack = None
+    _MSGPACK_MISSING = ("taskmq.executor needs msgpack for Python (Debian: apt install "
+                        "python3-msgpack): %s" % _e)
 
 PROTOCOL_VERSION = 1
 JOB, RESULT, REVOKE, RETURNED, HELLO = 1, 2, 3, 4, 5
@@ -179,6 +184,18 @@ def run_job(table, fname, arg_bytes):
     return OK, data
 
 
+def _hello_without_msgpack(text):
+    """HELLO [5, {version, functions: [], revoke: false, error: text}] in msgpack, by hand."""
+    def s(v):
+        b = v.encode("utf-8", "replace")
+        return (bytes([0xa0 | len(b)]) if len(b) < 32 else b"\xdb" + struct.pack(">I", len(b))) + b
+    body = (b"\x92\x05\x84" + s("version") + bytes([PROTOCOL_VERSION]) + s("functions") + b"\x90"
+            + s("revoke") + b"\xc2" + s("error") + s(text))
+    buf = struct.pack(">I", len(body)) + body
+    while buf:
+        buf = buf[os.write(JOB_FD, buf):]
+
+
 def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
         sys.stderr.write("usage: python3 -m taskmq.executor MODULE [MODULE...]\n"
@@ -195,6 +212,9 @@ def main(argv):
             os.set_inheritable(fd, False)
         except OSError:
             pass
+    if msgpack is None:
+        _hello_without_msgpack(_MSGPACK_MISSING)
+        return 0
     hello = {"version": PROTOCOL_VERSION, "revoke": False,
              "python": platform.python_version()}
     try:

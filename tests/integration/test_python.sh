@@ -58,6 +58,12 @@ grep -q "broken.py\", line 6, in <module>" "$T/e1" || fail "no traceback: $(cat 
 (cd "$T" && timeout 30 "$WORKER" --broker "$BACKEND" --python no_such_module_here) 2>"$T/e2"
 assert_eq "$?" "2" "a module that does not exist"
 grep -q "ModuleNotFoundError: No module named 'no_such_module_here'" "$T/e2" || fail "message: $(cat "$T/e2")"
+# an interpreter without msgpack says so in HELLO (a stand-in msgpack that does not import)
+mkdir -p "$T/nomsgpack" && echo 'raise ImportError("no msgpack here")' >"$T/nomsgpack/msgpack.py"
+PYTHONPATH="$T/nomsgpack" timeout 30 "$WORKER" --broker "$BACKEND" --python "$HERE/pyjobs.py" 2>"$T/e3"
+assert_eq "$?" "2" "no msgpack"
+grep -q "the executor cannot serve: taskmq.executor needs msgpack for Python (Debian: apt install python3-msgpack): no msgpack here" "$T/e3" \
+    || fail "message: $(cat "$T/e3")"
 # a module name (not a path) is found in the current directory
 (cd "$T" && printf 'def hi(x):\n    return "hi " + x\n' >greet.py &&
     exec "$WORKER" --broker "$BACKEND" --name mod --python greet 2>"$T/worker-mod.log") &
