@@ -217,15 +217,15 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
 #undef IS
     }
     /* Python executors are the --executor-cmd path with a command line of ours */
-    if (o->npython && (o->executor_cmd || o->nplugins || o->allow_exec || exec_output_given ||
-                       o->test_functions))
+    if (o->npython &&
+        (o->executor_cmd || o->nplugins || o->allow_exec || exec_output_given || o->test_functions))
         return s_err(err, errlen,
                      "--python and %s do not go together: --python runs Python executors, %s",
-                     o->executor_cmd       ? "--executor-cmd"
-                     : o->nplugins         ? "--plugin"
-                     : o->allow_exec       ? "--allow-exec"
-                     : exec_output_given   ? "--max-exec-output"
-                                           : "--test-functions",
+                     o->executor_cmd     ? "--executor-cmd"
+                     : o->nplugins       ? "--plugin"
+                     : o->allow_exec     ? "--allow-exec"
+                     : exec_output_given ? "--max-exec-output"
+                                         : "--test-functions",
                      o->executor_cmd ? "--executor-cmd another program"
                                      : "which serve only the modules' functions (that flag is "
                                        "for the built-in executor)");
