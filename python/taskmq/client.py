@@ -56,12 +56,37 @@ class JobError(TaskmqError):
 
 
 class _Job:
-    __slots__ = ("cid", "fn", "arg", "timeout_ms", "retries", "future")
+    """One job until its outcome: delivered to its Future, or (map's jobs, which need no
+    Future) put on a queue as (tag, value, exception)."""
+    __slots__ = ("cid", "fn", "arg", "timeout_ms", "retries", "future", "sink", "tag")
 
-    def __init__(self, cid, fn, arg, timeout_ms, retries):
+    def __init__(self, cid, fn, arg, timeout_ms, retries, sink=None, tag=None):
         self.cid, self.fn, self.arg = cid, fn, arg
         self.timeout_ms, self.retries = timeout_ms, retries
-        self.future = concurrent.futures.Future()
+        self.sink, self.tag = sink, tag
+        self.future = concurrent.futures.Future() if sink is None else None
+
+    def start(self):
+        """False when the job was cancelled before the I/O thread took it."""
+        return self.future is None or self.future.set_running_or_notify_cancel()
+
+    def resolve(self, value):
+        if self.sink is None:
+            self.future.set_result(value)
+        else:
+            self.sink.put((self.tag, value, None))
+
+    def reject(self, exc):
+        if self.sink is None:
+            self.future.set_exception(exc)
+        else:
+            self.sink.put((self.tag, None, exc))
+
+    def cancel(self):
+        if self.sink is None:
+            self.future.cancel()
+        else:
+            self.reject(concurrent.futures.CancelledError())
 
 
 class Client:
@@ -143,12 +168,12 @@ class Client:
 
     # ---- internals shared with Executor ----
 
-    def _job(self, fn, arg, timeout_ms, retries):
+    def _job(self, fn, arg, timeout_ms, retries, sink=None, tag=None):
         if not isinstance(fn, str) or not 1 <= len(fn.encode()) <= 64 or "\0" in fn:
             raise ValueError(f"a function name is a str of 1..64 bytes, got {fn!r}")
         return _Job(next(self._cids), fn, w.pack_value(arg),
                     self.timeout_ms if timeout_ms is None else timeout_ms,
-                    self.retries if retries is None else retries)
+                    self.retries if retries is None else retries, sink, tag)
 
     def _put(self, items):
         with self._lock:
@@ -168,9 +193,7 @@ class Client:
             if not exhausted and window - pending >= min(chunk, window):
                 batch = []
                 for fn, arg in itertools.islice(jobs, window - pending):
-                    job = self._job(fn, arg, None, None)
-                    job.future.add_done_callback(lambda f, i=index: done.put((i, f)))
-                    batch.append(job)
+                    batch.append(self._job(fn, arg, None, None, done, index))
                     index += 1
                 exhausted = len(batch) < window - pending
                 if batch:
@@ -179,19 +202,22 @@ class Client:
             if pending == 0:
                 return
             try:
-                i, f = done.get(timeout=timeout)
+                outcome = done.get(timeout=timeout)
             except queue.Empty:
                 raise concurrent.futures.TimeoutError() from None
-            if not ordered:
+            if ordered:
+                ready[outcome[0]] = outcome
+                outcome = ready.pop(next_out, None)
+            while outcome is not None:
                 pending -= 1
-                yield f.result()
-                continue
-            ready[i] = f
-            while next_out in ready:
-                f = ready.pop(next_out)
+                _, value, exc = outcome
+                if exc is not None:
+                    raise exc
+                yield value
+                if not ordered:
+                    break
                 next_out += 1
-                pending -= 1
-                yield f.result()
+                outcome = ready.pop(next_out, None)
 
     def _stop(self, how, join, cancel_unsent=False):
         if cancel_unsent:
@@ -201,7 +227,7 @@ class Client:
                 except IndexError:
                     break
                 if isinstance(item, _Job):
-                    item.future.cancel()
+                    item.cancel()
                 else:
                     self._inbox.appendleft(item)
                     break
@@ -218,8 +244,8 @@ class Client:
         with self._lock:
             self._closed = True
             for item in self._inbox:
-                if isinstance(item, _Job) and item.future.set_running_or_notify_cancel():
-                    item.future.set_exception(TaskmqError("the client is closed"))
+                if isinstance(item, _Job) and item.start():
+                    item.reject(TaskmqError("the client is closed"))
                 elif isinstance(item, tuple):
                     item[1].set_exception(TaskmqError("the client is closed"))
             self._inbox.clear()
@@ -355,7 +381,7 @@ class _Loop:
             except IndexError:
                 return True
             if isinstance(item, _Job):
-                if item.future.set_running_or_notify_cancel():
+                if item.start():
                     self.inflight[item.cid] = item
                     self._enqueue(item)
             elif item == _CLOSE:
@@ -454,15 +480,15 @@ class _Loop:
                 try:
                     value = w.unpack_value(data)
                 except Exception as e:
-                    job.future.set_exception(JobError("error", f"result does not decode: {e}"))
+                    job.reject(JobError("error", f"result does not decode: {e}"))
                     continue
-                job.future.set_result(value)
+                job.resolve(value)
                 continue
             text = w.text(data)
             name = w.STATUS_NAMES.get(status, "error")
             if name == "rejected" and text.startswith(w.UNKNOWN_FUNCTION_PREFIX):
                 name = "unknown_function"
-            job.future.set_exception(JobError(name, text, w.text(worker), ms, attempts))
+            job.reject(JobError(name, text, w.text(worker), ms, attempts))
         if self.held:  # each result frees room at the broker: resubmit as many held jobs
             self._release(len(items))
 
@@ -488,12 +514,12 @@ class _Loop:
     def _fail(self, cid, exc):
         job = self.inflight.pop(cid, None)
         if job is not None:
-            job.future.set_exception(exc)
+            job.reject(exc)
 
     def _fail_all(self, exc):
         jobs, self.inflight = self.inflight, {}
         for job in jobs.values():
-            job.future.set_exception(exc)
+            job.reject(exc)
         while self.status_waiters:
             self.status_waiters.popleft().set_exception(exc)
         self.unacked.clear()

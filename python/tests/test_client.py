@@ -118,6 +118,9 @@ def test_results(client):
     with pytest.raises(taskmq.JobError) as e:
         client.submit("sum", "x").result(10)
     assert e.value.status == "error" and 'got "x"' in e.value.text
+    for ordered in (False, True):
+        with pytest.raises(taskmq.JobError, match="boom"):
+            list(client.map("fail", ["boom"], ordered=ordered))
 
 
 def test_unknown_function(client):
