@@ -492,6 +492,9 @@ class _Loop:
         if self.held:  # each result frees room at the broker: resubmit as many held jobs
             self._release(len(items))
 
+    def _on_welcome(self, body):  # the answer to the HELLO of a fresh socket
+        self.hb = w.heartbeat_ms(body) / 1000
+
     def _on_status_reply(self, body):
         if self.status_waiters:
             self.status_waiters.popleft().set_result(body)
@@ -506,7 +509,7 @@ class _Loop:
         else:
             log.warning("taskmq: the broker says error %s: %s", code, reason)
 
-    _HANDLERS = {w.ACK: _on_ack, w.RESULTS: _on_results, w.STATUS_REPLY: _on_status_reply,
+    _HANDLERS = {w.WELCOME: _on_welcome, w.ACK: _on_ack, w.RESULTS: _on_results, w.STATUS_REPLY: _on_status_reply,
                  w.BYE: _on_bye, w.ERROR: _on_error}
 
     # ---- failing ----

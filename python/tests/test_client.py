@@ -72,6 +72,7 @@ class Procs:
                 time.sleep(0.05)
 
     def stop(self):
+        """Stops every process; fails when a sanitizer reported anything in their logs."""
         for p in self.procs:
             if p.poll() is None:
                 p.terminate()
@@ -81,6 +82,9 @@ class Procs:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        for log in self.tmp.glob("*.log"):
+            text = log.read_text(errors="replace")
+            assert "Sanitizer" not in text and "runtime error:" not in text, text
 
 
 @pytest.fixture
