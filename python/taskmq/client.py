@@ -1,0 +1,535 @@
+"""The taskmq client: jobs as concurrent.futures.Future objects over one DEALER (PROTOCOL.md 5).
+
+One background I/O thread owns the socket; user threads only hand it work through a deque
+and a wake-up pipe, so the socket is never shared. Every job gets exactly one outcome on its
+future: a result, or JobError / BrokerLost / TaskmqError. A lost broker (BYE, ERROR "unknown
+peer", or silence for 5 heartbeat intervals while anything is awaited) fails every awaited job
+and the thread goes on with a fresh socket, so a restarted broker is met as a new client.
+"""
+
+import collections
+import concurrent.futures
+import itertools
+import logging
+import os
+import queue
+import threading
+import time
+
+import zmq
+
+from . import _wire as w
+
+log = logging.getLogger("taskmq")
+
+_BATCH_JOBS = 1000            # jobs per SUBMIT at most
+_BATCH_BYTES = 1 << 20        # encoded argument bytes per SUBMIT at most
+_LIVENESS = 5                 # heartbeat intervals of broker silence before giving up
+_HOLD_MIN, _HOLD_MAX = 0.01, 1.0   # seconds between resubmissions of "queue full" jobs
+_CLOSE, _DRAIN = "close", "drain"  # inbox markers: stop now / stop once nothing is pending
+
+
+class TaskmqError(Exception):
+    """Base of every taskmq error; raised as is when the client was closed under a job."""
+
+
+class NoBroker(TaskmqError):
+    """No broker answered HELLO within connect_timeout (or the endpoint is not a client port)."""
+
+
+class BrokerLost(TaskmqError):
+    """The broker shut down (BYE) or fell silent while the job was awaited."""
+
+
+class JobError(TaskmqError):
+    """A job that ended without a result.
+
+    ``status`` is one of "error", "died", "timeout", "rejected", "unknown_function",
+    "out_of_memory"; ``text`` is the cause as the worker or broker gave it; ``worker``
+    ("name:pid", "" when no executor ran it), ``ms`` and ``attempts`` as in RESULTS.
+    """
+
+    def __init__(self, status, text, worker="", ms=0.0, attempts=0):
+        super().__init__(f"{status}: {text}")
+        self.status, self.text = status, text
+        self.worker, self.ms, self.attempts = worker, ms, attempts
+
+
+class _Job:
+    """One job until its outcome: delivered to its Future, or (map's jobs, which need no
+    Future) put on a queue as (tag, value, exception)."""
+    __slots__ = ("cid", "fn", "arg", "timeout_ms", "retries", "future", "sink", "tag")
+
+    def __init__(self, cid, fn, arg, timeout_ms, retries, sink=None, tag=None):
+        self.cid, self.fn, self.arg = cid, fn, arg
+        self.timeout_ms, self.retries = timeout_ms, retries
+        self.sink, self.tag = sink, tag
+        self.future = concurrent.futures.Future() if sink is None else None
+
+    def start(self):
+        """False when the job was cancelled before the I/O thread took it."""
+        return self.future is None or self.future.set_running_or_notify_cancel()
+
+    def resolve(self, value):
+        if self.sink is None:
+            self.future.set_result(value)
+        else:
+            self.sink.put((self.tag, value, None))
+
+    def reject(self, exc):
+        if self.sink is None:
+            self.future.set_exception(exc)
+        else:
+            self.sink.put((self.tag, None, exc))
+
+    def cancel(self):
+        if self.sink is None:
+            self.future.cancel()
+        else:
+            self.reject(concurrent.futures.CancelledError())
+
+
+class Client:
+    """A connection to a taskmq broker's client port.
+
+    ``Client(broker, connect_timeout=5.0, window=20000, timeout_ms=0, retries=-1)`` says HELLO
+    and waits for WELCOME, raising NoBroker (naming the endpoint) after connect_timeout
+    seconds. ``window`` bounds the jobs :meth:`map` keeps in flight; ``timeout_ms`` (0: none)
+    and ``retries`` (-1: the broker's default) are every job's defaults. Thread-safe; use it
+    as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, broker="tcp://127.0.0.1:5555", connect_timeout=5.0, window=20000,
+                 timeout_ms=0, retries=-1):
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        self.broker, self.window = broker, window
+        self.timeout_ms, self.retries = timeout_ms, retries
+        self._cids = itertools.count(1)
+        self._inbox = collections.deque()
+        self._lock = threading.Lock()      # closed flag and the wake pipe's life
+        self._closed = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._woken = False
+        ready = concurrent.futures.Future()
+        self._thread = threading.Thread(target=_Loop(self, connect_timeout, ready).run,
+                                        name="taskmq-client", daemon=True)
+        self._thread.start()
+        try:
+            ready.result()
+        except BaseException:
+            self._thread.join()
+            raise
+
+    # ---- jobs ----
+
+    def submit(self, fn, arg=None, *, timeout_ms=None, retries=None):
+        """Submit one job: function name ``fn`` (str) on ``arg`` (any msgpack value).
+
+        Returns a concurrent.futures.Future whose result is the decoded result, or whose
+        exception is JobError / BrokerLost. Jobs are batched into SUBMITs by the I/O thread,
+        so submitting many in a row costs no round trip each. A job is handed to the I/O
+        thread at once, so ``Future.cancel()`` returns False for it in practice: this step of
+        the client does not cancel jobs at the broker.
+        """
+        job = self._job(fn, arg, timeout_ms, retries)
+        self._put((job,))
+        return job.future
+
+    def map(self, fn, iterable, ordered=False, *, window=None, timeout=None):
+        """Run ``fn`` on every item of ``iterable``; a generator of the results.
+
+        Results come in completion order (``ordered=True``: input order). At most ``window``
+        (default: the client's) jobs are submitted and not yet yielded, and the iterable is
+        read lazily, so an input of any length never sits in memory. A failed job raises its
+        JobError when its turn comes (which ends the generator). ``timeout`` (seconds) bounds
+        each wait for the next result (concurrent.futures.TimeoutError). Jobs still in flight
+        when the generator is dropped run to their end; their results are discarded.
+        """
+        return self._map(((fn, arg) for arg in iterable), ordered, window, timeout)
+
+    def status(self, timeout=5.0):
+        """The broker's STATUS_REPLY as a dict (PROTOCOL.md 5.4)."""
+        fut = concurrent.futures.Future()
+        self._put((("status", fut),))
+        return fut.result(timeout)
+
+    def close(self):
+        """Say BYE and stop the I/O thread; jobs still awaited fail with TaskmqError."""
+        self._stop(_CLOSE, join=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- internals shared with Executor ----
+
+    def _job(self, fn, arg, timeout_ms, retries, sink=None, tag=None):
+        if not isinstance(fn, str) or not 1 <= len(fn.encode()) <= 64 or "\0" in fn:
+            raise ValueError(f"a function name is a str of 1..64 bytes, got {fn!r}")
+        return _Job(next(self._cids), fn, w.pack_value(arg),
+                    self.timeout_ms if timeout_ms is None else timeout_ms,
+                    self.retries if retries is None else retries, sink, tag)
+
+    def _put(self, items):
+        with self._lock:
+            if self._closed:
+                raise TaskmqError("the client is closed")
+            self._inbox.extend(items)
+            if not self._woken:
+                self._woken = True
+                os.write(self._wake_w, b"x")
+
+    def _map(self, jobs, ordered, window, timeout):
+        window = window or self.window
+        chunk = max(1, min(256, window // 4))   # refill in chunks so SUBMITs stay batched
+        jobs, done = iter(jobs), queue.SimpleQueue()
+        index, pending, exhausted, ready, next_out = 0, 0, False, {}, 0
+        while True:
+            if not exhausted and window - pending >= min(chunk, window):
+                batch = []
+                for fn, arg in itertools.islice(jobs, window - pending):
+                    batch.append(self._job(fn, arg, None, None, done, index))
+                    index += 1
+                exhausted = len(batch) < window - pending
+                if batch:
+                    self._put(batch)
+                    pending += len(batch)
+            if pending == 0:
+                return
+            try:
+                outcome = done.get(timeout=timeout)
+            except queue.Empty:
+                raise concurrent.futures.TimeoutError() from None
+            if ordered:
+                ready[outcome[0]] = outcome
+                outcome = ready.pop(next_out, None)
+            while outcome is not None:
+                pending -= 1
+                _, value, exc = outcome
+                if exc is not None:
+                    raise exc
+                yield value
+                if not ordered:
+                    break
+                next_out += 1
+                outcome = ready.pop(next_out, None)
+
+    def _stop(self, how, join, cancel_unsent=False):
+        if cancel_unsent:
+            while True:
+                try:
+                    item = self._inbox.popleft()
+                except IndexError:
+                    break
+                if isinstance(item, _Job):
+                    item.cancel()
+                else:
+                    self._inbox.appendleft(item)
+                    break
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._inbox.append(how)
+                os.write(self._wake_w, b"x")
+        if join and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _exited(self):
+        """Called by the I/O thread last: fails what the inbox still holds, closes the pipe."""
+        with self._lock:
+            self._closed = True
+            for item in self._inbox:
+                if isinstance(item, _Job) and item.start():
+                    item.reject(TaskmqError("the client is closed"))
+                elif isinstance(item, tuple):
+                    item[1].set_exception(TaskmqError("the client is closed"))
+            self._inbox.clear()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+
+
+class _Loop:
+    """The I/O thread's state: everything here is touched by that thread alone."""
+
+    def __init__(self, client, connect_timeout, ready):
+        self.c, self.connect_timeout, self.ready = client, connect_timeout, ready
+        self.ctx = zmq.Context.instance()
+        self.sock = None
+        self.inflight = {}                     # cid -> _Job: sent or held, no outcome yet
+        self.unacked = collections.deque()     # per SUBMIT sent, its cids (ACKs come in order)
+        self.batch, self.batch_cids, self.batch_bytes = [], [], 0
+        self.held, self.hold_until, self.hold_delay = [], 0.0, _HOLD_MIN
+        self.status_waiters = collections.deque()
+        self.hb = w.HEARTBEAT_DEFAULT_MS / 1000
+        self.last_sent = self.last_heard = time.monotonic()
+        self.draining = False
+        self.unserved_told = set()
+
+    # ---- connection ----
+
+    def _connect(self):
+        if self.sock is not None:
+            self.sock.close(linger=0)
+        self.sock = self.ctx.socket(zmq.DEALER)
+        for opt, val in ((zmq.SNDHWM, w.HWM), (zmq.RCVHWM, w.HWM), (zmq.MAXMSGSIZE, w.MAX_MSG),
+                         (zmq.LINGER, 500)):
+            self.sock.setsockopt(opt, val)
+        self.sock.connect(self.c.broker)
+        self.poller = zmq.Poller()
+        self.poller.register(self.sock, zmq.POLLIN)
+        self.poller.register(self.c._wake_r, zmq.POLLIN)
+        self._send(w.HELLO, {"oom": True})
+        self.last_heard = time.monotonic()
+
+    def _handshake(self):
+        """WELCOME within connect_timeout, or the NoBroker to raise."""
+        try:
+            self._connect()
+        except zmq.ZMQError as e:
+            return NoBroker(f"cannot connect to {self.c.broker}: {e}")
+        deadline = time.monotonic() + self.connect_timeout
+        while (left := deadline - time.monotonic()) > 0:
+            if not self.sock.poll(max(1, int(left * 1000))):
+                continue
+            try:
+                cmd, body = w.decode(self.sock.recv_multipart())
+            except w.WireError:
+                continue
+            if cmd == w.WELCOME:
+                self.hb = w.heartbeat_ms(body) / 1000
+                self.last_heard = time.monotonic()
+                return None
+            if cmd == w.ERROR and body.get("code") == w.ERR_WRONG_PORT:
+                return NoBroker(f"{self.c.broker}: {w.text(body.get('reason', ''))}")
+        return NoBroker(f"no broker answered at {self.c.broker} within {self.connect_timeout:g} s")
+
+    def _send(self, cmd, body=None):
+        # Blocking only at the 100,000-message HWM, which the broker (it never blocks) drains.
+        self.sock.send_multipart(w.encode(cmd, body))
+        self.last_sent = time.monotonic()
+
+    # ---- the loop ----
+
+    def run(self):
+        try:
+            err = self._handshake()
+            if err is not None:
+                self.ready.set_exception(err)
+                return
+            self.ready.set_result(None)
+            while self._turn():
+                pass
+            if self.sock is not None:
+                self._send(w.BYE)
+            self._fail_all(TaskmqError("the client is closed"))
+        except BaseException as e:  # a bug: say so on every future rather than hang them
+            log.exception("taskmq: the client's I/O thread failed")
+            self._fail_all(TaskmqError(f"the client's I/O thread failed: {e!r}"))
+            if not self.ready.done():
+                self.ready.set_exception(e)
+        finally:
+            if self.sock is not None:
+                self.sock.close()
+            self.c._exited()
+
+    def _turn(self):
+        """One poll and what it brought; False when the thread must stop."""
+        events = dict(self.poller.poll(self._timeout_ms()))
+        if self.c._wake_r in events:
+            try:
+                os.read(self.c._wake_r, 4096)
+            except BlockingIOError:
+                pass
+            self.c._woken = False   # before draining: a put after this wakes us again
+        if not self._take_inbox():
+            return False
+        if self.sock in events:
+            self._receive()
+        now = time.monotonic()
+        if self.held and now >= self.hold_until:
+            self._release(len(self.held))
+        self._flush()
+        if now - self.last_sent >= self.hb:
+            self._send(w.HEARTBEAT)
+        if self._awaiting() and now - self.last_heard > _LIVENESS * self.hb:
+            self._lost(f"lost contact with the broker at {self.c.broker} "
+                       f"(silent for {_LIVENESS * self.hb * 1000:.0f} ms)")
+        return not (self.draining and not self._awaiting())
+
+    def _awaiting(self):
+        return bool(self.inflight or self.status_waiters)
+
+    def _timeout_ms(self):
+        now = time.monotonic()
+        t = self.last_sent + self.hb
+        if self._awaiting():
+            t = min(t, self.last_heard + _LIVENESS * self.hb + 0.001)
+        if self.held:
+            t = min(t, self.hold_until)
+        return max(0, int((t - now) * 1000) + 1)
+
+    def _take_inbox(self):
+        inbox = self.c._inbox
+        while True:
+            try:
+                item = inbox.popleft()
+            except IndexError:
+                return True
+            if isinstance(item, _Job):
+                if item.start():
+                    self.inflight[item.cid] = item
+                    self._enqueue(item)
+            elif item == _CLOSE:
+                return False
+            elif item == _DRAIN:
+                self.draining = True
+            else:  # ("status", future)
+                self._flush()
+                self.status_waiters.append(item[1])
+                self._send(w.STATUS)
+
+    def _enqueue(self, job):
+        if self.batch and self.batch_bytes + len(job.arg) > _BATCH_BYTES:
+            self._flush()
+        self.batch.append(w.submit_item(job.cid, job.fn, job.arg, job.timeout_ms, job.retries))
+        self.batch_cids.append(job.cid)
+        self.batch_bytes += len(job.arg)
+        if len(self.batch) >= _BATCH_JOBS:
+            self._flush()
+
+    def _flush(self):
+        if self.batch:
+            self._send(w.SUBMIT, {"jobs": self.batch, "oom": True})
+            self.unacked.append(self.batch_cids)
+            self.batch, self.batch_cids, self.batch_bytes = [], [], 0
+
+    def _release(self, n):
+        """Resubmits up to n jobs held after "queue full"."""
+        out, self.held = self.held[:n], self.held[n:]
+        for job in out:
+            if job.cid in self.inflight:
+                self._enqueue(job)
+
+    # ---- what the broker says ----
+
+    def _receive(self):
+        for _ in range(1000):  # then let the inbox and timers have a turn
+            try:
+                frames = self.sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self.last_heard = time.monotonic()
+            try:
+                cmd, body = w.decode(frames)
+            except w.WireError as e:
+                log.warning("taskmq: dropped a malformed message from the broker: %s", e)
+                continue
+            handler = self._HANDLERS.get(cmd)
+            if handler is not None:
+                handler(self, body)
+                if self.sock is None or cmd in (w.BYE, w.ERROR):
+                    return  # the socket may be a fresh one now
+
+    def _on_ack(self, body):
+        if not self.unacked:
+            log.warning("taskmq: an ACK for no SUBMIT; ignored")
+            return
+        cids = self.unacked.popleft()
+        if "error" in body:
+            why = w.text(body["error"])
+            for cid in cids:
+                self._fail(cid, JobError("rejected", why))
+            return
+        full = 0
+        for cid, code, reason in w.rejections(body):
+            job = self.inflight.get(cid)
+            if job is None:
+                continue
+            if code == w.REJ_QUEUE_FULL:
+                self.held.append(job)
+                full += 1
+            else:
+                status = "unknown_function" if code == w.REJ_UNKNOWN_FUNCTION else "rejected"
+                self._fail(cid, JobError(status, reason))
+        if full:
+            self.hold_until = time.monotonic() + self.hold_delay
+            self.hold_delay = min(self.hold_delay * 2, _HOLD_MAX)
+            log.info("taskmq: queue full: holding %d jobs", len(self.held))
+        else:
+            self.hold_delay = _HOLD_MIN
+        for fn in body.get("unserved") or ():
+            if fn not in self.unserved_told:
+                self.unserved_told.add(fn)
+                log.warning("taskmq: jobs for %r wait at the broker: no worker is connected yet",
+                            fn)
+
+    def _on_results(self, body):
+        items, dropped = w.results(body)
+        if dropped:
+            log.warning("taskmq: dropped %d malformed result items", dropped)
+        for cid, status, data, worker, ms, attempts in items:
+            job = self.inflight.pop(cid, None)
+            if job is None:
+                continue  # a second result for a cid already answered
+            if status == w.STATUS_OK:
+                try:
+                    value = w.unpack_value(data)
+                except Exception as e:
+                    job.reject(JobError("error", f"result does not decode: {e}"))
+                    continue
+                job.resolve(value)
+                continue
+            text = w.text(data)
+            name = w.STATUS_NAMES.get(status, "error")
+            if name == "rejected" and text.startswith(w.UNKNOWN_FUNCTION_PREFIX):
+                name = "unknown_function"
+            job.reject(JobError(name, text, w.text(worker), ms, attempts))
+        if self.held:  # each result frees room at the broker: resubmit as many held jobs
+            self._release(len(items))
+
+    def _on_welcome(self, body):  # the answer to the HELLO of a fresh socket
+        self.hb = w.heartbeat_ms(body) / 1000
+
+    def _on_status_reply(self, body):
+        if self.status_waiters:
+            self.status_waiters.popleft().set_result(body)
+
+    def _on_bye(self, body):
+        self._lost(f"the broker at {self.c.broker} shut down")
+
+    def _on_error(self, body):
+        code, reason = body.get("code"), w.text(body.get("reason", ""))
+        if code == 4:  # unknown peer: the broker restarted since it knew us
+            self._lost(f"lost contact with the broker at {self.c.broker} (it restarted)")
+        else:
+            log.warning("taskmq: the broker says error %s: %s", code, reason)
+
+    _HANDLERS = {w.WELCOME: _on_welcome, w.ACK: _on_ack, w.RESULTS: _on_results, w.STATUS_REPLY: _on_status_reply,
+                 w.BYE: _on_bye, w.ERROR: _on_error}
+
+    # ---- failing ----
+
+    def _fail(self, cid, exc):
+        job = self.inflight.pop(cid, None)
+        if job is not None:
+            job.reject(exc)
+
+    def _fail_all(self, exc):
+        jobs, self.inflight = self.inflight, {}
+        for job in jobs.values():
+            job.reject(exc)
+        while self.status_waiters:
+            self.status_waiters.popleft().set_exception(exc)
+        self.unacked.clear()
+        self.held, self.batch, self.batch_cids, self.batch_bytes = [], [], [], 0
+
+    def _lost(self, why):
+        """Fails everything awaited with BrokerLost and starts over on a fresh socket."""
+        log.warning("taskmq: %s; failing %d jobs", why, len(self.inflight))
+        self._fail_all(BrokerLost(why))
+        self._connect()

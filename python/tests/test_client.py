@@ -1,0 +1,225 @@
+"""Tests of the Python client against the real programs: a broker and a worker daemon on
+loopback ports the kernel picks (the broker logs them). Every test runs under an alarm, and
+every process a test starts is stopped by its PID in teardown, pass or fail.
+TASKMQ_BIN names the directory with taskmq-broker and taskmq-worker (default: build/bin).
+"""
+
+import asyncio
+import concurrent.futures
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+import taskmq
+
+BIN = os.environ.get("TASKMQ_BIN") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bin")
+TEST_SECONDS = 60
+
+
+@pytest.fixture(autouse=True)
+def alarm():
+    def expired(signum, frame):
+        raise TimeoutError(f"test ran past {TEST_SECONDS} s")
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(TEST_SECONDS)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+class Procs:
+    """Processes a test started; stop() ends each by PID (SIGTERM, then SIGKILL)."""
+
+    def __init__(self, tmp):
+        self.tmp, self.procs = tmp, []
+
+    def start(self, name, *argv):
+        log = open(self.tmp / f"{name}.log", "wb")
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        self.procs.append(p)
+        return p
+
+    def broker(self, *flags):
+        """A broker on tcp://127.0.0.1:*; returns (process, frontend, backend)."""
+        p = self.start("broker", f"{BIN}/taskmq-broker", "--frontend", "tcp://127.0.0.1:*",
+                       "--backend", "tcp://127.0.0.1:*", *flags)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            text = (self.tmp / "broker.log").read_text(errors="replace")
+            fe = re.search(r"frontend bound to (tcp:\S+)", text)
+            be = re.search(r"backend bound to (tcp:\S+)", text)
+            if fe and be:
+                return p, fe.group(1), be.group(1)
+            assert p.poll() is None, f"broker exited: {text}"
+            time.sleep(0.05)
+        raise AssertionError("the broker did not log its endpoints")
+
+    def worker(self, backend, frontend, procs=2):
+        """A worker daemon; returns once the broker lists it."""
+        self.start("worker", f"{BIN}/taskmq-worker", "--broker", backend, "--procs", str(procs),
+                   "--name", "pytest")
+        with taskmq.Client(frontend) as c:
+            deadline = time.monotonic() + 10
+            while not c.status()["workers"]:
+                assert time.monotonic() < deadline, "the worker did not register"
+                time.sleep(0.05)
+
+    def stop(self):
+        """Stops every process; fails when a sanitizer reported anything in their logs."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(3)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for log in self.tmp.glob("*.log"):
+            text = log.read_text(errors="replace")
+            assert "Sanitizer" not in text and "runtime error:" not in text, text
+
+
+@pytest.fixture
+def procs(tmp_path):
+    ps = Procs(tmp_path)
+    yield ps
+    ps.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A broker and a worker with 2 processes shared by the module; yields the frontend."""
+    ps = Procs(tmp_path_factory.mktemp("cluster"))
+    try:
+        _, fe, be = ps.broker()
+        ps.worker(be, fe)
+        yield fe
+    finally:
+        ps.stop()
+
+
+@pytest.fixture
+def client(cluster):
+    with taskmq.Client(cluster) as c:
+        yield c
+
+
+def test_results(client):
+    assert client.submit("sum", 1000).result(10) == 499500
+    value = {"a": [1, 2.5, None, True], "b": b"\x00\xff", "c": "héllo"}
+    assert client.submit("echo", value).result(10) == value
+    with pytest.raises(taskmq.JobError) as e:
+        client.submit("fail", "boom").result(10)
+    assert e.value.status == "error" and e.value.text == "boom"
+    with pytest.raises(taskmq.JobError) as e:
+        client.submit("sum", "x").result(10)
+    assert e.value.status == "error" and 'got "x"' in e.value.text
+    for ordered in (False, True):
+        with pytest.raises(taskmq.JobError, match="boom"):
+            list(client.map("fail", ["boom"], ordered=ordered))
+
+
+def test_unknown_function(client):
+    with pytest.raises(taskmq.JobError) as e:
+        client.submit("no_such_function", 1).result(10)
+    assert e.value.status == "unknown_function"
+    assert "no_such_function" in e.value.text
+
+
+def test_completion_order(client):
+    assert list(client.map("sleep", [600, 50])) == [50, 600]
+    assert list(client.map("sleep", [600, 50], ordered=True)) == [600, 50]
+
+
+def test_executor_asyncio(cluster):
+    async def main(ex):
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(ex, "sum", 1000) == 499500
+        jobs = [loop.run_in_executor(ex, "sleep", ms) for ms in (700, 50, 300)]
+        return [await f for f in asyncio.as_completed(jobs)]
+
+    with taskmq.Executor(cluster) as ex:
+        assert asyncio.run(main(ex)) == [50, 300, 700]
+
+
+def test_concurrent_as_completed(cluster):
+    with taskmq.Executor(cluster) as ex:
+        futures = {ex.submit("sleep", ms): ms for ms in (500, 20)}
+        assert [f.result() for f in concurrent.futures.as_completed(futures, 10)] == [20, 500]
+        assert list(ex.map("sum", [10, 100, 1000])) == [45, 4950, 499500]
+        with pytest.raises(TypeError):
+            ex.submit("sum", 1, 2)
+        # A callable travels by reference; no executor here serves Python callables.
+        with pytest.raises(taskmq.JobError) as e:
+            ex.submit(os.path.join, "a", b="c").result(10)
+        assert e.value.status == "unknown_function" and "posixpath:join" in e.value.text
+    with pytest.raises(RuntimeError):
+        ex.submit("sum", 1)
+
+
+def test_map_100k_bounded_window(client):
+    n, window = 100_000, 2000
+    pulled = 0
+
+    def items():
+        nonlocal pulled
+        for i in range(n):
+            pulled += 1
+            yield i
+
+    seen = bytearray(n)
+    taken = 0
+    for value in client.map("echo", items(), window=window):
+        taken += 1
+        assert pulled - taken < window, "more jobs in flight than the window"
+        seen[value] += 1
+    assert taken == n and seen.count(1) == n
+
+
+def test_queue_full_backpressure(procs):
+    _, fe, be = procs.broker("--max-queue", "20")
+    procs.worker(be, fe)
+    with taskmq.Client(fe) as c:
+        assert sorted(c.map("echo", range(3000))) == list(range(3000))
+
+
+def test_no_broker():
+    # A port held bound but not listening: connections are refused, and no other program
+    # (other suites share this machine) can take it meanwhile.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        endpoint = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+        t0 = time.monotonic()
+        with pytest.raises(taskmq.NoBroker, match=re.escape(endpoint)):
+            taskmq.Client(endpoint, connect_timeout=0.5)
+        assert time.monotonic() - t0 < 2
+
+
+def test_broker_lost_when_killed(procs):
+    broker, fe, _ = procs.broker("--heartbeat", "100")
+    with taskmq.Client(fe) as c:
+        futures = [c.submit("sleep", 10) for _ in range(5)]  # no worker: they wait
+        c.status()
+        broker.kill()
+        t0 = time.monotonic()
+        for f in futures:
+            assert isinstance(f.exception(5), taskmq.BrokerLost)
+        assert time.monotonic() - t0 < 3
+
+
+def test_broker_lost_on_shutdown(procs):
+    broker, fe, _ = procs.broker()
+    with taskmq.Client(fe) as c:
+        f = c.submit("sleep", 10)
+        c.status()
+        broker.terminate()
+        with pytest.raises(taskmq.BrokerLost, match="shut down"):
+            f.result(3)
