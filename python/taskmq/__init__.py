@@ -2,10 +2,32 @@
 
 ``Client`` speaks TMQ/1 (docs/PROTOCOL.md) to a broker's client port over pyzmq + msgpack;
 ``Executor`` is a concurrent.futures.Executor over one, for ``asyncio`` and
-``concurrent.futures.as_completed``. See python/README.md.
+``concurrent.futures.as_completed``. ``job`` marks the functions a Python worker serves
+(``taskmq-worker --python MODULE``). See python/README.md.
+
+The client names are loaded on first use, so a worker's Python executor
+(``python3 -m taskmq.executor``) needs neither pyzmq nor the client code.
 """
 
-from .client import BrokerLost, Client, JobError, NoBroker, TaskmqError
-from .pool import Executor
+__all__ = ["Client", "Executor", "TaskmqError", "NoBroker", "BrokerLost", "JobError", "job"]
 
-__all__ = ["Client", "Executor", "TaskmqError", "NoBroker", "BrokerLost", "JobError"]
+_CLIENT_NAMES = ("Client", "TaskmqError", "NoBroker", "BrokerLost", "JobError")
+
+
+def job(fn):
+    """Marks fn as a job function: once any function of a module is marked, a Python worker
+    serves only the marked ones (as ``MODULE:name``). Returns fn unchanged otherwise."""
+    fn.__taskmq_job__ = True
+    return fn
+
+
+def __getattr__(name):
+    if name in _CLIENT_NAMES:
+        from . import client
+
+        return getattr(client, name)
+    if name == "Executor":
+        from .pool import Executor
+
+        return Executor
+    raise AttributeError(f"module 'taskmq' has no attribute {name!r}")
