@@ -2,9 +2,12 @@
 asyncio-style completion order (concurrent.futures.as_completed), 2 processes.
 
     /usr/bin/python3 bench/peer_pool.py noop N        N no-op jobs at once; prints jobs/s
+    /usr/bin/python3 bench/peer_pool.py asyncio N     the same through loop.run_in_executor and
+                                                      asyncio.as_completed; prints jobs/s
     /usr/bin/python3 bench/peer_pool.py latency N     N no-op jobs one at a time; prints p50 us
     /usr/bin/python3 bench/peer_pool.py cpu N SIZE    N sum(range(SIZE)) jobs; prints wall s
 """
+import asyncio
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -31,6 +34,18 @@ def main():
                 f.result()
             dt = time.perf_counter() - t0
             print(f"noop {n} jobs {dt:.3f} s {n / dt:.0f} jobs/s")
+        elif mode == "asyncio":
+
+            async def run():
+                loop = asyncio.get_running_loop()
+                for f in asyncio.as_completed([loop.run_in_executor(pool, noop, i)
+                                               for i in range(n)]):
+                    await f
+
+            t0 = time.perf_counter()
+            asyncio.run(run())
+            dt = time.perf_counter() - t0
+            print(f"asyncio {n} jobs {dt:.3f} s {n / dt:.0f} jobs/s")
         elif mode == "latency":
             rts = []
             for i in range(n):
