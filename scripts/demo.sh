@@ -3,8 +3,13 @@
 # are submitted at once; each result prints the moment it finishes (like asyncio.as_completed),
 # then the wall time is set against the same jobs run one after another in one process.
 # Starts its own broker and worker on loopback ports and stops them at the end.
+#   scripts/demo.sh          the demo with the taskmq tool
+#   scripts/demo.sh python   the same idea in Python: ProcessPoolExecutor + run_in_executor +
+#                            asyncio.as_completed, then taskmq.Executor (examples/python/demo.py)
 set -euo pipefail
-BIN=${TASKMQ_BIN:-$(cd "$(dirname "$0")/.." && pwd)/build/bin}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${TASKMQ_BIN:-$ROOT/build/bin}
+MODE=${1:-tool}
 PROCS=${DEMO_PROCS:-$(nproc)}
 SIZES=(3000000000 100000000 1500000000 1000 500000000 800000000)
 d=$(mktemp -d)
@@ -21,6 +26,17 @@ pids+=($!)
 . "$(dirname "$0")/endpoints.sh"
 tmq_await_endpoints "$d/broker.log" "${pids[0]}" || { cat "$d/broker.log"; exit 1; }
 fe=$FRONTEND be=$BACKEND
+if [ "$MODE" = python ]; then
+    "$BIN/taskmq-worker" --broker "$be" --procs "$PROCS" --name demo \
+        --python "$ROOT/examples/python/accumulate.py" 2>"$d/worker.log" &
+    pids+=($!)
+    export TASKMQ_BROKER=$fe DEMO_PROCS=$PROCS
+    echo "taskmq Python demo: a broker ($fe) and one worker daemon with $PROCS Python executors"
+    echo "serving examples/python/accumulate.py on this machine."
+    echo
+    PYTHONPATH="$ROOT/python:$ROOT/examples/python" /usr/bin/python3 "$ROOT/examples/python/demo.py"
+    exit 0
+fi
 "$BIN/taskmq-worker" --broker "$be" --procs "$PROCS" --name demo 2>"$d/worker.log" &
 pids+=($!)
 export TASKMQ_BROKER=$fe
