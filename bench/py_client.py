@@ -4,6 +4,8 @@ same no-op jobs peer_pool.py gives ProcessPoolExecutor(2).
     /usr/bin/python3 bench/py_client.py map N        Client.map over N echo jobs; prints jobs/s
     /usr/bin/python3 bench/py_client.py executor N   Executor + run_in_executor +
                                                      asyncio.as_completed over N; prints jobs/s
+    /usr/bin/python3 bench/py_client.py aio N        async for over taskmq.aio.Client.map over
+                                                     N echo jobs; prints jobs/s
 Run with PYTHONPATH=python (the package of this tree).
 """
 import asyncio
@@ -12,6 +14,7 @@ import sys
 import time
 
 import taskmq
+import taskmq.aio
 
 
 def main():
@@ -40,8 +43,23 @@ def main():
         got = asyncio.run(run())
         dt = time.perf_counter() - t0
         ex.shutdown()
+    elif mode == "aio":
+        async def run():
+            nonlocal t0
+            async with taskmq.aio.Client(broker) as c:
+                async for _ in c.map("echo", range(100)):
+                    pass
+                t0 = time.perf_counter()
+                done = 0
+                async for _ in c.map("echo", range(n)):
+                    done += 1
+                return done
+
+        t0 = 0.0
+        got = asyncio.run(run())
+        dt = time.perf_counter() - t0
     else:
-        sys.exit(f"unknown mode {mode!r} (map, executor)")
+        sys.exit(f"unknown mode {mode!r} (map, executor, aio)")
     assert got == n, f"{got} results for {n} jobs"
     print(f"{mode} {n} jobs {dt:.3f} s {n / dt:.0f} jobs/s")
 

@@ -2,14 +2,15 @@
 
 ``Client`` speaks TMQ/1 (docs/PROTOCOL.md) to a broker's client port over pyzmq + msgpack;
 ``Executor`` is a concurrent.futures.Executor over one, for ``asyncio`` and
-``concurrent.futures.as_completed``. ``job`` marks the functions a Python worker serves
+``concurrent.futures.as_completed``; ``taskmq.aio.Client`` is the asyncio face of Client
+(``await c.submit(...)``, ``async for r in c.map(...)``). ``job`` marks the functions a Python worker serves
 (``taskmq-worker --python MODULE``). See python/README.md.
 
-The client names are loaded on first use, so a worker's Python executor
+The client names (and ``taskmq.aio``) are loaded on first use, so a worker's Python executor
 (``python3 -m taskmq.executor``) needs neither pyzmq nor the client code.
 """
 
-__all__ = ["Client", "Executor", "TaskmqError", "NoBroker", "BrokerLost", "JobError", "job"]
+__all__ = ["Client", "Executor", "TaskmqError", "NoBroker", "BrokerLost", "JobError", "job", "aio"]
 
 _CLIENT_NAMES = ("Client", "TaskmqError", "NoBroker", "BrokerLost", "JobError")
 
@@ -26,6 +27,10 @@ def __getattr__(name):
         from . import client
 
         return getattr(client, name)
+    if name == "aio":  # import_module: "from . import aio" would come back here for the name
+        import importlib
+
+        return importlib.import_module(".aio", __name__)
     if name == "Executor":
         from .pool import Executor
 
