@@ -46,10 +46,11 @@ tool_rate() { # jobs/s of `seq 1 N | taskmq map echo`
 }
 
 cluster 2
-py_map="n/a"; py_exec="n/a"
+py_map="n/a"; py_exec="n/a"; py_aio="n/a"
 if [ -n "$PY" ]; then # the Python client of this tree, on the same cluster
     py_map=$(repeat sh -c "PYTHONPATH=python $PY bench/py_client.py map 100000 | awk '{print \$6}'")
     py_exec=$(repeat sh -c "PYTHONPATH=python $PY bench/py_client.py executor 20000 | awk '{print \$6}'")
+    py_aio=$(repeat sh -c "PYTHONPATH=python $PY bench/py_client.py aio 100000 | awk '{print \$6}'")
 fi
 c_rate=$(repeat sh -c "$BENCH throughput 300000 | awk '{print \$6}'")
 t_rate=$(repeat tool_rate 200000)
@@ -106,6 +107,7 @@ echo "|---|---|---|---|"
 echo "| no-op jobs/s, C client (300k jobs) | $c_rate | $p_rate | $(ratio "$c_rate" "$p_rate") |"
 echo "| no-op jobs/s, \`taskmq map\` tool (200k lines) | $t_rate | $p_rate | $(ratio "$t_rate" "$p_rate") |"
 echo "| no-op jobs/s, Python \`Client.map\` (100k) | $py_map | $p_rate | $(ratio "$py_map" "$p_rate") |"
+echo "| no-op jobs/s, Python \`async for\` over \`taskmq.aio.Client.map\` (100k; peer: run_in_executor + asyncio.as_completed on the pool) | $py_aio | $p_aio | $(ratio "$py_aio" "$p_aio") |"
 echo "| no-op jobs/s, Python \`Executor\` + \`run_in_executor\` + \`asyncio.as_completed\` (20k; peer: the same on the pool) | $py_exec | $p_aio | $(ratio "$py_exec" "$p_aio") |"
 echo "| one job in flight, p50 round trip µs | $c_lat | $p_lat | $(ratio "$c_lat" "$p_lat" lower) |"
 echo "| 60 × sum(30M) (~${job_ms} ms each): 1 → 2 processes | ${wall1} s → ${wall2} s | | speedup ${speedup}x |"
