@@ -30,6 +30,7 @@
 #define S_MAX_WAIT_MS 1000
 #define S_RECLAIM_WAIT_MS 100 /* longest a RETURNED waits for executors to hand jobs back */
 #define S_HELLO_WAIT_MS 10000 /* longest the first executor may take to say what it serves */
+#define S_PYTHON_HELLO_WAIT_MS 120000 /* ... a Python one, which imports its modules first */
 
 typedef struct {
     const tmq_worker_opts_t *opts;
@@ -401,10 +402,12 @@ static void s_log_lines(const char *prefix, const char *text)
 
 /* Serves the executors until one has said which functions it serves. Returns 0, or the exit
  * status when none will: the executors said they cannot (2), or the program cannot run or
- * said nothing within S_HELLO_WAIT_MS (1), or we were interrupted (0, run is false). */
+ * said nothing within S_HELLO_WAIT_MS (S_PYTHON_HELLO_WAIT_MS for --python: importing numpy
+ * or torch takes a while) (1), or we were interrupted (0, run is false). */
 static int s_await_functions(s_daemon_t *self, const char *program, bool *run)
 {
-    int64_t until = tmq_clock_ms() + S_HELLO_WAIT_MS;
+    int wait_ms = self->opts->npython ? S_PYTHON_HELLO_WAIT_MS : S_HELLO_WAIT_MS;
+    int64_t until = tmq_clock_ms() + wait_ms;
     *run = true;
     while (!tmq_sup_announced(self->sup)) {
         const char *how;
@@ -424,7 +427,7 @@ static int s_await_functions(s_daemon_t *self, const char *program, bool *run)
         if (tmq_clock_ms() >= until) {
             tmq_error("cannot start executors: '%s' said nothing within %d ms (an executor "
                       "speaks first: see docs/EXECUTOR.md)",
-                      program, S_HELLO_WAIT_MS);
+                      program, wait_ms);
             return TMQ_EXIT_FAILED;
         }
         size_t n = tmq_sup_pollitems(self->sup, self->items);

@@ -135,3 +135,15 @@ PY
 assert_eq "$(PYTHONPATH="$(dirname "$HERE")/../python" timeout 20 /usr/bin/python3 "$T/hello.py" "$T/marked.py")" \
     "5 1 ['marked:served'] False True [2, 7, 0] ['x', 1] 0" "HELLO and one job"
 pass "HELLO says the Python version; marked functions alone are served"
+
+# ---- a module slow to import (numpy, torch) still starts its worker: past the usual 10 s ----
+printf 'import time\ntime.sleep(11)\n\ndef ready():\n    return "after a slow import"\n' >"$T/slowimp.py"
+start_worker slow --procs 1 --python "$T/slowimp.py"
+SLOW=$WORKER_PID
+for _ in $(seq 1 250); do
+    tmq functions --json 2>/dev/null | jq -e 'map(.name) | index("slowimp:ready")' >/dev/null && break
+    kill -0 "$SLOW" 2>/dev/null || fail "the worker with a slow import exited: $(cat "$T/worker-slow.log")"
+    sleep 0.1
+done
+assert_eq "$(tmq submit slowimp:ready)" '"after a slow import"' "served after an 11 s import"
+pass "a Python module that takes 11 s to import: the worker waits for it"
