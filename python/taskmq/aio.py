@@ -22,7 +22,7 @@ import concurrent.futures
 import threading
 
 from .client import (BrokerLost, Client as _ThreadedClient, JobError, NoBroker,  # noqa: F401
-                     TaskmqError)
+                     TaskmqError, _InOrder)
 
 _CHUNK_MAX = 256    # jobs handed to the I/O thread at once by map (SUBMITs stay batched)
 
@@ -156,7 +156,7 @@ class Client:
                 sink.put((_END, None, e))
 
         producer = loop.create_task(produce())
-        ready, next_out, exhausted = {}, 0, False
+        order, exhausted = _InOrder(ordered), False
         try:
             while not exhausted or state["taken"] < state["sent"]:
                 outcome = await sink.get()
@@ -166,21 +166,13 @@ class Client:
                         raise exc
                     exhausted = True
                     continue
-                if ordered:
-                    ready[tag] = outcome
-                    outcome = ready.pop(next_out, None)
-                while outcome is not None:
-                    _, value, exc = outcome
+                for _, value, exc in order.take(outcome):
                     state["taken"] += 1
                     if window - (state["sent"] - state["taken"]) >= chunk:
                         room.set()
                     if exc is not None:
                         raise exc
                     yield value
-                    if not ordered:
-                        break
-                    next_out += 1
-                    outcome = ready.pop(next_out, None)
         finally:
             sink.closed = True
             producer.cancel()

@@ -89,6 +89,24 @@ class _Job:
             self.reject(concurrent.futures.CancelledError())
 
 
+class _InOrder:
+    """The outcomes (tag, value, exc) of a map, as they may be handed out: each as it comes, or
+    with ordered, in tag order from 0 (the early ones held until their turn)."""
+
+    def __init__(self, ordered):
+        self.ordered, self.ready, self.next = ordered, {}, 0
+
+    def take(self, outcome):
+        """The outcomes that outcome's arrival lets out, in order."""
+        if not self.ordered:
+            yield outcome
+            return
+        self.ready[outcome[0]] = outcome
+        while (out := self.ready.pop(self.next, None)) is not None:
+            self.next += 1
+            yield out
+
+
 class Client:
     """A connection to a taskmq broker's client port.
 
@@ -188,7 +206,7 @@ class Client:
         window = window or self.window
         chunk = max(1, min(256, window // 4))   # refill in chunks so SUBMITs stay batched
         jobs, done = iter(jobs), queue.SimpleQueue()
-        index, pending, exhausted, ready, next_out = 0, 0, False, {}, 0
+        index, pending, exhausted, order = 0, 0, False, _InOrder(ordered)
         while True:
             if not exhausted and window - pending >= min(chunk, window):
                 batch = []
@@ -205,19 +223,11 @@ class Client:
                 outcome = done.get(timeout=timeout)
             except queue.Empty:
                 raise concurrent.futures.TimeoutError() from None
-            if ordered:
-                ready[outcome[0]] = outcome
-                outcome = ready.pop(next_out, None)
-            while outcome is not None:
+            for _, value, exc in order.take(outcome):
                 pending -= 1
-                _, value, exc = outcome
                 if exc is not None:
                     raise exc
                 yield value
-                if not ordered:
-                    break
-                next_out += 1
-                outcome = ready.pop(next_out, None)
 
     def _stop(self, how, join, cancel_unsent=False):
         if cancel_unsent:
