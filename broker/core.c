@@ -211,7 +211,8 @@ bool tmq_core_wrong_side(int side, int cmd)
 {
     if (side == TMQ_SIDE_FRONTEND)
         return cmd == TMQ_CMD_READY || cmd == TMQ_CMD_DONE || cmd == TMQ_CMD_RETURNED;
-    return cmd == TMQ_CMD_HELLO || cmd == TMQ_CMD_SUBMIT || cmd == TMQ_CMD_STATUS;
+    return cmd == TMQ_CMD_HELLO || cmd == TMQ_CMD_SUBMIT || cmd == TMQ_CMD_STATUS ||
+           cmd == TMQ_CMD_WITHDRAW;
 }
 
 void tmq_core_wrong_port(tmq_core_t *self, int side, const void *rid, size_t rid_len, int cmd)
@@ -331,24 +332,44 @@ void tmq_core_finish(tmq_core_t *self, tmq_bjob_t *job, int status, const void *
 
 /* ---- peers leaving ---- */
 
+/* Ends a live job without a result: queued, it leaves its queue; leased, its worker is told
+ * to stop it (CANCEL: it kills the job's executor and reports nothing). */
+static void s_cancel(tmq_core_t *self, tmq_bjob_t *job)
+{
+    if (job->state == TMQ_JOB_QUEUED) {
+        tmq_list_remove(&job->fn->queue, &job->link);
+    } else {
+        tmq_bworker_t *w = job->worker;
+        tmq_batch_add_ref(tmq_outbox_batch(&w->out, 1), job->jid, job->attempt);
+        tmq_core_mark(self, &w->out);
+        tmq_bworkers_release(self->workers, w, job, self->now);
+        tmq_core_worker_dirty(self, w);
+    }
+    tmq_jobtab_transition(self->jobs, job, TMQ_JOB_CANCELLED);
+    s_job_free(self, job);
+}
+
+void tmq_core_withdraw(tmq_core_t *self, tmq_bjob_t *job)
+{
+    static const char why[] = "cancelled by its client";
+    tmq_result_item_t it = {.cid = job->cid,
+                            .status = TMQ_ST_CANCELLED,
+                            .data = why,
+                            .data_len = sizeof why - 1,
+                            .worker = "",
+                            /* a queued job handed back unstarted keeps its next attempt */
+                            .attempts = job->attempt - (job->state == TMQ_JOB_QUEUED &&
+                                                        (job->flags & TMQ_JOB_KEEP_ATTEMPT))};
+    tmq_batch_add_result(tmq_outbox_batch(&job->client->out, 0), &it);
+    tmq_core_mark(self, &job->client->out);
+    s_cancel(self, job);
+}
+
 void tmq_core_drop_client(tmq_core_t *self, tmq_bclient_t **c_p)
 {
     tmq_bclient_t *c = *c_p;
-    tmq_list_link_t *l;
-    while ((l = c->jobs.head) != NULL) {
-        tmq_bjob_t *job = TMQ_LIST_ENTRY(l, tmq_bjob_t, clink);
-        if (job->state == TMQ_JOB_QUEUED) {
-            tmq_list_remove(&job->fn->queue, &job->link);
-        } else { /* LEASED: the worker kills it, reports nothing */
-            tmq_bworker_t *w = job->worker;
-            tmq_batch_add_ref(tmq_outbox_batch(&w->out, 1), job->jid, job->attempt);
-            tmq_core_mark(self, &w->out);
-            tmq_bworkers_release(self->workers, w, job, self->now);
-            tmq_core_worker_dirty(self, w);
-        }
-        tmq_jobtab_transition(self->jobs, job, TMQ_JOB_CANCELLED);
-        s_job_free(self, job);
-    }
+    while (c->jobs.head)
+        s_cancel(self, TMQ_LIST_ENTRY(c->jobs.head, tmq_bjob_t, clink));
     s_unmark(self, &c->out);
     tmq_bclients_remove(self->clients, c_p);
 }

@@ -175,6 +175,10 @@ void tmq_core_requeue(tmq_core_t *self, tmq_bjob_t *job, bool front);
 void tmq_core_finish(tmq_core_t *self, tmq_bjob_t *job, int status, const void *data, size_t len,
                      const char *worker, size_t worker_len, double ms);
 
+/* The job's client withdrew it (WITHDRAW): a RESULTS item CANCELLED to the client, then
+ * queued, it is dropped; leased, its worker is told to stop it (CANCEL). Record freed. */
+void tmq_core_withdraw(tmq_core_t *self, tmq_bjob_t *job);
+
 /* A client left (BYE, expiry, unreachable): queued jobs dropped, running ones cancelled. */
 void tmq_core_drop_client(tmq_core_t *self, tmq_bclient_t **c_p);
 /* Puts every job w holds back at the front of its queue, in order (not counted as a death;

@@ -7,13 +7,17 @@
  * that does not decode, or holds an item whose client id cannot be read, is refused whole: its
  * ACK accepts nothing, rejects nothing and says why (`error`), so no rejection is ever reported
  * under a cid that was not the one rejected. The ACK also names (`unserved`) the functions of
- * accepted jobs that wait because no worker at all is connected. A client owed more than
+ * accepted jobs that wait because no worker at all is connected. WITHDRAW ends the client's
+ * named live jobs, each with one CANCELLED result; cids it does not hold (finished, never
+ * accepted, another client's) are ignored: their own outcome is or was on its way. A
+ * client owed more than
  * cfg.max_pending bytes (it does not read) gets every new job rejected "queue full" and no
  * STATUS_REPLY until it catches up. A worker's command here gets ERROR "wrong port". ERROR
  * from a client is logged, never answered.
  */
 #include "core.h"
 
+#include <idmap.h>
 #include <xalloc.h>
 
 #include <stdio.h>
@@ -191,6 +195,33 @@ static void s_submit(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
     tmq_core_send(self, &c->out, TMQ_CMD_ACK, &body, len);
 }
 
+/* Withdraws the client's live jobs named in msg: one pass over its jobs against the set of
+ * cids (no per-job index on the submit path for a rare request). */
+static void s_withdraw(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
+{
+    size_t n = tmq_msg_count(msg), bad = 0;
+    tmq_idmap_t cids;
+    tmq_idmap_init(&cids);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t cid;
+        if (tmq_msg_cid_item(msg, i, &cid) != 0 || cid == TMQ_IDMAP_NONE)
+            bad++;
+        else
+            tmq_idmap_put(&cids, cid, NULL);
+    }
+    if (bad) tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "WITHDRAW item", "not a uint cid");
+    size_t found = 0;
+    for (tmq_list_link_t *l = c->jobs.head, *next; l && found < tmq_idmap_count(&cids); l = next) {
+        next = l->next; /* withdrawing unlinks the job */
+        tmq_bjob_t *job = TMQ_LIST_ENTRY(l, tmq_bjob_t, clink);
+        if (!tmq_idmap_has(&cids, job->cid)) continue;
+        tmq_core_withdraw(self, job);
+        found++;
+    }
+    tmq_debug("client %s withdrew %zu of %zu jobs named", tmq_core_peer_id(&c->out).s, found, n);
+    tmq_idmap_destroy(&cids);
+}
+
 /* Processes running a job, and jobs workers hold beyond them (prefetched, not started). */
 static void s_running(const tmq_core_t *self, uint64_t *running, uint64_t *prefetched)
 {
@@ -212,6 +243,7 @@ static void s_status(tmq_core_t *self, tmq_bclient_t *c)
         .queued = tmq_jobtab_count(self->jobs, TMQ_JOB_QUEUED),
         .done = tmq_jobtab_entered(self->jobs, TMQ_JOB_DONE),
         .failed = tmq_jobtab_entered(self->jobs, TMQ_JOB_FAILED),
+        .cancelled = tmq_jobtab_entered(self->jobs, TMQ_JOB_CANCELLED),
         .clients = tmq_bclients_size(self->clients),
         .max_queue = self->cfg.max_queue,
         .heartbeat_ms = self->cfg.heartbeat_ms,
@@ -245,6 +277,12 @@ void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t ri
         if (!c) c = s_add_client(self, rid, rid_len, msg->cmd);
         c->last_seen = now;
         break;
+    case TMQ_CMD_WITHDRAW:
+        if (c) {
+            c->last_seen = now;
+            s_withdraw(self, c, msg);
+        }
+        return;
     case TMQ_CMD_BYE:
         if (c) {
             tmq_debug("client %s left (BYE); %zu jobs cancelled", tmq_core_peer_id(&c->out).s,

@@ -28,7 +28,7 @@ typedef struct {
 
 /* Numbers the reply needs from elsewhere. */
 typedef struct {
-    uint64_t queued, running, prefetched, done, failed, clients, max_queue;
+    uint64_t queued, running, prefetched, done, failed, cancelled, clients, max_queue;
     uint32_t heartbeat_ms;
 } tmq_bstats_view_t;
 

@@ -288,6 +288,18 @@ bool tmq_acks_next_due(tmq_acks_t *a, int64_t now, tmq_submit_item_t *it)
     return true;
 }
 
+bool tmq_acks_drop_held(tmq_acks_t *a, uint64_t cid)
+{
+    for (tmq_list_link_t *l = a->held.head; l; l = l->next) {
+        s_held_t *h = TMQ_LIST_ENTRY(l, s_held_t, link);
+        if (h->cid != cid) continue;
+        tmq_list_remove(&a->held, l);
+        free(h);
+        return true;
+    }
+    return false;
+}
+
 size_t tmq_acks_held(const tmq_acks_t *a)
 {
     return a->held.size;

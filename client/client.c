@@ -37,6 +37,7 @@
  * error says the same in a sentence ("the broker shut down", "lost contact ... (why)"). */
 #define S_SHUT_DOWN "broker shut down"
 #define S_LOST "lost contact with the broker"
+#define S_CANCELLED "cancelled by its client" /* as the broker says it (CANCELLED) */
 
 struct tmq_client_t {
     tmq_list_link_t live;     /* in s_live while not destroyed (first: see s_at_exit) */
@@ -60,7 +61,8 @@ struct tmq_client_t {
     tmq_batch_t batch;    /* submitted, not yet sent */
     uint64_t *batch_cids; /* the client ids of batch's jobs, in order (batch.count of them) */
     size_t batch_cids_cap;
-    tmq_idmap_t inflight; /* ids awaiting a result (values unused) */
+    tmq_idmap_t inflight;  /* ids awaiting a result (values unused) */
+    tmq_idmap_t withdrawn; /* ids tmq_cancel sent a WITHDRAW for, awaiting a result */
     tmq_acks_t acks;
     tmq_resq_t results; /* arrived, not yet returned by tmq_next */
     uint32_t status_asked, status_answered;
@@ -159,15 +161,22 @@ static void s_enqueue(tmq_client_t *c, const tmq_submit_item_t *it)
     if (c->batch.count >= S_BATCH_JOBS || c->batch.buf.size >= S_BATCH_BYTES) s_send_batch(c);
 }
 
-/* Resubmits held "queue full" jobs when their time has come, in SUBMITs of their own. */
+static void s_fail(void *arg, uint64_t id, tmq_result_status_t status, const char *text,
+                   size_t len);
+
+/* Resubmits held "queue full" jobs when their time has come, in SUBMITs of their own. A held
+ * job withdrawn meanwhile (its WITHDRAW found nothing at the broker) ends CANCELLED here. */
 static void s_resubmit(tmq_client_t *c, int64_t now)
 {
     tmq_submit_item_t it;
     if (!tmq_acks_next_due(&c->acks, now, &it)) return;
     s_send_batch(c);
-    do
-        s_enqueue(c, &it);
-    while (tmq_acks_next_due(&c->acks, now, &it));
+    do {
+        if (tmq_idmap_count(&c->withdrawn) && tmq_idmap_has(&c->withdrawn, it.cid))
+            s_fail(c, it.cid, TMQ_RESULT_CANCELLED, S_CANCELLED, strlen(S_CANCELLED));
+        else
+            s_enqueue(c, &it);
+    } while (tmq_acks_next_due(&c->acks, now, &it));
     s_send_batch(c);
 }
 
@@ -178,6 +187,7 @@ static void s_fail(void *arg, uint64_t id, tmq_result_status_t status, const cha
 {
     tmq_client_t *c = arg;
     if (!tmq_idmap_remove(&c->inflight, id, NULL)) return;
+    if (tmq_idmap_count(&c->withdrawn)) tmq_idmap_remove(&c->withdrawn, id, NULL);
     tmq_resq_push(&c->results, tmq_result_failed(id, status, text, len));
 }
 
@@ -203,6 +213,8 @@ static void s_fail_all(tmq_client_t *c, tmq_result_status_t status, const char *
         snprintf(c->lost_why, sizeof c->lost_why, "%s", c->error);
     tmq_acks_reset(&c->acks); /* their ACKs will not come */
     tmq_batch_reset(&c->batch);
+    tmq_idmap_destroy(&c->withdrawn);
+    tmq_idmap_init(&c->withdrawn);
     s_fail_all_t f = {&c->results, status, why};
     tmq_idmap_drain(&c->inflight, s_fail_drained, &f);
 }
@@ -225,6 +237,7 @@ static void s_on_results(tmq_client_t *c, const tmq_msg_t *m)
         tmq_result_item_t it;
         if (tmq_msg_result_item(m, i, &it) != 0) continue;
         if (!tmq_idmap_remove(&c->inflight, it.cid, NULL)) continue; /* duplicate or unknown */
+        if (tmq_idmap_count(&c->withdrawn)) tmq_idmap_remove(&c->withdrawn, it.cid, NULL);
         tmq_result_status_t st = tmq_result_status_of(it.status, it.data, it.data_len);
         tmq_resq_push(&c->results, tmq_result_new(it.cid, st, it.data, it.data_len, it.worker,
                                                   it.worker_len, it.ms, it.attempts));
@@ -452,6 +465,7 @@ tmq_client_t *tmq_client_new(const char *endpoint)
     c->window = S_WINDOW;
     tmq_batch_init(&c->batch);
     tmq_idmap_init(&c->inflight);
+    tmq_idmap_init(&c->withdrawn);
     tmq_acks_init(&c->acks);
     tmq_resq_init(&c->results);
     pthread_mutex_lock(&s_live_lock);
@@ -486,6 +500,7 @@ void tmq_client_destroy(tmq_client_t **cp)
     tmq_batch_destroy(&c->batch);
     free(c->batch_cids);
     tmq_idmap_destroy(&c->inflight);
+    tmq_idmap_destroy(&c->withdrawn);
     tmq_resq_destroy(&c->results);
     tmq_acks_destroy(&c->acks);
     free(c->status_body);
@@ -622,6 +637,32 @@ int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t ar
                             .mem_limit = c->mem_limit,
                             .retry_oom = c->retry_oom};
     s_enqueue(c, &it);
+    return 0;
+}
+
+int tmq_cancel(tmq_client_t *c, uint64_t job_id)
+{
+    if (!c) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!tmq_idmap_has(&c->inflight, job_id)) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (tmq_acks_drop_held(&c->acks, job_id)) { /* "queue full": the broker does not hold it */
+        s_fail(c, job_id, TMQ_RESULT_CANCELLED, S_CANCELLED, strlen(S_CANCELLED));
+        return 0;
+    }
+    if (!tmq_idmap_put(&c->withdrawn, job_id, NULL)) return 0; /* asked already */
+    s_send_batch(c); /* the broker must have the job before the WITHDRAW naming it */
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    tmq_batch_add_cid(&b, job_id);
+    size_t len;
+    void *body = tmq_batch_finish(&b, TMQ_CMD_WITHDRAW, 0, &len);
+    tmq_batch_destroy(&b);
+    s_send(c, TMQ_CMD_WITHDRAW, &body, len);
     return 0;
 }
 

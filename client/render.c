@@ -69,7 +69,8 @@ static void s_broker(FILE *out, const json_t *st, const char *endpoint)
     if (s_int(st, "clients", &v)) fprintf(out, "  clients %lld", v);
     if (s_int(st, "heartbeat", &v)) fprintf(out, "  heartbeat %lld ms", v);
     fputs("\njobs   ", out);
-    static const char *const jobs[] = {"queued", "prefetched", "running", "done", "failed"};
+    static const char *const jobs[] = {"queued", "prefetched", "running",
+                                       "done",   "failed",     "cancelled"};
     s_ints(out, st, jobs, sizeof jobs / sizeof jobs[0]);
     const json_t *rate = json_object_get(st, "rate");
     if (json_is_number(rate)) fprintf(out, "  rate %.1f jobs/s", json_number_value(rate));

@@ -55,6 +55,8 @@ tmq_result_status_t tmq_result_status_of(int wire_status, const void *text, size
         return TMQ_RESULT_TIMEOUT;
     case TMQ_ST_OOM:
         return TMQ_RESULT_OUT_OF_MEMORY;
+    case TMQ_ST_CANCELLED:
+        return TMQ_RESULT_CANCELLED;
     case TMQ_ST_REJECTED:
         if (len >= sizeof unknown - 1 && memcmp(text, unknown, sizeof unknown - 1) == 0)
             return TMQ_RESULT_UNKNOWN_FUNCTION;

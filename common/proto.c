@@ -30,6 +30,7 @@ static const char *s_names[TMQ_CMD_MAX_] = {
     [TMQ_CMD_RECONNECT] = "RECONNECT",
     [TMQ_CMD_REVOKE] = "REVOKE",
     [TMQ_CMD_RETURNED] = "RETURNED",
+    [TMQ_CMD_WITHDRAW] = "WITHDRAW",
 };
 
 const char *tmq_cmd_name(int cmd)
@@ -192,7 +193,7 @@ static bool s_is_batch(int cmd)
 {
     return cmd == TMQ_CMD_SUBMIT || cmd == TMQ_CMD_ACK || cmd == TMQ_CMD_RESULTS ||
            cmd == TMQ_CMD_JOBS || cmd == TMQ_CMD_DONE || cmd == TMQ_CMD_CANCEL ||
-           cmd == TMQ_CMD_RETURNED;
+           cmd == TMQ_CMD_RETURNED || cmd == TMQ_CMD_WITHDRAW;
 }
 
 static const char *s_batch_key(int cmd)
@@ -427,7 +428,7 @@ int tmq_msg_result_item(const tmq_msg_t *m, size_t i, tmq_result_item_t *out)
 {
     const msgpack_object *f = s_item(m, i, 6);
     uint32_t status;
-    if (!f || s_uint(&f[0], &out->cid) || s_u32(&f[1], &status) || status > TMQ_ST_OOM ||
+    if (!f || s_uint(&f[0], &out->cid) || s_u32(&f[1], &status) || status > TMQ_ST_CANCELLED ||
         s_bytes(&f[2], &out->data, &out->data_len) ||
         s_str(&f[3], &out->worker, &out->worker_len) || s_double(&f[4], &out->ms) ||
         s_u32(&f[5], &out->attempts))
@@ -452,7 +453,7 @@ int tmq_msg_done_item(const tmq_msg_t *m, size_t i, tmq_done_item_t *out)
     const msgpack_object *f = s_item(m, i, 6);
     uint32_t status;
     if (!f || s_uint(&f[0], &out->jid) || s_u32(&f[1], &out->attempt) || s_u32(&f[2], &status) ||
-        status > TMQ_ST_OOM || status == TMQ_ST_REJECTED ||
+        status > TMQ_ST_OOM || status == TMQ_ST_REJECTED || /* the broker's own statuses */
         s_bytes(&f[3], &out->data, &out->data_len) || s_u32(&f[4], &out->pid) ||
         s_double(&f[5], &out->ms))
         return -1;
@@ -465,6 +466,12 @@ int tmq_msg_ref_item(const tmq_msg_t *m, size_t i, uint64_t *jid, uint32_t *atte
     const msgpack_object *f = s_item(m, i, 2);
     if (!f || s_uint(&f[0], jid) || s_u32(&f[1], attempt)) return -1;
     return 0;
+}
+
+int tmq_msg_cid_item(const tmq_msg_t *m, size_t i, uint64_t *cid)
+{
+    if (!m->items || i >= m->items->via.array.size) return -1;
+    return s_uint(&m->items->via.array.ptr[i], cid);
 }
 
 int tmq_msg_ready(const tmq_msg_t *m, tmq_ready_t *out, const char **fns, size_t *fn_lens,
@@ -629,6 +636,12 @@ void tmq_batch_add_ref(tmq_batch_t *b, uint64_t jid, uint32_t attempt)
     msgpack_pack_array(&b->pk, 2);
     msgpack_pack_uint64(&b->pk, jid);
     msgpack_pack_uint32(&b->pk, attempt);
+    b->count++;
+}
+
+void tmq_batch_add_cid(tmq_batch_t *b, uint64_t cid)
+{
+    msgpack_pack_uint64(&b->pk, cid);
     b->count++;
 }
 

@@ -47,18 +47,21 @@ typedef enum {
     TMQ_CMD_RECONNECT,    /* broker -> worker   {} : "I do not know you, send READY again"  */
     TMQ_CMD_REVOKE,       /* broker -> worker   {n}: hand back up to n jobs not yet started  */
     TMQ_CMD_RETURNED,     /* worker -> broker   {jobs:[[jid, attempt]]}: jobs handed back    */
+    TMQ_CMD_WITHDRAW,     /* client -> broker   {jobs:[cid, ...]}: cancel these jobs of mine */
     TMQ_CMD_MAX_
 } tmq_cmd_t;
 
 /* Status of one job outcome (DONE items from workers, RESULTS items to clients). */
 typedef enum {
-    TMQ_ST_OK = 0,       /* data is the msgpack result */
-    TMQ_ST_ERROR = 1,    /* the function reported an error; data is its text; not retried */
-    TMQ_ST_DIED = 2,     /* the executor died running it; data names the cause; retryable */
-    TMQ_ST_TIMEOUT = 3,  /* past its time limit; the executor was killed; not retried */
-    TMQ_ST_REJECTED = 4, /* the broker refused it (RESULTS only); data is the reason */
-    TMQ_ST_OOM = 5,      /* past its memory limit; the executor was replaced; data is the text
-                            ("out of memory (limit 512 MiB)"); not retried unless retry_oom */
+    TMQ_ST_OK = 0,        /* data is the msgpack result */
+    TMQ_ST_ERROR = 1,     /* the function reported an error; data is its text; not retried */
+    TMQ_ST_DIED = 2,      /* the executor died running it; data names the cause; retryable */
+    TMQ_ST_TIMEOUT = 3,   /* past its time limit; the executor was killed; not retried */
+    TMQ_ST_REJECTED = 4,  /* the broker refused it (RESULTS only); data is the reason */
+    TMQ_ST_OOM = 5,       /* past its memory limit; the executor was replaced; data is the text
+                             ("out of memory (limit 512 MiB)"); not retried unless retry_oom */
+    TMQ_ST_CANCELLED = 6, /* withdrawn by its client (RESULTS only, and only to a client that
+                             sent WITHDRAW); data says so */
 } tmq_status_t;
 
 /* Why the broker rejects a job (ACK items). */
@@ -95,7 +98,7 @@ typedef struct {
     msgpack_unpacked up;
     const msgpack_object *body; /* the body map */
     const msgpack_object
-        *items; /* the batch array for SUBMIT/ACK/RESULTS/JOBS/DONE/CANCEL/RETURNED, else NULL */
+        *items; /* the batch array for SUBMIT/ACK/RESULTS/JOBS/DONE/CANCEL/RETURNED/WITHDRAW */
     const char *error; /* static text describing why decode failed */
 } tmq_msg_t;
 
@@ -189,6 +192,9 @@ int tmq_msg_done_item(const tmq_msg_t *m, size_t i, tmq_done_item_t *out);
 /* CANCEL and RETURNED items: [jid, attempt]. */
 int tmq_msg_ref_item(const tmq_msg_t *m, size_t i, uint64_t *jid, uint32_t *attempt);
 
+/* WITHDRAW items: a bare cid (uint). */
+int tmq_msg_cid_item(const tmq_msg_t *m, size_t i, uint64_t *cid);
+
 /* READY body. functions[] point into the body; at most max_fns are returned, *nfns is the
  * number present. Returns -1 when a required field (name, procs, pid, functions) is missing
  * or mistyped; the optional ones (version, done, failed, job_options) are "" / 0 / false when
@@ -240,9 +246,10 @@ void tmq_batch_add_result(tmq_batch_t *b, const tmq_result_item_t *it);
 void tmq_batch_add_job(tmq_batch_t *b, const tmq_job_item_t *it);
 void tmq_batch_add_done(tmq_batch_t *b, const tmq_done_item_t *it);
 void tmq_batch_add_ref(tmq_batch_t *b, uint64_t jid, uint32_t attempt);
+void tmq_batch_add_cid(tmq_batch_t *b, uint64_t cid); /* a WITHDRAW item */
 
 /* Builds the body for cmd from the batch: a map {key: [items...]} where key is "jobs" for
- * SUBMIT/JOBS/CANCEL/RETURNED, "results" for RESULTS/DONE, "rejected" for ACK (which also
+ * SUBMIT/JOBS/CANCEL/RETURNED/WITHDRAW, "results" for RESULTS/DONE, "rejected" for ACK (which also
  * gets "accepted": accepted). Returns a malloc'd buffer the caller frees (*len set), and
  * resets the batch. Aborts on out-of-memory. */
 void *tmq_batch_finish(tmq_batch_t *b, tmq_cmd_t cmd, uint64_t accepted, size_t *len);

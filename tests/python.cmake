@@ -8,3 +8,7 @@ add_test(NAME py_aio
   COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/python/tests/test_aio.py)
 set_tests_properties(py_aio PROPERTIES TIMEOUT 300 LABELS integration
   ENVIRONMENT "TASKMQ_BIN=${CMAKE_BINARY_DIR}/bin;PYTHONPATH=${CMAKE_SOURCE_DIR}/python")
+add_test(NAME py_cancel
+  COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/python/tests/test_cancel.py)
+set_tests_properties(py_cancel PROPERTIES TIMEOUT 300 LABELS integration
+  ENVIRONMENT "TASKMQ_BIN=${CMAKE_BINARY_DIR}/bin;PYTHONPATH=${CMAKE_SOURCE_DIR}/python")

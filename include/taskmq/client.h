@@ -91,6 +91,14 @@ void tmq_client_set_fail_when_full(tmq_client_t *c, bool fail);
 int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t arg_len,
                uint64_t *job_id);
 
+/* Cancels a job awaiting its result: queued at the broker, it is dropped; running, its
+ * executor is killed (and replaced). The job still yields exactly one result from tmq_next:
+ * TMQ_RESULT_CANCELLED ("cancelled by its client"), or its own outcome when that was on its
+ * way first. Returns 0 (also when asked twice); -1 with errno ENOENT when job_id is not
+ * awaited (its result was already returned, or it was never submitted), EINVAL for a NULL
+ * client. Needs a 0.4 broker: an older one answers ERROR (logged) and the job runs on. */
+int tmq_cancel(tmq_client_t *c, uint64_t job_id);
+
 /* Sends every submitted job now (tmq_next does this itself). Returns 0. */
 int tmq_flush(tmq_client_t *c);
 
@@ -134,6 +142,7 @@ typedef enum {
                                         the worker's): its executor was killed; the text says
                                         so ("out of memory (limit 512 MiB)"); not retried
                                         unless tmq_client_set_retry_oom */
+    TMQ_RESULT_CANCELLED = 8,        /* tmq_cancel stopped it first */
 } tmq_result_status_t;
 
 uint64_t tmq_result_id(const tmq_result_t *r);

@@ -10,9 +10,9 @@ The client names (and ``taskmq.aio``) are loaded on first use, so a worker's Pyt
 (``python3 -m taskmq.executor``) needs neither pyzmq nor the client code.
 """
 
-__all__ = ["Client", "Executor", "TaskmqError", "NoBroker", "BrokerLost", "JobError", "job", "aio"]
+__all__ = ["Client", "JobFuture", "Executor", "TaskmqError", "NoBroker", "BrokerLost", "JobError", "job", "aio"]
 
-_CLIENT_NAMES = ("Client", "TaskmqError", "NoBroker", "BrokerLost", "JobError")
+_CLIENT_NAMES = ("Client", "JobFuture", "TaskmqError", "NoBroker", "BrokerLost", "JobError")
 
 
 def job(fn):

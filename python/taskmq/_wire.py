@@ -8,8 +8,8 @@ else with WireError; a malformed batch item is skipped by the caller, never fata
 import msgpack
 
 HELLO, WELCOME, SUBMIT, ACK, RESULTS, STATUS, STATUS_REPLY = 1, 2, 3, 4, 5, 6, 7
-HEARTBEAT, BYE, ERROR = 11, 13, 14
-_KNOWN = frozenset(range(1, 18))
+HEARTBEAT, BYE, ERROR, WITHDRAW = 11, 13, 14, 18
+_KNOWN = frozenset(range(1, 19))
 _SIGNATURE = b"TMQ\x01"
 
 MAX_BODY = 64 * 1024 * 1024
@@ -19,10 +19,11 @@ HEARTBEAT_DEFAULT_MS = 1000
 
 # ACK rejection codes (section 3) and result statuses, by the names JobError.status uses.
 REJ_QUEUE_FULL, REJ_UNKNOWN_FUNCTION = 1, 2
-STATUS_OK = 0
-STATUS_NAMES = {1: "error", 2: "died", 3: "timeout", 4: "rejected", 5: "out_of_memory"}
+STATUS_OK, STATUS_CANCELLED = 0, 6
+STATUS_NAMES = {1: "error", 2: "died", 3: "timeout", 4: "rejected", 5: "out_of_memory",
+                6: "cancelled"}
 UNKNOWN_FUNCTION_PREFIX = "unknown function: "
-ERR_WRONG_PORT = 5
+ERR_COMMAND, ERR_WRONG_PORT = 3, 5
 
 
 class WireError(ValueError):

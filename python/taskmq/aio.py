@@ -11,9 +11,9 @@ loop wake-up per job.
         async for r in c.map("sleep", [600, 50]):        # completion order: 50, 600
             print(r)
 
-Cancellation: TMQ/1 has no client CANCEL message yet, so nothing here cancels a job at the
-broker. Cancelling a task awaiting ``submit`` drops the job if the I/O thread has not sent it
-yet; if it was sent, the job runs to its end on a worker and its result is discarded.
+Cancellation reaches the broker: cancelling a task awaiting ``submit`` withdraws its job
+(queued, it is dropped; running, its executor is killed and replaced), and a ``map`` that ends
+early withdraws the jobs it still has in flight.
 """
 
 import asyncio
@@ -88,9 +88,8 @@ class Client:
         """Run one job ``fn(arg)``; returns its decoded result.
 
         Raises JobError (the job failed, timed out, was rejected...), BrokerLost or
-        TaskmqError as the threaded Client's future would. Cancelling the awaiting task:
-        a job the I/O thread has not sent yet is dropped; a job already sent runs to its end
-        at a worker (the protocol has no client CANCEL) and its result is discarded.
+        TaskmqError as the threaded Client's future would. Cancelling the awaiting task
+        withdraws the job at the broker, queued or running.
         """
         fut = self.sync.submit(fn, arg, timeout_ms=timeout_ms, retries=retries)
         return await asyncio.wrap_future(fut)
@@ -103,8 +102,8 @@ class Client:
         completion order (``ordered=True``: input order). A failed job raises its JobError at
         its turn, which ends the iteration; so does an exception from ``items``. When the
         iteration ends early (break, an exception, cancellation), no more items are read and
-        the jobs in flight run to their end with their results discarded (no broker-side
-        cancel); wrap it in ``contextlib.aclosing`` to make that happen at once on break.
+        the jobs in flight are withdrawn at the broker; after a ``break`` that happens when the
+        generator is closed: wrap it in ``contextlib.aclosing`` to make it happen at once.
         """
         window = window or self.window
         if window < 1:
@@ -177,6 +176,8 @@ class Client:
             sink.closed = True
             producer.cancel()
             batch.clear()   # jobs read but not handed to the I/O thread: dropped
+            if state["sent"] > state["taken"]:
+                c._withdraw(sink=sink)
 
     def as_completed(self, awaitables, *, timeout=None):
         """Like asyncio.as_completed: an iterator of awaitables in completion order.

@@ -2,9 +2,11 @@
 
 One background I/O thread owns the socket; user threads only hand it work through a deque
 and a wake-up pipe, so the socket is never shared. Every job gets exactly one outcome on its
-future: a result, or JobError / BrokerLost / TaskmqError. A lost broker (BYE, ERROR "unknown
-peer", or silence for 5 heartbeat intervals while anything is awaited) fails every awaited job
-and the thread goes on with a fresh socket, so a restarted broker is met as a new client.
+future: a result, or JobError / BrokerLost / TaskmqError, or cancellation: ``Future.cancel()``
+withdraws the job at the broker (WITHDRAW), queued or running, and its late result, if any, is
+dropped. A lost broker (BYE, ERROR "unknown peer", or silence for 5 heartbeat intervals while
+anything is awaited) fails every awaited job and the thread goes on with a fresh socket, so a
+restarted broker is met as a new client.
 """
 
 import collections
@@ -55,38 +57,74 @@ class JobError(TaskmqError):
         self.worker, self.ms, self.attempts = worker, ms, attempts
 
 
+_CANCEL_LOCK = threading.Lock()   # cancel() of one future from two threads at once
+
+
+class JobFuture(concurrent.futures.Future):
+    """The Future of one job. ``cancel()`` works until the job's outcome is set, queued or
+    running: the job is withdrawn at the broker (a running one's executor is killed and
+    replaced) and the future is cancelled at once. ``running()`` stays False: the broker,
+    not this client, knows when a job starts."""
+
+    def __init__(self, client, cid):
+        super().__init__()
+        self._client, self._cid = client, cid
+
+    def cancel(self):
+        if not self._cancel_here():
+            return False
+        self._client._withdraw(self._cid)
+        return True
+
+    def _cancel_here(self):
+        """Cancels the future itself (not the job); False when it has its outcome."""
+        with _CANCEL_LOCK:
+            if self.cancelled():
+                return True
+            if not super().cancel():
+                return False
+            self.set_running_or_notify_cancel()  # wakes as_completed() and wait() at once
+            return True
+
+
 class _Job:
     """One job until its outcome: delivered to its Future, or (map's jobs, which need no
     Future) put on a queue as (tag, value, exception)."""
     __slots__ = ("cid", "fn", "arg", "timeout_ms", "retries", "future", "sink", "tag")
 
-    def __init__(self, cid, fn, arg, timeout_ms, retries, sink=None, tag=None):
+    def __init__(self, client, cid, fn, arg, timeout_ms, retries, sink=None, tag=None):
         self.cid, self.fn, self.arg = cid, fn, arg
         self.timeout_ms, self.retries = timeout_ms, retries
         self.sink, self.tag = sink, tag
-        self.future = concurrent.futures.Future() if sink is None else None
+        self.future = JobFuture(client, cid) if sink is None else None
 
-    def start(self):
-        """False when the job was cancelled before the I/O thread took it."""
-        return self.future is None or self.future.set_running_or_notify_cancel()
+    def cancelled(self):
+        return self.future is not None and self.future.cancelled()
 
     def resolve(self, value):
         if self.sink is None:
-            self.future.set_result(value)
+            try:
+                self.future.set_result(value)
+            except concurrent.futures.InvalidStateError:
+                pass    # cancelled meanwhile
         else:
             self.sink.put((self.tag, value, None))
 
     def reject(self, exc):
         if self.sink is None:
-            self.future.set_exception(exc)
+            try:
+                self.future.set_exception(exc)
+            except concurrent.futures.InvalidStateError:
+                pass
         else:
             self.sink.put((self.tag, None, exc))
 
     def cancel(self):
+        """Ends the job cancelled (its WITHDRAW, if one is needed, is the caller's)."""
         if self.sink is None:
-            self.future.cancel()
+            self.future._cancel_here()
         else:
-            self.reject(concurrent.futures.CancelledError())
+            self.sink.put((self.tag, None, concurrent.futures.CancelledError()))
 
 
 class _InOrder:
@@ -146,11 +184,11 @@ class Client:
     def submit(self, fn, arg=None, *, timeout_ms=None, retries=None):
         """Submit one job: function name ``fn`` (str) on ``arg`` (any msgpack value).
 
-        Returns a concurrent.futures.Future whose result is the decoded result, or whose
-        exception is JobError / BrokerLost. Jobs are batched into SUBMITs by the I/O thread,
-        so submitting many in a row costs no round trip each. A job is handed to the I/O
-        thread at once, so ``Future.cancel()`` returns False for it in practice: this step of
-        the client does not cancel jobs at the broker.
+        Returns a :class:`JobFuture` (a concurrent.futures.Future) whose result is the
+        decoded result, or whose exception is JobError / BrokerLost. Jobs are batched into
+        SUBMITs by the I/O thread, so submitting many in a row costs no round trip each.
+        ``Future.cancel()`` withdraws the job at the broker, queued or running (a 0.3 broker
+        does not know WITHDRAW: the job then runs on and its result is dropped).
         """
         job = self._job(fn, arg, timeout_ms, retries)
         self._put((job,))
@@ -163,8 +201,9 @@ class Client:
         (default: the client's) jobs are submitted and not yet yielded, and the iterable is
         read lazily, so an input of any length never sits in memory. A failed job raises its
         JobError when its turn comes (which ends the generator). ``timeout`` (seconds) bounds
-        each wait for the next result (concurrent.futures.TimeoutError). Jobs still in flight
-        when the generator is dropped run to their end; their results are discarded.
+        each wait for the next result (concurrent.futures.TimeoutError). When the generator
+        ends early (a failed job, ``break`` then ``close()`` or garbage collection), the jobs
+        still in flight are withdrawn at the broker.
         """
         return self._map(((fn, arg) for arg in iterable), ordered, window, timeout)
 
@@ -189,7 +228,7 @@ class Client:
     def _job(self, fn, arg, timeout_ms, retries, sink=None, tag=None):
         if not isinstance(fn, str) or not 1 <= len(fn.encode()) <= 64 or "\0" in fn:
             raise ValueError(f"a function name is a str of 1..64 bytes, got {fn!r}")
-        return _Job(next(self._cids), fn, w.pack_value(arg),
+        return _Job(self, next(self._cids), fn, w.pack_value(arg),
                     self.timeout_ms if timeout_ms is None else timeout_ms,
                     self.retries if retries is None else retries, sink, tag)
 
@@ -202,45 +241,46 @@ class Client:
                 self._woken = True
                 os.write(self._wake_w, b"x")
 
+    def _withdraw(self, cid=None, sink=None, every=False):
+        """Asks the I/O thread to withdraw the job cid, the jobs of a map's sink, or every
+        job; a no-op once the client is closed (nothing is awaited then)."""
+        try:
+            self._put((("withdraw", cid, sink, every),))
+        except TaskmqError:
+            pass
+
     def _map(self, jobs, ordered, window, timeout):
         window = window or self.window
         chunk = max(1, min(256, window // 4))   # refill in chunks so SUBMITs stay batched
         jobs, done = iter(jobs), queue.SimpleQueue()
         index, pending, exhausted, order = 0, 0, False, _InOrder(ordered)
-        while True:
-            if not exhausted and window - pending >= min(chunk, window):
-                batch = []
-                for fn, arg in itertools.islice(jobs, window - pending):
-                    batch.append(self._job(fn, arg, None, None, done, index))
-                    index += 1
-                exhausted = len(batch) < window - pending
-                if batch:
-                    self._put(batch)
-                    pending += len(batch)
-            if pending == 0:
-                return
-            try:
-                outcome = done.get(timeout=timeout)
-            except queue.Empty:
-                raise concurrent.futures.TimeoutError() from None
-            for _, value, exc in order.take(outcome):
-                pending -= 1
-                if exc is not None:
-                    raise exc
-                yield value
-
-    def _stop(self, how, join, cancel_unsent=False):
-        if cancel_unsent:
+        try:
             while True:
+                if not exhausted and window - pending >= min(chunk, window):
+                    batch = []
+                    for fn, arg in itertools.islice(jobs, window - pending):
+                        batch.append(self._job(fn, arg, None, None, done, index))
+                        index += 1
+                    exhausted = len(batch) < window - pending
+                    if batch:
+                        self._put(batch)
+                        pending += len(batch)
+                if pending == 0:
+                    return
                 try:
-                    item = self._inbox.popleft()
-                except IndexError:
-                    break
-                if isinstance(item, _Job):
-                    item.cancel()
-                else:
-                    self._inbox.appendleft(item)
-                    break
+                    outcome = done.get(timeout=timeout)
+                except queue.Empty:
+                    raise concurrent.futures.TimeoutError() from None
+                for _, value, exc in order.take(outcome):
+                    pending -= 1
+                    if exc is not None:
+                        raise exc
+                    yield value
+        finally:
+            if pending:   # ended early: nobody will take these outcomes
+                self._withdraw(sink=done)
+
+    def _stop(self, how, join):
         with self._lock:
             if not self._closed:
                 self._closed = True
@@ -254,7 +294,7 @@ class Client:
         with self._lock:
             self._closed = True
             for item in self._inbox:
-                if isinstance(item, _Job) and item.start():
+                if isinstance(item, _Job) and not item.cancelled():
                     item.reject(TaskmqError("the client is closed"))
                 elif isinstance(item, tuple):
                     item[1].set_exception(TaskmqError("the client is closed"))
@@ -274,6 +314,8 @@ class _Loop:
         self.unacked = collections.deque()     # per SUBMIT sent, its cids (ACKs come in order)
         self.batch, self.batch_cids, self.batch_bytes = [], [], 0
         self.held, self.hold_until, self.hold_delay = [], 0.0, _HOLD_MIN
+        self.withdrawn = set()                 # cids a WITHDRAW went out for, no outcome yet
+        self.told_old = False                  # said that the broker does not know WITHDRAW
         self.status_waiters = collections.deque()
         self.hb = w.HEARTBEAT_DEFAULT_MS / 1000
         self.last_sent = self.last_heard = time.monotonic()
@@ -391,17 +433,47 @@ class _Loop:
             except IndexError:
                 return True
             if isinstance(item, _Job):
-                if item.start():
+                if not item.cancelled():
                     self.inflight[item.cid] = item
                     self._enqueue(item)
             elif item == _CLOSE:
                 return False
             elif item == _DRAIN:
                 self.draining = True
+            elif item[0] == "withdraw":
+                self._withdraw(*item[1:])
             else:  # ("status", future)
                 self._flush()
                 self.status_waiters.append(item[1])
                 self._send(w.STATUS)
+
+    def _withdraw(self, cid, sink, every):
+        """WITHDRAW for cid, a sink's jobs, or every job in flight. A job held after "queue
+        full" is not at the broker: it just ends. The others stay in flight until the broker's
+        CANCELLED (or their own outcome, already on its way) arrives; their futures are
+        cancelled already, a map's outcomes have nobody to take them."""
+        if cid is not None:
+            jobs = [self.inflight[cid]] if cid in self.inflight else []
+        else:
+            jobs = [j for j in self.inflight.values() if every or j.sink is sink]
+        if not jobs:
+            return
+        held = {j.cid for j in self.held}
+        cids = []
+        for job in jobs:
+            if job.future is not None and not job.future._cancel_here():
+                continue    # it has its outcome (every=True: not cancelled by its user)
+            if job.cid in held:
+                self.held = [h for h in self.held if h.cid != job.cid]
+                held.discard(job.cid)
+                self.inflight.pop(job.cid, None)
+                job.cancel()
+            elif job.cid not in self.withdrawn:
+                self.withdrawn.add(job.cid)
+                cids.append(job.cid)
+        if cids:
+            self._flush()   # the broker must have the jobs before the WITHDRAW naming them
+            self._send(w.WITHDRAW, {"jobs": cids})
 
     def _enqueue(self, job):
         if self.batch and self.batch_bytes + len(job.arg) > _BATCH_BYTES:
@@ -422,7 +494,11 @@ class _Loop:
         """Resubmits up to n jobs held after "queue full"."""
         out, self.held = self.held[:n], self.held[n:]
         for job in out:
-            if job.cid in self.inflight:
+            if job.cid in self.withdrawn:   # refused again after its WITHDRAW went out
+                self.withdrawn.discard(job.cid)
+                self.inflight.pop(job.cid, None)
+                job.cancel()
+            elif job.cid in self.inflight:
                 self._enqueue(job)
 
     # ---- what the broker says ----
@@ -486,6 +562,11 @@ class _Loop:
             job = self.inflight.pop(cid, None)
             if job is None:
                 continue  # a second result for a cid already answered
+            if self.withdrawn:
+                self.withdrawn.discard(cid)
+            if status == w.STATUS_CANCELLED:
+                job.cancel()   # a future is cancelled already; a map's sink hears of it
+                continue
             if status == w.STATUS_OK:
                 try:
                     value = w.unpack_value(data)
@@ -516,6 +597,11 @@ class _Loop:
         code, reason = body.get("code"), w.text(body.get("reason", ""))
         if code == 4:  # unknown peer: the broker restarted since it knew us
             self._lost(f"lost contact with the broker at {self.c.broker} (it restarted)")
+        elif code == w.ERR_COMMAND and self.withdrawn:
+            if not self.told_old:
+                self.told_old = True
+                log.warning("taskmq: the broker does not know WITHDRAW (taskmq 0.3 or older): "
+                            "cancelled jobs run to their end there; their results are dropped")
         else:
             log.warning("taskmq: the broker says error %s: %s", code, reason)
 
@@ -526,6 +612,7 @@ class _Loop:
 
     def _fail(self, cid, exc):
         job = self.inflight.pop(cid, None)
+        self.withdrawn.discard(cid)
         if job is not None:
             job.reject(exc)
 
@@ -536,6 +623,7 @@ class _Loop:
         while self.status_waiters:
             self.status_waiters.popleft().set_exception(exc)
         self.unacked.clear()
+        self.withdrawn.clear()
         self.held, self.batch, self.batch_cids, self.batch_bytes = [], [], [], 0
 
     def _lost(self, why):

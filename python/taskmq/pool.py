@@ -58,13 +58,15 @@ class Executor(concurrent.futures.Executor):
         return self.client._map(jobs, True, None, timeout)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
-        """No new jobs; with cancel_futures, cancel the jobs not yet handed to the I/O thread.
-
-        Jobs already sent run to their end: ``wait=True`` returns once every one has its
+        """No new jobs. ``cancel_futures=True`` cancels every job without an outcome yet,
+        withdrawing it at the broker (queued or running), and ends the iterators of running
+        ``map`` calls with CancelledError. ``wait=True`` returns once every job has its
         outcome; ``wait=False`` returns at once and the connection closes by itself then.
         """
         self._shutdown = True
-        self.client._stop(_DRAIN, join=wait, cancel_unsent=cancel_futures)
+        if cancel_futures:
+            self.client._withdraw(every=True)   # before the stop: the inbox is read in order
+        self.client._stop(_DRAIN, join=wait)
 
 
 __all__ = ["Executor"]

@@ -31,6 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             tmq_msg_job_item(&m, i, &j);
             tmq_msg_done_item(&m, i, &d);
             tmq_msg_ref_item(&m, i, &jid, &att);
+            tmq_msg_cid_item(&m, i, &jid);
         }
         tmq_ready_t rd;
         const char *fns[8];

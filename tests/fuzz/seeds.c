@@ -68,6 +68,12 @@ int main(int argc, char **argv)
     s_write(dir, "cancel", TMQ_CMD_CANCEL, body, len);
     free(body);
 
+    tmq_batch_add_cid(&b, 7);
+    tmq_batch_add_cid(&b, 18446744073709551614u);
+    body = tmq_batch_finish(&b, TMQ_CMD_WITHDRAW, 0, &len);
+    s_write(dir, "withdraw", TMQ_CMD_WITHDRAW, body, len);
+    free(body);
+
     const char *fns[] = {"sum", "echo"};
     tmq_ready_t ready = {
         .name = "w1", .name_len = 2, .procs = 2, .pid = 42, .version = "0.1.0", .version_len = 5};

@@ -1,6 +1,6 @@
 /* tests/unit/test_broker_frontend.c — the core's client side (broker/frontend.c): HELLO,
  * SUBMIT and its one ACK (acceptance, rejections, waiting without workers), client BYE, the
- * bound on what a client that does not read is owed, and heartbeats from unknown clients.
+ * bound on what a client that does not read is owed, WITHDRAW, and heartbeats from unknown clients.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -106,6 +106,105 @@ static void test_client_bye_drops_and_cancels(void **state)
     bh_turn(core);
     assert_int_equal(core->stats.stale, 1);
     assert_int_equal(bh_nsent, 0);
+}
+
+/* WITHDRAW n cids from client */
+static void s_withdraw(tmq_core_t *core, const char *client, const uint64_t *cids, size_t n)
+{
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    for (size_t i = 0; i < n; i++)
+        tmq_batch_add_cid(&b, cids[i]);
+    size_t len;
+    void *body = tmq_batch_finish(&b, TMQ_CMD_WITHDRAW, 0, &len);
+    tmq_batch_destroy(&b);
+    bh_feed(core, TMQ_SIDE_FRONTEND, client, TMQ_CMD_WITHDRAW, body, len);
+}
+
+static void test_withdraw_cancels_queued_and_running_jobs(void **state)
+{
+    tmq_core_t *core = *state;
+    bh_ready(core, "W1", 1, "work", NULL);
+    bh_submit(core, "C1", "work", 10, 4); /* cids 10..13: 10 leased, 11..13 queued */
+    bh_submit(core, "C2", "work", 10, 1); /* another client's cid 10: not C1's to withdraw */
+    uint64_t jid;
+    uint32_t att;
+    assert_int_equal(bh_turn_jobs(core, "W1", &jid, &att, 1), 1);
+    assert_int_equal(tmq_jobtab_find(core->jobs, jid)->cid, 10);
+    bh_forget();
+    /* the running one, a queued one, one unknown, and garbage */
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    tmq_batch_add_cid(&b, 10);
+    tmq_batch_add_cid(&b, 12);
+    tmq_batch_add_cid(&b, 99);
+    tmq_batch_add_ref(&b, 11, 1); /* not a uint: ignored, counted as bad input */
+    size_t len;
+    void *body = tmq_batch_finish(&b, TMQ_CMD_WITHDRAW, 0, &len);
+    tmq_batch_destroy(&b);
+    uint64_t malformed = core->stats.malformed;
+    bh_feed(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_WITHDRAW, body, len);
+    bh_turn(core);
+    assert_true(core->stats.malformed > malformed);
+    /* one CANCELLED result each, in C1's order of jobs */
+    bh_got_t g;
+    assert_true(bh_take("C1", TMQ_CMD_RESULTS, &g));
+    assert_int_equal(tmq_msg_count(&g.msg), 2);
+    tmq_result_item_t r;
+    assert_int_equal(tmq_msg_result_item(&g.msg, 0, &r), 0);
+    assert_int_equal(r.cid, 10);
+    assert_int_equal(r.status, TMQ_ST_CANCELLED);
+    assert_int_equal(r.attempts, 1);
+    assert_int_equal(r.data_len, strlen("cancelled by its client"));
+    assert_memory_equal(r.data, "cancelled by its client", r.data_len);
+    assert_int_equal(tmq_msg_result_item(&g.msg, 1, &r), 0);
+    assert_int_equal(r.cid, 12);
+    assert_int_equal(r.status, TMQ_ST_CANCELLED);
+    assert_int_equal(r.attempts, 0);
+    bh_got_free(&g);
+    /* the worker is told to stop the running one, and takes the next queued job */
+    assert_true(bh_take("W1", TMQ_CMD_CANCEL, &g));
+    uint64_t cjid;
+    uint32_t catt;
+    assert_int_equal(tmq_msg_ref_item(&g.msg, 0, &cjid, &catt), 0);
+    assert_int_equal(cjid, jid);
+    assert_int_equal(catt, att);
+    bh_got_free(&g);
+    uint64_t next;
+    assert_int_equal(bh_jobs("W1", &next, NULL, 1), 1);
+    assert_int_equal(tmq_jobtab_find(core->jobs, next)->cid, 11);
+    assert_int_equal(tmq_jobtab_size(core->jobs), 3); /* C1's 11 and 13, C2's 10 */
+    assert_int_equal(tmq_jobtab_entered(core->jobs, TMQ_JOB_CANCELLED), 2);
+    /* a late DONE for the withdrawn job is stale: no second result */
+    bh_done(core, "W1", jid, att, TMQ_ST_OK, "\x01", 1, 1.0);
+    bh_turn(core);
+    assert_int_equal(core->stats.stale, 1);
+    assert_int_equal(bh_count("C1", TMQ_CMD_RESULTS), 0);
+    /* withdrawing what is no longer live sends nothing; from an unknown peer, nothing */
+    uint64_t again[] = {10, 12};
+    bh_forget();
+    s_withdraw(core, "C1", again, 2);
+    s_withdraw(core, "C9", again, 2);
+    bh_turn(core);
+    assert_int_equal(bh_nsent, 0);
+    assert_null(tmq_core_client(core, "C9", 2));
+}
+
+static void test_withdraw_on_the_worker_port_is_wrong_port(void **state)
+{
+    tmq_core_t *core = *state;
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    tmq_batch_add_cid(&b, 1);
+    size_t len;
+    void *body = tmq_batch_finish(&b, TMQ_CMD_WITHDRAW, 0, &len);
+    tmq_batch_destroy(&b);
+    bh_feed(core, TMQ_SIDE_BACKEND, "X1", TMQ_CMD_WITHDRAW, body, len);
+    bh_turn(core);
+    uint64_t code;
+    char reason[256];
+    assert_true(bh_error("X1", &code, reason, sizeof reason));
+    assert_int_equal(code, TMQ_ERR_WRONG_PORT);
 }
 
 static void test_max_queue_rejects_queue_full(void **state)
@@ -458,6 +557,10 @@ int main(void)
                                         bh_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_function, bh_setup, bh_teardown),
         cmocka_unit_test_setup_teardown(test_client_bye_drops_and_cancels, bh_setup, bh_teardown),
+        cmocka_unit_test_setup_teardown(test_withdraw_cancels_queued_and_running_jobs, bh_setup,
+                                        bh_teardown),
+        cmocka_unit_test_setup_teardown(test_withdraw_on_the_worker_port_is_wrong_port, bh_setup,
+                                        bh_teardown),
         cmocka_unit_test_prestate_setup_teardown(test_max_queue_rejects_queue_full, bh_setup,
                                                  bh_teardown, &s_cfg_queue2),
         cmocka_unit_test_prestate_setup_teardown(test_payload_limits_and_bad_items, bh_setup,

@@ -57,7 +57,7 @@ typedef struct {
     const char *endpoint;
     /* counters, readable while it runs */
     atomic_size_t submits, jobs_in, max_batch, rejected_full, results_out, max_outstanding;
-    atomic_size_t heartbeats, byes, hellos, statuses;
+    atomic_size_t heartbeats, byes, hellos, statuses, withdrawn;
     atomic_size_t jobs_with_options; /* SUBMIT items with the 6th element (an options map) */
     _Atomic uint64_t last_mem_limit; /* the options of the last job received */
     atomic_bool last_retry_oom;
@@ -199,6 +199,37 @@ static void s_on_status(s_fake_t *f)
     tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_STATUS_REPLY, &body, len);
 }
 
+#define S_WITHDRAWN (-1) /* status of a queued job its client withdrew: skipped */
+
+/* WITHDRAW: each named job still queued ends at once, CANCELLED, as the broker does it. */
+static void s_on_withdraw(s_fake_t *f, const tmq_msg_t *m)
+{
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    for (size_t i = 0; i < tmq_msg_count(m); i++) {
+        uint64_t cid;
+        if (tmq_msg_cid_item(m, i, &cid) != 0) continue;
+        atomic_fetch_add(&f->fb->withdrawn, 1);
+        for (size_t k = f->head; k < f->head + f->count; k++) {
+            s_job_t *j = &f->jobs[k];
+            if (j->cid != cid || j->status == S_WITHDRAWN) continue;
+            j->status = S_WITHDRAWN;
+            tmq_result_item_t r = {.cid = cid,
+                                   .status = TMQ_ST_CANCELLED,
+                                   .data = "cancelled by its client",
+                                   .data_len = 23,
+                                   .worker = ""};
+            tmq_batch_add_result(&b, &r);
+        }
+    }
+    if (b.count) {
+        size_t len;
+        void *body = tmq_batch_finish(&b, TMQ_CMD_RESULTS, 0, &len);
+        tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_RESULTS, &body, len);
+    }
+    tmq_batch_destroy(&b);
+}
+
 static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
 {
     memcpy(f->rid, in->rid, in->rid_len);
@@ -217,6 +248,9 @@ static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
     }
     case TMQ_CMD_SUBMIT:
         s_on_submit(f, &in->msg);
+        break;
+    case TMQ_CMD_WITHDRAW:
+        s_on_withdraw(f, &in->msg);
         break;
     case TMQ_CMD_STATUS:
         atomic_fetch_add(&f->fb->statuses, 1);
@@ -241,9 +275,15 @@ static void s_complete(s_fake_t *f)
     size_t n = drip && drip < f->count ? drip : f->count;
     tmq_batch_t b;
     tmq_batch_init(&b);
+    size_t sent = 0;
     for (size_t i = 0; i < n; i++) {
         s_job_t *j = &f->jobs[f->head++];
         f->count--;
+        if (j->status == S_WITHDRAWN) {
+            free(j->data);
+            continue;
+        }
+        sent++;
         tmq_result_item_t r = {.cid = j->cid,
                                .status = j->status,
                                .data = j->data,
@@ -257,7 +297,7 @@ static void s_complete(s_fake_t *f)
         free(j->data);
     }
     /* counted before they go: a client may have them all before this thread runs again */
-    atomic_fetch_add(&f->fb->results_out, n);
+    atomic_fetch_add(&f->fb->results_out, sent);
     size_t len;
     void *body = tmq_batch_finish(&b, TMQ_CMD_RESULTS, 0, &len);
     tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_RESULTS, &body, len);
@@ -983,6 +1023,65 @@ static void test_lib_lost_reason_after_restart(void **state)
                         "lost contact with the broker (it restarted and does not know us)");
 }
 
+/* tmq_cancel: the broker ends the job CANCELLED; exactly one result; asking twice sends
+ * one WITHDRAW; an id not awaited (returned, never submitted) is ENOENT. */
+static void test_lib_cancel(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    uint8_t arg[16];
+    size_t alen = tu_pack_int(arg, 1);
+    uint64_t a, b;
+    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, &a), 0);
+    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, &b), 0);
+    assert_int_equal(tmq_cancel(x->c, b), 0); /* sends the batch first, then the WITHDRAW */
+    assert_int_equal(tmq_cancel(x->c, b), 0);
+    tmq_result_t *r = tmq_next(x->c, 2000);
+    assert_non_null(r);
+    assert_int_equal(tmq_result_id(r), b);
+    assert_int_equal(tmq_result_status(r), TMQ_RESULT_CANCELLED);
+    char text[64];
+    assert_string_equal(s_text(r, text, sizeof text), "cancelled by its client");
+    tmq_result_destroy(&r);
+    assert_null(tmq_next(x->c, 100)); /* a is held by the broker; b gave one result */
+    assert_int_equal(atomic_load(&x->fb.withdrawn), 1);
+    assert_int_equal(tmq_pending(x->c), 1);
+    assert_int_equal(tmq_cancel(x->c, b), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(tmq_cancel(x->c, 99), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(tmq_cancel(NULL, a), -1);
+    assert_int_equal(errno, EINVAL);
+}
+
+static const fake_cfg_t s_full_held = {.hold = true, .max_queue = 1};
+
+/* A job held after "queue full" is not at the broker: cancelling it ends it (here, or when
+ * a resubmission in flight comes back refused again) and it is never resubmitted after. */
+static void test_lib_cancel_held_job(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    uint8_t arg[16];
+    size_t alen = tu_pack_int(arg, 1);
+    uint64_t a, b;
+    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, &a), 0);
+    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, &b), 0);
+    assert_null(tmq_next(x->c, 100));                    /* sent; b refused "queue full" and held */
+    assert_true(atomic_load(&x->fb.rejected_full) >= 1); /* and maybe resubmitted, refused */
+    assert_int_equal(tmq_cancel(x->c, b), 0);
+    tmq_result_t *r = tmq_next(x->c, 2000);
+    assert_non_null(r);
+    assert_int_equal(tmq_result_id(r), b);
+    assert_int_equal(tmq_result_status(r), TMQ_RESULT_CANCELLED);
+    tmq_result_destroy(&r);
+    assert_null(tmq_next(x->c, 300));
+    size_t jobs_in = atomic_load(&x->fb.jobs_in);
+    assert_null(tmq_next(x->c, 500)); /* resubmission rounds are over: nothing is held */
+    assert_int_equal(atomic_load(&x->fb.jobs_in), jobs_in);
+    assert_int_equal(tmq_pending(x->c), 1);
+}
+
 static const fake_cfg_t s_worker_port = {.wrong_port = true};
 
 /* ERROR 5 (contract §2): give up at once with the broker's reason; jobs fail with it. */
@@ -1167,6 +1266,8 @@ int main(void)
         S_TEST(test_lib_status),
         S_TEST(test_lib_status_rendered),
         cmocka_unit_test(test_lib_no_broker),
+        S_TEST_WITH(test_lib_cancel, &s_held),
+        S_TEST_WITH(test_lib_cancel_held_job, &s_full_held),
         S_TEST_WITH(test_lib_heartbeats_and_bye, &s_hb30),
         S_TEST_WITH(test_lib_payload_too_large, &s_small_payload),
         S_TEST(test_lib_wait_with_fd),

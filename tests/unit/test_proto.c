@@ -699,13 +699,26 @@ static void test_job_options(void **state)
     msgpack_sbuffer_destroy(&sb);
     assert_int_equal(s_json_body(&m, TMQ_CMD_RESULTS,
                                  "{\"results\":[[3,5,\"out of memory\",\"w:1\",1.5,1],"
-                                 "[4,6,\"?\",\"w:1\",1.5,1]]}",
+                                 "[4,6,\"cancelled\",\"\",0.0,0],[5,7,\"?\",\"w:1\",1.5,1]]}",
                                  &sb),
                      0);
     tmq_result_item_t r;
     assert_int_equal(tmq_msg_result_item(&m, 0, &r), 0);
     assert_int_equal(r.status, TMQ_ST_OOM);
-    assert_int_equal(tmq_msg_result_item(&m, 1, &r), -1);
+    assert_int_equal(tmq_msg_result_item(&m, 1, &r), 0);
+    assert_int_equal(r.status, TMQ_ST_CANCELLED);
+    assert_int_equal(tmq_msg_result_item(&m, 2, &r), -1);
+    tmq_msg_release(&m);
+    msgpack_sbuffer_destroy(&sb);
+    /* WITHDRAW: bare cids; anything else is a bad item */
+    assert_int_equal(s_json_body(&m, TMQ_CMD_WITHDRAW, "{\"jobs\":[7,[8,1],\"9\"]}", &sb), 0);
+    assert_int_equal(tmq_msg_count(&m), 3);
+    uint64_t cid = 0;
+    assert_int_equal(tmq_msg_cid_item(&m, 0, &cid), 0);
+    assert_int_equal(cid, 7);
+    assert_int_equal(tmq_msg_cid_item(&m, 1, &cid), -1);
+    assert_int_equal(tmq_msg_cid_item(&m, 2, &cid), -1);
+    assert_int_equal(tmq_msg_cid_item(&m, 3, &cid), -1);
     tmq_msg_release(&m);
     msgpack_sbuffer_destroy(&sb);
     tmq_batch_destroy(&b);
