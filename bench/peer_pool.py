@@ -5,28 +5,28 @@ asyncio-style completion order (concurrent.futures.as_completed), 2 processes.
     /usr/bin/python3 bench/peer_pool.py asyncio N     the same through loop.run_in_executor and
                                                       asyncio.as_completed; prints jobs/s
     /usr/bin/python3 bench/peer_pool.py latency N     N no-op jobs one at a time; prints p50 us
-    /usr/bin/python3 bench/peer_pool.py cpu N SIZE    N sum(range(SIZE)) jobs; prints wall s
+    /usr/bin/python3 bench/peer_pool.py cpu N SIZE [PROCS]
+                                                      N pyfuncs.accumulate(SIZE) jobs on PROCS
+                                                      processes (default 2); prints wall s
 """
 import asyncio
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pyfuncs import accumulate  # noqa: E402  (the job taskmq's Python workers run too)
 
 
 def noop(x):
     return x
 
 
-def cpu(n):
-    s = 0
-    for i in range(n):
-        s += i
-    return s
-
-
 def main():
     mode, n = sys.argv[1], int(sys.argv[2])
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    procs = int(sys.argv[4]) if mode == "cpu" and len(sys.argv) > 4 else 2
+    with ProcessPoolExecutor(max_workers=procs) as pool:
         list(pool.map(noop, range(100)))  # start the processes before timing
         if mode == "noop":
             t0 = time.perf_counter()
@@ -57,8 +57,8 @@ def main():
         elif mode == "cpu":
             size = int(sys.argv[3])
             t0 = time.perf_counter()
-            for f in as_completed([pool.submit(cpu, size) for _ in range(n)]):
-                f.result()
+            for f in as_completed([pool.submit(accumulate, size) for _ in range(n)]):
+                assert f.result() == size * (size - 1) // 2
             print(f"cpu {n} jobs wall {time.perf_counter() - t0:.3f} s")
 
 

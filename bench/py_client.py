@@ -6,9 +6,14 @@ same no-op jobs peer_pool.py gives ProcessPoolExecutor(2).
                                                      asyncio.as_completed over N; prints jobs/s
     /usr/bin/python3 bench/py_client.py aio N        async for over taskmq.aio.Client.map over
                                                      N echo jobs; prints jobs/s
+    /usr/bin/python3 bench/py_client.py pyfn N SIZE  Executor + as_completed over N
+                                                     pyfuncs.accumulate(SIZE) jobs, a Python
+                                                     function served by a worker started with
+                                                     --python bench/pyfuncs.py; prints wall s
 Run with PYTHONPATH=python (the package of this tree).
 """
 import asyncio
+import concurrent.futures
 import os
 import sys
 import time
@@ -58,8 +63,23 @@ def main():
         t0 = 0.0
         got = asyncio.run(run())
         dt = time.perf_counter() - t0
+    elif mode == "pyfn":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from pyfuncs import accumulate
+        size = int(sys.argv[3])
+        with taskmq.Executor(broker) as ex:
+            assert ex.submit(accumulate, 10).result(60) == 45   # the executors are up
+            t0 = time.perf_counter()
+            got = 0
+            for f in concurrent.futures.as_completed([ex.submit(accumulate, size)
+                                                      for _ in range(n)]):
+                assert f.result() == size * (size - 1) // 2
+                got += 1
+            dt = time.perf_counter() - t0
+        print(f"pyfn {n} jobs wall {dt:.3f} s")
+        return
     else:
-        sys.exit(f"unknown mode {mode!r} (map, executor, aio)")
+        sys.exit(f"unknown mode {mode!r} (map, executor, aio, pyfn)")
     assert got == n, f"{got} results for {n} jobs"
     print(f"{mode} {n} jobs {dt:.3f} s {n / dt:.0f} jobs/s")
 

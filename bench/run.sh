@@ -32,7 +32,7 @@ cluster() { # cluster PROCS [worker flags]: a fresh broker + one worker daemon w
     "$BIN/taskmq-worker" --broker "$be" --procs "$procs" --name bench "$@" 2>"$d/w.log" &
     pids+=($!)
     export TASKMQ_BROKER=$FRONTEND
-    "$BIN/taskmq" submit echo 1 >/dev/null
+    "$BIN/taskmq" submit "${WARM_FN:-echo}" "${WARM_ARG:-1}" >/dev/null   # registered, answering
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 repeat() { for _ in $(seq 1 "$RUNS"); do "$@"; done | median; }
@@ -60,6 +60,23 @@ cpu2=$("$BENCH" cpu 60 $SIZE)
 wall2=$(awk '{print $5}' <<<"$cpu2"); job_ms=$(awk '{print $9}' <<<"$cpu2")
 cluster 1
 wall1=$("$BENCH" cpu 60 $SIZE | awk '{print $5}')
+
+# Python job functions (bench/pyfuncs.py, ~10 ms each) through taskmq.Executor on a worker
+# started with --python, 1 -> 2 processes, beside the same function on ProcessPoolExecutor.
+PYSIZE=200000   # accumulate(200k) is ~10 ms of Python here
+pyfn1="n/a"; pyfn2="n/a"; pp1="n/a"; pp2="n/a"
+if [ -n "$PY" ]; then
+    pyfn() { PYTHONPATH=python "$PY" bench/py_client.py pyfn 100 $PYSIZE | awk '{print $5}'; }
+    export WARM_FN=pyfuncs:accumulate WARM_ARG='{"args":[10],"kwargs":{}}'
+    cluster 1 --python bench/pyfuncs.py
+    pyfn1=$(repeat pyfn)
+    cluster 2 --python bench/pyfuncs.py
+    pyfn2=$(repeat pyfn)
+    stop_all
+    unset WARM_FN WARM_ARG
+    pp1=$(repeat sh -c "$PY bench/peer_pool.py cpu 100 $PYSIZE 1 | awk '{print \$5}'")
+    pp2=$(repeat sh -c "$PY bench/peer_pool.py cpu 100 $PYSIZE 2 | awk '{print \$5}'")
+fi
 
 # Shell commands: `taskmq map --exec` beside GNU parallel and xargs -P, 2 at a time each.
 cmds_per_s() { # cmds_per_s N COMMAND...: N stdin lines through COMMAND, commands per second
@@ -95,7 +112,8 @@ ratio() {
         r = (better == "higher") ? a/b : b/a
         if (r >= 1) printf "taskmq %.1fx better", r; else printf "taskmq %.1fx worse", 1/r }'
 }
-speedup=$(awk -v a="$wall1" -v b="$wall2" 'BEGIN{printf "%.2f", a/b}')
+speed() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 == 0 || b+0 == 0) print "n/a"; else printf "%.2f", a/b }'; }
+speedup=$(speed "$wall1" "$wall2")
 overhead=$(awk -v w="$wall2" -v m="$job_ms" 'BEGIN{ideal=60*m/2/1000; printf "%.1f", (w-ideal)/w*100}')
 
 echo
@@ -112,6 +130,7 @@ echo "| no-op jobs/s, Python \`Executor\` + \`run_in_executor\` + \`asyncio.as_c
 echo "| one job in flight, p50 round trip µs | $c_lat | $p_lat | $(ratio "$c_lat" "$p_lat" lower) |"
 echo "| 60 × sum(30M) (~${job_ms} ms each): 1 → 2 processes | ${wall1} s → ${wall2} s | | speedup ${speedup}x |"
 echo "| overhead over ideal for ~10 ms jobs, 2 processes | ${overhead}% | | |"
+echo "| 100 Python \`accumulate(200k)\` (~10 ms) via \`Executor\`: 1 → 2 processes | ${pyfn1} s → ${pyfn2} s, speedup $(speed "$pyfn1" "$pyfn2")x | ${pp1} s → ${pp2} s, speedup $(speed "$pp1" "$pp2")x | |"
 echo
 echo "Shell commands, 2 at a time: \`taskmq map --exec\` (the same cluster, worker --allow-exec)"
 echo "beside GNU parallel -j2 and xargs -P2 on this machine; commands per second, median of $RUNS."

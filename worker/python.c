@@ -13,8 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifndef TMQ_PYTHON_REL_DIR
+#define TMQ_PYTHON_REL_DIR "lib/python3/dist-packages"
+#endif
 #ifndef TMQ_PYTHON_INSTALL_DIR
-#define TMQ_PYTHON_INSTALL_DIR "/usr/local/lib/python3/dist-packages"
+#define TMQ_PYTHON_INSTALL_DIR "/usr/local/" TMQ_PYTHON_REL_DIR
 #endif
 #ifndef TMQ_PYTHON_SOURCE_DIR
 #define TMQ_PYTHON_SOURCE_DIR "python"
@@ -34,7 +37,7 @@ const char *tmq_python_package_dir(void)
     ssize_t n = readlink(tmq_self_exe(), exe, sizeof exe - 1); /* the binary, resolved */
     if (n > 0) {
         exe[n] = '\0';
-        int m = snprintf(found, sizeof found, "%s/../lib/python3/dist-packages", dirname(exe));
+        int m = snprintf(found, sizeof found, "%s/../" TMQ_PYTHON_REL_DIR, dirname(exe));
         if (m > 0 && (size_t)m < sizeof found && s_has_package(found) && realpath(found, real)) {
             memcpy(found, real, sizeof found);
             return found;

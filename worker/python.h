@@ -12,8 +12,8 @@
 #define TMQ_PYTHON_DEFAULT "/usr/bin/python3"
 
 /* The directory holding the taskmq Python package (its taskmq/executor.py): the first of
- * BINDIR/../lib/python3/dist-packages (an installed worker, wherever its prefix was moved),
- * INSTALL_PREFIX/lib/python3/dist-packages, and the source tree's python/, that has one;
+ * BINDIR/../PYDIR (an installed worker, wherever its prefix was moved), INSTALL_PREFIX/PYDIR
+ * and the source tree's python/, that has one (PYDIR: TASKMQ_PYTHON_DIR, CMakeLists.txt);
  * the source tree's when none has. Borrowed, static. */
 const char *tmq_python_package_dir(void);
 

@@ -26,9 +26,9 @@
 extern "C" {
 #endif
 
-/* The version of this header; tmq_version() gives the library's ("0.3.0"). */
+/* The version of this header; tmq_version() gives the library's ("0.4.0"). */
 #define TMQ_VERSION_MAJOR 0
-#define TMQ_VERSION_MINOR 3
+#define TMQ_VERSION_MINOR 4
 #define TMQ_VERSION_PATCH 0
 const char *tmq_version(void);
 

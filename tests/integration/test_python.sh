@@ -80,23 +80,48 @@ assert_eq "$?" "1" "an interpreter that does not exist"
 grep -q -- "--python: cannot run '/nonexistent/python3'" "$T/u2" || fail "message: $(cat "$T/u2")"
 pass "usage errors"
 
-# installed: the package lands in PREFIX/lib/python3/dist-packages/taskmq, and the installed
-# worker runs the executor from there (not from the source tree), wherever the prefix is
+# installed: the package lands in PREFIX/PYDIR/taskmq, PYDIR being where Debian's python3
+# looks for that prefix (lib/python3.X/dist-packages but for /usr), and the installed worker
+# runs the executor from there (not from the source tree), wherever the prefix is
 : "${TASKMQ_BUILD:?}"
+PYDIR=$(sed -n 's/^TASKMQ_PYTHON_DIR:STRING=//p' "$TASKMQ_BUILD/CMakeCache.txt")
+PREFIX=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$TASKMQ_BUILD/CMakeCache.txt")
+[ -n "$PYDIR" ] || fail "no TASKMQ_PYTHON_DIR in the build's cache"
+if [ "$PREFIX" = /usr/local ]; then
+    /usr/bin/python3 -c "import sys; sys.exit('/usr/local/$PYDIR' not in sys.path)" \
+        || fail "/usr/local/$PYDIR is not on /usr/bin/python3's sys.path"
+fi
 cmake --install "$TASKMQ_BUILD" --prefix "$T/inst" >/dev/null || fail "install"
-[ -f "$T/inst/lib/python3/dist-packages/taskmq/executor.py" ] || fail "executor.py not installed"
+[ -f "$T/inst/$PYDIR/taskmq/executor.py" ] || fail "executor.py not installed under $PYDIR"
 "$T/inst/bin/taskmq-worker" --broker "$BACKEND" --name inst -v --python "$HERE/pyjobs.py" \
     2>"$T/worker-inst.log" &
 PIDS+=("$!")
 wait_workers 3
-grep -q -- "--python: PYTHONPATH=$T/inst/lib/python3/dist-packages$" "$T/worker-inst.log" \
+grep -q -- "--python: PYTHONPATH=$T/inst/$PYDIR$" "$T/worker-inst.log" \
     || fail "the installed worker's PYTHONPATH: $(grep PYTHONPATH "$T/worker-inst.log")"
 kill -TERM "$WORKER_PID" # the installed worker alone serves pyjobs now
 for _ in $(seq 1 50); do kill -0 "$WORKER_PID" 2>/dev/null || break; sleep 0.1; done
 tmq map pyjobs:accumulate 100 >"$T/inst.out" || fail "map exited $?: $(cat "$T/inst.out")"
 assert_eq "$(jq -r .result "$T/inst.out")" "4950" "served by the installed worker"
 [[ "$(jq -r .worker "$T/inst.out")" == inst* ]] || fail "not the installed worker: $(cat "$T/inst.out")"
-pass "installed under lib/python3/dist-packages and run from there"
+pass "installed under $PYDIR and run from there"
+
+# pip: pyproject.toml installs the package into a venv offline (Debian's setuptools, zmq and
+# msgpack from the system site-packages), from a copy (the build writes beside the sources);
+# its version is taskmq's
+if /usr/bin/python3 -c "import setuptools, venv, pip" 2>/dev/null; then
+    cp -r "$(dirname "$HERE")/../python" "$T/pysrc"
+    /usr/bin/python3 -m venv --system-site-packages "$T/venv" || fail "venv"
+    (cd "$T" && timeout 120 "$T/venv/bin/pip" install -q --no-index --no-build-isolation \
+        "$T/pysrc") >"$T/pip.log" 2>&1 || fail "pip install: $(cat "$T/pip.log")"
+    assert_eq "$(cd "$T" && "$T/venv/bin/python" -c 'import taskmq, taskmq.client; print(taskmq.__version__, taskmq.client.__file__.startswith("'"$T/venv/"'"))')" \
+        "$(tmq --version | awk '{print $2}') True" "the pip-installed package, taskmq's version"
+    assert_eq "$(cd "$T" && TASKMQ_BROKER=$FRONTEND "$T/venv/bin/python" -c 'import os, taskmq; print(taskmq.Client(os.environ["TASKMQ_BROKER"]).submit("pyjobs:accumulate", 10).result(20))')" \
+        "45" "a job through the pip-installed client"
+    pass "pip install --no-build-isolation ./python into a venv"
+else
+    fail "python3-setuptools, python3-venv or python3-pip missing (scripts/setup.sh installs them)"
+fi
 
 # the executor alone, on a socket pair: HELLO says the Python version; a module with marked
 # functions (taskmq.job-style __taskmq_job__ = True) serves only those
