@@ -54,7 +54,7 @@ static void s_str(msgpack_packer *pk, const char *k, const char *v)
 
 static void s_worker(msgpack_packer *pk, const tmq_bworker_t *w, int64_t now)
 {
-    msgpack_pack_map(pk, 10);
+    msgpack_pack_map(pk, 11);
     s_str(pk, "name", w->name);
     s_uint(pk, "pid", w->pid);
     s_uint(pk, "procs", w->procs);
@@ -63,6 +63,7 @@ static void s_worker(msgpack_packer *pk, const tmq_bworker_t *w, int64_t now)
     s_uint(pk, "failed", w->failed);
     s_str(pk, "addr", w->addr);
     s_str(pk, "version", w->version);
+    s_str(pk, "python", w->python);
     s_cstr(pk, "functions");
     msgpack_pack_array(pk, (uint32_t)w->nfns);
     for (size_t i = 0; i < w->nfns; i++)

@@ -35,6 +35,7 @@ typedef struct tmq_bworker_t {
     uint64_t done;   /* OK results it reported, counted from READY's `done` */
     uint64_t failed; /* results not OK (error, timeout, death), from READY's `failed` */
     char version[TMQ_BWORKER_VERSION + 1]; /* its software version; "" when it did not say */
+    char python[TMQ_BWORKER_VERSION + 1];  /* its executors' Python version; "" when none */
     char addr[TMQ_BWORKER_ADDR];           /* its connection's peer address; "" when unknown */
     int64_t last_seen;
     int64_t idle_since; /* when held last fell below procs (meaningful while it is) */

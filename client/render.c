@@ -112,6 +112,8 @@ static void s_worker(FILE *out, const json_t *w)
     }
     fputs("\n   ", out);
     if (version) fprintf(out, " version %s ", version);
+    const char *python = s_str(w, "python");
+    if (python && *python) fprintf(out, " python %s ", python);
     if (seen) {
         char ago[32];
         tmq_progress_duration(ago, sizeof ago, (double)v / 1000.0);

@@ -503,6 +503,10 @@ int tmq_msg_ready(const tmq_msg_t *m, tmq_ready_t *out, const char **fns, size_t
     if (tmq_msg_get_uint(m, "done", &out->done) != 0) out->done = 0;
     if (tmq_msg_get_uint(m, "failed", &out->failed) != 0) out->failed = 0;
     out->job_options = tmq_msg_get_true(m, "job_options");
+    if (tmq_msg_get_str(m, "python", &out->python, &out->python_len) != 0) {
+        out->python = "";
+        out->python_len = 0;
+    }
     return 0;
 }
 
@@ -740,8 +744,8 @@ void *tmq_proto_ready_body(const tmq_ready_t *r, const char *const *fns, size_t 
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    bool version = r->version != NULL;
-    s_body_init(&sb, &pk, 6 + version + r->job_options);
+    bool version = r->version != NULL, python = r->python && r->python_len;
+    s_body_init(&sb, &pk, 6 + version + r->job_options + python);
     s_pack_cstr(&pk, "name");
     s_pack_str(&pk, r->name, r->name_len);
     s_pack_cstr(&pk, "procs");
@@ -763,6 +767,10 @@ void *tmq_proto_ready_body(const tmq_ready_t *r, const char *const *fns, size_t 
     if (r->job_options) {
         s_pack_cstr(&pk, "job_options");
         msgpack_pack_true(&pk);
+    }
+    if (python) {
+        s_pack_cstr(&pk, "python");
+        s_pack_str(&pk, r->python, r->python_len);
     }
     return tmq_proto_sbuffer_take(&sb, len);
 }

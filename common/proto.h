@@ -197,8 +197,8 @@ int tmq_msg_cid_item(const tmq_msg_t *m, size_t i, uint64_t *cid);
 
 /* READY body. functions[] point into the body; at most max_fns are returned, *nfns is the
  * number present. Returns -1 when a required field (name, procs, pid, functions) is missing
- * or mistyped; the optional ones (version, done, failed, job_options) are "" / 0 / false when
- * absent or mistyped. */
+ * or mistyped; the optional ones (version, done, failed, job_options, python) are "" / 0 / false
+ * when absent or mistyped. */
 typedef struct {
     const char *name;
     size_t name_len;
@@ -209,6 +209,8 @@ typedef struct {
     size_t version_len;
     uint64_t done, failed; /* results the daemon reported since it started (ok / not ok) */
     bool job_options;      /* it takes JOBS items with options (a job's mem_limit) */
+    const char *python;    /* its executors' Python version (--python), else NULL / "" */
+    size_t python_len;
 } tmq_ready_t;
 int tmq_msg_ready(const tmq_msg_t *m, tmq_ready_t *out, const char **fns, size_t *fn_lens,
                   size_t max_fns);
@@ -268,7 +270,8 @@ void *tmq_proto_ack_body(tmq_batch_t *rejected, const tmq_ack_info_t *info, size
 /* Small bodies. Each returns a malloc'd buffer the caller frees, *len set. */
 void *tmq_proto_empty_body(size_t *len);
 void *tmq_proto_welcome_body(uint32_t heartbeat_ms, uint32_t max_payload, size_t *len);
-/* READY from r's name, procs, pid, version (may be NULL: omitted), done and failed. */
+/* READY from r's name, procs, pid, version and python (each may be NULL: omitted), done,
+ * failed and job_options (packed when true). */
 /* A client's HELLO body: {oom: true}, "I know status OOM" (else the broker says ERROR). */
 void *tmq_proto_hello_body(size_t *len);
 void *tmq_proto_ready_body(const tmq_ready_t *r, const char *const *fns, size_t nfns, size_t *len);

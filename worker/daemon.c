@@ -116,7 +116,9 @@ static void *s_ready_body(void *arg, size_t *len)
                      .version_len = strlen(TMQ_VERSION),
                      .done = self->ndone,
                      .failed = self->nfailed,
-                     .job_options = true};
+                     .job_options = true,
+                     .python = tmq_sup_python(self->sup)};
+    if (r.python) r.python_len = strlen(r.python);
     return tmq_proto_ready_body(&r, self->names, self->nnames, len);
 }
 

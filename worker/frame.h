@@ -83,21 +83,22 @@ int tmq_frame_revoke_decode(const uint8_t *p, size_t n, uint32_t *count);
 int tmq_frame_returned_decode(const uint8_t *p, size_t n, uint64_t *tags, size_t max,
                               size_t *ntags);
 
-/* ---- HELLO: [5, {version, functions, revoke, error}] ---- */
+/* ---- HELLO: [5, {version, functions, revoke, error, python}] ---- */
 
 /* An executor's announcement, owned (decoded copies). */
 typedef struct {
     uint32_t version; /* the executor protocol it speaks */
     char **fns;       /* the functions it serves, NUL-terminated, 1..64 bytes each, no repeats */
     size_t nfns;
-    bool revoke; /* it answers REVOKE (on fd 4), so it may be handed jobs ahead */
-    char *error; /* it could not start: why (then fns may be empty); NULL when none */
+    bool revoke;  /* it answers REVOKE (on fd 4), so it may be handed jobs ahead */
+    char *error;  /* it could not start: why (then fns may be empty); NULL when none */
+    char *python; /* the Python version of an executor in Python ("3.11.2"); NULL when none */
 } tmq_frame_hello_t;
 
 /* A malloc'd HELLO frame (length prefix included) for h, *len set. */
 void *tmq_frame_hello_write(const tmq_frame_hello_t *h, size_t *len);
 /* Decodes a HELLO payload into out (owned; release with tmq_frame_hello_free). Keys other
- * than version, functions, revoke and error are ignored. Returns 0, or -1 with a one-line
+ * than version, functions, revoke, error and python are ignored. Returns 0, or -1 with a one-line
  * reason in why (not a map, a missing or mistyped key, a bad or repeated function name). */
 int tmq_frame_hello_decode(const uint8_t *p, size_t n, tmq_frame_hello_t *out, char *why,
                            size_t why_len);

@@ -79,6 +79,7 @@ struct tmq_sup_t {
     uint64_t returned; /* jobs handed back by executors */
     uint64_t *tags;    /* scratch for RETURNED frames */
     char **fns;        /* the functions the first HELLO announced (NULL until then) */
+    char *python;      /* the Python version the first HELLO said, if it said one */
     size_t nfns;
     char *fatal;             /* why executors cannot serve at all (a HELLO error or version) */
     uint64_t unready_deaths; /* executors that ended before their HELLO */
@@ -232,6 +233,7 @@ void tmq_sup_destroy(tmq_sup_t **self_p)
     for (size_t i = 0; i < self->nfns; i++)
         free(self->fns[i]);
     free(self->fns);
+    free(self->python);
     free(self->fatal);
     for (size_t i = 0; self->argv[i]; i++)
         free(self->argv[i]);
@@ -556,11 +558,13 @@ static int s_on_hello(tmq_sup_t *self, s_exec_t *e, const uint8_t *p, size_t n, 
     }
     e->hello = true;
     e->revocable = h.revoke;
-    if (!self->fns) { /* the pool's functions: kept */
+    if (!self->fns) { /* the pool's functions (and Python version): kept */
         self->fns = h.fns;
         self->nfns = h.nfns;
         h.fns = NULL;
         h.nfns = 0;
+        self->python = h.python;
+        h.python = NULL;
     }
     tmq_frame_hello_free(&h);
     return 0;
@@ -1035,6 +1039,11 @@ size_t tmq_sup_functions(const tmq_sup_t *self, const char *const **fns)
 {
     *fns = (const char *const *)self->fns;
     return self->fns ? self->nfns : 0;
+}
+
+const char *tmq_sup_python(const tmq_sup_t *self)
+{
+    return self->python;
 }
 
 bool tmq_sup_announced(const tmq_sup_t *self)

@@ -88,6 +88,8 @@ bool tmq_sup_announced(const tmq_sup_t *self);
 /* Live executors that have said HELLO. */
 size_t tmq_sup_ready(const tmq_sup_t *self);
 size_t tmq_sup_functions(const tmq_sup_t *self, const char *const **fns);
+/* The Python version the first HELLO said (an executor in Python), else NULL. Borrowed. */
+const char *tmq_sup_python(const tmq_sup_t *self);
 /* Why the executors cannot serve at all (a HELLO that says it could not start, a protocol
  * version this worker does not speak, a malformed HELLO), else NULL. Printable text, at most
  * 8 KiB, possibly several lines (a Python traceback). */

@@ -16,6 +16,12 @@ assert_eq "$(tmq functions --json | jq -c '[.[].name] | sort')" \
 grep -q "serving 6 functions" "$T/worker-py.log" || fail "start line: $(cat "$T/worker-py.log")"
 pass "taskmq functions lists pyjobs:accumulate and the others"
 
+PYVER=$(/usr/bin/python3 -c 'import platform; print(platform.python_version())')
+assert_eq "$(tmq status --json | jq -r '.workers[] | select(.name == "py") | .python')" "$PYVER" \
+    "the worker announces its executors' Python version"
+tmq status | grep -q " python $PYVER " || fail "taskmq status: $(tmq status)"
+pass "status shows the Python version"
+
 assert_eq "$(tmq submit pyjobs:accumulate 1000)" "499500" "accumulate"
 assert_eq "$(tmq submit pyjobs:pair '{"args":[2],"kwargs":{"b":3}}')" "[2,3]" "args and kwargs"
 assert_eq "$(tmq submit pyjobs:pair 7)" "[7,1]" "one value is the one argument; a tuple is a list"

@@ -402,7 +402,7 @@ static void test_status_reply_names_workers_and_functions(void **state)
     assert_int_equal(ws->via.array.size, 2);
     for (uint32_t i = 0; i < 2; i++) {
         const msgpack_object *w = &ws->via.array.ptr[i];
-        assert_int_equal(w->via.map.size, 10); /* exactly the documented keys */
+        assert_int_equal(w->via.map.size, 11); /* exactly the documented keys */
         const msgpack_object *name = bh_map_get(w, "name");
         bool first = name->via.str.size == 2 && memcmp(name->via.str.ptr, "W1", 2) == 0;
         assert_int_equal(bh_map_uint(w, "pid"), 4000);
@@ -413,6 +413,7 @@ static void test_status_reply_names_workers_and_functions(void **state)
         assert_true(bh_map_uint(w, "busy") <= bh_map_uint(w, "procs"));
         bh_map_str_is(w, "addr", first ? "127.0.0.1:40001" : "");
         bh_map_str_is(w, "version", "0.2.0");
+        bh_map_str_is(w, "python", ""); /* not Python executors */
         const msgpack_object *fns = bh_map_get(w, "functions");
         assert_non_null(fns);
         assert_int_equal(fns->type, MSGPACK_OBJECT_ARRAY);

@@ -734,9 +734,20 @@ static void test_job_options(void **state)
         tmq_ready_t back;
         assert_int_equal(tmq_msg_ready(&m, &back, got, got_len, 1), 0);
         assert_int_equal(back.job_options, with);
+        assert_int_equal(back.python_len, 0); /* not a Python worker: no key */
         tmq_msg_release(&m);
         free(body);
     }
+    tmq_ready_t pyready = {
+        .name = "w", .name_len = 1, .procs = 1, .pid = 2, .python = "3.11.2", .python_len = 6};
+    body = tmq_proto_ready_body(&pyready, fns, 1, &len);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_READY, body, len), 0);
+    tmq_ready_t back;
+    assert_int_equal(tmq_msg_ready(&m, &back, got, got_len, 1), 0);
+    assert_int_equal(back.python_len, 6);
+    assert_memory_equal(back.python, "3.11.2", 6);
+    tmq_msg_release(&m);
+    free(body);
     body = tmq_proto_hello_body(&len);
     assert_int_equal(tu_decode(&m, TMQ_CMD_HELLO, body, len), 0);
     assert_true(tmq_msg_get_true(&m, "oom"));
