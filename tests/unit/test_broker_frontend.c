@@ -108,8 +108,8 @@ static void test_client_bye_drops_and_cancels(void **state)
     assert_int_equal(bh_nsent, 0);
 }
 
-/* WITHDRAW n cids from client */
-static void s_withdraw(tmq_core_t *core, const char *client, const uint64_t *cids, size_t n)
+/* WITHDRAW n cids from rid, on side */
+static void s_withdraw(tmq_core_t *core, int side, const char *rid, const uint64_t *cids, size_t n)
 {
     tmq_batch_t b;
     tmq_batch_init(&b);
@@ -118,7 +118,7 @@ static void s_withdraw(tmq_core_t *core, const char *client, const uint64_t *cid
     size_t len;
     void *body = tmq_batch_finish(&b, TMQ_CMD_WITHDRAW, 0, &len);
     tmq_batch_destroy(&b);
-    bh_feed(core, TMQ_SIDE_FRONTEND, client, TMQ_CMD_WITHDRAW, body, len);
+    bh_feed(core, side, rid, TMQ_CMD_WITHDRAW, body, len);
 }
 
 static void test_withdraw_cancels_queued_and_running_jobs(void **state)
@@ -183,8 +183,8 @@ static void test_withdraw_cancels_queued_and_running_jobs(void **state)
     /* withdrawing what is no longer live sends nothing; from an unknown peer, nothing */
     uint64_t again[] = {10, 12};
     bh_forget();
-    s_withdraw(core, "C1", again, 2);
-    s_withdraw(core, "C9", again, 2);
+    s_withdraw(core, TMQ_SIDE_FRONTEND, "C1", again, 2);
+    s_withdraw(core, TMQ_SIDE_FRONTEND, "C9", again, 2);
     bh_turn(core);
     assert_int_equal(bh_nsent, 0);
     assert_null(tmq_core_client(core, "C9", 2));
@@ -193,13 +193,8 @@ static void test_withdraw_cancels_queued_and_running_jobs(void **state)
 static void test_withdraw_on_the_worker_port_is_wrong_port(void **state)
 {
     tmq_core_t *core = *state;
-    tmq_batch_t b;
-    tmq_batch_init(&b);
-    tmq_batch_add_cid(&b, 1);
-    size_t len;
-    void *body = tmq_batch_finish(&b, TMQ_CMD_WITHDRAW, 0, &len);
-    tmq_batch_destroy(&b);
-    bh_feed(core, TMQ_SIDE_BACKEND, "X1", TMQ_CMD_WITHDRAW, body, len);
+    uint64_t cid = 1;
+    s_withdraw(core, TMQ_SIDE_BACKEND, "X1", &cid, 1);
     bh_turn(core);
     uint64_t code;
     char reason[256];

@@ -1023,17 +1023,23 @@ static void test_lib_lost_reason_after_restart(void **state)
                         "lost contact with the broker (it restarted and does not know us)");
 }
 
+/* Two echo jobs, once a broker answered: their ids in *a and *b. */
+static void s_submit_two(fx_t *x, uint64_t *a, uint64_t *b)
+{
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    uint8_t arg[16];
+    size_t alen = tu_pack_int(arg, 1);
+    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, a), 0);
+    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, b), 0);
+}
+
 /* tmq_cancel: the broker ends the job CANCELLED; exactly one result; asking twice sends
  * one WITHDRAW; an id not awaited (returned, never submitted) is ENOENT. */
 static void test_lib_cancel(void **state)
 {
     fx_t *x = *state;
-    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
-    uint8_t arg[16];
-    size_t alen = tu_pack_int(arg, 1);
     uint64_t a, b;
-    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, &a), 0);
-    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, &b), 0);
+    s_submit_two(x, &a, &b);
     assert_int_equal(tmq_cancel(x->c, b), 0); /* sends the batch first, then the WITHDRAW */
     assert_int_equal(tmq_cancel(x->c, b), 0);
     tmq_result_t *r = tmq_next(x->c, 2000);
@@ -1061,12 +1067,8 @@ static const fake_cfg_t s_full_held = {.hold = true, .max_queue = 1};
 static void test_lib_cancel_held_job(void **state)
 {
     fx_t *x = *state;
-    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
-    uint8_t arg[16];
-    size_t alen = tu_pack_int(arg, 1);
     uint64_t a, b;
-    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, &a), 0);
-    assert_int_equal(tmq_submit(x->c, "echo", arg, alen, &b), 0);
+    s_submit_two(x, &a, &b);
     assert_null(tmq_next(x->c, 100));                    /* sent; b refused "queue full" and held */
     assert_true(atomic_load(&x->fb.rejected_full) >= 1); /* and maybe resubmitted, refused */
     assert_int_equal(tmq_cancel(x->c, b), 0);
