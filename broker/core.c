@@ -351,7 +351,7 @@ static void s_cancel(tmq_core_t *self, tmq_bjob_t *job)
 
 void tmq_core_withdraw(tmq_core_t *self, tmq_bjob_t *job)
 {
-    static const char why[] = "cancelled by its client";
+    static const char why[] = TMQ_CANCELLED_TEXT;
     tmq_result_item_t it = {.cid = job->cid,
                             .status = TMQ_ST_CANCELLED,
                             .data = why,

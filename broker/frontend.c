@@ -200,21 +200,24 @@ static void s_submit(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
 static void s_withdraw(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
 {
     size_t n = tmq_msg_count(msg), bad = 0;
+    bool max_cid = false; /* UINT64_MAX, the one id the map cannot hold */
     tmq_idmap_t cids;
     tmq_idmap_init(&cids);
     for (size_t i = 0; i < n; i++) {
         uint64_t cid;
-        if (tmq_msg_cid_item(msg, i, &cid) != 0 || cid == TMQ_IDMAP_NONE)
+        if (tmq_msg_cid_item(msg, i, &cid) != 0)
             bad++;
+        else if (cid == TMQ_IDMAP_NONE)
+            max_cid = true;
         else
             tmq_idmap_put(&cids, cid, NULL);
     }
     if (bad) tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "WITHDRAW item", "not a uint cid");
     size_t found = 0;
-    for (tmq_list_link_t *l = c->jobs.head, *next; l && found < tmq_idmap_count(&cids); l = next) {
+    for (tmq_list_link_t *l = c->jobs.head, *next; l; l = next) { /* cids may repeat: all */
         next = l->next; /* withdrawing unlinks the job */
         tmq_bjob_t *job = TMQ_LIST_ENTRY(l, tmq_bjob_t, clink);
-        if (!tmq_idmap_has(&cids, job->cid)) continue;
+        if (job->cid == TMQ_IDMAP_NONE ? !max_cid : !tmq_idmap_has(&cids, job->cid)) continue;
         tmq_core_withdraw(self, job);
         found++;
     }

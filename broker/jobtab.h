@@ -5,7 +5,7 @@
  * hash of taskmq). Every state change goes through
  * tmq_jobtab_transition, which keeps the per-state counts and the attempt number:
  *     NEW -> QUEUED -> LEASED -> DONE | FAILED,  LEASED -> QUEUED (requeue),
- *     QUEUED | LEASED -> CANCELLED (client left), QUEUED -> FAILED.
+ *     QUEUED | LEASED -> CANCELLED (client left, or withdrew it), QUEUED -> FAILED.
  */
 #ifndef TMQ_BROKER_JOBTAB_H
 #define TMQ_BROKER_JOBTAB_H
@@ -21,7 +21,7 @@ typedef enum {
     TMQ_JOB_LEASED,    /* sent to a worker, which holds it */
     TMQ_JOB_DONE,      /* finished OK (terminal) */
     TMQ_JOB_FAILED,    /* finished with an error, timeout or too many deaths (terminal) */
-    TMQ_JOB_CANCELLED, /* its client left (terminal) */
+    TMQ_JOB_CANCELLED, /* its client left or withdrew it (terminal) */
     TMQ_JOB_STATES_
 } tmq_bjob_state_t;
 

@@ -1,10 +1,10 @@
 /* broker/workers.c — see workers.h. */
 #include "workers.h"
 
+#include <log.h>
 #include <xalloc.h>
 
 #include <assert.h>
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,15 +69,6 @@ tmq_bworker_t *tmq_bworkers_add(tmq_bworkers_t *self, const void *rid, size_t ri
     return w;
 }
 
-/* Copies the peer's words, at most TMQ_BWORKER_VERSION bytes, each printable or '?'. */
-static void s_printable(char out[TMQ_BWORKER_VERSION + 1], const char *s, size_t len)
-{
-    size_t n = len < TMQ_BWORKER_VERSION ? len : TMQ_BWORKER_VERSION;
-    for (size_t i = 0; i < n; i++)
-        out[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
-    out[n] = '\0';
-}
-
 void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_t *ready,
                         const char **fns, const size_t *fn_lens, size_t nfns, int64_t now)
 {
@@ -87,8 +78,9 @@ void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_
     w->name[n] = '\0';
     w->procs = ready->procs;
     w->pid = ready->pid;
-    s_printable(w->version, ready->version, ready->version_len);
-    s_printable(w->python, ready->python, ready->python_len);
+    /* the peer's words: printable or '?' */
+    tmq_printable(w->version, sizeof w->version, ready->version, ready->version_len);
+    tmq_printable(w->python, sizeof w->python, ready->python, ready->python_len);
     w->done = ready->done;
     w->failed = ready->failed;
     w->idle_since = now;

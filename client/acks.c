@@ -288,6 +288,11 @@ bool tmq_acks_next_due(tmq_acks_t *a, int64_t now, tmq_submit_item_t *it)
     return true;
 }
 
+void tmq_acks_round_void(tmq_acks_t *a, int64_t now)
+{
+    if (a->retry_at == INT64_MAX) a->retry_at = now;
+}
+
 bool tmq_acks_drop_held(tmq_acks_t *a, uint64_t cid)
 {
     for (tmq_list_link_t *l = a->held.head; l; l = l->next) {

@@ -84,6 +84,10 @@ int64_t tmq_acks_retry_at(const tmq_acks_t *a);
  * none is due. Call until false: each round takes a bounded number of jobs. */
 bool tmq_acks_next_due(tmq_acks_t *a, int64_t now, tmq_submit_item_t *it);
 
+/* The resubmission round just taken sent nothing (the caller ended every job it handed
+ * out): no ACK will come to set the next one, so the held jobs left are due again at now. */
+void tmq_acks_round_void(tmq_acks_t *a, int64_t now);
+
 /* Forgets the held job cid (its client cancelled it); false when cid is not held. */
 bool tmq_acks_drop_held(tmq_acks_t *a, uint64_t cid);
 

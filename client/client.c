@@ -37,7 +37,7 @@
  * error says the same in a sentence ("the broker shut down", "lost contact ... (why)"). */
 #define S_SHUT_DOWN "broker shut down"
 #define S_LOST "lost contact with the broker"
-#define S_CANCELLED "cancelled by its client" /* as the broker says it (CANCELLED) */
+#define S_CANCELLED TMQ_CANCELLED_TEXT /* as the broker says it */
 
 struct tmq_client_t {
     tmq_list_link_t live;     /* in s_live while not destroyed (first: see s_at_exit) */
@@ -62,7 +62,9 @@ struct tmq_client_t {
     uint64_t *batch_cids; /* the client ids of batch's jobs, in order (batch.count of them) */
     size_t batch_cids_cap;
     tmq_idmap_t inflight;  /* ids awaiting a result (values unused) */
-    tmq_idmap_t withdrawn; /* ids tmq_cancel sent a WITHDRAW for, awaiting a result */
+    tmq_idmap_t withdrawn; /* ids tmq_cancel asked to withdraw, awaiting a result */
+    tmq_batch_t withdraw;  /* their WITHDRAW, sent after the next SUBMIT */
+    bool told_old;         /* said the broker does not know WITHDRAW */
     tmq_acks_t acks;
     tmq_resq_t results; /* arrived, not yet returned by tmq_next */
     uint32_t status_asked, status_answered;
@@ -136,15 +138,21 @@ static void s_send_hello(tmq_client_t *c)
     s_send(c, TMQ_CMD_HELLO, &body, len);
 }
 
-/* Sends the current batch, if any, as one SUBMIT (a copy kept until its ACK). */
+/* Sends the current batch, if any, as one SUBMIT (a copy kept until its ACK), then the
+ * pending WITHDRAW, if any (it may only follow the SUBMITs of the jobs it names). */
 static void s_send_batch(tmq_client_t *c)
 {
-    if (c->batch.count == 0) return;
     size_t len;
-    size_t n = c->batch.count;
-    void *body = tmq_batch_finish(&c->batch, TMQ_CMD_SUBMIT, 0, &len);
-    tmq_acks_sent(&c->acks, body, len, c->batch_cids, n);
-    s_send(c, TMQ_CMD_SUBMIT, &body, len);
+    if (c->batch.count) {
+        size_t n = c->batch.count;
+        void *body = tmq_batch_finish(&c->batch, TMQ_CMD_SUBMIT, 0, &len);
+        tmq_acks_sent(&c->acks, body, len, c->batch_cids, n);
+        s_send(c, TMQ_CMD_SUBMIT, &body, len);
+    }
+    if (c->withdraw.count) {
+        void *body = tmq_batch_finish(&c->withdraw, TMQ_CMD_WITHDRAW, 0, &len);
+        s_send(c, TMQ_CMD_WITHDRAW, &body, len);
+    }
 }
 
 /* Appends one job to the current batch, flushing by count and size. */
@@ -171,13 +179,17 @@ static void s_resubmit(tmq_client_t *c, int64_t now)
     tmq_submit_item_t it;
     if (!tmq_acks_next_due(&c->acks, now, &it)) return;
     s_send_batch(c);
+    size_t sent = 0;
     do {
-        if (tmq_idmap_count(&c->withdrawn) && tmq_idmap_has(&c->withdrawn, it.cid))
+        if (tmq_idmap_count(&c->withdrawn) && tmq_idmap_has(&c->withdrawn, it.cid)) {
             s_fail(c, it.cid, TMQ_RESULT_CANCELLED, S_CANCELLED, strlen(S_CANCELLED));
-        else
+        } else {
             s_enqueue(c, &it);
+            sent++;
+        }
     } while (tmq_acks_next_due(&c->acks, now, &it));
     s_send_batch(c);
+    if (sent == 0) tmq_acks_round_void(&c->acks, now); /* no ACK will set the next round */
 }
 
 /* ---- outcomes ---- */
@@ -213,6 +225,7 @@ static void s_fail_all(tmq_client_t *c, tmq_result_status_t status, const char *
         snprintf(c->lost_why, sizeof c->lost_why, "%s", c->error);
     tmq_acks_reset(&c->acks); /* their ACKs will not come */
     tmq_batch_reset(&c->batch);
+    tmq_batch_reset(&c->withdraw);
     tmq_idmap_destroy(&c->withdrawn);
     tmq_idmap_init(&c->withdrawn);
     s_fail_all_t f = {&c->results, status, why};
@@ -295,6 +308,14 @@ static void s_on_error(tmq_client_t *c, const tmq_msg_t *m)
         c->welcomed = false;
         c->hello_sent = false;
         s_fail_all(c, TMQ_RESULT_REJECTED, c->error);
+        return;
+    }
+    if (code == TMQ_ERR_COMMAND && tmq_idmap_count(&c->withdrawn)) {
+        /* a 0.3 broker: the withdrawn jobs run on and bring their own results */
+        if (!c->told_old)
+            tmq_warn("client: the broker does not know WITHDRAW (taskmq 0.3 or older): "
+                     "cancelled jobs run to their end and return their own results");
+        c->told_old = true;
         return;
     }
     if (code != TMQ_ERR_UNKNOWN_PEER) {
@@ -466,6 +487,7 @@ tmq_client_t *tmq_client_new(const char *endpoint)
     tmq_batch_init(&c->batch);
     tmq_idmap_init(&c->inflight);
     tmq_idmap_init(&c->withdrawn);
+    tmq_batch_init(&c->withdraw);
     tmq_acks_init(&c->acks);
     tmq_resq_init(&c->results);
     pthread_mutex_lock(&s_live_lock);
@@ -501,6 +523,7 @@ void tmq_client_destroy(tmq_client_t **cp)
     free(c->batch_cids);
     tmq_idmap_destroy(&c->inflight);
     tmq_idmap_destroy(&c->withdrawn);
+    tmq_batch_destroy(&c->withdraw);
     tmq_resq_destroy(&c->results);
     tmq_acks_destroy(&c->acks);
     free(c->status_body);
@@ -655,14 +678,8 @@ int tmq_cancel(tmq_client_t *c, uint64_t job_id)
         return 0;
     }
     if (!tmq_idmap_put(&c->withdrawn, job_id, NULL)) return 0; /* asked already */
-    s_send_batch(c); /* the broker must have the job before the WITHDRAW naming it */
-    tmq_batch_t b;
-    tmq_batch_init(&b);
-    tmq_batch_add_cid(&b, job_id);
-    size_t len;
-    void *body = tmq_batch_finish(&b, TMQ_CMD_WITHDRAW, 0, &len);
-    tmq_batch_destroy(&b);
-    s_send(c, TMQ_CMD_WITHDRAW, &body, len);
+    s_send_batch(c); /* the SUBMIT carrying the job goes first */
+    tmq_batch_add_cid(&c->withdraw, job_id); /* sent with the next batch (tmq_next, ...) */
     return 0;
 }
 

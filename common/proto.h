@@ -64,6 +64,9 @@ typedef enum {
                              sent WITHDRAW); data says so */
 } tmq_status_t;
 
+/* The data of a CANCELLED result: the broker's, and the C library's for a job it ends itself. */
+#define TMQ_CANCELLED_TEXT "cancelled by its client"
+
 /* Why the broker rejects a job (ACK items). */
 typedef enum {
     TMQ_REJ_QUEUE_FULL = 1,       /* retryable: the client may resubmit as the queue drains */

@@ -357,10 +357,8 @@ static int s_hello_fields(const msgpack_object *map, tmq_frame_hello_t *out, cha
         } else if (tmq_proto_key_is(k, "revoke")) {
             if (v->type != MSGPACK_OBJECT_BOOLEAN) return s_why(why, wl, "'revoke' must be a bool");
             out->revoke = v->via.boolean;
-        } else if (tmq_proto_key_is(k, "python")) {
-            if (v->type != MSGPACK_OBJECT_STR || out->python)
-                return s_why(why, wl, "'python' must be a string");
-            out->python = s_dup_str(v);
+        } else if (tmq_proto_key_is(k, "python")) { /* informational: a non-string is ignored */
+            if (v->type == MSGPACK_OBJECT_STR && !out->python) out->python = s_dup_str(v);
         } else if (tmq_proto_key_is(k, "error")) {
             if (v->type != MSGPACK_OBJECT_STR || out->error)
                 return s_why(why, wl, "'error' must be a string");

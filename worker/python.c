@@ -22,6 +22,9 @@
 #ifndef TMQ_PYTHON_SOURCE_DIR
 #define TMQ_PYTHON_SOURCE_DIR "python"
 #endif
+#ifndef TMQ_BUILD_BIN_DIR
+#define TMQ_BUILD_BIN_DIR ""
+#endif
 
 static bool s_has_package(const char *dir)
 {
@@ -37,11 +40,16 @@ const char *tmq_python_package_dir(void)
     ssize_t n = readlink(tmq_self_exe(), exe, sizeof exe - 1); /* the binary, resolved */
     if (n > 0) {
         exe[n] = '\0';
-        int m = snprintf(found, sizeof found, "%s/../" TMQ_PYTHON_REL_DIR, dirname(exe));
+        const char *bindir = dirname(exe);
+        int m = snprintf(found, sizeof found, "%s/../" TMQ_PYTHON_REL_DIR, bindir);
         if (m > 0 && (size_t)m < sizeof found && s_has_package(found) && realpath(found, real)) {
             memcpy(found, real, sizeof found);
             return found;
         }
+        /* a worker of the build tree runs the tree's package, not an installed older one */
+        if (*TMQ_BUILD_BIN_DIR && realpath(TMQ_BUILD_BIN_DIR, real) && strcmp(real, bindir) == 0 &&
+            s_has_package(TMQ_PYTHON_SOURCE_DIR))
+            return TMQ_PYTHON_SOURCE_DIR;
     }
     if (s_has_package(TMQ_PYTHON_INSTALL_DIR)) return TMQ_PYTHON_INSTALL_DIR;
     return TMQ_PYTHON_SOURCE_DIR;

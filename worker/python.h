@@ -12,8 +12,9 @@
 #define TMQ_PYTHON_DEFAULT "/usr/bin/python3"
 
 /* The directory holding the taskmq Python package (its taskmq/executor.py): the first of
- * BINDIR/../PYDIR (an installed worker, wherever its prefix was moved), INSTALL_PREFIX/PYDIR
- * and the source tree's python/, that has one (PYDIR: TASKMQ_PYTHON_DIR, CMakeLists.txt);
+ * BINDIR/../PYDIR (an installed worker, wherever its prefix was moved), the source tree's
+ * python/ for the build tree's worker, INSTALL_PREFIX/PYDIR and the source tree's python/,
+ * that has one (PYDIR: TASKMQ_PYTHON_DIR, CMakeLists.txt);
  * the source tree's when none has. Borrowed, static. */
 const char *tmq_python_package_dir(void);
 

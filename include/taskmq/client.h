@@ -92,11 +92,14 @@ int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t ar
                uint64_t *job_id);
 
 /* Cancels a job awaiting its result: queued at the broker, it is dropped; running, its
- * executor is killed (and replaced). The job still yields exactly one result from tmq_next:
- * TMQ_RESULT_CANCELLED ("cancelled by its client"), or its own outcome when that was on its
- * way first. Returns 0 (also when asked twice); -1 with errno ENOENT when job_id is not
- * awaited (its result was already returned, or it was never submitted), EINVAL for a NULL
- * client. Needs a 0.4 broker: an older one answers ERROR (logged) and the job runs on. */
+ * executor is killed (and replaced). The request goes out with the next batch (tmq_next,
+ * tmq_wait, tmq_flush send it), so cancelling many jobs in a row costs one message. The job
+ * still yields exactly one result from tmq_next: TMQ_RESULT_CANCELLED ("cancelled by its
+ * client"), or its own outcome when that was on its way first. Returns 0 (also when asked
+ * twice); -1 with errno ENOENT when job_id is not awaited (its result has arrived, whether
+ * tmq_next returned it yet or not, or it was never submitted), EINVAL for a NULL client.
+ * Needs a 0.4 broker: an older one answers ERROR (logged once) and the job runs to its end,
+ * returning its own result. */
 int tmq_cancel(tmq_client_t *c, uint64_t job_id);
 
 /* Sends every submitted job now (tmq_next does this itself). Returns 0. */

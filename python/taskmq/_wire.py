@@ -20,8 +20,8 @@ HEARTBEAT_DEFAULT_MS = 1000
 # ACK rejection codes (section 3) and result statuses, by the names JobError.status uses.
 REJ_QUEUE_FULL, REJ_UNKNOWN_FUNCTION = 1, 2
 STATUS_OK, STATUS_CANCELLED = 0, 6
-STATUS_NAMES = {1: "error", 2: "died", 3: "timeout", 4: "rejected", 5: "out_of_memory",
-                6: "cancelled"}
+STATUS_NAMES = {1: "error", 2: "died", 3: "timeout", 4: "rejected", 5: "out_of_memory"}
+# (6 CANCELLED ends a withdrawn job: its future is cancelled, no JobError)
 UNKNOWN_FUNCTION_PREFIX = "unknown function: "
 ERR_COMMAND, ERR_WRONG_PORT = 3, 5
 

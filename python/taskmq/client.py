@@ -9,14 +9,17 @@ anything is awaited) fails every awaited job and the thread goes on with a fresh
 restarted broker is met as a new client.
 """
 
+import atexit
 import collections
 import concurrent.futures
 import itertools
 import logging
 import os
 import queue
+import socket
 import threading
 import time
+import weakref
 
 import zmq
 
@@ -29,6 +32,38 @@ _BATCH_BYTES = 1 << 20        # encoded argument bytes per SUBMIT at most
 _LIVENESS = 5                 # heartbeat intervals of broker silence before giving up
 _HOLD_MIN, _HOLD_MAX = 0.01, 1.0   # seconds between resubmissions of "queue full" jobs
 _CLOSE, _DRAIN = "close", "drain"  # inbox markers: stop now / stop once nothing is pending
+DEFAULT_BROKER = "tcp://127.0.0.1:5555"
+_live = weakref.WeakSet()     # clients not closed: they say BYE at exit
+
+
+@atexit.register
+def _at_exit():
+    for c in list(_live):
+        c.close()
+
+
+def _settle(fut, value=None, exc=None):
+    """Sets fut's outcome unless it was cancelled meanwhile (a status() given up on)."""
+    try:
+        if exc is None:
+            fut.set_result(value)
+        else:
+            fut.set_exception(exc)
+    except concurrent.futures.InvalidStateError:
+        pass
+
+
+def _check_host(broker):
+    """NoBroker at once when a tcp:// endpoint's host does not resolve (as the tool says)."""
+    if not broker.startswith("tcp://") or ":" not in broker[6:]:
+        return
+    host = broker[6:].rsplit(":", 1)[0].strip("[]")
+    if host in ("", "*"):
+        return
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError) as e:
+        raise NoBroker(f"cannot resolve host {host!r} (in {broker}): {e}") from None
 
 
 class TaskmqError(Exception):
@@ -57,9 +92,6 @@ class JobError(TaskmqError):
         self.worker, self.ms, self.attempts = worker, ms, attempts
 
 
-_CANCEL_LOCK = threading.Lock()   # cancel() of one future from two threads at once
-
-
 class JobFuture(concurrent.futures.Future):
     """The Future of one job. ``cancel()`` works until the job's outcome is set, queued or
     running: the job is withdrawn at the broker (a running one's executor is killed and
@@ -77,8 +109,10 @@ class JobFuture(concurrent.futures.Future):
         return True
 
     def _cancel_here(self):
-        """Cancels the future itself (not the job); False when it has its outcome."""
-        with _CANCEL_LOCK:
+        """Cancels the future itself (not the job); False when it has its outcome. Under the
+        future's own reentrant lock, so of two threads cancelling it one notifies the
+        waiters, and a done-callback may cancel this or any other future."""
+        with self._condition:
             if self.cancelled():
                 return True
             if not super().cancel():
@@ -148,23 +182,31 @@ class _InOrder:
 class Client:
     """A connection to a taskmq broker's client port.
 
-    ``Client(broker, connect_timeout=5.0, window=20000, timeout_ms=0, retries=-1)`` says HELLO
-    and waits for WELCOME, raising NoBroker (naming the endpoint) after connect_timeout
-    seconds. ``window`` bounds the jobs :meth:`map` keeps in flight; ``timeout_ms`` (0: none)
-    and ``retries`` (-1: the broker's default) are every job's defaults. Thread-safe; use it
-    as a context manager or call :meth:`close`.
+    ``Client(broker=None, connect_timeout=5.0, window=20000, timeout_ms=0, retries=-1)`` says
+    HELLO and waits for WELCOME, raising NoBroker (naming the endpoint) after connect_timeout
+    seconds, or at once when the host does not resolve. ``broker`` defaults to
+    ``$TASKMQ_BROKER``, else tcp://127.0.0.1:5555 (as the ``taskmq`` tool). ``window`` bounds
+    the jobs :meth:`map` keeps in flight; ``timeout_ms`` (0: none) and ``retries`` (-1: the
+    broker's default) are every job's defaults. Thread-safe; use it as a context manager or
+    call :meth:`close` (a client left open says BYE when the program exits: its jobs are
+    cancelled at the broker). Done-callbacks of its futures run on its I/O thread: keep them
+    short, or hand the work to another thread.
     """
 
-    def __init__(self, broker="tcp://127.0.0.1:5555", connect_timeout=5.0, window=20000,
-                 timeout_ms=0, retries=-1):
-        if window < 1:
-            raise ValueError("window must be at least 1")
+    def __init__(self, broker=None, connect_timeout=5.0, window=20000, timeout_ms=0,
+                 retries=-1):
+        if broker is None:
+            broker = os.environ.get("TASKMQ_BROKER") or DEFAULT_BROKER
+        if not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be an int of at least 1, got {window!r}")
+        _check_host(broker)
         self.broker, self.window = broker, window
         self.timeout_ms, self.retries = timeout_ms, retries
         self._cids = itertools.count(1)
         self._inbox = collections.deque()
-        self._lock = threading.Lock()      # closed flag and the wake pipe's life
-        self._closed = False
+        self._lock = threading.Lock()      # the flags below and the wake pipe's life
+        self._closed = False               # no new jobs (closing, or draining to a stop)
+        self._ended = False                # the I/O thread has exited
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -178,6 +220,7 @@ class Client:
         except BaseException:
             self._thread.join()
             raise
+        _live.add(self)
 
     # ---- jobs ----
 
@@ -199,22 +242,30 @@ class Client:
 
         Results come in completion order (``ordered=True``: input order). At most ``window``
         (default: the client's) jobs are submitted and not yet yielded, and the iterable is
-        read lazily, so an input of any length never sits in memory. A failed job raises its
-        JobError when its turn comes (which ends the generator). ``timeout`` (seconds) bounds
-        each wait for the next result (concurrent.futures.TimeoutError). When the generator
+        read lazily, so an input of any length never sits in memory; jobs start as items come
+        (a slow producer's items go out one by one), and results are yielded between reads.
+        A failed job raises its JobError when its turn comes (which ends the generator).
+        ``timeout`` (seconds) bounds each wait for the next result
+        (concurrent.futures.TimeoutError). When the generator
         ends early (a failed job, ``break`` then ``close()`` or garbage collection), the jobs
         still in flight are withdrawn at the broker.
         """
         return self._map(((fn, arg) for arg in iterable), ordered, window, timeout)
 
     def status(self, timeout=5.0):
-        """The broker's STATUS_REPLY as a dict (PROTOCOL.md 5.4)."""
-        fut = concurrent.futures.Future()
-        self._put((("status", fut),))
-        return fut.result(timeout)
+        """The broker's STATUS_REPLY as a dict (PROTOCOL.md 5.4); TimeoutError after
+        ``timeout`` seconds."""
+        fut = self._status()
+        try:
+            return fut.result(timeout)
+        except concurrent.futures.TimeoutError:
+            fut.cancel()
+            raise concurrent.futures.TimeoutError(
+                f"the broker at {self.broker} did not answer STATUS within {timeout:g} s") from None
 
     def close(self):
         """Say BYE and stop the I/O thread; jobs still awaited fail with TaskmqError."""
+        _live.discard(self)
         self._stop(_CLOSE, join=True)
 
     def __enter__(self):
@@ -241,36 +292,62 @@ class Client:
                 self._woken = True
                 os.write(self._wake_w, b"x")
 
+    def _status(self):
+        """A future of the next STATUS_REPLY (cancelling it is safe)."""
+        fut = concurrent.futures.Future()
+        self._put((("status", fut),))
+        return fut
+
     def _withdraw(self, cid=None, sink=None, every=False):
         """Asks the I/O thread to withdraw the job cid, the jobs of a map's sink, or every
-        job; a no-op once the client is closed (nothing is awaited then)."""
-        try:
-            self._put((("withdraw", cid, sink, every),))
-        except TaskmqError:
-            pass
+        job: also while it drains after shutdown(); a no-op once it has exited (nothing is
+        awaited then)."""
+        with self._lock:
+            if self._ended:
+                return
+            self._inbox.append(("withdraw", cid, sink, every))
+            if not self._woken:
+                self._woken = True
+                os.write(self._wake_w, b"x")
 
-    def _map(self, jobs, ordered, window, timeout):
-        window = window or self.window
+    def _map(self, jobs, ordered, window, timeout, deadline=None):
+        """map's generator. timeout bounds each wait; deadline (monotonic) all of them."""
+        if window is None:
+            window = self.window
+        if not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be an int of at least 1, got {window!r}")
         chunk = max(1, min(256, window // 4))   # refill in chunks so SUBMITs stay batched
         jobs, done = iter(jobs), queue.SimpleQueue()
         index, pending, exhausted, order = 0, 0, False, _InOrder(ordered)
         try:
             while True:
                 if not exhausted and window - pending >= min(chunk, window):
-                    batch = []
-                    for fn, arg in itertools.islice(jobs, window - pending):
-                        batch.append(self._job(fn, arg, None, None, done, index))
-                        index += 1
-                    exhausted = len(batch) < window - pending
-                    if batch:
-                        self._put(batch)
-                        pending += len(batch)
+                    # each item goes to the I/O thread as it is read (a slow producer's jobs
+                    # start at once; the thread, woken once per turn, batches the SUBMITs),
+                    # and reading stops to hand out results as soon as one is in
+                    for fn, arg in jobs:
+                        self._put((self._job(fn, arg, None, None, done, index),))
+                        index, pending = index + 1, pending + 1
+                        if pending >= window or not done.empty():
+                            break
+                    else:
+                        exhausted = True
                 if pending == 0:
                     return
+                wait = exhausted or window - pending < min(chunk, window)
                 try:
-                    outcome = done.get(timeout=timeout)
+                    if not wait:
+                        outcome = done.get_nowait()
+                    elif deadline is not None:
+                        outcome = done.get(timeout=max(0.0, deadline - time.monotonic()))
+                    else:
+                        outcome = done.get(timeout=timeout)
                 except queue.Empty:
-                    raise concurrent.futures.TimeoutError() from None
+                    if not wait:
+                        continue   # read more input
+                    raise concurrent.futures.TimeoutError(
+                        f"no result within {timeout:g} s" if deadline is None
+                        else "map's timeout passed") from None
                 for _, value, exc in order.take(outcome):
                     pending -= 1
                     if exc is not None:
@@ -292,12 +369,12 @@ class Client:
     def _exited(self):
         """Called by the I/O thread last: fails what the inbox still holds, closes the pipe."""
         with self._lock:
-            self._closed = True
+            self._closed = self._ended = True
             for item in self._inbox:
                 if isinstance(item, _Job) and not item.cancelled():
                     item.reject(TaskmqError("the client is closed"))
-                elif isinstance(item, tuple):
-                    item[1].set_exception(TaskmqError("the client is closed"))
+                elif isinstance(item, tuple) and item[0] == "status":
+                    _settle(item[1], exc=TaskmqError("the client is closed"))
             self._inbox.clear()
             os.close(self._wake_r)
             os.close(self._wake_w)
@@ -315,6 +392,7 @@ class _Loop:
         self.batch, self.batch_cids, self.batch_bytes = [], [], 0
         self.held, self.hold_until, self.hold_delay = [], 0.0, _HOLD_MIN
         self.withdrawn = set()                 # cids a WITHDRAW went out for, no outcome yet
+        self.withdraw_batch = []               # cids to name in the next WITHDRAW
         self.told_old = False                  # said that the broker does not know WITHDRAW
         self.status_waiters = collections.deque()
         self.hb = w.HEARTBEAT_DEFAULT_MS / 1000
@@ -409,6 +487,8 @@ class _Loop:
         if now - self.last_sent >= self.hb:
             self._send(w.HEARTBEAT)
         if self._awaiting() and now - self.last_heard > _LIVENESS * self.hb:
+            self._receive()   # a long turn (a huge inbox) must not pass for silence
+        if self._awaiting() and now - self.last_heard > _LIVENESS * self.hb:
             self._lost(f"lost contact with the broker at {self.c.broker} "
                        f"(silent for {_LIVENESS * self.hb * 1000:.0f} ms)")
         return not (self.draining and not self._awaiting())
@@ -459,21 +539,19 @@ class _Loop:
         if not jobs:
             return
         held = {j.cid for j in self.held}
-        cids = []
+        dropped = set()
         for job in jobs:
             if job.future is not None and not job.future._cancel_here():
                 continue    # it has its outcome (every=True: not cancelled by its user)
             if job.cid in held:
-                self.held = [h for h in self.held if h.cid != job.cid]
-                held.discard(job.cid)
+                dropped.add(job.cid)
                 self.inflight.pop(job.cid, None)
                 job.cancel()
             elif job.cid not in self.withdrawn:
                 self.withdrawn.add(job.cid)
-                cids.append(job.cid)
-        if cids:
-            self._flush()   # the broker must have the jobs before the WITHDRAW naming them
-            self._send(w.WITHDRAW, {"jobs": cids})
+                self.withdraw_batch.append(job.cid)   # sent by _flush, after the SUBMITs
+        if dropped:
+            self.held = [h for h in self.held if h.cid not in dropped]
 
     def _enqueue(self, job):
         if self.batch and self.batch_bytes + len(job.arg) > _BATCH_BYTES:
@@ -489,6 +567,9 @@ class _Loop:
             self._send(w.SUBMIT, {"jobs": self.batch, "oom": True})
             self.unacked.append(self.batch_cids)
             self.batch, self.batch_cids, self.batch_bytes = [], [], 0
+        if self.withdraw_batch:   # after the SUBMITs carrying its jobs (5.6)
+            self._send(w.WITHDRAW, {"jobs": self.withdraw_batch})
+            self.withdraw_batch = []
 
     def _release(self, n):
         """Resubmits up to n jobs held after "queue full"."""
@@ -588,7 +669,7 @@ class _Loop:
 
     def _on_status_reply(self, body):
         if self.status_waiters:
-            self.status_waiters.popleft().set_result(body)
+            _settle(self.status_waiters.popleft(), body)
 
     def _on_bye(self, body):
         self._lost(f"the broker at {self.c.broker} shut down")
@@ -621,9 +702,10 @@ class _Loop:
         for job in jobs.values():
             job.reject(exc)
         while self.status_waiters:
-            self.status_waiters.popleft().set_exception(exc)
+            _settle(self.status_waiters.popleft(), exc=exc)
         self.unacked.clear()
         self.withdrawn.clear()
+        self.withdraw_batch = []
         self.held, self.batch, self.batch_cids, self.batch_bytes = [], [], [], 0
 
     def _lost(self, why):

@@ -10,6 +10,7 @@ served as MODULE:function. A module that cannot be imported makes HELLO carry `e
 traceback), so the worker stops at start. Arguments and results are msgpack; nothing is ever
 unpickled.
 """
+import asyncio
 import importlib
 import importlib.util
 import inspect
@@ -78,13 +79,19 @@ def _read_frame():
 
 
 def _user_traceback(exc, skip=()):
-    """The traceback text of exc without this file's frames (and importlib's)."""
+    """The traceback text of exc without this file's frames (and importlib's, asyncio's);
+    "" when no frame of the user's is left (a call with the wrong arguments)."""
     te = traceback.TracebackException.from_exception(exc)
     keep = [f for f in te.stack
             if f.filename != __file__ and not f.filename.startswith("<frozen importlib")
-            and f.filename not in skip]
+            and not f.filename.startswith(_ASYNCIO_DIR) and f.filename not in skip]
+    if not keep and te.__cause__ is None and te.__context__ is None:
+        return ""
     te.stack = traceback.StackSummary.from_list(keep)
     return "".join(te.format())
+
+
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
 
 
 def _import(spec):
@@ -153,14 +160,16 @@ def _call(fn, arg):
     """fn called as the job's argument says: {"args": [...], "kwargs": {...}} spreads, null
     calls fn(), anything else is the one argument."""
     if arg is None:
-        return fn()
-    if isinstance(arg, dict) and arg and set(arg) <= {"args", "kwargs"}:
-        args = arg.get("args", [])
-        kwargs = arg.get("kwargs", {})
-        if isinstance(args, list) and isinstance(kwargs, dict) and \
-                all(isinstance(k, str) for k in kwargs):
-            return fn(*args, **kwargs)
-    return fn(arg)
+        value = fn()
+    elif isinstance(arg, dict) and arg and set(arg) <= {"args", "kwargs"} and \
+            isinstance(arg.get("args", []), list) and isinstance(arg.get("kwargs", {}), dict) \
+            and all(isinstance(k, str) for k in arg.get("kwargs", {})):
+        value = fn(*arg.get("args", []), **arg.get("kwargs", {}))
+    else:
+        value = fn(arg)
+    if inspect.iscoroutine(value):  # an async def job: run to its end on a fresh loop
+        value = asyncio.run(value)
+    return value
 
 
 def run_job(table, fname, arg_bytes):
@@ -171,7 +180,7 @@ def run_job(table, fname, arg_bytes):
     try:
         arg = msgpack.unpackb(arg_bytes, raw=False, strict_map_key=False)
         value = _call(fn, arg)
-    except (Exception, SystemExit) as e:  # a job error, final; the executor serves on
+    except BaseException as e:  # a job error, final (SystemExit, KeyboardInterrupt too)
         text = "%s: %s\n%s" % (type(e).__name__, e, _user_traceback(e))
         return ERROR, text.rstrip("\n").encode("utf-8", "replace")
     try:

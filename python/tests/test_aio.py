@@ -135,7 +135,7 @@ def test_cancel_awaiting_task(cluster):
         assert fut.cancelled()
         # Still usable.
         assert await c.submit("sum", 10) == 45
-        assert [r async for r in c.map("echo", range(100))] != []
+        assert sorted([r async for r in c.map("echo", range(100))]) == list(range(100))
         return "ok"
     assert run(main, cluster) == "ok"
 
@@ -158,3 +158,26 @@ def test_no_broker():
         endpoint = f"tcp://127.0.0.1:{s.getsockname()[1]}"
         with pytest.raises(taskmq.NoBroker, match=re.escape(endpoint)):
             taskmq.aio.Client(endpoint, connect_timeout=0.5)
+
+
+def test_status_given_up_on_leaves_the_client_working(procs):
+    """A status() abandoned (wait_for timing out while the broker is stopped) must not break
+    the client when the reply comes late."""
+    import signal
+    broker, fe, be = procs.broker()
+    procs.worker(be, fe)
+
+    async def main():
+        async with taskmq.aio.Client(fe) as c:
+            os.kill(broker.pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(c.status(), 0.3)
+                with pytest.raises(asyncio.TimeoutError):
+                    await c.status(timeout=0.3)
+            finally:
+                os.kill(broker.pid, signal.SIGCONT)
+            await asyncio.sleep(0.2)   # the late replies arrive now
+            assert (await c.status())["clients"] >= 1
+            return await c.submit("sum", 10)
+    assert asyncio.run(main()) == 45

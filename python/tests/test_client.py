@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -180,3 +181,122 @@ def test_wire_agreement(cluster, client):
     (ok2, shown), = _tool_map(cluster, "echo", [2**64 - 1])
     assert ok and ok2 and exact == 2**64 - 1 and isinstance(shown, float)
     assert shown == pytest.approx(2**64 - 1, rel=1e-14)  # printed to 15 digits
+
+
+def test_map_slow_producer_streams(client):
+    """A slow producer's items start at once, and results come between its reads (the window
+    is not filled first)."""
+    produced = 0
+
+    def slowly():
+        nonlocal produced
+        for i in range(8):
+            produced += 1
+            yield i
+            time.sleep(0.15)
+
+    seen = []
+    for r in client.map("echo", slowly()):
+        seen.append((r, produced))
+    assert sorted(r for r, _ in seen) == list(range(8))
+    assert seen[0][1] <= 2, f"the first result came only after {seen[0][1]} items were read"
+    assert list(client.map("echo", [])) == []
+
+
+def test_map_window_checked(client):
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="window"):
+            list(client.map("echo", [1], window=bad))
+    with pytest.raises(ValueError, match="window"):
+        taskmq.Client(client.broker, window=0)
+
+
+def test_executor_map_timeout_counts_from_the_call(cluster):
+    with taskmq.Executor(cluster) as ex:
+        t0 = time.monotonic()
+        with pytest.raises(concurrent.futures.TimeoutError):
+            list(ex.map("sleep", [400] * 6, timeout=0.7))   # 2 processes: 1.2 s in all
+        assert time.monotonic() - t0 < 1.1
+
+
+def test_unresolvable_host_fails_at_once():
+    t0 = time.monotonic()
+    with pytest.raises(taskmq.NoBroker, match="cannot resolve host 'no-such-host.invalid'"):
+        taskmq.Client("tcp://no-such-host.invalid:5555", connect_timeout=10)
+    assert time.monotonic() - t0 < 5
+
+
+def _run_py(code, frontend, **env):
+    """Runs code in a fresh /usr/bin/python3 with this tree's package; (returncode, output)."""
+    pkg = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    p = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": pkg, "FE": frontend, **env})
+    return p.returncode, (p.stdout + p.stderr).decode()
+
+
+def test_at_exit(client, cluster):
+    """An Executor left open finishes its jobs when the program exits (as ProcessPoolExecutor
+    does); a Client left open says BYE, so its jobs are cancelled at once. The broker defaults
+    to $TASKMQ_BROKER."""
+    before = client.status()
+    rc, out = _run_py("import os, taskmq\n"
+                      "ex = taskmq.Executor(os.environ['FE'])\n"
+                      "ex.submit('sleep', 300)\n", cluster)
+    assert rc == 0, out
+    after = client.status()
+    assert after["done"] == before["done"] + 1 and after["cancelled"] == before["cancelled"]
+    rc, out = _run_py("import taskmq\n"
+                      "c = taskmq.Client()\n"
+                      "c.submit('sleep', 20000)\n"
+                      "c.status()\n", "", TASKMQ_BROKER=cluster)
+    assert rc == 0, out
+    deadline = time.monotonic() + 5
+    while client.status()["cancelled"] != after["cancelled"] + 1:
+        assert time.monotonic() < deadline, client.status()
+        time.sleep(0.05)
+    assert client.status()["running"] == 0
+
+
+def test_function_references(monkeypatch):
+    """What travels for a callable: "module:name"; functools.partial spreads; the running
+    script's functions go as the script's file name; what a worker cannot import is refused
+    at once, saying why."""
+    import functools
+    import types
+    from taskmq.pool import _job_of
+
+    assert _job_of(os.path.join, ("a",), {"b": 1}) == \
+        ("posixpath:join", {"args": ["a"], "kwargs": {"b": 1}})
+    part = functools.partial(os.path.join, "a", sep="/")
+    assert _job_of(part, ("b",), {}) == \
+        ("posixpath:join", {"args": ["a", "b"], "kwargs": {"sep": "/"}})
+
+    def nested(x):
+        return x
+
+    class Callable:
+        def __call__(self, x):
+            return x
+    for fn, why in ((lambda x: x, "lambda"), (nested, "not at the top level"),
+                    (len, "not a Python function"), (Callable(), "not a Python function")):
+        with pytest.raises(TypeError, match=why):
+            _job_of(fn, (1,), {})
+
+    class Thing:
+        def method(self):
+            return 1
+    with pytest.raises(TypeError, match="bound method"):
+        _job_of(Thing().method, (), {})
+
+    def script_fn(x):
+        return x
+    script_fn.__module__ = "__main__"
+    script_fn.__qualname__ = "script_fn"
+    main = types.ModuleType("__main__")
+    main.__file__ = "/some/where/myscript.py"
+    main.__spec__ = None
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    assert _job_of(script_fn, (1,), {})[0] == "myscript:script_fn"
+    del main.__file__
+    with pytest.raises(TypeError, match="interactive session"):
+        _job_of(script_fn, (1,), {})

@@ -38,5 +38,17 @@ def unpackable():
     return {1, 2}  # a set: msgpack cannot pack it
 
 
+def interrupted():
+    """Raises KeyboardInterrupt, as code that catches Ctrl-C badly might: a job error too."""
+    raise KeyboardInterrupt("stop")
+
+
+async def later(x):
+    """An async def job: run to its end with asyncio.run."""
+    import asyncio
+    await asyncio.sleep(0.01)
+    return x
+
+
 def _private():
     return "not served"

@@ -11,9 +11,9 @@ start_worker py --procs 2 --python "$HERE/pyjobs.py"
 wait_workers 1
 
 assert_eq "$(tmq functions --json | jq -c '[.[].name] | sort')" \
-    '["pyjobs:accumulate","pyjobs:boom","pyjobs:pair","pyjobs:segv","pyjobs:sleepy","pyjobs:unpackable"]' \
+    '["pyjobs:accumulate","pyjobs:boom","pyjobs:interrupted","pyjobs:later","pyjobs:pair","pyjobs:segv","pyjobs:sleepy","pyjobs:unpackable"]' \
     "public functions defined in the module, not imported ones or _private"
-grep -q "serving 6 functions" "$T/worker-py.log" || fail "start line: $(cat "$T/worker-py.log")"
+grep -q "serving 8 functions" "$T/worker-py.log" || fail "start line: $(cat "$T/worker-py.log")"
 pass "taskmq functions lists pyjobs:accumulate and the others"
 
 PYVER=$(/usr/bin/python3 -c 'import platform; print(platform.python_version())')
@@ -41,8 +41,13 @@ assert_eq "$(jq -r .error "$T/unp")" \
     "pyjobs:unpackable returned a value msgpack cannot pack (TypeError: can not serialize 'set' object)" \
     "a result msgpack cannot pack"
 tmq map pyjobs:pair '{"args":[1,2,3]}' >"$T/arity"
-[[ "$(jq -r .error "$T/arity")" == "TypeError: pair() takes from 1 to 2 positional arguments but 3 were given"* ]] \
-    || fail "wrong arguments: $(cat "$T/arity")"
+assert_eq "$(jq -r .error "$T/arity")" \
+    "TypeError: pair() takes from 1 to 2 positional arguments but 3 were given" \
+    "wrong arguments: the one line (no traceback of the executor's own frames)"
+tmq map --retries 2 pyjobs:interrupted null >"$T/intr"
+assert_eq "$(jq -r '.error | split("\n")[0]' "$T/intr")" "KeyboardInterrupt: stop" \
+    "KeyboardInterrupt raised by a job is a job error (not an executor death, retried)"
+assert_eq "$(tmq submit pyjobs:later '"x"')" '"x"' "an async def job runs to its end"
 pass "exceptions are job errors with the traceback"
 
 tmq map --retries 0 pyjobs:segv null >"$T/segv"

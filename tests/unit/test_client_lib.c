@@ -1084,6 +1084,27 @@ static void test_lib_cancel_held_job(void **state)
     assert_int_equal(tmq_pending(x->c), 1);
 }
 
+/* Jobs cancelled before their ACK says "queue full" are held, then ended when their
+ * resubmission round comes: rounds that send nothing at all must not stall the rest (no ACK
+ * comes to schedule the next). Every one ends, CANCELLED. */
+static void test_lib_cancel_many_held(void **state)
+{
+    fx_t *x = *state;
+    enum { N = 1500 }; /* three rounds' worth */
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    s_submit_echo(x->c, N); /* ids 0..N-1; the broker takes the first, refuses the rest */
+    for (uint64_t id = 1; id < N; id++) /* before any ACK is read */
+        assert_int_equal(tmq_cancel(x->c, id), 0);
+    for (size_t got = 0; got < N - 1; got++) {
+        tmq_result_t *r = tmq_next(x->c, 3000);
+        if (!r) fail_msg("%zu of %d cancelled jobs ended; the rest hang", got, N - 1);
+        assert_int_equal(tmq_result_status(r), TMQ_RESULT_CANCELLED);
+        assert_true(tmq_result_id(r) > 0);
+        tmq_result_destroy(&r);
+    }
+    assert_int_equal(tmq_pending(x->c), 1); /* job 0, held by the broker */
+}
+
 static const fake_cfg_t s_worker_port = {.wrong_port = true};
 
 /* ERROR 5 (contract §2): give up at once with the broker's reason; jobs fail with it. */
@@ -1270,6 +1291,7 @@ int main(void)
         cmocka_unit_test(test_lib_no_broker),
         S_TEST_WITH(test_lib_cancel, &s_held),
         S_TEST_WITH(test_lib_cancel_held_job, &s_full_held),
+        S_TEST_WITH(test_lib_cancel_many_held, &s_full_held),
         S_TEST_WITH(test_lib_heartbeats_and_bye, &s_hb30),
         S_TEST_WITH(test_lib_payload_too_large, &s_small_payload),
         S_TEST(test_lib_wait_with_fd),
