@@ -156,3 +156,30 @@ def test_cancel_a_running_python_function(procs):
         wait_status(c, idle)
         # its executor was killed; a fresh one serves the next job
         assert ex.submit(pyjobs.accumulate, 100).result(30) == 4950
+
+
+def test_cancel_while_the_executor_drains(procs):
+    """shutdown(wait=False) stops new jobs, not cancels: a future cancelled afterwards is still
+    withdrawn at the broker."""
+    _, fe, be = procs.broker()
+    procs.worker(be, fe, procs=1)
+    ex = taskmq.Executor(fe)
+    fut = ex.submit("sleep", 20_000)
+    with taskmq.Client(fe) as c:
+        wait_status(c, running(1))
+        ex.shutdown(wait=False)
+        assert fut.cancel()
+        st = wait_status(c, idle)
+        assert st["cancelled"] == 1
+
+
+def test_a_done_callback_may_cancel_another_future(client):
+    """Callbacks run on the I/O thread: one that cancels another job must not deadlock it."""
+    slow = client.submit("sleep", 20_000)
+    quick = client.submit("echo", 1)
+    quick.add_done_callback(lambda f: slow.cancel())
+    assert quick.result(10) == 1
+    with pytest.raises(concurrent.futures.CancelledError):
+        slow.result(5)
+    assert client.submit("echo", 2).result(10) == 2   # the I/O thread is alive
+    wait_status(client, idle)
