@@ -9,11 +9,10 @@
  * under a cid that was not the one rejected. The ACK also names (`unserved`) the functions of
  * accepted jobs that wait because no worker at all is connected. WITHDRAW ends the client's
  * named live jobs, each with one CANCELLED result; cids it does not hold (finished, never
- * accepted, another client's) are ignored: their own outcome is or was on its way. A
- * client owed more than
- * cfg.max_pending bytes (it does not read) gets every new job rejected "queue full" and no
- * STATUS_REPLY until it catches up. A worker's command here gets ERROR "wrong port". ERROR
- * from a client is logged, never answered.
+ * accepted, another client's) are ignored: their own outcome is or was on its way. A client
+ * owed more than cfg.max_pending bytes (it does not read) gets every new job rejected "queue
+ * full" and no STATUS_REPLY until it catches up. A worker's command here gets ERROR "wrong port".
+ * ERROR from a client is logged, never answered.
  */
 #include "core.h"
 
@@ -215,7 +214,7 @@ static void s_withdraw(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
     if (bad) tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "WITHDRAW item", "not a uint cid");
     size_t found = 0;
     for (tmq_list_link_t *l = c->jobs.head, *next; l; l = next) { /* cids may repeat: all */
-        next = l->next; /* withdrawing unlinks the job */
+        next = l->next;                                           /* withdrawing unlinks the job */
         tmq_bjob_t *job = TMQ_LIST_ENTRY(l, tmq_bjob_t, clink);
         if (job->cid == TMQ_IDMAP_NONE ? !max_cid : !tmq_idmap_has(&cids, job->cid)) continue;
         tmq_core_withdraw(self, job);

@@ -3,8 +3,8 @@
 ``Client`` speaks TMQ/1 (docs/PROTOCOL.md) to a broker's client port over pyzmq + msgpack;
 ``Executor`` is a concurrent.futures.Executor over one, for ``asyncio`` and
 ``concurrent.futures.as_completed``; ``taskmq.aio.Client`` is the asyncio face of Client
-(``await c.submit(...)``, ``async for r in c.map(...)``). ``job`` marks the functions a Python worker serves
-(``taskmq-worker --python MODULE``). See python/README.md.
+(``await c.submit(...)``, ``async for r in c.map(...)``). ``job`` marks the functions a
+Python worker serves (``taskmq-worker --python MODULE``). See python/README.md.
 
 The client names (and ``taskmq.aio``) are loaded on first use, so a worker's Python executor
 (``python3 -m taskmq.executor``) needs neither pyzmq nor the client code.
@@ -12,7 +12,8 @@ The client names (and ``taskmq.aio``) are loaded on first use, so a worker's Pyt
 
 __version__ = "0.4.0"   # the same as taskmq's (include/taskmq/client.h; a test checks)
 
-__all__ = ["Client", "JobFuture", "Executor", "TaskmqError", "NoBroker", "BrokerLost", "JobError", "job", "aio"]
+__all__ = ["Client", "JobFuture", "Executor", "TaskmqError", "NoBroker", "BrokerLost", "JobError",
+           "job", "aio"]
 
 _CLIENT_NAMES = ("Client", "JobFuture", "TaskmqError", "NoBroker", "BrokerLost", "JobError")
 

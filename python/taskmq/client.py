@@ -542,10 +542,11 @@ class _Loop:
         dropped = set()
         for job in jobs:
             if job.future is not None and not job.future._cancel_here():
-                continue    # it has its outcome (every=True: not cancelled by its user)
+                continue    # it has its outcome already
             if job.cid in held:
                 dropped.add(job.cid)
                 self.inflight.pop(job.cid, None)
+                self.withdrawn.discard(job.cid)
                 job.cancel()
             elif job.cid not in self.withdrawn:
                 self.withdrawn.add(job.cid)
@@ -686,7 +687,8 @@ class _Loop:
         else:
             log.warning("taskmq: the broker says error %s: %s", code, reason)
 
-    _HANDLERS = {w.WELCOME: _on_welcome, w.ACK: _on_ack, w.RESULTS: _on_results, w.STATUS_REPLY: _on_status_reply,
+    _HANDLERS = {w.WELCOME: _on_welcome, w.ACK: _on_ack, w.RESULTS: _on_results,
+                 w.STATUS_REPLY: _on_status_reply,
                  w.BYE: _on_bye, w.ERROR: _on_error}
 
     # ---- failing ----

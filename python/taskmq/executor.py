@@ -208,7 +208,8 @@ def _hello_without_msgpack(text):
 def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
         sys.stderr.write("usage: python3 -m taskmq.executor MODULE [MODULE...]\n"
-                         "(run by taskmq-worker --python MODULE; speaks docs/EXECUTOR.md on fd 3)\n")
+                         "(run by taskmq-worker --python MODULE; speaks docs/EXECUTOR.md "
+                         "on fd 3)\n")
         return 0 if argv else 2
     try:
         os.fstat(JOB_FD)

@@ -183,3 +183,25 @@ def test_a_done_callback_may_cancel_another_future(client):
         slow.result(5)
     assert client.submit("echo", 2).result(10) == 2   # the I/O thread is alive
     wait_status(client, idle)
+
+
+def test_cancel_jobs_held_after_queue_full(procs):
+    """Jobs the broker refused "queue full" wait in the client: cancelled there, they end at
+    once and never reach the broker (its cancelled count stays), whether cancelled while held
+    or while their SUBMIT was still out."""
+    _, fe, be = procs.broker("--max-queue", "1")
+    procs.worker(be, fe, procs=1)
+    with taskmq.Client(fe) as c:
+        running_job = c.submit("sleep", 20_000)
+        wait_status(c, running(1))
+        early = [c.submit("sleep", 20_000) for _ in range(300)]
+        for f in early[150:]:
+            f.cancel()               # most before their ACK came back
+        time.sleep(0.3)              # the rest are held now, but the one queued at the broker
+        for f in early[:150]:
+            f.cancel()
+        assert all(f.cancelled() for f in early)
+        running_job.cancel()
+        st = wait_status(c, idle)
+        assert st["cancelled"] <= 3, st   # the running one, and what reached the queue
+        assert c.submit("sleep", 1).result(20) == 1
