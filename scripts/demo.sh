@@ -6,10 +6,22 @@
 #   scripts/demo.sh          the demo with the taskmq tool
 #   scripts/demo.sh python   the same idea in Python: ProcessPoolExecutor + run_in_executor +
 #                            asyncio.as_completed, then taskmq.Executor (examples/python/demo.py)
+#   scripts/demo.sh cluster  (root) a broker host, 3 worker hosts and a client host, each a
+#                            network namespace with its own address (deploy/netns-cluster.sh)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${TASKMQ_BIN:-$ROOT/build/bin}
 MODE=${1:-tool}
+if [ "$MODE" = cluster ]; then
+    export TASKMQ_BIN=$BIN TASKMQ_NETNS=tmqdemo$$
+    exec "$ROOT/deploy/netns-cluster.sh" run 3 1 -- bash -c '
+        c() { "$0" exec client "$@"; }
+        echo "A broker at $TASKMQ_NETNS_BROKER, worker hosts w1 w2 w3, a client host; from the client:"
+        echo "\$ seq 1 12 | sed s/.*/300/ | taskmq map sleep      # 12 jobs of 300 ms"
+        seq 1 12 | sed "s/.*/300/" | c taskmq map sleep | jq -c "{index, worker, ms}"
+        echo "\$ taskmq status"
+        c taskmq status' "$ROOT/deploy/netns-cluster.sh"
+fi
 PROCS=${DEMO_PROCS:-$(nproc)}
 SIZES=(3000000000 100000000 1500000000 1000 500000000 800000000)
 d=$(mktemp -d)
