@@ -21,6 +21,7 @@ void tmq_broker_config_defaults(tmq_broker_config_t *cfg)
     cfg->max_queue = 1000000;
     cfg->max_payload = TMQ_PROTO_MAX_PAYLOAD;
     cfg->retries = 2;
+    cfg->insecure = false;
 }
 
 int tmq_broker_run(const tmq_broker_config_t *cfg)

@@ -9,6 +9,7 @@
 #define TMQ_BROKER_H
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ typedef struct {
     size_t max_queue;      /* queued jobs accepted at most ("queue full" beyond) */
     uint32_t max_payload;  /* bytes per job argument or result */
     int retries;           /* default retries after an executor dies */
+    bool insecure;         /* without keys, accept peers from any address, not loopback only */
 } tmq_broker_config_t;
 
 /* Defaults: frontend on TCP port 5555 and backend on 5556 of every interface, heartbeat

@@ -47,6 +47,8 @@ typedef struct {
                               TMQ_OUTBOX_MAX_PENDING */
     const char *frontend;  /* the bound endpoints, named in the "wrong port" ERROR (only read */
     const char *backend;   /* by tmq_core_new); NULL: the default ports 5555 and 5556 */
+    bool insecure;         /* --insecure: said in STATUS_REPLY */
+    const struct tmq_zap_t *zap; /* the connection checks, if running (refusals counted) */
 } tmq_core_config_t;
 
 #define TMQ_CORE_REASON_MAX 512 /* bytes of a "wrong port" reason */

@@ -16,6 +16,8 @@
  */
 #include "core.h"
 
+#include "zap.h"
+
 #include <idmap.h>
 #include <xalloc.h>
 
@@ -246,6 +248,8 @@ static void s_status(tmq_core_t *self, tmq_bclient_t *c)
         .done = tmq_jobtab_entered(self->jobs, TMQ_JOB_DONE),
         .failed = tmq_jobtab_entered(self->jobs, TMQ_JOB_FAILED),
         .cancelled = tmq_jobtab_entered(self->jobs, TMQ_JOB_CANCELLED),
+        .refused = tmq_zap_refused(self->cfg.zap),
+        .insecure = self->cfg.insecure,
         .clients = tmq_bclients_size(self->clients),
         .max_queue = self->cfg.max_queue,
         .heartbeat_ms = self->cfg.heartbeat_ms,

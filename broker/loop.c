@@ -10,6 +10,7 @@
  */
 #include "loop.h"
 #include "core.h"
+#include "zap.h"
 
 #include <endpoint.h>
 #include <log.h>
@@ -31,6 +32,7 @@
 #define TMQ_LOOP_BACKOFF_MS 50    /* longest retry interval while a peer would block */
 
 struct tmq_broker_loop_t {
+    tmq_zap_t *zap; /* who may connect; NULL when every peer is let in (see s_need_zap) */
     zsock_t *frontend, *backend;
     void *fe, *be; /* their libzmq handles */
     char *fe_endpoint, *be_endpoint;
@@ -56,7 +58,17 @@ static void s_bind_error(const char *ep, int err, char *out, size_t len)
     }
 }
 
-static zsock_t *s_bind(const char *endpoint, const char *what, char **resolved)
+/* True when binding endpoint may let in peers from other hosts. */
+static bool s_faces_network(const char *endpoint)
+{
+    char ep[1024], why[512];
+    return tmq_endpoint_bindable(endpoint, ep, sizeof ep, why, sizeof why) == TMQ_EP_OK &&
+           tmq_zap_faces_network(ep);
+}
+
+/* domain: the socket's ZAP domain (its peers are checked), or NULL. */
+static zsock_t *s_bind(const char *endpoint, const char *what, const char *domain,
+                       char **resolved)
 {
     char ep[1024], why[512];
     if (tmq_endpoint_bindable(endpoint, ep, sizeof ep, why, sizeof why) != TMQ_EP_OK) {
@@ -71,6 +83,7 @@ static zsock_t *s_bind(const char *endpoint, const char *what, char **resolved)
     zsock_set_router_mandatory(sock, 1);
     zsock_set_router_handover(sock, 1);
     tmq_wire_setup(sock);
+    if (domain) zsock_set_zap_domain(sock, domain);
     if (zsock_bind(sock, "%s", ep) < 0) {
         s_bind_error(ep, zmq_errno(), why, sizeof why);
         tmq_error("cannot bind the %s to %s: %s", what, endpoint, why);
@@ -86,8 +99,20 @@ static zsock_t *s_bind(const char *endpoint, const char *what, char **resolved)
 tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
 {
     tmq_broker_loop_t *self = tmq_xcalloc(1, sizeof *self);
-    self->frontend = s_bind(cfg->frontend, "frontend", &self->fe_endpoint);
-    if (self->frontend) self->backend = s_bind(cfg->backend, "backend", &self->be_endpoint);
+    bool network = s_faces_network(cfg->frontend) || s_faces_network(cfg->backend);
+    if (network && !cfg->insecure) { /* before any bind: without a handler all get in */
+        tmq_zap_policy_t policy = {.insecure = cfg->insecure};
+        self->zap = tmq_zap_new(&policy);
+        if (!self->zap) {
+            tmq_broker_loop_destroy(&self);
+            return NULL;
+        }
+    }
+    const char *fe_domain = self->zap ? TMQ_ZAP_DOMAIN_CLIENTS : NULL;
+    const char *be_domain = self->zap ? TMQ_ZAP_DOMAIN_WORKERS : NULL;
+    self->frontend = s_bind(cfg->frontend, "frontend", fe_domain, &self->fe_endpoint);
+    if (self->frontend)
+        self->backend = s_bind(cfg->backend, "backend", be_domain, &self->be_endpoint);
     if (!self->backend) {
         tmq_broker_loop_destroy(&self);
         return NULL;
@@ -99,7 +124,16 @@ tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
                             .max_payload = cfg->max_payload,
                             .retries = cfg->retries,
                             .frontend = self->fe_endpoint,
-                            .backend = self->be_endpoint};
+                            .backend = self->be_endpoint,
+                            .insecure = cfg->insecure,
+                            .zap = self->zap};
+    if (self->zap)
+        tmq_info("accepting connections from loopback addresses only: the broker has no CURVE "
+                 "keys (--insecure accepts any address)");
+    else if (network)
+        tmq_warn("--insecure: any host that reaches %s or %s can submit jobs and register as a "
+                 "worker; use it on a trusted network only",
+                 self->fe_endpoint, self->be_endpoint);
     self->core = tmq_core_new(&cc, tmq_clock_ms());
     return self;
 }
@@ -141,6 +175,7 @@ void tmq_broker_loop_destroy(tmq_broker_loop_t **self_p)
     if (self->backend) zsock_set_linger(self->backend, TMQ_LOOP_LINGER_MS);
     zsock_destroy(&self->frontend);
     zsock_destroy(&self->backend);
+    tmq_zap_destroy(&self->zap); /* after the sockets it answers for */
     zstr_free(&self->fe_endpoint);
     zstr_free(&self->be_endpoint);
     free(self);

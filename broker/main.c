@@ -30,6 +30,10 @@ static void s_usage(FILE *out)
             "                       a client silent for 5 is dropped (default 1000)\n"
             "  --max-payload BYTES  largest job argument or result (default %u)\n"
             "  --retries N          default retries of a job whose process dies (default 2)\n"
+            "  --insecure           accept clients and workers from any address without keys;\n"
+            "                       by default a broker without CURVE keys lets in loopback\n"
+            "                       (127.0.0.0/8, ::1) peers only. Trusted networks only: a\n"
+            "                       job can be code\n"
             "  -v, --verbose        debug logging: clients coming and going, registrations,\n"
             "                       why jobs wait\n"
             "  -V, --version        print the version and exit\n"
@@ -79,6 +83,7 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
                                          {"heartbeat", required_argument, NULL, 'H'},
                                          {"max-payload", required_argument, NULL, 'p'},
                                          {"retries", required_argument, NULL, 'r'},
+                                         {"insecure", no_argument, NULL, 'I'},
                                          {"verbose", no_argument, NULL, 'v'},
                                          {"version", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
@@ -114,6 +119,9 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
         case 'r':
             if (s_number("--retries", optarg, 0, 1000, &v)) return TMQ_EXIT_USAGE;
             cfg->retries = (int)v;
+            break;
+        case 'I':
+            cfg->insecure = true;
             break;
         case 'v':
             *level = TMQ_LOG_DEBUG;

@@ -105,7 +105,7 @@ void *tmq_bstats_status_body(const tmq_bstats_t *st, int64_t now, const tmq_bsta
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 16);
+    msgpack_pack_map(&pk, 18);
     s_str(&pk, "version", TMQ_VERSION);
     s_uint(&pk, "queued", v->queued);
     s_uint(&pk, "running", v->running);
@@ -113,6 +113,12 @@ void *tmq_bstats_status_body(const tmq_bstats_t *st, int64_t now, const tmq_bsta
     s_uint(&pk, "done", v->done);
     s_uint(&pk, "failed", v->failed);
     s_uint(&pk, "cancelled", v->cancelled);
+    s_uint(&pk, "refused", v->refused);
+    s_cstr(&pk, "insecure");
+    if (v->insecure)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
     s_uint(&pk, "clients", v->clients);
     s_cstr(&pk, "rate");
     msgpack_pack_double(&pk, tmq_bstats_rate(st, now, v->done + v->failed));

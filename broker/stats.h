@@ -29,6 +29,8 @@ typedef struct {
 /* Numbers the reply needs from elsewhere. */
 typedef struct {
     uint64_t queued, running, prefetched, done, failed, cancelled, clients, max_queue;
+    uint64_t refused; /* connections the ZAP handler refused */
+    bool insecure;    /* --insecure: peers from any address without keys */
     uint32_t heartbeat_ms;
 } tmq_bstats_view_t;
 

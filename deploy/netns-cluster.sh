@@ -87,8 +87,9 @@ wait_log() { # wait_log FILE PATTERN SECONDS
 
 start_broker() {
     # shellcheck disable=SC2086 # flags are words
-    start broker broker "$TASKMQ_BIN/taskmq-broker" --frontend "tcp://$BROKER_ADDR:5555" \
-        --backend "tcp://$BROKER_ADDR:5556" ${TASKMQ_BROKER_FLAGS:-}
+    # every address of its host: $BROKER_ADDR for the others, 127.0.0.1 for itself
+    start broker broker "$TASKMQ_BIN/taskmq-broker" --frontend "tcp://*:5555" \
+        --backend "tcp://*:5556" ${TASKMQ_BROKER_FLAGS:-}
     wait_log "$STATE/broker.log" "backend bound to" 10 \
         || die "the broker did not start: $(tail -n 5 "$STATE/broker.log")"
 }
@@ -120,11 +121,15 @@ cmd_up() {
     start_broker
     for i in $(seq 1 "$n"); do start_worker "w$i" "$procs"; done
     export TASKMQ_BROKER="tcp://$BROKER_ADDR:5555"
-    for i in $(seq 1 100); do # every worker registered
-        [ "$(in_ns client "$TASKMQ_BIN/taskmq" status --json 2>/dev/null | jq '.workers | length' \
-            2>/dev/null || echo 0)" -ge "$n" ] && break
+    local deadline=$((SECONDS + 15)) got=0 # every worker registered (asked from the broker host)
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        got=$(in_ns broker "$TASKMQ_BIN/taskmq" --broker tcp://127.0.0.1:5555 \
+            --connect-timeout 1000 status --json 2>/dev/null | jq '.workers | length' 2>/dev/null)
+        [ "${got:-0}" -ge "$n" ] && break
         sleep 0.1
     done
+    [ "${got:-0}" -ge "$n" ] || echo "netns-cluster: only ${got:-0} of $n workers registered;" \
+        "see $STATE/broker.log (a broker without --insecure or keys refuses other hosts)" >&2
     echo "cluster '$NAME' up: broker $BROKER_ADDR, $n worker hosts ($procs processes each)," \
         "client $CLIENT_ADDR; logs in $STATE"
     echo "  $0 exec client taskmq status"

@@ -1,0 +1,202 @@
+/* broker/zap.c — see zap.h. One actor thread answers libzmq's ZAP requests (RFC 27): a
+ * request is version "1.0", a request id, the domain, the peer's address, its routing
+ * identity, the mechanism and its credentials; the reply is "1.0", the request id, a status
+ * ("200" let in, "400" refused), a text, a user id and empty metadata.
+ */
+#include "zap.h"
+
+#include <actor.h>
+#include <log.h>
+#include <xalloc.h>
+
+#include <arpa/inet.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define S_RETELL_MS 60000 /* a peer refused again is logged at most this often */
+#define S_MAX_TOLD 4096   /* addresses remembered for that; beyond, the table starts over */
+
+typedef struct {
+    int64_t told;    /* when its last line was logged */
+    uint64_t silent; /* refusals since, not logged */
+} s_peer_t;
+
+struct tmq_zap_t {
+    tmq_zap_policy_t policy;
+    tmq_actor_t *actor;
+    _Atomic uint64_t refused;
+    zhashx_t *peers; /* the actor's: address -> s_peer_t, for the log */
+};
+
+bool tmq_zap_is_loopback(const char *address)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, address, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, address, &a6) != 1) return false;
+    if (IN6_IS_ADDR_LOOPBACK(&a6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+}
+
+bool tmq_zap_faces_network(const char *ep)
+{
+    if (strncmp(ep, "tcp://", 6) != 0) return false; /* ipc, inproc: this machine only */
+    const char *host = ep + 6, *colon = strrchr(host, ':');
+    if (!colon) return true;
+    char h[64];
+    size_t n = (size_t)(colon - host);
+    if (n >= sizeof h) return true;
+    memcpy(h, host, n);
+    h[n] = '\0';
+    if (h[0] == '[' && n > 2 && h[n - 1] == ']') { /* [::1] */
+        memmove(h, h + 1, n - 2);
+        h[n - 2] = '\0';
+    }
+    return !tmq_zap_is_loopback(h); /* '*', 0.0.0.0, an interface, another address */
+}
+
+/* The verdict on one request: NULL to let it in, else why not. */
+static const char *s_judge(const tmq_zap_t *self, const char *mechanism, const char *address)
+{
+    if (streq(mechanism, "NULL")) {
+        if (self->policy.insecure || tmq_zap_is_loopback(address)) return NULL;
+        return "not a loopback address, and the broker has no CURVE keys";
+    }
+    return "unsupported security mechanism";
+}
+
+static void s_peer_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+/* Logs a refusal: the first from an address at once, then (a peer retries every few seconds)
+ * at most once a minute per address, with how many went unsaid. */
+static void s_tell(tmq_zap_t *self, const char *who, const char *address, const char *why)
+{
+    int64_t now = zclock_mono();
+    s_peer_t *p = zhashx_lookup(self->peers, address);
+    if (p && now - p->told < S_RETELL_MS) {
+        p->silent++;
+        return;
+    }
+    if (!p) {
+        if (zhashx_size(self->peers) >= S_MAX_TOLD) zhashx_purge(self->peers);
+        p = tmq_xcalloc(1, sizeof *p);
+        zhashx_insert(self->peers, address, p);
+        tmq_warn("refused a %s from %s: %s (start the broker with --insecure to accept any "
+                 "address on a trusted network)",
+                 who, address, why);
+    } else {
+        tmq_warn("refused a %s from %s again (%llu more times since): %s", who, address,
+                 (unsigned long long)p->silent + 1, why);
+    }
+    p->told = now;
+    p->silent = 0;
+}
+
+static void s_answer(tmq_zap_t *self, zsock_t *rep)
+{
+    zmsg_t *req = zmsg_recv(rep);
+    if (!req) return;
+    char *version = zmsg_popstr(req);
+    zframe_t *id = zmsg_pop(req);
+    char *domain = zmsg_popstr(req), *address = zmsg_popstr(req);
+    zframe_t *identity = zmsg_pop(req);
+    char *mechanism = zmsg_popstr(req);
+    const char *why = "malformed ZAP request";
+    if (version && streq(version, "1.0") && id && domain && address && mechanism)
+        why = s_judge(self, mechanism, address);
+    if (why) {
+        atomic_fetch_add(&self->refused, 1);
+        s_tell(self, domain && streq(domain, TMQ_ZAP_DOMAIN_WORKERS) ? "worker" : "client",
+               address && *address ? address : "?", why);
+    }
+    zmsg_t *reply = zmsg_new();
+    zmsg_addstr(reply, "1.0");
+    if (id)
+        zmsg_append(reply, &id);
+    else
+        zmsg_addmem(reply, "", 0);
+    zmsg_addstr(reply, why ? "400" : "200");
+    zmsg_addstr(reply, why ? why : "OK");
+    zmsg_addstr(reply, "");
+    zmsg_addmem(reply, "", 0);
+    zmsg_send(&reply, rep);
+    zstr_free(&version);
+    zstr_free(&domain);
+    zstr_free(&address);
+    zstr_free(&mechanism);
+    zframe_destroy(&id);
+    zframe_destroy(&identity);
+    zmsg_destroy(&req);
+}
+
+static void s_actor(zsock_t *pipe, void *args)
+{
+    tmq_zap_t *self = args;
+    zsock_t *rep = zsock_new(ZMQ_REP);
+    bool bound = rep && zsock_bind(rep, S_ZAP_ENDPOINT) == 0;
+    zsock_signal(pipe, 0);
+    zstr_send(pipe, bound ? "bound" : "not bound"); /* tmq_actor_new keeps no signal status */
+    if (!bound) {
+        zsock_destroy(&rep);
+        char *cmd;
+        while ((cmd = zstr_recv(pipe)) != NULL && !streq(cmd, "$TERM"))
+            zstr_free(&cmd);
+        zstr_free(&cmd);
+        return;
+    }
+    zpoller_t *poller = zpoller_new(pipe, rep, NULL);
+    for (;;) {
+        void *which = zpoller_wait(poller, -1);
+        if (which == rep) {
+            s_answer(self, rep);
+        } else if (which == pipe) {
+            char *cmd = zstr_recv(pipe);
+            bool term = !cmd || streq(cmd, "$TERM");
+            zstr_free(&cmd);
+            if (term) break;
+        } else if (zpoller_terminated(poller)) {
+            break;
+        }
+    }
+    zpoller_destroy(&poller);
+    zsock_destroy(&rep);
+}
+
+tmq_zap_t *tmq_zap_new(const tmq_zap_policy_t *policy)
+{
+    tmq_zap_t *self = tmq_xcalloc(1, sizeof *self);
+    self->policy = *policy;
+    self->peers = zhashx_new();
+    zhashx_set_destructor(self->peers, s_peer_free);
+    self->actor = tmq_actor_new(s_actor, self);
+    char *said = self->actor ? zstr_recv(tmq_actor_sock(self->actor)) : NULL;
+    bool bound = said && streq(said, "bound");
+    zstr_free(&said);
+    if (!bound) {
+        tmq_error("cannot start the broker's connection checks (%s): another ZAP handler "
+                  "runs in this process",
+                  S_ZAP_ENDPOINT);
+        tmq_zap_destroy(&self);
+    }
+    return self;
+}
+
+void tmq_zap_destroy(tmq_zap_t **self_p)
+{
+    tmq_zap_t *self = self_p ? *self_p : NULL;
+    if (!self) return;
+    tmq_actor_destroy(&self->actor);
+    zhashx_destroy(&self->peers);
+    free(self);
+    *self_p = NULL;
+}
+
+uint64_t tmq_zap_refused(const tmq_zap_t *self)
+{
+    return self ? atomic_load(&self->refused) : 0;
+}

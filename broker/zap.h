@@ -1,0 +1,41 @@
+/* broker/zap.h — who may connect: the broker's ZAP handler (ZeroMQ RFC 27).
+ *
+ * libzmq asks the handler bound at inproc://zeromq.zap.01 about every connection to a socket
+ * that has a ZAP domain. Without CURVE keys the broker is protected like Redis' protected
+ * mode: only peers from loopback addresses (127.0.0.0/8, ::1) are let in, unless --insecure
+ * opens it to any address. The handler must be running before the broker binds, or libzmq
+ * would let anyone in; tmq_zap_needed says when the broker needs it at all (a broker that
+ * binds loopback addresses only, or runs --insecure, sees only peers it would let in).
+ */
+#ifndef TMQ_BROKER_ZAP_H
+#define TMQ_BROKER_ZAP_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define TMQ_ZAP_DOMAIN_CLIENTS "taskmq-clients" /* the frontend's domain */
+#define TMQ_ZAP_DOMAIN_WORKERS "taskmq-workers" /* the backend's */
+
+typedef struct {
+    bool insecure; /* --insecure: peers from any address */
+} tmq_zap_policy_t;
+
+typedef struct tmq_zap_t tmq_zap_t;
+
+/* Starts the handler (bound to inproc://zeromq.zap.01 when this returns). NULL when it cannot
+ * bind there (another handler runs in this process), logged. */
+tmq_zap_t *tmq_zap_new(const tmq_zap_policy_t *policy);
+void tmq_zap_destroy(tmq_zap_t **self_p);
+
+/* Connections refused so far (read from any thread). */
+uint64_t tmq_zap_refused(const tmq_zap_t *self);
+
+/* True when a peer at this address ("10.0.0.7", "::1", "::ffff:127.0.0.1") is loopback. */
+bool tmq_zap_is_loopback(const char *address);
+
+/* True when binding ep (a bindable endpoint, host resolved) may face non-loopback peers:
+ * tcp:// on any address but 127.0.0.0/8 or ::1 (ipc and inproc are local). */
+bool tmq_zap_faces_network(const char *ep);
+
+#endif
