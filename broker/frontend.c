@@ -215,11 +215,18 @@ static void s_withdraw(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
     }
     if (bad) tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "WITHDRAW item", "not a uint cid");
     size_t found = 0;
-    for (tmq_list_link_t *l = c->jobs.head, *next; l; l = next) { /* cids may repeat: all */
-        next = l->next;                                           /* withdrawing unlinks the job */
+    /* until every cid named was found; withdrawing unlinks the job */
+    for (tmq_list_link_t *l = c->jobs.head, *next; l && (max_cid || tmq_idmap_count(&cids));
+         l = next) {
+        next = l->next;
         tmq_bjob_t *job = TMQ_LIST_ENTRY(l, tmq_bjob_t, clink);
-        if (job->cid == TMQ_IDMAP_NONE ? !max_cid : !tmq_idmap_has(&cids, job->cid)) continue;
-        tmq_core_withdraw(self, job);
+        if (job->cid == TMQ_IDMAP_NONE) {
+            if (!max_cid) continue;
+            max_cid = false;
+        } else if (!tmq_idmap_remove(&cids, job->cid, NULL)) {
+            continue;
+        }
+        tmq_core_withdraw(self, job); /* a cid two live jobs share (5.2): the older one */
         found++;
     }
     tmq_debug("client %s withdrew %zu of %zu jobs named", tmq_core_peer_id(&c->out).s, found, n);

@@ -138,18 +138,23 @@ static void s_send_hello(tmq_client_t *c)
     s_send(c, TMQ_CMD_HELLO, &body, len);
 }
 
-/* Sends the current batch, if any, as one SUBMIT (a copy kept until its ACK), then the
- * pending WITHDRAW, if any (it may only follow the SUBMITs of the jobs it names). */
+/* Sends the current batch, if any, as one SUBMIT (a copy kept until its ACK). */
+static void s_send_submit(tmq_client_t *c)
+{
+    if (c->batch.count == 0) return;
+    size_t len, n = c->batch.count;
+    void *body = tmq_batch_finish(&c->batch, TMQ_CMD_SUBMIT, 0, &len);
+    tmq_acks_sent(&c->acks, body, len, c->batch_cids, n);
+    s_send(c, TMQ_CMD_SUBMIT, &body, len);
+}
+
+/* The SUBMIT, then the pending WITHDRAW, if any (it may only follow the SUBMITs of the jobs
+ * it names). */
 static void s_send_batch(tmq_client_t *c)
 {
-    size_t len;
-    if (c->batch.count) {
-        size_t n = c->batch.count;
-        void *body = tmq_batch_finish(&c->batch, TMQ_CMD_SUBMIT, 0, &len);
-        tmq_acks_sent(&c->acks, body, len, c->batch_cids, n);
-        s_send(c, TMQ_CMD_SUBMIT, &body, len);
-    }
+    s_send_submit(c);
     if (c->withdraw.count) {
+        size_t len;
         void *body = tmq_batch_finish(&c->withdraw, TMQ_CMD_WITHDRAW, 0, &len);
         s_send(c, TMQ_CMD_WITHDRAW, &body, len);
     }
@@ -678,8 +683,8 @@ int tmq_cancel(tmq_client_t *c, uint64_t job_id)
         return 0;
     }
     if (!tmq_idmap_put(&c->withdrawn, job_id, NULL)) return 0; /* asked already */
-    s_send_batch(c); /* the SUBMIT carrying the job goes first */
-    tmq_batch_add_cid(&c->withdraw, job_id); /* sent with the next batch (tmq_next, ...) */
+    s_send_submit(c); /* the SUBMIT carrying the job goes first, the WITHDRAW with the next */
+    tmq_batch_add_cid(&c->withdraw, job_id); /* batch (tmq_next, tmq_wait, tmq_flush) */
     return 0;
 }
 

@@ -70,8 +70,9 @@ _END = object()   # tag of the producer's "input exhausted" and "input raised" o
 class Client:
     """An asyncio client of a taskmq broker's client port.
 
-    ``Client(broker="tcp://127.0.0.1:5555", **options)`` takes the threaded Client's options
-    (connect_timeout, window, timeout_ms, retries) and, like it, says HELLO and waits for
+    ``Client(broker=None, **options)`` (``$TASKMQ_BROKER``, else tcp://127.0.0.1:5555) takes
+    the threaded Client's options (connect_timeout, window, timeout_ms, retries) and, like
+    it, says HELLO and waits for
     WELCOME, raising NoBroker after connect_timeout. The handshake blocks the constructor (on
     loopback it takes a millisecond); use ``await asyncio.to_thread(taskmq.aio.Client, ...)``
     to keep the loop free while connecting to a far broker. Use it as ``async with`` or
@@ -80,7 +81,7 @@ class Client:
     Meant for one event loop at a time (the one its methods are awaited on).
     """
 
-    def __init__(self, broker="tcp://127.0.0.1:5555", **options):
+    def __init__(self, broker=None, **options):
         self.sync = _ThreadedClient(broker, **options)
         self.broker, self.window = self.sync.broker, self.sync.window
 
@@ -105,9 +106,10 @@ class Client:
         the jobs in flight are withdrawn at the broker; after a ``break`` that happens when the
         generator is closed: wrap it in ``contextlib.aclosing`` to make it happen at once.
         """
-        window = window or self.window
-        if window < 1:
-            raise ValueError("window must be at least 1")
+        if window is None:
+            window = self.window
+        if not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be an int of at least 1, got {window!r}")
         chunk = max(1, min(_CHUNK_MAX, window // 4))
         loop = asyncio.get_running_loop()
         sink = _Sink(loop)

@@ -92,6 +92,9 @@ class JobError(TaskmqError):
         self.worker, self.ms, self.attempts = worker, ms, attempts
 
 
+_NOTIFY_LOCK = threading.Lock()   # a cancelled JobFuture's waiters are told once
+
+
 class JobFuture(concurrent.futures.Future):
     """The Future of one job. ``cancel()`` works until the job's outcome is set, queued or
     running: the job is withdrawn at the broker (a running one's executor is killed and
@@ -101,6 +104,7 @@ class JobFuture(concurrent.futures.Future):
     def __init__(self, client, cid):
         super().__init__()
         self._client, self._cid = client, cid
+        self._notified = False
 
     def cancel(self):
         if not self._cancel_here():
@@ -109,16 +113,17 @@ class JobFuture(concurrent.futures.Future):
         return True
 
     def _cancel_here(self):
-        """Cancels the future itself (not the job); False when it has its outcome. Under the
-        future's own reentrant lock, so of two threads cancelling it one notifies the
-        waiters, and a done-callback may cancel this or any other future."""
-        with self._condition:
-            if self.cancelled():
+        """Cancels the future itself (not the job); False when it has its outcome. The
+        done-callbacks run with no lock held (one may cancel other futures); then, once,
+        the waiters of as_completed() and wait() are woken."""
+        if not super().cancel():
+            return False
+        with _NOTIFY_LOCK:   # no user code runs under it
+            if self._notified:
                 return True
-            if not super().cancel():
-                return False
-            self.set_running_or_notify_cancel()  # wakes as_completed() and wait() at once
-            return True
+            self._notified = True
+        self.set_running_or_notify_cancel()
+        return True
 
 
 class _Job:
@@ -197,6 +202,8 @@ class Client:
                  retries=-1):
         if broker is None:
             broker = os.environ.get("TASKMQ_BROKER") or DEFAULT_BROKER
+        if not isinstance(broker, str):
+            raise TypeError(f"broker is an endpoint such as 'tcp://host:5555', got {broker!r}")
         if not isinstance(window, int) or window < 1:
             raise ValueError(f"window must be an int of at least 1, got {window!r}")
         _check_host(broker)
@@ -212,8 +219,9 @@ class Client:
         os.set_blocking(self._wake_w, False)
         self._woken = False
         ready = concurrent.futures.Future()
-        self._thread = threading.Thread(target=_Loop(self, connect_timeout, ready).run,
-                                        name="taskmq-client", daemon=True)
+        self._loop = _Loop(self, connect_timeout, ready)
+        self._thread = threading.Thread(target=self._loop.run, name="taskmq-client",
+                                        daemon=True)
         self._thread.start()
         try:
             ready.result()
@@ -292,6 +300,10 @@ class Client:
                 self._woken = True
                 os.write(self._wake_w, b"x")
 
+    def _unfinished(self):
+        """Jobs without an outcome yet (about: read from another thread than the I/O one)."""
+        return len(self._loop.inflight) + len(self._inbox)
+
     def _status(self):
         """A future of the next STATUS_REPLY (cancelling it is safe)."""
         fut = concurrent.futures.Future()
@@ -358,8 +370,8 @@ class Client:
                 self._withdraw(sink=done)
 
     def _stop(self, how, join):
-        with self._lock:
-            if not self._closed:
+        with self._lock:   # a close also ends a drain under way (shutdown(wait=False))
+            if not self._ended and (not self._closed or how == _CLOSE):
                 self._closed = True
                 self._inbox.append(how)
                 os.write(self._wake_w, b"x")
@@ -390,7 +402,8 @@ class _Loop:
         self.inflight = {}                     # cid -> _Job: sent or held, no outcome yet
         self.unacked = collections.deque()     # per SUBMIT sent, its cids (ACKs come in order)
         self.batch, self.batch_cids, self.batch_bytes = [], [], 0
-        self.held, self.hold_until, self.hold_delay = [], 0.0, _HOLD_MIN
+        self.held = {}                         # cid -> _Job refused "queue full", oldest first
+        self.hold_until, self.hold_delay = 0.0, _HOLD_MIN
         self.withdrawn = set()                 # cids a WITHDRAW went out for, no outcome yet
         self.withdraw_batch = []               # cids to name in the next WITHDRAW
         self.told_old = False                  # said that the broker does not know WITHDRAW
@@ -470,6 +483,12 @@ class _Loop:
     def _turn(self):
         """One poll and what it brought; False when the thread must stop."""
         events = dict(self.poller.poll(self._timeout_ms()))
+        silent = time.monotonic() - self.last_sent
+        if self._awaiting() and silent > _LIVENESS * self.hb:
+            # this thread was held up (a done-callback that blocked) past what the broker
+            # waits for a silent client: it has dropped us and our jobs; say so, not hang
+            self._lost(f"the client sent nothing for {silent:.1f} s (a done-callback blocked "
+                       "its I/O thread?), so the broker dropped it")
         if self.c._wake_r in events:
             try:
                 os.read(self.c._wake_r, 4096)
@@ -538,21 +557,16 @@ class _Loop:
             jobs = [j for j in self.inflight.values() if every or j.sink is sink]
         if not jobs:
             return
-        held = {j.cid for j in self.held}
-        dropped = set()
         for job in jobs:
             if job.future is not None and not job.future._cancel_here():
                 continue    # it has its outcome already
-            if job.cid in held:
-                dropped.add(job.cid)
+            if self.held.pop(job.cid, None) is not None:
                 self.inflight.pop(job.cid, None)
                 self.withdrawn.discard(job.cid)
                 job.cancel()
             elif job.cid not in self.withdrawn:
                 self.withdrawn.add(job.cid)
                 self.withdraw_batch.append(job.cid)   # sent by _flush, after the SUBMITs
-        if dropped:
-            self.held = [h for h in self.held if h.cid not in dropped]
 
     def _enqueue(self, job):
         if self.batch and self.batch_bytes + len(job.arg) > _BATCH_BYTES:
@@ -574,8 +588,9 @@ class _Loop:
 
     def _release(self, n):
         """Resubmits up to n jobs held after "queue full"."""
-        out, self.held = self.held[:n], self.held[n:]
+        out = list(itertools.islice(self.held.values(), n))
         for job in out:
+            del self.held[job.cid]
             if job.cid in self.withdrawn:   # refused again after its WITHDRAW went out
                 self.withdrawn.discard(job.cid)
                 self.inflight.pop(job.cid, None)
@@ -619,7 +634,7 @@ class _Loop:
             if job is None:
                 continue
             if code == w.REJ_QUEUE_FULL:
-                self.held.append(job)
+                self.held[cid] = job
                 full += 1
             else:
                 status = "unknown_function" if code == w.REJ_UNKNOWN_FUNCTION else "rejected"
@@ -708,7 +723,7 @@ class _Loop:
         self.unacked.clear()
         self.withdrawn.clear()
         self.withdraw_batch = []
-        self.held, self.batch, self.batch_cids, self.batch_bytes = [], [], [], 0
+        self.held, self.batch, self.batch_cids, self.batch_bytes = {}, [], [], 0
 
     def _lost(self, why):
         """Fails everything awaited with BrokerLost and starts over on a fresh socket."""

@@ -86,7 +86,8 @@ def _user_traceback(exc, skip=()):
             if f.filename != __file__ and not f.filename.startswith("<frozen importlib")
             and not f.filename.startswith(_ASYNCIO_DIR) and f.filename not in skip]
     if not keep and te.__cause__ is None and te.__context__ is None:
-        return ""
+        only = "".join(te.format_exception_only())   # a SyntaxError's line and caret
+        return only if only.count("\n") > 1 else ""
     te.stack = traceback.StackSummary.from_list(keep)
     return "".join(te.format())
 

@@ -13,7 +13,6 @@ import inspect
 import os
 import sys
 import time
-import weakref
 
 from .client import Client, _DRAIN
 
@@ -66,13 +65,22 @@ def _job_of(fn, args, kwargs):
     raise TypeError(f"fn must be a function name (str) or a callable, got {fn!r}")
 
 
-_live = weakref.WeakSet()   # executors not shut down: finished at exit, as ProcessPoolExecutor's
+_live = set()   # executors not shut down (held, as ProcessPoolExecutor's threads hold theirs)
 
 
 @atexit.register
 def _at_exit():
+    """Finishes the jobs of executors not shut down, as ProcessPoolExecutor does at exit;
+    Ctrl-C meanwhile cancels them (BYE) instead of leaving them to run."""
     for ex in list(_live):
-        ex.shutdown(wait=True)
+        pending = ex.client._unfinished()
+        if pending:
+            sys.stderr.write(f"taskmq: waiting for {pending} jobs of a taskmq.Executor that was "
+                             "not shut down (Ctrl-C cancels them)\n")
+        try:
+            ex.shutdown(wait=True)
+        except KeyboardInterrupt:
+            ex.client.close()
 
 
 class Executor(concurrent.futures.Executor):

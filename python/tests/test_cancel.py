@@ -174,13 +174,20 @@ def test_cancel_while_the_executor_drains(procs):
 
 
 def test_a_done_callback_may_cancel_another_future(client):
-    """Callbacks run on the I/O thread: one that cancels another job must not deadlock it."""
+    """A done-callback may cancel other jobs: run by a result (on the I/O thread) or by a
+    cancel() (on the cancelling thread), and two futures cancelling each other."""
     slow = client.submit("sleep", 20_000)
     quick = client.submit("echo", 1)
     quick.add_done_callback(lambda f: slow.cancel())
     assert quick.result(10) == 1
     with pytest.raises(concurrent.futures.CancelledError):
         slow.result(5)
+    a, b, c = (client.submit("sleep", 20_000) for _ in range(3))
+    a.add_done_callback(lambda f: b.cancel())
+    b.add_done_callback(lambda f: a.cancel())   # and back: must not deadlock
+    b.add_done_callback(lambda f: c.cancel())
+    assert a.cancel()
+    assert a.cancelled() and b.cancelled() and c.cancelled()
     assert client.submit("echo", 2).result(10) == 2   # the I/O thread is alive
     wait_status(client, idle)
 

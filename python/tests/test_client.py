@@ -234,27 +234,31 @@ def _run_py(code, frontend, **env):
     return p.returncode, (p.stdout + p.stderr).decode()
 
 
-def test_at_exit(client, cluster):
-    """An Executor left open finishes its jobs when the program exits (as ProcessPoolExecutor
-    does); a Client left open says BYE, so its jobs are cancelled at once. The broker defaults
-    to $TASKMQ_BROKER."""
-    before = client.status()
-    rc, out = _run_py("import os, taskmq\n"
-                      "ex = taskmq.Executor(os.environ['FE'])\n"
-                      "ex.submit('sleep', 300)\n", cluster)
-    assert rc == 0, out
-    after = client.status()
-    assert after["done"] == before["done"] + 1 and after["cancelled"] == before["cancelled"]
-    rc, out = _run_py("import taskmq\n"
-                      "c = taskmq.Client()\n"
-                      "c.submit('sleep', 20000)\n"
-                      "c.status()\n", "", TASKMQ_BROKER=cluster)
-    assert rc == 0, out
-    deadline = time.monotonic() + 5
-    while client.status()["cancelled"] != after["cancelled"] + 1:
-        assert time.monotonic() < deadline, client.status()
-        time.sleep(0.05)
-    assert client.status()["running"] == 0
+def test_at_exit(procs):
+    """An Executor left open (even unreferenced) finishes its jobs when the program exits, as
+    ProcessPoolExecutor does, and says so; a Client left open says BYE, so its jobs are
+    cancelled at once. The broker defaults to $TASKMQ_BROKER."""
+    _, fe, be = procs.broker("-v")
+    procs.worker(be, fe)
+    with taskmq.Client(fe) as client:
+        before = client.status()
+        rc, out = _run_py("import os, taskmq\n"
+                          "taskmq.Executor(os.environ['FE']).submit('sleep', 300)\n", fe)
+        assert rc == 0, out
+        assert "waiting for 1 jobs of a taskmq.Executor that was not shut down" in out
+        after = client.status()
+        assert after["done"] == before["done"] + 1 and after["cancelled"] == before["cancelled"]
+        rc, out = _run_py("import taskmq\n"
+                          "c = taskmq.Client()\n"
+                          "c.submit('sleep', 20000)\n"
+                          "c.status()\n", "", TASKMQ_BROKER=fe)
+        assert rc == 0, out
+        deadline = time.monotonic() + 5
+        while client.status()["cancelled"] != after["cancelled"] + 1:
+            assert time.monotonic() < deadline, client.status()
+            time.sleep(0.05)
+    log = (procs.tmp / "broker.log").read_text()
+    assert re.search(r"client \S+ left \(BYE\); 1 jobs cancelled", log), log
 
 
 def test_function_references(monkeypatch):

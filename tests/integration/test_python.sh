@@ -66,6 +66,11 @@ assert_eq "$?" "2" "a module that fails to import"
 grep -q "the executor cannot serve: cannot import $T/broken.py: RuntimeError: no config here" "$T/e1" \
     || fail "message: $(cat "$T/e1")"
 grep -q "broken.py\", line 6, in <module>" "$T/e1" || fail "no traceback: $(cat "$T/e1")"
+printf 'def f(:\n    return 1\n' >"$T/syntax.py"
+timeout 30 "$WORKER" --broker "$BACKEND" --python "$T/syntax.py" 2>"$T/e3"
+assert_eq "$?" "2" "a module with a syntax error"
+grep -q "syntax.py\", line 1" "$T/e3" && grep -q "def f(:" "$T/e3" && grep -q "\^" "$T/e3" \
+    || fail "a syntax error without its line and caret: $(cat "$T/e3")"
 (cd "$T" && timeout 30 "$WORKER" --broker "$BACKEND" --python no_such_module_here) 2>"$T/e2"
 assert_eq "$?" "2" "a module that does not exist"
 grep -q "ModuleNotFoundError: No module named 'no_such_module_here'" "$T/e2" || fail "message: $(cat "$T/e2")"

@@ -57,7 +57,7 @@ typedef struct {
     const char *endpoint;
     /* counters, readable while it runs */
     atomic_size_t submits, jobs_in, max_batch, rejected_full, results_out, max_outstanding;
-    atomic_size_t heartbeats, byes, hellos, statuses, withdrawn;
+    atomic_size_t heartbeats, byes, hellos, statuses, withdrawn, withdraw_msgs;
     atomic_size_t jobs_with_options; /* SUBMIT items with the 6th element (an options map) */
     _Atomic uint64_t last_mem_limit; /* the options of the last job received */
     atomic_bool last_retry_oom;
@@ -206,6 +206,7 @@ static void s_on_withdraw(s_fake_t *f, const tmq_msg_t *m)
 {
     tmq_batch_t b;
     tmq_batch_init(&b);
+    atomic_fetch_add(&f->fb->withdraw_msgs, 1);
     for (size_t i = 0; i < tmq_msg_count(m); i++) {
         uint64_t cid;
         if (tmq_msg_cid_item(m, i, &cid) != 0) continue;
@@ -1058,6 +1059,22 @@ static void test_lib_cancel(void **state)
     assert_int_equal(errno, ENOENT);
     assert_int_equal(tmq_cancel(NULL, a), -1);
     assert_int_equal(errno, EINVAL);
+    /* cancels in a row go out as one WITHDRAW, with the next batch */
+    uint64_t ids[3];
+    uint8_t arg[16];
+    size_t alen = tu_pack_int(arg, 2);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tmq_submit(x->c, "echo", arg, alen, &ids[i]), 0);
+    size_t msgs = atomic_load(&x->fb.withdraw_msgs);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tmq_cancel(x->c, ids[i]), 0);
+    for (int i = 0; i < 3; i++) {
+        r = tmq_next(x->c, 2000);
+        assert_non_null(r);
+        assert_int_equal(tmq_result_status(r), TMQ_RESULT_CANCELLED);
+        tmq_result_destroy(&r);
+    }
+    assert_int_equal(atomic_load(&x->fb.withdraw_msgs), msgs + 1);
 }
 
 static const fake_cfg_t s_full_held = {.hold = true, .max_queue = 1};
