@@ -76,6 +76,13 @@ static void s_broker(FILE *out, const json_t *st, const char *endpoint)
     if (json_is_number(rate)) fprintf(out, "  rate %.1f jobs/s", json_number_value(rate));
     fputc('\n', out);
     if (s_int(st, "max_queue", &v) && v) fprintf(out, "queue    limit %lld\n", v);
+    const json_t *insecure = json_object_get(st, "insecure");
+    if (json_is_true(insecure))
+        fputs("security none: the broker runs --insecure (any address may connect and submit "
+              "jobs or serve them)\n",
+              out);
+    long long refused = s_int0(st, "refused");
+    if (refused) fprintf(out, "refused  %lld connections (see the broker's log)\n", refused);
     long long stale = s_int0(st, "stale"), malformed = s_int0(st, "malformed");
     if (stale || malformed)
         fprintf(out, "dropped  %lld late results, %lld malformed messages\n", stale, malformed);

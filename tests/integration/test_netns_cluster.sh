@@ -12,7 +12,7 @@ if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
     exit 77
 fi
 export TASKMQ_NETNS="tmqit$$" TASKMQ_NETNS_STATE="$T/cluster"
-export TASKMQ_BROKER_FLAGS="--heartbeat 200"
+export TASKMQ_BROKER_FLAGS="--heartbeat 200 --insecure"
 cluster() { timeout 60 "$CLUSTER" "$@"; }
 on() { local h=$1; shift; cluster exec "$h" "$@"; } # on HOST CMD...: CMD in HOST's namespace
 down() { "$CLUSTER" down >/dev/null 2>&1 || true; }
@@ -67,7 +67,29 @@ assert_eq "$(jq -s '[.[].index] | unique | length' "$T/m3")" "200" "each job onc
 jq -r '.worker' "$T/m3" | grep -q "^$NEW:" || fail "$NEW took no job: $(jq -r .worker "$T/m3" | sort | uniq -c)"
 pass "a worker host started mid-run ($NEW) took jobs"
 
-# the broker restarted: every worker comes back to it
+on client taskmq status | grep -q "^security none: the broker runs --insecure" \
+    || fail "no --insecure warning in taskmq status: $(on client taskmq status)"
+grep -q -- "--insecure: any host that reaches" "$TASKMQ_NETNS_STATE/broker.log" \
+    || fail "no --insecure warning in the broker's log"
+
+# protected by default: a broker without keys and without --insecure lets in loopback peers
+# only (its own host), and refuses the worker and client hosts
+TASKMQ_BROKER_FLAGS="--heartbeat 200" cluster restart-broker
+grep -q "accepting connections from loopback addresses only" "$TASKMQ_NETNS_STATE/broker.log" \
+    || fail "the broker did not say it is protected: $(cat "$TASKMQ_NETNS_STATE/broker.log")"
+local_status() { on broker taskmq --broker tcp://127.0.0.1:5555 status --json; }
+for _ in $(seq 1 50); do [ "$(local_status | jq .refused)" -ge 4 ] && break; sleep 0.1; done
+assert_eq "$(local_status | jq '.workers | length')" "0" "no worker host got in"
+[ "$(local_status | jq .refused)" -ge 4 ] || fail "refusals: $(local_status)"
+on client taskmq --connect-timeout 1000 status >"$T/refused.out" 2>&1
+assert_eq "$?" "3" "a client from another host gets no broker"
+grep -q "refused a worker from $NET.1[1-4]: not a loopback address" "$TASKMQ_NETNS_STATE/broker.log" \
+    || fail "the refusal is not logged: $(cat "$TASKMQ_NETNS_STATE/broker.log")"
+assert_eq "$(grep -c "refused a client from $NET.200: not a loopback" "$TASKMQ_NETNS_STATE/broker.log")" \
+    "1" "each refused address logged once"
+pass "without keys or --insecure, only loopback peers get in (refused $(local_status | jq .refused) connections)"
+
+# the broker restarted (with --insecure again): every worker comes back to it
 cluster restart-broker
 for _ in $(seq 1 100); do
     [ "$(on client taskmq status --json 2>/dev/null | jq '.workers | length')" = 4 ] && break

@@ -1,0 +1,106 @@
+/* tests/unit/test_broker_zap.c — who may connect (broker/zap.c): what counts as loopback,
+ * which endpoints face the network, and the handler itself answering ZAP requests (RFC 27)
+ * the way libzmq sends them: loopback let in, another address refused (and counted), unless
+ * insecure; a second handler in one process refused at start.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "zap.h"
+
+static void test_loopback_and_network(void **state)
+{
+    (void)state;
+    assert_true(tmq_zap_is_loopback("127.0.0.1"));
+    assert_true(tmq_zap_is_loopback("127.255.3.4"));
+    assert_true(tmq_zap_is_loopback("::1"));
+    assert_true(tmq_zap_is_loopback("::ffff:127.0.0.9"));
+    assert_false(tmq_zap_is_loopback("10.0.0.7"));
+    assert_false(tmq_zap_is_loopback("128.0.0.1"));
+    assert_false(tmq_zap_is_loopback("::ffff:10.0.0.1"));
+    assert_false(tmq_zap_is_loopback("fe80::1"));
+    assert_false(tmq_zap_is_loopback(""));
+    assert_false(tmq_zap_is_loopback("localhost")); /* addresses only: libzmq gives those */
+
+    assert_true(tmq_zap_faces_network("tcp://*:5555"));
+    assert_true(tmq_zap_faces_network("tcp://0.0.0.0:5555"));
+    assert_true(tmq_zap_faces_network("tcp://10.0.0.7:5555"));
+    assert_true(tmq_zap_faces_network("tcp://eth0:5555"));
+    assert_false(tmq_zap_faces_network("tcp://127.0.0.1:5555"));
+    assert_false(tmq_zap_faces_network("tcp://127.0.0.1:*"));
+    assert_false(tmq_zap_faces_network("tcp://[::1]:5555"));
+    assert_false(tmq_zap_faces_network("ipc:///tmp/x"));
+    assert_false(tmq_zap_faces_network("inproc://x"));
+}
+
+/* One ZAP request as libzmq sends it; returns the status code of the reply. */
+static char *s_ask(zsock_t *req, const char *domain, const char *address, const char *mechanism)
+{
+    zmsg_t *m = zmsg_new();
+    zmsg_addstr(m, "1.0");
+    zmsg_addstr(m, "42");
+    zmsg_addstr(m, domain);
+    zmsg_addstr(m, address);
+    zmsg_addstr(m, "");
+    zmsg_addstr(m, mechanism);
+    assert_int_equal(zmsg_send(&m, req), 0);
+    zmsg_t *reply = zmsg_recv(req);
+    assert_non_null(reply);
+    assert_int_equal(zmsg_size(reply), 6);
+    char *version = zmsg_popstr(reply), *id = zmsg_popstr(reply), *code = zmsg_popstr(reply);
+    assert_string_equal(version, "1.0");
+    assert_string_equal(id, "42"); /* the request id comes back */
+    zstr_free(&version);
+    zstr_free(&id);
+    zmsg_destroy(&reply);
+    return code;
+}
+
+static void s_expect(zsock_t *req, const char *address, const char *mechanism, const char *want)
+{
+    char *code = s_ask(req, TMQ_ZAP_DOMAIN_WORKERS, address, mechanism);
+    assert_string_equal(code, want);
+    zstr_free(&code);
+}
+
+static void test_handler_answers(void **state)
+{
+    (void)state;
+    tmq_zap_policy_t protect = {.insecure = false};
+    tmq_zap_t *zap = tmq_zap_new(&protect);
+    assert_non_null(zap);
+    assert_null(tmq_zap_new(&protect)); /* one handler per process (context) */
+    zsock_t *req = zsock_new_req("inproc://zeromq.zap.01");
+    assert_non_null(req);
+    s_expect(req, "127.0.0.1", "NULL", "200");
+    s_expect(req, "::1", "NULL", "200");
+    s_expect(req, "10.0.0.7", "NULL", "400");
+    s_expect(req, "10.0.0.7", "NULL", "400"); /* logged once, counted each time */
+    s_expect(req, "127.0.0.1", "PLAIN", "400"); /* not a mechanism taskmq uses */
+    assert_int_equal(tmq_zap_refused(zap), 3);
+    zsock_destroy(&req);
+    tmq_zap_destroy(&zap);
+    assert_null(zap);
+
+    tmq_zap_policy_t open = {.insecure = true};
+    zap = tmq_zap_new(&open); /* the endpoint is free again */
+    assert_non_null(zap);
+    req = zsock_new_req("inproc://zeromq.zap.01");
+    s_expect(req, "10.0.0.7", "NULL", "200");
+    assert_int_equal(tmq_zap_refused(zap), 0);
+    zsock_destroy(&req);
+    tmq_zap_destroy(&zap);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loopback_and_network),
+        cmocka_unit_test(test_handler_answers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
