@@ -32,7 +32,8 @@
 #define TMQ_LOOP_BACKOFF_MS 50    /* longest retry interval while a peer would block */
 
 struct tmq_broker_loop_t {
-    tmq_zap_t *zap; /* who may connect; NULL when every peer is let in (see s_need_zap) */
+    tmq_zap_t *zap; /* who may connect; NULL when every peer is let in (loopback-only binds,
+                       --insecure) */
     zsock_t *frontend, *backend;
     void *fe, *be; /* their libzmq handles */
     char *fe_endpoint, *be_endpoint;
@@ -67,8 +68,7 @@ static bool s_faces_network(const char *endpoint)
 }
 
 /* domain: the socket's ZAP domain (its peers are checked), or NULL. */
-static zsock_t *s_bind(const char *endpoint, const char *what, const char *domain,
-                       char **resolved)
+static zsock_t *s_bind(const char *endpoint, const char *what, const char *domain, char **resolved)
 {
     char ep[1024], why[512];
     if (tmq_endpoint_bindable(endpoint, ep, sizeof ep, why, sizeof why) != TMQ_EP_OK) {

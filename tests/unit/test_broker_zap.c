@@ -79,7 +79,7 @@ static void test_handler_answers(void **state)
     s_expect(req, "127.0.0.1", "NULL", "200");
     s_expect(req, "::1", "NULL", "200");
     s_expect(req, "10.0.0.7", "NULL", "400");
-    s_expect(req, "10.0.0.7", "NULL", "400"); /* logged once, counted each time */
+    s_expect(req, "10.0.0.7", "NULL", "400");   /* logged once, counted each time */
     s_expect(req, "127.0.0.1", "PLAIN", "400"); /* not a mechanism taskmq uses */
     assert_int_equal(tmq_zap_refused(zap), 3);
     zsock_destroy(&req);
