@@ -22,6 +22,7 @@ void tmq_broker_config_defaults(tmq_broker_config_t *cfg)
     cfg->max_payload = TMQ_PROTO_MAX_PAYLOAD;
     cfg->retries = 2;
     cfg->insecure = false;
+    cfg->curve_cert = cfg->curve_dir = cfg->curve_worker_dir = NULL;
 }
 
 int tmq_broker_run(const tmq_broker_config_t *cfg)

@@ -14,13 +14,16 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *frontend;  /* endpoint clients connect to */
-    const char *backend;   /* endpoint workers connect to */
-    uint32_t heartbeat_ms; /* heartbeat interval announced in WELCOME */
-    size_t max_queue;      /* queued jobs accepted at most ("queue full" beyond) */
-    uint32_t max_payload;  /* bytes per job argument or result */
-    int retries;           /* default retries after an executor dies */
-    bool insecure;         /* without keys, accept peers from any address, not loopback only */
+    const char *frontend;   /* endpoint clients connect to */
+    const char *backend;    /* endpoint workers connect to */
+    uint32_t heartbeat_ms;  /* heartbeat interval announced in WELCOME */
+    size_t max_queue;       /* queued jobs accepted at most ("queue full" beyond) */
+    uint32_t max_payload;   /* bytes per job argument or result */
+    int retries;            /* default retries after an executor dies */
+    bool insecure;          /* without keys, accept peers from any address, not loopback only */
+    const char *curve_cert; /* the broker's secret certificate: CURVE on both ports */
+    const char *curve_dir;  /* public certificates of the peers allowed in */
+    const char *curve_worker_dir; /* when set, the only keys allowed on the worker port */
 } tmq_broker_config_t;
 
 /* Defaults: frontend on TCP port 5555 and backend on 5556 of every interface, heartbeat

@@ -12,6 +12,7 @@
 #include "core.h"
 #include "zap.h"
 
+#include <curve.h>
 #include <endpoint.h>
 #include <log.h>
 #include <platform.h>
@@ -67,8 +68,10 @@ static bool s_faces_network(const char *endpoint)
            tmq_zap_faces_network(ep);
 }
 
-/* domain: the socket's ZAP domain (its peers are checked), or NULL. */
-static zsock_t *s_bind(const char *endpoint, const char *what, const char *domain, char **resolved)
+/* domain: the socket's ZAP domain (its peers are checked), or NULL; cert: the broker's
+ * CURVE certificate (the socket a CURVE server), or NULL. */
+static zsock_t *s_bind(const char *endpoint, const char *what, const char *domain, zcert_t *cert,
+                       char **resolved)
 {
     char ep[1024], why[512];
     if (tmq_endpoint_bindable(endpoint, ep, sizeof ep, why, sizeof why) != TMQ_EP_OK) {
@@ -84,6 +87,10 @@ static zsock_t *s_bind(const char *endpoint, const char *what, const char *domai
     zsock_set_router_handover(sock, 1);
     tmq_wire_setup(sock);
     if (domain) zsock_set_zap_domain(sock, domain);
+    if (cert) {
+        zcert_apply(cert, sock);
+        zsock_set_curve_server(sock, 1);
+    }
     if (zsock_bind(sock, "%s", ep) < 0) {
         s_bind_error(ep, zmq_errno(), why, sizeof why);
         tmq_error("cannot bind the %s to %s: %s", what, endpoint, why);
@@ -100,19 +107,33 @@ tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
 {
     tmq_broker_loop_t *self = tmq_xcalloc(1, sizeof *self);
     bool network = s_faces_network(cfg->frontend) || s_faces_network(cfg->backend);
-    if (network && !cfg->insecure) { /* before any bind: without a handler all get in */
-        tmq_zap_policy_t policy = {.insecure = cfg->insecure};
+    zcert_t *cert = NULL;
+    if (cfg->curve_cert) {
+        char why[512];
+        cert = tmq_curve_load(cfg->curve_cert, true, why, sizeof why);
+        if (!cert) {
+            tmq_error("--curve-cert: %s", why);
+            tmq_broker_loop_destroy(&self);
+            return NULL;
+        }
+    }
+    if (cert || (network && !cfg->insecure)) { /* before any bind: else all get in */
+        tmq_zap_policy_t policy = {.insecure = cfg->insecure,
+                                   .curve_dir = cert ? cfg->curve_dir : NULL,
+                                   .curve_worker_dir = cert ? cfg->curve_worker_dir : NULL};
         self->zap = tmq_zap_new(&policy);
         if (!self->zap) {
+            zcert_destroy(&cert);
             tmq_broker_loop_destroy(&self);
             return NULL;
         }
     }
     const char *fe_domain = self->zap ? TMQ_ZAP_DOMAIN_CLIENTS : NULL;
     const char *be_domain = self->zap ? TMQ_ZAP_DOMAIN_WORKERS : NULL;
-    self->frontend = s_bind(cfg->frontend, "frontend", fe_domain, &self->fe_endpoint);
+    self->frontend = s_bind(cfg->frontend, "frontend", fe_domain, cert, &self->fe_endpoint);
     if (self->frontend)
-        self->backend = s_bind(cfg->backend, "backend", be_domain, &self->be_endpoint);
+        self->backend = s_bind(cfg->backend, "backend", be_domain, cert, &self->be_endpoint);
+    zcert_destroy(&cert); /* applied: the sockets keep the keys */
     if (!self->backend) {
         tmq_broker_loop_destroy(&self);
         return NULL;
@@ -127,7 +148,11 @@ tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
                             .backend = self->be_endpoint,
                             .insecure = cfg->insecure,
                             .zap = self->zap};
-    if (self->zap)
+    if (cfg->curve_cert)
+        tmq_info("CURVE: clients need a key in %s, workers one in %s (directories read again "
+                 "when they change)",
+                 cfg->curve_dir, cfg->curve_worker_dir ? cfg->curve_worker_dir : cfg->curve_dir);
+    else if (self->zap)
         tmq_info("accepting connections from loopback addresses only: the broker has no CURVE "
                  "keys (--insecure accepts any address)");
     else if (network)

@@ -12,9 +12,11 @@
 #include <platform.h>
 #include <proto.h>
 
+#include <curve.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 static void s_usage(FILE *out)
 {
@@ -30,6 +32,12 @@ static void s_usage(FILE *out)
             "                       a client silent for 5 is dropped (default 1000)\n"
             "  --max-payload BYTES  largest job argument or result (default %u)\n"
             "  --retries N          default retries of a job whose process dies (default 2)\n"
+            "  --curve-cert FILE    the broker's secret certificate (taskmq keygen): CurveZMQ\n"
+            "                       on both ports; with --curve-dir\n"
+            "  --curve-dir DIR      public certificates of the clients and workers allowed in\n"
+            "                       (read again when it changes: add keys without a restart)\n"
+            "  --curve-worker-dir DIR  when set, the only keys allowed on the worker port, so\n"
+            "                       a client's key cannot register as a worker\n"
             "  --insecure           accept clients and workers from any address without keys;\n"
             "                       by default a broker without CURVE keys lets in loopback\n"
             "                       (127.0.0.0/8, ::1) peers only. Trusted networks only: a\n"
@@ -74,6 +82,16 @@ static int s_number(const char *opt, const char *arg, long min, long max, long *
     return TMQ_EXIT_USAGE;
 }
 
+/* Checks that a key directory exists; returns 0, or prints why and returns 2. */
+static int s_directory(const char *opt, const char *arg)
+{
+    struct stat st;
+    if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+    fprintf(stderr, "taskmq-broker: %s: '%s' is not a directory\nTry 'taskmq-broker --help'.\n",
+            opt, arg);
+    return TMQ_EXIT_USAGE;
+}
+
 /* Parses argv into cfg; returns -1 to run, or an exit status. */
 static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
 {
@@ -84,6 +102,9 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
                                          {"max-payload", required_argument, NULL, 'p'},
                                          {"retries", required_argument, NULL, 'r'},
                                          {"insecure", no_argument, NULL, 'I'},
+                                         {"curve-cert", required_argument, NULL, 'C'},
+                                         {"curve-dir", required_argument, NULL, 'D'},
+                                         {"curve-worker-dir", required_argument, NULL, 'W'},
                                          {"verbose", no_argument, NULL, 'v'},
                                          {"version", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
@@ -123,6 +144,17 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
         case 'I':
             cfg->insecure = true;
             break;
+        case 'C':
+            cfg->curve_cert = optarg;
+            break;
+        case 'D':
+            if (s_directory("--curve-dir", optarg)) return TMQ_EXIT_USAGE;
+            cfg->curve_dir = optarg;
+            break;
+        case 'W':
+            if (s_directory("--curve-worker-dir", optarg)) return TMQ_EXIT_USAGE;
+            cfg->curve_worker_dir = optarg;
+            break;
         case 'v':
             *level = TMQ_LOG_DEBUG;
             break;
@@ -139,6 +171,25 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
         }
     }
     if (optind < argc) return s_bad("unexpected argument", argv[optind]);
+    if (!cfg->curve_cert != !cfg->curve_dir) {
+        fprintf(stderr, "taskmq-broker: --curve-cert and --curve-dir go together (the broker's "
+                        "key, and the keys it lets in)\nTry 'taskmq-broker --help'.\n");
+        return TMQ_EXIT_USAGE;
+    }
+    if (cfg->curve_worker_dir && !cfg->curve_cert) {
+        fprintf(stderr, "taskmq-broker: --curve-worker-dir needs --curve-cert and --curve-dir\n"
+                        "Try 'taskmq-broker --help'.\n");
+        return TMQ_EXIT_USAGE;
+    }
+    if (cfg->curve_cert) {
+        char why[512];
+        zcert_t *cert = tmq_curve_load(cfg->curve_cert, true, why, sizeof why);
+        if (!cert) {
+            fprintf(stderr, "taskmq-broker: --curve-cert: %s\n", why);
+            return TMQ_EXIT_USAGE;
+        }
+        zcert_destroy(&cert);
+    }
     return -1;
 }
 

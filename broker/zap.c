@@ -23,7 +23,8 @@ typedef struct {
 } s_peer_t;
 
 struct tmq_zap_t {
-    tmq_zap_policy_t policy;
+    tmq_zap_policy_t policy;         /* its directory names are not kept: */
+    zcertstore_t *clients, *workers; /* the actor's; workers NULL: clients' keys */
     tmq_actor_t *actor;
     _Atomic uint64_t refused;
     zhashx_t *peers; /* the actor's: address -> s_peer_t, for the log */
@@ -56,9 +57,22 @@ bool tmq_zap_faces_network(const char *ep)
     return !tmq_zap_is_loopback(h); /* '*', 0.0.0.0, an interface, another address */
 }
 
-/* The verdict on one request: NULL to let it in, else why not. */
-static const char *s_judge(const tmq_zap_t *self, const char *mechanism, const char *address)
+/* The verdict on one request: NULL to let it in, else why not. key: the CURVE credential
+ * (a 32-byte public key), or NULL. */
+static const char *s_judge(const tmq_zap_t *self, const char *domain, const char *mechanism,
+                           const char *address, zframe_t *key)
 {
+    if (self->clients) { /* CURVE: a key, and one allowed on this port */
+        if (!streq(mechanism, "CURVE")) return "no CURVE key (this broker requires keys)";
+        if (!key || zframe_size(key) != 32) return "malformed CURVE credentials";
+        char z85[41];
+        zmq_z85_encode(z85, zframe_data(key), 32);
+        bool worker = streq(domain, TMQ_ZAP_DOMAIN_WORKERS);
+        zcertstore_t *store = worker && self->workers ? self->workers : self->clients;
+        if (zcertstore_lookup(store, z85)) return NULL;
+        return worker && self->workers ? "key not in the worker keys (--curve-worker-dir)"
+                                       : "key not in the allowed keys (--curve-dir)";
+    }
     if (streq(mechanism, "NULL")) {
         if (self->policy.insecure || tmq_zap_is_loopback(address)) return NULL;
         return "not a loopback address, and the broker has no CURVE keys";
@@ -86,9 +100,10 @@ static void s_tell(tmq_zap_t *self, const char *who, const char *address, const 
         if (zhashx_size(self->peers) >= S_MAX_TOLD) zhashx_purge(self->peers);
         p = tmq_xcalloc(1, sizeof *p);
         zhashx_insert(self->peers, address, p);
-        tmq_warn("refused a %s from %s: %s (start the broker with --insecure to accept any "
-                 "address on a trusted network)",
-                 who, address, why);
+        tmq_warn("refused a %s from %s: %s%s", who, address, why,
+                 self->clients ? ""
+                               : " (start the broker with --insecure to accept any address on "
+                                 "a trusted network, or give it CURVE keys)");
     } else {
         tmq_warn("refused a %s from %s again (%llu more times since): %s", who, address,
                  (unsigned long long)p->silent + 1, why);
@@ -106,9 +121,10 @@ static void s_answer(tmq_zap_t *self, zsock_t *rep)
     char *domain = zmsg_popstr(req), *address = zmsg_popstr(req);
     zframe_t *identity = zmsg_pop(req);
     char *mechanism = zmsg_popstr(req);
+    zframe_t *key = zmsg_pop(req); /* CURVE's one credential */
     const char *why = "malformed ZAP request";
     if (version && streq(version, "1.0") && id && domain && address && mechanism)
-        why = s_judge(self, mechanism, address);
+        why = s_judge(self, domain, mechanism, address, key);
     if (why) {
         atomic_fetch_add(&self->refused, 1);
         s_tell(self, domain && streq(domain, TMQ_ZAP_DOMAIN_WORKERS) ? "worker" : "client",
@@ -131,6 +147,7 @@ static void s_answer(tmq_zap_t *self, zsock_t *rep)
     zstr_free(&mechanism);
     zframe_destroy(&id);
     zframe_destroy(&identity);
+    zframe_destroy(&key);
     zmsg_destroy(&req);
 }
 
@@ -171,6 +188,9 @@ tmq_zap_t *tmq_zap_new(const tmq_zap_policy_t *policy)
 {
     tmq_zap_t *self = tmq_xcalloc(1, sizeof *self);
     self->policy = *policy;
+    if (policy->curve_dir) self->clients = zcertstore_new(policy->curve_dir);
+    if (policy->curve_worker_dir) self->workers = zcertstore_new(policy->curve_worker_dir);
+    self->policy.curve_dir = self->policy.curve_worker_dir = NULL; /* borrowed: not kept */
     self->peers = zhashx_new();
     zhashx_set_destructor(self->peers, s_peer_free);
     self->actor = tmq_actor_new(s_actor, self);
@@ -192,6 +212,8 @@ void tmq_zap_destroy(tmq_zap_t **self_p)
     if (!self) return;
     tmq_actor_destroy(&self->actor);
     zhashx_destroy(&self->peers);
+    zcertstore_destroy(&self->clients);
+    zcertstore_destroy(&self->workers);
     free(self);
     *self_p = NULL;
 }

@@ -3,9 +3,12 @@
  * libzmq asks the handler bound at inproc://zeromq.zap.01 about every connection to a socket
  * that has a ZAP domain. Without CURVE keys the broker is protected like Redis' protected
  * mode: only peers from loopback addresses (127.0.0.0/8, ::1) are let in, unless --insecure
- * opens it to any address. The handler must be running before the broker binds, or libzmq
- * would let anyone in; tmq_zap_needed says when the broker needs it at all (a broker that
- * binds loopback addresses only, or runs --insecure, sees only peers it would let in).
+ * opens it to any address. With CURVE keys (curve_dir), every peer needs a key: a client's
+ * public key must be in curve_dir, a worker's in curve_worker_dir when there is one (so a
+ * client's key cannot register as a worker), else in curve_dir; the directories are read
+ * again whenever they change (czmq's zcertstore), so new keys need no restart. The handler
+ * must be running before the broker binds, or libzmq would let anyone in (the loop starts it
+ * when keys are configured or an endpoint faces the network without --insecure).
  */
 #ifndef TMQ_BROKER_ZAP_H
 #define TMQ_BROKER_ZAP_H
@@ -18,7 +21,9 @@
 #define TMQ_ZAP_DOMAIN_WORKERS "taskmq-workers" /* the backend's */
 
 typedef struct {
-    bool insecure; /* --insecure: peers from any address */
+    bool insecure;                /* --insecure: peers from any address (without keys) */
+    const char *curve_dir;        /* public certificates allowed to connect; NULL: no CURVE */
+    const char *curve_worker_dir; /* ... to the worker port, when set */
 } tmq_zap_policy_t;
 
 typedef struct tmq_zap_t tmq_zap_t;

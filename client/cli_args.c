@@ -16,6 +16,8 @@
 typedef enum {
     S_BROKER,
     S_CONNECT_TIMEOUT,
+    S_CURVE_CERT,
+    S_BROKER_CERT,
     S_LOCAL,
     S_ORDERED,
     S_TIMEOUT,
@@ -59,6 +61,8 @@ typedef struct {
 static const s_opt_t s_opts[] = {
     {"broker", 0, true, S_BROKER, 0, 0, S_CLUSTER},
     {"connect-timeout", 0, true, S_CONNECT_TIMEOUT, 1, 86400000, S_CLUSTER},
+    {"curve-cert", 0, true, S_CURVE_CERT, 0, 0, S_CLUSTER},
+    {"broker-cert", 0, true, S_BROKER_CERT, 0, 0, S_CLUSTER},
     {"local", 0, true, S_LOCAL, 1, 1024, S_CLUSTER},
     {"ordered", 0, false, S_ORDERED, 0, 0, S_MAP},
     {"timeout", 0, true, S_TIMEOUT, 0, 2147483647, S_JOBS},
@@ -202,8 +206,9 @@ static const s_opt_t *s_find(const char *word, size_t len)
 static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *err, size_t errlen)
 {
     long n = 0;
-    if (opt->has_value && opt->id != S_BROKER && opt->id != S_JOBLOG && opt->id != S_MEM_LIMIT &&
-        tmq_parse_long(value, opt->min, opt->max, &n) != 0) {
+    bool text = opt->id == S_BROKER || opt->id == S_JOBLOG || opt->id == S_MEM_LIMIT ||
+                opt->id == S_CURVE_CERT || opt->id == S_BROKER_CERT; /* not numbers */
+    if (opt->has_value && !text && tmq_parse_long(value, opt->min, opt->max, &n) != 0) {
         return s_usage(err, errlen, "--%s: '%s' is not a number in %ld..%ld", opt->name, value,
                        opt->min, opt->max);
     }
@@ -216,6 +221,12 @@ static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *er
         break;
     case S_CONNECT_TIMEOUT:
         o->connect_timeout_ms = n;
+        break;
+    case S_CURVE_CERT:
+        o->curve_cert = value;
+        break;
+    case S_BROKER_CERT:
+        o->broker_cert = value;
         break;
     case S_LOCAL:
         o->local = n;

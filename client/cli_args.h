@@ -29,6 +29,8 @@ typedef struct {
     tmq_cli_cmd_t cmd;
     const char *broker;      /* NULL: $TASKMQ_BROKER, else TMQ_DEFAULT_BROKER */
     long connect_timeout_ms; /* 5000 */
+    const char *curve_cert;  /* NULL: $TASKMQ_CURVE_CERT, else no CURVE */
+    const char *broker_cert; /* NULL: $TASKMQ_BROKER_CERT */
     long local;              /* worker processes for --local; 0 = use a broker */
     bool ordered;
     long timeout_ms;    /* per job; 0 = none */

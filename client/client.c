@@ -13,6 +13,7 @@
 #include "acks.h"
 #include "actor.h"
 #include "conn.h"
+#include "curve.h"
 #include "endpoint.h"
 #include "idmap.h"
 #include "list.h"
@@ -443,7 +444,8 @@ const char *tmq_version(void)
 
 /* czmq installs SIGINT/SIGTERM handlers when first used; a library must not take the
  * application's Ctrl-C away, so the handlers in place before are put back. */
-static zsock_t *s_new_dealer(const char *endpoint)
+/* mine, broker: CURVE certificates (both NULL: none). */
+static zsock_t *s_new_dealer(const char *endpoint, zcert_t *mine, zcert_t *broker)
 {
     struct sigaction old_int, old_term;
     sigaction(SIGINT, NULL, &old_int);
@@ -455,6 +457,7 @@ static zsock_t *s_new_dealer(const char *endpoint)
     /* czmq is initialized now (its atexit teardown registered): ours goes after it. */
     pthread_once(&s_exit_once, s_register_at_exit);
     tmq_wire_setup(dealer);
+    if (mine) tmq_curve_client(dealer, mine, broker);
     if (zsock_connect(dealer, "%s", endpoint) != 0) {
         zsock_destroy(&dealer);
         return NULL;
@@ -462,14 +465,14 @@ static zsock_t *s_new_dealer(const char *endpoint)
     return dealer;
 }
 
-tmq_client_t *tmq_client_new(const char *endpoint)
+static tmq_client_t *s_client_new(const char *endpoint, zcert_t *mine, zcert_t *broker)
 {
     char why[256];
     if (!endpoint || tmq_endpoint_check(endpoint, false, why, sizeof why) != TMQ_EP_OK) {
         errno = EINVAL;
         return NULL;
     }
-    zsock_t *dealer = s_new_dealer(endpoint);
+    zsock_t *dealer = s_new_dealer(endpoint, mine, broker);
     if (!dealer) {
         errno = EINVAL;
         return NULL;
@@ -499,6 +502,38 @@ tmq_client_t *tmq_client_new(const char *endpoint)
     tmq_list_push_back(&s_live, &c->live);
     pthread_mutex_unlock(&s_live_lock);
     tmq_info("client: connecting to the broker at %s", endpoint);
+    return c;
+}
+
+tmq_client_t *tmq_client_new(const char *endpoint)
+{
+    return s_client_new(endpoint, NULL, NULL);
+}
+
+tmq_client_t *tmq_client_new_curve(const char *endpoint, const char *cert_file,
+                                   const char *broker_cert_file, char *why, size_t why_len)
+{
+    char buf[512];
+    if (!why || why_len == 0) {
+        why = buf;
+        why_len = sizeof buf;
+    }
+    if (!cert_file || !broker_cert_file) {
+        snprintf(why, why_len, "both certificates are needed: this client's and the broker's");
+        errno = EINVAL;
+        return NULL;
+    }
+    zcert_t *mine = tmq_curve_load(cert_file, true, why, why_len);
+    zcert_t *broker = mine ? tmq_curve_load(broker_cert_file, false, why, why_len) : NULL;
+    tmq_client_t *c = NULL;
+    if (broker) {
+        c = s_client_new(endpoint, mine, broker);
+        if (!c) snprintf(why, why_len, "cannot connect to %s", endpoint ? endpoint : "(null)");
+    } else {
+        errno = EINVAL;
+    }
+    zcert_destroy(&mine);
+    zcert_destroy(&broker);
     return c;
 }
 

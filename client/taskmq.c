@@ -84,6 +84,20 @@ static int s_run(tmq_client_t *c, const tmq_cli_t *o, const char *endpoint)
 static int s_connect_and_run(const tmq_cli_t *o)
 {
     const char *endpoint = tmq_cli_broker(o);
+    const char *cert = o->curve_cert ? o->curve_cert : getenv("TASKMQ_CURVE_CERT");
+    const char *broker_cert = o->broker_cert ? o->broker_cert : getenv("TASKMQ_BROKER_CERT");
+    if (cert && !*cert) cert = NULL;
+    if (broker_cert && !*broker_cert) broker_cert = NULL;
+    if (!cert != !broker_cert) {
+        fprintf(stderr, "taskmq: %s needs %s too\n",
+                cert ? "--curve-cert ($TASKMQ_CURVE_CERT)" : "--broker-cert ($TASKMQ_BROKER_CERT)",
+                cert ? "--broker-cert ($TASKMQ_BROKER_CERT)" : "--curve-cert ($TASKMQ_CURVE_CERT)");
+        return TMQ_EXIT_USAGE;
+    }
+    if (cert && o->local) {
+        fprintf(stderr, "taskmq: --local runs its own broker: no CURVE certificates with it\n");
+        return TMQ_EXIT_USAGE;
+    }
 #ifdef TMQ_HAVE_LOCAL
     char err[512];
     tmq_local_t *local = NULL;
@@ -104,8 +118,13 @@ static int s_connect_and_run(const tmq_cli_t *o)
     int status = o->local ? TMQ_EXIT_OK : s_check_endpoint(o, endpoint);
     if (status != TMQ_EXIT_OK) return status;
     status = TMQ_EXIT_NO_BROKER;
-    tmq_client_t *c = tmq_client_new(endpoint);
-    if (!c) {
+    char why[512] = "";
+    tmq_client_t *c = cert ? tmq_client_new_curve(endpoint, cert, broker_cert, why, sizeof why)
+                           : tmq_client_new(endpoint);
+    if (!c && cert) {
+        fprintf(stderr, "taskmq: %s\n", why);
+        status = TMQ_EXIT_USAGE;
+    } else if (!c) {
         fprintf(stderr, "taskmq: cannot connect to %s\n", endpoint);
     } else if (tmq_client_wait_ready(c, (int)o->connect_timeout_ms) != 0) {
         /* no answer within the time, or not a broker's client port (its words) */

@@ -22,7 +22,8 @@
 # Environment: TASKMQ_NETNS (default "tmq") names the cluster, so two can coexist;
 # TASKMQ_NETNS_NET (default 10.231.7) is the /24 it uses; TASKMQ_BIN the directory holding
 # taskmq-broker, taskmq-worker and taskmq (default: build/bin of this tree, else PATH);
-# TASKMQ_BROKER_FLAGS and TASKMQ_WORKER_FLAGS are added to the daemons' command lines.
+# TASKMQ_BROKER_FLAGS and TASKMQ_WORKER_FLAGS are added to the daemons' command lines, and
+# TASKMQ_CLIENT_FLAGS to the `taskmq status` that `up` waits with (keys, for a CURVE broker).
 # `run` and `exec` export TASKMQ_NETNS, TASKMQ_NETNS_BROKER (the broker's address),
 # TASKMQ_BROKER (tcp://ADDR:5555), TASKMQ_WORKER_BROKER (tcp://ADDR:5556) and TASKMQ_NETNS_DIR
 # (logs: broker.log, w1.log, ...). Hosts are named NAME-broker, NAME-client, NAME-w1...; the
@@ -123,8 +124,10 @@ cmd_up() {
     export TASKMQ_BROKER="tcp://$BROKER_ADDR:5555"
     local deadline=$((SECONDS + 15)) got=0 # every worker registered (asked from the broker host)
     while [ "$SECONDS" -lt "$deadline" ]; do
+        # shellcheck disable=SC2086 # flags are words
         got=$(in_ns broker "$TASKMQ_BIN/taskmq" --broker tcp://127.0.0.1:5555 \
-            --connect-timeout 1000 status --json 2>/dev/null | jq '.workers | length' 2>/dev/null)
+            --connect-timeout 1000 ${TASKMQ_CLIENT_FLAGS:-} status --json 2>/dev/null |
+            jq '.workers | length' 2>/dev/null)
         [ "${got:-0}" -ge "$n" ] && break
         sleep 0.1
     done

@@ -8,6 +8,7 @@
  * they answered (or S_RECLAIM_WAIT_MS passed). Nothing is logged per job above debug level.
  */
 #include "daemon.h"
+#include "curve.h"
 
 #include "endpoint.h"
 #include "exits.h"
@@ -501,7 +502,20 @@ static int s_start(s_daemon_t *self, const tmq_worker_opts_t *o, bool *run)
     int rc = s_await_functions(self, program, run);
     if (rc != TMQ_EXIT_OK || !*run) return rc;
     tmq_pace_init(&self->pace, self->names, self->nnames);
-    self->link = tmq_uplink_new(o->broker, s_ready_body, self);
+    zcert_t *mine = NULL, *broker = NULL;
+    if (o->curve_cert) {
+        mine = tmq_curve_load(o->curve_cert, true, err, sizeof err);
+        broker = mine ? tmq_curve_load(o->broker_cert, false, err, sizeof err) : NULL;
+        if (!broker) {
+            tmq_error("%s: %s", mine ? "--broker-cert" : "--curve-cert", err);
+            zcert_destroy(&mine);
+            *run = false;
+            return TMQ_EXIT_USAGE;
+        }
+    }
+    self->link = tmq_uplink_new(o->broker, &mine, &broker, s_ready_body, self);
+    zcert_destroy(&mine);
+    zcert_destroy(&broker);
     if (!self->link) {
         tmq_error("invalid broker endpoint '%s': %s", o->broker, zmq_strerror(errno));
         *run = false;

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -135,6 +136,13 @@ int tmq_worker_split_cmd(const char *cmd, char ***argv, char *why, size_t why_le
     return 0;
 }
 
+/* A non-empty environment variable, or NULL. */
+static const char *s_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
 int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -151,9 +159,10 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
         const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
         size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
 #define IS(flag) (klen == strlen(flag) && strncmp(arg, flag, klen) == 0)
-        bool takes_value = IS("--broker") || IS("--procs") || IS("--name") ||
-                           IS("--executor-cmd") || IS("--plugin") || IS("--max-result") ||
-                           IS("--max-exec-output") || IS("--mem-limit") || IS("--python");
+        bool takes_value = IS("--broker") || IS("--procs") || IS("--name") || IS("--curve-cert") ||
+                           IS("--broker-cert") || IS("--executor-cmd") || IS("--plugin") ||
+                           IS("--max-result") || IS("--max-exec-output") || IS("--mem-limit") ||
+                           IS("--python");
         if (!takes_value && eq)
             return s_err(err, errlen, "option '%.*s' takes no value", (int)klen, arg);
         const char *v = NULL;
@@ -165,6 +174,10 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
                 TMQ_EP_OK)
                 return s_err(err, errlen, "--broker: %s", why);
             o->broker = v;
+        } else if (IS("--curve-cert")) {
+            o->curve_cert = v;
+        } else if (IS("--broker-cert")) {
+            o->broker_cert = v;
         } else if (IS("--procs")) {
             long n;
             if (tmq_parse_long(v, 1, TMQ_WORKER_MAX_PROCS, &n) != 0)
@@ -241,6 +254,14 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
                                          : "--test-functions");
     if (exec_output_given && !o->allow_exec)
         return s_err(err, errlen, "--max-exec-output is for --allow-exec (exec's output cap)");
+    if (!o->curve_cert) o->curve_cert = s_env("TASKMQ_CURVE_CERT");
+    if (!o->broker_cert) o->broker_cert = s_env("TASKMQ_BROKER_CERT");
+    if (!o->curve_cert != !o->broker_cert)
+        return s_err(err, errlen, "%s needs %s too",
+                     o->curve_cert ? "--curve-cert ($TASKMQ_CURVE_CERT)"
+                                   : "--broker-cert ($TASKMQ_BROKER_CERT)",
+                     o->curve_cert ? "--broker-cert ($TASKMQ_BROKER_CERT)"
+                                   : "--curve-cert ($TASKMQ_CURVE_CERT)");
     return 0;
 }
 
@@ -256,6 +277,9 @@ void tmq_worker_usage(FILE *out)
             "Serves jobs from a taskmq broker in N executor processes.\n"
             "\n"
             "  --broker EP        the broker's worker endpoint (default %s)\n"
+            "  --curve-cert FILE  this worker's secret certificate (taskmq keygen), for a\n"
+            "                     broker with CURVE keys (default $TASKMQ_CURVE_CERT); with\n"
+            "  --broker-cert FILE the broker's public certificate (default $TASKMQ_BROKER_CERT)\n"
             "  --procs N          executor processes (default: online CPUs, %d here)\n"
             "  --name NAME        worker name shown in status and results (default: host name)\n"
             "  --test-functions   also serve 'crash' (dies of SIGSEGV), for testing\n"

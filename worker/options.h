@@ -26,8 +26,10 @@
 #define TMQ_WORKER_MAX_MEM_LIMIT (1ull << 40)
 
 typedef struct {
-    const char *broker; /* borrowed from argv or the default */
-    int procs;          /* >= 1 */
+    const char *broker;      /* borrowed from argv or the default */
+    const char *curve_cert;  /* --curve-cert or $TASKMQ_CURVE_CERT: CurveZMQ, this worker's */
+    const char *broker_cert; /* --broker-cert or $TASKMQ_BROKER_CERT: the broker's public */
+    int procs;               /* >= 1 */
     char name[TMQ_WORKER_MAX_NAME + 1];
     bool test_functions;
     bool allow_exec;          /* serve `exec` (built-in executor only) */

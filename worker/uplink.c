@@ -2,6 +2,7 @@
  * malformed, proves it alive. */
 #include "uplink.h"
 
+#include "curve.h"
 #include "log.h"
 #include "platform.h"
 #include "xalloc.h"
@@ -13,6 +14,7 @@
 
 struct tmq_uplink_t {
     char *endpoint;
+    zcert_t *mine, *broker;     /* CURVE certificates, or NULL */
     zsock_t *sock;              /* NULL while waiting to reconnect */
     tmq_uplink_ready_fn *ready; /* builds the READY body for every connection */
     void *ready_arg;
@@ -42,6 +44,7 @@ static int s_connect(tmq_uplink_t *self)
     if (!sock) return -1;
     tmq_wire_setup(sock);
     zsock_set_linger(sock, 0);
+    if (self->mine) tmq_curve_client(sock, self->mine, self->broker);
     if (zsock_connect(sock, "%s", self->endpoint) != 0) {
         int err = errno;
         zsock_destroy(&sock);
@@ -63,10 +66,19 @@ static void s_disconnect(tmq_uplink_t *self)
     if (self->backoff_ms > TMQ_UPLINK_BACKOFF_MAX_MS) self->backoff_ms = TMQ_UPLINK_BACKOFF_MAX_MS;
 }
 
-tmq_uplink_t *tmq_uplink_new(const char *endpoint, tmq_uplink_ready_fn *ready, void *arg)
+tmq_uplink_t *tmq_uplink_new(const char *endpoint, zcert_t **mine, zcert_t **broker,
+                             tmq_uplink_ready_fn *ready, void *arg)
 {
     tmq_uplink_t *self = tmq_xcalloc(1, sizeof *self);
     self->endpoint = tmq_xstrdup(endpoint);
+    if (mine) {
+        self->mine = *mine;
+        *mine = NULL;
+    }
+    if (broker) {
+        self->broker = *broker;
+        *broker = NULL;
+    }
     self->ready = ready;
     self->ready_arg = arg;
     self->heartbeat_ms = TMQ_PROTO_HEARTBEAT_DEFAULT;
@@ -86,6 +98,8 @@ void tmq_uplink_destroy(tmq_uplink_t **self_p)
     if (!self_p || !*self_p) return;
     tmq_uplink_t *self = *self_p;
     zsock_destroy(&self->sock);
+    zcert_destroy(&self->mine);
+    zcert_destroy(&self->broker);
     free(self->endpoint);
     free(self->refused);
     free(self);

@@ -11,6 +11,8 @@
 
 #include "wire.h"
 
+#include <czmq.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,9 +26,12 @@ typedef struct tmq_uplink_t tmq_uplink_t;
  * counts that change (done, failed). */
 typedef void *(tmq_uplink_ready_fn)(void *arg, size_t *len);
 
-/* A link to endpoint announcing itself with READY bodies from ready(arg). Connects at once.
- * Returns NULL when libzmq refuses the endpoint (errno set). */
-tmq_uplink_t *tmq_uplink_new(const char *endpoint, tmq_uplink_ready_fn *ready, void *arg);
+/* A link to endpoint announcing itself with READY bodies from ready(arg). Connects at once;
+ * over CurveZMQ when mine (this worker's secret certificate) and broker (the broker's public
+ * one) are given: both taken, nulled, and applied to every socket. Returns NULL when libzmq
+ * refuses the endpoint (errno set). */
+tmq_uplink_t *tmq_uplink_new(const char *endpoint, zcert_t **mine, zcert_t **broker,
+                             tmq_uplink_ready_fn *ready, void *arg);
 /* Closes the socket (pending messages are dropped unless tmq_uplink_bye ran) and nulls *self_p. */
 void tmq_uplink_destroy(tmq_uplink_t **self_p);
 

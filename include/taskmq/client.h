@@ -41,6 +41,14 @@ typedef struct tmq_result_t tmq_result_t;
  * connects). */
 tmq_client_t *tmq_client_new(const char *endpoint);
 
+/* Like tmq_client_new, over CurveZMQ: cert_file is this client's secret certificate and
+ * broker_cert_file the broker's public one (`taskmq keygen PATH` writes PATH and
+ * PATH_secret). NULL when a file cannot be used, with errno EINVAL and why (if non-NULL, at
+ * most why_len bytes) naming the file and the cause, or for a bad endpoint as tmq_client_new.
+ * A broker that refuses the key does not answer: tmq_client_wait_ready times out. */
+tmq_client_t *tmq_client_new_curve(const char *endpoint, const char *cert_file,
+                                   const char *broker_cert_file, char *why, size_t why_len);
+
 /* Waits until the broker has answered a handshake. Returns 0, or -1 when no broker answered
  * within timeout_ms (unreachable, or a refused security handshake), when what answered
  * refused us at once (a broker's worker port: ERROR "wrong port"), or when a signal

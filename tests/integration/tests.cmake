@@ -44,3 +44,4 @@ tmq_integration_test(it_oom SCRIPT test_oom.sh TIMEOUT 120)
 # Python job functions: taskmq-worker --python with python/taskmq/executor.py.
 tmq_integration_test(it_python SCRIPT test_python.sh TIMEOUT 120)
 tmq_integration_test(it_netns_cluster SCRIPT test_netns_cluster.sh TIMEOUT 180)
+tmq_integration_test(it_netns_curve SCRIPT test_netns_curve.sh TIMEOUT 180)
