@@ -26,6 +26,37 @@ UNKNOWN_FUNCTION_PREFIX = "unknown function: "
 ERR_COMMAND, ERR_WRONG_PORT = 3, 5
 
 
+def load_cert(path, need_secret):
+    """(public, secret) Z85 keys as bytes from a czmq certificate file, as `taskmq keygen`
+    writes them (PATH public, PATH_secret both; PATH_secret is read when it exists, as czmq
+    does). secret is None for a public certificate. Raises ValueError naming the file."""
+    for name in (path + "_secret", path):
+        try:
+            with open(name, encoding="ascii", errors="replace") as f:
+                text = f.read()
+            break
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise ValueError(f"cannot read {name}: {e.strerror}") from None
+    else:
+        raise ValueError(f"cannot read {path}: no such file")
+    keys = {}
+    for line in text.splitlines():
+        k, eq, v = line.strip().partition("=")
+        if eq and k.strip() in ("public-key", "secret-key"):
+            keys[k.strip()] = v.strip().strip('"').encode()
+    public, secret = keys.get("public-key"), keys.get("secret-key")
+    if not public or len(public) != 40:
+        raise ValueError(f"{name} is not a certificate (taskmq keygen writes them)")
+    if secret == b"0" * 40:
+        secret = None
+    if need_secret and (not secret or len(secret) != 40):
+        raise ValueError(f"{name} holds no secret key: give the secret certificate "
+                         f"({path}_secret)")
+    return public, secret
+
+
 class WireError(ValueError):
     """A message that is not TMQ/1 (wrong frames, header or body)."""
 

@@ -187,9 +187,13 @@ class _InOrder:
 class Client:
     """A connection to a taskmq broker's client port.
 
-    ``Client(broker=None, connect_timeout=5.0, window=20000, timeout_ms=0, retries=-1)`` says
-    HELLO and waits for WELCOME, raising NoBroker (naming the endpoint) after connect_timeout
-    seconds, or at once when the host does not resolve. ``broker`` defaults to
+    ``Client(broker=None, connect_timeout=5.0, window=20000, timeout_ms=0, retries=-1,
+    curve_cert=None, broker_cert=None)`` says HELLO and waits for WELCOME, raising NoBroker
+    (naming the endpoint) after connect_timeout seconds, or at once when the host does not
+    resolve. ``curve_cert`` (this client's secret certificate, ``taskmq keygen``) and
+    ``broker_cert`` (the broker's public one), or ``$TASKMQ_CURVE_CERT`` and
+    ``$TASKMQ_BROKER_CERT``, connect over CurveZMQ to a broker with keys (a refused key looks
+    like no broker: NoBroker). ``broker`` defaults to
     ``$TASKMQ_BROKER``, else tcp://127.0.0.1:5555 (as the ``taskmq`` tool). ``window`` bounds
     the jobs :meth:`map` keeps in flight; ``timeout_ms`` (0: none) and ``retries`` (-1: the
     broker's default) are every job's defaults. Thread-safe; use it as a context manager or
@@ -199,7 +203,7 @@ class Client:
     """
 
     def __init__(self, broker=None, connect_timeout=5.0, window=20000, timeout_ms=0,
-                 retries=-1):
+                 retries=-1, curve_cert=None, broker_cert=None):
         if broker is None:
             broker = os.environ.get("TASKMQ_BROKER") or DEFAULT_BROKER
         if not isinstance(broker, str):
@@ -207,6 +211,15 @@ class Client:
         if not isinstance(window, int) or window < 1:
             raise ValueError(f"window must be an int of at least 1, got {window!r}")
         _check_host(broker)
+        curve_cert = curve_cert or os.environ.get("TASKMQ_CURVE_CERT") or None
+        broker_cert = broker_cert or os.environ.get("TASKMQ_BROKER_CERT") or None
+        self._curve = None
+        if curve_cert or broker_cert:
+            if not (curve_cert and broker_cert):
+                raise ValueError("curve_cert ($TASKMQ_CURVE_CERT) and broker_cert "
+                                 "($TASKMQ_BROKER_CERT) go together")
+            public, secret = w.load_cert(curve_cert, True)
+            self._curve = (public, secret, w.load_cert(broker_cert, False)[0])
         self.broker, self.window = broker, window
         self.timeout_ms, self.retries = timeout_ms, retries
         self._cids = itertools.count(1)
@@ -422,6 +435,10 @@ class _Loop:
         for opt, val in ((zmq.SNDHWM, w.HWM), (zmq.RCVHWM, w.HWM), (zmq.MAXMSGSIZE, w.MAX_MSG),
                          (zmq.LINGER, 500)):
             self.sock.setsockopt(opt, val)
+        if self.c._curve:
+            public, secret, server = self.c._curve
+            self.sock.curve_publickey, self.sock.curve_secretkey = public, secret
+            self.sock.curve_serverkey = server
         self.sock.connect(self.c.broker)
         self.poller = zmq.Poller()
         self.poller.register(self.sock, zmq.POLLIN)

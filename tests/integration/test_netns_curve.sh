@@ -41,7 +41,12 @@ assert_eq "$(jq -r '.worker | split(":")[0]' "$T/ok" | sort -u | tr '\n' ' ')" "
 TASKMQ_CURVE_CERT=$K/client_secret TASKMQ_BROKER_CERT=$K/broker on client taskmq submit sum 10 \
     >"$T/env" || fail "keys from the environment: exit $?"
 assert_eq "$(cat "$T/env")" "45" "keys from TASKMQ_CURVE_CERT / TASKMQ_BROKER_CERT"
-pass "the allowed client and workers work over CURVE"
+assert_eq "$(PYTHONPATH="$HERE/../../python" on client /usr/bin/python3 -c '
+import sys, taskmq
+with taskmq.Client(sys.argv[1], curve_cert=sys.argv[2], broker_cert=sys.argv[3]) as c:
+    print(c.submit("sum", 100).result(20))' "tcp://$NET.1:5555" "$K/client_secret" "$K/broker")" \
+    "4950" "the Python client over CURVE"
+pass "the allowed client (the tool and Python) and workers work over CURVE"
 
 
 # the refused: each exits 3 (no broker answered), is logged, and reaches nothing
