@@ -31,6 +31,11 @@
 #define TMQ_LOOP_MAX_WAIT_MS 1000 /* poll timeout cap */
 #define TMQ_LOOP_LINGER_MS 500    /* to deliver BYE to clients and workers at exit */
 #define TMQ_LOOP_BACKOFF_MS 50    /* longest retry interval while a peer would block */
+#ifdef ZMQ_ZAP_ENFORCE_DOMAIN
+#define S_ZAP_ENFORCE_DOMAIN ZMQ_ZAP_ENFORCE_DOMAIN
+#else
+#define S_ZAP_ENFORCE_DOMAIN 93 /* libzmq 4.3's (a draft option in its header) */
+#endif
 
 struct tmq_broker_loop_t {
     tmq_zap_t *zap; /* who may connect; NULL when every peer is let in (loopback-only binds,
@@ -60,11 +65,12 @@ static void s_bind_error(const char *ep, int err, char *out, size_t len)
     }
 }
 
-/* True when binding endpoint may let in peers from other hosts. */
+/* True when binding endpoint may let in peers from other hosts; also when that cannot be
+ * told (a host name that does not resolve now may at the bind): the checks then run. */
 static bool s_faces_network(const char *endpoint)
 {
     char ep[1024], why[512];
-    return tmq_endpoint_bindable(endpoint, ep, sizeof ep, why, sizeof why) == TMQ_EP_OK &&
+    return tmq_endpoint_bindable(endpoint, ep, sizeof ep, why, sizeof why) != TMQ_EP_OK ||
            tmq_zap_faces_network(ep);
 }
 
@@ -86,7 +92,12 @@ static zsock_t *s_bind(const char *endpoint, const char *what, const char *domai
     zsock_set_router_mandatory(sock, 1);
     zsock_set_router_handover(sock, 1);
     tmq_wire_setup(sock);
-    if (domain) zsock_set_zap_domain(sock, domain);
+    if (domain) {
+        zsock_set_zap_domain(sock, domain);
+        int on = 1; /* no handler answering: refuse, never let in (libzmq's default) */
+        if (zmq_setsockopt(zsock_resolve(sock), S_ZAP_ENFORCE_DOMAIN, &on, sizeof on) != 0)
+            tmq_debug("ZMQ_ZAP_ENFORCE_DOMAIN not available: %s", zmq_strerror(zmq_errno()));
+    }
     if (cert) {
         zcert_apply(cert, sock);
         zsock_set_curve_server(sock, 1);
@@ -128,8 +139,12 @@ tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
             return NULL;
         }
     }
-    const char *fe_domain = self->zap ? TMQ_ZAP_DOMAIN_CLIENTS : NULL;
-    const char *be_domain = self->zap ? TMQ_ZAP_DOMAIN_WORKERS : NULL;
+    /* checked: every socket with keys, else those facing the network (an ipc or loopback
+     * endpoint beside a tcp:// one on every address lets its local peers in) */
+    bool check_fe = self->zap && (cert || s_faces_network(cfg->frontend));
+    bool check_be = self->zap && (cert || s_faces_network(cfg->backend));
+    const char *fe_domain = check_fe ? TMQ_ZAP_DOMAIN_CLIENTS : NULL;
+    const char *be_domain = check_be ? TMQ_ZAP_DOMAIN_WORKERS : NULL;
     self->frontend = s_bind(cfg->frontend, "frontend", fe_domain, cert, &self->fe_endpoint);
     if (self->frontend)
         self->backend = s_bind(cfg->backend, "backend", be_domain, cert, &self->be_endpoint);
@@ -146,7 +161,7 @@ tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
                             .retries = cfg->retries,
                             .frontend = self->fe_endpoint,
                             .backend = self->be_endpoint,
-                            .insecure = cfg->insecure,
+                            .insecure = cfg->insecure && !cfg->curve_cert, /* keys rule */
                             .zap = self->zap};
     if (cfg->curve_cert)
         tmq_info("CURVE: clients need a key in %s, workers one in %s (directories read again "

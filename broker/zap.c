@@ -10,8 +10,11 @@
 #include <xalloc.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define S_RETELL_MS 60000 /* a peer refused again is logged at most this often */
@@ -22,9 +25,19 @@ typedef struct {
     uint64_t silent; /* refusals since, not logged */
 } s_peer_t;
 
+/* The public keys of the certificates in one directory (not its subdirectories), read again
+ * when the directory changes. czmq's zcertstore is not used: it aborts on two files holding
+ * one key, and it reads subdirectories, which would merge the two ports' key sets. */
+typedef struct {
+    char *dir;
+    struct timespec mtime;
+    zhashx_t *keys; /* Z85 public key -> the file it came from */
+    tmq_rate_t rate;
+} s_keys_t;
+
 struct tmq_zap_t {
-    tmq_zap_policy_t policy;         /* its directory names are not kept: */
-    zcertstore_t *clients, *workers; /* the actor's; workers NULL: clients' keys */
+    tmq_zap_policy_t policy; /* its directory names are not kept: */
+    s_keys_t *clients, *workers; /* the actor's; workers NULL: clients' keys */
     tmq_actor_t *actor;
     _Atomic uint64_t refused;
     zhashx_t *peers; /* the actor's: address -> s_peer_t, for the log */
@@ -57,6 +70,63 @@ bool tmq_zap_faces_network(const char *ep)
     return !tmq_zap_is_loopback(h); /* '*', 0.0.0.0, an interface, another address */
 }
 
+static void s_keys_load(s_keys_t *k)
+{
+    zhashx_purge(k->keys);
+    DIR *d = opendir(k->dir);
+    if (!d) {
+        tmq_log_limited(TMQ_LOG_WARN, &k->rate, 1,
+                        "cannot read the key directory %s: %s (no key is let in)", k->dir,
+                        strerror(errno));
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char *path = zsys_sprintf("%s/%s", k->dir, e->d_name);
+        struct stat st;
+        zcert_t *cert = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? zcert_load(path) : NULL;
+        if (cert) zhashx_update(k->keys, zcert_public_txt(cert), tmq_xstrdup(e->d_name));
+        zcert_destroy(&cert);
+        zstr_free(&path);
+    }
+    closedir(d);
+}
+
+static s_keys_t *s_keys_new(const char *dir)
+{
+    s_keys_t *k = tmq_xcalloc(1, sizeof *k);
+    k->dir = tmq_xstrdup(dir);
+    k->keys = zhashx_new();
+    zhashx_set_destructor(k->keys, (zhashx_destructor_fn *)zstr_free);
+    struct stat st;
+    if (stat(dir, &st) == 0) k->mtime = st.st_mtim;
+    s_keys_load(k);
+    return k;
+}
+
+static void s_keys_destroy(s_keys_t **k_p)
+{
+    s_keys_t *k = *k_p;
+    if (!k) return;
+    zhashx_destroy(&k->keys);
+    free(k->dir);
+    free(k);
+    *k_p = NULL;
+}
+
+/* True when key (Z85) is allowed; the directory is read again first if it changed. */
+static bool s_keys_has(s_keys_t *k, const char *key)
+{
+    struct stat st;
+    bool gone = stat(k->dir, &st) != 0;
+    if (gone || st.st_mtim.tv_sec != k->mtime.tv_sec || st.st_mtim.tv_nsec != k->mtime.tv_nsec) {
+        if (!gone) k->mtime = st.st_mtim;
+        s_keys_load(k); /* a directory gone lets nobody in */
+    }
+    return zhashx_lookup(k->keys, key) != NULL;
+}
+
 /* The verdict on one request: NULL to let it in, else why not. key: the CURVE credential
  * (a 32-byte public key), or NULL. */
 static const char *s_judge(const tmq_zap_t *self, const char *domain, const char *mechanism,
@@ -68,8 +138,8 @@ static const char *s_judge(const tmq_zap_t *self, const char *domain, const char
         char z85[41];
         zmq_z85_encode(z85, zframe_data(key), 32);
         bool worker = streq(domain, TMQ_ZAP_DOMAIN_WORKERS);
-        zcertstore_t *store = worker && self->workers ? self->workers : self->clients;
-        if (zcertstore_lookup(store, z85)) return NULL;
+        s_keys_t *store = worker && self->workers ? self->workers : self->clients;
+        if (s_keys_has(store, z85)) return NULL;
         return worker && self->workers ? "key not in the worker keys (--curve-worker-dir)"
                                        : "key not in the allowed keys (--curve-dir)";
     }
@@ -127,8 +197,16 @@ static void s_answer(tmq_zap_t *self, zsock_t *rep)
         why = s_judge(self, domain, mechanism, address, key);
     if (why) {
         atomic_fetch_add(&self->refused, 1);
-        s_tell(self, domain && streq(domain, TMQ_ZAP_DOMAIN_WORKERS) ? "worker" : "client",
-               address && *address ? address : "?", why);
+        char who[96];
+        const char *kind = domain && streq(domain, TMQ_ZAP_DOMAIN_WORKERS) ? "worker" : "client";
+        if (key && zframe_size(key) == 32) {
+            char z85[41];
+            zmq_z85_encode(z85, zframe_data(key), 32);
+            snprintf(who, sizeof who, "%s (key %s)", kind, z85);
+        } else {
+            snprintf(who, sizeof who, "%s", kind);
+        }
+        s_tell(self, who, address && *address ? address : "?", why);
     }
     zmsg_t *reply = zmsg_new();
     zmsg_addstr(reply, "1.0");
@@ -155,7 +233,7 @@ static void s_actor(zsock_t *pipe, void *args)
 {
     tmq_zap_t *self = args;
     zsock_t *rep = zsock_new(ZMQ_REP);
-    bool bound = rep && zsock_bind(rep, S_ZAP_ENDPOINT) == 0;
+    bool bound = rep && zsock_bind(rep, "%s", S_ZAP_ENDPOINT) == 0;
     zsock_signal(pipe, 0);
     zstr_send(pipe, bound ? "bound" : "not bound"); /* tmq_actor_new keeps no signal status */
     if (!bound) {
@@ -166,21 +244,24 @@ static void s_actor(zsock_t *pipe, void *args)
         zstr_free(&cmd);
         return;
     }
-    zpoller_t *poller = zpoller_new(pipe, rep, NULL);
+    /* ends on $TERM only: a signal (EINTR) or czmq's interrupted flag must not stop the
+     * checks while the broker's sockets still take connections */
     for (;;) {
-        void *which = zpoller_wait(poller, -1);
-        if (which == rep) {
-            s_answer(self, rep);
-        } else if (which == pipe) {
+        zmq_pollitem_t items[2] = {{zsock_resolve(pipe), 0, ZMQ_POLLIN, 0},
+                                   {zsock_resolve(rep), 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 2, -1) < 0) {
+            if (zmq_errno() == EINTR) continue;
+            break; /* the context is terminating */
+        }
+        if (items[1].revents & ZMQ_POLLIN) s_answer(self, rep);
+        if (items[0].revents & ZMQ_POLLIN) {
             char *cmd = zstr_recv(pipe);
             bool term = !cmd || streq(cmd, "$TERM");
             zstr_free(&cmd);
             if (term) break;
-        } else if (zpoller_terminated(poller)) {
-            break;
         }
     }
-    zpoller_destroy(&poller);
+    zsock_unbind(rep, "%s", S_ZAP_ENDPOINT); /* free for a next handler at once */
     zsock_destroy(&rep);
 }
 
@@ -188,8 +269,8 @@ tmq_zap_t *tmq_zap_new(const tmq_zap_policy_t *policy)
 {
     tmq_zap_t *self = tmq_xcalloc(1, sizeof *self);
     self->policy = *policy;
-    if (policy->curve_dir) self->clients = zcertstore_new(policy->curve_dir);
-    if (policy->curve_worker_dir) self->workers = zcertstore_new(policy->curve_worker_dir);
+    if (policy->curve_dir) self->clients = s_keys_new(policy->curve_dir);
+    if (policy->curve_worker_dir) self->workers = s_keys_new(policy->curve_worker_dir);
     self->policy.curve_dir = self->policy.curve_worker_dir = NULL; /* borrowed: not kept */
     self->peers = zhashx_new();
     zhashx_set_destructor(self->peers, s_peer_free);
@@ -212,8 +293,8 @@ void tmq_zap_destroy(tmq_zap_t **self_p)
     if (!self) return;
     tmq_actor_destroy(&self->actor);
     zhashx_destroy(&self->peers);
-    zcertstore_destroy(&self->clients);
-    zcertstore_destroy(&self->workers);
+    s_keys_destroy(&self->clients);
+    s_keys_destroy(&self->workers);
     free(self);
     *self_p = NULL;
 }

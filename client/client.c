@@ -444,8 +444,25 @@ const char *tmq_version(void)
 
 /* czmq installs SIGINT/SIGTERM handlers when first used; a library must not take the
  * application's Ctrl-C away, so the handlers in place before are put back. */
-/* mine, broker: CURVE certificates (both NULL: none). */
-static zsock_t *s_new_dealer(const char *endpoint, zcert_t *mine, zcert_t *broker)
+/* A PAIR receiving dealer's handshake failures (tmq_conn_shared_t.monitor), or NULL. */
+static zsock_t *s_monitor(zsock_t *dealer)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://tmq-client-monitor-%p", (void *)dealer);
+    if (zmq_socket_monitor(zsock_resolve(dealer), ep,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) !=
+        0)
+        return NULL;
+    zsock_t *pair = zsock_new(ZMQ_PAIR);
+    if (pair && zsock_connect(pair, "%s", ep) == 0) return pair;
+    zsock_destroy(&pair);
+    zmq_socket_monitor(zsock_resolve(dealer), NULL, 0);
+    return NULL;
+}
+
+/* mine, broker: CURVE certificates (both NULL: none). *monitor: see s_monitor. */
+static zsock_t *s_new_dealer(const char *endpoint, zcert_t *mine, zcert_t *broker,
+                             zsock_t **monitor)
 {
     struct sigaction old_int, old_term;
     sigaction(SIGINT, NULL, &old_int);
@@ -458,7 +475,9 @@ static zsock_t *s_new_dealer(const char *endpoint, zcert_t *mine, zcert_t *broke
     pthread_once(&s_exit_once, s_register_at_exit);
     tmq_wire_setup(dealer);
     if (mine) tmq_curve_client(dealer, mine, broker);
+    *monitor = s_monitor(dealer); /* before connecting: no failure goes unseen */
     if (zsock_connect(dealer, "%s", endpoint) != 0) {
+        zsock_destroy(monitor);
         zsock_destroy(&dealer);
         return NULL;
     }
@@ -472,16 +491,21 @@ static tmq_client_t *s_client_new(const char *endpoint, zcert_t *mine, zcert_t *
         errno = EINVAL;
         return NULL;
     }
-    zsock_t *dealer = s_new_dealer(endpoint, mine, broker);
+    zsock_t *monitor = NULL;
+    zsock_t *dealer = s_new_dealer(endpoint, mine, broker, &monitor);
     if (!dealer) {
         errno = EINVAL;
         return NULL;
     }
     tmq_client_t *c = tmq_xcalloc(1, sizeof *c);
     c->shared.dealer = dealer;
+    c->shared.monitor = monitor;
+    c->shared.curve = mine != NULL;
     atomic_init(&c->shared.last_heard, tmq_clock_ms());
     c->conn = tmq_actor_new(tmq_conn_actor, &c->shared);
     if (!c->conn) {
+        if (monitor) zmq_socket_monitor(zsock_resolve(dealer), NULL, 0);
+        zsock_destroy(&monitor);
         zsock_destroy(&dealer);
         free(c);
         return NULL;

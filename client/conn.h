@@ -6,7 +6,10 @@
  * HEARTBEAT whenever it has sent nothing for the broker's heartbeat interval, so a busy user
  * thread never gets its client expired. "$TERM" (tmq_actor_destroy) stops it; messages already
  * handed to the DEALER keep going out for TMQ_CONN_LINGER_MS, so a final BYE is delivered
- * (unless no broker answered, or it said BYE itself: then there is nobody to tell).
+ * (unless no broker answered, or it said BYE itself: then there is nobody to tell). A broker
+ * that refuses the handshake (a key it does not allow, a non-loopback peer without keys, a
+ * mechanism it does not use) comes out of the pipe as an ERROR with code 5, "wrong port",
+ * and the reason: for the user thread it is the same — give up at once, with the reason.
  */
 #ifndef TMQ_CLIENT_CONN_H
 #define TMQ_CLIENT_CONN_H
@@ -15,6 +18,7 @@
 
 #include <czmq.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define TMQ_CONN_LINGER_MS 1000
@@ -23,6 +27,9 @@
  * when the broker was last heard from (so a dead broker is noticed while results are due). */
 typedef struct {
     zsock_t *dealer;            /* connected; the actor takes it */
+    zsock_t *monitor;           /* PAIR on the DEALER's handshake failures (set up before it
+                                   connected, so none is missed), or NULL; the actor takes it */
+    bool curve;                 /* it speaks CurveZMQ (how a refusal is told) */
     _Atomic int64_t last_heard; /* tmq_clock_ms() of the latest message from the broker */
 } tmq_conn_shared_t;
 

@@ -22,8 +22,9 @@
 # Environment: TASKMQ_NETNS (default "tmq") names the cluster, so two can coexist;
 # TASKMQ_NETNS_NET (default 10.231.7) is the /24 it uses; TASKMQ_BIN the directory holding
 # taskmq-broker, taskmq-worker and taskmq (default: build/bin of this tree, else PATH);
-# TASKMQ_BROKER_FLAGS and TASKMQ_WORKER_FLAGS are added to the daemons' command lines, and
-# TASKMQ_CLIENT_FLAGS to the `taskmq status` that `up` waits with (keys, for a CURVE broker).
+# TASKMQ_BROKER_FLAGS (default --insecure: the hosts are on a private subnet of this machine)
+# and TASKMQ_WORKER_FLAGS are added to the daemons' command lines, and TASKMQ_CLIENT_FLAGS to
+# the `taskmq status` that `up` and `status` use (keys, for a CURVE broker).
 # `run` and `exec` export TASKMQ_NETNS, TASKMQ_NETNS_BROKER (the broker's address),
 # TASKMQ_BROKER (tcp://ADDR:5555), TASKMQ_WORKER_BROKER (tcp://ADDR:5556) and TASKMQ_NETNS_DIR
 # (logs: broker.log, w1.log, ...). Hosts are named NAME-broker, NAME-client, NAME-w1...; the
@@ -90,7 +91,7 @@ start_broker() {
     # shellcheck disable=SC2086 # flags are words
     # every address of its host: $BROKER_ADDR for the others, 127.0.0.1 for itself
     start broker broker "$TASKMQ_BIN/taskmq-broker" --frontend "tcp://*:5555" \
-        --backend "tcp://*:5556" ${TASKMQ_BROKER_FLAGS:-}
+        --backend "tcp://*:5556" ${TASKMQ_BROKER_FLAGS---insecure}
     wait_log "$STATE/broker.log" "backend bound to" 10 \
         || die "the broker did not start: $(tail -n 5 "$STATE/broker.log")"
 }
@@ -127,12 +128,12 @@ cmd_up() {
         # shellcheck disable=SC2086 # flags are words
         got=$(in_ns broker "$TASKMQ_BIN/taskmq" --broker tcp://127.0.0.1:5555 \
             --connect-timeout 1000 ${TASKMQ_CLIENT_FLAGS:-} status --json 2>/dev/null |
-            jq '.workers | length' 2>/dev/null)
+            jq '.workers | length' 2>/dev/null) || got=0
         [ "${got:-0}" -ge "$n" ] && break
         sleep 0.1
     done
-    [ "${got:-0}" -ge "$n" ] || echo "netns-cluster: only ${got:-0} of $n workers registered;" \
-        "see $STATE/broker.log (a broker without --insecure or keys refuses other hosts)" >&2
+    [ "${got:-0}" -ge "$n" ] || die "only ${got:-0} of $n workers registered within 15 s; see" \
+        "$STATE/broker.log and the w*.log there ('$0 down' to remove the hosts)"
     echo "cluster '$NAME' up: broker $BROKER_ADDR, $n worker hosts ($procs processes each)," \
         "client $CLIENT_ADDR; logs in $STATE"
     echo "  $0 exec client taskmq status"
@@ -150,7 +151,9 @@ cmd_down() {
         done
         while read -r pid h; do kill -KILL "$pid" 2>/dev/null || true; done <"$STATE/pids"
     fi
-    for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NAME-" || true); do
+    # this cluster's hosts only (another cluster's name may start with this one's)
+    for n in $(ip netns list 2>/dev/null | awk '{print $1}' |
+        grep -E "^$NAME-(sw|broker|client|w[0-9]+)$" || true); do
         ip netns del "$n" 2>/dev/null || true
     done
     rm -rf "$STATE"
@@ -180,6 +183,7 @@ cmd_restart_broker() {
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
+    awk -v p="$pid" '$1 != p' "$STATE/pids" >"$STATE/pids.new" && mv "$STATE/pids.new" "$STATE/pids"
     : >"$STATE/broker.log.new"; cat "$STATE/broker.log" >>"$STATE/broker.old.log"
     mv "$STATE/broker.log.new" "$STATE/broker.log"
     start_broker
@@ -204,6 +208,7 @@ cmd_run() {
     if [ "${1:-}" != "--" ]; then procs=${1:?}; shift; fi
     [ "${1:-}" = "--" ] || die "run N [PROCS] -- CMD..."
     shift
+    [ ! -e "$STATE" ] || die "cluster '$NAME' is up already ($STATE): '$0 down' first"
     trap 'cmd_down' EXIT
     trap 'exit 130' INT TERM
     cmd_up "$n" "$procs" >/dev/null
@@ -215,7 +220,7 @@ case "${1:-}" in
 up) shift; cmd_up "$@" ;;
 down) cmd_down ;;
 run) shift; cmd_run "$@" ;;
-status) cmd_exec client taskmq status ;;
+status) cmd_exec client taskmq ${TASKMQ_CLIENT_FLAGS:-} status ;; # shellcheck disable=SC2086
 exec) shift; cmd_exec "$@" ;;
 cut) cmd_cut "${2:-}" ;;
 heal) cmd_heal "${2:-}" ;;

@@ -412,6 +412,7 @@ class _Loop:
         self.c, self.connect_timeout, self.ready = client, connect_timeout, ready
         self.ctx = zmq.Context.instance()
         self.sock = None
+        self.monitor = None                    # during the handshake: its failures
         self.inflight = {}                     # cid -> _Job: sent or held, no outcome yet
         self.unacked = collections.deque()     # per SUBMIT sent, its cids (ACKs come in order)
         self.batch, self.batch_cids, self.batch_bytes = [], [], 0
@@ -439,6 +440,9 @@ class _Loop:
             public, secret, server = self.c._curve
             self.sock.curve_publickey, self.sock.curve_secretkey = public, secret
             self.sock.curve_serverkey = server
+        if self.monitor is None:   # the first socket's handshake failures (before connecting)
+            self.monitor = self.sock.get_monitor_socket(
+                zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)
         self.sock.connect(self.c.broker)
         self.poller = zmq.Poller()
         self.poller.register(self.sock, zmq.POLLIN)
@@ -453,20 +457,56 @@ class _Loop:
         except zmq.ZMQError as e:
             return NoBroker(f"cannot connect to {self.c.broker}: {e}")
         deadline = time.monotonic() + self.connect_timeout
-        while (left := deadline - time.monotonic()) > 0:
-            if not self.sock.poll(max(1, int(left * 1000))):
-                continue
-            try:
-                cmd, body = w.decode(self.sock.recv_multipart())
-            except w.WireError:
-                continue
-            if cmd == w.WELCOME:
-                self.hb = w.heartbeat_ms(body) / 1000
-                self.last_heard = time.monotonic()
-                return None
-            if cmd == w.ERROR and body.get("code") == w.ERR_WRONG_PORT:
-                return NoBroker(f"{self.c.broker}: {w.text(body.get('reason', ''))}")
+        poller = zmq.Poller()
+        poller.register(self.sock, zmq.POLLIN)
+        poller.register(self.monitor, zmq.POLLIN)
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                events = dict(poller.poll(max(1, int(left * 1000))))
+                if self.monitor in events:
+                    why = self._refusal()
+                    if why:
+                        return NoBroker(f"{self.c.broker}: {why}")
+                if self.sock not in events:
+                    continue
+                err = self._handshake_reply()
+                if err is not False:
+                    return err
+        finally:
+            self.sock.disable_monitor()
+            self.monitor.close(linger=0)
+            self.monitor = None
         return NoBroker(f"no broker answered at {self.c.broker} within {self.connect_timeout:g} s")
+
+    def _refusal(self):
+        """Why the broker refused our handshake, from a monitor event, or None."""
+        from zmq.utils.monitor import recv_monitor_message
+        ev = recv_monitor_message(self.monitor)
+        curve = self.c._curve is not None
+        if ev["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            return ("the broker refused our key (this certificate is not among its --curve-dir "
+                    "keys)" if curve else
+                    "the broker refused the connection: without keys it lets in loopback "
+                    "addresses only (use CurveZMQ keys, or run the broker --insecure on a "
+                    "trusted network)")
+        if ev["value"] == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+            return ("the broker does not use CurveZMQ keys (connect without curve_cert)" if curve
+                    else "the broker requires CurveZMQ keys (curve_cert and broker_cert)")
+        return None
+
+    def _handshake_reply(self):
+        """A message during the handshake: None (WELCOME), a NoBroker, or False (go on)."""
+        try:
+            cmd, body = w.decode(self.sock.recv_multipart())
+        except w.WireError:
+            return False
+        if cmd == w.WELCOME:
+            self.hb = w.heartbeat_ms(body) / 1000
+            self.last_heard = time.monotonic()
+            return None
+        if cmd == w.ERROR and body.get("code") == w.ERR_WRONG_PORT:
+            return NoBroker(f"{self.c.broker}: {w.text(body.get('reason', ''))}")
+        return False
 
     def _send(self, cmd, body=None):
         # Blocking only at the 100,000-message HWM, which the broker (it never blocks) drains.

@@ -51,12 +51,26 @@ pass "the allowed client (the tool and Python) and workers work over CURVE"
 
 # the refused: each exits 3 (no broker answered), is logged, and reaches nothing
 on client taskmq --curve-cert "$K/stranger_secret" --broker-cert "$K/broker" \
-    --connect-timeout 1000 submit sum 1 >/dev/null 2>&1
+    --connect-timeout 5000 submit sum 1 >/dev/null 2>"$T/stranger.err"
 assert_eq "$?" "3" "a stranger's key"
-grep -q "refused a client from $NET.200: key not in the allowed keys" "$BLOG" \
+assert_eq "$(cat "$T/stranger.err")" \
+    "taskmq: the broker refused our key (this certificate is not among its --curve-dir keys)" \
+    "what a refused client is told"
+STRANGER=$(sed -n 's/.*public-key = "\(.*\)"/\1/p' "$K/stranger")
+grep -qF "refused a client (key $STRANGER) from $NET.200: key not in the allowed keys" "$BLOG" \
     || fail "the stranger is not in the broker's log: $(cat "$BLOG")"
-on client taskmq --connect-timeout 1000 submit sum 1 >/dev/null 2>&1
+on client taskmq --connect-timeout 5000 submit sum 1 >/dev/null 2>"$T/nokey.err"
 assert_eq "$?" "3" "a client without a key"
+assert_eq "$(cat "$T/nokey.err")" \
+    "taskmq: the broker requires CurveZMQ keys (--curve-cert and --broker-cert)" \
+    "what a client without a key is told"
+PYTHONPATH="$HERE/../../python" on client /usr/bin/python3 -c '
+import sys, taskmq
+try:
+    taskmq.Client(sys.argv[1], curve_cert=sys.argv[2], broker_cert=sys.argv[3], connect_timeout=5)
+except taskmq.NoBroker as e:
+    print(e)' "tcp://$NET.1:5555" "$K/stranger_secret" "$K/broker" >"$T/py.err"
+grep -q "the broker refused our key" "$T/py.err" || fail "Python, refused: $(cat "$T/py.err")"
 on client bash -c 'exec 3<>/dev/tcp/'"$NET"'.1/5555 &&
     head -c 4096 /dev/urandom >&3; sleep 0.3' 2>/dev/null
 on client bash -c 'exec 3<>/dev/tcp/'"$NET"'.1/5556 &&
@@ -64,7 +78,7 @@ on client bash -c 'exec 3<>/dev/tcp/'"$NET"'.1/5556 &&
 NEW=$(TASKMQ_WORKER_FLAGS="--curve-cert $K/client_secret --broker-cert $K/broker" \
     cluster add-worker 1)
 sleep 1.5
-grep -q "refused a worker from $NET.1[0-9]: key not in the worker keys (--curve-worker-dir)" "$BLOG" \
+grep -q "refused a worker (key [^)]*) from $NET.1[0-9]: key not in the worker keys (--curve-worker-dir)" "$BLOG" \
     || fail "the client key on the worker port is not refused: $(cat "$BLOG")"
 as_client status --json >"$T/st"
 assert_eq "$(jq -r '[.workers[].name] | sort | join(" ")' "$T/st")" "w1 w2" \

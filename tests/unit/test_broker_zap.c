@@ -136,6 +136,15 @@ static void test_handler_curve(void **state)
     path = zsys_sprintf("%s/worker", workers);
     assert_int_equal(zcert_save_public(worker, path), 0);
     zstr_free(&path);
+    path = zsys_sprintf("%s/client.bak", clients); /* the same key twice: fine */
+    assert_int_equal(zcert_save_public(client, path), 0);
+    zstr_free(&path);
+    path = zsys_sprintf("%s/sub", clients); /* a subdirectory's keys are not read */
+    assert_int_equal(zsys_dir_create("%s", path), 0);
+    char *sub = zsys_sprintf("%s/stranger", path);
+    assert_int_equal(zcert_save_public(stranger, sub), 0);
+    zstr_free(&sub);
+    zstr_free(&path);
     tmq_zap_policy_t keys = {.curve_dir = clients, .curve_worker_dir = workers};
     tmq_zap_t *zap = tmq_zap_new(&keys);
     assert_non_null(zap);
