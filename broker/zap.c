@@ -36,7 +36,7 @@ typedef struct {
 } s_keys_t;
 
 struct tmq_zap_t {
-    tmq_zap_policy_t policy; /* its directory names are not kept: */
+    tmq_zap_policy_t policy;     /* its directory names are not kept: */
     s_keys_t *clients, *workers; /* the actor's; workers NULL: clients' keys */
     tmq_actor_t *actor;
     _Atomic uint64_t refused;
