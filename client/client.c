@@ -444,23 +444,7 @@ const char *tmq_version(void)
 
 /* czmq installs SIGINT/SIGTERM handlers when first used; a library must not take the
  * application's Ctrl-C away, so the handlers in place before are put back. */
-/* A PAIR receiving dealer's handshake failures (tmq_conn_shared_t.monitor), or NULL. */
-static zsock_t *s_monitor(zsock_t *dealer)
-{
-    char ep[64];
-    snprintf(ep, sizeof ep, "inproc://tmq-client-monitor-%p", (void *)dealer);
-    if (zmq_socket_monitor(zsock_resolve(dealer), ep,
-                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) !=
-        0)
-        return NULL;
-    zsock_t *pair = zsock_new(ZMQ_PAIR);
-    if (pair && zsock_connect(pair, "%s", ep) == 0) return pair;
-    zsock_destroy(&pair);
-    zmq_socket_monitor(zsock_resolve(dealer), NULL, 0);
-    return NULL;
-}
-
-/* mine, broker: CURVE certificates (both NULL: none). *monitor: see s_monitor. */
+/* mine, broker: CURVE certificates (both NULL: none). *monitor: its handshake failures. */
 static zsock_t *s_new_dealer(const char *endpoint, zcert_t *mine, zcert_t *broker,
                              zsock_t **monitor)
 {
@@ -475,9 +459,9 @@ static zsock_t *s_new_dealer(const char *endpoint, zcert_t *mine, zcert_t *broke
     pthread_once(&s_exit_once, s_register_at_exit);
     tmq_wire_setup(dealer);
     if (mine) tmq_curve_client(dealer, mine, broker);
-    *monitor = s_monitor(dealer); /* before connecting: no failure goes unseen */
+    *monitor = tmq_curve_monitor(dealer); /* before connecting: no failure goes unseen */
     if (zsock_connect(dealer, "%s", endpoint) != 0) {
-        zsock_destroy(monitor);
+        tmq_curve_unmonitor(dealer, monitor);
         zsock_destroy(&dealer);
         return NULL;
     }
@@ -504,8 +488,7 @@ static tmq_client_t *s_client_new(const char *endpoint, zcert_t *mine, zcert_t *
     atomic_init(&c->shared.last_heard, tmq_clock_ms());
     c->conn = tmq_actor_new(tmq_conn_actor, &c->shared);
     if (!c->conn) {
-        if (monitor) zmq_socket_monitor(zsock_resolve(dealer), NULL, 0);
-        zsock_destroy(&monitor);
+        tmq_curve_unmonitor(dealer, &monitor);
         zsock_destroy(&dealer);
         free(c);
         return NULL;

@@ -5,6 +5,7 @@
  * unread, which pushes back on the broker through ZeroMQ's queues while heartbeats flow.
  */
 #include "conn.h"
+#include "curve.h"
 #include "log.h"
 #include "platform.h"
 #include "wire.h"
@@ -19,6 +20,7 @@ typedef struct {
     tmq_conn_shared_t *shared;
     void *pipe, *dealer;     /* raw libzmq handles */
     void *monitor;           /* PAIR receiving the DEALER's handshake failures, or NULL */
+    zsock_t *monitor_sock;   /* the same PAIR */
     tmq_wire_frames_t *outq; /* ring of messages waiting for the DEALER */
     size_t out_head, out_count, out_cap;
     tmq_wire_frames_t to_user; /* one message waiting for the pipe */
@@ -141,46 +143,10 @@ static void s_heartbeat(s_conn_t *k, int64_t now)
         k->last_send = now;
 }
 
-/* Why the broker refused the handshake, for a monitor event; NULL for other failures (a
- * wrong --broker-cert only shows as connections that close: it cannot be told apart). */
-static const char *s_refusal(uint16_t event, uint32_t value, bool curve)
-{
-    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-        return curve ? "the broker refused our key (this certificate is not among its "
-                       "--curve-dir keys)"
-                     : "the broker refused the connection: without keys it lets in loopback "
-                       "addresses only (use CurveZMQ keys, or run the broker --insecure on a "
-                       "trusted network)";
-    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
-        value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
-        return curve ? "the broker does not use CurveZMQ keys (connect without --curve-cert)"
-                     : "the broker requires CurveZMQ keys (--curve-cert and --broker-cert)";
-    return NULL;
-}
-
 /* A monitor event: a refusal goes to the user thread as ERROR 5 with its reason. */
 static void s_from_monitor(s_conn_t *k)
 {
-    zmq_msg_t ev, addr;
-    zmq_msg_init(&ev);
-    zmq_msg_init(&addr);
-    if (zmq_msg_recv(&ev, k->monitor, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&ev);
-        zmq_msg_close(&addr);
-        return;
-    }
-    if (zmq_msg_more(&ev)) zmq_msg_recv(&addr, k->monitor, ZMQ_DONTWAIT);
-    const uint8_t *d = zmq_msg_data(&ev);
-    const char *why = NULL;
-    if (zmq_msg_size(&ev) >= 6) {
-        uint16_t event;
-        uint32_t value;
-        memcpy(&event, d, 2);
-        memcpy(&value, d + 2, 4);
-        why = s_refusal(event, value, k->shared->curve);
-    }
-    zmq_msg_close(&ev);
-    zmq_msg_close(&addr);
+    const char *why = tmq_curve_refused(k->monitor_sock, k->shared->curve);
     if (!why || k->to_user_held) return;
     size_t len;
     void *body = tmq_proto_error_body(TMQ_ERR_WRONG_PORT, why, &len);
@@ -231,6 +197,7 @@ void tmq_conn_actor(zsock_t *pipe, void *args)
     zsock_t *monitor = shared->monitor;
     shared->monitor = NULL;
     k.monitor = monitor ? zsock_resolve(monitor) : NULL;
+    k.monitor_sock = monitor;
     zsock_signal(pipe, 0);
     size_t hello_len;
     void *hello = tmq_proto_hello_body(&hello_len);
@@ -250,7 +217,6 @@ void tmq_conn_actor(zsock_t *pipe, void *args)
     /* Linger only towards a broker that answered and is still there: with none there is
      * nobody to say BYE to, and lingering would only delay the caller's exit. */
     zsock_set_linger(dealer, k.welcomed ? TMQ_CONN_LINGER_MS : 0);
-    if (monitor) zmq_socket_monitor(k.dealer, NULL, 0);
-    zsock_destroy(&monitor);
+    tmq_curve_unmonitor(dealer, &monitor);
     zsock_destroy(&dealer);
 }

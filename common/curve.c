@@ -36,6 +36,64 @@ zcert_t *tmq_curve_load(const char *path, bool need_secret, char *why, size_t wh
     return cert;
 }
 
+const char *tmq_curve_refusal(unsigned event, unsigned value, bool curve)
+{
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        return curve ? "the broker refused our key (this certificate is not among its "
+                       "--curve-dir keys)"
+                     : "the broker refused the connection: without keys it lets in loopback "
+                       "addresses only (use CurveZMQ keys, or run the broker --insecure on a "
+                       "trusted network)";
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+        value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        return curve ? "the broker does not use CurveZMQ keys (connect without --curve-cert)"
+                     : "the broker requires CurveZMQ keys (--curve-cert and --broker-cert)";
+    return NULL;
+}
+
+zsock_t *tmq_curve_monitor(zsock_t *sock)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://tmq-monitor-%p", (void *)sock);
+    if (zmq_socket_monitor(zsock_resolve(sock), ep,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) !=
+        0)
+        return NULL;
+    zsock_t *pair = zsock_new(ZMQ_PAIR);
+    if (pair && zsock_connect(pair, "%s", ep) == 0) return pair;
+    zsock_destroy(&pair);
+    zmq_socket_monitor(zsock_resolve(sock), NULL, 0);
+    return NULL;
+}
+
+void tmq_curve_unmonitor(zsock_t *sock, zsock_t **monitor_p)
+{
+    if (!*monitor_p) return;
+    if (sock) zmq_socket_monitor(zsock_resolve(sock), NULL, 0);
+    zsock_destroy(monitor_p);
+}
+
+const char *tmq_curve_refused(zsock_t *monitor, bool curve)
+{
+    zmq_msg_t ev, addr;
+    zmq_msg_init(&ev);
+    zmq_msg_init(&addr);
+    const char *why = NULL;
+    if (zmq_msg_recv(&ev, zsock_resolve(monitor), ZMQ_DONTWAIT) >= 0) {
+        if (zmq_msg_more(&ev)) zmq_msg_recv(&addr, zsock_resolve(monitor), ZMQ_DONTWAIT);
+        if (zmq_msg_size(&ev) >= 6) {
+            uint16_t event;
+            uint32_t value;
+            memcpy(&event, zmq_msg_data(&ev), 2);
+            memcpy(&value, (const uint8_t *)zmq_msg_data(&ev) + 2, 4);
+            why = tmq_curve_refusal(event, value, curve);
+        }
+    }
+    zmq_msg_close(&ev);
+    zmq_msg_close(&addr);
+    return why;
+}
+
 void tmq_curve_client(zsock_t *sock, zcert_t *mine, zcert_t *broker)
 {
     zcert_apply(mine, sock);

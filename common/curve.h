@@ -20,4 +20,16 @@ zcert_t *tmq_curve_load(const char *path, bool need_secret, char *why, size_t wh
  * before connecting. */
 void tmq_curve_client(zsock_t *sock, zcert_t *mine, zcert_t *broker);
 
+/* Why a broker refused our handshake, for a socket monitor event (its number and value);
+ * NULL for other failures (a wrong broker key only shows as connections that close: it
+ * cannot be told apart). curve: we spoke CurveZMQ. */
+const char *tmq_curve_refusal(unsigned event, unsigned value, bool curve);
+
+/* A PAIR receiving sock's handshake failures (for tmq_curve_refusal), set up before sock
+ * connects so none is missed; NULL when libzmq would not. tmq_curve_unmonitor ends it. */
+zsock_t *tmq_curve_monitor(zsock_t *sock);
+void tmq_curve_unmonitor(zsock_t *sock, zsock_t **monitor_p);
+/* The refusal in the next event waiting on monitor, or NULL (none, or another kind). */
+const char *tmq_curve_refused(zsock_t *monitor, bool curve);
+
 #endif

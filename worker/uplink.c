@@ -15,6 +15,7 @@
 struct tmq_uplink_t {
     char *endpoint;
     zcert_t *mine, *broker;     /* CURVE certificates, or NULL */
+    zsock_t *monitor;           /* sock's handshake failures (a broker refusing us), or NULL */
     zsock_t *sock;              /* NULL while waiting to reconnect */
     tmq_uplink_ready_fn *ready; /* builds the READY body for every connection */
     void *ready_arg;
@@ -45,8 +46,10 @@ static int s_connect(tmq_uplink_t *self)
     tmq_wire_setup(sock);
     zsock_set_linger(sock, 0);
     if (self->mine) tmq_curve_client(sock, self->mine, self->broker);
+    self->monitor = tmq_curve_monitor(sock); /* before connecting */
     if (zsock_connect(sock, "%s", self->endpoint) != 0) {
         int err = errno;
+        tmq_curve_unmonitor(sock, &self->monitor);
         zsock_destroy(&sock);
         errno = err;
         return -1;
@@ -59,6 +62,7 @@ static int s_connect(tmq_uplink_t *self)
 
 static void s_disconnect(tmq_uplink_t *self)
 {
+    tmq_curve_unmonitor(self->sock, &self->monitor);
     zsock_destroy(&self->sock);
     self->registered = false;
     self->reconnect_at = tmq_clock_ms() + self->backoff_ms;
@@ -97,6 +101,7 @@ void tmq_uplink_destroy(tmq_uplink_t **self_p)
 {
     if (!self_p || !*self_p) return;
     tmq_uplink_t *self = *self_p;
+    tmq_curve_unmonitor(self->sock, &self->monitor);
     zsock_destroy(&self->sock);
     zcert_destroy(&self->mine);
     zcert_destroy(&self->broker);
@@ -222,6 +227,8 @@ int tmq_uplink_recv(tmq_uplink_t *self, tmq_wire_in_t *in, bool *reset)
 bool tmq_uplink_tick(tmq_uplink_t *self)
 {
     int64_t now = tmq_clock_ms();
+    const char *why = self->monitor ? tmq_curve_refused(self->monitor, self->mine != NULL) : NULL;
+    if (why && !self->refused) self->refused = tmq_xstrdup(why); /* the daemon stops: exit 3 */
     if (!self->sock) {
         if (now >= self->reconnect_at && s_connect(self) != 0) {
             tmq_error("cannot connect to %s: %s", self->endpoint, strerror(errno));

@@ -59,7 +59,8 @@ int64_t tmq_uplink_next_ms(const tmq_uplink_t *self);
 uint32_t tmq_uplink_max_payload(const tmq_uplink_t *self);
 
 /* The broker's reason when it refused this worker for good (ERROR "wrong port": this is its
- * client port), else NULL. The daemon then stops: retrying cannot help. */
+ * client port; or its handshake refused our key, or wants keys we have not, or has none),
+ * else NULL. The daemon then stops (exit 3): retrying cannot help. */
 const char *tmq_uplink_refused(const tmq_uplink_t *self);
 
 /* Says BYE (when connected) and lets it be delivered for up to 1 s when the link closes. */

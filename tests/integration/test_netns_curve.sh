@@ -77,7 +77,12 @@ on client bash -c 'exec 3<>/dev/tcp/'"$NET"'.1/5556 &&
     printf "GET / HTTP/1.0\r\n\r\n" >&3; sleep 0.3' 2>/dev/null
 NEW=$(TASKMQ_WORKER_FLAGS="--curve-cert $K/client_secret --broker-cert $K/broker" \
     cluster add-worker 1)
-sleep 1.5
+for _ in $(seq 1 100); do # the refused worker says why and stops (exit 3)
+    grep -q "the broker refused our key" "$TASKMQ_NETNS_STATE/$NEW.log" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q "the broker refused our key (this certificate is not among its --curve-dir keys)" \
+    "$TASKMQ_NETNS_STATE/$NEW.log" || fail "the refused worker: $(cat "$TASKMQ_NETNS_STATE/$NEW.log")"
 grep -q "refused a worker (key [^)]*) from $NET.1[0-9]: key not in the worker keys (--curve-worker-dir)" "$BLOG" \
     || fail "the client key on the worker port is not refused: $(cat "$BLOG")"
 as_client status --json >"$T/st"
