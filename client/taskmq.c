@@ -95,7 +95,9 @@ static int s_connect_and_run(const tmq_cli_t *o)
         return TMQ_EXIT_USAGE;
     }
     if (cert && o->local) {
-        fprintf(stderr, "taskmq: --local runs its own broker: no CURVE certificates with it\n");
+        fprintf(stderr, "taskmq: --local runs its own broker, without keys: leave out "
+                        "--curve-cert/--broker-cert (and unset TASKMQ_CURVE_CERT and "
+                        "TASKMQ_BROKER_CERT)\n");
         return TMQ_EXIT_USAGE;
     }
 #ifdef TMQ_HAVE_LOCAL
