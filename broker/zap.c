@@ -158,7 +158,8 @@ static void s_peer_free(void **item)
 
 /* Logs a refusal: the first from an address at once, then (a peer retries every few seconds)
  * at most once a minute per address, with how many went unsaid. */
-static void s_tell(tmq_zap_t *self, const char *who, const char *address, const char *why)
+static void s_tell(tmq_zap_t *self, const char *who, const char *address, const char *why,
+                   const char *key)
 {
     int64_t now = zclock_mono();
     s_peer_t *p = zhashx_lookup(self->peers, address);
@@ -170,13 +171,14 @@ static void s_tell(tmq_zap_t *self, const char *who, const char *address, const 
         if (zhashx_size(self->peers) >= S_MAX_TOLD) zhashx_purge(self->peers);
         p = tmq_xcalloc(1, sizeof *p);
         zhashx_insert(self->peers, address, p);
-        tmq_warn("refused a %s from %s: %s%s", who, address, why,
+        tmq_warn("refused a %s from %s: %s%s%s%s", who, address, why,
                  self->clients ? ""
                                : " (start the broker with --insecure to accept any address on "
-                                 "a trusted network, or give it CURVE keys)");
+                                 "a trusted network, or give it CURVE keys)",
+                 key ? "; its key: " : "", key ? key : ""); /* last: Z85 has ( ) : in it */
     } else {
-        tmq_warn("refused a %s from %s again (%llu more times since): %s", who, address,
-                 (unsigned long long)p->silent + 1, why);
+        tmq_warn("refused a %s from %s again (%llu more times since): %s%s%s", who, address,
+                 (unsigned long long)p->silent + 1, why, key ? "; its key: " : "", key ? key : "");
     }
     p->told = now;
     p->silent = 0;
@@ -197,16 +199,11 @@ static void s_answer(tmq_zap_t *self, zsock_t *rep)
         why = s_judge(self, domain, mechanism, address, key);
     if (why) {
         atomic_fetch_add(&self->refused, 1);
-        char who[96];
         const char *kind = domain && streq(domain, TMQ_ZAP_DOMAIN_WORKERS) ? "worker" : "client";
-        if (key && zframe_size(key) == 32) {
-            char z85[41];
-            zmq_z85_encode(z85, zframe_data(key), 32);
-            snprintf(who, sizeof who, "%s (key %s)", kind, z85);
-        } else {
-            snprintf(who, sizeof who, "%s", kind);
-        }
-        s_tell(self, who, address && *address ? address : "?", why);
+        char z85[41];
+        bool has_key = key && zframe_size(key) == 32;
+        if (has_key) zmq_z85_encode(z85, zframe_data(key), 32);
+        s_tell(self, kind, address && *address ? address : "?", why, has_key ? z85 : NULL);
     }
     zmsg_t *reply = zmsg_new();
     zmsg_addstr(reply, "1.0");
