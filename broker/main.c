@@ -38,6 +38,8 @@ static void s_usage(FILE *out)
             "                       (read again when it changes: add keys without a restart)\n"
             "  --curve-worker-dir DIR  when set, the only keys allowed on the worker port, so\n"
             "                       a client's key cannot register as a worker\n"
+            "  --log-file FILE      append the log to FILE instead of stderr\n"
+            "  --pid-file FILE      write the broker's pid to FILE (removed at a clean exit)\n"
             "  --insecure           accept clients and workers from any address without keys;\n"
             "                       by default a broker without CURVE keys lets in loopback\n"
             "                       (127.0.0.0/8, ::1) peers only. Trusted networks only: a\n"
@@ -82,6 +84,8 @@ static int s_number(const char *opt, const char *arg, long min, long max, long *
     return TMQ_EXIT_USAGE;
 }
 
+static const char *s_log_file, *s_pid_file; /* --log-file, --pid-file */
+
 /* Checks that a key directory exists; returns 0, or prints why and returns 2. */
 static int s_directory(const char *opt, const char *arg)
 {
@@ -103,6 +107,8 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
                                          {"retries", required_argument, NULL, 'r'},
                                          {"insecure", no_argument, NULL, 'I'},
                                          {"curve-cert", required_argument, NULL, 'C'},
+                                         {"log-file", required_argument, NULL, 'L'},
+                                         {"pid-file", required_argument, NULL, 'P'},
                                          {"curve-dir", required_argument, NULL, 'D'},
                                          {"curve-worker-dir", required_argument, NULL, 'W'},
                                          {"verbose", no_argument, NULL, 'v'},
@@ -146,6 +152,12 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
             break;
         case 'C':
             cfg->curve_cert = optarg;
+            break;
+        case 'L':
+            s_log_file = optarg;
+            break;
+        case 'P':
+            s_pid_file = optarg;
             break;
         case 'D':
             if (s_directory("--curve-dir", optarg)) return TMQ_EXIT_USAGE;
@@ -201,6 +213,14 @@ int main(int argc, char **argv)
     int level = TMQ_LOG_INFO;
     int rc = s_parse(argc, argv, &cfg, &level);
     if (rc >= 0) return rc;
+    char why[512];
+    if ((s_log_file && tmq_log_to_file(s_log_file, why, sizeof why) != 0) ||
+        (s_pid_file && tmq_pid_file_write(s_pid_file, why, sizeof why) != 0)) {
+        fprintf(stderr, "taskmq-broker: %s\n", why);
+        return TMQ_EXIT_USAGE;
+    }
     tmq_log_init("broker", level);
-    return tmq_broker_run(&cfg) == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
+    rc = tmq_broker_run(&cfg) == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
+    tmq_pid_file_remove(s_pid_file);
+    return rc;
 }

@@ -1,5 +1,6 @@
 /* common/platform.c — see platform.h. */
 #include "platform.h"
+#include "xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -231,4 +232,37 @@ int tmq_parse_long(const char *s, long min, long max, long *out)
     if (errno || *end || v < min || v > max) return -1;
     *out = v;
     return 0;
+}
+
+int tmq_log_to_file(const char *path, char *why, size_t why_len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
+        snprintf(why, why_len, "cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+int tmq_pid_file_write(const char *path, char *why, size_t why_len)
+{
+    char *tmp = NULL;
+    if (asprintf(&tmp, "%s.tmp%d", path, (int)getpid()) < 0) tmq_oom();
+    FILE *f = fopen(tmp, "w");
+    bool ok = f && fprintf(f, "%d\n", (int)getpid()) > 0;
+    if (f && fclose(f) != 0) ok = false;
+    if (ok && rename(tmp, path) != 0) ok = false; /* whole or not at all */
+    if (!ok) {
+        snprintf(why, why_len, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return ok ? 0 : -1;
+}
+
+void tmq_pid_file_remove(const char *path)
+{
+    if (path) unlink(path);
 }

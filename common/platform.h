@@ -65,6 +65,13 @@ void tmq_std_fds_open(void);
 /* Parses a decimal integer in [min, max]; returns 0 or -1. */
 int tmq_parse_long(const char *s, long min, long max, long *out);
 
+/* --log-file: this process's stderr (the log, and what its children write there) appended
+ * to path from now on. --pid-file: this process's pid written to path (replaced), removed by
+ * tmq_pid_file_remove at a clean exit. Return 0, or -1 with why naming the file. */
+int tmq_log_to_file(const char *path, char *why, size_t why_len);
+int tmq_pid_file_write(const char *path, char *why, size_t why_len);
+void tmq_pid_file_remove(const char *path);
+
 /* Parses a size: decimal bytes, or with a K, M, G or T suffix (also KiB, MiB, GiB, TiB;
  * powers of 1024: "16M", "512MiB", "1T"), in [min, max]. Returns 0 or -1. */
 int tmq_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);

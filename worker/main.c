@@ -56,5 +56,12 @@ int main(int argc, char **argv)
             free(plugins[i]);
         return rc == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
     }
-    return tmq_daemon_run(&o);
+    if ((o.log_file && tmq_log_to_file(o.log_file, err, sizeof err) != 0) ||
+        (o.pid_file && tmq_pid_file_write(o.pid_file, err, sizeof err) != 0)) {
+        fprintf(stderr, "taskmq-worker: %s\n", err);
+        return TMQ_EXIT_USAGE;
+    }
+    int rc = tmq_daemon_run(&o);
+    tmq_pid_file_remove(o.pid_file);
+    return rc;
 }

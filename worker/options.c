@@ -160,9 +160,9 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
         size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
 #define IS(flag) (klen == strlen(flag) && strncmp(arg, flag, klen) == 0)
         bool takes_value = IS("--broker") || IS("--procs") || IS("--name") || IS("--curve-cert") ||
-                           IS("--broker-cert") || IS("--executor-cmd") || IS("--plugin") ||
-                           IS("--max-result") || IS("--max-exec-output") || IS("--mem-limit") ||
-                           IS("--python");
+                           IS("--log-file") || IS("--pid-file") || IS("--broker-cert") ||
+                           IS("--executor-cmd") || IS("--plugin") || IS("--max-result") ||
+                           IS("--max-exec-output") || IS("--mem-limit") || IS("--python");
         if (!takes_value && eq)
             return s_err(err, errlen, "option '%.*s' takes no value", (int)klen, arg);
         const char *v = NULL;
@@ -174,6 +174,10 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
                 TMQ_EP_OK)
                 return s_err(err, errlen, "--broker: %s", why);
             o->broker = v;
+        } else if (IS("--log-file")) {
+            o->log_file = v;
+        } else if (IS("--pid-file")) {
+            o->pid_file = v;
         } else if (IS("--curve-cert")) {
             o->curve_cert = v;
         } else if (IS("--broker-cert")) {
@@ -280,6 +284,8 @@ void tmq_worker_usage(FILE *out)
             "  --curve-cert FILE  this worker's secret certificate (taskmq keygen), for a\n"
             "                     broker with CURVE keys (default $TASKMQ_CURVE_CERT); with\n"
             "  --broker-cert FILE the broker's public certificate (default $TASKMQ_BROKER_CERT)\n"
+            "  --log-file FILE    append the log (and the executors' stderr) to FILE\n"
+            "  --pid-file FILE    write the daemon's pid to FILE (removed at a clean exit)\n"
             "  --procs N          executor processes (default: online CPUs, %d here)\n"
             "  --name NAME        worker name shown in status and results (default: host name)\n"
             "  --test-functions   also serve 'crash' (dies of SIGSEGV), for testing\n"

@@ -29,6 +29,8 @@ typedef struct {
     const char *broker;      /* borrowed from argv or the default */
     const char *curve_cert;  /* --curve-cert or $TASKMQ_CURVE_CERT: CurveZMQ, this worker's */
     const char *broker_cert; /* --broker-cert or $TASKMQ_BROKER_CERT: the broker's public */
+    const char *log_file;    /* --log-file: the log (stderr) appended there */
+    const char *pid_file;    /* --pid-file: the daemon's pid written there */
     int procs;               /* >= 1 */
     char name[TMQ_WORKER_MAX_NAME + 1];
     bool test_functions;
