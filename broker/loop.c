@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,8 +309,21 @@ static bool s_pipe_command(tmq_broker_loop_t *self, zsock_t *pipe)
     return go_on;
 }
 
+static volatile sig_atomic_t s_hangup; /* SIGHUP arrived: read the keys again */
+
+static void s_on_hangup(int sig)
+{
+    (void)sig;
+    s_hangup = 1;
+}
+
 int tmq_broker_loop_run(tmq_broker_loop_t *self, zsock_t *pipe)
 {
+    if (!pipe) { /* the program, not an embedded broker: SIGHUP reloads, never kills */
+        struct sigaction sa = {.sa_handler = s_on_hangup};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGHUP, &sa, NULL);
+    }
     zmq_pollitem_t items[3] = {
         {.socket = self->fe, .events = ZMQ_POLLIN},
         {.socket = self->be, .events = ZMQ_POLLIN},
@@ -331,6 +345,13 @@ int tmq_broker_loop_run(tmq_broker_loop_t *self, zsock_t *pipe)
                 blocked_wait * 2 > TMQ_LOOP_BACKOFF_MS ? TMQ_LOOP_BACKOFF_MS : blocked_wait * 2;
         } else {
             blocked_wait = 1;
+        }
+        if (s_hangup) {
+            s_hangup = 0;
+            if (self->zap && tmq_zap_reload_able(self->zap))
+                tmq_zap_reload(self->zap);
+            else
+                tmq_info("SIGHUP: no key directories to read again (the broker has no keys)");
         }
         if (zmq_poll(items, nitems, wait) < 0) {
             if (errno == EINTR) continue;

@@ -254,6 +254,13 @@ static void s_actor(zsock_t *pipe, void *args)
         if (items[0].revents & ZMQ_POLLIN) {
             char *cmd = zstr_recv(pipe);
             bool term = !cmd || streq(cmd, "$TERM");
+            if (cmd && streq(cmd, "RELOAD") && self->clients) {
+                s_keys_load(self->clients);
+                if (self->workers) s_keys_load(self->workers);
+                tmq_info("key directories read again: %zu client keys, %zu worker keys",
+                         zhashx_size(self->clients->keys),
+                         zhashx_size((self->workers ? self->workers : self->clients)->keys));
+            }
             zstr_free(&cmd);
             if (term) break;
         }
@@ -294,6 +301,16 @@ void tmq_zap_destroy(tmq_zap_t **self_p)
     s_keys_destroy(&self->workers);
     free(self);
     *self_p = NULL;
+}
+
+void tmq_zap_reload(tmq_zap_t *self)
+{
+    if (self && self->clients) zstr_send(tmq_actor_sock(self->actor), "RELOAD");
+}
+
+bool tmq_zap_reload_able(const tmq_zap_t *self)
+{
+    return self && self->clients;
 }
 
 uint64_t tmq_zap_refused(const tmq_zap_t *self)

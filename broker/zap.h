@@ -33,6 +33,12 @@ typedef struct tmq_zap_t tmq_zap_t;
 tmq_zap_t *tmq_zap_new(const tmq_zap_policy_t *policy);
 void tmq_zap_destroy(tmq_zap_t **self_p);
 
+/* Reads the key directories again now (SIGHUP), whether they changed or not; from the thread
+ * that created self. A no-op without keys. */
+void tmq_zap_reload(tmq_zap_t *self);
+/* True when self has key directories (tmq_zap_reload does something). */
+bool tmq_zap_reload_able(const tmq_zap_t *self);
+
 /* Connections refused so far (read from any thread). */
 uint64_t tmq_zap_refused(const tmq_zap_t *self);
 

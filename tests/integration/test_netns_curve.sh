@@ -104,3 +104,10 @@ on client taskmq --curve-cert "$K/late_secret" --broker-cert "$K/broker" --conne
     submit sum 5 >"$T/late" || fail "the added key: exit $?"
 assert_eq "$(cat "$T/late")" "10" "a key added to --curve-dir, no restart"
 pass "a key added to --curve-dir is let in without a restart"
+
+kill -HUP "$(awk '$2 == "broker" {p = $1} END {print p}' "$TASKMQ_NETNS_STATE/pids")"
+for _ in $(seq 1 50); do grep -q "key directories read again" "$BLOG" && break; sleep 0.1; done
+grep -q "key directories read again: 2 client keys, 1 worker keys" "$BLOG" \
+    || fail "SIGHUP: $(tail -n 3 "$BLOG")"
+as_client submit sum 3 >/dev/null || fail "serving after SIGHUP: exit $?"
+pass "SIGHUP reads the key directories again"
