@@ -76,3 +76,20 @@ tmq() { timeout "${TMQ_TIMEOUT:-60}" "$TASKMQ" "$@"; }
 
 # status_field FIELD: one number from `taskmq status --json`.
 status_field() { tmq status --json | jq -r ".$1"; }
+
+# netns_cluster NAME: for the tests on deploy/netns-cluster.sh. Skips (77) with a message
+# where root or ip netns is missing; names the cluster NAME (with this shell's pid), keeps its
+# state in $T/cluster, and brings it down when the test exits. Then `cluster ARGS` runs the
+# script, `on HOST CMD...` runs CMD on a host, `down` removes the cluster.
+netns_cluster() {
+    if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
+        echo "SKIP: needs root and ip netns (network namespaces)"
+        exit 77
+    fi
+    CLUSTER="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/deploy/netns-cluster.sh"
+    export TASKMQ_NETNS="$1$$" TASKMQ_NETNS_STATE="$T/cluster"
+    trap 'down; cleanup' EXIT
+}
+cluster() { timeout 60 "$CLUSTER" "$@"; }
+on() { local h=$1; shift; cluster exec "$h" "$@"; }
+down() { "$CLUSTER" down >/dev/null 2>&1 || true; }

@@ -6,11 +6,7 @@
 # without a restart. Needs root and ip netns; skips with a message elsewhere.
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-CLUSTER="$HERE/../../deploy/netns-cluster.sh"
-if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
-    echo "SKIP: needs root and ip netns (network namespaces)"
-    exit 77
-fi
+netns_cluster tmqcv
 K=$T/keys
 mkdir -p "$K/clients" "$K/workers"
 for k in broker client worker stranger late; do
@@ -18,15 +14,10 @@ for k in broker client worker stranger late; do
 done
 cp "$K/client" "$K/clients/"
 cp "$K/worker" "$K/workers/"
-export TASKMQ_NETNS="tmqcv$$" TASKMQ_NETNS_STATE="$T/cluster"
 export TASKMQ_BROKER_FLAGS="--curve-cert $K/broker_secret --curve-dir $K/clients --curve-worker-dir $K/workers"
 export TASKMQ_WORKER_FLAGS="--curve-cert $K/worker_secret --broker-cert $K/broker"
 export TASKMQ_CLIENT_FLAGS="--curve-cert $K/client_secret --broker-cert $K/broker"
-cluster() { timeout 60 "$CLUSTER" "$@"; }
-on() { local h=$1; shift; cluster exec "$h" "$@"; }
 as_client() { on client taskmq --curve-cert "$K/client_secret" --broker-cert "$K/broker" "$@"; }
-down() { "$CLUSTER" down >/dev/null 2>&1 || true; }
-trap 'down; cleanup' EXIT
 BLOG=$TASKMQ_NETNS_STATE/broker.log
 NET=${TASKMQ_NETNS_NET:-10.231.7}
 
