@@ -7,6 +7,7 @@
  * broker cancels the remaining jobs.
  */
 #include "cli.h"
+#include "curve.h"
 #include "endpoint.h"
 #include "log.h"
 #include "platform.h"
@@ -84,14 +85,10 @@ static int s_run(tmq_client_t *c, const tmq_cli_t *o, const char *endpoint)
 static int s_connect_and_run(const tmq_cli_t *o)
 {
     const char *endpoint = tmq_cli_broker(o);
-    const char *cert = o->curve_cert ? o->curve_cert : getenv("TASKMQ_CURVE_CERT");
-    const char *broker_cert = o->broker_cert ? o->broker_cert : getenv("TASKMQ_BROKER_CERT");
-    if (cert && !*cert) cert = NULL;
-    if (broker_cert && !*broker_cert) broker_cert = NULL;
-    if (!cert != !broker_cert) {
-        fprintf(stderr, "taskmq: %s needs %s too\n",
-                cert ? "--curve-cert ($TASKMQ_CURVE_CERT)" : "--broker-cert ($TASKMQ_BROKER_CERT)",
-                cert ? "--broker-cert ($TASKMQ_BROKER_CERT)" : "--curve-cert ($TASKMQ_CURVE_CERT)");
+    const char *cert = o->curve_cert, *broker_cert = o->broker_cert;
+    char why[512] = "";
+    if (tmq_curve_flags(&cert, &broker_cert, why, sizeof why) != 0) {
+        fprintf(stderr, "taskmq: %s\n", why);
         return TMQ_EXIT_USAGE;
     }
     if (cert && o->local) {
@@ -120,7 +117,6 @@ static int s_connect_and_run(const tmq_cli_t *o)
     int status = o->local ? TMQ_EXIT_OK : s_check_endpoint(o, endpoint);
     if (status != TMQ_EXIT_OK) return status;
     status = TMQ_EXIT_NO_BROKER;
-    char why[512] = "";
     tmq_client_t *c = cert ? tmq_client_new_curve(endpoint, cert, broker_cert, why, sizeof why)
                            : tmq_client_new(endpoint);
     if (!c && cert) {

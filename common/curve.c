@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -92,6 +93,23 @@ const char *tmq_curve_refused(zsock_t *monitor, bool curve)
     zmq_msg_close(&ev);
     zmq_msg_close(&addr);
     return why;
+}
+
+static const char *s_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+int tmq_curve_flags(const char **cert, const char **broker_cert, char *why, size_t why_len)
+{
+    if (!*cert) *cert = s_env("TASKMQ_CURVE_CERT");
+    if (!*broker_cert) *broker_cert = s_env("TASKMQ_BROKER_CERT");
+    if (!*cert == !*broker_cert) return 0;
+    snprintf(why, why_len, "%s needs %s too",
+             *cert ? "--curve-cert ($TASKMQ_CURVE_CERT)" : "--broker-cert ($TASKMQ_BROKER_CERT)",
+             *cert ? "--broker-cert ($TASKMQ_BROKER_CERT)" : "--curve-cert ($TASKMQ_CURVE_CERT)");
+    return -1;
 }
 
 void tmq_curve_client(zsock_t *sock, zcert_t *mine, zcert_t *broker)

@@ -16,6 +16,11 @@
  * _secret file") in why. */
 zcert_t *tmq_curve_load(const char *path, bool need_secret, char *why, size_t why_len);
 
+/* A client's or worker's certificates: *cert and *broker_cert as the flags gave them (NULL
+ * when not given) are completed from $TASKMQ_CURVE_CERT and $TASKMQ_BROKER_CERT (unset or
+ * empty: none). Returns 0 (both NULL: no CURVE), or -1 with why when only one is known. */
+int tmq_curve_flags(const char **cert, const char **broker_cert, char *why, size_t why_len);
+
 /* Makes sock a CURVE client: its own certificate (secret) and the broker's public key. Call
  * before connecting. */
 void tmq_curve_client(zsock_t *sock, zcert_t *mine, zcert_t *broker);

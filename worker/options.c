@@ -1,6 +1,7 @@
 /* worker/options.c — see options.h. Accepts "--flag VALUE" and "--flag=VALUE". */
 #include "options.h"
 
+#include "curve.h"
 #include "endpoint.h"
 #include "platform.h"
 #include "xalloc.h"
@@ -136,13 +137,6 @@ int tmq_worker_split_cmd(const char *cmd, char ***argv, char *why, size_t why_le
     return 0;
 }
 
-/* A non-empty environment variable, or NULL. */
-static const char *s_env(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
 int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -258,15 +252,7 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
                                          : "--test-functions");
     if (exec_output_given && !o->allow_exec)
         return s_err(err, errlen, "--max-exec-output is for --allow-exec (exec's output cap)");
-    if (!o->curve_cert) o->curve_cert = s_env("TASKMQ_CURVE_CERT");
-    if (!o->broker_cert) o->broker_cert = s_env("TASKMQ_BROKER_CERT");
-    if (!o->curve_cert != !o->broker_cert)
-        return s_err(err, errlen, "%s needs %s too",
-                     o->curve_cert ? "--curve-cert ($TASKMQ_CURVE_CERT)"
-                                   : "--broker-cert ($TASKMQ_BROKER_CERT)",
-                     o->curve_cert ? "--broker-cert ($TASKMQ_BROKER_CERT)"
-                                   : "--curve-cert ($TASKMQ_CURVE_CERT)");
-    return 0;
+    return tmq_curve_flags(&o->curve_cert, &o->broker_cert, err, errlen);
 }
 
 void tmq_worker_usage(FILE *out)
