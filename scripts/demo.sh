@@ -81,4 +81,5 @@ echo "  ($PROCS processes can at best divide the time by $PROCS, and here no bet
 echo "  job allows; on a busy machine both figures move, so read them as a sketch.)"
 echo
 echo "Next: run 'taskmq-broker' on one host, 'taskmq-worker --broker tcp://HOST:5556' on others,"
-echo "and 'taskmq --broker tcp://HOST:5555 map FUNCTION ARG...' from anywhere (see README.md)."
+echo "and 'taskmq --broker tcp://HOST:5555 map FUNCTION ARG...' from anywhere, with the keys of"
+echo "README.md 'Several hosts' (without keys a broker lets in this machine only)."
