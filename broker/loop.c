@@ -118,7 +118,8 @@ static zsock_t *s_bind(const char *endpoint, const char *what, const char *domai
 tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
 {
     tmq_broker_loop_t *self = tmq_xcalloc(1, sizeof *self);
-    bool network = s_faces_network(cfg->frontend) || s_faces_network(cfg->backend);
+    bool fe_net = s_faces_network(cfg->frontend), be_net = s_faces_network(cfg->backend);
+    bool network = fe_net || be_net;
     zcert_t *cert = NULL;
     if (cfg->curve_cert) {
         char why[512];
@@ -142,8 +143,8 @@ tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
     }
     /* checked: every socket with keys, else those facing the network (an ipc or loopback
      * endpoint beside a tcp:// one on every address lets its local peers in) */
-    bool check_fe = self->zap && (cert || s_faces_network(cfg->frontend));
-    bool check_be = self->zap && (cert || s_faces_network(cfg->backend));
+    bool check_fe = self->zap && (cert || fe_net);
+    bool check_be = self->zap && (cert || be_net);
     const char *fe_domain = check_fe ? TMQ_ZAP_DOMAIN_CLIENTS : NULL;
     const char *be_domain = check_be ? TMQ_ZAP_DOMAIN_WORKERS : NULL;
     self->frontend = s_bind(cfg->frontend, "frontend", fe_domain, cert, &self->fe_endpoint);
