@@ -51,12 +51,12 @@ static void s_ready(tmq_core_t *self, tmq_bworker_t *w, const void *rid, size_t 
     }
     size_t nfns = r.nfns < TMQ_READY_MAX_FNS ? r.nfns : TMQ_READY_MAX_FNS;
     bool again = w != NULL;
+    if (tmq_bworkers_serving(self->workers) == 0) self->workers_since = self->now; /* the first */
     if (w) { /* re-registration: whatever it held is gone on its side */
         tmq_core_requeue_held(self, w);
         tmq_core_detaching(self, w); /* it may no longer serve some of them */
         tmq_outbox_clear(&w->out);
     } else {
-        if (tmq_bworkers_size(self->workers) == 0) self->workers_since = self->now;
         w = tmq_bworkers_add(self->workers, rid, rid_len, self->now);
     }
     w->last_seen = self->now;
@@ -181,6 +181,19 @@ static void s_done(tmq_core_t *self, tmq_bworker_t *w, const tmq_msg_t *msg)
     }
 }
 
+/* DRAIN: w takes no more jobs; what it holds stays leased to it until its DONE, RETURNED or
+ * BYE. Its functions' queued jobs wait for other workers (without a deadline when none is
+ * left: a drained host is usually coming back). */
+static void s_drain(tmq_core_t *self, tmq_bworker_t *w)
+{
+    if (w->draining) return;
+    tmq_core_detaching(self, w);
+    tmq_bworkers_drain(self->workers, w);
+    tmq_info("worker %s (pid %u) is draining: it takes no more jobs and finishes the %zu it "
+             "holds",
+             w->name, w->pid, w->held.size);
+}
+
 static void s_returned(tmq_core_t *self, tmq_bworker_t *w, const tmq_msg_t *msg)
 {
     w->revoke_at = 0;
@@ -217,6 +230,7 @@ void tmq_core_backend(tmq_core_t *self, int64_t now, const void *rid, size_t rid
     case TMQ_CMD_RETURNED:
     case TMQ_CMD_HEARTBEAT:
     case TMQ_CMD_BYE:
+    case TMQ_CMD_DRAIN:
         break;
     default:
         if (w) w->last_seen = now;
@@ -231,7 +245,7 @@ void tmq_core_backend(tmq_core_t *self, int64_t now, const void *rid, size_t rid
         return;
     }
     if (!w) { /* we do not know it (expired, or the broker restarted): start over */
-        if (msg->cmd != TMQ_CMD_BYE) {
+        if (msg->cmd != TMQ_CMD_BYE && msg->cmd != TMQ_CMD_DRAIN) { /* both mean it leaves */
             size_t len;
             void *body = tmq_proto_empty_body(&len);
             tmq_core_reply(self, TMQ_SIDE_BACKEND, rid, rid_len, TMQ_CMD_RECONNECT, &body, len);
@@ -243,6 +257,8 @@ void tmq_core_backend(tmq_core_t *self, int64_t now, const void *rid, size_t rid
         s_done(self, w, msg);
     } else if (msg->cmd == TMQ_CMD_RETURNED) {
         s_returned(self, w, msg);
+    } else if (msg->cmd == TMQ_CMD_DRAIN) {
+        s_drain(self, w);
     } else if (msg->cmd == TMQ_CMD_BYE) {
         tmq_info("worker %s (pid %u) left; %zu jobs requeued", w->name, w->pid, w->held.size);
         tmq_core_drop_worker(self, &w);

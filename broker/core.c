@@ -210,7 +210,8 @@ void tmq_core_peer_error(tmq_core_t *self, int side, const tmq_msg_t *msg)
 bool tmq_core_wrong_side(int side, int cmd)
 {
     if (side == TMQ_SIDE_FRONTEND)
-        return cmd == TMQ_CMD_READY || cmd == TMQ_CMD_DONE || cmd == TMQ_CMD_RETURNED;
+        return cmd == TMQ_CMD_READY || cmd == TMQ_CMD_DONE || cmd == TMQ_CMD_RETURNED ||
+               cmd == TMQ_CMD_DRAIN;
     return cmd == TMQ_CMD_HELLO || cmd == TMQ_CMD_SUBMIT || cmd == TMQ_CMD_STATUS ||
            cmd == TMQ_CMD_WITHDRAW;
 }
@@ -450,7 +451,7 @@ static bool s_unserved_over(tmq_core_t *self, s_unserved_t *u)
 {
     tmq_fn_t *fn = u->fn;
     if (fn->nworkers > 0 || tmq_list_empty(&fn->queue)) return true;
-    if (tmq_bworkers_size(self->workers) == 0) {
+    if (tmq_bworkers_serving(self->workers) == 0) {
         s_say_why(u, S_WAIT_NO_WORKER, 0);
         return false;
     }

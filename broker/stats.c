@@ -54,7 +54,7 @@ static void s_str(msgpack_packer *pk, const char *k, const char *v)
 
 static void s_worker(msgpack_packer *pk, const tmq_bworker_t *w, int64_t now)
 {
-    msgpack_pack_map(pk, 11);
+    msgpack_pack_map(pk, 11 + w->draining);
     s_str(pk, "name", w->name);
     s_uint(pk, "pid", w->pid);
     s_uint(pk, "procs", w->procs);
@@ -69,6 +69,10 @@ static void s_worker(msgpack_packer *pk, const tmq_bworker_t *w, int64_t now)
     for (size_t i = 0; i < w->nfns; i++)
         s_cstr(pk, w->fns[i]->name);
     s_uint(pk, "seen_ms", now > w->last_seen ? (uint64_t)(now - w->last_seen) : 0);
+    if (w->draining) {
+        s_cstr(pk, "draining");
+        msgpack_pack_true(pk);
+    }
 }
 
 static int s_by_name(const void *a, const void *b)

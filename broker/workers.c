@@ -13,6 +13,7 @@ struct tmq_bworkers_t {
     tmq_fnreg_t *fns; /* borrowed */
     size_t overfull;  /* workers holding more jobs than processes */
     size_t idle;      /* workers holding fewer jobs than processes */
+    size_t draining;  /* workers that said DRAIN */
     uint64_t gen;     /* see tmq_bworkers_gen */
 };
 
@@ -85,6 +86,10 @@ void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_
     w->failed = ready->failed;
     w->idle_since = now;
     w->revoke_at = 0;
+    if (w->draining) { /* registered again: it serves */
+        w->draining = false;
+        self->draining--;
+    }
     self->gen++;
     s_detach_all(self, w);
     w->fns = tmq_xcalloc(nfns ? nfns : 1, sizeof *w->fns);
@@ -104,12 +109,22 @@ void tmq_bworkers_remove(tmq_bworkers_t *self, tmq_bworker_t **w_p)
     tmq_bworker_t *w = *w_p;
     assert(tmq_list_empty(&w->held));
     self->idle--;
+    if (w->draining) self->draining--;
     self->gen++;
     s_detach_all(self, w);
     tmq_ridmap_remove(self->map, &w->out);
     tmq_outbox_fini(&w->out);
     free(w);
     *w_p = NULL;
+}
+
+void tmq_bworkers_drain(tmq_bworkers_t *self, tmq_bworker_t *w)
+{
+    if (w->draining) return;
+    w->draining = true;
+    self->draining++;
+    self->gen++;
+    s_detach_all(self, w);
 }
 
 void tmq_bworkers_hold(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_bjob_t *job)
@@ -170,6 +185,11 @@ bool tmq_bworker_serves(const tmq_bworker_t *w, const tmq_fn_t *fn)
 size_t tmq_bworkers_size(const tmq_bworkers_t *self)
 {
     return tmq_ridmap_size(self->map);
+}
+
+size_t tmq_bworkers_serving(const tmq_bworkers_t *self)
+{
+    return tmq_ridmap_size(self->map) - self->draining;
 }
 
 tmq_bworker_t *tmq_bworkers_at(const tmq_bworkers_t *self, size_t i)

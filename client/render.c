@@ -104,6 +104,7 @@ static void s_worker(FILE *out, const json_t *w)
     fprintf(out, "  %s%s%s", name ? name : "?", addr ? " " : "", addr ? addr : "");
     long long v, busy = 0;
     if (s_int(w, "pid", &v)) fprintf(out, "  pid %lld", v);
+    if (json_is_true(json_object_get(w, "draining"))) fputs("  draining", out);
     if (s_int(w, "procs", &v)) {
         fprintf(out, "  %lld process%s", v, v == 1 ? "" : "es");
         if (s_int(w, "busy", &busy)) fprintf(out, ", %lld busy", busy);

@@ -31,6 +31,7 @@ static const char *s_names[TMQ_CMD_MAX_] = {
     [TMQ_CMD_REVOKE] = "REVOKE",
     [TMQ_CMD_RETURNED] = "RETURNED",
     [TMQ_CMD_WITHDRAW] = "WITHDRAW",
+    [TMQ_CMD_DRAIN] = "DRAIN",
 };
 
 const char *tmq_cmd_name(int cmd)

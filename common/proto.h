@@ -48,6 +48,7 @@ typedef enum {
     TMQ_CMD_REVOKE,       /* broker -> worker   {n}: hand back up to n jobs not yet started  */
     TMQ_CMD_RETURNED,     /* worker -> broker   {jobs:[[jid, attempt]]}: jobs handed back    */
     TMQ_CMD_WITHDRAW,     /* client -> broker   {jobs:[cid, ...]}: cancel these jobs of mine */
+    TMQ_CMD_DRAIN,        /* worker -> broker   {}: send me no more jobs, I am leaving        */
     TMQ_CMD_MAX_
 } tmq_cmd_t;
 

@@ -6,6 +6,11 @@
  * REVOKE is answered from the local queue and, when that holds too few, from jobs the
  * executors have not started: the daemon asks them (tmq_sup_reclaim) and sends RETURNED once
  * they answered (or S_RECLAIM_WAIT_MS passed). Nothing is logged per job above debug level.
+ *
+ * SIGTERM or SIGINT drains: DRAIN tells the broker to send nothing more, every job not started
+ * (here or behind a running one in an executor) goes back in RETURNED, and so does any JOBS
+ * that crossed the DRAIN; once the running jobs' results are out, or --drain-timeout passed,
+ * BYE (the broker requeues what is still held) and exit. A second signal skips the wait.
  */
 #include "daemon.h"
 #include "curve.h"
@@ -54,7 +59,25 @@ typedef struct {
     uint64_t ndone, nfailed; /* results reported (ok / not ok), carried in READY */
     zmq_pollitem_t *items;
     tmq_rate_t rate;
+    bool draining;
+    int64_t drain_until; /* tmq_clock_ms when the running jobs are handed back regardless */
 } s_daemon_t;
+
+static volatile sig_atomic_t s_stops;   /* SIGTERM/SIGINT received */
+static volatile sig_atomic_t s_hangups; /* SIGHUP received (ignored, but said) */
+
+/* zsys_handler_fn: czmq's SIGINT/SIGTERM handler calls it instead of setting zsys_interrupted */
+static void s_on_stop(int sig)
+{
+    (void)sig;
+    s_stops++;
+}
+
+static void s_on_hangup(int sig)
+{
+    (void)sig;
+    s_hangups++;
+}
 
 static void s_flush(s_daemon_t *self)
 {
@@ -234,14 +257,17 @@ static void s_reset(s_daemon_t *self)
     tmq_batch_reset(&self->returned);
 }
 
-static void s_drain_link(s_daemon_t *self)
+/* Handles what the broker sent; returns true when its view of this worker was lost
+ * (RECONNECT, BYE). */
+static bool s_drain_link(s_daemon_t *self)
 {
     tmq_wire_in_t in;
-    bool reset = false;
+    bool reset = false, lost = false;
     while (tmq_uplink_recv(self->link, &in, &reset) == 1) {
         if (reset) { /* RECONNECT arrived before this message: old jobs are void */
             s_reset(self);
             reset = false;
+            lost = true;
         }
         switch (in.msg.cmd) {
         case TMQ_CMD_JOBS:
@@ -259,6 +285,7 @@ static void s_drain_link(s_daemon_t *self)
         tmq_wire_in_release(&in);
     }
     if (reset) s_reset(self);
+    return lost || reset;
 }
 
 static long s_timeout(s_daemon_t *self)
@@ -275,10 +302,60 @@ static long s_timeout(s_daemon_t *self)
     return wait > S_MAX_WAIT_MS ? S_MAX_WAIT_MS : (long)wait;
 }
 
-/* Returns 0 when interrupted, TMQ_EXIT_NO_BROKER when the broker refused us, -1 on error. */
+/* Jobs the executors run or hold, and results and hand-backs not yet sent. */
+static size_t s_unsettled(const s_daemon_t *self)
+{
+    return tmq_sup_held(self->sup) + self->queue.size + self->done.count + self->owed +
+           self->returned_due;
+}
+
+static void s_drain_begin(s_daemon_t *self)
+{
+    const tmq_worker_opts_t *o = self->opts;
+    self->draining = true;
+    self->drain_until = tmq_clock_ms() + o->drain_timeout_s * 1000;
+    tmq_info("draining: taking no new jobs, handing back those not started, letting the running "
+             "ones finish (at most %ld s: --drain-timeout); signal again to stop at once",
+             o->drain_timeout_s);
+    tmq_uplink_drain(self->link);
+    if (tmq_sup_held(self->sup))
+        tmq_sup_reclaim(self->sup, SIZE_MAX); /* those not started come back to queue */
+}
+
+/* While draining, every job not given to an executor goes back to the broker. */
+static void s_drain_turn(s_daemon_t *self)
+{
+    tmq_uplink_drain(self->link); /* once per registration: after a late WELCOME too */
+    if (self->queue.size && s_give_back(self, self->queue.size)) self->returned_due = true;
+}
+
+/* Returns 0 when stopped by a signal or drained, TMQ_EXIT_NO_BROKER when the broker refused
+ * us, -1 on error. */
 static int s_loop(s_daemon_t *self)
 {
-    while (!zsys_interrupted) {
+    for (;;) {
+        if (s_stops > 1 || (s_stops && self->opts->drain_timeout_s == 0)) {
+            if (tmq_sup_held(self->sup))
+                tmq_info("stopping now: %zu jobs handed back with BYE, to run elsewhere",
+                         tmq_sup_held(self->sup));
+            return 0;
+        }
+        if (s_stops && !self->draining) s_drain_begin(self);
+        if (self->draining && s_unsettled(self) == 0) {
+            tmq_info("drained: every job finished or handed back");
+            return 0;
+        }
+        if (self->draining && tmq_clock_ms() >= self->drain_until) {
+            tmq_info("--drain-timeout (%ld s) passed: %zu running jobs handed back with BYE, to "
+                     "run elsewhere",
+                     self->opts->drain_timeout_s, tmq_sup_held(self->sup));
+            return 0;
+        }
+        if (s_hangups) {
+            s_hangups = 0;
+            tmq_info("SIGHUP ignored: the worker has nothing to read again (restart it to change "
+                     "its flags)");
+        }
         size_t n = 0;
         zsock_t *sock = tmq_uplink_socket(self->link);
         if (sock) {
@@ -293,19 +370,27 @@ static int s_loop(s_daemon_t *self)
             tmq_error("poll failed: %s", zmq_strerror(errno));
             return -1;
         }
-        if (zsys_interrupted) break;
-        s_drain_link(self);
+        if (s_stops > 1) continue;
+        bool lost = s_drain_link(self);
         if (tmq_uplink_refused(self->link)) {
             tmq_error("--broker %s: %s", self->opts->broker, tmq_uplink_refused(self->link));
             return TMQ_EXIT_NO_BROKER;
         }
         tmq_sup_service(self->sup, self->items + base, n - base);
-        if (tmq_uplink_tick(self->link)) s_reset(self);
+        if (tmq_uplink_tick(self->link)) {
+            s_reset(self);
+            lost = true;
+        }
+        if (self->draining && (lost || !tmq_uplink_registered(self->link))) {
+            tmq_info("no broker holds this worker's jobs now (it let go of them, or is not "
+                     "reachable): nothing is left to finish");
+            return 0;
+        }
         s_settle(self);
+        if (self->draining) s_drain_turn(self);
         tmq_sup_dispatch(self->sup);
         s_flush(self);
     }
-    return 0;
 }
 
 #define S_EXECUTOR_ARGS (16 + 2 * TMQ_WORKER_MAX_PLUGINS)
@@ -423,7 +508,7 @@ static int s_await_functions(s_daemon_t *self, const char *program, bool *run)
                       program, how);
             return TMQ_EXIT_FAILED;
         }
-        if (zsys_interrupted) {
+        if (s_stops) {
             *run = false;
             return TMQ_EXIT_OK;
         }
@@ -534,6 +619,12 @@ int tmq_daemon_run(const tmq_worker_opts_t *o)
 {
     tmq_log_init("worker", o->verbose ? TMQ_LOG_DEBUG : TMQ_LOG_INFO);
     signal(SIGPIPE, SIG_IGN);
+    zsys_init(); /* first: starting, czmq takes SIGINT and SIGTERM for itself */
+    zsys_handler_set(s_on_stop);
+    struct sigaction hup = {.sa_handler = s_on_hangup}; /* a handler, not SIG_IGN: executors
+                                                           exec'd from here get the default */
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, NULL);
     s_daemon_t self = {.opts = o};
     tmq_list_init(&self.queue);
     tmq_batch_init(&self.done);

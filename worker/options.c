@@ -146,6 +146,7 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
     tmq_hostname(o->name, sizeof o->name);
     o->max_result = TMQ_WORKER_DEFAULT_MAX_RESULT;
     o->max_exec_output = TMQ_WORKER_DEFAULT_EXEC_OUTPUT;
+    o->drain_timeout_s = TMQ_WORKER_DEFAULT_DRAIN_S;
     bool exec_output_given = false;
 
     for (int i = 1; i < argc; i++) {
@@ -156,7 +157,8 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
         bool takes_value = IS("--broker") || IS("--procs") || IS("--name") || IS("--curve-cert") ||
                            IS("--log-file") || IS("--pid-file") || IS("--broker-cert") ||
                            IS("--executor-cmd") || IS("--plugin") || IS("--max-result") ||
-                           IS("--max-exec-output") || IS("--mem-limit") || IS("--python");
+                           IS("--max-exec-output") || IS("--mem-limit") || IS("--python") ||
+                           IS("--drain-timeout");
         if (!takes_value && eq)
             return s_err(err, errlen, "option '%.*s' takes no value", (int)klen, arg);
         const char *v = NULL;
@@ -182,6 +184,11 @@ int tmq_worker_opts_parse(tmq_worker_opts_t *o, int argc, char **argv, char *err
                 return s_err(err, errlen, "--procs: '%s' is not a number in 1..%d", v,
                              TMQ_WORKER_MAX_PROCS);
             o->procs = (int)n;
+        } else if (IS("--drain-timeout")) {
+            if (tmq_parse_long(v, 0, TMQ_WORKER_MAX_DRAIN_S, &o->drain_timeout_s) != 0)
+                return s_err(err, errlen,
+                             "--drain-timeout: '%s' is not a number of seconds in 0..%d", v,
+                             TMQ_WORKER_MAX_DRAIN_S);
         } else if (IS("--name")) {
             if (s_set_name(o, v, err, errlen) != 0) return -1;
         } else if (IS("--executor-cmd")) {
@@ -262,7 +269,8 @@ void tmq_worker_usage(FILE *out)
             "                     [--plugin FILE.so]... [--allow-exec [--max-exec-output BYTES]]\n"
             "                     [--max-result BYTES] [--mem-limit BYTES]\n"
             "                     [--executor-cmd 'PROGRAM ARGS' | --python MODULE...]\n"
-            "                     [-v] [--help] [--version]\n"
+            "                     [--drain-timeout S] [--curve-cert FILE --broker-cert FILE]\n"
+            "                     [--log-file FILE] [--pid-file FILE] [-v] [--help] [--version]\n"
             "\n"
             "Serves jobs from a taskmq broker in N executor processes.\n"
             "\n"
@@ -274,6 +282,9 @@ void tmq_worker_usage(FILE *out)
             "  --pid-file FILE    write the daemon's pid to FILE (removed at a clean exit)\n"
             "  --procs N          executor processes (default: online CPUs, %d here)\n"
             "  --name NAME        worker name shown in status and results (default: host name)\n"
+            "  --drain-timeout S  on SIGTERM or Ctrl-C, how long the running jobs may take to\n"
+            "                     finish (default %d s); past it they are handed back to the\n"
+            "                     broker, which runs them elsewhere\n"
             "  --test-functions   also serve 'crash' (dies of SIGSEGV), for testing\n"
             "  --plugin FILE.so   also serve the job functions of a C plugin (taskmq/plugin.h);\n"
             "                     repeatable, loaded in order by every executor; a function\n"
@@ -317,8 +328,10 @@ void tmq_worker_usage(FILE *out)
             "What a command leaves running is killed when it ends; --timeout kills it all.\n"
             "The worker serves what its executors announce.\n"
             "Executors show in ps as 'taskmq-worker: executor (NAME)'.\n"
-            "SIGINT/SIGTERM: says BYE to the broker (its jobs are queued again), stops the\n"
-            "executors and exits 0.\n"
+            "SIGTERM or SIGINT (Ctrl-C) drains: the worker takes no new jobs, hands the ones\n"
+            "it has not started back to the broker, lets the running ones finish (for up to\n"
+            "--drain-timeout), says BYE and exits 0. A second signal stops it at once: its\n"
+            "running jobs are killed and the broker runs them again elsewhere. SIGHUP is ignored.\n"
             "\n"
             "Exit status: 0 stopped cleanly, 1 could not start its executors (the program\n"
             "cannot run, a plugin crashed while loading, or it said nothing), 2 usage error\n"
@@ -327,5 +340,5 @@ void tmq_worker_usage(FILE *out)
             "another plugin ABI, its init refused, a name taken), 3 the broker's host does not\n"
             "resolve or the broker refused this worker (--broker names its client port, not\n"
             "its worker port).\n",
-            TMQ_WORKER_DEFAULT_BROKER, tmq_online_cpus());
+            TMQ_WORKER_DEFAULT_BROKER, tmq_online_cpus(), TMQ_WORKER_DEFAULT_DRAIN_S);
 }

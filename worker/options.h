@@ -24,6 +24,8 @@
 #define TMQ_WORKER_MAX_EXEC_OUTPUT (64u << 20)
 #define TMQ_WORKER_MIN_MEM_LIMIT (1u << 20) /* --mem-limit */
 #define TMQ_WORKER_MAX_MEM_LIMIT (1ull << 40)
+#define TMQ_WORKER_DEFAULT_DRAIN_S 30 /* --drain-timeout */
+#define TMQ_WORKER_MAX_DRAIN_S 86400
 
 typedef struct {
     const char *broker;      /* borrowed from argv or the default */
@@ -38,6 +40,7 @@ typedef struct {
     size_t max_result;        /* a job whose result is larger fails (the executor checks) */
     size_t max_exec_output;   /* each of an exec job's stdout and stderr, at most */
     uint64_t mem_limit;       /* bytes per executor (with what it runs); 0 = none */
+    long drain_timeout_s;     /* on SIGTERM, how long running jobs may take to finish */
     const char *executor_cmd; /* --executor-cmd 'PROGRAM ARGS': executors are that program */
     const char *plugins[TMQ_WORKER_MAX_PLUGINS]; /* --plugin FILE.so, in order (borrowed) */
     size_t nplugins;

@@ -21,6 +21,7 @@ struct tmq_uplink_t {
     void *ready_arg;
     char *refused;   /* the broker's reason when it refused us for good */
     bool registered; /* WELCOME received on this socket */
+    bool draining;   /* DRAIN went out on this socket */
     bool ever_registered;
     uint32_t heartbeat_ms;
     uint32_t max_payload;
@@ -34,7 +35,7 @@ static void s_send_ready(tmq_uplink_t *self)
 {
     size_t len;
     void *body = self->ready(self->ready_arg, &len);
-    self->registered = false;
+    self->registered = self->draining = false;
     tmq_uplink_send(self, TMQ_CMD_READY, &body, len);
 }
 
@@ -187,6 +188,12 @@ static bool s_control(tmq_uplink_t *self, tmq_wire_in_t *in, bool *reset)
             if (!self->refused) self->refused = tmq_xstrdup(text);
             break;
         }
+        if (self->draining) {
+            tmq_warn("the broker did not take DRAIN (older than taskmq 0.5?): %s; jobs it still "
+                     "sends are handed back at once",
+                     text);
+            break;
+        }
         s_complain(self, 0, "ERROR", text);
         break;
     }
@@ -272,6 +279,19 @@ uint32_t tmq_uplink_max_payload(const tmq_uplink_t *self)
 const char *tmq_uplink_refused(const tmq_uplink_t *self)
 {
     return self->refused;
+}
+
+bool tmq_uplink_registered(const tmq_uplink_t *self)
+{
+    return self->sock && self->registered;
+}
+
+void tmq_uplink_drain(tmq_uplink_t *self)
+{
+    if (!self->sock || !self->registered || self->draining) return;
+    tmq_wire_send_empty(self->sock, NULL, 0, TMQ_CMD_DRAIN);
+    self->last_send = tmq_clock_ms();
+    self->draining = true;
 }
 
 void tmq_uplink_bye(tmq_uplink_t *self)

@@ -63,6 +63,12 @@ uint32_t tmq_uplink_max_payload(const tmq_uplink_t *self);
  * else NULL. The daemon then stops (exit 3): retrying cannot help. */
 const char *tmq_uplink_refused(const tmq_uplink_t *self);
 
+/* True while the broker knows this worker (WELCOME came on the current socket). */
+bool tmq_uplink_registered(const tmq_uplink_t *self);
+
+/* Says DRAIN (when registered, once per registration): the broker sends no more jobs. */
+void tmq_uplink_drain(tmq_uplink_t *self);
+
 /* Says BYE (when connected) and lets it be delivered for up to 1 s when the link closes. */
 void tmq_uplink_bye(tmq_uplink_t *self);
 

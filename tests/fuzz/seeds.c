@@ -88,6 +88,7 @@ int main(int argc, char **argv)
     free(body);
     body = tmq_proto_empty_body(&len);
     s_write(dir, "hello", TMQ_CMD_HELLO, body, len);
+    s_write(dir, "drain", TMQ_CMD_DRAIN, body, len);
     free(body);
     s_write(dir, "huge-count", TMQ_CMD_SUBMIT, "\x81\xa4jobs\xdd\xff\xff\xff\xff", 10);
     tmq_batch_destroy(&b);

@@ -496,6 +496,100 @@ static void test_old_peers(void **state)
     assert_int_equal(s_take_result("C1", 2, text, sizeof text, &attempts), TMQ_ST_OOM);
 }
 
+/* DRAIN: the worker keeps what it holds (its results still count) and gets nothing more; its
+ * functions' jobs go to others, or wait for a worker without being called unknown; a READY
+ * makes it serve again. */
+static void test_drain_stops_dispatch_and_keeps_held(void **state)
+{
+    tmq_core_t *core = *state;
+    bh_ready(core, "W1", 1, "echo", NULL);
+    bh_submit(core, "C1", "echo", 1, 1);
+    uint64_t jid;
+    assert_int_equal(bh_turn_jobs(core, "W1", &jid, NULL, 1), 1);
+    bh_signal(core, TMQ_SIDE_BACKEND, "W1", TMQ_CMD_DRAIN);
+    assert_true(tmq_core_worker(core, "W1", 2)->draining);
+
+    /* the only worker drains: a new job for its function is accepted and waits */
+    bh_submit(core, "C1", "echo", 2, 1);
+    assert_int_equal(bh_ack("C1", NULL, NULL, 0, NULL), 1);
+    assert_int_equal(bh_turn_jobs(core, "W1", NULL, NULL, 0), 0);
+    for (int i = 0; i < 8; i++) { /* past the unserved grace (3 s): nobody serves, so it waits */
+        bh_now += 500;
+        bh_signal(core, TMQ_SIDE_BACKEND, "W1", TMQ_CMD_HEARTBEAT);
+        bh_signal(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_HEARTBEAT);
+        bh_turn(core);
+    }
+    assert_int_equal(bh_count("C1", TMQ_CMD_RESULTS), 0);
+    assert_int_equal(bh_queued(core), 1);
+
+    /* the held job's result still counts */
+    bh_done(core, "W1", jid, 1, TMQ_ST_OK, "\x01", 1, 1.0);
+    bh_turn(core);
+    bh_got_t g;
+    assert_true(bh_take("C1", TMQ_CMD_RESULTS, &g));
+    tmq_result_item_t r;
+    assert_int_equal(tmq_msg_result_item(&g.msg, 0, &r), 0);
+    assert_int_equal(r.cid, 1);
+    bh_got_free(&g);
+    assert_int_equal(bh_jobs("W1", NULL, NULL, 0), 0); /* its freed process gets nothing */
+
+    /* status says so */
+    bh_status(core, "C9", &g);
+    const msgpack_object *ws = tmq_msg_get(&g.msg, "workers");
+    assert_non_null(ws);
+    const msgpack_object *d = bh_map_get(&ws->via.array.ptr[0], "draining");
+    assert_non_null(d);
+    assert_true(d->type == MSGPACK_OBJECT_BOOLEAN && d->via.boolean);
+    bh_got_free(&g);
+
+    /* another worker takes the waiting job */
+    bh_ready(core, "W2", 1, "echo", NULL);
+    assert_int_equal(bh_turn_jobs(core, "W2", NULL, NULL, 0), 1);
+
+    /* DRAIN twice, and from a peer the broker does not know: no answer either way */
+    bh_signal(core, TMQ_SIDE_BACKEND, "W1", TMQ_CMD_DRAIN);
+    bh_signal(core, TMQ_SIDE_BACKEND, "W9", TMQ_CMD_DRAIN);
+    bh_turn(core);
+    assert_int_equal(bh_count("W9", TMQ_CMD_RECONNECT), 0);
+    assert_int_equal(bh_count("W1", TMQ_CMD_ERROR), 0);
+
+    /* READY again: it serves */
+    bh_ready(core, "W1", 1, "echo", NULL);
+    assert_false(tmq_core_worker(core, "W1", 2)->draining);
+    bh_submit(core, "C1", "echo", 3, 1);
+    assert_int_equal(bh_turn_jobs(core, "W1", NULL, NULL, 0), 1);
+
+    /* on the client port, DRAIN is a worker's command */
+    bh_signal(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_DRAIN);
+    bh_turn(core);
+    uint64_t code;
+    assert_true(bh_error("C1", &code, NULL, 0));
+    assert_int_equal(code, TMQ_ERR_WRONG_PORT);
+}
+
+/* A job a draining worker hands back unasked (RETURNED) goes to another worker, same attempt. */
+static void test_drain_handback_goes_elsewhere(void **state)
+{
+    tmq_core_t *core = *state;
+    bh_ready(core, "W1", 2, "echo", NULL);
+    bh_submit(core, "C1", "echo", 1, 2);
+    uint64_t jids[2];
+    uint32_t atts[2];
+    assert_int_equal(bh_turn_jobs(core, "W1", jids, atts, 2), 2);
+    bh_ready(core, "W2", 1, "echo", NULL);
+    bh_signal(core, TMQ_SIDE_BACKEND, "W1", TMQ_CMD_DRAIN);
+    bh_returned(core, "W1", &jids[1], &atts[1], 1);
+    uint64_t got;
+    uint32_t att;
+    assert_int_equal(bh_turn_jobs(core, "W2", &got, &att, 1), 1);
+    assert_int_equal(got, jids[1]);
+    assert_int_equal(att, atts[1]);
+    /* BYE with the other still running: it is requeued, and W2 takes it once free */
+    bh_signal(core, TMQ_SIDE_BACKEND, "W1", TMQ_CMD_BYE);
+    assert_null(tmq_core_worker(core, "W1", 2));
+    assert_int_equal(bh_queued(core), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,6 +608,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oom_final_by_default, bh_setup, bh_teardown),
         cmocka_unit_test_setup_teardown(test_old_peers, bh_setup, bh_teardown),
         cmocka_unit_test_setup_teardown(test_oom_retried_with_retry_oom, bh_setup, bh_teardown),
+        cmocka_unit_test_setup_teardown(test_drain_stops_dispatch_and_keeps_held, bh_setup,
+                                        bh_teardown),
+        cmocka_unit_test_setup_teardown(test_drain_handback_goes_elsewhere, bh_setup, bh_teardown),
     };
     tmq_log_init("test", TMQ_LOG_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,6 +29,14 @@ static void test_header(void **state)
     assert_int_equal(m.cmd, TMQ_CMD_HELLO);
     assert_string_equal(tmq_cmd_name(m.cmd), "HELLO");
     tmq_msg_release(&m);
+    tmq_proto_header(hdr, TMQ_CMD_DRAIN); /* the newest command (0.5) */
+    assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, &code), 0);
+    assert_int_equal(m.cmd, 19);
+    assert_string_equal(tmq_cmd_name(m.cmd), "DRAIN");
+    tmq_msg_release(&m);
+    hdr[4] = TMQ_CMD_DRAIN + 1; /* one past it is unknown */
+    assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, &code), -1);
+    assert_int_equal(code, TMQ_ERR_COMMAND);
 
     hdr[3] = 99; /* version */
     assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, &code), -1);
