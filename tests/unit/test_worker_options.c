@@ -92,6 +92,15 @@ static void test_limits(void **state)
                              "G: KiB, MiB, GiB; e.g. 512M)");
     assert_int_equal(parse(&o, err, "--mem-limit", "512M", NULL), 0);
     assert_true(o.mem_limit == 512u << 20);
+    assert_int_equal(o.drain_timeout_s, 30); /* the default */
+    assert_int_equal(parse(&o, err, "--drain-timeout", "0", NULL), 0);
+    assert_int_equal(o.drain_timeout_s, 0);
+    assert_int_equal(parse(&o, err, "--drain-timeout=600", NULL, NULL), 0);
+    assert_int_equal(o.drain_timeout_s, 600);
+    assert_int_equal(parse(&o, err, "--drain-timeout", "1.5", NULL), -1);
+    assert_string_equal(err, "--drain-timeout: '1.5' is not a number of seconds in 0..86400");
+    assert_int_equal(parse(&o, err, "--drain-timeout", "-1", NULL), -1);
+    assert_int_equal(parse(&o, err, "--drain-timeout", NULL, NULL), -1);
     assert_int_equal(parse(&o, err, "--max-result", "0", NULL), -1);
     assert_int_equal(parse(&o, err, "--max-result", "1.5M", NULL), -1);
     assert_int_equal(parse(&o, err, "--max-result", "-1", NULL), -1);
