@@ -68,8 +68,10 @@ static int s_start_worker(tmq_local_t *self, long procs, int verbose, bool allow
     self->worker_path = path;
     char nprocs[24];
     snprintf(nprocs, sizeof nprocs, "%ld", procs);
-    char *argv[10] = {path, "--procs", nprocs, "--broker", self->backend, "--name", "local"};
-    int argc = 7;
+    /* it serves this run only: when the run stops there is nothing to drain for */
+    char *argv[12] = {path,    "--procs",         nprocs, "--broker", self->backend, "--name",
+                      "local", "--drain-timeout", "0"};
+    int argc = 9;
     if (allow_exec) argv[argc++] = "--allow-exec"; /* the user's own commands, as the user */
     if (verbose) argv[argc++] = "-v";
     argv[argc] = NULL;
