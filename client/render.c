@@ -140,15 +140,19 @@ void tmq_render_status(FILE *out, const json_t *st, const char *endpoint)
     const json_t *workers = json_object_get(st, "workers");
     size_t i;
     const json_t *w;
-    long long procs = 0, busy = 0;
+    long long procs = 0, busy = 0, draining = 0; /* a draining worker's idle ones take nothing */
     json_array_foreach(workers, i, w)
     {
         procs += s_int0(w, "procs");
         busy += s_int0(w, "busy");
+        if (json_is_true(json_object_get(w, "draining")))
+            draining += s_int0(w, "procs") - s_int0(w, "busy");
     }
     size_t n = json_array_size(workers);
-    fprintf(out, "workers  %zu with %lld process%s: %lld busy, %lld idle\n", n, procs,
-            procs == 1 ? "" : "es", busy, procs - busy);
+    fprintf(out, "workers  %zu with %lld process%s: %lld busy, %lld idle", n, procs,
+            procs == 1 ? "" : "es", busy, procs - busy - draining);
+    if (draining) fprintf(out, ", %lld draining", draining);
+    fputc('\n', out);
     json_array_foreach(workers, i, w) s_worker(out, w);
 }
 
