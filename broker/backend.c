@@ -76,6 +76,7 @@ static bool s_retry(tmq_core_t *self, tmq_bjob_t *job)
 {
     if (job->died < UINT16_MAX) job->died++;
     if (job->died > job->retries) return false;
+    job->fn->n.retried++;
     tmq_core_requeue(self, job, true);
     return true;
 }

@@ -1,6 +1,6 @@
-/* broker/broker.c — the public entry points: defaults, the foreground run and the actor.
+/* broker/broker.c — the public entry points: defaults and the actor.
  *
- * Both are thin: they bind through tmq_broker_loop_new and hand over to the loop. The actor
+ * The actor is thin: it binds through tmq_broker_loop_new and hands over to the loop. It
  * copies its configuration (endpoint strings included) before signalling, so the caller's
  * struct need only live until the actor has signalled (zactor_new or tmq_actor_new returns).
  */
@@ -23,16 +23,6 @@ void tmq_broker_config_defaults(tmq_broker_config_t *cfg)
     cfg->retries = 2;
     cfg->insecure = false;
     cfg->curve_cert = cfg->curve_dir = cfg->curve_worker_dir = NULL;
-}
-
-int tmq_broker_run(const tmq_broker_config_t *cfg)
-{
-    tmq_broker_loop_t *loop = tmq_broker_loop_new(cfg);
-    if (!loop) return -1;
-    tmq_broker_loop_run(loop, NULL);
-    tmq_info("shutting down");
-    tmq_broker_loop_destroy(&loop);
-    return 0;
 }
 
 void tmq_broker_actor(zsock_t *pipe, void *args)

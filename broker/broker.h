@@ -1,9 +1,11 @@
-/* broker/broker.h — the broker as the rest of taskmq sees it: run it, or embed it as an actor.
+/* broker/broker.h — the broker as the rest of taskmq sees it: its configuration, and the
+ * broker embedded as an actor.
  *
- * taskmq-broker's main() calls tmq_broker_run; the client tool's --local mode starts
- * tmq_broker_actor in-process (frontend inproc://, backend tcp://127.0.0.1:*). Both bind a
- * client-facing ROUTER (frontend) and a worker-facing ROUTER (backend) and serve until told
- * to stop. Everything below them (core, dispatch, registries) is internal to broker/.
+ * taskmq-broker's main() runs the loop (loop.h) itself, with its metrics endpoint beside it;
+ * the client tool's --local mode starts tmq_broker_actor in-process (frontend inproc://,
+ * backend tcp://127.0.0.1:*). Both bind a client-facing ROUTER (frontend) and a worker-facing
+ * ROUTER (backend) and serve until told to stop. Everything below them (core, dispatch,
+ * registries) is internal to broker/.
  */
 #ifndef TMQ_BROKER_H
 #define TMQ_BROKER_H
@@ -29,12 +31,6 @@ typedef struct {
 /* Defaults: frontend on TCP port 5555 and backend on 5556 of every interface, heartbeat
  * 1000 ms, max_queue 1000000, max_payload TMQ_PROTO_MAX_PAYLOAD, retries 2. */
 void tmq_broker_config_defaults(tmq_broker_config_t *cfg);
-
-/* Binds and serves until zsys_interrupted (SIGINT/SIGTERM), then sends BYE to every client
- * and worker.
- * Logs "frontend bound to EP" and "backend bound to EP" (resolved) at info level.
- * Returns 0, or -1 when a socket could not be bound (logged). */
-int tmq_broker_run(const tmq_broker_config_t *cfg);
 
 /* zactor body; args is a tmq_broker_config_t * (copied before the actor signals). Binds, then
  * signals 0 on success or 1 on failure. Answers the string command "ENDPOINTS" with one

@@ -185,7 +185,7 @@ static const char *s_peer(int side)
 
 void tmq_core_bad_input(tmq_core_t *self, int side, const char *what, const char *why)
 {
-    self->stats.malformed++;
+    self->stats.malformed[side == TMQ_SIDE_FRONTEND ? 0 : 1]++;
     tmq_log_limited(TMQ_LOG_WARN, &self->log_rate, 10, "bad %s from a %s: %s", what, s_peer(side),
                     why);
 }
@@ -218,7 +218,7 @@ bool tmq_core_wrong_side(int side, int cmd)
 
 void tmq_core_wrong_port(tmq_core_t *self, int side, const void *rid, size_t rid_len, int cmd)
 {
-    self->stats.malformed++;
+    self->stats.malformed[side == TMQ_SIDE_FRONTEND ? 0 : 1]++;
     const char *reason = self->wrong_port[side == TMQ_SIDE_FRONTEND ? 0 : 1];
     tmq_log_limited(TMQ_LOG_WARN, &self->log_rate, 10, "%s on the %s port: told \"%s\"",
                     tmq_cmd_name(cmd), s_peer(side), reason);
@@ -327,6 +327,10 @@ void tmq_core_finish(tmq_core_t *self, tmq_bjob_t *job, int status, const void *
                             .attempts = job->attempt};
     tmq_batch_add_result(tmq_outbox_batch(&job->client->out, 0), &it);
     tmq_core_mark(self, &job->client->out);
+    if (status == TMQ_ST_OK)
+        job->fn->n.done++;
+    else
+        job->fn->n.failed++;
     tmq_jobtab_transition(self->jobs, job, status == TMQ_ST_OK ? TMQ_JOB_DONE : TMQ_JOB_FAILED);
     s_job_free(self, job);
 }
@@ -346,6 +350,7 @@ static void s_cancel(tmq_core_t *self, tmq_bjob_t *job)
         tmq_bworkers_release(self->workers, w, job, self->now);
         tmq_core_worker_dirty(self, w);
     }
+    job->fn->n.cancelled++;
     tmq_jobtab_transition(self->jobs, job, TMQ_JOB_CANCELLED);
     s_job_free(self, job);
 }
@@ -378,8 +383,11 @@ void tmq_core_drop_client(tmq_core_t *self, tmq_bclient_t **c_p)
 void tmq_core_requeue_held(tmq_core_t *self, tmq_bworker_t *w)
 {
     /* newest first, each to the front: the queue front ends up in the original order */
-    while (w->held.tail)
-        tmq_core_requeue(self, TMQ_LIST_ENTRY(w->held.tail, tmq_bjob_t, link), true);
+    while (w->held.tail) {
+        tmq_bjob_t *job = TMQ_LIST_ENTRY(w->held.tail, tmq_bjob_t, link);
+        job->fn->n.requeued++;
+        tmq_core_requeue(self, job, true);
+    }
     w->revoke_at = 0;
 }
 

@@ -6,12 +6,17 @@
 #include <xalloc.h>
 
 #include <czmq.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct tmq_fnreg_t {
-    zhashx_t *map; /* name -> tmq_fn_t* */
+    zhashx_t *map;        /* name -> tmq_fn_t* */
+    tmq_fn_counts_t gone; /* counts of the records freed */
 };
+
+const double tmq_fn_bucket_ms[TMQ_FN_BUCKETS] = {0.5, 1,   2.5,  5,    10,   25,    50,    100,
+                                                 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
 
 tmq_fnreg_t *tmq_fnreg_new(void)
 {
@@ -66,12 +71,29 @@ tmq_fn_t *tmq_fnreg_ref(tmq_fnreg_t *self, const char *name, size_t len)
     return fn;
 }
 
+/* A timed record stays: its run time outlives a worker's reconnection; so does one served
+ * with jobs counted, or its labelled counters would go back to 0. Both need a worker to have
+ * served the name, so they are bounded by what workers serve, never by what clients ask. */
+static bool s_keep(const tmq_fn_t *fn)
+{
+    return fn->timed || (fn->served && fn->n.submitted > 0);
+}
+
+static void s_fold(tmq_fn_counts_t *into, const tmq_fn_counts_t *n)
+{
+    into->submitted += n->submitted;
+    into->done += n->done;
+    into->failed += n->failed;
+    into->cancelled += n->cancelled;
+    into->retried += n->retried;
+    into->requeued += n->requeued;
+}
+
 void tmq_fnreg_unref(tmq_fnreg_t *self, tmq_fn_t **fn_p)
 {
     tmq_fn_t *fn = *fn_p;
-    /* a timed record stays: its run time outlives a worker's reconnection. Only functions
-     * some worker ran get timed, so these are bounded by what workers serve. */
-    if (--fn->refs == 0 && !fn->timed) {
+    if (--fn->refs == 0 && !s_keep(fn)) {
+        s_fold(&self->gone, &fn->n);
         zhashx_delete(self->map, fn->name);
         s_free_fn(fn);
     }
@@ -87,6 +109,7 @@ void tmq_fnreg_attach(tmq_fnreg_t *self, tmq_fn_t *fn, struct tmq_bworker_t *w)
     }
     fn->workers[fn->nworkers++] = w;
     fn->refs++;
+    fn->served = true;
 }
 
 void tmq_fnreg_detach(tmq_fnreg_t *self, tmq_fn_t *fn, struct tmq_bworker_t *w)
@@ -105,7 +128,14 @@ void tmq_fnreg_detach(tmq_fnreg_t *self, tmq_fn_t *fn, struct tmq_bworker_t *w)
 
 void tmq_fn_observe(tmq_fn_t *fn, double ms)
 {
+    if (!isfinite(ms) || ms < 0) return;
     tmq_pace_ewma(&fn->ewma_ms, &fn->timed, ms);
+    /* per result: a scan from the fast end, where most jobs land, and two additions */
+    size_t b = 0;
+    while (b < TMQ_FN_BUCKETS && ms > tmq_fn_bucket_ms[b])
+        b++;
+    fn->hist.count[b]++;
+    fn->hist.sum_ms += ms;
 }
 
 uint32_t tmq_fn_prefetch(const tmq_fn_t *fn)
@@ -113,6 +143,11 @@ uint32_t tmq_fn_prefetch(const tmq_fn_t *fn)
     if (!fn->timed) return 0;
     if (fn->ewma_ms * TMQ_PACE_MAX_BATCH <= TMQ_PACE_HORIZON_MS) return TMQ_PACE_MAX_BATCH;
     return (uint32_t)(TMQ_PACE_HORIZON_MS / fn->ewma_ms);
+}
+
+const tmq_fn_counts_t *tmq_fnreg_gone(const tmq_fnreg_t *self)
+{
+    return &self->gone;
 }
 
 size_t tmq_fnreg_size(const tmq_fnreg_t *self)

@@ -26,6 +26,7 @@
 
 static void s_reject(tmq_core_t *self, uint64_t cid, int code, const char *reason)
 {
+    if (code > 0 && code < TMQ_BSTATS_REJECT_CODES) self->stats.rejected[code]++;
     tmq_reject_item_t r = {
         .cid = cid, .code = code, .reason = reason, .reason_len = strlen(reason)};
     tmq_batch_add_reject(&self->scratch, &r);
@@ -108,6 +109,7 @@ static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_i
     } else {
         job->fn = tmq_fnreg_ref(self->fns, it->fn, it->fn_len);
     }
+    job->fn->n.submitted++;
     job->timeout_ms = it->timeout_ms;
     job->retries = it->retries < 0                 ? self->cfg.retries
                    : it->retries > TMQ_MAX_RETRIES ? TMQ_MAX_RETRIES

@@ -45,6 +45,7 @@ struct tmq_broker_loop_t {
     void *fe, *be; /* their libzmq handles */
     char *fe_endpoint, *be_endpoint;
     tmq_core_t *core;
+    const tmq_loop_source_t *source; /* watched beside the sockets, or NULL */
 };
 
 /* Why a bind of ep failed, in words a person can act on. */
@@ -224,6 +225,16 @@ void tmq_broker_loop_destroy(tmq_broker_loop_t **self_p)
     *self_p = NULL;
 }
 
+void tmq_broker_loop_watch(tmq_broker_loop_t *self, const tmq_loop_source_t *src)
+{
+    self->source = src;
+}
+
+tmq_core_t *tmq_broker_loop_core(tmq_broker_loop_t *self)
+{
+    return self->core;
+}
+
 const char *tmq_broker_loop_frontend(const tmq_broker_loop_t *self)
 {
     return self->fe_endpoint;
@@ -325,18 +336,28 @@ int tmq_broker_loop_run(tmq_broker_loop_t *self, zsock_t *pipe)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGHUP, &sa, NULL);
     }
-    zmq_pollitem_t items[3] = {
+    zmq_pollitem_t items[4] = {
         {.socket = self->fe, .events = ZMQ_POLLIN},
         {.socket = self->be, .events = ZMQ_POLLIN},
-        {.socket = pipe ? zsock_resolve(pipe) : NULL, .events = ZMQ_POLLIN},
     };
-    int nitems = pipe ? 3 : 2;
+    int nitems = 2, pipe_at = -1, source_at = -1;
+    if (pipe) {
+        pipe_at = nitems++;
+        items[pipe_at] = (zmq_pollitem_t){.socket = zsock_resolve(pipe), .events = ZMQ_POLLIN};
+    }
+    const tmq_loop_source_t *src = self->source;
+    if (src) {
+        source_at = nitems++;
+        items[source_at] = (zmq_pollitem_t){.fd = src->fd, .events = ZMQ_POLLIN};
+    }
     int64_t next = tmq_clock_ms();
     bool more = false;
     long blocked_wait = 1; /* retry interval while a peer would block: 1 ms doubling */
     while (!zsys_interrupted) {
         int64_t now = tmq_clock_ms();
-        long wait = next > now ? (long)(next - now) : 0;
+        int64_t src_due = src ? src->due(src->ctx) : INT64_MAX;
+        int64_t until = src_due < next ? src_due : next;
+        long wait = until > now ? (long)(until - now) : 0;
         if (wait > TMQ_LOOP_MAX_WAIT_MS) wait = TMQ_LOOP_MAX_WAIT_MS;
         if (more || tmq_core_ready(self->core)) {
             wait = 0;
@@ -359,13 +380,16 @@ int tmq_broker_loop_run(tmq_broker_loop_t *self, zsock_t *pipe)
             tmq_error("poll failed: %s", zmq_strerror(errno));
             break;
         }
-        if (pipe && (items[2].revents & ZMQ_POLLIN) && !s_pipe_command(self, pipe)) break;
+        if (pipe_at >= 0 && (items[pipe_at].revents & ZMQ_POLLIN) && !s_pipe_command(self, pipe))
+            break;
         now = tmq_clock_ms();
         more = false;
         if (items[0].revents & ZMQ_POLLIN) more |= s_drain(self, self->fe, TMQ_SIDE_FRONTEND, now);
         if (items[1].revents & ZMQ_POLLIN) more |= s_drain(self, self->be, TMQ_SIDE_BACKEND, now);
         next = tmq_core_tick(self->core, now);
         tmq_core_flush(self->core, now, s_send, self);
+        if (src && ((items[source_at].revents & ZMQ_POLLIN) || now >= src_due))
+            src->run(src->ctx); /* between turns: the core is consistent, nothing in flight */
     }
     return 0;
 }

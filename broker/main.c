@@ -1,10 +1,14 @@
-/* broker/main.c — taskmq-broker: parse the command line, run the broker.
+/* broker/main.c — taskmq-broker: parse the command line, run the broker (and, with
+ * --metrics, its metrics endpoint in the loop's thread).
  *
- * Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 when a socket cannot be bound,
- * 2 on a usage error (a bad flag or value, an endpoint that is not one). Everything else
- * lives in the tmq_broker library.
+ * Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 when a socket (or the metrics
+ * port) cannot be bound, 2 on a usage error (a bad flag or value, an endpoint that is not one,
+ * a metrics address the broker's protected mode does not allow). Everything else lives in the
+ * tmq_broker and tmq_broker_metrics libraries.
  */
 #include "broker.h"
+#include "loop.h"
+#include "metrics.h"
 
 #include <endpoint.h>
 #include <exits.h>
@@ -39,6 +43,12 @@ static void s_usage(FILE *out)
             "                       without a restart)\n"
             "  --curve-worker-dir DIR  when set, the only keys allowed on the worker port, so\n"
             "                       a client's key cannot register as a worker\n"
+            "  --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics, e.g.\n"
+            "                       127.0.0.1:9100, [::1]:9100 or localhost:9100 (PORT '*':\n"
+            "                       any free port; logged as \"metrics at URL\"). They name\n"
+            "                       the functions and show their load, and the port has no\n"
+            "                       keys: an address other hosts reach (0.0.0.0:9100) needs\n"
+            "                       --insecure or CURVE keys (and then a firewall)\n"
             "  --log-file FILE      append the log to FILE instead of stderr\n"
             "  --pid-file FILE      write the broker's pid to FILE (removed at a clean exit)\n"
             "  --insecure           accept clients and workers from any address without keys;\n"
@@ -86,6 +96,8 @@ static int s_number(const char *opt, const char *arg, long min, long max, long *
 }
 
 static const char *s_log_file, *s_pid_file; /* --log-file, --pid-file */
+static const char *s_metrics;               /* --metrics */
+static tmq_metrics_addr_t s_metrics_addr;
 
 /* Checks that a key directory exists; returns 0, or prints why and returns 2. */
 static int s_directory(const char *opt, const char *arg)
@@ -94,6 +106,19 @@ static int s_directory(const char *opt, const char *arg)
     if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
     fprintf(stderr, "taskmq-broker: %s: '%s' is not a directory\nTry 'taskmq-broker --help'.\n",
             opt, arg);
+    return TMQ_EXIT_USAGE;
+}
+
+/* Checks --metrics (after every other flag: whether it may face the network depends on
+ * --insecure and the keys); returns -1 to run, or prints why and returns 2. */
+static int s_check_metrics(const tmq_broker_config_t *cfg)
+{
+    char why[512];
+    if (tmq_metrics_parse(s_metrics, &s_metrics_addr, why, sizeof why) == 0 &&
+        tmq_metrics_allowed(&s_metrics_addr, cfg->insecure, cfg->curve_cert != NULL, why,
+                            sizeof why) == 0)
+        return -1;
+    fprintf(stderr, "taskmq-broker: --metrics: %s\nTry 'taskmq-broker --help'.\n", why);
     return TMQ_EXIT_USAGE;
 }
 
@@ -112,6 +137,7 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
                                          {"pid-file", required_argument, NULL, 'P'},
                                          {"curve-dir", required_argument, NULL, 'D'},
                                          {"curve-worker-dir", required_argument, NULL, 'W'},
+                                         {"metrics", required_argument, NULL, 'M'},
                                          {"verbose", no_argument, NULL, 'v'},
                                          {"version", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
@@ -156,6 +182,9 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
             break;
         case 'L':
             s_log_file = optarg;
+            break;
+        case 'M':
+            s_metrics = optarg;
             break;
         case 'P':
             s_pid_file = optarg;
@@ -203,7 +232,31 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
         }
         zcert_destroy(&cert);
     }
-    return -1;
+    return s_metrics ? s_check_metrics(cfg) : -1;
+}
+
+/* Binds, serves until SIGINT/SIGTERM, says BYE; returns the exit status. The metrics
+ * endpoint is watched by the loop and read from its thread, so it goes before the core. */
+static int s_serve(const tmq_broker_config_t *cfg)
+{
+    tmq_broker_loop_t *loop = tmq_broker_loop_new(cfg);
+    if (!loop) return TMQ_EXIT_FAILED;
+    tmq_metrics_t *metrics = NULL;
+    if (s_metrics) {
+        char why[512];
+        metrics = tmq_metrics_new(&s_metrics_addr, tmq_broker_loop_core(loop), why, sizeof why);
+        if (!metrics) {
+            tmq_error("cannot serve the metrics at %s: %s", s_metrics, why);
+            tmq_broker_loop_destroy(&loop);
+            return TMQ_EXIT_FAILED;
+        }
+        tmq_broker_loop_watch(loop, tmq_metrics_source(metrics));
+    }
+    tmq_broker_loop_run(loop, NULL);
+    tmq_info("shutting down");
+    tmq_metrics_destroy(&metrics);
+    tmq_broker_loop_destroy(&loop);
+    return TMQ_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -221,7 +274,7 @@ int main(int argc, char **argv)
         return TMQ_EXIT_USAGE;
     }
     tmq_log_init("broker", level);
-    rc = tmq_broker_run(&cfg) == 0 ? TMQ_EXIT_OK : TMQ_EXIT_FAILED;
+    rc = s_serve(&cfg);
     tmq_pid_file_remove(s_pid_file);
     return rc;
 }

@@ -128,7 +128,7 @@ void *tmq_bstats_status_body(const tmq_bstats_t *st, int64_t now, const tmq_bsta
     msgpack_pack_double(&pk, tmq_bstats_rate(st, now, v->done + v->failed));
     s_uint(&pk, "uptime_ms", (uint64_t)(now - st->started_ms));
     s_uint(&pk, "stale", st->stale);
-    s_uint(&pk, "malformed", st->malformed);
+    s_uint(&pk, "malformed", tmq_bstats_malformed(st));
     s_uint(&pk, "max_queue", v->max_queue);
     s_uint(&pk, "heartbeat", v->heartbeat_ms);
     s_cstr(&pk, "workers");

@@ -131,6 +131,7 @@ void tmq_bworkers_hold(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_bjob_t *job)
 {
     tmq_list_push_back(&w->held, &job->link);
     job->worker = w;
+    job->fn->leased++;
     if (job->flags & TMQ_JOB_LONG) w->nlong++;
     if (w->held.size == w->procs) {
         self->idle--;
@@ -156,6 +157,7 @@ void tmq_bworkers_release(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_bjob_t *jo
     }
     tmq_list_remove(&w->held, &job->link);
     job->worker = NULL;
+    job->fn->leased--;
     if (job->flags & TMQ_JOB_LONG) {
         w->nlong--;
         job->flags &= (uint8_t)~TMQ_JOB_LONG;

@@ -28,6 +28,13 @@ int64_t tmq_clock_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+double tmq_clock_wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 pid_t tmq_spawn(const char *path, char *const argv[], int keep_fd, bool die_with_parent)
 {
     return tmq_spawn_fds(path, argv, &keep_fd, keep_fd >= 0 ? 1 : 0,

@@ -12,8 +12,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-int64_t tmq_clock_ms(void); /* monotonic milliseconds */
-int64_t tmq_clock_us(void); /* monotonic microseconds */
+int64_t tmq_clock_ms(void);    /* monotonic milliseconds */
+int64_t tmq_clock_us(void);    /* monotonic microseconds */
+double tmq_clock_wall_s(void); /* seconds since the Unix epoch (wall clock: may jump) */
 
 /* Starts path (NULL: argv[0], a path or a name looked up in PATH) with argv as a child.
  * When keep_fd >= 0 it becomes the child's fd 3; every other descriptor above 2 is closed in

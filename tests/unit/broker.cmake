@@ -6,3 +6,5 @@ foreach(part frontend backend dispatch core)
 endforeach()
 tmq_unit_test(test_broker_structs SOURCES unit/test_broker_structs.c LIBS tmq_broker)
 tmq_unit_test(test_broker_zap SOURCES unit/test_broker_zap.c LIBS tmq_broker)
+tmq_unit_test(test_broker_metrics SOURCES unit/test_broker_metrics.c unit/broker_harness.c
+  LIBS tmq_broker_metrics)

@@ -187,7 +187,7 @@ static void test_client_commands_on_worker_port_get_wrong_port(void **state)
     assert_int_equal(bh_nsent, 0);
     assert_int_equal(tmq_bworkers_size(core->workers), 0);
     assert_int_equal(tmq_bclients_size(core->clients), 0);
-    assert_int_equal(core->stats.malformed, 4);
+    assert_int_equal(tmq_bstats_malformed(&core->stats), 4);
 }
 
 /* ---- what READY brings: address, version, counts ---- */

@@ -193,7 +193,7 @@ static void test_bad_peers_and_commands(void **state)
     assert_int_equal(bh_nsent, 0);
     assert_int_equal(tmq_bworkers_size(core->workers), 0); /* nobody registered by mistake */
     assert_int_equal(tmq_bclients_size(core->clients), 0);
-    assert_int_equal(core->stats.malformed, 4);
+    assert_int_equal(tmq_bstats_malformed(&core->stats), 4);
     assert_int_equal(core->ntransient, 0);
 }
 
@@ -211,7 +211,7 @@ static void test_error_from_peers_is_not_answered(void **state)
     s_send_error(core, TMQ_SIDE_FRONTEND, "C9", "who are you");
     bh_turn(core);
     assert_int_equal(bh_nsent, 0);
-    assert_int_equal(core->stats.malformed, 0);
+    assert_int_equal(tmq_bstats_malformed(&core->stats), 0);
     assert_int_equal(core->ntransient, 0);
     assert_int_equal(tmq_bworkers_size(core->workers), 1);
     assert_int_equal(tmq_bclients_size(core->clients), 1);

@@ -238,6 +238,9 @@ static void test_worker_credit(void **state)
     assert_int_equal(tmq_bworkers_idle(ws), 1);
     tmq_bjob_t jobs[6];
     memset(jobs, 0, sizeof jobs);
+    tmq_fn_t *fa = tmq_fnreg_find(fns, "a", 1);
+    for (int i = 0; i < 6; i++)
+        jobs[i].fn = fa;
     jobs[0].flags = TMQ_JOB_LONG;
     tmq_bworkers_hold(ws, w, &jobs[0]); /* one process taken by a long job */
     assert_int_equal(tmq_bworker_credit(w, 0), 3);
@@ -248,8 +251,10 @@ static void test_worker_credit(void **state)
     assert_int_equal(tmq_bworkers_overfull(ws), 1);
     assert_int_equal(tmq_bworkers_idle(ws), 0);
     assert_int_equal(tmq_bworker_busy(w), 4);
+    assert_int_equal(fa->leased, 6); /* the function's count of held jobs follows */
     for (int i = 5; i >= 0; i--)
         tmq_bworkers_release(ws, w, &jobs[i], 7);
+    assert_int_equal(fa->leased, 0);
     assert_int_equal(tmq_bworkers_overfull(ws), 0);
     assert_int_equal(tmq_bworkers_idle(ws), 1);
     assert_int_equal(w->nlong, 0);
