@@ -344,20 +344,23 @@ static void s_counter(tmq_expo_t *e, const char *name, const char *help, uint64_
 /* Workers, processes and clients: walked here, so the job path counts nothing for them. */
 static void s_peers(tmq_expo_t *e, tmq_core_t *core)
 {
-    uint64_t busy = 0, procs = 0, owed = 0;
+    uint64_t busy = 0, procs = 0, draining = 0, owed = 0;
     size_t nw = tmq_bworkers_size(core->workers), nc = tmq_bclients_size(core->clients);
     for (size_t i = 0; i < nw; i++) {
         const tmq_bworker_t *w = tmq_bworkers_at(core->workers, i);
         busy += tmq_bworker_busy(w);
         procs += w->procs;
+        if (w->draining) draining += w->procs - tmq_bworker_busy(w); /* take nothing more */
     }
     for (size_t i = 0; i < nc; i++)
         owed += tmq_outbox_bytes(&tmq_bclients_at(core->clients, i)->out);
     s_gauge(e, "taskmq_workers_connected", "Worker daemons connected.", nw);
     tmq_expo_family(e, "taskmq_processes", "gauge",
-                    "Executor processes of the connected workers, running a job (busy) or not.");
+                    "Executor processes of the connected workers: running a job (busy), free "
+                    "(idle), or free on a worker that drains and takes no more (draining).");
     tmq_expo_uint(e, "taskmq_processes", "state=\"busy\"", busy);
-    tmq_expo_uint(e, "taskmq_processes", "state=\"idle\"", procs - busy);
+    tmq_expo_uint(e, "taskmq_processes", "state=\"idle\"", procs - busy - draining);
+    tmq_expo_uint(e, "taskmq_processes", "state=\"draining\"", draining);
     s_gauge(e, "taskmq_clients_connected", "Clients connected.", nc);
     s_gauge(e, "taskmq_client_owed_bytes",
             "Bytes of replies waiting for clients that read slowly (a client owed more than "

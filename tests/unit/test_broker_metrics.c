@@ -291,6 +291,7 @@ static void test_render_counts_by_function(void **state)
     s_line_is(text, "taskmq_workers_connected 1");
     s_line_is(text, "taskmq_processes{state=\"busy\"} 0");
     s_line_is(text, "taskmq_processes{state=\"idle\"} 2");
+    s_line_is(text, "taskmq_processes{state=\"draining\"} 0");
     s_line_is(text, "taskmq_clients_connected 1");
     s_line_is(text, "taskmq_queue_limit 100");
     s_line_is(text, "taskmq_jobs_submitted_total{function=\"echo\"} 3");
@@ -325,6 +326,12 @@ static void test_render_counts_by_function(void **state)
     s_line_is(text, "taskmq_refused_connections_total 0");
     assert_null(strstr(text, "\ntaskmq_jobs_submitted_total ")); /* no unlabelled tally yet */
     assert_true(s_check_wellformed(text) > 60);
+    free(text);
+    /* W1 drains: its free processes take nothing more */
+    bh_signal(core, TMQ_SIDE_BACKEND, "W1", TMQ_CMD_DRAIN);
+    text = s_render(core);
+    s_line_is(text, "taskmq_processes{state=\"idle\"} 0");
+    s_line_is(text, "taskmq_processes{state=\"draining\"} 2");
     free(text);
 }
 
