@@ -46,3 +46,6 @@ tmq_integration_test(it_python SCRIPT test_python.sh TIMEOUT 120)
 tmq_integration_test(it_netns_cluster SCRIPT test_netns_cluster.sh TIMEOUT 180)
 tmq_integration_test(it_netns_curve SCRIPT test_netns_curve.sh TIMEOUT 180)
 tmq_integration_test(it_daemon_files SCRIPT test_daemon_files.sh TIMEOUT 60)
+# deploy/systemd: the installed units pass systemd-analyze verify and security, their
+# SystemCallFilter= lets the programs' calls through, and the env files' flags work.
+tmq_integration_test(it_deploy_units SCRIPT test_deploy_units.sh TIMEOUT 120)
