@@ -49,3 +49,5 @@ tmq_integration_test(it_daemon_files SCRIPT test_daemon_files.sh TIMEOUT 60)
 # deploy/systemd: the installed units pass systemd-analyze verify and security, their
 # SystemCallFilter= lets the programs' calls through, and the env files' flags work.
 tmq_integration_test(it_deploy_units SCRIPT test_deploy_units.sh TIMEOUT 120)
+# ... and run under a real systemd: this machine's OS booted in systemd-nspawn (root only).
+tmq_integration_test(it_deploy_boot SCRIPT test_deploy_boot.sh TIMEOUT 240)
