@@ -51,3 +51,6 @@ tmq_integration_test(it_daemon_files SCRIPT test_daemon_files.sh TIMEOUT 60)
 tmq_integration_test(it_deploy_units SCRIPT test_deploy_units.sh TIMEOUT 120)
 # ... and run under a real systemd: this machine's OS booted in systemd-nspawn (root only).
 tmq_integration_test(it_deploy_boot SCRIPT test_deploy_boot.sh TIMEOUT 240)
+# deploy/Containerfile without a container engine: it parses, its packages exist, its layout
+# is what cmake --install makes, its runtime packages hold every library the programs link.
+tmq_integration_test(it_deploy_container SCRIPT test_deploy_container.sh TIMEOUT 120)
