@@ -1,7 +1,8 @@
 # The units under a real systemd: this machine's own OS booted in a container
 # (systemd-nspawn, on a throwaway overlay of /, with no network but its loopback), with
 # taskmq installed into /usr/local there as cmake --install lays it out. Inside, as
-# docs/deploy.md tells an operator: systemd-sysusers makes the user taskmq, the keys go to
+# docs/deploy.md tells an operator: systemd-sysusers makes the user taskmq; the quick start
+# (no env files) serves on loopback; then the keys go to
 # /etc/taskmq (secrets readable by the group taskmq), the env examples to /etc/taskmq; then
 # the broker and taskmq-worker@w1 start with their whole sandbox, the worker registers as
 # w1 and serves, an exec job finds the sandbox (user taskmq, /etc read-only, /home hidden),
@@ -46,6 +47,15 @@ ended() { echo "$(systemctl show -P Result "$1") $(systemctl show -P ExecMainSta
 set -x
 systemd-sysusers
 check "systemd-sysusers makes the user taskmq (lib/sysusers.d/taskmq.conf)" getent passwd taskmq
+# the quick start of docs/deploy.md: no env files, a broker for this machine alone
+systemctl daemon-reload
+systemctl enable --now taskmq-broker
+systemctl enable --now "taskmq-worker@$(hostname -s)"
+until [ "$(timeout 5 taskmq --connect-timeout 2000 status --json | jq -r '.workers[0].name')" = "$(hostname -s)" ] ||
+    [ $SECONDS -gt 30 ]; do sleep 0.1; done
+check "the quick start (no env files): a loopback broker and a worker named after the host serve" \
+    test "$(timeout 20 taskmq submit sum 10)" = 45
+systemctl disable --now "taskmq-worker@$(hostname -s)" taskmq-broker
 # keys as docs/deploy.md sets them up (the broker's host and a worker's host in one)
 install -d -m 0755 /etc/taskmq /etc/taskmq/clients /etc/taskmq/workers
 install -d -m 0750 -g taskmq /etc/taskmq/keys
@@ -59,19 +69,23 @@ cp $ex/broker.env /etc/taskmq/broker.env
 sed 's|tcp://broker.example:5556|tcp://127.0.0.1:5556|' $ex/worker.env >/etc/taskmq/worker.env
 [ "$DRAIN" = 1 ] || sed -i 's|--drain-timeout 30||' /etc/taskmq/worker.env
 printf 'TASKMQ_INSTANCE_OPTS="--procs 2 --allow-exec"\n' >/etc/taskmq/worker-w1.env
+# docs/deploy.md's drop-in: a directory the jobs may write to
+install -d -o taskmq -g taskmq /srv/shared
+mkdir -p /etc/systemd/system/taskmq-worker@w1.service.d
+printf '[Service]\nReadWritePaths=/srv/shared\n' >/etc/systemd/system/taskmq-worker@w1.service.d/shared.conf
 systemctl daemon-reload
 systemctl start taskmq-broker.service taskmq-worker@w1.service
 check "taskmq-broker.service is active" systemctl is-active -q taskmq-broker.service
 export TASKMQ_BROKER=tcp://127.0.0.1:5555 TASKMQ_CURVE_CERT=/root/me_secret TASKMQ_BROKER_CERT=/etc/taskmq/keys/broker
-until [ "$(tmq status --json | jq -r '.workers[0].name')" = w1 ] || [ $SECONDS -gt 30 ]; do
+until [ "$(tmq status --json | jq -r '.workers[0].name')" = w1 ] || [ $SECONDS -gt 60 ]; do
     sleep 0.1
 done
 check "the worker registers under its instance name, w1, with its keys" \
     test "$(tmq status --json | jq -r '.workers[0].name')" = w1
 check "jobs run" test "$(tmq submit sum 1000)" = 499500
-out=$(tmq submit exec '{"argv":["sh","-c","id -un; touch /etc/x || echo ro; ls /home || echo hidden; echo t >/tmp/t && cat /tmp/t"]}')
-check "an exec job runs in the sandbox: user taskmq, /etc read-only, /home hidden, /tmp writable" \
-    test "$(jq -r .stdout <<<"$out")" = "$(printf 'taskmq\nro\nhidden\nt')"
+out=$(tmq submit exec '{"argv":["sh","-c","id -un; touch /etc/x || echo ro; ls /home || echo hidden; echo t >/tmp/t && cat /tmp/t; touch /srv/shared/x && echo shared"]}')
+check "an exec job runs in the sandbox: user taskmq, /etc read-only, /home hidden, /tmp and the drop-in's ReadWritePaths writable" \
+    test "$(jq -r .stdout <<<"$out")" = "$(printf 'taskmq\nro\nhidden\nt\nshared')"
 systemctl reload taskmq-broker.service
 sleep 0.5
 check "systemctl reload reads the key directories again" \
