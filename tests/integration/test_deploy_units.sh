@@ -99,8 +99,9 @@ env_file() {
     fi
 }
 # exec_words UNIT INSTANCE ENVFILE...: the words of UNIT's ExecStart after the program, as
-# systemd makes them: %i is the instance, $NAME the words of NAME's value, ${NAME} one word.
-# The paths of the examples point into $T/etc, and their endpoints at free loopback ports.
+# systemd makes them: %i is the instance, $NAME the words of NAME's value (the env files'
+# later assignments win); ${NAME}, quotes or another specifier fail the test, which does not
+# emulate them. The examples' paths are moved into $T/etc, their endpoints to loopback.
 exec_words() {
     local unit=$1 inst=$2 w v
     shift 2
