@@ -52,3 +52,11 @@ tmq_integration_test(it_drain SCRIPT test_drain.sh TIMEOUT 120)
 find_program(TASKMQ_PROMTOOL promtool HINTS ${CMAKE_SOURCE_DIR}/build-tools/bin)
 tmq_integration_test(it_metrics SCRIPT test_metrics.sh TIMEOUT 120)
 set_property(TEST it_metrics APPEND PROPERTY ENVIRONMENT "TASKMQ_PROMTOOL=${TASKMQ_PROMTOOL}")
+# deploy/systemd: the installed units pass systemd-analyze verify and security, their
+# SystemCallFilter= lets the programs' calls through, and the env files' flags work.
+tmq_integration_test(it_deploy_units SCRIPT test_deploy_units.sh TIMEOUT 120)
+# ... and run under a real systemd: this machine's OS booted in systemd-nspawn (root only).
+tmq_integration_test(it_deploy_boot SCRIPT test_deploy_boot.sh TIMEOUT 240)
+# deploy/Containerfile without a container engine: it parses, its packages exist, its layout
+# is what cmake --install makes, its runtime packages hold every library the programs link.
+tmq_integration_test(it_deploy_container SCRIPT test_deploy_container.sh TIMEOUT 120)
