@@ -14,6 +14,16 @@ results() {
     assert_eq "$(jq -s '[.[] | select(.ok != true)] | length' "$1")" "0" "failed results in $1"
 }
 
+# busy NAME N: until worker NAME runs N jobs (5 s at most)
+busy() {
+    for _ in $(seq 1 50); do
+        [ "$(tmq status --json | jq --arg n "$1" '[.workers[] | select(.name == $n) | .busy] | add // 0')" = "$2" ] &&
+            return 0
+        sleep 0.1
+    done
+    fail "worker $1 never ran $2 jobs: $(tmq status)"
+}
+
 # exited PID SECONDS: waits for PID to end (fails past SECONDS); sets RC
 exited() {
     for _ in $(seq 1 $(($2 * 10))); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
@@ -56,11 +66,7 @@ W3=$WORKER_PID
 wait_workers 2
 seq 1 4 | sed 's/.*/3000/' | tmq map sleep >"$T/run2.out" &
 MAP=$!
-for _ in $(seq 1 50); do
-    [ "$(tmq status --json | jq '[.workers[] | select(.name == "w3") | .busy] | add // 0')" = 2 ] &&
-        break
-    sleep 0.1
-done
+busy w3 2
 t0=$(date +%s%N)
 kill -TERM "$W3"
 sleep 0.2
@@ -85,11 +91,7 @@ W4=$WORKER_PID
 wait_workers 2
 seq 1 3 | sed 's/.*/2000/' | tmq map sleep >"$T/run3.out" &
 MAP=$!
-for _ in $(seq 1 50); do
-    [ "$(tmq status --json | jq '[.workers[] | select(.name == "w4") | .busy] | add // 0')" = 1 ] &&
-        break
-    sleep 0.1
-done
+busy w4 1
 t0=$(date +%s%N)
 kill -TERM "$W4"
 exited "$W4" 5
