@@ -22,10 +22,13 @@ stop_all() {
 }
 trap 'stop_all; rm -rf "$d"' EXIT
 
-cluster() { # cluster PROCS [worker flags]: a fresh broker + one worker daemon with PROCS executors
-    local procs=$1; shift
+cluster() { # cluster PROCS [worker flags]: a fresh broker ($BROKER_FLAGS added) + one worker
+    # daemon with PROCS executors
+    local procs=$1 bflags=(); shift
+    read -ra bflags <<<"${BROKER_FLAGS:-}" # the broker's own flags, split without globbing
     stop_all
-    "$BIN/taskmq-broker" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' 2>"$d/b.log" &
+    "$BIN/taskmq-broker" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' \
+        "${bflags[@]}" 2>"$d/b.log" &
     pids+=($!)
     tmq_await_endpoints "$d/b.log" "${pids[0]}" || { cat "$d/b.log"; exit 1; }
     local be=$BACKEND
@@ -55,6 +58,20 @@ fi
 c_rate=$(repeat sh -c "$BENCH throughput 300000 | awk '{print \$6}'")
 t_rate=$(repeat tool_rate 200000)
 c_lat=$(repeat sh -c "$BENCH latency 2000 | awk '{print \$6}'")
+# the same with the broker's --metrics endpoint scraped every 100 ms meanwhile (curl)
+m_rate="n/a"
+if command -v curl >/dev/null; then
+    BROKER_FLAGS="--metrics 127.0.0.1:*" cluster 2
+    url=$(sed -n 's/.*metrics at \(http[^ ]*\).*/\1/p' "$d/b.log" | head -n 1)
+    scraped() { # runs the C client's throughput while a bounded loop scrapes the metrics
+        local s
+        (for _ in $(seq 1 600); do curl -sf "$url" >/dev/null || break; sleep 0.1; done) &
+        s=$!
+        "$BENCH" throughput 300000 | awk '{print $6}'
+        kill "$s" 2>/dev/null; wait "$s" 2>/dev/null || true
+    }
+    m_rate=$(repeat scraped)
+fi
 SIZE=30000000   # sum(30M) is ~10 ms of CPU here
 cpu2=$("$BENCH" cpu 60 $SIZE)
 wall2=$(awk '{print $5}' <<<"$cpu2"); job_ms=$(awk '{print $9}' <<<"$cpu2")
@@ -123,6 +140,7 @@ echo
 echo "| measure | taskmq | ProcessPoolExecutor | ratio |"
 echo "|---|---|---|---|"
 echo "| no-op jobs/s, C client (300k jobs) | $c_rate | $p_rate | $(ratio "$c_rate" "$p_rate") |"
+echo "| no-op jobs/s, C client, broker \`--metrics\` scraped every 100 ms | $m_rate | $p_rate | $(ratio "$m_rate" "$p_rate") (vs. no metrics: $(speed "$m_rate" "$c_rate")x) |"
 echo "| no-op jobs/s, \`taskmq map\` tool (200k lines) | $t_rate | $p_rate | $(ratio "$t_rate" "$p_rate") |"
 echo "| no-op jobs/s, Python \`Client.map\` (100k) | $py_map | $p_rate | $(ratio "$py_map" "$p_rate") |"
 echo "| no-op jobs/s, Python \`async for\` over \`taskmq.aio.Client.map\` (100k; peer: run_in_executor + asyncio.as_completed on the pool) | $py_aio | $p_aio | $(ratio "$py_aio" "$p_aio") |"
