@@ -183,12 +183,12 @@ static void s_done(tmq_core_t *self, tmq_bworker_t *w, const tmq_msg_t *msg)
 }
 
 /* DRAIN: w takes no more jobs; what it holds stays leased to it until its DONE, RETURNED or
- * BYE. Its functions' queued jobs wait for other workers (without a deadline when none is
- * left: a drained host is usually coming back). */
+ * BYE. Its functions count as served until it leaves (a drained host usually comes back at
+ * once: a restart), so their jobs are accepted and wait; the grace for a function nobody
+ * serves starts when it leaves (tmq_core_detaching in tmq_core_drop_worker). */
 static void s_drain(tmq_core_t *self, tmq_bworker_t *w)
 {
     if (w->draining) return;
-    tmq_core_detaching(self, w);
     tmq_bworkers_drain(self->workers, w);
     tmq_info("worker %s (pid %u) is draining: it takes no more jobs and finishes the %zu it "
              "holds",

@@ -420,7 +420,9 @@ void tmq_core_detaching(tmq_core_t *self, tmq_bworker_t *w)
 {
     for (size_t i = 0; i < w->nfns; i++) {
         tmq_fn_t *fn = w->fns[i];
-        if (fn->nworkers == 1 && !tmq_list_empty(&fn->queue)) tmq_core_unserved(self, fn);
+        /* w is the last worker that serves it or drains from it */
+        if (fn->nworkers + fn->ndraining == 1 && !tmq_list_empty(&fn->queue))
+            tmq_core_unserved(self, fn);
     }
 }
 
@@ -458,7 +460,7 @@ static void s_say_why(s_unserved_t *u, int why, int64_t left_ms)
 static bool s_unserved_over(tmq_core_t *self, s_unserved_t *u)
 {
     tmq_fn_t *fn = u->fn;
-    if (fn->nworkers > 0 || tmq_list_empty(&fn->queue)) return true;
+    if (fn->nworkers + fn->ndraining > 0 || tmq_list_empty(&fn->queue)) return true;
     if (tmq_bworkers_serving(self->workers) == 0) {
         s_say_why(u, S_WAIT_NO_WORKER, 0);
         return false;

@@ -65,7 +65,7 @@ static void s_dispatch_fn(tmq_core_t *self, tmq_fn_t *fn)
 static void s_dispatch_worker(tmq_core_t *self, tmq_bworker_t *w)
 {
     size_t nf = w->nfns;
-    if (nf == 0) return;
+    if (nf == 0 || w->draining) return; /* a draining one keeps its list, takes nothing */
     size_t start = w->fn_rr++ % nf;
     for (size_t k = 0; k < nf; k++) {
         tmq_fn_t *fn = w->fns[(start + k) % nf];

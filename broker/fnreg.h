@@ -52,7 +52,8 @@ typedef struct tmq_fn_t {
     tmq_list_t queue;               /* QUEUED jobs, oldest first */
     struct tmq_bworker_t **workers; /* connected workers serving it */
     size_t nworkers, workers_cap;
-    size_t refs;      /* serving workers + live jobs */
+    size_t ndraining; /* draining workers that served it: it counts as served while they stay */
+    size_t refs;      /* serving and draining workers + live jobs */
     size_t rr;        /* rotates the first worker offered prefetch */
     double ewma_ms;   /* run time, valid when `timed` */
     uint64_t ack_seq; /* the SUBMIT whose ACK last named it unserved (tmq_core_t.submit_seq) */

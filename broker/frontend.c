@@ -117,7 +117,7 @@ static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_i
     job->mem_limit = it->mem_limit;
     if (it->retry_oom) job->flags |= TMQ_JOB_RETRY_OOM;
     tmq_jobtab_transition(self->jobs, job, TMQ_JOB_QUEUED);
-    if (job->fn->nworkers == 0 && tmq_list_empty(&job->fn->queue))
+    if (job->fn->nworkers + job->fn->ndraining == 0 && tmq_list_empty(&job->fn->queue))
         tmq_core_unserved(self, job->fn); /* waits for a worker, within limits */
     if (tmq_bworkers_serving(self->workers) == 0) s_note_unserved(self, job->fn);
     tmq_list_push_back(&job->fn->queue, &job->link);
@@ -160,7 +160,7 @@ static int s_submit_item(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *ms
     tmq_fn_t *fn = *last;
     if (!fn || fn->name_len != it.fn_len || memcmp(fn->name, it.fn, it.fn_len) != 0)
         fn = tmq_fnreg_find(self->fns, it.fn, it.fn_len);
-    if ((!fn || fn->nworkers == 0) && tmq_bworkers_serving(self->workers) > 0) {
+    if ((!fn || fn->nworkers + fn->ndraining == 0) && tmq_bworkers_serving(self->workers) > 0) {
         char reason[TMQ_PROTO_MAX_FNAME + 32];
         snprintf(reason, sizeof reason, "unknown function: %.*s", (int)it.fn_len, it.fn);
         s_reject(self, it.cid, TMQ_REJ_UNKNOWN_FUNCTION, reason);

@@ -86,7 +86,7 @@ static void s_functions(msgpack_packer *pk, tmq_fnreg_t *fns)
     size_t n = 0, cap = tmq_fnreg_size(fns);
     tmq_fn_t **list = tmq_xcalloc(cap ? cap : 1, sizeof *list);
     for (tmq_fn_t *fn = tmq_fnreg_first(fns); fn && n < cap; fn = tmq_fnreg_next(fns))
-        if (fn->nworkers > 0 || fn->queue.size > 0) list[n++] = fn;
+        if (fn->nworkers + fn->ndraining > 0 || fn->queue.size > 0) list[n++] = fn;
     qsort(list, n, sizeof *list, s_by_name);
     msgpack_pack_array(pk, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {

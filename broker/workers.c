@@ -27,8 +27,14 @@ tmq_bworkers_t *tmq_bworkers_new(tmq_fnreg_t *fns)
 
 static void s_detach_all(tmq_bworkers_t *self, tmq_bworker_t *w)
 {
-    for (size_t i = 0; i < w->nfns; i++)
-        tmq_fnreg_detach(self->fns, w->fns[i], w);
+    for (size_t i = 0; i < w->nfns; i++) {
+        if (w->draining) { /* no longer in its worker list: held by the drain instead */
+            w->fns[i]->ndraining--;
+            tmq_fnreg_unref(self->fns, &w->fns[i]);
+        } else {
+            tmq_fnreg_detach(self->fns, w->fns[i], w);
+        }
+    }
     free(w->fns);
     w->fns = NULL;
     w->nfns = 0;
@@ -86,12 +92,12 @@ void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_
     w->failed = ready->failed;
     w->idle_since = now;
     w->revoke_at = 0;
+    self->gen++;
+    s_detach_all(self, w);
     if (w->draining) { /* registered again: it serves */
         w->draining = false;
         self->draining--;
     }
-    self->gen++;
-    s_detach_all(self, w);
     w->fns = tmq_xcalloc(nfns ? nfns : 1, sizeof *w->fns);
     for (size_t i = 0; i < nfns; i++) {
         if (memchr(fns[i], '\0', fn_lens[i])) continue; /* unusable name */
@@ -109,9 +115,9 @@ void tmq_bworkers_remove(tmq_bworkers_t *self, tmq_bworker_t **w_p)
     tmq_bworker_t *w = *w_p;
     assert(tmq_list_empty(&w->held));
     self->idle--;
-    if (w->draining) self->draining--;
     self->gen++;
     s_detach_all(self, w);
+    if (w->draining) self->draining--;
     tmq_ridmap_remove(self->map, &w->out);
     tmq_outbox_fini(&w->out);
     free(w);
@@ -121,10 +127,15 @@ void tmq_bworkers_remove(tmq_bworkers_t *self, tmq_bworker_t **w_p)
 void tmq_bworkers_drain(tmq_bworkers_t *self, tmq_bworker_t *w)
 {
     if (w->draining) return;
+    for (size_t i = 0; i < w->nfns; i++) {
+        tmq_fn_t *fn = w->fns[i];
+        tmq_fn_hold(fn); /* w->fns keeps it after the detach */
+        fn->ndraining++;
+        tmq_fnreg_detach(self->fns, fn, w);
+    }
     w->draining = true;
     self->draining++;
     self->gen++;
-    s_detach_all(self, w);
 }
 
 void tmq_bworkers_hold(tmq_bworkers_t *self, tmq_bworker_t *w, tmq_bjob_t *job)

@@ -43,7 +43,7 @@ typedef struct tmq_bworker_t {
     bool dirty;         /* on the dispatcher's list */
     bool job_options;   /* its READY said it takes JOBS items with options (0.3 and later) */
     bool told_options;  /* we logged that jobs' memory limits do not reach it */
-    bool draining;      /* it said DRAIN: it serves nothing now, and finishes what it holds */
+    bool draining;      /* it said DRAIN: it takes nothing now, and finishes what it holds */
 } tmq_bworker_t;
 
 typedef struct tmq_bworkers_t tmq_bworkers_t;
@@ -59,9 +59,10 @@ tmq_bworker_t *tmq_bworkers_add(tmq_bworkers_t *self, const void *rid, size_t ri
  * functions (replacing any previous set). w holds no jobs. */
 void tmq_bworkers_setup(tmq_bworkers_t *self, tmq_bworker_t *w, const tmq_ready_t *ready,
                         const char **fns, const size_t *fn_lens, size_t nfns, int64_t now);
-/* w said DRAIN: its functions are detached (nothing more is dispatched to it, nor taken from
- * other workers for it) while it keeps the jobs it holds until they come back. A later READY
- * (tmq_bworkers_setup) makes it serve again. */
+/* w said DRAIN: it leaves its functions' worker lists (nothing more is dispatched to it, nor
+ * taken from other workers for it) and is counted in their `ndraining` instead, so they still
+ * count as served until it leaves; w->fns keeps them. It keeps the jobs it holds until they come
+ * back. A later READY (tmq_bworkers_setup) makes it serve again. */
 void tmq_bworkers_drain(tmq_bworkers_t *self, tmq_bworker_t *w);
 /* Detaches its functions, frees the record, nulls *w_p. It must hold no jobs. */
 void tmq_bworkers_remove(tmq_bworkers_t *self, tmq_bworker_t **w_p);

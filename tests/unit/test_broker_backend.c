@@ -590,6 +590,63 @@ static void test_drain_handback_goes_elsewhere(void **state)
     assert_int_equal(bh_queued(core), 1);
 }
 
+/* The only worker serving sq drains while W2 (echo) stays: sq counts as served until W1
+ * leaves, so its handed-back job and a new one wait; once W1 has left, the grace for a function
+ * nobody serves starts and, W2 being connected, they fail unknown after it. */
+static void test_drain_keeps_function_served_until_it_leaves(void **state)
+{
+    tmq_core_t *core = *state;
+    bh_ready(core, "W1", 1, "sq", NULL);
+    bh_ready(core, "W2", 1, "echo", NULL);
+    bh_submit(core, "C1", "sq", 1, 1);
+    uint64_t jid;
+    uint32_t att;
+    assert_int_equal(bh_turn_jobs(core, "W1", &jid, &att, 1), 1);
+    bh_forget();
+    bh_signal(core, TMQ_SIDE_BACKEND, "W1", TMQ_CMD_DRAIN);
+    bh_returned(core, "W1", &jid, &att, 1);
+    bh_submit(core, "C1", "sq", 2, 1); /* during the drain: accepted */
+    bh_turn(core);
+    int code = -1;
+    assert_int_equal(bh_ack("C1", &code, NULL, 0, NULL), 1);
+    assert_int_equal(code, 0);
+    for (int i = 0; i < 10; i++) { /* 5 s: no grace runs while W1 drains */
+        bh_now += 500;
+        bh_signal(core, TMQ_SIDE_BACKEND, "W1", TMQ_CMD_HEARTBEAT);
+        bh_signal(core, TMQ_SIDE_BACKEND, "W2", TMQ_CMD_HEARTBEAT);
+        bh_signal(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_HEARTBEAT);
+        bh_turn(core);
+    }
+    assert_int_equal(bh_count("C1", TMQ_CMD_RESULTS), 0);
+    assert_int_equal(bh_queued(core), 2);
+    assert_int_equal(bh_jobs("W1", NULL, NULL, 0), 0);
+    assert_int_equal(bh_jobs("W2", NULL, NULL, 0), 0);
+
+    bh_signal(core, TMQ_SIDE_BACKEND, "W1", TMQ_CMD_BYE); /* it leaves: the grace starts */
+    for (int i = 0; i < 8; i++) {
+        bh_now += 500;
+        bh_signal(core, TMQ_SIDE_BACKEND, "W2", TMQ_CMD_HEARTBEAT);
+        bh_signal(core, TMQ_SIDE_FRONTEND, "C1", TMQ_CMD_HEARTBEAT);
+        bh_turn(core);
+    }
+    bh_got_t g;
+    assert_true(bh_take("C1", TMQ_CMD_RESULTS, &g));
+    size_t n = tmq_msg_count(&g.msg);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        tmq_result_item_t r;
+        assert_int_equal(tmq_msg_result_item(&g.msg, i, &r), 0);
+        assert_int_equal(r.status, TMQ_ST_REJECTED);
+        assert_memory_equal(r.data, "unknown function: sq", r.data_len);
+    }
+    bh_got_free(&g);
+    assert_int_equal(bh_queued(core), 0);
+    bh_submit(core, "C1", "sq", 3, 1); /* now nobody serves it */
+    bh_turn(core);
+    assert_int_equal(bh_ack("C1", &code, NULL, 0, NULL), 0);
+    assert_int_equal(code, TMQ_REJ_UNKNOWN_FUNCTION);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -611,6 +668,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_drain_stops_dispatch_and_keeps_held, bh_setup,
                                         bh_teardown),
         cmocka_unit_test_setup_teardown(test_drain_handback_goes_elsewhere, bh_setup, bh_teardown),
+        cmocka_unit_test_setup_teardown(test_drain_keeps_function_served_until_it_leaves, bh_setup,
+                                        bh_teardown),
     };
     tmq_log_init("test", TMQ_LOG_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
