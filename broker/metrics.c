@@ -273,14 +273,23 @@ static void s_row_fill(s_row_t *row, const tmq_fn_t *fn)
         row->procs += fn->workers[k]->procs;
 }
 
-/* Every function with a worker or a job so far, sorted by label, equal labels summed; *n set.
+/* Every function some worker served, sorted by label, equal labels summed; *n set. The rest,
+ * names only clients gave (jobs for them wait while no worker is connected), are summed into
+ * *unserved: they get no label, so a client cannot make a scrape long (one series per name).
  * malloc'd, caller frees. */
-static s_row_t *s_rows(tmq_fnreg_t *fns, size_t *n)
+static s_row_t *s_rows(tmq_fnreg_t *fns, size_t *n, s_row_t *unserved)
 {
     size_t cap = tmq_fnreg_size(fns), k = 0;
-    s_row_t *rows = tmq_xcalloc(cap ? cap : 1, sizeof *rows);
-    for (tmq_fn_t *fn = tmq_fnreg_first(fns); fn && k < cap; fn = tmq_fnreg_next(fns))
-        if (fn->nworkers > 0 || fn->n.submitted > 0) s_row_fill(&rows[k++], fn);
+    s_row_t *rows = tmq_xcalloc(cap ? cap : 1, sizeof *rows), one;
+    memset(unserved, 0, sizeof *unserved);
+    for (tmq_fn_t *fn = tmq_fnreg_first(fns); fn && k < cap; fn = tmq_fnreg_next(fns)) {
+        if (fn->served) {
+            s_row_fill(&rows[k++], fn);
+        } else {
+            s_row_fill(&one, fn);
+            s_row_add(unserved, &one);
+        }
+    }
     qsort(rows, k, sizeof *rows, s_by_label);
     size_t out = 0;
     for (size_t i = 0; i < k; i++) {
@@ -307,14 +316,16 @@ static uint64_t s_gone_value(const tmq_fn_counts_t *gone, size_t at)
 static void s_functions(tmq_expo_t *e, tmq_fnreg_t *fns)
 {
     size_t n;
-    s_row_t *rows = s_rows(fns, &n);
+    s_row_t unserved;
+    s_row_t *rows = s_rows(fns, &n, &unserved);
     const tmq_fn_counts_t *gone = tmq_fnreg_gone(fns);
     for (size_t f = 0; f < sizeof s_fn_families / sizeof s_fn_families[0]; f++) {
+        size_t at = s_fn_families[f].at;
         tmq_expo_family(e, s_fn_families[f].name, s_fn_families[f].type, s_fn_families[f].help);
         for (size_t i = 0; i < n; i++)
-            tmq_expo_uint(e, s_fn_families[f].name, rows[i].label,
-                          s_row_value(&rows[i], s_fn_families[f].at));
-        uint64_t g = s_gone_value(gone, s_fn_families[f].at);
+            tmq_expo_uint(e, s_fn_families[f].name, rows[i].label, s_row_value(&rows[i], at));
+        /* never served: those freed and those still here, so the sum only grows */
+        uint64_t g = s_gone_value(gone, at) + s_row_value(&unserved, at);
         if (g > 0) tmq_expo_uint(e, s_fn_families[f].name, NULL, g);
     }
     double bounds[TMQ_FN_BUCKETS];
