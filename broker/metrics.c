@@ -28,9 +28,11 @@
 #include <unistd.h>
 
 #define S_EXAMPLES "e.g. 127.0.0.1:9100, [::1]:9100, localhost:9100 or 0.0.0.0:9100"
-#define S_CONNECTIONS 16    /* HTTP connections at once (a scraper needs one) */
-#define S_PER_IP 8          /* ... from one address */
-#define S_IDLE_TIMEOUT_S 30 /* an idle connection is closed after this (Prometheus reconnects) */
+#define S_CONNECTIONS 16 /* HTTP connections at once (a scraper needs one) */
+#define S_PER_IP 8       /* ... from one address */
+#define S_IDLE_TIMEOUT_S                                                                           \
+    5 /* an idle connection is closed after this (Prometheus reconnects):                          \
+         short, so half-sent requests cannot hold the 8 per address long */
 #define S_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* ---- the address ---- */
@@ -171,13 +173,21 @@ bool tmq_metrics_addr_loopback(const tmq_metrics_addr_t *addr)
 int tmq_metrics_allowed(const tmq_metrics_addr_t *addr, bool insecure, bool keys, char *why,
                         size_t why_len)
 {
-    if (tmq_metrics_addr_loopback(addr) || insecure || keys) return 0;
-    snprintf(why, why_len,
-             "%s faces the network, and the metrics name this broker's functions and show "
-             "their load, but a broker without CURVE keys lets in loopback peers only: use "
-             "127.0.0.1:PORT (or [::1]:PORT), or add --insecure to open the metrics and the "
-             "job ports to any address",
-             addr->text);
+    if (tmq_metrics_addr_loopback(addr) || insecure) return 0;
+    if (keys)
+        snprintf(why, why_len,
+                 "%s faces the network, and the metrics name this broker's functions and show "
+                 "their load to anyone who reaches the port: it has no keys of its own, as the "
+                 "job ports have. Use 127.0.0.1:PORT (or [::1]:PORT) and let a local agent or "
+                 "a tunnel carry it, or add --insecure to open it",
+                 addr->text);
+    else
+        snprintf(why, why_len,
+                 "%s faces the network, and the metrics name this broker's functions and show "
+                 "their load, but a broker without CURVE keys lets in loopback peers only: use "
+                 "127.0.0.1:PORT (or [::1]:PORT), or add --insecure to open the metrics and the "
+                 "job ports to any address",
+                 addr->text);
     return -1;
 }
 

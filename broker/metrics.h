@@ -35,8 +35,9 @@ int tmq_metrics_parse(const char *arg, tmq_metrics_addr_t *addr, char *why, size
 /* True when the address is loopback (127.0.0.0/8, ::1, ::ffff:127.x.x.x). */
 bool tmq_metrics_addr_loopback(const tmq_metrics_addr_t *addr);
 /* The broker's protected mode applied to its metrics: a loopback address is always allowed;
- * any other only when the broker is open already (insecure) or runs with CURVE keys (keys),
- * its operator having chosen a network deployment. Returns 0, or -1 with why (what to do). */
+ * any other only when the broker is open already (insecure). CURVE keys (keys) do not open it:
+ * the metrics port has none of its own, so it would be the one unkeyed port (keys only change
+ * what why says). Returns 0, or -1 with why (what to do). */
 int tmq_metrics_allowed(const tmq_metrics_addr_t *addr, bool insecure, bool keys, char *why,
                         size_t why_len);
 

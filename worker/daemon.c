@@ -66,7 +66,8 @@ typedef struct {
 static volatile sig_atomic_t s_stops;   /* SIGTERM/SIGINT received */
 static volatile sig_atomic_t s_hangups; /* SIGHUP received (ignored, but said) */
 
-/* zsys_handler_fn: czmq's SIGINT/SIGTERM handler calls it instead of setting zsys_interrupted */
+/* The SIGINT/SIGTERM handler (installed by zsys_handler_set in place of czmq's own, which
+ * would set zsys_interrupted): counts, so a second signal can stop at once. */
 static void s_on_stop(int sig)
 {
     (void)sig;
@@ -291,6 +292,8 @@ static bool s_drain_link(s_daemon_t *self)
 static long s_timeout(s_daemon_t *self)
 {
     int64_t wait = tmq_uplink_next_ms(self->link) - tmq_clock_ms();
+    if (self->draining && self->drain_until - tmq_clock_ms() < wait)
+        wait = self->drain_until - tmq_clock_ms();
     if (self->owed && self->owed_until - tmq_clock_ms() < wait)
         wait = self->owed_until - tmq_clock_ms();
     int64_t next_us = tmq_sup_next_us(self->sup);
@@ -334,6 +337,12 @@ static void s_drain_turn(s_daemon_t *self)
 static int s_loop(s_daemon_t *self)
 {
     for (;;) {
+        if (self->draining && tmq_uplink_drain_refused(self->link)) {
+            tmq_info("stopping now: the broker cannot be told to send no more jobs; %zu running "
+                     "jobs handed back with BYE, to run elsewhere",
+                     tmq_sup_held(self->sup));
+            return 0;
+        }
         if (s_stops > 1 || (s_stops && self->opts->drain_timeout_s == 0)) {
             if (tmq_sup_held(self->sup))
                 tmq_info("stopping now: %zu jobs handed back with BYE, to run elsewhere",

@@ -19,9 +19,12 @@ struct tmq_uplink_t {
     zsock_t *sock;              /* NULL while waiting to reconnect */
     tmq_uplink_ready_fn *ready; /* builds the READY body for every connection */
     void *ready_arg;
-    char *refused;   /* the broker's reason when it refused us for good */
-    bool registered; /* WELCOME received on this socket */
-    bool draining;   /* DRAIN went out on this socket */
+    char *refused;      /* the broker's reason when it refused us for good */
+    bool registered;    /* WELCOME received on this socket */
+    bool ready_sent;    /* READY went out on this socket (the broker may know us) */
+    bool draining;      /* DRAIN went out on this socket */
+    bool leaving;       /* the daemon drains: no READY again (RECONNECT, a new socket) */
+    bool drain_refused; /* the broker answered DRAIN with ERROR: it is older than DRAIN */
     bool ever_registered;
     uint32_t heartbeat_ms;
     uint32_t max_payload;
@@ -33,10 +36,11 @@ struct tmq_uplink_t {
 
 static void s_send_ready(tmq_uplink_t *self)
 {
+    self->registered = self->draining = false;
+    if (self->leaving) return; /* registering again would only bring jobs to hand back */
     size_t len;
     void *body = self->ready(self->ready_arg, &len);
-    self->registered = self->draining = false;
-    tmq_uplink_send(self, TMQ_CMD_READY, &body, len);
+    if (tmq_uplink_send(self, TMQ_CMD_READY, &body, len) == 0) self->ready_sent = true;
 }
 
 /* A new socket, connected, with READY queued. Returns 0 or -1 (errno set). */
@@ -56,6 +60,7 @@ static int s_connect(tmq_uplink_t *self)
         return -1;
     }
     self->sock = sock;
+    self->ready_sent = false;
     self->last_recv = self->last_send = tmq_clock_ms();
     s_send_ready(self);
     return 0;
@@ -188,10 +193,9 @@ static bool s_control(tmq_uplink_t *self, tmq_wire_in_t *in, bool *reset)
             if (!self->refused) self->refused = tmq_xstrdup(text);
             break;
         }
-        if (self->draining) {
-            tmq_warn("the broker did not take DRAIN (older than taskmq 0.5?): %s; jobs it still "
-                     "sends are handed back at once",
-                     text);
+        if (self->draining && !self->drain_refused) {
+            tmq_warn("the broker did not take DRAIN (older than taskmq 0.5?): %s", text);
+            self->drain_refused = true; /* it would keep sending jobs: the daemon stops now */
             break;
         }
         s_complain(self, 0, "ERROR", text);
@@ -286,8 +290,14 @@ bool tmq_uplink_registered(const tmq_uplink_t *self)
     return self->sock && self->registered;
 }
 
+bool tmq_uplink_drain_refused(const tmq_uplink_t *self)
+{
+    return self->drain_refused;
+}
+
 void tmq_uplink_drain(tmq_uplink_t *self)
 {
+    self->leaving = true;
     if (!self->sock || !self->registered || self->draining) return;
     tmq_wire_send_empty(self->sock, NULL, 0, TMQ_CMD_DRAIN);
     self->last_send = tmq_clock_ms();
@@ -296,9 +306,10 @@ void tmq_uplink_drain(tmq_uplink_t *self)
 
 void tmq_uplink_bye(tmq_uplink_t *self)
 {
-    /* a broker that never answered this socket has nothing to be told (and lingering would
-     * only hold up the exit, waiting for a connection that never comes) */
-    if (!self->sock || !self->registered) return;
-    zsock_set_linger(self->sock, 1000);
+    /* Said whenever a READY went out on this socket: a broker that got it but whose WELCOME
+     * has not come yet would otherwise keep a worker that is gone, and send it jobs until it
+     * expires. Unregistered, the wait is short: there may be no broker at all. */
+    if (!self->sock || !self->ready_sent) return;
+    zsock_set_linger(self->sock, self->registered ? 1000 : 200);
     tmq_wire_send_empty(self->sock, NULL, 0, TMQ_CMD_BYE);
 }

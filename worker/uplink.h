@@ -66,10 +66,16 @@ const char *tmq_uplink_refused(const tmq_uplink_t *self);
 /* True while the broker knows this worker (WELCOME came on the current socket). */
 bool tmq_uplink_registered(const tmq_uplink_t *self);
 
-/* Says DRAIN (when registered, once per registration): the broker sends no more jobs. */
+/* Says DRAIN (when registered, once per registration): the broker sends no more jobs. From
+ * the first call on the link sends READY no more (on RECONNECT or a new socket): the daemon
+ * is leaving. */
 void tmq_uplink_drain(tmq_uplink_t *self);
+/* True once the broker answered DRAIN with ERROR (a broker older than 0.5): it keeps sending
+ * jobs, so the daemon stops at once (BYE requeues what it holds). */
+bool tmq_uplink_drain_refused(const tmq_uplink_t *self);
 
-/* Says BYE (when connected) and lets it be delivered for up to 1 s when the link closes. */
+/* Says BYE (when a READY went out on the socket) and lets it be delivered for up to 1 s (200 ms
+ * when no WELCOME came) when the link closes. */
 void tmq_uplink_bye(tmq_uplink_t *self);
 
 #endif

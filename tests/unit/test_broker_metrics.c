@@ -537,7 +537,8 @@ static void test_policy(void **state)
     assert_int_equal(tmq_metrics_parse("0.0.0.0:9100", &any, why, sizeof why), 0);
     assert_int_equal(tmq_metrics_allowed(&lo, false, false, why, sizeof why), 0);
     assert_int_equal(tmq_metrics_allowed(&any, true, false, why, sizeof why), 0);
-    assert_int_equal(tmq_metrics_allowed(&any, false, true, why, sizeof why), 0);
+    assert_int_equal(tmq_metrics_allowed(&any, false, true, why, sizeof why), -1); /* keys */
+    assert_non_null(strstr(why, "no keys of its own"));
     assert_int_equal(tmq_metrics_allowed(&any, false, false, why, sizeof why), -1);
     assert_non_null(strstr(why, "0.0.0.0:9100 faces the network"));
     assert_non_null(strstr(why, "--insecure"));
