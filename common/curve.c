@@ -15,14 +15,20 @@ zcert_t *tmq_curve_load(const char *path, bool need_secret, char *why, size_t wh
         snprintf(why, why_len, "this build of libzmq has no CurveZMQ support");
         return NULL;
     }
+    /* zcert_load reads PATH_secret when there is one, else PATH: say why neither can be read,
+     * naming the one that exists (an unreadable secret is "Permission denied", not missing,
+     * and not a public certificate holding no secret) */
     char *secret = zsys_sprintf("%s_secret", path);
-    bool readable = access(path, R_OK) == 0 || access(secret, R_OK) == 0;
-    int err = errno;
-    zstr_free(&secret);
-    if (!readable) {
-        snprintf(why, why_len, "cannot read %s: %s", path, strerror(err));
+    int err = access(path, R_OK) == 0 ? 0 : errno;
+    int serr = access(secret, R_OK) == 0 ? 0 : errno;
+    if ((err && serr) || (need_secret && serr && serr != ENOENT)) {
+        bool named_secret = serr != ENOENT;
+        snprintf(why, why_len, "cannot read %s: %s", named_secret ? secret : path,
+                 strerror(named_secret ? serr : err));
+        zstr_free(&secret);
         return NULL;
     }
+    zstr_free(&secret);
     zcert_t *cert = zcert_load(path);
     if (!cert) {
         snprintf(why, why_len, "%s is not a certificate (taskmq keygen writes them)", path);

@@ -239,6 +239,9 @@ bool tmq_uplink_tick(tmq_uplink_t *self)
 {
     int64_t now = tmq_clock_ms();
     const char *why = self->monitor ? tmq_curve_refused(self->monitor, self->mine != NULL) : NULL;
+    if (why && self->mine && strncmp(why, "the broker refused our key", 26) == 0)
+        why = "the broker refused our key (this certificate is not among the keys it lets in "
+              "on its worker port: --curve-worker-dir, or --curve-dir when it has none)";
     if (why && !self->refused) self->refused = tmq_xstrdup(why); /* the daemon stops: exit 3 */
     if (!self->sock) {
         if (now >= self->reconnect_at && s_connect(self) != 0) {

@@ -46,3 +46,21 @@ assert_eq "$?" "1" "keygen --force where the secret cannot be written"
 assert_eq "$(cat "$T/dir")" "taskmq: cannot write $T/e_secret: Is a directory" "the secret's reason"
 [ -e "$T/e" ] && fail "half a pair left behind"
 pass "a write failure says which file and why, and leaves no half pair"
+
+# a secret another user cannot read is "Permission denied", not missing, nor "no secret key"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    chmod 755 "$T"
+    tmq keygen "$T/u" >/dev/null && tmq keygen "$T/b" >/dev/null || fail "keygen"
+    chmod 000 "$T/u_secret"
+    as_nobody() { timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+    for c in "$T/u" "$T/u_secret"; do
+        as_nobody "$TASKMQ" --curve-cert "$c" --broker-cert "$T/b" status 2>"$T/perm.err"
+        assert_eq "$?" "2" "an unreadable secret ($c)"
+        assert_eq "$(cat "$T/perm.err")" "taskmq: cannot read $T/u_secret: Permission denied" \
+            "what an unreadable secret ($c) is told"
+    done
+    as_nobody "$WORKER" --curve-cert "$T/u" --broker-cert "$T/b" --procs 1 2>"$T/wperm.err"
+    assert_eq "$?" "2" "the worker with an unreadable secret"
+    grep -q "cannot read $T/u_secret: Permission denied" "$T/wperm.err" || fail "worker: $(cat "$T/wperm.err")"
+    pass "an unreadable secret: 'Permission denied', naming the secret file"
+fi

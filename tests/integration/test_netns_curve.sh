@@ -72,7 +72,7 @@ for _ in $(seq 1 100); do # the refused worker says why and stops (exit 3)
     grep -q "the broker refused our key" "$TASKMQ_NETNS_STATE/$NEW.log" 2>/dev/null && break
     sleep 0.1
 done
-grep -q "the broker refused our key (this certificate is not among its --curve-dir keys)" \
+grep -q "the broker refused our key (this certificate is not among the keys it lets in on its worker port: --curve-worker-dir, or --curve-dir when it has none)" \
     "$TASKMQ_NETNS_STATE/$NEW.log" || fail "the refused worker: $(cat "$TASKMQ_NETNS_STATE/$NEW.log")"
 grep -q "refused a worker from $NET.1[0-9]: key not in the worker keys (--curve-worker-dir); its key: " "$BLOG" \
     || fail "the client key on the worker port is not refused: $(cat "$BLOG")"
