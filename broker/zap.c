@@ -40,7 +40,7 @@ struct tmq_zap_t {
     s_keys_t *clients, *workers; /* the actor's; workers NULL: clients' keys */
     tmq_actor_t *actor;
     _Atomic uint64_t refused;
-    zhashx_t *peers; /* the actor's: address -> s_peer_t, for the log */
+    zhashx_t *peers; /* the actor's: "who address why" -> s_peer_t, for the log */
 };
 
 bool tmq_zap_is_loopback(const char *address)
@@ -156,21 +156,25 @@ static void s_peer_free(void **item)
     *item = NULL;
 }
 
-/* Logs a refusal: the first from an address at once, then (a peer retries every few seconds)
- * at most once a minute per address, with how many went unsaid. */
+/* Logs a refusal: the first of its kind (client or worker, and why) from an address at once,
+ * then (a peer retries every few seconds) at most once a minute for that kind and address,
+ * with how many went unsaid. A client key tried on the worker port right after a client's
+ * refusal is another kind: it is said at once. */
 static void s_tell(tmq_zap_t *self, const char *who, const char *address, const char *why,
                    const char *key)
 {
     int64_t now = zclock_mono();
-    s_peer_t *p = zhashx_lookup(self->peers, address);
+    char *tag = zsys_sprintf("%s %s %s", who, address, why);
+    s_peer_t *p = zhashx_lookup(self->peers, tag);
     if (p && now - p->told < S_RETELL_MS) {
         p->silent++;
+        zstr_free(&tag);
         return;
     }
     if (!p) {
         if (zhashx_size(self->peers) >= S_MAX_TOLD) zhashx_purge(self->peers);
         p = tmq_xcalloc(1, sizeof *p);
-        zhashx_insert(self->peers, address, p);
+        zhashx_insert(self->peers, tag, p);
         tmq_warn("refused a %s from %s: %s%s%s%s", who, address, why,
                  self->clients ? ""
                                : " (start the broker with --insecure to accept any address on "
@@ -182,6 +186,7 @@ static void s_tell(tmq_zap_t *self, const char *who, const char *address, const 
     }
     p->told = now;
     p->silent = 0;
+    zstr_free(&tag);
 }
 
 static void s_answer(tmq_zap_t *self, zsock_t *rep)
