@@ -30,8 +30,10 @@ typedef struct {
  * one key, and it reads subdirectories, which would merge the two ports' key sets. */
 typedef struct {
     char *dir;
-    struct timespec mtime;
-    zhashx_t *keys; /* Z85 public key -> the file it came from */
+    struct timespec mtime; /* of the directory read last, with its device and inode: another */
+    dev_t dev;             /* directory moved into its place (mv keys.new keys) is read too */
+    ino_t ino;             /* though its mtime may be older */
+    zhashx_t *keys;        /* Z85 public key -> the file it came from */
     tmq_rate_t rate;
 } s_keys_t;
 
@@ -93,6 +95,13 @@ static void s_keys_load(s_keys_t *k)
     closedir(d);
 }
 
+static void s_keys_seen(s_keys_t *k, const struct stat *st)
+{
+    k->mtime = st->st_mtim;
+    k->dev = st->st_dev;
+    k->ino = st->st_ino;
+}
+
 static s_keys_t *s_keys_new(const char *dir)
 {
     s_keys_t *k = tmq_xcalloc(1, sizeof *k);
@@ -100,7 +109,7 @@ static s_keys_t *s_keys_new(const char *dir)
     k->keys = zhashx_new();
     zhashx_set_destructor(k->keys, (zhashx_destructor_fn *)zstr_free);
     struct stat st;
-    if (stat(dir, &st) == 0) k->mtime = st.st_mtim;
+    if (stat(dir, &st) == 0) s_keys_seen(k, &st);
     s_keys_load(k);
     return k;
 }
@@ -120,8 +129,10 @@ static bool s_keys_has(s_keys_t *k, const char *key)
 {
     struct stat st;
     bool gone = stat(k->dir, &st) != 0;
-    if (gone || st.st_mtim.tv_sec != k->mtime.tv_sec || st.st_mtim.tv_nsec != k->mtime.tv_nsec) {
-        if (!gone) k->mtime = st.st_mtim;
+    if (gone || st.st_mtim.tv_sec != k->mtime.tv_sec || st.st_mtim.tv_nsec != k->mtime.tv_nsec ||
+        st.st_dev != k->dev || st.st_ino != k->ino) {
+        if (gone) memset(&st, 0, sizeof st); /* whatever comes back is read */
+        s_keys_seen(k, &st);
         s_keys_load(k); /* a directory gone lets nobody in */
     }
     return zhashx_lookup(k->keys, key) != NULL;
