@@ -122,6 +122,33 @@ static int s_check_metrics(const tmq_broker_config_t *cfg)
     return TMQ_EXIT_USAGE;
 }
 
+/* getopt_long takes any unambiguous prefix (--ins for --insecure); the other programs do not,
+ * and a flag that opens the broker must be written out. Returns 0, or prints the word not
+ * known (with the option it may mean) and returns 2. */
+static int s_whole_words(int argc, char **argv, const struct option *opts)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--") == 0) return 0;
+        if (strncmp(arg, "--", 2) != 0) continue;
+        size_t n = strcspn(arg + 2, "=");
+        const struct option *o = opts;
+        while (o->name && (strlen(o->name) != n || strncmp(o->name, arg + 2, n) != 0))
+            o++;
+        if (!o->name) {
+            for (o = opts; o->name && strncmp(o->name, arg + 2, n) != 0; o++) {
+            }
+            fprintf(stderr,
+                    "taskmq-broker: unknown option '%.*s'%s%s%s\nTry 'taskmq-broker --help'.\n",
+                    (int)(n + 2), arg, o->name ? " (did you mean --" : "", o->name ? o->name : "",
+                    o->name ? "?)" : "");
+            return TMQ_EXIT_USAGE;
+        }
+        if (o->has_arg == required_argument && !arg[2 + n]) i++; /* its value, whatever it is */
+    }
+    return 0;
+}
+
 /* Parses argv into cfg; returns -1 to run, or an exit status. */
 static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
 {
@@ -145,6 +172,7 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
     long v;
     int c;
     opterr = 0;
+    if (s_whole_words(argc, argv, opts)) return TMQ_EXIT_USAGE;
     while ((c = getopt_long(argc, argv, ":vhV", opts, NULL)) != -1) {
         switch (c) {
         case 'f':

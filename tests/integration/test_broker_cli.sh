@@ -16,6 +16,11 @@ grep -qx -- "taskmq-broker: --max-queue: 'abc' is not a number in 1..100000000" 
 timeout 10 "$BROKER" --frontnd x 2>"$T/opt.err"
 assert_eq "$?" "2" "unknown option"
 grep -qx -- "taskmq-broker: unknown option '--frontnd'" "$T/opt.err" || fail "$(cat "$T/opt.err")"
+# no prefixes: --ins must not open the broker (nothing is bound: the check comes first)
+timeout 10 "$BROKER" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' --ins 2>"$T/pre.err"
+assert_eq "$?" "2" "an option's prefix"
+grep -qx -- "taskmq-broker: unknown option '--ins' (did you mean --insecure?)" "$T/pre.err" ||
+    fail "prefix: $(cat "$T/pre.err")"
 pass "--version and --help"
 
 timeout 10 "$BROKER" --frontend foo 2>"$T/syn.err"
