@@ -44,8 +44,9 @@ struct tmq_core_t *tmq_broker_loop_core(tmq_broker_loop_t *self);
 const char *tmq_broker_loop_frontend(const tmq_broker_loop_t *self);
 const char *tmq_broker_loop_backend(const tmq_broker_loop_t *self);
 
-/* Serves until zsys_interrupted, or, when pipe is non-NULL, until it says "$TERM" (it also
- * answers "ENDPOINTS"). Returns 0. */
+/* Serves until zsys_interrupted (set by czmq's own SIGINT/SIGTERM handler, which the broker
+ * keeps: unlike the worker it swaps in none of its own), or, when pipe is non-NULL, until it says
+ * "$TERM" (it also answers "ENDPOINTS"). Returns 0. */
 int tmq_broker_loop_run(tmq_broker_loop_t *self, zsock_t *pipe);
 
 #endif

@@ -255,8 +255,11 @@ bool tmq_uplink_tick(tmq_uplink_t *self)
             tmq_warn("broker %s silent for %lld ms; reconnecting in %lld ms", self->endpoint,
                      (long long)(now - self->last_recv), (long long)self->backoff_ms);
         else
-            tmq_warn("no answer from a broker at %s yet; trying again in %lld ms", self->endpoint,
-                     (long long)self->backoff_ms);
+            tmq_warn("no answer from a broker at %s yet; trying again in %lld ms%s", self->endpoint,
+                     (long long)self->backoff_ms,
+                     self->mine ? " (with keys, a wrong --broker-cert looks the same: check it is "
+                                  "the broker's public certificate)"
+                                : "");
         s_disconnect(self);
         return true;
     }
