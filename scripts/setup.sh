@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 mode=${1:-demo}
 
 PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
-          libjansson-dev libcmocka-dev libmicrohttpd-dev jq clang procps python3 python3-msgpack
-          python3-zmq python3-pytest python3-setuptools python3-venv python3-pip)
+          libjansson-dev libcmocka-dev libmicrohttpd-dev libxxhash-dev jq clang procps python3
+          python3-msgpack python3-zmq python3-pytest python3-setuptools python3-venv python3-pip)
 BENCH_PACKAGES=(parallel) # peers bench/run.sh measures taskmq beside
 
 install_missing() {
