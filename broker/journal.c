@@ -12,8 +12,9 @@
  * next start. So dead space in the middle waits for the oldest segment, and compaction is
  * what moves the oldest segment's few live records forward so it can go (beanstalkd's rule;
  * its bug #276 was a log pinned by one old job, which this rewrite prevents). A segment is
- * deleted only once the records that killed its last live bytes are fdatasync'd (kill_seq),
- * and each unlink is made durable (fsync of the directory) before the next.
+ * deleted only once the records that killed its last live bytes are fdatasync'd (kill_seq;
+ * while failed, only those that hold what it held: see journal_compact.c), and each unlink
+ * is made durable (fsync of the directory) before the next.
  */
 #include "journal.h"
 #include "journal_int.h"
@@ -93,21 +94,21 @@ tmq_jentry_t *tmq_jnl_entry_new(tmq_journal_t *j, uint64_t jid)
     return e;
 }
 
-/* Moves bytes of segment seq from live to dead; its deletion then waits for kill_seq. */
-void tmq_jnl_kill(tmq_journal_t *j, uint32_t seq, uint32_t bytes, uint64_t kill_seq)
+void tmq_jnl_kill(tmq_journal_t *j, uint32_t seq, uint32_t bytes, uint64_t kill_seq, bool holds)
 {
     tmq_jseg_t *s = tmq_jnl_seg(j, seq);
     s->live -= bytes;
     j->live -= bytes;
     if (kill_seq > s->kill_seq) s->kill_seq = kill_seq;
+    if (holds && kill_seq > s->keep_seq) s->keep_seq = kill_seq;
 }
 
 void tmq_jnl_entry_free(tmq_journal_t *j, uint64_t jid, uint64_t kill_seq)
 {
     tmq_jentry_t *e = tmq_jnl_entry(j, jid);
-    if (e->acc_seg) tmq_jnl_kill(j, e->acc_seg, e->acc_len, kill_seq);
-    if (e->st_seg) tmq_jnl_kill(j, e->st_seg, TMQ_JREC_START_SIZE, kill_seq);
-    if (e->res_seg) tmq_jnl_kill(j, e->res_seg, e->res_len, kill_seq);
+    if (e->acc_seg) tmq_jnl_kill(j, e->acc_seg, e->acc_len, kill_seq, false);
+    if (e->st_seg) tmq_jnl_kill(j, e->st_seg, TMQ_JREC_START_SIZE, kill_seq, false);
+    if (e->res_seg) tmq_jnl_kill(j, e->res_seg, e->res_len, kill_seq, false);
     void *v;
     tmq_idmap_remove(&j->map, jid, &v);
     e->acc_off = j->free_head;
@@ -242,7 +243,7 @@ int tmq_journal_start(tmq_journal_t *j, uint64_t jid, uint32_t attempt, uint64_t
     s_appended(j, TMQ_JREC_START_SIZE);
     j->appended_since_maint += TMQ_JREC_START_SIZE;
     if (!e->st_seg || attempt >= e->attempt) { /* a lower attempt is dead at once */
-        if (e->st_seg) tmq_jnl_kill(j, e->st_seg, TMQ_JREC_START_SIZE, j->seq);
+        if (e->st_seg) tmq_jnl_kill(j, e->st_seg, TMQ_JREC_START_SIZE, j->seq, true);
         e->st_seg = cur;
         e->attempt = attempt;
         s_live(j, TMQ_JREC_START_SIZE);
@@ -263,7 +264,7 @@ int tmq_journal_result(tmq_journal_t *j, uint64_t jid, const void *body, size_t 
     if (!e) return -1;
     tmq_jrec_encode(j->buf + j->len, TMQ_JREC_RESULT, jid, body, len, NULL, 0);
     uint32_t off = s_appended(j, size);
-    if (e->res_seg) tmq_jnl_kill(j, e->res_seg, e->res_len, j->seq);
+    if (e->res_seg) tmq_jnl_kill(j, e->res_seg, e->res_len, j->seq, true);
     e->res_seg = s_cur(j);
     e->res_off = off;
     e->res_len = (uint32_t)size;

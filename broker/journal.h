@@ -30,9 +30,20 @@
  * core's own fields. Longer bodies are refused; a record claiming more is damage. */
 #define TMQ_JOURNAL_MAX_BODY ((64u << 20) + (64u << 10))
 
-#define TMQ_JOURNAL_FSYNC_ALWAYS 0 /* fdatasync in every commit that wrote something */
-#define TMQ_JOURNAL_FSYNC_NEVER -1 /* write in every commit, leave syncing to the OS */
-/* (a value > 0: write in every commit, fdatasync at most every that many ms) */
+/* The fsync policy, and what a crash can lose. Every commit writes (so a crash of the broker
+ * alone loses nothing committed: it is in the page cache); they differ in an OS crash or a
+ * power cut:
+ *   ALWAYS  fdatasync in every commit that wrote: an append is durable, and may be
+ *           acknowledged, only once it is on disk; nothing acknowledged is lost.
+ *   MS > 0  fdatasync at most every MS ms (beanstalkd's -f): appends count as durable once
+ *           written, so the last MS ms of acknowledged jobs (and one fdatasync's time) can be
+ *           lost; their clients were told they were accepted.
+ *   NEVER   no fdatasync in commits: whatever the kernel had not written back is lost (by
+ *           default up to ~30 s, vm.dirty_expire_centisecs).
+ * Whatever the policy, a full segment is fdatasync'd before the next begins, and so are
+ * compaction's copies before their source is deleted: only the last segment can be torn. */
+#define TMQ_JOURNAL_FSYNC_ALWAYS 0
+#define TMQ_JOURNAL_FSYNC_NEVER -1
 
 #define TMQ_JOURNAL_SEGMENT_DEFAULT (64u << 20)
 #define TMQ_JOURNAL_SEGMENT_MIN 4096u
@@ -138,10 +149,13 @@ const char *tmq_journal_last_error(const tmq_journal_t *j);
 
 /* Bounded upkeep, once per loop turn after commit: deletes the oldest segments while they hold
  * no live record (their deaths durable first), and while dead bytes exceed twice the live
- * bytes and one segment, rewrites the live records of the oldest segment forward, copying at
- * most max(budget, twice what was appended since the last call) bytes (budget 0:
- * TMQ_JOURNAL_BUDGET_DEFAULT). While failed it only deletes. Returns 0, or -1 when a write,
- * sync or unlink failed (the journal may then be failed; see tmq_journal_failed). */
+ * bytes and one segment, rewrites the live records of the oldest segment forward, reading
+ * about max(budget, twice what was appended since the last call) bytes of it (budget 0:
+ * TMQ_JOURNAL_BUDGET_DEFAULT), so compaction keeps pace with the appends. While failed it only
+ * deletes, and then also segments whose FORGETs are not yet written: a disk the journal filled
+ * frees itself as jobs are forgotten. Returns 0, or -1 when a write, sync or unlink failed (see
+ * tmq_journal_last_error; a failed write or sync also fails the journal). Call tmq_journal_replay
+ * before the first maintain: a compaction's copies are appends. */
 int tmq_journal_maintain(tmq_journal_t *j, int64_t now, size_t budget);
 
 typedef struct {

@@ -22,13 +22,17 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Deletes the oldest segments while they hold nothing live; syncs first when the deaths are
- * not yet on disk (not while failed: then it only deletes what is already safe). */
+/* Deletes the oldest segments while they hold nothing live; syncs first when the records
+ * that killed them are not yet on disk. While failed (a full disk) it cannot sync, and
+ * deletes those killed by FORGETs all the same: a job whose ACCEPT is gone is as forgotten
+ * as one with a FORGET (a crash would leave its other records as orphans, ignored), and the
+ * space freed is how a full disk comes back. What a copy or a newer START or RESULT holds
+ * still waits for that record to be on disk. */
 static int s_delete_dead(tmq_journal_t *j, int64_t now)
 {
     while (j->nsegs > 1 && j->segs[0].live == 0) {
         tmq_jseg_t *s = &j->segs[0];
-        if (s->kill_seq > j->synced_seq) {
+        if ((j->failed ? s->keep_seq : s->kill_seq) > j->synced_seq) {
             if (j->failed) return 0;
             if (tmq_jnl_flush(j, now, true) < 0) return -1;
         }
@@ -88,7 +92,7 @@ static int s_copy(const tmq_jrec_t *r, void *arg)
         return 1;
     }
     uint32_t off = tmq_jnl_append_raw(j, r->rec, r->size);
-    tmq_jnl_kill(j, src, r->size, j->seq);
+    tmq_jnl_kill(j, src, r->size, j->seq, true);
     uint32_t cur = j->segs[j->nsegs - 1].seq;
     j->segs[j->nsegs - 1].live += r->size;
     j->live += r->size;

@@ -27,8 +27,10 @@ typedef struct {
     uint32_t seq;
     uint64_t size;     /* bytes, counting records still in the buffer */
     uint64_t live;     /* bytes of live records */
-    uint64_t kill_seq; /* the append that made its latest bytes dead: it may go once that is
+    uint64_t kill_seq; /* the append that made its latest bytes dead: it goes once that is
                           fdatasync'd */
+    uint64_t keep_seq; /* the same for the appends that hold what it held (a copy, a newer
+                          START or RESULT; not a FORGET): while failed, this is enough */
 } tmq_jseg_t;
 
 /* A live job's place in accept order, kept from open until replay. */
@@ -89,7 +91,9 @@ void tmq_jnl_error(tmq_journal_t *j, const char *fmt, ...) __attribute__((format
 tmq_jentry_t *tmq_jnl_entry(const tmq_journal_t *j, uint64_t jid);
 tmq_jentry_t *tmq_jnl_entry_new(tmq_journal_t *j, uint64_t jid);
 void tmq_jnl_entry_free(tmq_journal_t *j, uint64_t jid, uint64_t kill_seq);
-void tmq_jnl_kill(tmq_journal_t *j, uint32_t seq, uint32_t bytes, uint64_t kill_seq);
+/* Moves bytes of segment seq from live to dead, killed by the append kill_seq; `holds` when
+ * that append holds what they held (see keep_seq). */
+void tmq_jnl_kill(tmq_journal_t *j, uint32_t seq, uint32_t bytes, uint64_t kill_seq, bool holds);
 /* Appends a whole record as it is (a compaction copy; room must have been made). Returns
  * its offset in the current segment. */
 uint32_t tmq_jnl_append_raw(tmq_journal_t *j, const uint8_t *rec, size_t size);

@@ -92,7 +92,7 @@ static int s_fold(const tmq_jrec_t *r, void *arg)
         uint64_t ord = tmq_jget64(r->payload);
         if (ord >= j->next_ord) j->next_ord = ord + 1;
         if (!e) e = tmq_jnl_entry_new(j, r->jid);
-        if (e->acc_seg) tmq_jnl_kill(j, e->acc_seg, e->acc_len, 0);
+        if (e->acc_seg) tmq_jnl_kill(j, e->acc_seg, e->acc_len, 0, false);
         e->acc_seg = l->seq;
         e->acc_off = (uint32_t)r->off;
         e->acc_len = r->size;
@@ -104,7 +104,7 @@ static int s_fold(const tmq_jrec_t *r, void *arg)
         uint32_t attempt = tmq_jget32(r->payload);
         e = s_entry_or_orphan(l, r->jid);
         if (!e->st_seg || attempt >= e->attempt) {
-            if (e->st_seg) tmq_jnl_kill(j, e->st_seg, TMQ_JREC_START_SIZE, 0);
+            if (e->st_seg) tmq_jnl_kill(j, e->st_seg, TMQ_JREC_START_SIZE, 0, false);
             e->st_seg = l->seq;
             e->attempt = attempt;
             s_live(j, l->seq, TMQ_JREC_START_SIZE);
@@ -113,7 +113,7 @@ static int s_fold(const tmq_jrec_t *r, void *arg)
     }
     case TMQ_JREC_RESULT:
         e = s_entry_or_orphan(l, r->jid);
-        if (e->res_seg) tmq_jnl_kill(j, e->res_seg, e->res_len, 0);
+        if (e->res_seg) tmq_jnl_kill(j, e->res_seg, e->res_len, 0, false);
         e->res_seg = l->seq;
         e->res_off = (uint32_t)r->off;
         e->res_len = r->size;

@@ -1046,6 +1046,114 @@ static void test_journal_full_disk(void **state)
     free(filler);
 }
 
+/* The disk filled by the journal itself: once the jobs it holds are forgotten, maintain
+ * deletes their segments even though the FORGETs cannot be written yet, and the journal
+ * comes back by itself. */
+static void test_journal_full_disk_frees_itself(void **state)
+{
+    (void)state;
+    if (!s_mounted) {
+        print_message("skipped: no tmpfs to fill\n");
+        skip();
+    }
+    char *dir = NULL;
+    assert_true(asprintf(&dir, "%s/j", s_mnt) > 0);
+    tmq_journal_opts_t o = s_opts(TMQ_JOURNAL_FSYNC_ALWAYS, 64 << 10);
+    tmq_journal_t *j = s_open(dir, &o);
+    char body[1024];
+    memset(body, 'x', sizeof body - 1);
+    body[sizeof body - 1] = '\0';
+    uint64_t jid = 0;
+    int64_t now = s_now;
+    while (jid < 10000 && !tmq_journal_failed(j)) {
+        for (int k = 0; k < 10; k++)
+            s_accept(j, ++jid, body);
+        tmq_journal_commit(j, ++now);
+        assert_int_equal(tmq_journal_maintain(j, now, 0), 0);
+    }
+    assert_non_null(tmq_journal_failed(j));
+    tmq_journal_stats_t st;
+    tmq_journal_stats(j, &st);
+    assert_true(st.segments > 2);
+    for (uint64_t i = 1; i <= jid; i++) /* delivered, or refused: all forgotten */
+        assert_int_equal(tmq_journal_forget(j, i, NULL), 0);
+    assert_int_equal(tmq_journal_maintain(j, now, 0), 0);
+    tmq_journal_stats(j, &st);
+    assert_true(st.deleted_segments > 0);
+    assert_int_equal(st.segments, 1);
+    assert_non_null(tmq_journal_failed(j)); /* until the next commit is due */
+    assert_int_equal(tmq_journal_commit(j, ++now), 0);
+    assert_null(tmq_journal_failed(j));
+    s_accept(j, jid + 1, "after");
+    assert_int_equal(tmq_journal_commit(j, ++now), 0);
+    tmq_journal_close(&j);
+    j = s_open(dir, &o);
+    s_got_t g = s_replay(j);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.jobs[0].jid, jid + 1);
+    free(g.jobs);
+    tmq_journal_stats(j, &st);
+    assert_int_equal(st.orphans, 0);
+    tmq_journal_close(&j);
+    free(dir);
+}
+
+static bool s_fail_headers; /* pwrite of a segment header fails with ENOSPC */
+
+static ssize_t s_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+    if (s_fail_headers && off == 0 && len == TMQ_JSEG_HDR) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return pwrite(fd, buf, len, off);
+}
+
+/* A segment that cannot be begun: what was written is durable (commit says 0), new jobs are
+ * refused until the next segment is begun on a later try, no half-made file stays. */
+static void test_journal_roll_failure(void **state)
+{
+    (void)state;
+    char *dir = s_mkdtemp("/tmp");
+    tmq_journal_io_t io = {.pwrite = s_pwrite};
+    tmq_journal_opts_t o = s_opts(TMQ_JOURNAL_FSYNC_ALWAYS, 4096);
+    o.io = &io;
+    o.retry_ms = 100;
+    tmq_journal_t *j = s_open(dir, &o);
+    s_fail_headers = true;
+    char body[101];
+    memset(body, 'b', 100);
+    body[100] = '\0';
+    uint64_t jid = 0;
+    int64_t now = s_now;
+    while (!tmq_journal_failed(j)) {
+        assert_true(jid < 100);
+        s_accept(j, ++jid, body);
+        assert_int_equal(tmq_journal_commit(j, now), 0); /* durable, even the failing one */
+    }
+    assert_string_equal(tmq_journal_failed(j), "journal unavailable: No space left on device");
+    assert_int_equal(tmq_journal_pending(j), 0);
+    assert_int_equal(s_segments(dir, NULL, NULL, NULL), 1);
+    assert_int_equal(tmq_journal_accept(j, jid + 1, body, 100, NULL), -1);
+    assert_int_equal(tmq_journal_start(j, jid, 1, NULL), 0); /* the rest goes on */
+    assert_int_equal(tmq_journal_commit(j, now + 50), -1);   /* not yet due */
+    s_fail_headers = false;
+    assert_int_equal(tmq_journal_commit(j, now + 100), 0);
+    assert_null(tmq_journal_failed(j));
+    assert_int_equal(s_segments(dir, NULL, NULL, NULL), 2);
+    s_accept(j, jid + 1, body);
+    assert_int_equal(tmq_journal_commit(j, now + 100), 0);
+    tmq_journal_close(&j);
+    o.io = NULL;
+    j = s_open(dir, &o);
+    s_got_t g = s_replay(j);
+    assert_int_equal(g.n, jid + 1);
+    assert_int_equal(g.jobs[jid - 1].attempt, 1);
+    free(g.jobs);
+    tmq_journal_close(&j);
+    s_rmtree(dir);
+}
+
 int main(void)
 {
     tmq_log_init("test", TMQ_LOG_ERROR);
@@ -1069,6 +1177,9 @@ int main(void)
         cmocka_unit_test(test_journal_failed_fdatasync_is_redone),
         cmocka_unit_test(test_journal_fsync_ms_syncs_at_most_every_ms),
         cmocka_unit_test_setup_teardown(test_journal_full_disk, s_mount_small, s_unmount_small),
+        cmocka_unit_test_setup_teardown(test_journal_full_disk_frees_itself, s_mount_small,
+                                        s_unmount_small),
+        cmocka_unit_test(test_journal_roll_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
