@@ -211,6 +211,7 @@ int tmq_journal_accept(tmq_journal_t *j, uint64_t jid, const void *body, size_t 
     s_live(j, size);
     if (jid > j->max_jid) j->max_jid = jid;
     j->appended_since_maint += size;
+    j->must_sync_seq = j->seq;
     s_seq_out(j, seq);
     return 0;
 }
@@ -270,6 +271,7 @@ int tmq_journal_result(tmq_journal_t *j, uint64_t jid, const void *body, size_t 
     e->res_len = (uint32_t)size;
     s_live(j, size);
     j->appended_since_maint += size;
+    j->must_sync_seq = j->seq;
     s_seq_out(j, seq);
     return 0;
 }
@@ -285,6 +287,7 @@ int tmq_journal_forget(tmq_journal_t *j, uint64_t jid, uint64_t *seq)
     s_appended(j, TMQ_JREC_FORGET_SIZE);
     tmq_jnl_entry_free(j, jid, j->seq);
     j->appended_since_maint += TMQ_JREC_FORGET_SIZE;
+    j->must_sync_seq = j->seq;
     s_seq_out(j, seq);
     return 0;
 }
@@ -359,7 +362,9 @@ int tmq_jnl_flush(tmq_journal_t *j, int64_t now, bool force)
         j->written_seq = j->seq;
         j->unsynced = true;
     }
-    bool due = pol == TMQ_JOURNAL_FSYNC_ALWAYS || (pol > 0 && now - j->last_sync >= pol);
+    /* under ALWAYS a commit of STARTs alone waits for the next sync: no ACK waits on them */
+    bool due = (pol == TMQ_JOURNAL_FSYNC_ALWAYS && j->must_sync_seq > j->synced_seq) ||
+               (pol > 0 && now - j->last_sync >= pol);
     if (j->unsynced && (force || j->force_sync || due)) {
         if (j->io.fdatasync(j->fd) < 0) {
             int e = errno;
@@ -380,7 +385,8 @@ int tmq_jnl_flush(tmq_journal_t *j, int64_t now, bool force)
         j->base += j->len;
         j->len = j->written = 0;
     }
-    j->durable_seq = pol == TMQ_JOURNAL_FSYNC_ALWAYS ? j->synced_seq : j->written_seq;
+    bool synced = pol != TMQ_JOURNAL_FSYNC_ALWAYS || j->must_sync_seq <= j->synced_seq;
+    j->durable_seq = synced ? j->written_seq : j->synced_seq;
     return 0;
 }
 
@@ -417,7 +423,7 @@ void tmq_jnl_push_segment(tmq_journal_t *j, uint32_t seq, uint64_t size)
 
 /* A full current segment is sealed (all written and synced, whatever the policy, so only
  * the last segment can ever have a torn tail) and the next one begun. */
-static int s_roll(tmq_journal_t *j, int64_t now)
+int tmq_jnl_roll(tmq_journal_t *j, int64_t now)
 {
     if (j->segs[j->nsegs - 1].size < j->opts.segment_size) return 0;
     if (tmq_jnl_flush(j, now, true) < 0) return -1;
@@ -437,7 +443,7 @@ int tmq_journal_commit(tmq_journal_t *j, int64_t now)
 {
     j->commits++;
     if (!j->failed || now >= j->retry_at) {
-        if (tmq_jnl_flush(j, now, false) == 0 && s_roll(j, now) == 0 && j->failed) {
+        if (tmq_jnl_flush(j, now, false) == 0 && tmq_jnl_roll(j, now) == 0 && j->failed) {
             j->failed = false;
             tmq_info("journal: %s is writable again; new jobs are taken", j->dir);
         }

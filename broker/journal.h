@@ -13,10 +13,12 @@
  * twice the live data, in bounded steps. No sockets here and no clock of its own: time comes
  * in as `now` (milliseconds, any monotonic origin).
  *
- * Size bound: after a maintain call that leaves no compaction under way, the directory holds
- * at most 3 x live bytes + 2 segments + the largest commit (live bytes: the current ACCEPT,
- * latest START and RESULT records of the live jobs). Memory: 32 bytes per live job in the
- * index plus its idmap slot (16 bytes at 25-50% load): 64-96 bytes per live job.
+ * Size bound (live bytes L: the current ACCEPT, latest START and RESULT records of the live
+ * jobs; S the segment size): after a maintain call that leaves no compaction under way the
+ * directory holds at most 3L + 2S + one loop turn's appends; while a compaction is under way
+ * (it paces itself at four times what is appended) at most 3.25L + 3S + one turn's appends.
+ * Memory: 32 bytes per live job in the index plus its idmap slot (16 bytes at 25-50% load):
+ * 64-96 bytes per live job (67 measured at 1,000,000).
  */
 #ifndef TMQ_BROKER_JOURNAL_H
 #define TMQ_BROKER_JOURNAL_H
@@ -33,8 +35,11 @@
 /* The fsync policy, and what a crash can lose. Every commit writes (so a crash of the broker
  * alone loses nothing committed: it is in the page cache); they differ in an OS crash or a
  * power cut:
- *   ALWAYS  fdatasync in every commit that wrote: an append is durable, and may be
- *           acknowledged, only once it is on disk; nothing acknowledged is lost.
+ *   ALWAYS  fdatasync in every commit that wrote an ACCEPT, RESULT or FORGET: such an
+ *           append is durable, and may be acknowledged, only once it is on disk; nothing
+ *           acknowledged is lost. STARTs (and compaction's copies) alone are written and
+ *           synced with the next commit that syncs: a START lost in a crash only lowers the
+ *           attempt count replay reports.
  *   MS > 0  fdatasync at most every MS ms (beanstalkd's -f): appends count as durable once
  *           written, so the last MS ms of acknowledged jobs (and one fdatasync's time) can be
  *           lost; their clients were told they were accepted.
@@ -150,8 +155,9 @@ const char *tmq_journal_last_error(const tmq_journal_t *j);
 /* Bounded upkeep, once per loop turn after commit: deletes the oldest segments while they hold
  * no live record (their deaths durable first), and while dead bytes exceed twice the live
  * bytes and one segment, rewrites the live records of the oldest segment forward, reading
- * about max(budget, twice what was appended since the last call) bytes of it (budget 0:
- * TMQ_JOURNAL_BUDGET_DEFAULT), so compaction keeps pace with the appends. While failed it only
+ * about max(budget, four times what was appended since the last call) bytes of it (budget
+ * 0: TMQ_JOURNAL_BUDGET_DEFAULT), so compaction keeps pace with the appends; the current
+ * segment is rolled between steps when the copies fill it. While failed it only
  * deletes, and then also segments whose FORGETs are not yet written: a disk the journal filled
  * frees itself as jobs are forgotten. Returns 0, or -1 when a write, sync or unlink failed (see
  * tmq_journal_last_error; a failed write or sync also fails the journal). Call tmq_journal_replay

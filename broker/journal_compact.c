@@ -10,8 +10,12 @@
  *
  * The bound: with D the dead bytes outside the current segment, L the live bytes and S the
  * segment size, compaction stops only at D <= max(2L, S); the current segment adds at most
- * S plus the last commit. So after a call that leaves no compaction under way the journal
- * is at most L + 2L + S + S + commit = 3L + 2S + one commit.
+ * S plus the last turn's appends. So after a call that leaves no compaction under way the
+ * journal is at most L + 2L + S + S + turn = 3L + 2S + one turn. A compaction begins at that
+ * size and, in the worst case (the oldest segments all live), frees nothing until it has
+ * rewritten L bytes, reading four bytes per byte appended meanwhile: L/4 more, and the
+ * source under way (S): 3.25L + 3S + one turn at any time. tests/unit/test_journal.c checks
+ * both over long churns.
  */
 #include "journal.h"
 #include "journal_int.h"
@@ -144,9 +148,12 @@ static int s_compact(tmq_journal_t *j, int64_t now, uint64_t want)
                 return -1;
             }
         }
+        /* in steps of a quarter segment, the current one rolled when full between them, so
+         * the copies fill segments of the usual size instead of one oversized one */
+        uint64_t step = want < j->opts.segment_size / 4 ? want : j->opts.segment_size / 4;
         uint64_t stop;
         const char *why;
-        int rc = tmq_jseg_scan(j->cmp_fd, j->cmp_off, src->size, want, &j->scratch, s_copy, j,
+        int rc = tmq_jseg_scan(j->cmp_fd, j->cmp_off, src->size, step, &j->scratch, s_copy, j,
                                &stop, &why);
         uint64_t done = stop - j->cmp_off;
         want = done >= want ? 0 : want - done;
@@ -159,6 +166,8 @@ static int s_compact(tmq_journal_t *j, int64_t now, uint64_t want)
             s_stuck(j, j->last_err);
             return -1;
         }
+        if (tmq_jnl_roll(j, now) < 0) return -1;
+        src = &j->segs[0]; /* the roll may have moved the table */
         if (j->cmp_off < src->size) continue;
         close(j->cmp_fd);
         j->cmp_fd = -1;
@@ -175,7 +184,7 @@ static int s_compact(tmq_journal_t *j, int64_t now, uint64_t want)
 int tmq_journal_maintain(tmq_journal_t *j, int64_t now, size_t budget)
 {
     uint64_t want = budget ? budget : TMQ_JOURNAL_BUDGET_DEFAULT;
-    if (want < 2 * j->appended_since_maint) want = 2 * j->appended_since_maint;
+    if (want < 4 * j->appended_since_maint) want = 4 * j->appended_since_maint;
     j->appended_since_maint = 0;
     if (s_delete_dead(j, now) < 0) return -1;
     if (j->failed) return 0;

@@ -57,6 +57,8 @@ struct tmq_journal_t {
     size_t len, cap, written;
     uint64_t base;
     uint64_t seq, written_seq, synced_seq, durable_seq;
+    uint64_t must_sync_seq; /* the last append a commit under ALWAYS must fdatasync (not a
+                               START, nor a compaction's copy) */
     bool unsynced, force_sync, need_truncate;
     uint64_t truncate_to;
     int64_t last_sync;
@@ -102,6 +104,8 @@ int tmq_jnl_flush(tmq_journal_t *j, int64_t now, bool force);
 void tmq_jnl_fail(tmq_journal_t *j, int64_t now, const char *doing, int err);
 int tmq_jnl_new_segment(tmq_journal_t *j, uint32_t seq);
 void tmq_jnl_push_segment(tmq_journal_t *j, uint32_t seq, uint64_t size);
+/* Seals the current segment and begins the next when it is full; 0 or -1 (failed). */
+int tmq_jnl_roll(tmq_journal_t *j, int64_t now);
 void tmq_jnl_replay_drop(tmq_journal_t *j);
 
 #endif
