@@ -11,7 +11,10 @@
  *     error is logged, so nothing is destroyed unseen;
  *   - a bad record, or a bad header, in any other segment, or a missing segment, is damage:
  *     every segment but the last was fdatasync'd whole before the next began, so no crash
- *     explains it. Open refuses, naming the file and the offset, and changes nothing.
+ *     explains it. So is a bad header of the last segment with whole records after it (a
+ *     header is synced before any record follows) or a header naming another segment. Open
+ *     refuses, naming the file and the offset and what the operator can do, and changes
+ *     nothing. A last segment with only a torn header is removed (or begun again).
  */
 #include "journal.h"
 #include "journal_int.h"
@@ -187,6 +190,42 @@ static int s_cut(tmq_journal_t *j, int fd, const char *name, uint64_t at, uint64
     return 0;
 }
 
+/* The refusal of a damaged segment: what, where, and what the operator can do. */
+static void s_damaged(tmq_journal_t *j, const char *name, uint64_t at, const char *why,
+                      const char *because, char *err, size_t errlen)
+{
+    char keep[128] = "";
+    if (at > 0)
+        snprintf(keep, sizeof keep,
+                 ", or cut that file to %llu bytes to keep the records before "
+                 "the damage",
+                 (unsigned long long)at);
+    snprintf(err, errlen,
+             "journal %s: %s is damaged at offset %llu (%s), and %s, so this is not a torn "
+             "write. Nothing was changed. Move the journal directory aside to start empty (its "
+             "jobs are then lost)%s",
+             j->dir, name, (unsigned long long)at, why, because, keep);
+}
+
+/* Reads segment seq's header; NULL, or why it is bad (*mismatch: whole, but another's). */
+static const char *s_header(tmq_journal_t *j, int fd, uint64_t size, uint32_t seq, bool *mismatch)
+{
+    uint8_t hdr[TMQ_JSEG_HDR];
+    tmq_jseg_hdr_t h;
+    const char *why = NULL;
+    *mismatch = false;
+    if (size < TMQ_JSEG_HDR) return "segment header cut short";
+    if (pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) return "segment header unreadable";
+    if (tmq_jseg_hdr_decode(hdr, &h, &why) < 0) return why;
+    if (h.seq != seq) {
+        *mismatch = true;
+        return "its header names another segment";
+    }
+    if (h.max_jid > j->max_jid) j->max_jid = h.max_jid;
+    if (h.next_ord > j->next_ord) j->next_ord = h.next_ord;
+    return NULL;
+}
+
 /* Reads segment seq, the last one when `last` (then it stays open as j->fd). */
 static int s_load(s_load_t *l, uint32_t seq, bool last, char *err, size_t errlen)
 {
@@ -201,35 +240,25 @@ static int s_load(s_load_t *l, uint32_t seq, bool last, char *err, size_t errlen
         return -1;
     }
     uint64_t size = (uint64_t)st.st_size, stop = 0;
-    const char *why = NULL;
-    uint8_t hdr[TMQ_JSEG_HDR];
-    tmq_jseg_hdr_t h;
+    bool mismatch;
     tmq_jnl_push_segment(j, seq, 0);
     l->seq = seq;
-    if (size < TMQ_JSEG_HDR) {
-        why = "segment header cut short";
-    } else if (pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) {
-        why = "segment header unreadable";
-    } else if (tmq_jseg_hdr_decode(hdr, &h, &why) == 0 && h.seq != seq) {
-        why = "the header names another segment";
-    } else if (!why) {
-        if (h.max_jid > j->max_jid) j->max_jid = h.max_jid;
-        if (h.next_ord > j->next_ord) j->next_ord = h.next_ord;
-        if (tmq_jseg_scan(fd, TMQ_JSEG_HDR, size, UINT64_MAX, &j->scratch, s_fold, l, &stop, &why) <
-            0) {
-            snprintf(err, errlen, "journal %s: cannot read %s at offset %llu: %s", j->dir, name,
-                     (unsigned long long)stop, strerror(errno));
-            close(fd);
-            return -1;
-        }
+    const char *why = s_header(j, fd, size, seq, &mismatch);
+    if (!why && tmq_jseg_scan(fd, TMQ_JSEG_HDR, size, UINT64_MAX, &j->scratch, s_fold, l, &stop,
+                              &why) < 0) {
+        snprintf(err, errlen, "journal %s: cannot read %s at offset %llu: %s", j->dir, name,
+                 (unsigned long long)stop, strerror(errno));
+        close(fd);
+        return -1;
     }
-    if (why && !last) {
-        snprintf(err, errlen,
-                 "journal %s: %s is damaged at offset %llu (%s), and it is not the last "
-                 "segment, so this is not a torn write. Nothing was changed. Move the journal "
-                 "directory aside to start empty (its jobs are then lost), or cut that file to "
-                 "%llu bytes to keep the records before the damage",
-                 j->dir, name, (unsigned long long)stop, why, (unsigned long long)stop);
+    /* A header is fdatasync'd before any record follows it: a bad one with whole records
+     * behind it, or a whole one naming another segment, was never a torn write. */
+    bool refuse = why && (!last || mismatch ||
+                          (stop == 0 && tmq_jseg_find_record(fd, 0, size, &j->scratch) >= 0));
+    if (refuse) {
+        s_damaged(j, name, stop, why,
+                  !last ? "it is not the last segment" : "whole records follow its header", err,
+                  errlen);
         close(fd);
         return -1;
     }

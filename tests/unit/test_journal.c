@@ -523,6 +523,7 @@ static void test_journal_damage_in_a_middle_segment_refuses(void **state)
         assert_non_null(strstr(err, "journal-00000002.seg is damaged at offset"));
         assert_non_null(strstr(err, where == 0 ? "offset 40 (checksum mismatch)" : "offset 0"));
         assert_non_null(strstr(err, "not the last segment"));
+        assert_true((strstr(err, "cut that file to 40 bytes") != NULL) == (where == 0));
         assert_non_null(strstr(err, "Move the journal directory aside"));
         assert_false(s_has_file_with(dir, ".cut-"));
         /* nothing was changed: mending the byte makes it open again */
@@ -535,6 +536,36 @@ static void test_journal_damage_in_a_middle_segment_refuses(void **state)
         free(seg);
         s_rmtree(dir);
     }
+}
+
+static void test_journal_damaged_header_of_the_last_segment_refuses(void **state)
+{
+    (void)state;
+    char *dir = s_mkdtemp("/tmp");
+    size_t n;
+    uint64_t at;
+    free(s_build_tail(dir, false, &n, &at));
+    char *seg = s_path(dir, 1);
+    s_flip(seg, 20); /* the header's max_jid: its checksum fails, records follow */
+    char err[1024] = "";
+    assert_null(tmq_journal_open(dir, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "journal-00000001.seg is damaged at offset 0"));
+    assert_non_null(strstr(err, "whole records follow its header"));
+    s_flip(seg, 20);
+    /* a whole header naming another segment: a file renamed by hand */
+    char *other = s_path(dir, 2);
+    assert_int_equal(rename(seg, other), 0);
+    assert_null(tmq_journal_open(dir, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "its header names another segment"));
+    assert_int_equal(rename(other, seg), 0);
+    tmq_journal_t *j = s_open(dir, NULL);
+    s_got_t g = s_replay(j);
+    assert_int_equal(g.n, 4);
+    free(g.jobs);
+    tmq_journal_close(&j);
+    free(other);
+    free(seg);
+    s_rmtree(dir);
 }
 
 static void test_journal_missing_segment_refuses(void **state)
@@ -1249,6 +1280,7 @@ int main(void)
         cmocka_unit_test(test_journal_torn_result_at_every_offset),
         cmocka_unit_test(test_journal_torn_segment_header),
         cmocka_unit_test(test_journal_damage_in_a_middle_segment_refuses),
+        cmocka_unit_test(test_journal_damaged_header_of_the_last_segment_refuses),
         cmocka_unit_test(test_journal_missing_segment_refuses),
         cmocka_unit_test(test_journal_checksum_of_the_last_record_is_cut),
         cmocka_unit_test(test_journal_damage_before_whole_records_is_kept_aside),
