@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-demo}
 
 PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
-          libjansson-dev libcmocka-dev libmicrohttpd-dev jq curl clang procps python3 python3-msgpack
+          libjansson-dev libcmocka-dev libmicrohttpd-dev libxxhash-dev jq curl clang procps python3 python3-msgpack
           python3-zmq python3-pytest python3-setuptools python3-venv python3-pip
           systemd systemd-container strace) # the deploy units' tests (it_deploy_units, _boot)
 BENCH_PACKAGES=(parallel) # peers bench/run.sh measures taskmq beside
