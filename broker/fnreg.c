@@ -79,21 +79,11 @@ static bool s_keep(const tmq_fn_t *fn)
     return fn->timed || (fn->served && fn->n.submitted > 0);
 }
 
-static void s_fold(tmq_fn_counts_t *into, const tmq_fn_counts_t *n)
-{
-    into->submitted += n->submitted;
-    into->done += n->done;
-    into->failed += n->failed;
-    into->cancelled += n->cancelled;
-    into->retried += n->retried;
-    into->requeued += n->requeued;
-}
-
 void tmq_fnreg_unref(tmq_fnreg_t *self, tmq_fn_t **fn_p)
 {
     tmq_fn_t *fn = *fn_p;
     if (--fn->refs == 0 && !s_keep(fn)) {
-        s_fold(&self->gone, &fn->n);
+        tmq_fn_counts_add(&self->gone, &fn->n);
         zhashx_delete(self->map, fn->name);
         s_free_fn(fn);
     }

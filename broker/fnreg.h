@@ -38,6 +38,17 @@ typedef struct {
     uint64_t requeued;  /* jobs held by a worker that left or registered again, queued again */
 } tmq_fn_counts_t;
 
+/* Adds n's counts into *into (a tally of several records): the one place that lists them. */
+static inline void tmq_fn_counts_add(tmq_fn_counts_t *into, const tmq_fn_counts_t *n)
+{
+    into->submitted += n->submitted;
+    into->done += n->done;
+    into->failed += n->failed;
+    into->cancelled += n->cancelled;
+    into->retried += n->retried;
+    into->requeued += n->requeued;
+}
+
 /* Run times the workers reported (tmq_fn_observe), by bucket: count[i] holds those at most
  * tmq_fn_bucket_ms[i] and above the bound before (not cumulative); count[TMQ_FN_BUCKETS]
  * those above the last bound. */

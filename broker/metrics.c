@@ -248,12 +248,7 @@ static uint64_t s_row_value(const s_row_t *row, size_t at)
 
 static void s_row_add(s_row_t *into, const s_row_t *r)
 {
-    into->n.submitted += r->n.submitted;
-    into->n.done += r->n.done;
-    into->n.failed += r->n.failed;
-    into->n.cancelled += r->n.cancelled;
-    into->n.retried += r->n.retried;
-    into->n.requeued += r->n.requeued;
+    tmq_fn_counts_add(&into->n, &r->n);
     for (size_t i = 0; i <= TMQ_FN_BUCKETS; i++)
         into->hist.count[i] += r->hist.count[i];
     into->hist.sum_ms += r->hist.sum_ms;
