@@ -48,7 +48,7 @@ static void s_usage(FILE *out)
             "                       any free port; logged as \"metrics at URL\"). They name\n"
             "                       the functions and show their load, and the port has no\n"
             "                       keys: an address other hosts reach (0.0.0.0:9100) needs\n"
-            "                       --insecure or CURVE keys (and then a firewall)\n"
+            "                       --insecure, CURVE keys or not (and then a firewall)\n"
             "  --log-file FILE      append the log to FILE instead of stderr\n"
             "  --pid-file FILE      write the broker's pid to FILE (removed at a clean exit)\n"
             "  --insecure           accept clients and workers from any address without keys;\n"
