@@ -64,7 +64,7 @@ static void s_ready(tmq_core_t *self, tmq_bworker_t *w, const void *rid, size_t 
     tmq_bworkers_setup(self->workers, w, &r, fns, lens, nfns, self->now);
     w->job_options = r.job_options;
     size_t len;
-    void *body = tmq_proto_welcome_body(self->cfg.heartbeat_ms, self->cfg.max_payload, &len);
+    void *body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = self->cfg.heartbeat_ms, .max_payload = self->cfg.max_payload}, &len);
     tmq_core_send(self, &w->out, TMQ_CMD_WELCOME, &body, len);
     tmq_core_worker_dirty(self, w);
     s_log_ready(w, again);

@@ -213,7 +213,7 @@ bool tmq_core_wrong_side(int side, int cmd)
         return cmd == TMQ_CMD_READY || cmd == TMQ_CMD_DONE || cmd == TMQ_CMD_RETURNED ||
                cmd == TMQ_CMD_DRAIN;
     return cmd == TMQ_CMD_HELLO || cmd == TMQ_CMD_SUBMIT || cmd == TMQ_CMD_STATUS ||
-           cmd == TMQ_CMD_WITHDRAW;
+           cmd == TMQ_CMD_WITHDRAW || cmd == TMQ_CMD_RACK;
 }
 
 void tmq_core_wrong_port(tmq_core_t *self, int side, const void *rid, size_t rid_len, int cmd)

@@ -135,7 +135,7 @@ static void s_send_empty(tmq_client_t *c, tmq_cmd_t cmd)
 static void s_send_hello(tmq_client_t *c)
 {
     size_t len;
-    void *body = tmq_proto_hello_body(&len);
+    void *body = tmq_proto_hello_body(NULL, 0, &len);
     s_send(c, TMQ_CMD_HELLO, &body, len);
 }
 

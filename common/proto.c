@@ -32,6 +32,7 @@ static const char *s_names[TMQ_CMD_MAX_] = {
     [TMQ_CMD_RETURNED] = "RETURNED",
     [TMQ_CMD_WITHDRAW] = "WITHDRAW",
     [TMQ_CMD_DRAIN] = "DRAIN",
+    [TMQ_CMD_RACK] = "RACK",
 };
 
 const char *tmq_cmd_name(int cmd)
@@ -523,6 +524,17 @@ void tmq_msg_welcome(const tmq_msg_t *m, tmq_welcome_t *out)
     if (tmq_msg_get_uint(m, "max_payload", &v) == 0 && v > 0 && v <= UINT32_MAX)
         out->max_payload = (uint32_t)v;
     if (tmq_msg_get_uint(m, "version", &v) == 0 && v <= UINT32_MAX) out->version = (uint32_t)v;
+    out->journal = tmq_msg_get_true(m, "journal");
+    out->has_resumed = tmq_msg_get_uint(m, "resumed", &out->resumed) == 0;
+    if (!out->has_resumed) out->resumed = 0;
+}
+
+int tmq_msg_session(const tmq_msg_t *m, uint8_t out[TMQ_PROTO_SESSION_LEN])
+{
+    const msgpack_object *o = tmq_msg_get(m, "session");
+    if (!o || o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != TMQ_PROTO_SESSION_LEN) return -1;
+    memcpy(out, o->via.bin.ptr, TMQ_PROTO_SESSION_LEN);
+    return 0;
 }
 
 int tmq_msg_str_at(const msgpack_object *array, size_t i, const char **s, size_t *len)
@@ -702,9 +714,13 @@ void *tmq_proto_ack_body(tmq_batch_t *rejected, const tmq_ack_info_t *info, size
 {
     msgpack_sbuffer out;
     msgpack_packer pk;
-    s_body_init(&out, &pk, 2 + (info->error != NULL) + (info->nunserved > 0));
+    s_body_init(&out, &pk, 2 + (info->error != NULL) + (info->nunserved > 0) + (info->seq != 0));
     s_pack_cstr(&pk, "accepted");
     msgpack_pack_uint64(&pk, info->accepted);
+    if (info->seq) {
+        s_pack_cstr(&pk, "seq");
+        msgpack_pack_uint64(&pk, info->seq);
+    }
     s_pack_items(&pk, &out, "rejected", rejected);
     if (info->error) {
         s_pack_cstr(&pk, "error");
@@ -727,17 +743,58 @@ void *tmq_proto_empty_body(size_t *len)
     return p;
 }
 
-void *tmq_proto_welcome_body(uint32_t heartbeat_ms, uint32_t max_payload, size_t *len)
+void *tmq_proto_welcome_body(const tmq_welcome_t *w, size_t *len)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_body_init(&sb, &pk, 3);
+    s_body_init(&sb, &pk, 3 + w->journal + w->has_resumed);
     s_pack_cstr(&pk, "heartbeat");
-    msgpack_pack_uint32(&pk, heartbeat_ms);
+    msgpack_pack_uint32(&pk, w->heartbeat_ms);
     s_pack_cstr(&pk, "max_payload");
-    msgpack_pack_uint32(&pk, max_payload);
+    msgpack_pack_uint32(&pk, w->max_payload);
     s_pack_cstr(&pk, "version");
     msgpack_pack_uint32(&pk, TMQ_PROTO_VERSION);
+    if (w->journal) {
+        s_pack_cstr(&pk, "journal");
+        msgpack_pack_true(&pk);
+    }
+    if (w->has_resumed) {
+        s_pack_cstr(&pk, "resumed");
+        msgpack_pack_uint64(&pk, w->resumed);
+    }
+    return tmq_proto_sbuffer_take(&sb, len);
+}
+
+static void s_pack_session(msgpack_packer *pk, const uint8_t *session)
+{
+    s_pack_cstr(pk, "session");
+    msgpack_pack_bin(pk, TMQ_PROTO_SESSION_LEN);
+    msgpack_pack_bin_body(pk, session, TMQ_PROTO_SESSION_LEN);
+}
+
+void *tmq_proto_submit_body(tmq_batch_t *b, uint64_t seq, const uint8_t *session, size_t *len)
+{
+    msgpack_sbuffer out;
+    msgpack_packer pk;
+    s_body_init(&out, &pk, 2 + (seq != 0) + (session != NULL));
+    s_pack_items(&pk, &out, s_batch_key(TMQ_CMD_SUBMIT), b);
+    s_pack_cstr(&pk, "oom"); /* as HELLO says it (5.1) */
+    msgpack_pack_true(&pk);
+    if (seq) {
+        s_pack_cstr(&pk, "seq");
+        msgpack_pack_uint64(&pk, seq);
+    }
+    if (session) s_pack_session(&pk, session);
+    return tmq_proto_sbuffer_take(&out, len);
+}
+
+void *tmq_proto_rack_body(uint64_t received, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    s_body_init(&sb, &pk, 1);
+    s_pack_cstr(&pk, "received");
+    msgpack_pack_uint64(&pk, received);
     return tmq_proto_sbuffer_take(&sb, len);
 }
 
@@ -776,13 +833,18 @@ void *tmq_proto_ready_body(const tmq_ready_t *r, const char *const *fns, size_t 
     return tmq_proto_sbuffer_take(&sb, len);
 }
 
-void *tmq_proto_hello_body(size_t *len)
+void *tmq_proto_hello_body(const uint8_t *session, uint32_t linger_ms, size_t *len)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_body_init(&sb, &pk, 1);
+    s_body_init(&sb, &pk, session ? 3 : 1);
     s_pack_cstr(&pk, "oom");
     msgpack_pack_true(&pk);
+    if (session) {
+        s_pack_session(&pk, session);
+        s_pack_cstr(&pk, "linger_ms");
+        msgpack_pack_uint32(&pk, linger_ms);
+    }
     return tmq_proto_sbuffer_take(&sb, len);
 }
 

@@ -49,6 +49,7 @@ typedef enum {
     TMQ_CMD_RETURNED,     /* worker -> broker   {jobs:[[jid, attempt]]}: jobs handed back    */
     TMQ_CMD_WITHDRAW,     /* client -> broker   {jobs:[cid, ...]}: cancel these jobs of mine */
     TMQ_CMD_DRAIN,        /* worker -> broker   {}: send me no more jobs, I am leaving        */
+    TMQ_CMD_RACK,         /* client -> broker   {received}: results received on this connection */
     TMQ_CMD_MAX_
 } tmq_cmd_t;
 
@@ -74,6 +75,8 @@ typedef enum {
     TMQ_REJ_UNKNOWN_FUNCTION = 2, /* no connected worker serves the function */
     TMQ_REJ_TOO_LARGE = 3,        /* argument over the broker's payload limit */
     TMQ_REJ_BAD_JOB = 4,          /* malformed job item */
+    TMQ_REJ_JOURNAL = 5,          /* the broker's journal cannot take it (disk full, I/O error):
+                                     final; the reason says why ("journal unavailable: ...") */
 } tmq_reject_t;
 
 /* Error codes in ERROR bodies. */
@@ -225,8 +228,20 @@ typedef struct {
     uint32_t heartbeat_ms;
     uint32_t max_payload;
     uint32_t version;
+    bool journal;     /* the broker journals: a session's acknowledged jobs survive its restart */
+    bool has_resumed; /* the WELCOME answers a session (HELLO, or a SUBMIT from a new
+                         connection, 5.7): `resumed` is present */
+    uint64_t resumed; /* the session's jobs the broker held when this connection took it over */
 } tmq_welcome_t;
 void tmq_msg_welcome(const tmq_msg_t *m, tmq_welcome_t *out);
+
+#define TMQ_PROTO_SESSION_LEN 16        /* bytes of a client session id (5.7) */
+#define TMQ_PROTO_LINGER_DEFAULT 60000  /* ms a broker keeps a session with no connection */
+#define TMQ_PROTO_LINGER_MAX 86400000u  /* larger linger_ms values are taken as this */
+
+/* The `session` key of m (HELLO, SUBMIT): 0 with its 16 bytes in out, or -1 when absent or not
+ * a 16-byte bin. */
+int tmq_msg_session(const tmq_msg_t *m, uint8_t out[TMQ_PROTO_SESSION_LEN]);
 
 /* A string element of an array object (e.g. ACK "unserved"): 0, or -1 when i is out of range
  * or the element is not a string. */
@@ -265,6 +280,7 @@ void *tmq_batch_finish(tmq_batch_t *b, tmq_cmd_t cmd, uint64_t accepted, size_t 
  * wait because no worker is connected at all). Builds from the rejections in b (reset after). */
 typedef struct {
     uint64_t accepted;
+    uint64_t seq; /* the SUBMIT's `seq`, echoed (0: the SUBMIT had none; not packed) */
     const char *error;
     const char *const *unserved;
     size_t nunserved;
@@ -273,11 +289,19 @@ void *tmq_proto_ack_body(tmq_batch_t *rejected, const tmq_ack_info_t *info, size
 
 /* Small bodies. Each returns a malloc'd buffer the caller frees, *len set. */
 void *tmq_proto_empty_body(size_t *len);
-void *tmq_proto_welcome_body(uint32_t heartbeat_ms, uint32_t max_payload, size_t *len);
+/* WELCOME from w: heartbeat_ms, max_payload (version is always TMQ_PROTO_VERSION), `journal`
+ * when true, `resumed` when has_resumed. */
+void *tmq_proto_welcome_body(const tmq_welcome_t *w, size_t *len);
 /* READY from r's name, procs, pid, version and python (each may be NULL: omitted), done,
  * failed and job_options (packed when true). */
-/* A client's HELLO body: {oom: true}, "I know status OOM" (else the broker says ERROR). */
-void *tmq_proto_hello_body(size_t *len);
+/* A client's HELLO body: {oom: true}, "I know status OOM" (else the broker says ERROR), and
+ * when session is not NULL its 16 bytes as `session` and linger_ms as `linger_ms` (5.7). */
+void *tmq_proto_hello_body(const uint8_t *session, uint32_t linger_ms, size_t *len);
+/* A SUBMIT body from the batch (reset after), as tmq_batch_finish builds it, plus `seq` (when
+ * non-zero) and `session` (when not NULL), 5.7. */
+void *tmq_proto_submit_body(tmq_batch_t *b, uint64_t seq, const uint8_t *session, size_t *len);
+/* RACK: {received: n}. */
+void *tmq_proto_rack_body(uint64_t received, size_t *len);
 void *tmq_proto_ready_body(const tmq_ready_t *r, const char *const *fns, size_t nfns, size_t *len);
 void *tmq_proto_error_body(int code, const char *reason, size_t *len);
 void *tmq_proto_revoke_body(uint32_t n, size_t *len);

@@ -80,7 +80,7 @@ int main(int argc, char **argv)
     body = tmq_proto_ready_body(&ready, fns, 2, &len);
     s_write(dir, "ready", TMQ_CMD_READY, body, len);
     free(body);
-    body = tmq_proto_welcome_body(1000, 1 << 20, &len);
+    body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = 1000, .max_payload = 1 << 20}, &len);
     s_write(dir, "welcome", TMQ_CMD_WELCOME, body, len);
     free(body);
     body = tmq_proto_error_body(1, "malformed", &len);

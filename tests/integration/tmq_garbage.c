@@ -181,7 +181,7 @@ static int s_attack_worker(int n)
     memcpy(rid, in.rid, rid_len);
     tmq_wire_in_release(&in);
     size_t len;
-    void *body = tmq_proto_welcome_body(1000, TMQ_PROTO_MAX_PAYLOAD, &len);
+    void *body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = 1000, .max_payload = TMQ_PROTO_MAX_PAYLOAD}, &len);
     tmq_wire_send(r, rid, rid_len, TMQ_CMD_WELCOME, &body, len);
     for (int i = 0; i < n; i++)
         s_send_garbage(r, rid, rid_len, true);

@@ -170,7 +170,7 @@ void bh_ready(tmq_core_t *core, const char *rid, uint32_t procs, const char *fn1
 void bh_hello(tmq_core_t *core, const char *client)
 {
     size_t len;
-    void *body = tmq_proto_hello_body(&len);
+    void *body = tmq_proto_hello_body(NULL, 0, &len);
     bh_feed(core, TMQ_SIDE_FRONTEND, client, TMQ_CMD_HELLO, body, len);
     bh_forget(); /* its WELCOME */
 }

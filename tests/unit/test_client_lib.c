@@ -243,7 +243,7 @@ static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
     switch (in->msg.cmd) {
     case TMQ_CMD_HELLO: {
         size_t len;
-        void *body = tmq_proto_welcome_body(f->fb->cfg.heartbeat_ms, f->fb->cfg.max_payload, &len);
+        void *body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = f->fb->cfg.heartbeat_ms, .max_payload = f->fb->cfg.max_payload}, &len);
         tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_WELCOME, &body, len);
         break;
     }

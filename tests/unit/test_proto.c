@@ -29,12 +29,17 @@ static void test_header(void **state)
     assert_int_equal(m.cmd, TMQ_CMD_HELLO);
     assert_string_equal(tmq_cmd_name(m.cmd), "HELLO");
     tmq_msg_release(&m);
-    tmq_proto_header(hdr, TMQ_CMD_DRAIN); /* the newest command (0.5) */
+    tmq_proto_header(hdr, TMQ_CMD_DRAIN); /* 0.5 */
     assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, &code), 0);
     assert_int_equal(m.cmd, 19);
     assert_string_equal(tmq_cmd_name(m.cmd), "DRAIN");
     tmq_msg_release(&m);
-    hdr[4] = TMQ_CMD_DRAIN + 1; /* one past it is unknown */
+    tmq_proto_header(hdr, TMQ_CMD_RACK); /* the newest command (0.5) */
+    assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, &code), 0);
+    assert_int_equal(m.cmd, 20);
+    assert_string_equal(tmq_cmd_name(m.cmd), "RACK");
+    tmq_msg_release(&m);
+    hdr[4] = TMQ_CMD_RACK + 1; /* one past it is unknown */
     assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, &code), -1);
     assert_int_equal(code, TMQ_ERR_COMMAND);
 
@@ -218,7 +223,7 @@ static void test_welcome_bounds(void **state)
     tmq_msg_t m;
     size_t len;
     tmq_welcome_t w;
-    void *body = tmq_proto_welcome_body(250, 1024, &len);
+    void *body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = 250, .max_payload = 1024}, &len);
     assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
     tmq_msg_welcome(&m, &w);
     assert_int_equal(w.heartbeat_ms, 250);
@@ -227,14 +232,14 @@ static void test_welcome_bounds(void **state)
     tmq_msg_release(&m);
     free(body);
     /* out of bounds: the defaults stay */
-    body = tmq_proto_welcome_body(TMQ_PROTO_HEARTBEAT_MIN - 1, 0, &len);
+    body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = TMQ_PROTO_HEARTBEAT_MIN - 1, .max_payload = 0}, &len);
     assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
     tmq_msg_welcome(&m, &w);
     assert_int_equal(w.heartbeat_ms, TMQ_PROTO_HEARTBEAT_DEFAULT);
     assert_int_equal(w.max_payload, TMQ_PROTO_MAX_PAYLOAD);
     tmq_msg_release(&m);
     free(body);
-    body = tmq_proto_welcome_body(TMQ_PROTO_HEARTBEAT_MAX + 1, 5, &len);
+    body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = TMQ_PROTO_HEARTBEAT_MAX + 1, .max_payload = 5}, &len);
     assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
     tmq_msg_welcome(&m, &w);
     assert_int_equal(w.heartbeat_ms, TMQ_PROTO_HEARTBEAT_DEFAULT);
@@ -321,7 +326,7 @@ static void test_small_bodies(void **state)
     tmq_msg_release(&m);
     free(body);
 
-    body = tmq_proto_welcome_body(250, 1024, &len);
+    body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = 250, .max_payload = 1024}, &len);
     assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
     uint64_t hb, mp;
     assert_int_equal(tmq_msg_get_uint(&m, "heartbeat", &hb), 0);
@@ -756,12 +761,98 @@ static void test_job_options(void **state)
     assert_memory_equal(back.python, "3.11.2", 6);
     tmq_msg_release(&m);
     free(body);
-    body = tmq_proto_hello_body(&len);
+    body = tmq_proto_hello_body(NULL, 0, &len);
     assert_int_equal(tu_decode(&m, TMQ_CMD_HELLO, body, len), 0);
     assert_true(tmq_msg_get_true(&m, "oom"));
     assert_false(tmq_msg_get_true(&m, "other"));
     tmq_msg_release(&m);
     free(body);
+}
+
+/* 0.5's session keys (5.7): HELLO session + linger, SUBMIT seq + session, ACK seq, WELCOME
+ * journal + resumed, RACK; a session of the wrong size or type is not one. */
+static void test_session_keys(void **state)
+{
+    (void)state;
+    uint8_t sid[TMQ_PROTO_SESSION_LEN], back[TMQ_PROTO_SESSION_LEN];
+    for (int i = 0; i < TMQ_PROTO_SESSION_LEN; i++)
+        sid[i] = (uint8_t)(0xA0 + i);
+    size_t len;
+    tmq_msg_t m;
+    void *body = tmq_proto_hello_body(sid, 5000, &len);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_HELLO, body, len), 0);
+    assert_true(tmq_msg_get_true(&m, "oom"));
+    assert_int_equal(tmq_msg_session(&m, back), 0);
+    assert_memory_equal(back, sid, sizeof sid);
+    uint64_t v = 0;
+    assert_int_equal(tmq_msg_get_uint(&m, "linger_ms", &v), 0);
+    assert_int_equal(v, 5000);
+    tmq_msg_release(&m);
+    free(body);
+
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    tmq_submit_item_t it = {.cid = 7, .fn = "f", .fn_len = 1, .arg = "\xc0", .arg_len = 1};
+    tmq_batch_add_submit(&b, &it);
+    body = tmq_proto_submit_body(&b, 42, sid, &len);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_SUBMIT, body, len), 0);
+    assert_int_equal(tmq_msg_count(&m), 1);
+    assert_int_equal(tmq_msg_get_uint(&m, "seq", &v), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(tmq_msg_session(&m, back), 0);
+    assert_true(tmq_msg_get_true(&m, "oom"));
+    tmq_msg_release(&m);
+    free(body);
+    tmq_batch_add_submit(&b, &it);
+    body = tmq_proto_submit_body(&b, 0, NULL, &len); /* neither: as tmq_batch_finish */
+    assert_int_equal(tu_decode(&m, TMQ_CMD_SUBMIT, body, len), 0);
+    assert_int_not_equal(tmq_msg_get_uint(&m, "seq", &v), 0);
+    assert_int_equal(tmq_msg_session(&m, back), -1);
+    tmq_msg_release(&m);
+    free(body);
+
+    tmq_ack_info_t info = {.accepted = 3, .seq = 42};
+    body = tmq_proto_ack_body(&b, &info, &len);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_ACK, body, len), 0);
+    assert_int_equal(tmq_msg_get_uint(&m, "seq", &v), 0);
+    assert_int_equal(v, 42);
+    tmq_msg_release(&m);
+    free(body);
+    tmq_batch_destroy(&b);
+
+    tmq_welcome_t w = {.heartbeat_ms = 250, .max_payload = 9, .journal = true,
+                       .has_resumed = true, .resumed = 12};
+    body = tmq_proto_welcome_body(&w, &len);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
+    tmq_welcome_t got;
+    tmq_msg_welcome(&m, &got);
+    assert_true(got.journal);
+    assert_true(got.has_resumed);
+    assert_int_equal(got.resumed, 12);
+    tmq_msg_release(&m);
+    free(body);
+    body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = 250, .max_payload = 9}, &len);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
+    tmq_msg_welcome(&m, &got);
+    assert_false(got.journal);
+    assert_false(got.has_resumed);
+    tmq_msg_release(&m);
+    free(body);
+
+    body = tmq_proto_rack_body(99, &len);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_RACK, body, len), 0);
+    assert_int_equal(tmq_msg_get_uint(&m, "received", &v), 0);
+    assert_int_equal(v, 99);
+    assert_string_equal(tmq_cmd_name(TMQ_CMD_RACK), "RACK");
+    tmq_msg_release(&m);
+    free(body);
+
+    /* a session of 15 bytes, or a str, is none */
+    static const uint8_t short_sid[] = {0x81, 0xa7, 's', 'e', 's', 's', 'i', 'o', 'n', 0xc4, 15,
+                                        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    assert_int_equal(tu_decode(&m, TMQ_CMD_HELLO, short_sid, sizeof short_sid), 0);
+    assert_int_equal(tmq_msg_session(&m, back), -1);
+    tmq_msg_release(&m);
 }
 
 int main(void)
@@ -780,6 +871,7 @@ int main(void)
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_welcome_bounds),
         cmocka_unit_test(test_ack_optional_keys),
+        cmocka_unit_test(test_session_keys),
     };
     return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
 }
