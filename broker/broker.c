@@ -23,6 +23,8 @@ void tmq_broker_config_defaults(tmq_broker_config_t *cfg)
     cfg->retries = 2;
     cfg->insecure = false;
     cfg->curve_cert = cfg->curve_dir = cfg->curve_worker_dir = NULL;
+    cfg->journal_dir = NULL;
+    cfg->fsync_ms = 0; /* TMQ_JOURNAL_FSYNC_ALWAYS */
 }
 
 void tmq_broker_actor(zsock_t *pipe, void *args)

@@ -26,6 +26,8 @@ typedef struct {
     const char *curve_cert; /* the broker's secret certificate: CURVE on both ports */
     const char *curve_dir;  /* public certificates of the peers allowed in */
     const char *curve_worker_dir; /* when set, the only keys allowed on the worker port */
+    const char *journal_dir;      /* --journal: sessions' jobs survive a restart (NULL: none) */
+    int fsync_ms; /* --fsync: TMQ_JOURNAL_FSYNC_ALWAYS (0, the default), _NEVER (-1) or ms */
 } tmq_broker_config_t;
 
 /* Defaults: frontend on TCP port 5555 and backend on 5556 of every interface, heartbeat

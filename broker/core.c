@@ -87,6 +87,7 @@ tmq_core_t *tmq_core_new(const tmq_core_config_t *cfg, int64_t now)
     if (self->cfg.max_pending == 0) self->cfg.max_pending = TMQ_OUTBOX_MAX_PENDING;
     tmq_bstats_init(&self->stats, now);
     tmq_batch_init(&self->scratch);
+    tmq_session_setup(self);
     self->now = now;
     self->next_scan = now + s_scan_every(self);
     return self;
@@ -105,7 +106,6 @@ void tmq_core_destroy(tmq_core_t **self_p)
     if (!self) return;
     for (size_t i = 0; i < self->nflush; i++)
         if (self->flush[i]->transient) s_free_transient(self, self->flush[i]);
-    tmq_bclients_destroy(&self->clients);
     tmq_bworkers_destroy(&self->workers);
     for (size_t i = 0; i < self->ndfns; i++) {
         self->dfns[i]->dirty = false;
@@ -116,6 +116,8 @@ void tmq_core_destroy(tmq_core_t **self_p)
         free(u);
     }
     zhashx_destroy(&self->unserved);
+    tmq_session_teardown(self);
+    tmq_bclients_destroy(&self->clients);
     tmq_jobtab_destroy(&self->jobs);
     tmq_fnreg_destroy(&self->fns);
     tmq_batch_destroy(&self->scratch);
@@ -137,7 +139,7 @@ void tmq_core_mark(tmq_core_t *self, tmq_outbox_t *ob)
     s_push((void ***)&self->flush, &self->nflush, &self->flush_cap, ob);
 }
 
-static void s_unmark(tmq_core_t *self, tmq_outbox_t *ob)
+void tmq_core_unmark(tmq_core_t *self, tmq_outbox_t *ob)
 {
     if (!ob->dirty) return;
     s_pull((void **)self->flush, &self->nflush, ob);
@@ -284,6 +286,7 @@ void tmq_core_lease(tmq_core_t *self, tmq_bjob_t *job, tmq_bworker_t *w, bool is
     }
     tmq_batch_add_job(tmq_outbox_batch(&w->out, 0), &it);
     tmq_core_mark(self, &w->out);
+    tmq_session_started(self, job);
 }
 
 void tmq_core_requeue(tmq_core_t *self, tmq_bjob_t *job, bool front)
@@ -325,8 +328,13 @@ void tmq_core_finish(tmq_core_t *self, tmq_bjob_t *job, int status, const void *
                             .worker_len = worker_len,
                             .ms = ms,
                             .attempts = job->attempt};
-    tmq_batch_add_result(tmq_outbox_batch(&job->client->out, 0), &it);
-    tmq_core_mark(self, &job->client->out);
+    if (job->client->has_session) {
+        it.status = status; /* held raw: told as ERROR to a client without `oom` when sent */
+        tmq_session_result(self, job, &it, true);
+    } else {
+        tmq_batch_add_result(tmq_outbox_batch(&job->client->out, 0), &it);
+        tmq_core_mark(self, &job->client->out);
+    }
     if (status == TMQ_ST_OK)
         job->fn->n.done++;
     else
@@ -351,6 +359,7 @@ static void s_cancel(tmq_core_t *self, tmq_bjob_t *job)
         tmq_core_worker_dirty(self, w);
     }
     job->fn->n.cancelled++;
+    tmq_session_forget(self, job);
     tmq_jobtab_transition(self->jobs, job, TMQ_JOB_CANCELLED);
     s_job_free(self, job);
 }
@@ -366,8 +375,12 @@ void tmq_core_withdraw(tmq_core_t *self, tmq_bjob_t *job)
                             /* a queued job handed back unstarted keeps its next attempt */
                             .attempts = job->attempt - (job->state == TMQ_JOB_QUEUED &&
                                                         (job->flags & TMQ_JOB_KEEP_ATTEMPT))};
-    tmq_batch_add_result(tmq_outbox_batch(&job->client->out, 0), &it);
-    tmq_core_mark(self, &job->client->out);
+    if (job->client->has_session) { /* kept until acknowledged; the journal forgets the job */
+        tmq_session_result(self, job, &it, false);
+    } else {
+        tmq_batch_add_result(tmq_outbox_batch(&job->client->out, 0), &it);
+        tmq_core_mark(self, &job->client->out);
+    }
     s_cancel(self, job);
 }
 
@@ -376,7 +389,8 @@ void tmq_core_drop_client(tmq_core_t *self, tmq_bclient_t **c_p)
     tmq_bclient_t *c = *c_p;
     while (c->jobs.head)
         s_cancel(self, TMQ_LIST_ENTRY(c->jobs.head, tmq_bjob_t, clink));
-    s_unmark(self, &c->out);
+    tmq_session_release(self, c);
+    tmq_core_unmark(self, &c->out);
     tmq_bclients_remove(self->clients, c_p);
 }
 
@@ -397,7 +411,7 @@ void tmq_core_drop_worker(tmq_core_t *self, tmq_bworker_t **w_p)
     tmq_core_requeue_held(self, w);
     tmq_core_detaching(self, w);
     if (w->dirty) s_pull((void **)self->dworkers, &self->ndworkers, w);
-    s_unmark(self, &w->out);
+    tmq_core_unmark(self, &w->out);
     tmq_bworkers_remove(self->workers, w_p);
 }
 
@@ -501,9 +515,10 @@ static void s_scan(tmq_core_t *self)
     for (size_t i = tmq_bclients_size(self->clients); i-- > 0;) {
         tmq_bclient_t *c = tmq_bclients_at(self->clients, i);
         if (now - c->last_seen > TMQ_CLIENT_LIVENESS * hb) {
-            tmq_info("client %s expired after %lld ms of silence; %zu jobs cancelled",
-                     tmq_core_peer_id(&c->out).s, (long long)(now - c->last_seen), c->jobs.size);
-            tmq_core_drop_client(self, &c);
+            tmq_info("client %s expired after %lld ms of silence; %zu jobs %s",
+                     tmq_core_peer_id(&c->out).s, (long long)(now - c->last_seen), c->jobs.size,
+                     c->has_session && self->cfg.journal ? "kept for its session" : "cancelled");
+            tmq_session_lose(self, &c);
         } else if (now - c->out.last_sent >= hb && !tmq_outbox_pending(&c->out)) {
             tmq_outbox_signal(&c->out, TMQ_CMD_HEARTBEAT);
             tmq_core_mark(self, &c->out);
@@ -521,6 +536,7 @@ static void s_scan(tmq_core_t *self)
         }
     }
     s_unserved_scan(self);
+    tmq_session_scan(self);
 }
 
 int64_t tmq_core_tick(tmq_core_t *self, int64_t now)
@@ -546,6 +562,8 @@ int64_t tmq_core_tick(tmq_core_t *self, int64_t now)
                          tmq_jobtab_entered(self->jobs, TMQ_JOB_FAILED);
     tmq_bstats_tick(&self->stats, now, completed);
     if (self->stats.next_sample < next) next = self->stats.next_sample;
+    int64_t due = tmq_session_due(self, now);
+    if (due < next) next = due;
     return next;
 }
 
@@ -555,6 +573,10 @@ void tmq_core_flush(tmq_core_t *self, int64_t now, tmq_core_send_fn *send, void 
     size_t keep = 0;
     for (size_t i = 0; i < self->nflush; i++) {
         tmq_outbox_t *ob = self->flush[i];
+        if (!tmq_session_may_send(self, ob)) { /* its journal records are not durable yet */
+            self->flush[keep++] = ob;
+            continue;
+        }
         int rc = send(ctx, ob);
         if (rc >= 0) ob->last_sent = now;
         if (ob->transient) {
@@ -574,9 +596,9 @@ void tmq_core_flush(tmq_core_t *self, int64_t now, tmq_core_send_fn *send, void 
         tmq_outbox_t *ob = self->gone[i];
         if (ob->side == TMQ_SIDE_FRONTEND) {
             tmq_bclient_t *c = ob->owner;
-            tmq_debug("client %s unreachable; %zu jobs cancelled", tmq_core_peer_id(&c->out).s,
-                      c->jobs.size);
-            tmq_core_drop_client(self, &c);
+            tmq_debug("client %s unreachable; %zu jobs %s", tmq_core_peer_id(&c->out).s,
+                      c->jobs.size, c->has_session && self->cfg.journal ? "kept" : "cancelled");
+            tmq_session_lose(self, &c);
         } else {
             tmq_bworker_t *w = ob->owner;
             tmq_log(self->closing ? TMQ_LOG_DEBUG : TMQ_LOG_WARN,

@@ -49,6 +49,8 @@ typedef struct {
     const char *backend;   /* by tmq_core_new); NULL: the default ports 5555 and 5556 */
     bool insecure;         /* --insecure: said in STATUS_REPLY */
     const struct tmq_zap_t *zap; /* the connection checks, if running (refusals counted) */
+    struct tmq_journal_t *journal; /* --journal: sessions' jobs are journaled (borrowed; NULL:
+                                      none, and sessions are ignored) */
 } tmq_core_config_t;
 
 #define TMQ_CORE_REASON_MAX 512 /* bytes of a "wrong port" reason */
@@ -82,6 +84,12 @@ typedef struct tmq_core_t {
     const char **ack_unserved; /* the ACK's `unserved` names under construction */
     size_t nack_unserved, ack_unserved_cap;
     char wrong_port[2][TMQ_CORE_REASON_MAX]; /* ERROR 5 reason, by the side it arrived on */
+    /* sessions (session.c), with cfg.journal only */
+    zhashx_t *sessions;     /* hex session id -> its tmq_bclient_t, attached or not */
+    tmq_list_t detached;    /* session records no connection holds, linked through dlink */
+    msgpack_sbuffer jbuf;   /* a journal record's body under construction */
+    bool journal_down;      /* the journal failed and that was logged (once per failure) */
+    uint64_t replayed_jobs, replayed_results; /* what the journal handed over at start */
 } tmq_core_t;
 
 /* ---- driving the core (the loop and tests) ---- */
@@ -131,8 +139,9 @@ tmq_bworker_t *tmq_core_worker(tmq_core_t *self, const void *rid, size_t rid_len
 
 /* ---- shared by core.c, frontend.c, backend.c and dispatch.c ---- */
 
-/* Puts ob on the flush list. */
+/* Puts ob on the flush list / takes it off. */
 void tmq_core_mark(tmq_core_t *self, tmq_outbox_t *ob);
+void tmq_core_unmark(tmq_core_t *self, tmq_outbox_t *ob);
 /* Queues a control message (takes *body_p) for a registered peer and marks it. */
 void tmq_core_send(tmq_core_t *self, tmq_outbox_t *ob, int cmd, void **body_p, size_t len);
 /* Queues a one-off message for a peer that may not be registered (takes *body_p). */
@@ -193,6 +202,50 @@ void tmq_core_drop_worker(tmq_core_t *self, tmq_bworker_t **w_p);
 void tmq_core_detaching(tmq_core_t *self, tmq_bworker_t *w);
 /* fn has queued jobs (or is about to) and may have no worker: watched from now on. */
 void tmq_core_unserved(tmq_core_t *self, tmq_fn_t *fn);
+
+/* ---- sessions (session.c): PROTOCOL.md 5.7; all no-ops without cfg.journal ---- */
+
+/* Sets up / frees the session registry (tmq_core_new / tmq_core_destroy). */
+void tmq_session_setup(tmq_core_t *self);
+void tmq_session_teardown(tmq_core_t *self);
+/* A HELLO, or a SUBMIT from a routing id not known, carrying session sid: the record for sid
+ * now answers at rid (a detached one attached, one another connection held moved, or a new
+ * one), with WELCOME {journal, resumed} queued and every result not yet acknowledged queued
+ * again after it. c is rid's current record (NULL if none). Returns the record for rid. */
+tmq_bclient_t *tmq_session_claim(tmq_core_t *self, const void *rid, size_t rid_len,
+                                 tmq_bclient_t *c, const uint8_t *sid, uint32_t linger_ms);
+/* c's connection is gone (expired, unreachable): a session is detached and kept for its
+ * linger, anything else dropped (tmq_core_drop_client). Nulls *c_p. */
+void tmq_session_lose(tmq_core_t *self, tmq_bclient_t **c_p);
+/* True when c is a session that already holds cid (live or with a result): a resubmission. */
+bool tmq_session_holds(const tmq_bclient_t *c, uint64_t cid);
+/* Journals the ACCEPT of job (NEW, fields set, of session client c). 0, or -1 when the
+ * journal refused it (the reason in tmq_session_refusal). */
+int tmq_session_accept(tmq_core_t *self, tmq_bclient_t *c, tmq_bjob_t *job);
+const char *tmq_session_refusal(const tmq_core_t *self);
+/* job was leased (journals its attempt). */
+void tmq_session_started(tmq_core_t *self, tmq_bjob_t *job);
+/* The outcome it of job, for a session client: journaled (unless journal is false: a
+ * CANCELLED one, already forgotten), held until acknowledged, and queued to the client. */
+void tmq_session_result(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item_t *it,
+                        bool journal);
+/* A session's job ends without a result kept (cancelled): the journal forgets it. */
+void tmq_session_forget(tmq_core_t *self, tmq_bjob_t *job);
+/* Before c is removed: its held results are forgotten and freed, it leaves the registry. */
+void tmq_session_release(tmq_core_t *self, tmq_bclient_t *c);
+/* RACK from c: the results it received are forgotten. */
+void tmq_session_rack(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg);
+/* Drops detached sessions past their linger (their jobs cancelled). */
+void tmq_session_scan(tmq_core_t *self);
+/* Replays the journal into the core (once, before serving): returns the jobs handed over,
+ * or -1 (logged). */
+long tmq_session_replay(tmq_core_t *self);
+/* Once per turn, before the flush: commits the journal (group commit) and runs its upkeep. */
+void tmq_session_commit(tmq_core_t *self, int64_t now);
+/* When the journal next wants a commit of its own (absolute ms), INT64_MAX for never. */
+int64_t tmq_session_due(const tmq_core_t *self, int64_t now);
+/* True when ob's output may go now (what it waits for is durable). */
+bool tmq_session_may_send(const tmq_core_t *self, const tmq_outbox_t *ob);
 
 /* dispatch.c */
 void tmq_dispatch_run(tmq_core_t *self);

@@ -16,6 +16,7 @@
  */
 #include "core.h"
 
+#include "journal.h"
 #include "zap.h"
 
 #include <idmap.h>
@@ -116,6 +117,12 @@ static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_i
                                                    : it->retries;
     job->mem_limit = it->mem_limit;
     if (it->retry_oom) job->flags |= TMQ_JOB_RETRY_OOM;
+    if (tmq_session_accept(self, c, job) != 0) { /* not written: not accepted */
+        job->fn->n.submitted--;
+        tmq_fnreg_unref(self->fns, &job->fn);
+        tmq_jobtab_free(self->jobs, &job);
+        return NULL;
+    }
     tmq_jobtab_transition(self->jobs, job, TMQ_JOB_QUEUED);
     if (job->fn->nworkers + job->fn->ndraining == 0 && tmq_list_empty(&job->fn->queue))
         tmq_core_unserved(self, job->fn); /* waits for a worker, within limits */
@@ -124,6 +131,14 @@ static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_i
     tmq_list_push_back(&c->jobs, &job->clink);
     tmq_core_fn_dirty(self, job->fn);
     return job->fn;
+}
+
+/* A session's job the journal could not take: rejected code 5 with the journal's reason. */
+static void s_reject_journal(tmq_core_t *self, uint64_t cid)
+{
+    char reason[TMQ_CORE_REASON_MAX];
+    snprintf(reason, sizeof reason, "%s", tmq_session_refusal(self));
+    s_reject(self, cid, TMQ_REJ_JOURNAL, reason);
 }
 
 /* True while c is owed more bytes than it may be (it is not reading what it gets). */
@@ -137,6 +152,7 @@ static int s_submit_item(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *ms
                          tmq_fn_t **last)
 {
     tmq_submit_item_t it;
+    if (tmq_session_holds(c, s_item_cid(msg, i))) return 0; /* resubmitted: it is here */
     if (tmq_msg_submit_item(msg, i, &it) != 0 || memchr(it.fn, '\0', it.fn_len)) {
         tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "SUBMIT item", "wrong fields");
         s_reject(self, s_item_cid(msg, i), TMQ_REJ_BAD_JOB,
@@ -171,7 +187,16 @@ static int s_submit_item(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *ms
         s_reject(self, it.cid, TMQ_REJ_QUEUE_FULL, "queue full");
         return -1;
     }
-    *last = s_accept(self, c, &it, fn);
+    if (c->has_session && self->cfg.journal && tmq_journal_failed(self->cfg.journal)) {
+        s_reject_journal(self, it.cid);
+        return -1;
+    }
+    tmq_fn_t *accepted = s_accept(self, c, &it, fn);
+    if (!accepted) {
+        s_reject_journal(self, it.cid);
+        return -1;
+    }
+    *last = accepted;
     return 0;
 }
 
@@ -185,6 +210,7 @@ static void s_submit(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
     }
     size_t n = tmq_msg_count(msg);
     tmq_ack_info_t info = {.accepted = 0};
+    (void)tmq_msg_get_uint(msg, "seq", &info.seq); /* echoed (5.7) */
     tmq_fn_t *last = NULL;
     tmq_batch_reset(&self->scratch);
     self->submit_seq++;
@@ -289,9 +315,30 @@ void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t ri
     case TMQ_CMD_HELLO:
     case TMQ_CMD_SUBMIT:
     case TMQ_CMD_STATUS:
+        if (self->cfg.journal && msg->cmd != TMQ_CMD_STATUS && (msg->cmd == TMQ_CMD_HELLO || !c)) {
+            uint8_t sid[TMQ_PROTO_SESSION_LEN];
+            if (tmq_msg_session(msg, sid) == 0) {
+                uint64_t linger = TMQ_PROTO_LINGER_DEFAULT;
+                (void)tmq_msg_get_uint(msg, "linger_ms", &linger);
+                c = tmq_session_claim(self, rid, rid_len, c, sid,
+                                      linger > UINT32_MAX ? UINT32_MAX : (uint32_t)linger);
+                if (c->has_session) { /* claimed: WELCOME went with it */
+                    c->oom = c->oom || tmq_msg_get_true(msg, "oom");
+                    c->last_seen = now;
+                    if (msg->cmd == TMQ_CMD_SUBMIT) s_submit(self, c, msg);
+                    return;
+                }
+            }
+        }
         if (!c) c = s_add_client(self, rid, rid_len, msg->cmd);
         c->last_seen = now;
         break;
+    case TMQ_CMD_RACK:
+        if (c) {
+            c->last_seen = now;
+            tmq_session_rack(self, c, msg);
+        }
+        return;
     case TMQ_CMD_WITHDRAW:
         if (c) {
             c->last_seen = now;

@@ -81,6 +81,26 @@ tmq_bjob_t *tmq_jobtab_create(tmq_jobtab_t *self, const void *arg, size_t arg_le
     return job;
 }
 
+tmq_bjob_t *tmq_jobtab_adopt(tmq_jobtab_t *self, uint64_t jid, const void *arg, size_t arg_len)
+{
+    if (jid == 0 || jid == TMQ_IDMAP_NONE || tmq_idmap_has(&self->byid, jid)) return NULL;
+    tmq_bjob_t *job = s_take_record(self);
+    job->jid = jid;
+    if (jid >= self->next_jid) self->next_jid = jid + 1;
+    job->arg = tmq_xmemdup(arg, arg_len);
+    job->arg_len = (uint32_t)arg_len;
+    job->state = TMQ_JOB_NEW;
+    self->count[TMQ_JOB_NEW]++;
+    self->entered[TMQ_JOB_NEW]++;
+    tmq_idmap_put(&self->byid, job->jid, job);
+    return job;
+}
+
+void tmq_jobtab_skip_to(tmq_jobtab_t *self, uint64_t next_jid)
+{
+    if (next_jid > self->next_jid) self->next_jid = next_jid;
+}
+
 tmq_bjob_t *tmq_jobtab_find(const tmq_jobtab_t *self, uint64_t jid)
 {
     return tmq_idmap_get(&self->byid, jid);

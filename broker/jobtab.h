@@ -66,6 +66,12 @@ void tmq_jobtab_destroy(tmq_jobtab_t **self_p);
  * (out-of-memory aborts). */
 tmq_bjob_t *tmq_jobtab_create(tmq_jobtab_t *self, const void *arg, size_t arg_len);
 
+/* A record in state NEW with the id jid (a job replayed from the journal), or NULL when jid
+ * is 0, TMQ_IDMAP_NONE or taken; later ids continue above it. */
+tmq_bjob_t *tmq_jobtab_adopt(tmq_jobtab_t *self, uint64_t jid, const void *arg, size_t arg_len);
+/* New ids start at next_jid or above (ids the journal held are never given again). */
+void tmq_jobtab_skip_to(tmq_jobtab_t *self, uint64_t next_jid);
+
 /* The live record with this id, or NULL. */
 tmq_bjob_t *tmq_jobtab_find(const tmq_jobtab_t *self, uint64_t jid);
 

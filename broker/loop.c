@@ -10,6 +10,7 @@
  */
 #include "loop.h"
 #include "core.h"
+#include "journal.h"
 #include "zap.h"
 
 #include <curve.h>
@@ -45,6 +46,7 @@ struct tmq_broker_loop_t {
     void *fe, *be; /* their libzmq handles */
     char *fe_endpoint, *be_endpoint;
     tmq_core_t *core;
+    tmq_journal_t *journal;          /* --journal, or NULL */
     const tmq_loop_source_t *source; /* watched beside the sockets, or NULL */
 };
 
@@ -119,6 +121,18 @@ static zsock_t *s_bind(const char *endpoint, const char *what, const char *domai
 tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
 {
     tmq_broker_loop_t *self = tmq_xcalloc(1, sizeof *self);
+    if (cfg->journal_dir) { /* first: a second broker on the same journal stops here */
+        char why[1024];
+        tmq_journal_opts_t jo;
+        tmq_journal_opts_init(&jo);
+        jo.fsync_ms = cfg->fsync_ms;
+        self->journal = tmq_journal_open(cfg->journal_dir, &jo, why, sizeof why);
+        if (!self->journal) {
+            tmq_error("--journal %s: %s", cfg->journal_dir, why);
+            tmq_broker_loop_destroy(&self);
+            return NULL;
+        }
+    }
     bool fe_net = s_faces_network(cfg->frontend), be_net = s_faces_network(cfg->backend);
     bool network = fe_net || be_net;
     zcert_t *cert = NULL;
@@ -165,7 +179,8 @@ tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
                             .frontend = self->fe_endpoint,
                             .backend = self->be_endpoint,
                             .insecure = cfg->insecure && !cfg->curve_cert, /* keys rule */
-                            .zap = self->zap};
+                            .zap = self->zap,
+                            .journal = self->journal};
     if (cfg->curve_cert)
         tmq_info("CURVE: clients need a key in %s, workers one in %s (directories read again "
                  "when they change)",
@@ -178,6 +193,21 @@ tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
                  "worker; use it on a trusted network only",
                  self->fe_endpoint, self->be_endpoint);
     self->core = tmq_core_new(&cc, tmq_clock_ms());
+    if (self->journal) {
+        if (tmq_session_replay(self->core) < 0) {
+            tmq_broker_loop_destroy(&self);
+            return NULL;
+        }
+        char fsync[32];
+        if (cfg->fsync_ms == TMQ_JOURNAL_FSYNC_ALWAYS)
+            snprintf(fsync, sizeof fsync, "always");
+        else if (cfg->fsync_ms == TMQ_JOURNAL_FSYNC_NEVER)
+            snprintf(fsync, sizeof fsync, "never");
+        else
+            snprintf(fsync, sizeof fsync, "every %d ms", cfg->fsync_ms);
+        tmq_info("journal in %s (fsync %s): clients' sessions survive a restart",
+                 cfg->journal_dir, fsync);
+    }
     return self;
 }
 
@@ -206,12 +236,20 @@ void tmq_broker_loop_destroy(tmq_broker_loop_t **self_p)
         /* BYE to every peer; a peer that would block gets until the deadline to take it */
         tmq_core_shutdown(self->core);
         int64_t deadline = tmq_clock_ms() + TMQ_LOOP_LINGER_MS;
+        tmq_session_commit(self->core, tmq_clock_ms());
         tmq_core_flush(self->core, tmq_clock_ms(), s_send, self);
         while (self->core->nflush > 0 && tmq_clock_ms() < deadline) {
             zclock_sleep(1);
+            tmq_session_commit(self->core, tmq_clock_ms());
             tmq_core_flush(self->core, tmq_clock_ms(), s_send, self);
         }
         tmq_core_destroy(&self->core);
+    }
+    if (self->journal) {
+        if (tmq_journal_commit(self->journal, tmq_clock_ms()) != 0)
+            tmq_warn("journal: the last records were not written at shutdown: %s",
+                     tmq_journal_last_error(self->journal));
+        tmq_journal_close(&self->journal);
     }
     /* czmq's default linger is 0: what was just queued would be discarded at close */
     if (self->frontend) zsock_set_linger(self->frontend, TMQ_LOOP_LINGER_MS);
@@ -387,6 +425,7 @@ int tmq_broker_loop_run(tmq_broker_loop_t *self, zsock_t *pipe)
         if (items[0].revents & ZMQ_POLLIN) more |= s_drain(self, self->fe, TMQ_SIDE_FRONTEND, now);
         if (items[1].revents & ZMQ_POLLIN) more |= s_drain(self, self->be, TMQ_SIDE_BACKEND, now);
         next = tmq_core_tick(self->core, now);
+        tmq_session_commit(self->core, now); /* group commit: what this turn appended */
         tmq_core_flush(self->core, now, s_send, self);
         if (src && ((items[source_at].revents & ZMQ_POLLIN) || now >= src_due))
             src->run(src->ctx); /* between turns: the core is consistent, nothing in flight */

@@ -7,6 +7,7 @@
  * tmq_broker and tmq_broker_metrics libraries.
  */
 #include "broker.h"
+#include "journal.h"
 #include "loop.h"
 #include "metrics.h"
 
@@ -49,6 +50,18 @@ static void s_usage(FILE *out)
             "                       the functions and show their load, and the port has no\n"
             "                       keys: an address other hosts reach (0.0.0.0:9100) needs\n"
             "                       --insecure, CURVE keys or not (and then a firewall)\n"
+            "  --journal DIR        keep an append-only journal of clients' jobs in DIR\n"
+            "                       (created if missing; one broker per DIR): a job is\n"
+            "                       acknowledged once written, and after a crash or restart\n"
+            "                       the broker queues again every job not finished and holds\n"
+            "                       the results not yet delivered, so clients that wait for it\n"
+            "                       (the taskmq tool and C library do, --broker-loss-timeout)\n"
+            "                       lose nothing\n"
+            "  --fsync POLICY       with --journal: 'always' (default: an acknowledgement waits\n"
+            "                       for fdatasync, one per loop turn for all its jobs), MS (sync\n"
+            "                       at most every MS ms, 1..60000: an OS crash or power cut can\n"
+            "                       lose the last MS ms of acknowledged jobs; a broker crash\n"
+            "                       loses nothing) or 'never' (the OS writes back when it will)\n"
             "  --log-file FILE      append the log to FILE instead of stderr\n"
             "  --pid-file FILE      write the broker's pid to FILE (removed at a clean exit)\n"
             "  --insecure           accept clients and workers from any address without keys;\n"
@@ -64,7 +77,9 @@ static void s_usage(FILE *out)
             "or inproc://NAME, e.g. tcp://*:5555 or tcp://127.0.0.1:*. The bound endpoints are\n"
             "logged as \"frontend bound to ...\" and \"backend bound to ...\".\n\n"
             "Exit status: 0 after a clean shutdown (SIGINT or SIGTERM: clients and workers are\n"
-            "told BYE), 1 when an endpoint cannot be bound, 2 on a usage error.\n",
+            "told BYE), 1 when an endpoint cannot be bound or the journal cannot be opened\n"
+            "(another broker holds it, damage not at its end: the message names the file),\n"
+            "2 on a usage error.\n",
             TMQ_PROTO_MAX_PAYLOAD);
 }
 
@@ -97,6 +112,7 @@ static int s_number(const char *opt, const char *arg, long min, long max, long *
 
 static const char *s_log_file, *s_pid_file; /* --log-file, --pid-file */
 static const char *s_metrics;               /* --metrics */
+static bool s_fsync_given;                  /* --fsync (it needs --journal) */
 static tmq_metrics_addr_t s_metrics_addr;
 
 /* Checks that a key directory exists; returns 0, or prints why and returns 2. */
@@ -165,6 +181,8 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
                                          {"curve-dir", required_argument, NULL, 'D'},
                                          {"curve-worker-dir", required_argument, NULL, 'W'},
                                          {"metrics", required_argument, NULL, 'M'},
+                                         {"journal", required_argument, NULL, 'J'},
+                                         {"fsync", required_argument, NULL, 'F'},
                                          {"verbose", no_argument, NULL, 'v'},
                                          {"version", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
@@ -214,6 +232,20 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
         case 'M':
             s_metrics = optarg;
             break;
+        case 'J':
+            if (!*optarg) return s_bad("an empty directory for", "--journal");
+            cfg->journal_dir = optarg;
+            break;
+        case 'F':
+            if (tmq_journal_parse_fsync(optarg, &cfg->fsync_ms) != 0) {
+                fprintf(stderr,
+                        "taskmq-broker: --fsync: '%s' is not 'always', 'never' or a number of "
+                        "milliseconds in 1..60000\nTry 'taskmq-broker --help'.\n",
+                        optarg);
+                return TMQ_EXIT_USAGE;
+            }
+            s_fsync_given = true;
+            break;
         case 'P':
             s_pid_file = optarg;
             break;
@@ -241,6 +273,11 @@ static int s_parse(int argc, char **argv, tmq_broker_config_t *cfg, int *level)
         }
     }
     if (optind < argc) return s_bad("unexpected argument", argv[optind]);
+    if (s_fsync_given && !cfg->journal_dir) {
+        fprintf(stderr, "taskmq-broker: --fsync needs --journal DIR (without a journal nothing "
+                        "is synced)\nTry 'taskmq-broker --help'.\n");
+        return TMQ_EXIT_USAGE;
+    }
     if (!cfg->curve_cert != !cfg->curve_dir) {
         fprintf(stderr, "taskmq-broker: --curve-cert and --curve-dir go together (the broker's "
                         "key, and the keys it lets in)\nTry 'taskmq-broker --help'.\n");

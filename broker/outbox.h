@@ -42,6 +42,7 @@ typedef struct tmq_outbox_t {
     void *owner;       /* the tmq_bclient_t or tmq_bworker_t; NULL when transient */
     size_t index;      /* slot in the peer registry */
     int64_t last_sent; /* when a message last left for this peer */
+    uint64_t hold_seq; /* journal append its output must wait for (durable first): 0 = none */
     size_t bytes;      /* control bodies plus batch segments no longer appended to */
     tmq_outmsg_t *ctl_head, *ctl_tail;
     struct {

@@ -1,0 +1,577 @@
+/* broker/session.c — client sessions at a journaled broker (PROTOCOL.md 5.7).
+ *
+ * A session is a client record that outlives its connection: its jobs are journaled
+ * (journal.h) before they are acknowledged, its results are kept until the client's RACK
+ * covers them, and a new connection (after a broker restart, or a client reconnect) claims it
+ * by its 16-byte id and gets every result not yet acknowledged again. Without cfg.journal
+ * nothing here runs and clients are connections, as in 5.1-5.6.
+ *
+ * Journal records: ACCEPT [session, cid, fn, arg, timeout_ms, retries, mem_limit, flags,
+ * linger_ms, oom], START (the attempt), RESULT [status, data, worker, ms, attempts] and FORGET
+ * when the client acknowledged the result or the job was cancelled. Every outbox of a session
+ * waits (hold_seq) until what was appended for it is durable, so no ACK and no result leaves
+ * before its record.
+ *
+ * A session's cid map holds its live jobs (tmq_bjob_t *) and its held results (tmq_held_t *
+ * with the low bit set), so a resubmitted SUBMIT item is recognised whatever became of the job.
+ */
+#include "core.h"
+#include "journal.h"
+
+#include <xalloc.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One result kept for a session until acknowledged. */
+typedef struct {
+    tmq_list_link_t link; /* the client's held list */
+    uint64_t jid;         /* its journal id; 0 when the journal holds nothing of it */
+    uint64_t cid;
+    uint64_t ordinal; /* its place in the connection's RESULTS items (tmq_bclient_t.sent) */
+    double ms;
+    uint32_t attempts;
+    uint32_t data_len, worker_len;
+    uint8_t status;
+    char bytes[]; /* data, then worker */
+} s_held_t;
+
+#define S_HELD_TAG ((uintptr_t)1)
+
+static void *s_tag(s_held_t *h)
+{
+    return (void *)((uintptr_t)h | S_HELD_TAG);
+}
+
+
+static void s_key(char key[2 * TMQ_PROTO_SESSION_LEN + 1], const uint8_t *sid)
+{
+    tmq_ridmap_hex(key, 2 * TMQ_PROTO_SESSION_LEN + 1, sid, TMQ_PROTO_SESSION_LEN);
+}
+
+static bool s_on(const tmq_core_t *self)
+{
+    return self->cfg.journal != NULL;
+}
+
+void tmq_session_setup(tmq_core_t *self)
+{
+    self->sessions = zhashx_new();
+    if (!self->sessions) tmq_oom();
+    tmq_list_init(&self->detached);
+    msgpack_sbuffer_init(&self->jbuf);
+}
+
+static void s_free_held(tmq_bclient_t *c)
+{
+    tmq_list_link_t *l;
+    while ((l = tmq_list_pop_front(&c->held)) != NULL)
+        free(TMQ_LIST_ENTRY(l, s_held_t, link));
+}
+
+void tmq_session_teardown(tmq_core_t *self)
+{
+    /* the attached ones are freed with the registry: their held results here */
+    for (size_t i = 0; i < tmq_bclients_size(self->clients); i++)
+        s_free_held(tmq_bclients_at(self->clients, i));
+    tmq_list_link_t *l;
+    while ((l = tmq_list_pop_front(&self->detached)) != NULL) {
+        tmq_bclient_t *c = TMQ_LIST_ENTRY(l, tmq_bclient_t, dlink);
+        tmq_list_init(&c->jobs); /* freed with the jobs table */
+        s_free_held(c);
+        tmq_bclients_remove(self->clients, &c);
+    }
+    zhashx_destroy(&self->sessions);
+    msgpack_sbuffer_destroy(&self->jbuf);
+}
+
+/* ---- output ---- */
+
+/* Queues h to c's RESULTS batch as the connection's next item. */
+static void s_queue_held(tmq_core_t *self, tmq_bclient_t *c, s_held_t *h)
+{
+    h->ordinal = c->sent++;
+    if (!c->attached) return; /* sent when a connection claims the session */
+    tmq_result_item_t it = {.cid = h->cid,
+                            .status = h->status == TMQ_ST_OOM && !c->oom ? TMQ_ST_ERROR : h->status,
+                            .data = h->bytes,
+                            .data_len = h->data_len,
+                            .worker = h->bytes + h->data_len,
+                            .worker_len = h->worker_len,
+                            .ms = h->ms,
+                            .attempts = h->attempts};
+    tmq_batch_add_result(tmq_outbox_batch(&c->out, 0), &it);
+    tmq_core_mark(self, &c->out);
+}
+
+static void s_hold_for(tmq_core_t *self, tmq_bclient_t *c, uint64_t seq)
+{
+    (void)self;
+    if (seq > c->out.hold_seq) c->out.hold_seq = seq;
+}
+
+bool tmq_session_may_send(const tmq_core_t *self, const tmq_outbox_t *ob)
+{
+    return !s_on(self) || ob->hold_seq == 0 ||
+           ob->hold_seq <= tmq_journal_durable_seq(self->cfg.journal);
+}
+
+/* ---- claiming ---- */
+
+static uint64_t s_resumed(const tmq_bclient_t *c)
+{
+    return c->jobs.size + c->held.size;
+}
+
+/* A connection now holds c: WELCOME, then every held result again, counted from 0. */
+static void s_welcome(tmq_core_t *self, tmq_bclient_t *c)
+{
+    tmq_outbox_clear(&c->out); /* what the last connection was owed goes again below */
+    tmq_welcome_t w = {.heartbeat_ms = self->cfg.heartbeat_ms,
+                       .max_payload = self->cfg.max_payload,
+                       .journal = true,
+                       .has_resumed = true,
+                       .resumed = s_resumed(c)};
+    size_t len;
+    void *body = tmq_proto_welcome_body(&w, &len);
+    tmq_core_send(self, &c->out, TMQ_CMD_WELCOME, &body, len);
+    c->sent = 0;
+    for (tmq_list_link_t *l = c->held.head; l; l = l->next)
+        s_queue_held(self, c, TMQ_LIST_ENTRY(l, s_held_t, link));
+}
+
+static tmq_bclient_t *s_find(tmq_core_t *self, const uint8_t *sid)
+{
+    char key[2 * TMQ_PROTO_SESSION_LEN + 1];
+    s_key(key, sid);
+    return zhashx_lookup(self->sessions, key);
+}
+
+static void s_register(tmq_core_t *self, tmq_bclient_t *c, const uint8_t *sid, uint32_t linger)
+{
+    char key[2 * TMQ_PROTO_SESSION_LEN + 1];
+    c->has_session = true;
+    memcpy(c->session, sid, TMQ_PROTO_SESSION_LEN);
+    c->linger_ms = linger;
+    s_key(key, sid);
+    zhashx_insert(self->sessions, key, c);
+}
+
+static uint32_t s_linger(uint32_t ms)
+{
+    return ms > TMQ_PROTO_LINGER_MAX ? TMQ_PROTO_LINGER_MAX : ms;
+}
+
+tmq_bclient_t *tmq_session_claim(tmq_core_t *self, const void *rid, size_t rid_len,
+                                 tmq_bclient_t *c, const uint8_t *sid, uint32_t linger_ms)
+{
+    if (!s_on(self)) return c;
+    linger_ms = s_linger(linger_ms);
+    tmq_bclient_t *s = s_find(self, sid);
+    if (c && c == s) { /* a HELLO again on the connection that holds it */
+        c->linger_ms = linger_ms;
+        s_welcome(self, c);
+        return c;
+    }
+    if (c) {
+        if (c->has_session || !tmq_list_empty(&c->jobs))
+            return c; /* another session, or jobs of its own: it stays what it is */
+        tmq_core_drop_client(self, &c); /* a bare record (STATUS first): the session takes over */
+    }
+    if (s) {
+        if (s->attached) {
+            tmq_debug("client session moved from %s to a new connection",
+                      tmq_core_peer_id(&s->out).s);
+            tmq_bclients_detach(self->clients, s);
+        } else {
+            tmq_list_remove(&self->detached, &s->dlink);
+        }
+        tmq_bclients_attach(self->clients, s, rid, rid_len);
+        s->linger_ms = linger_ms;
+        s->last_seen = self->now;
+        tmq_info("client session claimed: %zu jobs and %zu results waiting", s->jobs.size,
+                 s->held.size);
+    } else {
+        s = tmq_bclients_add(self->clients, rid, rid_len, self->now);
+        s_register(self, s, sid, linger_ms);
+    }
+    s_welcome(self, s);
+    return s;
+}
+
+void tmq_session_lose(tmq_core_t *self, tmq_bclient_t **c_p)
+{
+    tmq_bclient_t *c = *c_p;
+    if (!s_on(self) || !c->has_session) {
+        tmq_core_drop_client(self, c_p);
+        return;
+    }
+    tmq_core_unmark(self, &c->out);
+    tmq_bclients_detach(self->clients, c);
+    c->detached_at = self->now;
+    c->out.hold_seq = 0;
+    tmq_list_push_back(&self->detached, &c->dlink);
+    tmq_debug("client session detached: %zu jobs and %zu results kept for %u ms", c->jobs.size,
+              c->held.size, c->linger_ms);
+    *c_p = NULL;
+}
+
+void tmq_session_scan(tmq_core_t *self)
+{
+    for (tmq_list_link_t *l = self->detached.head, *next; l; l = next) {
+        next = l->next;
+        tmq_bclient_t *c = TMQ_LIST_ENTRY(l, tmq_bclient_t, dlink);
+        if (self->now - c->detached_at < (int64_t)c->linger_ms) continue;
+        tmq_info("client session unclaimed for %u ms: %zu jobs cancelled, %zu results dropped",
+                 c->linger_ms, c->jobs.size, c->held.size);
+        tmq_core_drop_client(self, &c);
+    }
+}
+
+bool tmq_session_holds(const tmq_bclient_t *c, uint64_t cid)
+{
+    return c->has_session && cid != TMQ_IDMAP_NONE && tmq_idmap_has(&c->cids, cid);
+}
+
+/* ---- journal records ---- */
+
+static msgpack_packer s_packer(tmq_core_t *self)
+{
+    msgpack_sbuffer_clear(&self->jbuf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &self->jbuf, msgpack_sbuffer_write);
+    return pk;
+}
+
+const char *tmq_session_refusal(const tmq_core_t *self)
+{
+    const char *why = tmq_journal_failed(self->cfg.journal);
+    return why ? why : tmq_journal_last_error(self->cfg.journal);
+}
+
+int tmq_session_accept(tmq_core_t *self, tmq_bclient_t *c, tmq_bjob_t *job)
+{
+    if (!s_on(self) || !c->has_session) return 0;
+    msgpack_packer pk = s_packer(self);
+    msgpack_pack_array(&pk, 10);
+    msgpack_pack_bin(&pk, TMQ_PROTO_SESSION_LEN);
+    msgpack_pack_bin_body(&pk, c->session, TMQ_PROTO_SESSION_LEN);
+    msgpack_pack_uint64(&pk, job->cid);
+    msgpack_pack_str(&pk, job->fn->name_len);
+    msgpack_pack_str_body(&pk, job->fn->name, job->fn->name_len);
+    msgpack_pack_bin(&pk, job->arg_len);
+    msgpack_pack_bin_body(&pk, job->arg, job->arg_len);
+    msgpack_pack_uint32(&pk, job->timeout_ms);
+    msgpack_pack_int32(&pk, job->retries);
+    msgpack_pack_uint64(&pk, job->mem_limit);
+    msgpack_pack_uint8(&pk, job->flags & TMQ_JOB_RETRY_OOM);
+    msgpack_pack_uint32(&pk, c->linger_ms);
+    if (c->oom)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    uint64_t seq;
+    if (tmq_journal_accept(self->cfg.journal, job->jid, self->jbuf.data, self->jbuf.size, &seq))
+        return -1;
+    s_hold_for(self, c, seq);
+    if (job->cid != TMQ_IDMAP_NONE) tmq_idmap_put(&c->cids, job->cid, job);
+    return 0;
+}
+
+void tmq_session_started(tmq_core_t *self, tmq_bjob_t *job)
+{
+    if (!s_on(self) || !job->client->has_session) return;
+    /* a START lost (journal failed) only lowers the attempt count a replay reports */
+    (void)tmq_journal_start(self->cfg.journal, job->jid, job->attempt, NULL);
+}
+
+static s_held_t *s_held_new(uint64_t jid, const tmq_result_item_t *it)
+{
+    s_held_t *h = tmq_xmalloc(sizeof *h + it->data_len + it->worker_len);
+    h->jid = jid;
+    h->cid = it->cid;
+    h->ordinal = 0;
+    h->ms = it->ms;
+    h->attempts = it->attempts;
+    h->status = (uint8_t)it->status;
+    h->data_len = (uint32_t)it->data_len;
+    h->worker_len = (uint32_t)it->worker_len;
+    if (it->data_len) memcpy(h->bytes, it->data, it->data_len);
+    if (it->worker_len) memcpy(h->bytes + it->data_len, it->worker, it->worker_len);
+    return h;
+}
+
+/* Keeps h for c: in its cid map and its held list, queued as the connection's next item. */
+static void s_keep(tmq_core_t *self, tmq_bclient_t *c, s_held_t *h)
+{
+    if (h->cid != TMQ_IDMAP_NONE) tmq_idmap_put(&c->cids, h->cid, s_tag(h));
+    tmq_list_push_back(&c->held, &h->link);
+    s_queue_held(self, c, h);
+}
+
+void tmq_session_result(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item_t *it,
+                        bool journal)
+{
+    tmq_bclient_t *c = job->client;
+    s_held_t *h = s_held_new(journal ? job->jid : 0, it);
+    if (journal) {
+        msgpack_packer pk = s_packer(self);
+        msgpack_pack_array(&pk, 5);
+        msgpack_pack_uint8(&pk, (uint8_t)it->status);
+        msgpack_pack_bin(&pk, it->data_len);
+        msgpack_pack_bin_body(&pk, it->data, it->data_len);
+        msgpack_pack_str(&pk, it->worker_len);
+        msgpack_pack_str_body(&pk, it->worker, it->worker_len);
+        msgpack_pack_double(&pk, it->ms);
+        msgpack_pack_uint32(&pk, it->attempts);
+        uint64_t seq;
+        if (tmq_journal_result(self->cfg.journal, job->jid, self->jbuf.data, self->jbuf.size,
+                               &seq) == 0)
+            s_hold_for(self, c, seq);
+        /* else: the journal keeps the job without its result; a replay runs it again and the
+           client drops the repeat (it has the cid already) */
+    }
+    s_keep(self, c, h);
+}
+
+void tmq_session_forget(tmq_core_t *self, tmq_bjob_t *job)
+{
+    tmq_bclient_t *c = job->client;
+    if (!s_on(self) || !c->has_session) return;
+    tmq_journal_forget(self->cfg.journal, job->jid, NULL);
+    if (job->cid != TMQ_IDMAP_NONE && tmq_idmap_get(&c->cids, job->cid) == job)
+        tmq_idmap_remove(&c->cids, job->cid, NULL);
+}
+
+/* The client has h: the journal forgets its job, the record goes. */
+static void s_done_with(tmq_core_t *self, tmq_bclient_t *c, s_held_t *h)
+{
+    if (h->jid) tmq_journal_forget(self->cfg.journal, h->jid, NULL);
+    if (h->cid != TMQ_IDMAP_NONE && tmq_idmap_get(&c->cids, h->cid) == s_tag(h))
+        tmq_idmap_remove(&c->cids, h->cid, NULL);
+    free(h);
+}
+
+void tmq_session_release(tmq_core_t *self, tmq_bclient_t *c)
+{
+    if (!c->has_session) return;
+    tmq_list_link_t *l;
+    while ((l = tmq_list_pop_front(&c->held)) != NULL)
+        s_done_with(self, c, TMQ_LIST_ENTRY(l, s_held_t, link));
+    char key[2 * TMQ_PROTO_SESSION_LEN + 1];
+    s_key(key, c->session);
+    if (zhashx_lookup(self->sessions, key) == c) zhashx_delete(self->sessions, key);
+    if (!c->attached) tmq_list_remove(&self->detached, &c->dlink);
+}
+
+void tmq_session_rack(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
+{
+    uint64_t n;
+    if (tmq_msg_get_uint(msg, "received", &n) != 0) {
+        tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "RACK", "no uint `received`");
+        return;
+    }
+    if (!c->has_session) return;
+    if (n > c->sent) {
+        tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "RACK", "more received than were sent");
+        n = c->sent;
+    }
+    while (c->held.head) {
+        s_held_t *h = TMQ_LIST_ENTRY(c->held.head, s_held_t, link);
+        if (h->ordinal >= n) break;
+        tmq_list_pop_front(&c->held);
+        s_done_with(self, c, h);
+    }
+}
+
+/* ---- the journal's turn ---- */
+
+void tmq_session_commit(tmq_core_t *self, int64_t now)
+{
+    tmq_journal_t *j = self->cfg.journal;
+    if (!j) return;
+    int rc = tmq_journal_commit(j, now);
+    const char *failed = tmq_journal_failed(j);
+    if (failed && !self->journal_down) {
+        tmq_error("%s: new jobs are refused; accepted ones are kept and served (retrying)",
+                  failed);
+        self->journal_down = true;
+    } else if (!failed && self->journal_down) {
+        tmq_info("the journal is writable again: taking new jobs");
+        self->journal_down = false;
+    }
+    if (rc == 0 || failed) (void)tmq_journal_maintain(j, now, 0);
+}
+
+int64_t tmq_session_due(const tmq_core_t *self, int64_t now)
+{
+    if (!self->cfg.journal) return INT64_MAX;
+    int64_t ms = tmq_journal_next_sync_ms(self->cfg.journal, now);
+    return ms < 0 ? INT64_MAX : now + ms;
+}
+
+/* ---- replay ---- */
+
+typedef struct {
+    tmq_core_t *core;
+    uint64_t *bad; /* jobs whose records do not decode: forgotten after the replay */
+    size_t nbad, bad_cap;
+} s_replay_t;
+
+static bool s_obj_uint(const msgpack_object *o, uint64_t *v)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) return false;
+    *v = o->via.u64;
+    return true;
+}
+
+static bool s_obj_bytes(const msgpack_object *o, const void **p, size_t *len)
+{
+    if (o->type == MSGPACK_OBJECT_BIN) {
+        *p = o->via.bin.ptr;
+        *len = o->via.bin.size;
+        return true;
+    }
+    if (o->type == MSGPACK_OBJECT_STR) {
+        *p = o->via.str.ptr;
+        *len = o->via.str.size;
+        return true;
+    }
+    return false;
+}
+
+/* The session record for sid, made (detached) if the replay meets it first. */
+static tmq_bclient_t *s_replayed_session(tmq_core_t *self, const uint8_t *sid, uint32_t linger,
+                                         bool oom)
+{
+    tmq_bclient_t *c = s_find(self, sid);
+    if (c) return c;
+    c = tmq_bclients_add_detached(self->clients, self->now);
+    s_register(self, c, sid, s_linger(linger));
+    c->oom = oom;
+    c->detached_at = self->now;
+    tmq_list_push_back(&self->detached, &c->dlink);
+    return c;
+}
+
+/* Decodes a RESULT body into *it (pointing into the object); false when it is not one. */
+static bool s_result_of(const msgpack_object *o, uint64_t cid, tmq_result_item_t *it)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5) return false;
+    const msgpack_object *f = o->via.array.ptr;
+    uint64_t st, att;
+    const void *data, *worker;
+    size_t dlen, wlen;
+    if (!s_obj_uint(&f[0], &st) || st > TMQ_ST_CANCELLED || !s_obj_bytes(&f[1], &data, &dlen) ||
+        !s_obj_bytes(&f[2], &worker, &wlen) ||
+        (f[3].type != MSGPACK_OBJECT_FLOAT64 && f[3].type != MSGPACK_OBJECT_FLOAT32) ||
+        !s_obj_uint(&f[4], &att) || att > UINT32_MAX)
+        return false;
+    *it = (tmq_result_item_t){.cid = cid,
+                              .status = (int)st,
+                              .data = data,
+                              .data_len = dlen,
+                              .worker = worker,
+                              .worker_len = wlen,
+                              .ms = f[3].via.f64,
+                              .attempts = (uint32_t)att};
+    return true;
+}
+
+static int s_replay_one(const tmq_journal_job_t *jj, void *arg)
+{
+    s_replay_t *r = arg;
+    tmq_core_t *self = r->core;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    bool ok = msgpack_unpack_next(&up, jj->accept, jj->accept_len, NULL) == MSGPACK_UNPACK_SUCCESS;
+    const msgpack_object *f = up.data.via.array.ptr;
+    uint64_t cid, timeout, mem, flags, linger;
+    const void *sid, *fn, *argp;
+    size_t sid_len, fn_len, arg_len;
+    ok = ok && up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size == 10 &&
+         s_obj_bytes(&f[0], &sid, &sid_len) && sid_len == TMQ_PROTO_SESSION_LEN &&
+         s_obj_uint(&f[1], &cid) && s_obj_bytes(&f[2], &fn, &fn_len) && fn_len > 0 &&
+         fn_len <= TMQ_PROTO_MAX_FNAME && s_obj_bytes(&f[3], &argp, &arg_len) &&
+         s_obj_uint(&f[4], &timeout) && timeout <= UINT32_MAX &&
+         (f[5].type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+          f[5].type == MSGPACK_OBJECT_NEGATIVE_INTEGER) &&
+         s_obj_uint(&f[6], &mem) && s_obj_uint(&f[7], &flags) && s_obj_uint(&f[8], &linger) &&
+         f[9].type == MSGPACK_OBJECT_BOOLEAN;
+    tmq_bjob_t *job = NULL;
+    if (ok) {
+        tmq_bclient_t *c = s_replayed_session(self, sid, (uint32_t)(linger > UINT32_MAX ? UINT32_MAX : linger), f[9].via.boolean);
+        if (jj->result) {
+            msgpack_unpacked ur;
+            msgpack_unpacked_init(&ur);
+            tmq_result_item_t it;
+            ok = msgpack_unpack_next(&ur, jj->result, jj->result_len, NULL) ==
+                     MSGPACK_UNPACK_SUCCESS &&
+                 s_result_of(&ur.data, cid, &it);
+            if (ok) {
+                s_keep(self, c, s_held_new(jj->jid, &it));
+                self->replayed_results++;
+            }
+            msgpack_unpacked_destroy(&ur);
+        } else if ((job = tmq_jobtab_adopt(self->jobs, jj->jid, argp, arg_len)) != NULL) {
+            job->cid = cid;
+            job->client = c;
+            job->fn = tmq_fnreg_ref(self->fns, fn, fn_len);
+            job->fn->n.submitted++;
+            job->timeout_ms = (uint32_t)timeout;
+            int64_t retries = f[5].via.i64;
+            job->retries = retries < 0                 ? self->cfg.retries
+                           : retries > TMQ_MAX_RETRIES ? TMQ_MAX_RETRIES
+                                                       : (int32_t)retries;
+            job->mem_limit = mem;
+            if (flags & TMQ_JOB_RETRY_OOM) job->flags |= TMQ_JOB_RETRY_OOM;
+            job->attempt = jj->attempt; /* the next lease is the attempt after it */
+            tmq_jobtab_transition(self->jobs, job, TMQ_JOB_QUEUED);
+            if (tmq_list_empty(&job->fn->queue)) tmq_core_unserved(self, job->fn);
+            tmq_list_push_back(&job->fn->queue, &job->link);
+            tmq_list_push_back(&c->jobs, &job->clink);
+            if (cid != TMQ_IDMAP_NONE) tmq_idmap_put(&c->cids, cid, job);
+            tmq_core_fn_dirty(self, job->fn);
+            self->replayed_jobs++;
+        } else {
+            ok = false;
+        }
+    }
+    msgpack_unpacked_destroy(&up);
+    if (!ok) {
+        /* a record that passed its checksum but does not decode: written by another version?
+           Its job cannot be run: the journal forgets it, and it is said */
+        if (r->nbad == r->bad_cap) {
+            r->bad_cap = r->bad_cap ? 2 * r->bad_cap : 16;
+            r->bad = tmq_xrealloc(r->bad, r->bad_cap * sizeof *r->bad);
+        }
+        r->bad[r->nbad++] = jj->jid;
+    }
+    return 0;
+}
+
+long tmq_session_replay(tmq_core_t *self)
+{
+    tmq_journal_t *j = self->cfg.journal;
+    if (!j) return 0;
+    s_replay_t r = {.core = self};
+    int64_t t0 = zclock_mono();
+    long n = tmq_journal_replay(j, s_replay_one, &r);
+    if (n < 0) {
+        free(r.bad);
+        tmq_error("journal replay failed: %s", tmq_journal_last_error(j));
+        return -1;
+    }
+    tmq_jobtab_skip_to(self->jobs, tmq_journal_max_jid(j) + 1);
+    for (size_t i = 0; i < r.nbad; i++) /* no append may come before the replay ends */
+        tmq_journal_forget(j, r.bad[i], NULL);
+    if (r.nbad)
+        tmq_warn("journal: %zu jobs whose records do not decode were dropped", r.nbad);
+    free(r.bad);
+    tmq_info("journal replayed: %llu jobs queued again and %llu results held for %zu sessions "
+             "in %lld ms",
+             (unsigned long long)self->replayed_jobs, (unsigned long long)self->replayed_results,
+             zhashx_size(self->sessions), (long long)(zclock_mono() - t0));
+    return n;
+}
