@@ -573,11 +573,12 @@ void tmq_core_flush(tmq_core_t *self, int64_t now, tmq_core_send_fn *send, void 
     size_t keep = 0;
     for (size_t i = 0; i < self->nflush; i++) {
         tmq_outbox_t *ob = self->flush[i];
-        if (!tmq_session_may_send(self, ob)) { /* its journal records are not durable yet */
+        if (!tmq_session_may_send(self, ob)) { /* an ACK waits for the journal */
             self->flush[keep++] = ob;
             continue;
         }
         int rc = send(ctx, ob);
+        if (rc == 0 && ob->nheld) rc = 1; /* sent what may go; an ACK still waits */
         if (rc >= 0) ob->last_sent = now;
         if (ob->transient) {
             s_free_transient(self, ob);

@@ -244,8 +244,12 @@ long tmq_session_replay(tmq_core_t *self);
 void tmq_session_commit(tmq_core_t *self, int64_t now);
 /* When the journal next wants a commit of its own (absolute ms), INT64_MAX for never. */
 int64_t tmq_session_due(const tmq_core_t *self, int64_t now);
-/* True when ob's output may go now (what it waits for is durable). */
-bool tmq_session_may_send(const tmq_core_t *self, const tmq_outbox_t *ob);
+/* Before a send: opens ob's held messages up to what is durable; false when nothing of it
+ * may go now (it stays on the flush list). */
+bool tmq_session_may_send(const tmq_core_t *self, tmq_outbox_t *ob);
+/* The hold for an ACK of c accepting `accepted` jobs: the latest append made for c (0: none). */
+uint64_t tmq_session_ack_hold(const tmq_core_t *self, const struct tmq_bclient_t *c,
+                              uint64_t accepted);
 
 /* dispatch.c */
 void tmq_dispatch_run(tmq_core_t *self);

@@ -221,7 +221,10 @@ static void s_submit(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
     info.nunserved = self->nack_unserved;
     size_t len;
     void *body = tmq_proto_ack_body(&self->scratch, &info, &len);
-    tmq_core_send(self, &c->out, TMQ_CMD_ACK, &body, len);
+    /* a session's ACK waits until what it promises is in the journal */
+    tmq_outbox_control_held(&c->out, TMQ_CMD_ACK, &body, len,
+                            tmq_session_ack_hold(self, c, info.accepted));
+    tmq_core_mark(self, &c->out);
 }
 
 /* Withdraws the client's live jobs named in msg: one pass over its jobs against the set of

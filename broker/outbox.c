@@ -8,11 +8,13 @@
 
 #include <xalloc.h>
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct tmq_outmsg_t {
     tmq_outmsg_t *next;
+    uint64_t hold; /* journal append it waits for (0: none) */
     int cmd;
     size_t len;
     void *body;
@@ -33,6 +35,7 @@ void tmq_outbox_init(tmq_outbox_t *ob, int side, const void *rid, size_t rid_len
     ob->side = (uint8_t)side;
     ob->kind[0].cmd = cmd0;
     ob->kind[1].cmd = cmd1;
+    ob->open_to = UINT64_MAX;
     for (int k = 0; k < TMQ_OUTBOX_KINDS; k++)
         tmq_batch_init(&ob->kind[k].batch);
 }
@@ -46,6 +49,7 @@ static void s_drop_pending(tmq_outbox_t *ob)
         free(m);
     }
     ob->ctl_tail = NULL;
+    ob->nheld = 0;
     for (int k = 0; k < TMQ_OUTBOX_KINDS; k++) {
         while (ob->kind[k].more_head) {
             tmq_outseg_t *s = ob->kind[k].more_head;
@@ -73,7 +77,14 @@ void tmq_outbox_clear(tmq_outbox_t *ob)
 
 void tmq_outbox_control(tmq_outbox_t *ob, int cmd, void **body_p, size_t len)
 {
+    tmq_outbox_control_held(ob, cmd, body_p, len, 0);
+}
+
+void tmq_outbox_control_held(tmq_outbox_t *ob, int cmd, void **body_p, size_t len, uint64_t hold)
+{
     tmq_outmsg_t *m = tmq_xcalloc(1, sizeof *m);
+    m->hold = hold;
+    if (hold) ob->nheld++;
     m->cmd = cmd;
     m->len = len;
     m->body = *body_p;
@@ -108,12 +119,31 @@ tmq_batch_t *tmq_outbox_batch(tmq_outbox_t *ob, int k)
     return &s->batch;
 }
 
-bool tmq_outbox_pending(const tmq_outbox_t *ob)
+static bool s_batches(const tmq_outbox_t *ob)
 {
-    if (ob->ctl_head) return true;
     for (int k = 0; k < TMQ_OUTBOX_KINDS; k++)
         if (ob->kind[k].batch.count || ob->kind[k].more_head) return true;
     return false;
+}
+
+bool tmq_outbox_any(const tmq_outbox_t *ob)
+{
+    return ob->ctl_head || s_batches(ob);
+}
+
+/* The first control message that may go, and the link that points at it. */
+static tmq_outmsg_t **s_ready_ctl(tmq_outbox_t *ob)
+{
+    tmq_outmsg_t **p = &ob->ctl_head;
+    if (ob->nheld) /* rare: only while the journal is slow or failed */
+        while (*p && (*p)->hold > ob->open_to)
+            p = &(*p)->next;
+    return p;
+}
+
+bool tmq_outbox_pending(const tmq_outbox_t *ob)
+{
+    return *s_ready_ctl((tmq_outbox_t *)ob) || s_batches(ob);
 }
 
 /* The segment items of kind k are appended to. */
@@ -168,10 +198,13 @@ void tmq_outbox_signal_last(tmq_outbox_t *ob, int cmd)
 
 void *tmq_outbox_take(tmq_outbox_t *ob, int *cmd, size_t *len)
 {
-    if (ob->ctl_head) {
-        tmq_outmsg_t *m = ob->ctl_head;
-        ob->ctl_head = m->next;
-        if (!ob->ctl_head) ob->ctl_tail = NULL;
+    tmq_outmsg_t **p = s_ready_ctl(ob);
+    if (*p) {
+        tmq_outmsg_t *m = *p, *prev = NULL;
+        if (p != &ob->ctl_head) prev = (tmq_outmsg_t *)((char *)p - offsetof(tmq_outmsg_t, next));
+        *p = m->next;
+        if (ob->ctl_tail == m) ob->ctl_tail = prev;
+        if (m->hold) ob->nheld--;
         void *body = m->body;
         *cmd = m->cmd;
         *len = m->len;

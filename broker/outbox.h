@@ -42,9 +42,12 @@ typedef struct tmq_outbox_t {
     void *owner;       /* the tmq_bclient_t or tmq_bworker_t; NULL when transient */
     size_t index;      /* slot in the peer registry */
     int64_t last_sent; /* when a message last left for this peer */
-    uint64_t hold_seq; /* journal append its output must wait for (durable first): 0 = none */
+    uint64_t hold_seq; /* the latest journal append made for this peer (session.c) */
+    uint64_t open_to;  /* control messages held for a journal append above this wait; the core
+                          sets it before each send (UINT64_MAX, the initial value: none wait) */
     size_t bytes;      /* control bodies plus batch segments no longer appended to */
     tmq_outmsg_t *ctl_head, *ctl_tail;
+    size_t nheld; /* control messages with a hold */
     struct {
         int cmd; /* 0 = kind unused */
         tmq_batch_t batch;
@@ -63,6 +66,10 @@ void tmq_outbox_clear(tmq_outbox_t *ob);
 
 /* Appends a finished control message; takes the malloc'd body and nulls *body_p. */
 void tmq_outbox_control(tmq_outbox_t *ob, int cmd, void **body_p, size_t len);
+/* The same for a message that may go only once journal append `hold` is durable (open_to >=
+ * hold): an ACK promising jobs. Later messages may overtake it (a session matches ACKs by seq,
+ * PROTOCOL.md 5.7); 0 = no hold. */
+void tmq_outbox_control_held(tmq_outbox_t *ob, int cmd, void **body_p, size_t len, uint64_t hold);
 /* Appends a control message with an empty map body (HEARTBEAT, BYE, RECONNECT ...). */
 void tmq_outbox_signal(tmq_outbox_t *ob, int cmd);
 /* Like tmq_outbox_signal, but the message goes after everything pending, batches included
@@ -72,11 +79,14 @@ void tmq_outbox_signal_last(tmq_outbox_t *ob, int cmd);
 /* The batch of kind k to append one item to (a fresh segment when the current one is full). */
 tmq_batch_t *tmq_outbox_batch(tmq_outbox_t *ob, int k);
 
+/* Something may be sent now (a held message whose append is not durable does not count). */
 bool tmq_outbox_pending(const tmq_outbox_t *ob);
+/* Something waits, sendable now or held. */
+bool tmq_outbox_any(const tmq_outbox_t *ob);
 /* Body bytes pending: control messages and every batch item not yet taken. O(1). */
 size_t tmq_outbox_bytes(const tmq_outbox_t *ob);
-/* Removes the next message: returns its malloc'd body (caller frees) with *cmd and *len set,
- * or NULL when nothing is pending. */
+/* Removes the next message that may go (held ones are skipped): returns its malloc'd body
+ * (caller frees) with *cmd and *len set, or NULL when nothing is pending. */
 void *tmq_outbox_take(tmq_outbox_t *ob, int *cmd, size_t *len);
 
 #endif

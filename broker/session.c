@@ -8,9 +8,10 @@
  *
  * Journal records: ACCEPT [session, cid, fn, arg, timeout_ms, retries, mem_limit, flags,
  * linger_ms, oom], START (the attempt), RESULT [status, data, worker, ms, attempts] and FORGET
- * when the client acknowledged the result or the job was cancelled. Every outbox of a session
- * waits (hold_seq) until what was appended for it is durable, so no ACK and no result leaves
- * before its record.
+ * when the client acknowledged the result or the job was cancelled. An ACK that accepts jobs
+ * waits in its outbox until the client's latest append is durable, so no job is acknowledged
+ * before its record (results need not wait: a result whose RESULT record is lost in a crash is
+ * produced again, and the client drops the repeat).
  *
  * A session's cid map holds its live jobs (tmq_bjob_t *) and its held results (tmq_held_t *
  * with the low bit set), so a resubmitted SUBMIT item is recognised whatever became of the job.
@@ -111,10 +112,16 @@ static void s_hold_for(tmq_core_t *self, tmq_bclient_t *c, uint64_t seq)
     if (seq > c->out.hold_seq) c->out.hold_seq = seq;
 }
 
-bool tmq_session_may_send(const tmq_core_t *self, const tmq_outbox_t *ob)
+bool tmq_session_may_send(const tmq_core_t *self, tmq_outbox_t *ob)
 {
-    return !s_on(self) || ob->hold_seq == 0 ||
-           ob->hold_seq <= tmq_journal_durable_seq(self->cfg.journal);
+    if (!s_on(self) || !ob->nheld) return true;
+    ob->open_to = tmq_journal_durable_seq(self->cfg.journal);
+    return tmq_outbox_pending(ob);
+}
+
+uint64_t tmq_session_ack_hold(const tmq_core_t *self, const tmq_bclient_t *c, uint64_t accepted)
+{
+    return s_on(self) && c->has_session && accepted ? c->out.hold_seq : 0;
 }
 
 /* ---- claiming ---- */

@@ -61,3 +61,4 @@ tmq_integration_test(it_deploy_boot SCRIPT test_deploy_boot.sh TIMEOUT 240)
 # deploy/Containerfile without a container engine: it parses, its packages exist, its layout
 # is what cmake --install makes, its runtime packages hold every library the programs link.
 tmq_integration_test(it_deploy_container SCRIPT test_deploy_container.sh TIMEOUT 120)
+tmq_integration_test(it_journal_sessions SCRIPT test_journal_sessions.sh TIMEOUT 180)
