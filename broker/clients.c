@@ -62,7 +62,7 @@ tmq_bclient_t *tmq_bclients_add(tmq_bclients_t *self, const void *rid, size_t ri
 tmq_bclient_t *tmq_bclients_add_detached(tmq_bclients_t *self, int64_t now)
 {
     (void)self;
-    return s_new(NULL, 0, now);
+    return s_new("", 0, now);
 }
 
 void tmq_bclients_detach(tmq_bclients_t *self, tmq_bclient_t *c)

@@ -374,7 +374,9 @@ void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t ri
     if (msg->cmd == TMQ_CMD_HELLO) {
         c->oom = tmq_msg_get_true(msg, "oom");
         size_t len;
-        void *body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = self->cfg.heartbeat_ms, .max_payload = self->cfg.max_payload}, &len);
+        void *body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = self->cfg.heartbeat_ms,
+                                                             .max_payload = self->cfg.max_payload},
+                                            &len);
         tmq_core_send(self, &c->out, TMQ_CMD_WELCOME, &body, len);
     } else if (msg->cmd == TMQ_CMD_SUBMIT) {
         if (tmq_msg_get_true(msg, "oom")) c->oom = true;

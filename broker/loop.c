@@ -205,8 +205,8 @@ tmq_broker_loop_t *tmq_broker_loop_new(const tmq_broker_config_t *cfg)
             snprintf(fsync, sizeof fsync, "never");
         else
             snprintf(fsync, sizeof fsync, "every %d ms", cfg->fsync_ms);
-        tmq_info("journal in %s (fsync %s): clients' sessions survive a restart",
-                 cfg->journal_dir, fsync);
+        tmq_info("journal in %s (fsync %s): clients' sessions survive a restart", cfg->journal_dir,
+                 fsync);
     }
     return self;
 }

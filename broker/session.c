@@ -45,7 +45,6 @@ static void *s_tag(s_held_t *h)
     return (void *)((uintptr_t)h | S_HELD_TAG);
 }
 
-
 static void s_key(char key[2 * TMQ_PROTO_SESSION_LEN + 1], const uint8_t *sid)
 {
     tmq_ridmap_hex(key, 2 * TMQ_PROTO_SESSION_LEN + 1, sid, TMQ_PROTO_SESSION_LEN);
@@ -401,8 +400,7 @@ void tmq_session_commit(tmq_core_t *self, int64_t now)
     int rc = tmq_journal_commit(j, now);
     const char *failed = tmq_journal_failed(j);
     if (failed && !self->journal_down) {
-        tmq_error("%s: new jobs are refused; accepted ones are kept and served (retrying)",
-                  failed);
+        tmq_error("%s: new jobs are refused; accepted ones are kept and served (retrying)", failed);
         self->journal_down = true;
     } else if (!failed && self->journal_down) {
         tmq_info("the journal is writable again: taking new jobs");
@@ -508,7 +506,8 @@ static int s_replay_one(const tmq_journal_job_t *jj, void *arg)
          f[9].type == MSGPACK_OBJECT_BOOLEAN;
     tmq_bjob_t *job = NULL;
     if (ok) {
-        tmq_bclient_t *c = s_replayed_session(self, sid, (uint32_t)(linger > UINT32_MAX ? UINT32_MAX : linger), f[9].via.boolean);
+        tmq_bclient_t *c = s_replayed_session(
+            self, sid, (uint32_t)(linger > UINT32_MAX ? UINT32_MAX : linger), f[9].via.boolean);
         if (jj->result) {
             msgpack_unpacked ur;
             msgpack_unpacked_init(&ur);
@@ -573,8 +572,7 @@ long tmq_session_replay(tmq_core_t *self)
     tmq_jobtab_skip_to(self->jobs, tmq_journal_max_jid(j) + 1);
     for (size_t i = 0; i < r.nbad; i++) /* no append may come before the replay ends */
         tmq_journal_forget(j, r.bad[i], NULL);
-    if (r.nbad)
-        tmq_warn("journal: %zu jobs whose records do not decode were dropped", r.nbad);
+    if (r.nbad) tmq_warn("journal: %zu jobs whose records do not decode were dropped", r.nbad);
     free(r.bad);
     tmq_info("journal replayed: %llu jobs queued again and %llu results held for %zu sessions "
              "in %lld ms",

@@ -1,6 +1,6 @@
 # broker unit tests: the core state machine driven without a network (one executable per
 # handler over tests/unit/broker_harness.c), and its data structures.
-foreach(part frontend backend dispatch core)
+foreach(part frontend backend dispatch core session)
   tmq_unit_test(test_broker_${part} SOURCES unit/test_broker_${part}.c unit/broker_harness.c
     LIBS tmq_broker)
 endforeach()

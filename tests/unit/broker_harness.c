@@ -128,6 +128,7 @@ void bh_feed_from(tmq_core_t *core, const char *rid, const char *addr, int cmd, 
 void bh_turn(tmq_core_t *core)
 {
     tmq_core_tick(core, bh_now);
+    tmq_session_commit(core, bh_now); /* as the loop does: the journal's group commit */
     tmq_core_flush(core, bh_now, bh_send, NULL);
 }
 

@@ -223,7 +223,8 @@ static void test_welcome_bounds(void **state)
     tmq_msg_t m;
     size_t len;
     tmq_welcome_t w;
-    void *body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = 250, .max_payload = 1024}, &len);
+    void *body =
+        tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = 250, .max_payload = 1024}, &len);
     assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
     tmq_msg_welcome(&m, &w);
     assert_int_equal(w.heartbeat_ms, 250);
@@ -232,14 +233,16 @@ static void test_welcome_bounds(void **state)
     tmq_msg_release(&m);
     free(body);
     /* out of bounds: the defaults stay */
-    body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = TMQ_PROTO_HEARTBEAT_MIN - 1, .max_payload = 0}, &len);
+    body = tmq_proto_welcome_body(
+        &(tmq_welcome_t){.heartbeat_ms = TMQ_PROTO_HEARTBEAT_MIN - 1, .max_payload = 0}, &len);
     assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
     tmq_msg_welcome(&m, &w);
     assert_int_equal(w.heartbeat_ms, TMQ_PROTO_HEARTBEAT_DEFAULT);
     assert_int_equal(w.max_payload, TMQ_PROTO_MAX_PAYLOAD);
     tmq_msg_release(&m);
     free(body);
-    body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = TMQ_PROTO_HEARTBEAT_MAX + 1, .max_payload = 5}, &len);
+    body = tmq_proto_welcome_body(
+        &(tmq_welcome_t){.heartbeat_ms = TMQ_PROTO_HEARTBEAT_MAX + 1, .max_payload = 5}, &len);
     assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
     tmq_msg_welcome(&m, &w);
     assert_int_equal(w.heartbeat_ms, TMQ_PROTO_HEARTBEAT_DEFAULT);
@@ -820,8 +823,8 @@ static void test_session_keys(void **state)
     free(body);
     tmq_batch_destroy(&b);
 
-    tmq_welcome_t w = {.heartbeat_ms = 250, .max_payload = 9, .journal = true,
-                       .has_resumed = true, .resumed = 12};
+    tmq_welcome_t w = {
+        .heartbeat_ms = 250, .max_payload = 9, .journal = true, .has_resumed = true, .resumed = 12};
     body = tmq_proto_welcome_body(&w, &len);
     assert_int_equal(tu_decode(&m, TMQ_CMD_WELCOME, body, len), 0);
     tmq_welcome_t got;
@@ -848,8 +851,9 @@ static void test_session_keys(void **state)
     free(body);
 
     /* a session of 15 bytes, or a str, is none */
-    static const uint8_t short_sid[] = {0x81, 0xa7, 's', 'e', 's', 's', 'i', 'o', 'n', 0xc4, 15,
-                                        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static const uint8_t short_sid[] = {0x81, 0xa7, 's', 'e', 's', 's', 'i', 'o', 'n',
+                                        0xc4, 15,   1,   2,   3,   4,   5,   6,   7,
+                                        8,    9,    10,  11,  12,  13,  14,  15};
     assert_int_equal(tu_decode(&m, TMQ_CMD_HELLO, short_sid, sizeof short_sid), 0);
     assert_int_equal(tmq_msg_session(&m, back), -1);
     tmq_msg_release(&m);
