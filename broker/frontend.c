@@ -293,6 +293,15 @@ static void s_status(tmq_core_t *self, tmq_bclient_t *c)
         .heartbeat_ms = self->cfg.heartbeat_ms,
     };
     s_running(self, &v.running, &v.prefetched);
+    if (self->cfg.journal) {
+        tmq_journal_stats_t js;
+        tmq_journal_stats(self->cfg.journal, &js);
+        v.journal = true;
+        v.journal_live = js.live_jobs;
+        v.journal_bytes = js.bytes;
+        v.sessions = zhashx_size(self->sessions);
+        v.journal_failed = tmq_journal_failed(self->cfg.journal);
+    }
     size_t len;
     void *body =
         tmq_bstats_status_body(&self->stats, self->now, &v, self->workers, self->fns, &len);

@@ -7,6 +7,7 @@
  * from workers as bytes: expo.c makes them safe; rows whose labels come out equal are summed.
  */
 #include "metrics.h"
+#include "journal.h"
 
 #include "expo.h"
 #include "zap.h"
@@ -386,9 +387,12 @@ static void s_peers(tmq_expo_t *e, tmq_core_t *core)
 
 static void s_input(tmq_expo_t *e, tmq_core_t *core)
 {
-    static const char *const reasons[TMQ_BSTATS_REJECT_CODES] = {
-        NULL, "reason=\"queue_full\"", "reason=\"unknown_function\"",
-        "reason=\"payload_too_large\"", "reason=\"bad_job\""};
+    static const char *const reasons[TMQ_BSTATS_REJECT_CODES] = {NULL,
+                                                                 "reason=\"queue_full\"",
+                                                                 "reason=\"unknown_function\"",
+                                                                 "reason=\"payload_too_large\"",
+                                                                 "reason=\"bad_job\"",
+                                                                 "reason=\"journal_unavailable\""};
     const tmq_bstats_t *st = &core->stats;
     tmq_expo_family(e, "taskmq_jobs_rejected_total", "counter",
                     "Jobs refused at submission, never queued, by reason.");
@@ -411,6 +415,31 @@ static void s_input(tmq_expo_t *e, tmq_core_t *core)
               tmq_zap_refused(core->cfg.zap));
 }
 
+/* --journal: present only when the broker keeps one. */
+static void s_journal(tmq_expo_t *e, tmq_core_t *core)
+{
+    if (!core->cfg.journal) return;
+    tmq_journal_stats_t js;
+    tmq_journal_stats(core->cfg.journal, &js);
+    s_gauge(e, "taskmq_journal_live_jobs",
+            "Jobs the journal holds: accepted and not yet finished, or finished and their result "
+            "not yet acknowledged by its client.",
+            js.live_jobs);
+    s_gauge(e, "taskmq_journal_bytes", "Bytes in the journal's segment files.", js.bytes);
+    s_gauge(e, "taskmq_journal_segments", "The journal's segment files.", js.segments);
+    s_gauge(e, "taskmq_journal_sessions",
+            "Client sessions the broker keeps (with a connection or not).",
+            zhashx_size(core->sessions));
+    s_gauge(e, "taskmq_journal_failed",
+            "1 while the journal cannot be written (a full disk, an I/O error): new jobs are "
+            "refused \"journal unavailable\"; 0 otherwise.",
+            js.failed);
+    s_counter(e, "taskmq_journal_syncs_total", "fdatasync calls of the journal.", js.syncs);
+    s_counter(e, "taskmq_journal_commits_total",
+              "Writes of the journal (one per loop turn with records).", js.commits);
+    s_counter(e, "taskmq_journal_failures_total", "Failed journal writes or syncs.", js.failures);
+}
+
 char *tmq_metrics_render(tmq_core_t *core, int64_t now, double start_s, size_t *len)
 {
     (void)now; /* every figure is a count or a level; kept for rates should one be added */
@@ -425,6 +454,7 @@ char *tmq_metrics_render(tmq_core_t *core, int64_t now, double start_s, size_t *
             core->cfg.max_queue);
     s_peers(&e, core);
     s_input(&e, core);
+    s_journal(&e, core);
     s_functions(&e, core->fns);
     char *text = tmq_expo_take(&e, len);
     tmq_expo_fini(&e);

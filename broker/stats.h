@@ -17,7 +17,7 @@
 
 #define TMQ_BSTATS_SAMPLES 6
 
-#define TMQ_BSTATS_REJECT_CODES 5 /* SUBMIT items rejected, indexed by TMQ_REJ_* (1..4) */
+#define TMQ_BSTATS_REJECT_CODES 6 /* SUBMIT items rejected, indexed by TMQ_REJ_* (1..5) */
 
 typedef struct {
     int64_t started_ms;
@@ -36,6 +36,10 @@ typedef struct {
     uint64_t refused; /* connections the ZAP handler refused */
     bool insecure;    /* --insecure: peers from any address without keys */
     uint32_t heartbeat_ms;
+    /* --journal (journal false: none, and the reply has no `journal` key) */
+    bool journal;
+    uint64_t journal_live, journal_bytes, sessions;
+    const char *journal_failed; /* why it takes no new jobs, NULL while it does */
 } tmq_bstats_view_t;
 
 void tmq_bstats_init(tmq_bstats_t *st, int64_t now);

@@ -55,6 +55,9 @@ got=$(jq '.got | length' "$T/state.json")
 assert_eq "$got" "300" "distinct results"
 out=$(sc collect 0 rack)
 [[ "$out" == "resumed 0 new 0 dup 0" ]] || fail "all acknowledged, yet: $out"
+assert_eq "$(status_field journal.live_jobs)" "0" "journal live jobs once all were acknowledged"
+assert_eq "$(status_field journal.sessions)" "1" "sessions kept"
+assert_eq "$(status_field journal.failed)" "" "journal failure"
 pass "300 acknowledged jobs across 2 kill -9s: each result once, 100 unacknowledged ones resent, none after RACK"
 
 # ---- a resubmitted SUBMIT creates nothing; a SUBMIT from a new connection claims ----
@@ -75,8 +78,17 @@ wait "$BROKER_PID"
 last=$(ls "$J"/journal-*.seg | tail -n 1)
 size=$(stat -c %s "$last")
 truncate -s $((size - 7)) "$last"
-broker_up 3
+broker_up 3 --metrics '127.0.0.1:*'
 grep -q "torn tail cut at offset" "$T/broker-3.log" || fail "no torn tail: $(cat "$T/broker-3.log")"
+PROMTOOL=$(command -v promtool || echo "$(dirname "$0")/../../build-tools/bin/promtool")
+for _ in $(seq 1 50); do grep -q "metrics at" "$T/broker-3.log" && break; sleep 0.05; done
+METRICS=$(sed -n 's/.*metrics at \(http:[^ ]*\).*/\1/p' "$T/broker-3.log" | head -n1)
+curl -sf "$METRICS" >"$T/scrape" || fail "no metrics at '$METRICS'"
+grep -q '^taskmq_journal_live_jobs [0-9]' "$T/scrape" || fail "no journal metrics: $(grep journal "$T/scrape")"
+grep -q '^taskmq_journal_failed 0$' "$T/scrape" || fail "journal_failed: $(grep journal_failed "$T/scrape")"
+if [ -x "$PROMTOOL" ]; then
+    "$PROMTOOL" check metrics <"$T/scrape" >"$T/promtool.out" 2>&1 || fail "promtool: $(cat "$T/promtool.out")"
+fi
 "$BROKER" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' --journal "$J" 2>"$T/second.log"
 assert_eq "$?" "1" "a second broker on the journal"
 grep -q "is in use by another broker (pid $BROKER_PID)" "$T/second.log" || fail "$(cat "$T/second.log")"
