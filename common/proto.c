@@ -33,6 +33,8 @@ static const char *s_names[TMQ_CMD_MAX_] = {
     [TMQ_CMD_WITHDRAW] = "WITHDRAW",
     [TMQ_CMD_DRAIN] = "DRAIN",
     [TMQ_CMD_RACK] = "RACK",
+    [TMQ_CMD_ATTACH] = "ATTACH",
+    [TMQ_CMD_BATCH] = "BATCH",
 };
 
 const char *tmq_cmd_name(int cmd)
@@ -774,18 +776,127 @@ static void s_pack_session(msgpack_packer *pk, const uint8_t *session)
 
 void *tmq_proto_submit_body(tmq_batch_t *b, uint64_t seq, const uint8_t *session, size_t *len)
 {
+    tmq_submit_info_t info = {.seq = seq, .session = session};
+    return tmq_proto_submit_body_ex(b, &info, len);
+}
+
+void *tmq_proto_submit_body_ex(tmq_batch_t *b, const tmq_submit_info_t *info, size_t *len)
+{
     msgpack_sbuffer out;
     msgpack_packer pk;
-    s_body_init(&out, &pk, 2 + (seq != 0) + (session != NULL));
+    bool batch = info->batch != NULL;
+    s_body_init(&out, &pk,
+                2 + (info->seq != 0) + (info->session != NULL) + batch +
+                    (batch && info->batch_ttl_ms) + (batch && info->batch_end));
     s_pack_items(&pk, &out, s_batch_key(TMQ_CMD_SUBMIT), b);
     s_pack_cstr(&pk, "oom"); /* as HELLO says it (5.1) */
     msgpack_pack_true(&pk);
-    if (seq) {
+    if (info->seq) {
         s_pack_cstr(&pk, "seq");
-        msgpack_pack_uint64(&pk, seq);
+        msgpack_pack_uint64(&pk, info->seq);
     }
-    if (session) s_pack_session(&pk, session);
+    if (info->session) s_pack_session(&pk, info->session);
+    if (batch) {
+        s_pack_cstr(&pk, "batch");
+        s_pack_str(&pk, info->batch, info->batch_len);
+        if (info->batch_ttl_ms) {
+            s_pack_cstr(&pk, "batch_ttl_ms");
+            msgpack_pack_uint32(&pk, info->batch_ttl_ms);
+        }
+        if (info->batch_end) {
+            s_pack_cstr(&pk, "batch_end");
+            msgpack_pack_true(&pk);
+        }
+    }
     return tmq_proto_sbuffer_take(&out, len);
+}
+
+bool tmq_proto_batch_name_ok(const char *name, size_t len)
+{
+    if (len == 0 || len > TMQ_PROTO_MAX_BATCH_NAME) return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch <= ' ' || ch == 0x7f) return false;
+    }
+    return true;
+}
+
+int tmq_msg_batch_name(const tmq_msg_t *m, const char **name, size_t *len)
+{
+    const msgpack_object *o = tmq_msg_get(m, "batch");
+    if (!o) return -1;
+    if (o->type != MSGPACK_OBJECT_STR || !tmq_proto_batch_name_ok(o->via.str.ptr, o->via.str.size))
+        return -2;
+    *name = o->via.str.ptr;
+    *len = o->via.str.size;
+    return 0;
+}
+
+void *tmq_proto_attach_body(const char *name, size_t name_len, bool resume, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    s_body_init(&sb, &pk, 1 + resume);
+    s_pack_cstr(&pk, "batch");
+    s_pack_str(&pk, name, name_len);
+    if (resume) {
+        s_pack_cstr(&pk, "resume");
+        msgpack_pack_true(&pk);
+    }
+    return tmq_proto_sbuffer_take(&sb, len);
+}
+
+static void s_pack_bool(msgpack_packer *pk, const char *key, bool v)
+{
+    s_pack_cstr(pk, key);
+    if (v)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+void *tmq_proto_batch_body(const tmq_batch_info_t *info, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    s_body_init(&sb, &pk, 8 + (info->ok != NULL));
+    s_pack_cstr(&pk, "batch");
+    s_pack_str(&pk, info->name, info->name_len);
+    s_pack_bool(&pk, "known", info->known);
+    s_pack_cstr(&pk, "total");
+    msgpack_pack_uint64(&pk, info->total);
+    s_pack_cstr(&pk, "done");
+    msgpack_pack_uint64(&pk, info->done);
+    s_pack_cstr(&pk, "failed");
+    msgpack_pack_uint64(&pk, info->failed);
+    s_pack_cstr(&pk, "running");
+    msgpack_pack_uint64(&pk, info->running);
+    s_pack_bool(&pk, "closed", info->closed);
+    s_pack_bool(&pk, "complete", info->complete);
+    if (info->ok) {
+        s_pack_cstr(&pk, "ok");
+        msgpack_pack_array(&pk, (uint32_t)info->nok);
+        for (size_t i = 0; i < info->nok; i++)
+            msgpack_pack_uint64(&pk, info->ok[i]);
+    }
+    return tmq_proto_sbuffer_take(&sb, len);
+}
+
+int tmq_msg_batch_info(const tmq_msg_t *m, tmq_batch_info_t *out)
+{
+    memset(out, 0, sizeof *out);
+    const msgpack_object *known = tmq_msg_get(m, "known");
+    if (tmq_msg_get_str(m, "batch", &out->name, &out->name_len) != 0 || !known ||
+        known->type != MSGPACK_OBJECT_BOOLEAN)
+        return -1;
+    out->known = known->via.boolean;
+    (void)tmq_msg_get_uint(m, "total", &out->total);
+    (void)tmq_msg_get_uint(m, "done", &out->done);
+    (void)tmq_msg_get_uint(m, "failed", &out->failed);
+    (void)tmq_msg_get_uint(m, "running", &out->running);
+    out->closed = tmq_msg_get_true(m, "closed");
+    out->complete = tmq_msg_get_true(m, "complete");
+    return 0;
 }
 
 void *tmq_proto_rack_body(uint64_t received, size_t *len)

@@ -50,6 +50,9 @@ typedef enum {
     TMQ_CMD_WITHDRAW,     /* client -> broker   {jobs:[cid, ...]}: cancel these jobs of mine */
     TMQ_CMD_DRAIN,        /* worker -> broker   {}: send me no more jobs, I am leaving        */
     TMQ_CMD_RACK,         /* client -> broker   {received}: results received on this connection */
+    TMQ_CMD_ATTACH,       /* client -> broker   {batch, resume}: send me this batch's results */
+    TMQ_CMD_BATCH,        /* broker -> client   {batch, known, total, done, failed, running,
+                             closed, complete} (+ ok: [cid] for a resume) */
     TMQ_CMD_MAX_
 } tmq_cmd_t;
 
@@ -302,6 +305,49 @@ void *tmq_proto_hello_body(const uint8_t *session, uint32_t linger_ms, size_t *l
 void *tmq_proto_submit_body(tmq_batch_t *b, uint64_t seq, const uint8_t *session, size_t *len);
 /* RACK: {received: n}. */
 void *tmq_proto_rack_body(uint64_t received, size_t *len);
+
+/* ---- named batches (PROTOCOL.md 5.8) ---- */
+
+#define TMQ_PROTO_MAX_BATCH_NAME 128            /* bytes of a batch name */
+#define TMQ_PROTO_BATCH_TTL_DEFAULT 3600000u    /* ms a complete batch is kept */
+#define TMQ_PROTO_BATCH_TTL_MAX 604800000u      /* larger batch_ttl_ms values are taken as this */
+
+/* A SUBMIT's optional keys. */
+typedef struct {
+    uint64_t seq;            /* 0: none */
+    const uint8_t *session;  /* NULL: none */
+    const char *batch;       /* NULL: not in a batch */
+    size_t batch_len;
+    uint32_t batch_ttl_ms;   /* 0: not packed (the broker's default) */
+    bool batch_end;          /* the submitter's input ended: no more jobs for the batch */
+} tmq_submit_info_t;
+/* A SUBMIT body from the batch b (reset after) with the keys of info. */
+void *tmq_proto_submit_body_ex(tmq_batch_t *b, const tmq_submit_info_t *info, size_t *len);
+
+/* True when name (len bytes) may name a batch: 1..TMQ_PROTO_MAX_BATCH_NAME bytes of printable
+ * ASCII other than space, or UTF-8 beyond it; no control byte. */
+bool tmq_proto_batch_name_ok(const char *name, size_t len);
+/* The `batch` key of m: 0 with *name and *len pointing into m, -1 when absent, -2 when present but
+ * not a valid name (a str that tmq_proto_batch_name_ok refuses, or not a str). */
+int tmq_msg_batch_name(const tmq_msg_t *m, const char **name, size_t *len);
+
+/* ATTACH: {batch: name} (+ resume: true). */
+void *tmq_proto_attach_body(const char *name, size_t name_len, bool resume, size_t *len);
+
+typedef struct {
+    const char *name;
+    size_t name_len;
+    bool known;
+    uint64_t total, done, failed, running;
+    bool closed, complete;
+    const uint64_t *ok; /* with a resume: the cids with an OK result (encode); NULL: no `ok` */
+    size_t nok;
+} tmq_batch_info_t;
+/* BATCH from info. */
+void *tmq_proto_batch_body(const tmq_batch_info_t *info, size_t *len);
+/* Decodes BATCH into out (name points into m; ok is not decoded: read tmq_msg_get(m, "ok")).
+ * Returns -1 when `batch` or `known` is missing. */
+int tmq_msg_batch_info(const tmq_msg_t *m, tmq_batch_info_t *out);
 void *tmq_proto_ready_body(const tmq_ready_t *r, const char *const *fns, size_t nfns, size_t *len);
 void *tmq_proto_error_body(int code, const char *reason, size_t *len);
 void *tmq_proto_revoke_body(uint32_t n, size_t *len);
