@@ -91,6 +91,7 @@ void tmq_bclients_remove(tmq_bclients_t *self, tmq_bclient_t **c_p)
     if (c->attached) tmq_ridmap_remove(self->map, &c->out);
     tmq_outbox_fini(&c->out);
     tmq_idmap_destroy(&c->cids);
+    free(c->subs);
     free(c);
     *c_p = NULL;
 }

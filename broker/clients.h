@@ -36,6 +36,14 @@ typedef struct tmq_bclient_t {
     tmq_idmap_t cids;       /* cid -> its live job, or its held result (session.c tags it) */
     tmq_list_t held;        /* results queued or sent and not acknowledged, in send order */
     uint64_t sent;          /* RESULTS items queued on this connection since its WELCOME */
+    /* ---- named batches (batches.c) ---- */
+    uint32_t *subs;         /* ids of the batches it submitted to while connected */
+    size_t nsubs, subs_cap;
+    uint32_t attach;        /* the batch it is attached to (ATTACH), 0: none */
+    size_t attach_next;     /* results of that batch queued to it so far */
+    tmq_list_link_t alink;  /* that batch's attachers */
+    bool keeper;            /* gone, kept only for its batch jobs (freed once they end) */
+    bool parked;            /* on the core's list of detached records (dlink) */
 } tmq_bclient_t;
 
 typedef struct tmq_bclients_t tmq_bclients_t;

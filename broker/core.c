@@ -7,6 +7,7 @@
  * flush list iff its `dirty` flag is set; a function on the dispatch list holds a reference.
  */
 #include "core.h"
+#include "batches.h"
 
 #include <endpoint.h>
 #include <xalloc.h>
@@ -88,6 +89,8 @@ tmq_core_t *tmq_core_new(const tmq_core_config_t *cfg, int64_t now)
     tmq_bstats_init(&self->stats, now);
     tmq_batch_init(&self->scratch);
     tmq_session_setup(self);
+    tmq_batches_setup(self);
+    msgpack_sbuffer_init(&self->listing);
     self->now = now;
     self->next_scan = now + s_scan_every(self);
     return self;
@@ -118,6 +121,8 @@ void tmq_core_destroy(tmq_core_t **self_p)
     zhashx_destroy(&self->unserved);
     tmq_session_teardown(self);
     tmq_bclients_destroy(&self->clients);
+    tmq_batches_teardown(self);
+    msgpack_sbuffer_destroy(&self->listing);
     tmq_jobtab_destroy(&self->jobs);
     tmq_fnreg_destroy(&self->fns);
     tmq_batch_destroy(&self->scratch);
@@ -215,7 +220,7 @@ bool tmq_core_wrong_side(int side, int cmd)
         return cmd == TMQ_CMD_READY || cmd == TMQ_CMD_DONE || cmd == TMQ_CMD_RETURNED ||
                cmd == TMQ_CMD_DRAIN;
     return cmd == TMQ_CMD_HELLO || cmd == TMQ_CMD_SUBMIT || cmd == TMQ_CMD_STATUS ||
-           cmd == TMQ_CMD_WITHDRAW || cmd == TMQ_CMD_RACK;
+           cmd == TMQ_CMD_WITHDRAW || cmd == TMQ_CMD_RACK || cmd == TMQ_CMD_ATTACH;
 }
 
 void tmq_core_wrong_port(tmq_core_t *self, int side, const void *rid, size_t rid_len, int cmd)
@@ -331,9 +336,13 @@ void tmq_core_finish(tmq_core_t *self, tmq_bjob_t *job, int status, const void *
     if (job->client->has_session) {
         it.status = status; /* held raw: told as ERROR to a client without `oom` when sent */
         tmq_session_result(self, job, &it, true);
-    } else {
+    } else if (job->client->attached) { /* else a keeper: its batch has the result */
         tmq_batch_add_result(tmq_outbox_batch(&job->client->out, 0), &it);
         tmq_core_mark(self, &job->client->out);
+    }
+    if (job->batch) {
+        it.status = status;
+        tmq_batches_ended(self, job, &it, job->client->attached);
     }
     if (status == TMQ_ST_OK)
         job->fn->n.done++;
@@ -359,6 +368,7 @@ static void s_cancel(tmq_core_t *self, tmq_bjob_t *job)
         tmq_core_worker_dirty(self, w);
     }
     job->fn->n.cancelled++;
+    if (job->batch) tmq_batches_ended(self, job, NULL, false);
     tmq_session_forget(self, job);
     tmq_jobtab_transition(self->jobs, job, TMQ_JOB_CANCELLED);
     s_job_free(self, job);
@@ -377,7 +387,7 @@ void tmq_core_withdraw(tmq_core_t *self, tmq_bjob_t *job)
                                                         (job->flags & TMQ_JOB_KEEP_ATTEMPT))};
     if (job->client->has_session) { /* kept until acknowledged; the journal forgets the job */
         tmq_session_result(self, job, &it, false);
-    } else {
+    } else if (job->client->attached) {
         tmq_batch_add_result(tmq_outbox_batch(&job->client->out, 0), &it);
         tmq_core_mark(self, &job->client->out);
     }
@@ -389,9 +399,35 @@ void tmq_core_drop_client(tmq_core_t *self, tmq_bclient_t **c_p)
     tmq_bclient_t *c = *c_p;
     while (c->jobs.head)
         s_cancel(self, TMQ_LIST_ENTRY(c->jobs.head, tmq_bjob_t, clink));
+    tmq_batches_left(self, c);
     tmq_session_release(self, c);
     tmq_core_unmark(self, &c->out);
     tmq_bclients_remove(self->clients, c_p);
+}
+
+void tmq_core_release_client(tmq_core_t *self, tmq_bclient_t **c_p)
+{
+    tmq_bclient_t *c = *c_p;
+    for (tmq_list_link_t *l = c->jobs.head, *next; l; l = next) {
+        next = l->next;
+        tmq_bjob_t *job = TMQ_LIST_ENTRY(l, tmq_bjob_t, clink);
+        if (!job->batch) s_cancel(self, job);
+    }
+    if (tmq_list_empty(&c->jobs)) {
+        tmq_core_drop_client(self, c_p);
+        return;
+    }
+    /* its batch jobs run on: the record stays, without a connection, until they end */
+    tmq_batches_left(self, c);
+    tmq_core_unmark(self, &c->out);
+    tmq_bclients_detach(self->clients, c);
+    c->keeper = true;
+    if (!c->parked) {
+        c->parked = true;
+        tmq_list_push_back(&self->detached, &c->dlink);
+    }
+    tmq_debug("client gone; its %zu jobs in named batches run on", c->jobs.size);
+    *c_p = NULL;
 }
 
 void tmq_core_requeue_held(tmq_core_t *self, tmq_bworker_t *w)
@@ -537,6 +573,7 @@ static void s_scan(tmq_core_t *self)
     }
     s_unserved_scan(self);
     tmq_session_scan(self);
+    tmq_batches_scan(self);
 }
 
 int64_t tmq_core_tick(tmq_core_t *self, int64_t now)

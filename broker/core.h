@@ -90,6 +90,13 @@ typedef struct tmq_core_t {
     msgpack_sbuffer jbuf;   /* a journal record's body under construction */
     bool journal_down;      /* the journal failed and that was logged (once per failure) */
     uint64_t replayed_jobs, replayed_results; /* what the journal handed over at start */
+    bool replaying;                           /* inside tmq_session_replay */
+    /* named batches (batches.c) */
+    zhashx_t *batches;    /* name -> tmq_bbatch_t */
+    tmq_idmap_t batch_ids; /* id -> tmq_bbatch_t */
+    uint32_t next_batch;
+    msgpack_sbuffer listing; /* STATUS_REPLY's `batches` under construction */
+    struct tmq_bbatch_t *submit_batch; /* the batch of the SUBMIT being handled */
 } tmq_core_t;
 
 /* ---- driving the core (the loop and tests) ---- */
@@ -233,6 +240,8 @@ void tmq_session_result(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item
 void tmq_session_forget(tmq_core_t *self, tmq_bjob_t *job);
 /* Before c is removed: its held results are forgotten and freed, it leaves the registry. */
 void tmq_session_release(tmq_core_t *self, tmq_bclient_t *c);
+/* Its held results are forgotten and freed (it stays a session). */
+void tmq_session_drop_held(tmq_core_t *self, tmq_bclient_t *c);
 /* RACK from c: the results it received are forgotten. */
 void tmq_session_rack(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg);
 /* Drops detached sessions past their linger (their jobs cancelled). */
@@ -250,6 +259,46 @@ bool tmq_session_may_send(const tmq_core_t *self, tmq_outbox_t *ob);
 /* The hold for an ACK of c accepting `accepted` jobs: the latest append made for c (0: none). */
 uint64_t tmq_session_ack_hold(const tmq_core_t *self, const struct tmq_bclient_t *c,
                               uint64_t accepted);
+
+/* A client whose connection vanished (no BYE) and that has no session: its jobs are cancelled
+ * but for those in named batches, for which the record is kept (a keeper) until they end. */
+void tmq_core_release_client(tmq_core_t *self, tmq_bclient_t **c_p);
+
+/* session.c, for batches: journals c's batch_end of b (returns its record's id, 0 when not
+ * journaled), and forgets a record by id. */
+uint64_t tmq_session_batch_end(tmq_core_t *self, tmq_bclient_t *c, const struct tmq_bbatch_t *b);
+void tmq_session_forget_id(tmq_core_t *self, uint64_t jid);
+
+/* ---- named batches (batches.c, PROTOCOL.md 5.8) ---- */
+
+struct tmq_bbatch_t;
+void tmq_batches_setup(tmq_core_t *self);
+void tmq_batches_teardown(tmq_core_t *self);
+struct tmq_bbatch_t *tmq_batches_find(tmq_core_t *self, const char *name, size_t len);
+struct tmq_bbatch_t *tmq_batches_by_id(const tmq_core_t *self, uint32_t id);
+/* The batch of that name, made if need be. */
+struct tmq_bbatch_t *tmq_batches_get(tmq_core_t *self, const char *name, size_t len);
+/* job (accepted, queued) joins b. */
+void tmq_batches_join(tmq_core_t *self, struct tmq_bbatch_t *b, tmq_bjob_t *job);
+/* After a SUBMIT to b from c: c counts as submitting; its ttl (0: unchanged) and end. */
+void tmq_batches_submit(tmq_core_t *self, struct tmq_bbatch_t *b, tmq_bclient_t *c,
+                        uint32_t ttl_ms, bool end);
+/* job of a batch ended: with its result it (status raw; delivered: its client got it), or
+ * cancelled (it NULL). */
+void tmq_batches_ended(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item_t *it,
+                       bool delivered);
+/* c leaves its batches: attached to none, submitting to none. */
+void tmq_batches_left(tmq_core_t *self, tmq_bclient_t *c);
+void tmq_batches_attach(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg);
+/* Forgets the complete batches past their time. */
+void tmq_batches_scan(tmq_core_t *self);
+/* STATUS_REPLY's `batches` array. */
+void tmq_batches_pack(tmq_core_t *self, msgpack_packer *pk);
+/* Replay: a result of b, its end; completion once every record is in. */
+void tmq_batches_replayed(tmq_core_t *self, struct tmq_bbatch_t *b, uint64_t jid,
+                          const tmq_result_item_t *it);
+void tmq_batches_replayed_end(tmq_core_t *self, struct tmq_bbatch_t *b, uint64_t jid);
+void tmq_batches_after_replay(tmq_core_t *self);
 
 /* dispatch.c */
 void tmq_dispatch_run(tmq_core_t *self);

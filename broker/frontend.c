@@ -14,6 +14,7 @@
  * full" and no STATUS_REPLY until it catches up. A worker's command here gets ERROR "wrong port".
  * ERROR from a client is logged, never answered.
  */
+#include "batches.h"
 #include "core.h"
 
 #include "journal.h"
@@ -117,7 +118,8 @@ static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_i
                                                    : it->retries;
     job->mem_limit = it->mem_limit;
     if (it->retry_oom) job->flags |= TMQ_JOB_RETRY_OOM;
-    if (tmq_session_accept(self, c, job) != 0) { /* not written: not accepted */
+    if (self->submit_batch) job->batch = self->submit_batch->id; /* journaled with it */
+    if (tmq_session_accept(self, c, job) != 0) {                 /* not written: not accepted */
         job->fn->n.submitted--;
         tmq_fnreg_unref(self->fns, &job->fn);
         tmq_jobtab_free(self->jobs, &job);
@@ -129,6 +131,7 @@ static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_i
     if (tmq_bworkers_serving(self->workers) == 0) s_note_unserved(self, job->fn);
     tmq_list_push_back(&job->fn->queue, &job->link);
     tmq_list_push_back(&c->jobs, &job->clink);
+    if (self->submit_batch) tmq_batches_join(self, self->submit_batch, job);
     tmq_core_fn_dirty(self, job->fn);
     return job->fn;
 }
@@ -208,6 +211,16 @@ static void s_submit(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
         s_refuse(self, c, why);
         return;
     }
+    const char *bname;
+    size_t blen;
+    int has_batch = tmq_msg_batch_name(msg, &bname, &blen);
+    if (has_batch == -2) {
+        static const char bad[] = "`batch` is not a batch name (1..128 bytes, no space or control "
+                                  "byte)";
+        tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "SUBMIT", bad);
+        s_refuse(self, c, bad);
+        return;
+    }
     size_t n = tmq_msg_count(msg);
     tmq_ack_info_t info = {.accepted = 0};
     (void)tmq_msg_get_uint(msg, "seq", &info.seq); /* echoed (5.7) */
@@ -215,8 +228,17 @@ static void s_submit(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
     tmq_batch_reset(&self->scratch);
     self->submit_seq++;
     self->nack_unserved = 0;
+    self->submit_batch = has_batch == 0 ? tmq_batches_get(self, bname, blen) : NULL;
     for (size_t i = 0; i < n; i++)
         if (s_submit_item(self, c, msg, i, &last) == 0) info.accepted++;
+    if (self->submit_batch) {
+        uint64_t ttl = 0;
+        (void)tmq_msg_get_uint(msg, "batch_ttl_ms", &ttl);
+        tmq_batches_submit(self, self->submit_batch, c,
+                           ttl > UINT32_MAX ? UINT32_MAX : (uint32_t)ttl,
+                           tmq_msg_get_true(msg, "batch_end"));
+        self->submit_batch = NULL;
+    }
     info.unserved = self->ack_unserved;
     info.nunserved = self->nack_unserved;
     size_t len;
@@ -293,6 +315,12 @@ static void s_status(tmq_core_t *self, tmq_bclient_t *c)
         .heartbeat_ms = self->cfg.heartbeat_ms,
     };
     s_running(self, &v.running, &v.prefetched);
+    msgpack_sbuffer_clear(&self->listing);
+    msgpack_packer lp;
+    msgpack_packer_init(&lp, &self->listing, msgpack_sbuffer_write);
+    tmq_batches_pack(self, &lp);
+    v.batches = self->listing.data;
+    v.batches_len = self->listing.size;
     if (self->cfg.journal) {
         tmq_journal_stats_t js;
         tmq_journal_stats(self->cfg.journal, &js);
@@ -350,6 +378,11 @@ void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t ri
             c->last_seen = now;
             tmq_session_rack(self, c, msg);
         }
+        return;
+    case TMQ_CMD_ATTACH:
+        if (!c) c = s_add_client(self, rid, rid_len, msg->cmd);
+        c->last_seen = now;
+        tmq_batches_attach(self, c, msg);
         return;
     case TMQ_CMD_WITHDRAW:
         if (c) {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* Every queued job costs one record: 112 bytes on LP64. mem_limit's 8 bytes did not fit the
- * 4 of tail padding, so it grew from 104 (those 4 are still free); retry_oom is a flag bit. */
+ * 4 of tail padding, so it grew from 104; the batch id took those 4; retry_oom is a flag bit. */
 #if UINTPTR_MAX == UINT64_MAX
 _Static_assert(sizeof(tmq_bjob_t) <= 112, "tmq_bjob_t grew: mind the per-job memory");
 #endif
@@ -94,6 +94,11 @@ tmq_bjob_t *tmq_jobtab_adopt(tmq_jobtab_t *self, uint64_t jid, const void *arg, 
     self->entered[TMQ_JOB_NEW]++;
     tmq_idmap_put(&self->byid, job->jid, job);
     return job;
+}
+
+uint64_t tmq_jobtab_take_id(tmq_jobtab_t *self)
+{
+    return self->next_jid++;
 }
 
 void tmq_jobtab_skip_to(tmq_jobtab_t *self, uint64_t next_jid)

@@ -52,6 +52,7 @@ typedef struct tmq_bjob_t {
                          retried) */
     uint8_t state;    /* tmq_bjob_state_t */
     uint8_t flags;    /* TMQ_JOB_* */
+    uint32_t batch;   /* the named batch it belongs to (batches.c), 0: none */
 } tmq_bjob_t;
 
 #define TMQ_JOBTAB_CHUNK 1024
@@ -69,6 +70,8 @@ tmq_bjob_t *tmq_jobtab_create(tmq_jobtab_t *self, const void *arg, size_t arg_le
 /* A record in state NEW with the id jid (a job replayed from the journal), or NULL when jid
  * is 0, TMQ_IDMAP_NONE or taken; later ids continue above it. */
 tmq_bjob_t *tmq_jobtab_adopt(tmq_jobtab_t *self, uint64_t jid, const void *arg, size_t arg_len);
+/* A fresh id no job will have (a journal record of its own, e.g. a batch's end). */
+uint64_t tmq_jobtab_take_id(tmq_jobtab_t *self);
 /* New ids start at next_jid or above (ids the journal held are never given again). */
 void tmq_jobtab_skip_to(tmq_jobtab_t *self, uint64_t next_jid);
 

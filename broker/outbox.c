@@ -185,7 +185,7 @@ static void *s_take_batch(tmq_outbox_t *ob, int k, size_t *len)
     return body;
 }
 
-void tmq_outbox_signal_last(tmq_outbox_t *ob, int cmd)
+static void s_batches_to_control(tmq_outbox_t *ob)
 {
     for (int k = 0; k < TMQ_OUTBOX_KINDS; k++) {
         size_t len;
@@ -193,7 +193,18 @@ void tmq_outbox_signal_last(tmq_outbox_t *ob, int cmd)
         while ((body = s_take_batch(ob, k, &len)) != NULL)
             tmq_outbox_control(ob, ob->kind[k].cmd, &body, len);
     }
+}
+
+void tmq_outbox_signal_last(tmq_outbox_t *ob, int cmd)
+{
+    s_batches_to_control(ob);
     tmq_outbox_signal(ob, cmd);
+}
+
+void tmq_outbox_control_last(tmq_outbox_t *ob, int cmd, void **body_p, size_t len)
+{
+    s_batches_to_control(ob);
+    tmq_outbox_control(ob, cmd, body_p, len);
 }
 
 void *tmq_outbox_take(tmq_outbox_t *ob, int *cmd, size_t *len)

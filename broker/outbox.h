@@ -76,6 +76,10 @@ void tmq_outbox_signal(tmq_outbox_t *ob, int cmd);
  * (they are finished into control messages first): BYE to a client at shutdown. */
 void tmq_outbox_signal_last(tmq_outbox_t *ob, int cmd);
 
+/* Like tmq_outbox_control, but the message goes after everything pending, batches included
+ * (they are finished into control messages first): a BATCH saying the results are complete. */
+void tmq_outbox_control_last(tmq_outbox_t *ob, int cmd, void **body_p, size_t len);
+
 /* The batch of kind k to append one item to (a fresh segment when the current one is full). */
 tmq_batch_t *tmq_outbox_batch(tmq_outbox_t *ob, int k);
 

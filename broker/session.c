@@ -16,6 +16,7 @@
  * A session's cid map holds its live jobs (tmq_bjob_t *) and its held results (tmq_held_t *
  * with the low bit set), so a resubmitted SUBMIT item is recognised whatever became of the job.
  */
+#include "batches.h"
 #include "core.h"
 #include "journal.h"
 
@@ -192,6 +193,8 @@ tmq_bclient_t *tmq_session_claim(tmq_core_t *self, const void *rid, size_t rid_l
             tmq_bclients_detach(self->clients, s);
         } else {
             tmq_list_remove(&self->detached, &s->dlink);
+            s->parked = false;
+            s->keeper = false;
         }
         tmq_bclients_attach(self->clients, s, rid, rid_len);
         s->linger_ms = linger_ms;
@@ -210,13 +213,15 @@ void tmq_session_lose(tmq_core_t *self, tmq_bclient_t **c_p)
 {
     tmq_bclient_t *c = *c_p;
     if (!s_on(self) || !c->has_session) {
-        tmq_core_drop_client(self, c_p);
+        tmq_core_release_client(self, c_p);
         return;
     }
+    tmq_batches_left(self, c); /* no connection submits for it now */
     tmq_core_unmark(self, &c->out);
     tmq_bclients_detach(self->clients, c);
     c->detached_at = self->now;
     c->out.hold_seq = 0;
+    c->parked = true;
     tmq_list_push_back(&self->detached, &c->dlink);
     tmq_debug("client session detached: %zu jobs and %zu results kept for %u ms", c->jobs.size,
               c->held.size, c->linger_ms);
@@ -228,10 +233,16 @@ void tmq_session_scan(tmq_core_t *self)
     for (tmq_list_link_t *l = self->detached.head, *next; l; l = next) {
         next = l->next;
         tmq_bclient_t *c = TMQ_LIST_ENTRY(l, tmq_bclient_t, dlink);
+        if (c->keeper) { /* kept for its batch jobs: until they end */
+            if (tmq_list_empty(&c->jobs)) tmq_core_drop_client(self, &c);
+            continue;
+        }
         if (self->now - c->detached_at < (int64_t)c->linger_ms) continue;
-        tmq_info("client session unclaimed for %u ms: %zu jobs cancelled, %zu results dropped",
+        tmq_info("client session unclaimed for %u ms: %zu jobs cancelled (but those in named "
+                 "batches), %zu results dropped",
                  c->linger_ms, c->jobs.size, c->held.size);
-        tmq_core_drop_client(self, &c);
+        tmq_session_drop_held(self, c);
+        tmq_core_release_client(self, &c);
     }
 }
 
@@ -260,7 +271,8 @@ int tmq_session_accept(tmq_core_t *self, tmq_bclient_t *c, tmq_bjob_t *job)
 {
     if (!s_on(self) || !c->has_session) return 0;
     msgpack_packer pk = s_packer(self);
-    msgpack_pack_array(&pk, 10);
+    const tmq_bbatch_t *b = tmq_batches_by_id(self, job->batch);
+    msgpack_pack_array(&pk, b ? 12 : 10);
     msgpack_pack_bin(&pk, TMQ_PROTO_SESSION_LEN);
     msgpack_pack_bin_body(&pk, c->session, TMQ_PROTO_SESSION_LEN);
     msgpack_pack_uint64(&pk, job->cid);
@@ -277,12 +289,37 @@ int tmq_session_accept(tmq_core_t *self, tmq_bclient_t *c, tmq_bjob_t *job)
         msgpack_pack_true(&pk);
     else
         msgpack_pack_false(&pk);
+    if (b) {
+        msgpack_pack_str_with_body(&pk, b->name, b->name_len);
+        msgpack_pack_uint32(&pk, b->ttl_ms);
+    }
     uint64_t seq;
     if (tmq_journal_accept(self->cfg.journal, job->jid, self->jbuf.data, self->jbuf.size, &seq))
         return -1;
     s_hold_for(self, c, seq);
     if (job->cid != TMQ_IDMAP_NONE) tmq_idmap_put(&c->cids, job->cid, job);
     return 0;
+}
+
+uint64_t tmq_session_batch_end(tmq_core_t *self, tmq_bclient_t *c, const tmq_bbatch_t *b)
+{
+    if (!s_on(self) || !c->has_session) return 0;
+    uint64_t jid = tmq_jobtab_take_id(self->jobs);
+    msgpack_packer pk = s_packer(self);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_str_with_body(&pk, "batch_end", 9);
+    msgpack_pack_str_with_body(&pk, b->name, b->name_len);
+    msgpack_pack_uint32(&pk, b->ttl_ms);
+    uint64_t seq;
+    if (tmq_journal_accept(self->cfg.journal, jid, self->jbuf.data, self->jbuf.size, &seq) != 0)
+        return 0; /* a restart then completes it once its jobs end: its submitter is gone */
+    s_hold_for(self, c, seq);
+    return jid;
+}
+
+void tmq_session_forget_id(tmq_core_t *self, uint64_t jid)
+{
+    if (s_on(self) && jid) tmq_journal_forget(self->cfg.journal, jid, NULL);
 }
 
 void tmq_session_started(tmq_core_t *self, tmq_bjob_t *job)
@@ -320,7 +357,6 @@ void tmq_session_result(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item
                         bool journal)
 {
     tmq_bclient_t *c = job->client;
-    s_held_t *h = s_held_new(journal ? job->jid : 0, it);
     if (journal) {
         msgpack_packer pk = s_packer(self);
         msgpack_pack_array(&pk, 5);
@@ -338,7 +374,9 @@ void tmq_session_result(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item
         /* else: the journal keeps the job without its result; a replay runs it again and the
            client drops the repeat (it has the cid already) */
     }
-    s_keep(self, c, h);
+    if (c->keeper) return; /* nobody will claim it: the batch keeps the result */
+    /* a batch's result is forgotten with the batch, not when the client acknowledges it */
+    s_keep(self, c, s_held_new(journal && !job->batch ? job->jid : 0, it));
 }
 
 void tmq_session_forget(tmq_core_t *self, tmq_bjob_t *job)
@@ -359,16 +397,24 @@ static void s_done_with(tmq_core_t *self, tmq_bclient_t *c, s_held_t *h)
     free(h);
 }
 
-void tmq_session_release(tmq_core_t *self, tmq_bclient_t *c)
+void tmq_session_drop_held(tmq_core_t *self, tmq_bclient_t *c)
 {
-    if (!c->has_session) return;
     tmq_list_link_t *l;
     while ((l = tmq_list_pop_front(&c->held)) != NULL)
         s_done_with(self, c, TMQ_LIST_ENTRY(l, s_held_t, link));
+}
+
+void tmq_session_release(tmq_core_t *self, tmq_bclient_t *c)
+{
+    if (c->parked) {
+        tmq_list_remove(&self->detached, &c->dlink);
+        c->parked = false;
+    }
+    if (!c->has_session) return;
+    tmq_session_drop_held(self, c);
     char key[2 * TMQ_PROTO_SESSION_LEN + 1];
     s_key(key, c->session);
     if (zhashx_lookup(self->sessions, key) == c) zhashx_delete(self->sessions, key);
-    if (!c->attached) tmq_list_remove(&self->detached, &c->dlink);
 }
 
 void tmq_session_rack(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
@@ -456,6 +502,7 @@ static tmq_bclient_t *s_replayed_session(tmq_core_t *self, const uint8_t *sid, u
     s_register(self, c, sid, s_linger(linger));
     c->oom = oom;
     c->detached_at = self->now;
+    c->parked = true;
     tmq_list_push_back(&self->detached, &c->dlink);
     return c;
 }
@@ -492,11 +539,24 @@ static int s_replay_one(const tmq_journal_job_t *jj, void *arg)
     msgpack_unpacked_init(&up);
     bool ok = msgpack_unpack_next(&up, jj->accept, jj->accept_len, NULL) == MSGPACK_UNPACK_SUCCESS;
     const msgpack_object *f = up.data.via.array.ptr;
-    uint64_t cid, timeout, mem, flags, linger;
-    const void *sid, *fn, *argp;
-    size_t sid_len, fn_len, arg_len;
-    ok = ok && up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size == 10 &&
-         s_obj_bytes(&f[0], &sid, &sid_len) && sid_len == TMQ_PROTO_SESSION_LEN &&
+    uint64_t cid, timeout, mem, flags, linger, ttl = 0;
+    const void *sid, *fn, *argp, *bname = NULL;
+    size_t sid_len, fn_len, arg_len, blen = 0;
+    size_t nf = ok && up.data.type == MSGPACK_OBJECT_ARRAY ? up.data.via.array.size : 0;
+    if (nf == 3 && s_obj_bytes(&f[0], &fn, &fn_len) && fn_len == 9 &&
+        memcmp(fn, "batch_end", 9) == 0 && s_obj_bytes(&f[1], &bname, &blen) &&
+        tmq_proto_batch_name_ok(bname, blen) && s_obj_uint(&f[2], &ttl)) {
+        tmq_bbatch_t *b = tmq_batches_get(self, bname, blen);
+        tmq_batches_replayed_end(self, b, jj->jid);
+        msgpack_unpacked_destroy(&up);
+        return 0;
+    }
+    if (nf == 12) { /* a job of a named batch */
+        ok = s_obj_bytes(&f[10], &bname, &blen) && tmq_proto_batch_name_ok(bname, blen) &&
+             s_obj_uint(&f[11], &ttl);
+        nf = 10;
+    }
+    ok = ok && nf == 10 && s_obj_bytes(&f[0], &sid, &sid_len) && sid_len == TMQ_PROTO_SESSION_LEN &&
          s_obj_uint(&f[1], &cid) && s_obj_bytes(&f[2], &fn, &fn_len) && fn_len > 0 &&
          fn_len <= TMQ_PROTO_MAX_FNAME && s_obj_bytes(&f[3], &argp, &arg_len) &&
          s_obj_uint(&f[4], &timeout) && timeout <= UINT32_MAX &&
@@ -508,6 +568,9 @@ static int s_replay_one(const tmq_journal_job_t *jj, void *arg)
     if (ok) {
         tmq_bclient_t *c = s_replayed_session(
             self, sid, (uint32_t)(linger > UINT32_MAX ? UINT32_MAX : linger), f[9].via.boolean);
+        tmq_bbatch_t *b = bname ? tmq_batches_get(self, bname, blen) : NULL;
+        if (b && ttl)
+            b->ttl_ms = ttl > TMQ_PROTO_BATCH_TTL_MAX ? TMQ_PROTO_BATCH_TTL_MAX : (uint32_t)ttl;
         if (jj->result) {
             msgpack_unpacked ur;
             msgpack_unpacked_init(&ur);
@@ -516,7 +579,8 @@ static int s_replay_one(const tmq_journal_job_t *jj, void *arg)
                      MSGPACK_UNPACK_SUCCESS &&
                  s_result_of(&ur.data, cid, &it);
             if (ok) {
-                s_keep(self, c, s_held_new(jj->jid, &it));
+                s_keep(self, c, s_held_new(b ? 0 : jj->jid, &it)); /* a batch forgets its own */
+                if (b) tmq_batches_replayed(self, b, jj->jid, &it);
                 self->replayed_results++;
             }
             msgpack_unpacked_destroy(&ur);
@@ -538,6 +602,7 @@ static int s_replay_one(const tmq_journal_job_t *jj, void *arg)
             tmq_list_push_back(&job->fn->queue, &job->link);
             tmq_list_push_back(&c->jobs, &job->clink);
             if (cid != TMQ_IDMAP_NONE) tmq_idmap_put(&c->cids, cid, job);
+            if (b) tmq_batches_join(self, b, job);
             tmq_core_fn_dirty(self, job->fn);
             self->replayed_jobs++;
         } else {
@@ -563,13 +628,16 @@ long tmq_session_replay(tmq_core_t *self)
     if (!j) return 0;
     s_replay_t r = {.core = self};
     int64_t t0 = zclock_mono();
+    self->replaying = true;
     long n = tmq_journal_replay(j, s_replay_one, &r);
+    self->replaying = false;
     if (n < 0) {
         free(r.bad);
         tmq_error("journal replay failed: %s", tmq_journal_last_error(j));
         return -1;
     }
     tmq_jobtab_skip_to(self->jobs, tmq_journal_max_jid(j) + 1);
+    tmq_batches_after_replay(self);
     for (size_t i = 0; i < r.nbad; i++) /* no append may come before the replay ends */
         tmq_journal_forget(j, r.bad[i], NULL);
     if (r.nbad) tmq_warn("journal: %zu jobs whose records do not decode were dropped", r.nbad);

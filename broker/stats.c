@@ -109,7 +109,7 @@ void *tmq_bstats_status_body(const tmq_bstats_t *st, int64_t now, const tmq_bsta
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 18 + v->journal);
+    msgpack_pack_map(&pk, 18 + (v->batches != NULL) + v->journal);
     s_str(&pk, "version", TMQ_VERSION);
     s_uint(&pk, "queued", v->queued);
     s_uint(&pk, "running", v->running);
@@ -138,6 +138,10 @@ void *tmq_bstats_status_body(const tmq_bstats_t *st, int64_t now, const tmq_bsta
         s_worker(&pk, tmq_bworkers_at(workers, i), now);
     s_cstr(&pk, "functions");
     s_functions(&pk, fns);
+    if (v->batches) {
+        s_cstr(&pk, "batches");
+        msgpack_sbuffer_write(&sb, v->batches, v->batches_len);
+    }
     if (v->journal) {
         s_cstr(&pk, "journal");
         msgpack_pack_map(&pk, 4);

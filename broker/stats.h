@@ -40,6 +40,8 @@ typedef struct {
     bool journal;
     uint64_t journal_live, journal_bytes, sessions;
     const char *journal_failed; /* why it takes no new jobs, NULL while it does */
+    const void *batches;        /* the `batches` array, packed (tmq_batches_pack) */
+    size_t batches_len;
 } tmq_bstats_view_t;
 
 void tmq_bstats_init(tmq_bstats_t *st, int64_t now);

@@ -13,6 +13,13 @@ run is a new connection, as a client after a broker restart is):
                   must be counted accepted and none created (the broker holds them)
   raw-submit N    no HELLO: a SUBMIT with the session from this new connection first (the
                   broker restarted faster than we noticed); prints the WELCOME and ACK seen
+  bsubmit NAME N MS [end]
+                  (5.8) HELLO with the session, SUBMIT N jobs `sleep MS` to batch NAME (cids
+                  0..N-1), `batch_end` when "end"; waits for the ACKs and leaves WITHOUT BYE (as
+                  a killed client does); prints "acked N"
+  attach NAME     ATTACH NAME: prints "known K total T done D failed F results R dup X" once a
+                  BATCH says complete (or after 20 s: "incomplete ...")
+  resume NAME     ATTACH NAME resume: prints "ok N" (the cids with an OK result)
 Exits 1 on a protocol error (no WELCOME, an ACK that does not match, ...).
 """
 import json
@@ -51,13 +58,13 @@ def connect(ep):
     return s
 
 
-def hello(sock, sid):
+def hello(sock, sid, journal=True):
     send(sock, HELLO, {"oom": True, "session": sid, "linger_ms": 60000})
     deadline = time.time() + 10
     while time.time() < deadline:
         cmd, body = recv(sock, 200)
         if cmd == WELCOME:
-            if not body.get("journal"):
+            if journal and not body.get("journal"):
                 die("WELCOME without journal: %r" % body)
             return body
     die("no WELCOME")
@@ -149,6 +156,51 @@ def main():
                 seen.append("ACK seq=%s accepted=%s" % (body.get("seq"), body.get("accepted")))
                 seen.append("ACK")
         print(" ".join(seen))
+    elif what == "bsubmit":
+        name, n, ms = sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+        end = len(sys.argv) > 7 and sys.argv[7] == "end"
+        hello(sock, sid, journal=False)
+        jobs = [[c, "sleep", msgpack.packb(ms), 0, -1] for c in range(n)]
+        body = {"jobs": jobs, "oom": True, "seq": 1, "session": sid, "batch": name}
+        if end:
+            body["batch_end"] = True
+        send(sock, SUBMIT, body)
+        acked = 0
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            cmd, b = recv(sock, 200)
+            if cmd == ACK:
+                acked = b["accepted"]
+                break
+        print("acked %d" % acked)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.close()  # no BYE: as if killed
+        return
+    elif what in ("attach", "resume"):
+        name = sys.argv[4]
+        body = {"batch": name}
+        if what == "resume":
+            body["resume"] = True
+        send(sock, 21, body)
+        seen, dup, info = set(), 0, None
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            cmd, b = recv(sock, 200)
+            if cmd == 22:
+                info = b
+                if what == "resume" or b.get("complete") or not b.get("known"):
+                    break
+            elif cmd == RESULTS:
+                for item in b["results"]:
+                    if item[0] in seen:
+                        dup += 1
+                    seen.add(item[0])
+        if what == "resume":
+            print("ok %d" % len(info.get("ok", [])))
+        else:
+            print("%sknown %d total %d done %d failed %d results %d dup %d" % (
+                "" if info and (info.get("complete") or not info.get("known")) else "incomplete ",
+                info["known"], info["total"], info["done"], info["failed"], len(seen), dup))
     st["got"] = sorted(got)
     json.dump(st, open(state_file, "w"))
     sock.close()

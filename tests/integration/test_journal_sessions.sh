@@ -60,6 +60,23 @@ assert_eq "$(status_field journal.sessions)" "1" "sessions kept"
 assert_eq "$(status_field journal.failed)" "" "journal failure"
 pass "300 acknowledged jobs across 2 kill -9s: each result once, 100 unacknowledged ones resent, none after RACK"
 
+# ---- a named batch survives kill -9 with its submitter gone: attach reads all of it ----
+sb() { timeout 60 "$PY" "$SC" "$FRONTEND" "$T/$1.json" "${@:2}"; }
+out=$(sb b1 bsubmit nightly 40 50 end) || fail "$out"
+assert_eq "$out" "acked 40" "batch jobs acknowledged"
+kill -9 "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null
+broker_up 2b
+out=$(sb b2 attach nightly) || fail "$out"
+assert_eq "$out" "known 1 total 40 done 40 failed 0 results 40 dup 0" "attach after kill -9"
+assert_eq "$(sb b2 resume nightly)" "ok 40" "resume after kill -9"
+kill -9 "$BROKER_PID" # the results, kept in the journal for the batch, come back again
+wait "$BROKER_PID" 2>/dev/null
+broker_up 2c
+out=$(sb b3 attach nightly) || fail "$out"
+assert_eq "$out" "known 1 total 40 done 40 failed 0 results 40 dup 0" "attach after a second kill -9"
+pass "a batch of 40 whose submitter left: after kill -9 (twice) attach prints all 40 once, resume knows them"
+
 # ---- a resubmitted SUBMIT creates nothing; a SUBMIT from a new connection claims ----
 rm -f "$T/state.json" # a new session
 out=$(sc submit 20 2000) || fail "$out" # long jobs, so they are live when resubmitted

@@ -62,3 +62,4 @@ tmq_integration_test(it_deploy_boot SCRIPT test_deploy_boot.sh TIMEOUT 240)
 # is what cmake --install makes, its runtime packages hold every library the programs link.
 tmq_integration_test(it_deploy_container SCRIPT test_deploy_container.sh TIMEOUT 120)
 tmq_integration_test(it_journal_sessions SCRIPT test_journal_sessions.sh TIMEOUT 180)
+tmq_integration_test(it_batches_proto SCRIPT test_batches_proto.sh TIMEOUT 90)

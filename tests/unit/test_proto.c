@@ -34,12 +34,13 @@ static void test_header(void **state)
     assert_int_equal(m.cmd, 19);
     assert_string_equal(tmq_cmd_name(m.cmd), "DRAIN");
     tmq_msg_release(&m);
-    tmq_proto_header(hdr, TMQ_CMD_RACK); /* the newest command (0.5) */
+    tmq_proto_header(hdr, TMQ_CMD_BATCH); /* the newest command (0.5) */
     assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, &code), 0);
-    assert_int_equal(m.cmd, 20);
-    assert_string_equal(tmq_cmd_name(m.cmd), "RACK");
+    assert_int_equal(m.cmd, 22);
+    assert_string_equal(tmq_cmd_name(m.cmd), "BATCH");
+    assert_string_equal(tmq_cmd_name(TMQ_CMD_ATTACH), "ATTACH");
     tmq_msg_release(&m);
-    hdr[4] = TMQ_CMD_RACK + 1; /* one past it is unknown */
+    hdr[4] = TMQ_CMD_BATCH + 1; /* one past it is unknown */
     assert_int_equal(tmq_proto_decode(&m, hdr, sizeof hdr, body, len, &code), -1);
     assert_int_equal(code, TMQ_ERR_COMMAND);
 
@@ -859,6 +860,84 @@ static void test_session_keys(void **state)
     tmq_msg_release(&m);
 }
 
+/* 0.5's named batches (5.8): SUBMIT batch keys, ATTACH, BATCH; what a batch name may be. */
+static void test_batch_keys(void **state)
+{
+    (void)state;
+    assert_true(tmq_proto_batch_name_ok("nightly-2026.12.01", 18));
+    assert_true(tmq_proto_batch_name_ok("\xc3\xa9t\xc3\xa9", 5)); /* UTF-8 */
+    assert_false(tmq_proto_batch_name_ok("", 0));
+    assert_false(tmq_proto_batch_name_ok("a b", 3));
+    assert_false(tmq_proto_batch_name_ok("a\nb", 3));
+    char big[TMQ_PROTO_MAX_BATCH_NAME + 1];
+    memset(big, 'x', sizeof big);
+    assert_true(tmq_proto_batch_name_ok(big, TMQ_PROTO_MAX_BATCH_NAME));
+    assert_false(tmq_proto_batch_name_ok(big, sizeof big));
+
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    tmq_submit_item_t it = {.cid = 3, .fn = "f", .fn_len = 1, .arg = "\xc0", .arg_len = 1};
+    tmq_batch_add_submit(&b, &it);
+    tmq_submit_info_t si = {
+        .seq = 2, .batch = "run1", .batch_len = 4, .batch_ttl_ms = 5000, .batch_end = true};
+    size_t len;
+    void *body = tmq_proto_submit_body_ex(&b, &si, &len);
+    tmq_msg_t m;
+    assert_int_equal(tu_decode(&m, TMQ_CMD_SUBMIT, body, len), 0);
+    const char *name;
+    size_t nlen;
+    assert_int_equal(tmq_msg_batch_name(&m, &name, &nlen), 0);
+    assert_int_equal(nlen, 4);
+    assert_memory_equal(name, "run1", 4);
+    uint64_t v;
+    assert_int_equal(tmq_msg_get_uint(&m, "batch_ttl_ms", &v), 0);
+    assert_int_equal(v, 5000);
+    assert_true(tmq_msg_get_true(&m, "batch_end"));
+    tmq_msg_release(&m);
+    free(body);
+    tmq_batch_destroy(&b);
+
+    body = tmq_proto_attach_body("run1", 4, true, &len);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_ATTACH, body, len), 0);
+    assert_int_equal(tmq_msg_batch_name(&m, &name, &nlen), 0);
+    assert_true(tmq_msg_get_true(&m, "resume"));
+    tmq_msg_release(&m);
+    free(body);
+
+    uint64_t ok[] = {0, 2, 5};
+    tmq_batch_info_t bi = {.name = "run1",
+                           .name_len = 4,
+                           .known = true,
+                           .total = 6,
+                           .done = 3,
+                           .failed = 1,
+                           .running = 2,
+                           .closed = true,
+                           .ok = ok,
+                           .nok = 3};
+    body = tmq_proto_batch_body(&bi, &len);
+    assert_int_equal(tu_decode(&m, TMQ_CMD_BATCH, body, len), 0);
+    tmq_batch_info_t back;
+    assert_int_equal(tmq_msg_batch_info(&m, &back), 0);
+    assert_true(back.known && back.closed && !back.complete);
+    assert_int_equal(back.total, 6);
+    assert_int_equal(back.done, 3);
+    assert_int_equal(back.failed, 1);
+    assert_int_equal(back.running, 2);
+    const msgpack_object *oks = tmq_msg_get(&m, "ok");
+    assert_non_null(oks);
+    assert_int_equal(oks->via.array.size, 3);
+    assert_int_equal(oks->via.array.ptr[2].via.u64, 5);
+    tmq_msg_release(&m);
+    free(body);
+
+    /* a SUBMIT whose batch is not a name */
+    static const uint8_t bad[] = {0x81, 0xa5, 'b', 'a', 't', 'c', 'h', 0xa3, 'a', ' ', 'b'};
+    assert_int_equal(tu_decode(&m, TMQ_CMD_HELLO, bad, sizeof bad), 0);
+    assert_int_equal(tmq_msg_batch_name(&m, &name, &nlen), -2);
+    tmq_msg_release(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -876,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_welcome_bounds),
         cmocka_unit_test(test_ack_optional_keys),
         cmocka_unit_test(test_session_keys),
+        cmocka_unit_test(test_batch_keys),
     };
     return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
 }
