@@ -1251,8 +1251,8 @@ static void test_acks_kept_ids(void **state)
     tmq_idmap_put(&inflight, 5, NULL); /* 9 already has its result */
     tmq_acks_t a;
     tmq_acks_init(&a);
-    tmq_acks_sent(&a, garbage, sizeof garbage - 1, cids, 3);
-    tmq_acks_sent(&a, garbage, sizeof garbage - 1, cids, 3);
+    tmq_acks_sent(&a, garbage, sizeof garbage - 1, cids, 3, 0);
+    tmq_acks_sent(&a, garbage, sizeof garbage - 1, cids, 3, 0);
 
     tmq_msg_t m;
     void *body;
