@@ -117,7 +117,7 @@ def main():
                 os.rename(state_path + ".tmp", state_path)
                 if mode == "bye":
                     out(BYE, {})
-                    time.sleep(0.1)
+                time.sleep(0.2)  # what was sent reaches the client: only then it "dies"
                 print("EXIT", flush=True)
                 sys.stdout.flush()
                 os._exit(0)
