@@ -404,15 +404,39 @@ static void s_resend(void *arg, const tmq_acks_sent_t *s)
     r->jobs += s->ncids;
 }
 
+typedef struct {
+    tmq_idmap_t *keep;
+    tmq_batch_t *withdraw;
+} s_rewithdraw_t;
+
+static void s_rewithdraw(uint64_t id, void *value, void *arg)
+{
+    s_rewithdraw_t *r = arg;
+    tmq_idmap_put(r->keep, id, value);
+    tmq_batch_add_cid(r->withdraw, id);
+}
+
 /* A journaled broker took our session over (it came back, or met us anew): every SUBMIT not
  * yet ACKed goes again, as it was, in seq order; the broker counts the jobs it holds
- * accepted and creates nothing twice. Jobs held after "queue full" stay held. Returns the
- * jobs resubmitted. */
+ * accepted and creates nothing twice. Jobs held after "queue full" stay held. The jobs
+ * withdrawn and not yet answered are named again in a WITHDRAW after them (the first may
+ * have gone to a process that is gone; one for a job that has ended is ignored). Returns
+ * the jobs resubmitted. */
 static size_t s_resume(tmq_client_t *c)
 {
     tmq_acks_number(&c->acks, &c->seq, c->session); /* sent before we knew: numbered now */
     s_resend_t r = {c, 0};
     tmq_acks_each_sent(&c->acks, s_resend, &r);
+    if (tmq_idmap_count(&c->withdrawn)) {
+        tmq_idmap_t keep;
+        tmq_idmap_init(&keep);
+        tmq_batch_reset(&c->withdraw); /* named again below, with all the others */
+        s_rewithdraw_t rw = {&keep, &c->withdraw};
+        tmq_idmap_drain(&c->withdrawn, s_rewithdraw, &rw);
+        tmq_idmap_destroy(&c->withdrawn);
+        c->withdrawn = keep;
+        s_send_batch(c); /* the unsent SUBMIT first: the WITHDRAW may name its jobs */
+    }
     return r.jobs;
 }
 

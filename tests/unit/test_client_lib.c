@@ -1600,6 +1600,34 @@ static void test_lib_journal_silent_back(void **state)
     S_PUMP_UNTIL(x, atomic_load(&x->fb.last_rack) == atomic_load(&x->fb.conn_results));
 }
 
+/* A WITHDRAW that went to a broker process that died is said again once one is back: the
+ * job ends CANCELLED, the other finishes. */
+static void test_lib_journal_withdraw_again(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    s_submit_held(x, 2);
+    s_tell(x, "SILENT");
+    assert_int_equal(tmq_cancel(x->c, 1), 0);
+    size_t hellos = atomic_load(&x->fb.hellos);
+    S_PUMP_UNTIL(x, atomic_load(&x->fb.hellos) > hellos); /* sent it, then lost the broker */
+    assert_int_equal(atomic_load(&x->fb.withdraw_msgs), 0);
+    s_tell(x, "BACK");
+    tmq_result_t *r = tmq_next(x->c, 3000);
+    assert_non_null(r);
+    assert_true(atomic_load(&x->fb.withdraw_msgs) >= 1); /* said again */
+    assert_int_equal(tmq_result_id(r), 1);
+    assert_int_equal(tmq_result_status(r), TMQ_RESULT_CANCELLED);
+    tmq_result_destroy(&r);
+    s_tell(x, "RUN");
+    r = tmq_next(x->c, 2000);
+    assert_non_null(r);
+    assert_int_equal(tmq_result_id(r), 0);
+    assert_true(tmq_result_ok(r));
+    tmq_result_destroy(&r);
+    assert_null(tmq_next(x->c, 100));
+}
+
 /* BYE from a journaled broker: nothing fails; it comes back and the jobs finish. */
 static void test_lib_journal_bye_back(void **state)
 {
@@ -1839,6 +1867,7 @@ int main(void)
         S_TEST_WITH(test_lib_journal_restart_error4, &s_journal_live),
         S_TEST_WITH(test_lib_journal_silent_back, &s_journal_resend),
         S_TEST_WITH(test_lib_journal_bye_back, &s_journal_live),
+        S_TEST_WITH(test_lib_journal_withdraw_again, &s_journal_live),
         S_TEST_WITH(test_lib_journal_never_back, &s_journal_live),
         S_TEST_WITH(test_lib_journal_timeout_zero, &s_journal_held),
         S_TEST_WITH(test_lib_journal_rejected, &s_journal),
