@@ -25,6 +25,7 @@
 #include "log.h"
 #include "platform.h"
 #include "result.h"
+#include "session.h"
 #include "wire.h"
 #include "xalloc.h"
 
@@ -44,9 +45,6 @@
 #define S_SHUT_DOWN "broker shut down"
 #define S_LOST "lost contact with the broker"
 #define S_CANCELLED TMQ_CANCELLED_TEXT /* as the broker says it */
-#define S_HELLO_BACKOFF_MIN 250        /* ms before greeting a lost journaled broker again */
-#define S_HELLO_BACKOFF_MAX 2000       /* ... doubling up to this */
-#define S_LOSS_TIMEOUT_DEFAULT 60000   /* ms to wait for a lost journaled broker */
 
 struct tmq_client_t {
     tmq_list_link_t live;     /* in s_live while not destroyed (first: see s_at_exit) */
@@ -82,20 +80,7 @@ struct tmq_client_t {
     tmq_rate_t log_rate;
     char error[256];    /* tmq_client_error */
     char lost_why[256]; /* tmq_client_lost_reason: error when jobs were last failed LOST */
-    /* sessions (5.7) */
-    uint8_t session[TMQ_PROTO_SESSION_LEN]; /* ours for the client's whole life */
-    uint32_t loss_timeout_ms; /* how long to wait for a journaled broker that went away */
-    bool journal;             /* the last WELCOME said journal: SUBMITs carry seq + session */
-    bool ever_welcomed;       /* some WELCOME came: a later one may resume the session */
-    uint64_t seq;             /* the last SUBMIT's seq (numbered from 1 under a journal) */
-    uint64_t received;        /* RESULTS items since the last WELCOME, every one counted */
-    uint64_t racked;          /* the count the last RACK said */
-    unsigned hellos_out;      /* HELLOs sent that no WELCOME has answered yet */
-    int64_t last_hello;       /* when the latest HELLO was sent */
-    int64_t lost_at;          /* when a journaled broker went away; 0 while it has not */
-    int64_t hello_at;         /* while lost: when to say HELLO again */
-    uint32_t hello_backoff_ms;
-    char lost_how[96]; /* how it went away ("silent for 5000 ms", "it shut down") */
+    tmq_session_t sess; /* our session (5.7): seq, RACK count, the wait for a lost broker */
 };
 
 /* ---- the registry of live clients, for a clean exit without tmq_client_destroy ---- */
@@ -157,9 +142,7 @@ static void s_send_empty(tmq_client_t *c, tmq_cmd_t cmd)
 /* Our HELLO: the session and, as linger_ms, how long we would wait for the broker. */
 static void *s_hello_body(const tmq_client_t *c, size_t *len)
 {
-    uint32_t linger =
-        c->loss_timeout_ms < TMQ_PROTO_LINGER_MAX ? c->loss_timeout_ms : TMQ_PROTO_LINGER_MAX;
-    return tmq_proto_hello_body(c->session, linger, len);
+    return tmq_proto_hello_body(c->sess.id, tmq_session_linger(&c->sess), len);
 }
 
 static void s_send_hello(tmq_client_t *c)
@@ -167,8 +150,7 @@ static void s_send_hello(tmq_client_t *c)
     size_t len;
     void *body = s_hello_body(c, &len);
     s_send(c, TMQ_CMD_HELLO, &body, len);
-    c->hellos_out++;
-    c->last_hello = tmq_clock_ms();
+    tmq_session_hello_sent(&c->sess, tmq_clock_ms());
 }
 
 /* Sends the current batch, if any, as one SUBMIT (a copy kept until its ACK). */
@@ -176,9 +158,9 @@ static void s_send_submit(tmq_client_t *c)
 {
     if (c->batch.count == 0) return;
     size_t len, n = c->batch.count;
-    uint64_t seq = c->journal ? ++c->seq : 0; /* a journaled broker matches its ACK by it */
-    void *body = c->journal ? tmq_proto_submit_body(&c->batch, seq, c->session, &len)
-                            : tmq_batch_finish(&c->batch, TMQ_CMD_SUBMIT, 0, &len);
+    uint64_t seq = tmq_session_next_seq(&c->sess); /* a journaled broker's ACK echoes it */
+    void *body = seq ? tmq_proto_submit_body(&c->batch, seq, c->sess.id, &len)
+                     : tmq_batch_finish(&c->batch, TMQ_CMD_SUBMIT, 0, &len);
     tmq_acks_sent(&c->acks, body, len, c->batch_cids, n, seq);
     s_send(c, TMQ_CMD_SUBMIT, &body, len);
 }
@@ -297,22 +279,16 @@ static const char *s_span(uint32_t ms, char *buf, size_t len)
  * timeout is 0): the caller fails every awaited job as it always did. */
 static bool s_journal_wait(tmq_client_t *c, const char *how)
 {
-    if (!c->journal || c->loss_timeout_ms == 0) return false;
-    if (c->lost_at) return true; /* waiting already: the backoff greets it */
-    int64_t now = tmq_clock_ms();
-    c->lost_at = now;
+    if (tmq_session_waiting(&c->sess)) return true; /* the backoff greets it */
+    if (!tmq_session_lose(&c->sess, tmq_clock_ms(), how)) return false;
     c->welcomed = false;
     c->hello_sent = true;
-    c->hellos_out = 0; /* those went to a broker that is gone */
-    snprintf(c->lost_how, sizeof c->lost_how, "%s", how);
     char span[32];
     snprintf(c->error, sizeof c->error, "lost the broker (%s); waiting up to %s for it", how,
-             s_span(c->loss_timeout_ms, span, sizeof span));
+             s_span(c->sess.loss_timeout_ms, span, sizeof span));
     tmq_warn("client: lost the broker at %s (%s); waiting up to %s for it (it journals)",
              c->endpoint, how, span);
     s_send_hello(c);
-    c->hello_backoff_ms = S_HELLO_BACKOFF_MIN;
-    c->hello_at = now + c->hello_backoff_ms;
     return true;
 }
 
@@ -320,47 +296,33 @@ static bool s_journal_wait(tmq_client_t *c, const char *how)
  * awaited job LOST, as without a journal) once the loss timeout has passed. */
 static void s_lost_tick(tmq_client_t *c, int64_t now)
 {
-    if (!c->lost_at) return;
-    if (now - c->lost_at >= (int64_t)c->loss_timeout_ms) {
+    switch (tmq_session_tick(&c->sess, now)) {
+    case TMQ_SESSION_IDLE:
+        return;
+    case TMQ_SESSION_HELLO:
+        s_send_hello(c);
+        return;
+    case TMQ_SESSION_GIVE_UP: {
         char span[32];
         snprintf(c->error, sizeof c->error, "%s (%s; no broker answered for %s)", S_LOST,
-                 c->lost_how, s_span(c->loss_timeout_ms, span, sizeof span));
+                 c->sess.how, s_span(c->sess.loss_timeout_ms, span, sizeof span));
         tmq_info("client: %s; failing %zu jobs", c->error, tmq_idmap_count(&c->inflight));
-        c->lost_at = 0;
         c->hello_sent = false; /* a later wait for a broker greets again */
         s_fail_all(c, TMQ_RESULT_LOST, S_LOST);
         return;
     }
-    if (now < c->hello_at) return;
-    s_send_hello(c);
-    c->hello_backoff_ms *= 2;
-    if (c->hello_backoff_ms > S_HELLO_BACKOFF_MAX) c->hello_backoff_ms = S_HELLO_BACKOFF_MAX;
-    c->hello_at = now + c->hello_backoff_ms;
-}
-
-/* The next time s_lost_tick has work, or INT64_MAX. */
-static int64_t s_lost_deadline(const tmq_client_t *c)
-{
-    if (!c->lost_at) return INT64_MAX;
-    int64_t give_up = c->lost_at + (int64_t)c->loss_timeout_ms;
-    return c->hello_at < give_up ? c->hello_at : give_up;
+    }
 }
 
 /* RACK: every RESULTS item received since the WELCOME is acknowledged, so the broker may
- * forget those results. Not while a HELLO is unanswered: its WELCOME restarts the broker's
- * count, and a RACK crossing it would be read against the new count. A HELLO unanswered for
- * 5 heartbeats went to a connection that is gone. */
+ * forget those results (session.h says when). */
 static void s_rack(tmq_client_t *c, int64_t now)
 {
-    if (!c->journal || !c->welcomed || c->received == c->racked) return;
-    if (c->hellos_out &&
-        now - c->last_hello < (int64_t)S_BROKER_LIVENESS * (int64_t)c->heartbeat_ms)
-        return;
-    c->hellos_out = 0;
+    uint64_t n;
+    if (!tmq_session_rack(&c->sess, c->welcomed, c->heartbeat_ms, now, &n)) return;
     size_t len;
-    void *body = tmq_proto_rack_body(c->received, &len);
+    void *body = tmq_proto_rack_body(n, &len);
     s_send(c, TMQ_CMD_RACK, &body, len);
-    c->racked = c->received;
 }
 
 /* ---- receiving from the actor ---- */
@@ -368,7 +330,7 @@ static void s_rack(tmq_client_t *c, int64_t now)
 static void s_on_results(tmq_client_t *c, const tmq_msg_t *m)
 {
     size_t n = tmq_msg_count(m), got = 0;
-    c->received += n; /* RACK counts every item, valid or not, duplicate or not */
+    tmq_session_received(&c->sess, n); /* RACK counts every item, valid or not, repeated too */
     for (size_t i = 0; i < n; i++) {
         tmq_result_item_t it;
         if (tmq_msg_result_item(m, i, &it) != 0) continue;
@@ -424,7 +386,7 @@ static void s_rewithdraw(uint64_t id, void *value, void *arg)
  * the jobs resubmitted. */
 static size_t s_resume(tmq_client_t *c)
 {
-    tmq_acks_number(&c->acks, &c->seq, c->session); /* sent before we knew: numbered now */
+    tmq_acks_number(&c->acks, &c->sess.seq, c->sess.id); /* sent before we knew: numbered now */
     s_resend_t r = {c, 0};
     tmq_acks_each_sent(&c->acks, s_resend, &r);
     if (tmq_idmap_count(&c->withdrawn)) {
@@ -444,33 +406,22 @@ static void s_on_welcome(tmq_client_t *c, const tmq_msg_t *m)
 {
     tmq_welcome_t w;
     tmq_msg_welcome(m, &w);
-    bool again = c->ever_welcomed; /* a broker back, a restarted one, or a repeated HELLO */
-    if (c->journal && !w.journal && (c->lost_at || c->welcomed)) {
-        /* What answers now keeps no journal: the session's jobs are gone with the old one. */
-        c->lost_at = 0;
-        c->journal = false;
+    tmq_session_welcome_t sw =
+        tmq_session_welcome(&c->sess, w.journal, c->welcomed, tmq_clock_ms());
+    if (sw.gone) /* what answers now keeps no journal: the session's jobs went with the old one */
         s_broker_lost(c, "it came back without a journal");
-    }
-    int64_t now = tmq_clock_ms();
-    int64_t lost_at = c->lost_at;
-    c->journal = w.journal;
-    c->ever_welcomed = true;
-    c->received = c->racked = 0; /* the broker counts this connection's RESULTS from here */
-    if (c->hellos_out) c->hellos_out--;
-    c->lost_at = 0;
     c->max_payload = w.max_payload;
     c->heartbeat_ms = w.heartbeat_ms;
     c->welcomed = true;
     c->hello_sent = false;
     c->refused = false;
     c->error[0] = '\0';
-    size_t resent = w.journal && again ? s_resume(c) : 0;
-    if (lost_at)
+    size_t resent = sw.resume ? s_resume(c) : 0;
+    if (sw.away_ms >= 0)
         tmq_info("client: the broker at %s is back after %.1f s; resubmitted %zu unacknowledged "
                  "jobs (it held %llu of ours)",
-                 c->endpoint, (double)(now - lost_at) / 1000.0, resent,
-                 (unsigned long long)w.resumed);
-    else if (again && w.journal)
+                 c->endpoint, (double)sw.away_ms / 1000.0, resent, (unsigned long long)w.resumed);
+    else if (sw.resume)
         tmq_debug("client: WELCOME again from %s; resubmitted %zu unacknowledged jobs", c->endpoint,
                   resent);
     else
@@ -583,7 +534,7 @@ static void s_drain(tmq_client_t *c)
         tmq_wire_in_release(&in);
     }
     int64_t now = tmq_clock_ms();
-    if (!c->lost_at) s_resubmit(c, now); /* held jobs stay held while the broker is away */
+    if (!tmq_session_waiting(&c->sess)) s_resubmit(c, now); /* held stay held meanwhile */
     if (now >= s_liveness_deadline(c)) {
         char how[64];
         snprintf(how, sizeof how, "silent for %u ms", S_BROKER_LIVENESS * c->heartbeat_ms);
@@ -615,9 +566,10 @@ static bool s_fd_ready(const zmq_pollitem_t *it)
 static int s_pump(tmq_client_t *c, int timeout_ms, int extra_fd)
 {
     if (!c->pipe) return -1;
-    if (!c->lost_at) timeout_ms = s_until(timeout_ms, tmq_acks_retry_at(&c->acks));
+    if (!tmq_session_waiting(&c->sess))
+        timeout_ms = s_until(timeout_ms, tmq_acks_retry_at(&c->acks));
     timeout_ms = s_until(timeout_ms, s_liveness_deadline(c));
-    timeout_ms = s_until(timeout_ms, s_lost_deadline(c));
+    timeout_ms = s_until(timeout_ms, tmq_session_deadline(&c->sess));
     zmq_pollitem_t items[2] = {{c->pipe, 0, ZMQ_POLLIN, 0}, {NULL, extra_fd, ZMQ_POLLIN, 0}};
     int rc = zmq_poll(items, extra_fd >= 0 ? 2 : 1, timeout_ms);
     if (rc < 0) return errno == EINTR ? -1 : 0;
@@ -680,7 +632,7 @@ static tmq_client_t *s_client_new(const char *endpoint, zcert_t *mine, zcert_t *
         return NULL;
     }
     tmq_client_t *c = tmq_xcalloc(1, sizeof *c);
-    if (tmq_random_bytes(c->session, sizeof c->session) != 0) {
+    if (tmq_session_init(&c->sess) != 0) { /* no random source: no session id to make up */
         int err = errno;
         tmq_curve_unmonitor(dealer, &monitor);
         zsock_destroy(&dealer);
@@ -688,10 +640,8 @@ static tmq_client_t *s_client_new(const char *endpoint, zcert_t *mine, zcert_t *
         errno = err;
         return NULL;
     }
-    c->loss_timeout_ms = S_LOSS_TIMEOUT_DEFAULT;
     c->shared.hello = s_hello_body(c, &c->shared.hello_len);
-    c->hellos_out = 1; /* the actor sends it as it starts */
-    c->last_hello = tmq_clock_ms();
+    tmq_session_hello_sent(&c->sess, tmq_clock_ms()); /* the actor sends it as it starts */
     c->shared.dealer = dealer;
     c->shared.monitor = monitor;
     c->shared.curve = mine != NULL;
@@ -845,15 +795,15 @@ void tmq_client_set_retry_oom(tmq_client_t *c, bool on)
 
 void tmq_client_set_broker_loss_timeout(tmq_client_t *c, uint32_t ms)
 {
-    if (!c || c->loss_timeout_ms == ms) return;
-    c->loss_timeout_ms = ms;
+    if (!c || c->sess.loss_timeout_ms == ms) return;
+    c->sess.loss_timeout_ms = ms;
     /* The broker learns it as our session's linger_ms from HELLO: say it again. */
     if (c->conn) s_send_hello(c);
 }
 
 bool tmq_client_journaled(const tmq_client_t *c)
 {
-    return c && c->journal;
+    return c && c->sess.journal;
 }
 
 void tmq_client_set_fail_when_full(tmq_client_t *c, bool fail)
