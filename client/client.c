@@ -13,6 +13,7 @@
  * items are counted and acknowledged (RACK), and losing the broker fails nothing: the client
  * greets again with backoff and resubmits what was not ACKed, until the loss timeout. Without
  * a journal everything is as it always was: a lost broker fails every awaited job at once.
+ * The session's rules are plain data in session.c; this file does what they say.
  */
 #include "taskmq/client.h"
 #include "acks.h"
