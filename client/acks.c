@@ -65,7 +65,8 @@ void tmq_acks_destroy(tmq_acks_t *a)
     a->sent_cap = 0;
 }
 
-void tmq_acks_sent(tmq_acks_t *a, const void *body, size_t len, const uint64_t *cids, size_t ncids)
+void tmq_acks_sent(tmq_acks_t *a, const void *body, size_t len, const uint64_t *cids, size_t ncids,
+                   uint64_t seq)
 {
     if (a->sent_count == a->sent_cap) {
         size_t cap = a->sent_cap ? a->sent_cap * 2 : 64;
@@ -81,8 +82,69 @@ void tmq_acks_sent(tmq_acks_t *a, const void *body, size_t len, const uint64_t *
     if (ncids) memcpy(copy, cids, ncids * sizeof *cids);
     memcpy(copy + ncids, body, len);
     a->sent[(a->sent_head + a->sent_count) % a->sent_cap] =
-        (tmq_acks_sent_t){copy, ncids, copy + ncids, len};
+        (tmq_acks_sent_t){copy, ncids, copy + ncids, len, seq};
     a->sent_count++;
+}
+
+size_t tmq_acks_each_sent(const tmq_acks_t *a, void (*fn)(void *arg, const tmq_acks_sent_t *s),
+                          void *arg)
+{
+    for (size_t i = 0; i < a->sent_count; i++)
+        fn(arg, &a->sent[(a->sent_head + i) % a->sent_cap]);
+    return a->sent_count;
+}
+
+/* Re-encodes one copy's body with seq and session (its items as they were). */
+static void s_number(tmq_acks_sent_t *s, uint64_t seq, const uint8_t *session)
+{
+    uint8_t hdr[TMQ_PROTO_HDR_LEN];
+    tmq_proto_header(hdr, TMQ_CMD_SUBMIT);
+    tmq_msg_t m;
+    if (tmq_proto_decode(&m, hdr, sizeof hdr, s->body, s->len, NULL) != 0) return; /* not ours */
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    for (size_t i = 0; i < tmq_msg_count(&m); i++) {
+        tmq_submit_item_t it;
+        if (tmq_msg_submit_item(&m, i, &it) == 0) tmq_batch_add_submit(&b, &it);
+    }
+    size_t len;
+    void *body = tmq_proto_submit_body(&b, seq, session, &len);
+    tmq_msg_release(&m);
+    tmq_batch_destroy(&b);
+    uint64_t *copy = tmq_xmalloc(s->ncids * sizeof *copy + len + 1);
+    if (s->ncids) memcpy(copy, s->cids, s->ncids * sizeof *copy);
+    memcpy(copy + s->ncids, body, len);
+    free(body);
+    free(s->cids); /* and the old body after them */
+    *s = (tmq_acks_sent_t){copy, s->ncids, copy + s->ncids, len, seq};
+}
+
+void tmq_acks_number(tmq_acks_t *a, uint64_t *seq, const uint8_t *session)
+{
+    for (size_t i = 0; i < a->sent_count; i++) {
+        tmq_acks_sent_t *s = &a->sent[(a->sent_head + i) % a->sent_cap];
+        if (s->seq == 0) s_number(s, ++*seq, session);
+    }
+}
+
+/* Takes the kept copy an ACK answers out of the ring into *out: the one with seq (seq 0: the
+ * oldest). False when there is none (no copy kept, or none has that seq). The copies before
+ * it move up one place, so the ring stays in send order. */
+static bool s_take_copy(tmq_acks_t *a, uint64_t seq, tmq_acks_sent_t *out)
+{
+    if (a->sent_count == 0) return false;
+    size_t i = 0;
+    if (seq) {
+        while (i < a->sent_count && a->sent[(a->sent_head + i) % a->sent_cap].seq != seq)
+            i++;
+        if (i == a->sent_count) return false;
+    }
+    *out = a->sent[(a->sent_head + i) % a->sent_cap];
+    for (; i > 0; i--)
+        a->sent[(a->sent_head + i) % a->sent_cap] = a->sent[(a->sent_head + i - 1) % a->sent_cap];
+    a->sent_head = (a->sent_head + 1) % a->sent_cap;
+    a->sent_count--;
+    return true;
 }
 
 static void s_hold(tmq_acks_t *a, const tmq_submit_item_t *it)
@@ -205,17 +267,20 @@ static void s_pace(tmq_acks_t *a, size_t newly_held)
     }
 }
 
-void tmq_acks_on_ack(tmq_acks_t *a, const tmq_msg_t *ack, const tmq_idmap_t *inflight,
+bool tmq_acks_on_ack(tmq_acks_t *a, const tmq_msg_t *ack, const tmq_idmap_t *inflight,
                      bool hold_full, tmq_acks_fail_fn fail, void *arg)
 {
     /* An ACK with no SUBMIT awaiting one (a stalled broker's late ACK after we gave up on
-     * it) still has its rejections honoured: a job is failed rather than left waiting. */
+     * it) still has its rejections honoured: a job is failed rather than left waiting. One
+     * with a seq no copy has answers a resubmission of a SUBMIT already ACKed: its twin said
+     * everything (a journaled broker counts resubmitted jobs accepted), so it is dropped. */
     s_answered_t s;
     memset(&s, 0, sizeof s);
-    if (a->sent_count) {
-        s.copy = a->sent[a->sent_head];
-        a->sent_head = (a->sent_head + 1) % a->sent_cap;
-        a->sent_count--;
+    uint64_t seq = 0;
+    if (tmq_msg_get_uint(ack, "seq", &seq) != 0) seq = 0;
+    if (!s_take_copy(a, seq, &s.copy) && seq) {
+        tmq_debug("client: dropped a duplicate ACK (seq %llu)", (unsigned long long)seq);
+        return false;
     }
     s_unserved(a, ack);
 
@@ -246,6 +311,7 @@ void tmq_acks_on_ack(tmq_acks_t *a, const tmq_msg_t *ack, const tmq_idmap_t *inf
                  "drains)",
                  full);
     s_pace(a, full);
+    return true;
 }
 
 void tmq_acks_drained(tmq_acks_t *a, size_t n)

@@ -2,13 +2,16 @@
  * held after "queue full".
  *
  * The broker answers every SUBMIT with one ACK, in order, so the oldest kept copy belongs to
- * the next ACK. Each copy keeps the client ids of its jobs beside the body, so an ACK that
- * refuses the whole SUBMIT fails exactly those jobs without reading the body back. A rejected job
- * is reported through the caller's fail callback, except a "queue full" one the caller wants held:
- * it waits here and is handed back for resubmission (tmq_acks_next_due) after a short delay that
- * doubles while the queue stays full, a few hundred jobs at a time, more when results show the
- * queue draining. Knows nothing of the client object: it sees the in-flight set read-only and
- * reports through the callback.
+ * the next ACK — unless the ACK carries `seq` (a journaled broker, PROTOCOL.md 5.7): then it
+ * belongs to the copy with that seq, and an ACK whose seq no copy has answers a resubmission
+ * already answered (a duplicate: ignored). Copies stay in send order (= seq order), so the
+ * ones not yet ACKed can be resubmitted as they were when a journaled broker comes back. Each copy
+ * keeps the client ids of its jobs beside the body, so an ACK that refuses the whole SUBMIT fails
+ * exactly those jobs without reading the body back. A rejected job is reported through the caller's
+ * fail callback, except a "queue full" one the caller wants held: it waits here and is handed back
+ * for resubmission (tmq_acks_next_due) after a short delay that doubles while the queue stays full,
+ * a few hundred jobs at a time, more when results show the queue draining. Knows nothing of the
+ * client object: it sees the in-flight set read-only and reports through the callback.
  */
 #ifndef TMQ_CLIENT_ACKS_H
 #define TMQ_CLIENT_ACKS_H
@@ -32,6 +35,7 @@ typedef struct {
     size_t ncids;
     void *body; /* a copy of a SUBMIT body awaiting its ACK (after the cids) */
     size_t len;
+    uint64_t seq; /* its `seq` (5.7), 0 when it has none */
 } tmq_acks_sent_t;
 
 typedef struct {
@@ -61,16 +65,32 @@ void tmq_acks_reset(tmq_acks_t *a);
 void tmq_acks_destroy(tmq_acks_t *a);
 
 /* Remembers a sent SUBMIT body and the client ids of its ncids jobs (both copied) until its
- * ACK. */
-void tmq_acks_sent(tmq_acks_t *a, const void *body, size_t len, const uint64_t *cids, size_t ncids);
+ * ACK. seq: the SUBMIT's `seq`, 0 when it has none. */
+void tmq_acks_sent(tmq_acks_t *a, const void *body, size_t len, const uint64_t *cids, size_t ncids,
+                   uint64_t seq);
 
-/* Handles an ACK: each rejected job still in `inflight` is reported to fail(), except those
+/* Calls fn for every kept copy awaiting its ACK, oldest (lowest seq) first; fn must not change
+ * a. Returns the number of copies. */
+size_t tmq_acks_each_sent(const tmq_acks_t *a, void (*fn)(void *arg, const tmq_acks_sent_t *s),
+                          void *arg);
+
+/* Gives every kept copy without a seq (sent before a WELCOME said the broker journals) the
+ * next seq from *seq and a body with it and session, so it can be resubmitted to a journaled
+ * broker, which dedups it by its cids. Its ACK, should the first sending still be answered
+ * (without seq), finds it as the oldest, as before. */
+void tmq_acks_number(tmq_acks_t *a, uint64_t *seq, const uint8_t *session);
+
+/* Handles an ACK: the copy it answers is the one with its `seq` (none: a duplicate ACK, which
+ * is ignored and returns false), or the oldest when it has no seq. Each rejected job still in
+ * `inflight` is reported to fail(), except those
  * refused "queue full" when hold_full: they are held for resubmission (or, should the kept
  * body not show the job, failed). An ACK with `error` fails every job of the SUBMIT it
  * answers (by the kept ids) with "bad SUBMIT: <why>" (status REJECTED).
- * Functions named in `unserved` are logged as a warning (shown by default, by the tool and
- * the shared library alike), once each until an ACK without them. */
-void tmq_acks_on_ack(tmq_acks_t *a, const tmq_msg_t *ack, const tmq_idmap_t *inflight,
+ * Code 5 (journal unavailable) is final like every code but 1: REJECTED with the broker's
+ * reason. Functions named in `unserved` are logged as a warning (shown by default, by the tool
+ * and the shared library alike), once each until an ACK without them. Returns true when the ACK
+ * answered a kept copy, or had no seq. */
+bool tmq_acks_on_ack(tmq_acks_t *a, const tmq_msg_t *ack, const tmq_idmap_t *inflight,
                      bool hold_full, tmq_acks_fail_fn fail, void *arg);
 
 /* n results arrived (the broker's queue drains: resubmit more at once). */

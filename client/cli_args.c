@@ -27,6 +27,7 @@ typedef enum {
     S_PROGRESS,
     S_NO_PROGRESS,
     S_FAIL_WHEN_FULL,
+    S_BROKER_LOSS_TIMEOUT,
     S_JSON,
     S_RAW,
     S_KEEP_EMPTY,
@@ -72,6 +73,7 @@ static const s_opt_t s_opts[] = {
     {"progress", 0, false, S_PROGRESS, 0, 0, S_MAP},
     {"no-progress", 0, false, S_NO_PROGRESS, 0, 0, S_MAP},
     {"fail-when-full", 0, false, S_FAIL_WHEN_FULL, 0, 0, S_JOBS},
+    {"broker-loss-timeout", 0, true, S_BROKER_LOSS_TIMEOUT, 0, 86400, S_JOBS}, /* seconds */
     {"json", 0, false, S_JSON, 0, 0, S_CLUSTER},
     {"raw", 0, false, S_RAW, 0, 0, S_JOBS},
     {"keep-empty", 0, false, S_KEEP_EMPTY, 0, 0, S_MAP},
@@ -258,6 +260,9 @@ static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *er
         break;
     case S_FAIL_WHEN_FULL:
         o->fail_when_full = true;
+        break;
+    case S_BROKER_LOSS_TIMEOUT:
+        o->broker_loss_timeout_s = n;
         break;
     case S_JSON:
         o->json = true;
@@ -464,6 +469,7 @@ int tmq_cli_parse(tmq_cli_t *o, int argc, char **argv, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
     o->connect_timeout_ms = 5000;
+    o->broker_loss_timeout_s = 60;
     o->retries = -1;
     o->progress = -1;
     o->args = tmq_xcalloc((size_t)(argc > 0 ? argc : 1), sizeof *o->args);

@@ -39,11 +39,12 @@ typedef struct {
     bool retry_oom;     /* an out-of-memory job is retried as an executor death */
     int progress;       /* -1 = when stderr is a terminal, 0 off, 1 on */
     bool fail_when_full;
-    bool json;       /* status/functions: JSON out; map/submit: input must be JSON */
-    bool raw;        /* map/submit: input is always a string */
-    bool keep_empty; /* map: empty stdin lines are jobs ("") instead of skipped */
-    bool tag;        /* map: each output line carries the job's input ("arg"; --exec: a prefix) */
-    bool exec;       /* map --exec: one exec job per stdin line, CMD ARG... after "--" */
+    long broker_loss_timeout_s; /* 60: how long to wait for a lost journaled broker; 0: none */
+    bool json;                  /* status/functions: JSON out; map/submit: input must be JSON */
+    bool raw;                   /* map/submit: input is always a string */
+    bool keep_empty;            /* map: empty stdin lines are jobs ("") instead of skipped */
+    bool tag;  /* map: each output line carries the job's input ("arg"; --exec: a prefix) */
+    bool exec; /* map --exec: one exec job per stdin line, CMD ARG... after "--" */
     const char *joblog; /* map --exec: GNU parallel's joblog written to this file */
     bool force;         /* keygen: overwrite an existing pair */
     int verbose;

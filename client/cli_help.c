@@ -31,7 +31,13 @@ static const char s_job_options[] =
     "  --retry-oom            retry a job that ran out of memory as one whose executor died\n"
     "                         (counted against --retries); without it out of memory is final\n"
     "  --fail-when-full       report jobs refused by a full broker queue as failed instead of\n"
-    "                         holding and resubmitting them\n";
+    "                         holding and resubmitting them\n"
+    "  --broker-loss-timeout S\n"
+    "                         with a broker that journals (taskmq-broker --journal): how long\n"
+    "                         to wait for it when it is lost (restarted, silent, shut down)\n"
+    "                         before the jobs fail (exit 4); meanwhile nothing fails, and\n"
+    "                         once it is back every job finishes once (default 60; 0..86400;\n"
+    "                         0: fail at once, as with a broker without a journal)\n";
 
 static const char s_map_input_options[] =
     "  --json                 every ARG/line must be JSON (a line that is not: exit 2)\n"
@@ -58,7 +64,8 @@ static const char s_exit_map[] =
     "2 usage or input error (bad option, bad --broker, an ARG or line that is not JSON under\n"
     "--json); 3 no broker reachable (no answer within --connect-timeout, the host does not\n"
     "resolve, not a broker's client port) or --local could not start its cluster;\n"
-    "4 lost the broker mid-run (it shut down or fell silent; beats 1); 130 interrupted\n"
+    "4 lost the broker mid-run (it shut down or fell silent; a broker that journals: and\n"
+    "did not come back within --broker-loss-timeout; beats 1); 130 interrupted\n"
     "(Ctrl-C; SIGTERM 143); 141 stdout closed (broken pipe).\n";
 
 static const char s_exit_submit[] =
@@ -66,8 +73,8 @@ static const char s_exit_submit[] =
     "2 usage or input error (bad option, bad --broker, ARG not JSON under --json);\n"
     "3 no broker reachable (no answer within --connect-timeout, the host does not resolve,\n"
     "not a broker's client port) or --local could not start its cluster; 4 lost the broker\n"
-    "before the job finished; 130 interrupted (Ctrl-C; SIGTERM 143); 141 stdout closed\n"
-    "(broken pipe).\n";
+    "before the job finished (one that journals: not back within --broker-loss-timeout);\n"
+    "130 interrupted (Ctrl-C; SIGTERM 143); 141 stdout closed (broken pipe).\n";
 
 static const char s_exit_cluster[] =
     "Exit status: 0; 2 usage error; 3 no broker answers (or --local could not start its\n"

@@ -8,6 +8,12 @@
  * the API, and always drained completely: ACKs go to acks.c, results are de-duplicated by id
  * and queued for tmq_next in arrival order. Every live client is in a registry, so that at
  * exit its actor is stopped before czmq's own teardown runs (atexit is LIFO).
+ * Every client has a session (16 random bytes, PROTOCOL.md 5.7) named in its HELLOs. Once a
+ * WELCOME says the broker journals, SUBMITs are numbered and ACKs matched by number, RESULTS
+ * items are counted and acknowledged (RACK), and losing the broker fails nothing: the client
+ * greets again with backoff and resubmits what was not ACKed, until the loss timeout. Without
+ * a journal everything is as it always was: a lost broker fails every awaited job at once.
+ * The session's rules are plain data in session.c; this file does what they say.
  */
 #include "taskmq/client.h"
 #include "acks.h"
@@ -20,6 +26,7 @@
 #include "log.h"
 #include "platform.h"
 #include "result.h"
+#include "session.h"
 #include "wire.h"
 #include "xalloc.h"
 
@@ -74,6 +81,7 @@ struct tmq_client_t {
     tmq_rate_t log_rate;
     char error[256];    /* tmq_client_error */
     char lost_why[256]; /* tmq_client_lost_reason: error when jobs were last failed LOST */
+    tmq_session_t sess; /* our session (5.7): seq, RACK count, the wait for a lost broker */
 };
 
 /* ---- the registry of live clients, for a clean exit without tmq_client_destroy ---- */
@@ -132,11 +140,18 @@ static void s_send_empty(tmq_client_t *c, tmq_cmd_t cmd)
     s_send(c, cmd, &body, len);
 }
 
+/* Our HELLO: the session and, as linger_ms, how long we would wait for the broker. */
+static void *s_hello_body(const tmq_client_t *c, size_t *len)
+{
+    return tmq_proto_hello_body(c->sess.id, tmq_session_linger(&c->sess), len);
+}
+
 static void s_send_hello(tmq_client_t *c)
 {
     size_t len;
-    void *body = tmq_proto_hello_body(NULL, 0, &len);
+    void *body = s_hello_body(c, &len);
     s_send(c, TMQ_CMD_HELLO, &body, len);
+    tmq_session_hello_sent(&c->sess, tmq_clock_ms());
 }
 
 /* Sends the current batch, if any, as one SUBMIT (a copy kept until its ACK). */
@@ -144,8 +159,10 @@ static void s_send_submit(tmq_client_t *c)
 {
     if (c->batch.count == 0) return;
     size_t len, n = c->batch.count;
-    void *body = tmq_batch_finish(&c->batch, TMQ_CMD_SUBMIT, 0, &len);
-    tmq_acks_sent(&c->acks, body, len, c->batch_cids, n);
+    uint64_t seq = tmq_session_next_seq(&c->sess); /* a journaled broker's ACK echoes it */
+    void *body = seq ? tmq_proto_submit_body(&c->batch, seq, c->sess.id, &len)
+                     : tmq_batch_finish(&c->batch, TMQ_CMD_SUBMIT, 0, &len);
+    tmq_acks_sent(&c->acks, body, len, c->batch_cids, n, seq);
     s_send(c, TMQ_CMD_SUBMIT, &body, len);
 }
 
@@ -247,11 +264,74 @@ static void s_broker_lost(tmq_client_t *c, const char *how)
     s_fail_all(c, TMQ_RESULT_LOST, S_LOST);
 }
 
+/* "60 s", or "250 ms" for a timeout that is not whole seconds, into buf. */
+static const char *s_span(uint32_t ms, char *buf, size_t len)
+{
+    if (ms % 1000 == 0)
+        snprintf(buf, len, "%u s", ms / 1000);
+    else
+        snprintf(buf, len, "%u ms", ms);
+    return buf;
+}
+
+/* A journaled broker went away (how: how we noticed): nothing fails. The session outlives
+ * the broker process, so say HELLO again (now, then with backoff) until one answers or the
+ * loss timeout runs out (s_lost_tick). False when this is not such a broker (or the loss
+ * timeout is 0): the caller fails every awaited job as it always did. */
+static bool s_journal_wait(tmq_client_t *c, const char *how)
+{
+    if (tmq_session_waiting(&c->sess)) return true; /* the backoff greets it */
+    if (!tmq_session_lose(&c->sess, tmq_clock_ms(), how)) return false;
+    c->welcomed = false;
+    c->hello_sent = true;
+    char span[32];
+    snprintf(c->error, sizeof c->error, "lost the broker (%s); waiting up to %s for it", how,
+             s_span(c->sess.loss_timeout_ms, span, sizeof span));
+    tmq_warn("client: lost the broker at %s (%s); waiting up to %s for it (it journals)",
+             c->endpoint, how, span);
+    s_send_hello(c);
+    return true;
+}
+
+/* While a journaled broker is away: greet it again when due, and give up on it (fail every
+ * awaited job LOST, as without a journal) once the loss timeout has passed. */
+static void s_lost_tick(tmq_client_t *c, int64_t now)
+{
+    switch (tmq_session_tick(&c->sess, now)) {
+    case TMQ_SESSION_IDLE:
+        return;
+    case TMQ_SESSION_HELLO:
+        s_send_hello(c);
+        return;
+    case TMQ_SESSION_GIVE_UP: {
+        char span[32];
+        snprintf(c->error, sizeof c->error, "%s (%s; no broker answered for %s)", S_LOST,
+                 c->sess.how, s_span(c->sess.loss_timeout_ms, span, sizeof span));
+        tmq_info("client: %s; failing %zu jobs", c->error, tmq_idmap_count(&c->inflight));
+        c->hello_sent = false; /* a later wait for a broker greets again */
+        s_fail_all(c, TMQ_RESULT_LOST, S_LOST);
+        return;
+    }
+    }
+}
+
+/* RACK: every RESULTS item received since the WELCOME is acknowledged, so the broker may
+ * forget those results (session.h says when). */
+static void s_rack(tmq_client_t *c, int64_t now)
+{
+    uint64_t n;
+    if (!tmq_session_rack(&c->sess, c->welcomed, c->heartbeat_ms, now, &n)) return;
+    size_t len;
+    void *body = tmq_proto_rack_body(n, &len);
+    s_send(c, TMQ_CMD_RACK, &body, len);
+}
+
 /* ---- receiving from the actor ---- */
 
 static void s_on_results(tmq_client_t *c, const tmq_msg_t *m)
 {
     size_t n = tmq_msg_count(m), got = 0;
+    tmq_session_received(&c->sess, n); /* RACK counts every item, valid or not, repeated too */
     for (size_t i = 0; i < n; i++) {
         tmq_result_item_t it;
         if (tmq_msg_result_item(m, i, &it) != 0) continue;
@@ -274,23 +354,88 @@ static void s_on_status(tmq_client_t *c, const tmq_wire_in_t *in)
     c->status_body = tmq_xmemdup(zmq_msg_data((zmq_msg_t *)&in->body), c->status_len);
 }
 
+typedef struct {
+    tmq_client_t *c;
+    size_t jobs;
+} s_resend_t;
+
+static void s_resend(void *arg, const tmq_acks_sent_t *s)
+{
+    s_resend_t *r = arg;
+    void *body = tmq_xmemdup(s->body, s->len);
+    s_send(r->c, TMQ_CMD_SUBMIT, &body, s->len);
+    r->jobs += s->ncids;
+}
+
+typedef struct {
+    tmq_idmap_t *keep;
+    tmq_batch_t *withdraw;
+} s_rewithdraw_t;
+
+static void s_rewithdraw(uint64_t id, void *value, void *arg)
+{
+    s_rewithdraw_t *r = arg;
+    tmq_idmap_put(r->keep, id, value);
+    tmq_batch_add_cid(r->withdraw, id);
+}
+
+/* A journaled broker took our session over (it came back, or met us anew): every SUBMIT not
+ * yet ACKed goes again, as it was, in seq order; the broker counts the jobs it holds
+ * accepted and creates nothing twice. Jobs held after "queue full" stay held. The jobs
+ * withdrawn and not yet answered are named again in a WITHDRAW after them (the first may
+ * have gone to a process that is gone; one for a job that has ended is ignored). Returns
+ * the jobs resubmitted. */
+static size_t s_resume(tmq_client_t *c)
+{
+    tmq_acks_number(&c->acks, &c->sess.seq, c->sess.id); /* sent before we knew: numbered now */
+    s_resend_t r = {c, 0};
+    tmq_acks_each_sent(&c->acks, s_resend, &r);
+    if (tmq_idmap_count(&c->withdrawn)) {
+        tmq_idmap_t keep;
+        tmq_idmap_init(&keep);
+        tmq_batch_reset(&c->withdraw); /* named again below, with all the others */
+        s_rewithdraw_t rw = {&keep, &c->withdraw};
+        tmq_idmap_drain(&c->withdrawn, s_rewithdraw, &rw);
+        tmq_idmap_destroy(&c->withdrawn);
+        c->withdrawn = keep;
+        s_send_batch(c); /* the unsent SUBMIT first: the WITHDRAW may name its jobs */
+    }
+    return r.jobs;
+}
+
 static void s_on_welcome(tmq_client_t *c, const tmq_msg_t *m)
 {
     tmq_welcome_t w;
     tmq_msg_welcome(m, &w);
+    tmq_session_welcome_t sw =
+        tmq_session_welcome(&c->sess, w.journal, c->welcomed, tmq_clock_ms());
+    if (sw.gone) /* what answers now keeps no journal: the session's jobs went with the old one */
+        s_broker_lost(c, "it came back without a journal");
     c->max_payload = w.max_payload;
     c->heartbeat_ms = w.heartbeat_ms;
     c->welcomed = true;
     c->hello_sent = false;
     c->refused = false;
     c->error[0] = '\0';
-    tmq_info("client: the broker at %s answered (TMQ/%u, heartbeat %u ms, max payload %u bytes)",
-             c->endpoint, w.version, w.heartbeat_ms, w.max_payload);
+    size_t resent = sw.resume ? s_resume(c) : 0;
+    if (sw.away_ms >= 0)
+        tmq_info("client: the broker at %s is back after %.1f s; resubmitted %zu unacknowledged "
+                 "jobs (it held %llu of ours)",
+                 c->endpoint, (double)sw.away_ms / 1000.0, resent, (unsigned long long)w.resumed);
+    else if (sw.resume)
+        tmq_debug("client: WELCOME again from %s; resubmitted %zu unacknowledged jobs", c->endpoint,
+                  resent);
+    else
+        tmq_info("client: the broker at %s answered (TMQ/%u, heartbeat %u ms, max payload %u "
+                 "bytes%s)",
+                 c->endpoint, w.version, w.heartbeat_ms, w.max_payload,
+                 w.journal ? ", journaled" : "");
 }
 
 /* BYE: the broker shuts down. Nothing awaited will come; a later wait_ready greets again. */
 static void s_on_bye(tmq_client_t *c)
 {
+    if (s_journal_wait(c, "it shut down")) return; /* it may come back: the session waits */
     snprintf(c->error, sizeof c->error, "the " S_SHUT_DOWN);
     tmq_info("client: the broker at %s shut down; failing %zu jobs", c->endpoint,
              tmq_idmap_count(&c->inflight));
@@ -329,7 +474,9 @@ static void s_on_error(tmq_client_t *c, const tmq_msg_t *m)
                         (int)len, reason);
         return;
     }
-    /* the broker restarted and does not know us: the jobs it held are gone */
+    /* the broker restarted and does not know us: the jobs it held are gone, unless it
+     * journals (then the session takes them over: HELLO says which) */
+    if (s_journal_wait(c, "it restarted and does not know us")) return;
     if (tmq_idmap_count(&c->inflight)) s_broker_lost(c, "it restarted and does not know us");
     s_send_hello(c);
     c->hello_sent = true;
@@ -388,12 +535,14 @@ static void s_drain(tmq_client_t *c)
         tmq_wire_in_release(&in);
     }
     int64_t now = tmq_clock_ms();
-    s_resubmit(c, now);
+    if (!tmq_session_waiting(&c->sess)) s_resubmit(c, now); /* held stay held meanwhile */
     if (now >= s_liveness_deadline(c)) {
         char how[64];
         snprintf(how, sizeof how, "silent for %u ms", S_BROKER_LIVENESS * c->heartbeat_ms);
-        s_broker_lost(c, how);
+        if (!s_journal_wait(c, how)) s_broker_lost(c, how);
     }
+    s_lost_tick(c, now);
+    s_rack(c, now);
 }
 
 /* Shortens timeout_ms (-1: forever) so the wait ends by `at`. */
@@ -418,8 +567,10 @@ static bool s_fd_ready(const zmq_pollitem_t *it)
 static int s_pump(tmq_client_t *c, int timeout_ms, int extra_fd)
 {
     if (!c->pipe) return -1;
-    timeout_ms = s_until(timeout_ms, tmq_acks_retry_at(&c->acks));
+    if (!tmq_session_waiting(&c->sess))
+        timeout_ms = s_until(timeout_ms, tmq_acks_retry_at(&c->acks));
     timeout_ms = s_until(timeout_ms, s_liveness_deadline(c));
+    timeout_ms = s_until(timeout_ms, tmq_session_deadline(&c->sess));
     zmq_pollitem_t items[2] = {{c->pipe, 0, ZMQ_POLLIN, 0}, {NULL, extra_fd, ZMQ_POLLIN, 0}};
     int rc = zmq_poll(items, extra_fd >= 0 ? 2 : 1, timeout_ms);
     if (rc < 0) return errno == EINTR ? -1 : 0;
@@ -482,12 +633,23 @@ static tmq_client_t *s_client_new(const char *endpoint, zcert_t *mine, zcert_t *
         return NULL;
     }
     tmq_client_t *c = tmq_xcalloc(1, sizeof *c);
+    if (tmq_session_init(&c->sess) != 0) { /* no random source: no session id to make up */
+        int err = errno;
+        tmq_curve_unmonitor(dealer, &monitor);
+        zsock_destroy(&dealer);
+        free(c);
+        errno = err;
+        return NULL;
+    }
+    c->shared.hello = s_hello_body(c, &c->shared.hello_len);
+    tmq_session_hello_sent(&c->sess, tmq_clock_ms()); /* the actor sends it as it starts */
     c->shared.dealer = dealer;
     c->shared.monitor = monitor;
     c->shared.curve = mine != NULL;
     atomic_init(&c->shared.last_heard, tmq_clock_ms());
     c->conn = tmq_actor_new(tmq_conn_actor, &c->shared);
     if (!c->conn) {
+        free(c->shared.hello); /* NULL when the actor took it */
         tmq_curve_unmonitor(dealer, &monitor);
         zsock_destroy(&dealer);
         free(c);
@@ -630,6 +792,19 @@ void tmq_client_set_mem_limit(tmq_client_t *c, uint64_t bytes)
 void tmq_client_set_retry_oom(tmq_client_t *c, bool on)
 {
     if (c) c->retry_oom = on;
+}
+
+void tmq_client_set_broker_loss_timeout(tmq_client_t *c, uint32_t ms)
+{
+    if (!c || c->sess.loss_timeout_ms == ms) return;
+    c->sess.loss_timeout_ms = ms;
+    /* The broker learns it as our session's linger_ms from HELLO: say it again. */
+    if (c->conn) s_send_hello(c);
+}
+
+bool tmq_client_journaled(const tmq_client_t *c)
+{
+    return c && c->sess.journal;
 }
 
 void tmq_client_set_fail_when_full(tmq_client_t *c, bool fail)

@@ -198,9 +198,11 @@ void tmq_conn_actor(zsock_t *pipe, void *args)
     shared->monitor = NULL;
     k.monitor = monitor ? zsock_resolve(monitor) : NULL;
     k.monitor_sock = monitor;
+    size_t hello_len = shared->hello_len; /* taken before the signal: the caller goes on */
+    void *hello = shared->hello;
+    shared->hello = NULL;
     zsock_signal(pipe, 0);
-    size_t hello_len;
-    void *hello = tmq_proto_hello_body(NULL, 0, &hello_len);
+    if (!hello) hello = tmq_proto_hello_body(NULL, 0, &hello_len);
     if (tmq_wire_send(k.dealer, NULL, 0, TMQ_CMD_HELLO, &hello, hello_len) != 0)
         tmq_debug("client conn: HELLO not sent: %s", zmq_strerror(errno));
     s_loop(&k);

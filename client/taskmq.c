@@ -2,9 +2,9 @@
  *
  * Exit status (common/exits.h, stated in --help): 0 all jobs ok, 1 some job failed, 2 usage
  * or input error, 3 no broker reachable (bad host, no answer within --connect-timeout, not a
- * client port), 4 lost the broker mid-run, 128+signal when interrupted (SIGINT: 130), 141
- * when stdout closed. On SIGINT/SIGTERM the client is destroyed, which says BYE so the
- * broker cancels the remaining jobs.
+ * client port), 4 lost the broker mid-run (one that journals: not back within
+ * --broker-loss-timeout), 128+signal when interrupted (SIGINT: 130), 141 when stdout closed. On
+ * SIGINT/SIGTERM the client is destroyed, which says BYE so the broker cancels the remaining jobs.
  */
 #include "cli.h"
 #include "curve.h"
@@ -119,6 +119,8 @@ static int s_connect_and_run(const tmq_cli_t *o)
     status = TMQ_EXIT_NO_BROKER;
     tmq_client_t *c = cert ? tmq_client_new_curve(endpoint, cert, broker_cert, why, sizeof why)
                            : tmq_client_new(endpoint);
+    /* Before the handshake completes: the broker learns it as our session's linger. */
+    if (c) tmq_client_set_broker_loss_timeout(c, (uint32_t)o->broker_loss_timeout_s * 1000);
     if (!c && cert) {
         fprintf(stderr, "taskmq: %s\n", why);
         status = TMQ_EXIT_USAGE;

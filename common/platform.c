@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -228,6 +229,19 @@ void tmq_format_size(uint64_t n, char *buf, size_t len)
         u++;
     }
     snprintf(buf, len, "%llu %s", (unsigned long long)n, n == 1 && u == 0 ? "byte" : units[u]);
+}
+
+int tmq_random_bytes(void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
 }
 
 int tmq_parse_long(const char *s, long min, long max, long *out)

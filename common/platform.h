@@ -63,6 +63,11 @@ void tmq_hostname(char *buf, size_t len);
  * opens a descriptor. Best effort: a descriptor /dev/null cannot be opened on stays closed. */
 void tmq_std_fds_open(void);
 
+/* Fills buf with len bytes from the kernel's random source (getrandom(2), retried on EINTR
+ * and short reads). Returns 0, or -1 with errno set (no source: the caller must not make up
+ * bytes of its own). */
+int tmq_random_bytes(void *buf, size_t len);
+
 /* Parses a decimal integer in [min, max]; returns 0 or -1. */
 int tmq_parse_long(const char *s, long min, long max, long *out);
 

@@ -84,6 +84,28 @@ void tmq_client_set_mem_limit(tmq_client_t *c, uint64_t bytes);
  * TMQ_RESULT_OUT_OF_MEMORY). false (the default): running out of memory is final. */
 void tmq_client_set_retry_oom(tmq_client_t *c, bool on);
 
+/* Sessions (docs/PROTOCOL.md 5.7). Every client has a session: 16 random bytes, the same for
+ * its whole life, named in each HELLO. A broker started with --journal keeps a session's jobs
+ * across its own restarts; its WELCOME says so. With such a broker, losing it (silent for 5
+ * heartbeats while results are due, its BYE, or a restarted broker that does not know this
+ * connection) fails nothing: the client greets it again (after 250 ms, doubling up to 2 s)
+ * and, once welcomed, resubmits every batch the broker had not acknowledged; each job still
+ * yields exactly one result (repeats the broker resends are dropped). A warning is logged when
+ * the broker is lost and an info line when it is back. Only when no broker has answered for
+ * the broker-loss timeout are the awaited jobs failed TMQ_RESULT_LOST ("lost contact with the
+ * broker"; tmq_client_error then says "... no broker answered for N s"). A broker without a
+ * journal ignores the session: a lost one fails every awaited job at once, as described at
+ * tmq_next.
+ *
+ * How long to wait for a lost journaled broker, in ms (default 60000; 0: fail at once, as
+ * without a journal). The broker is told it in HELLO (linger_ms: how long it keeps the
+ * session's jobs while no connection holds it; at most 86,400,000): a change says HELLO
+ * again. */
+void tmq_client_set_broker_loss_timeout(tmq_client_t *c, uint32_t ms);
+/* True when the broker's last WELCOME said it journals (the session's jobs survive its
+ * restart); false before any WELCOME and with a broker without --journal. */
+bool tmq_client_journaled(const tmq_client_t *c);
+
 /* When the broker's queue is full: false (default) holds the job and resubmits it as the
  * queue drains (backpressure); true reports it at once as a failed result ("queue full"). */
 void tmq_client_set_fail_when_full(tmq_client_t *c, bool fail);
@@ -117,10 +139,11 @@ int tmq_flush(tmq_client_t *c);
  * (ZeroMQ connects lazily; use tmq_client_wait_ready to give up instead); once a broker has
  * answered, a broker that shuts down (it says BYE) fails every job still awaited at once with
  * "broker shut down", and losing it (silent for 5 heartbeats, or restarted) fails them with
- * "lost contact with the broker" (both TMQ_RESULT_LOST). NULL when none finished within
- * timeout_ms (0 = poll, -1 = wait forever) or a signal interrupted the wait. Every submitted
- * job yields exactly one result, successful or failed (tmq_result_status says how). The
- * caller destroys the result. */
+ * "lost contact with the broker" (both TMQ_RESULT_LOST) — unless it journals: then the jobs
+ * wait for it up to the broker-loss timeout (see tmq_client_set_broker_loss_timeout). NULL when
+ * none finished within timeout_ms (0 = poll, -1 = wait forever) or a signal interrupted the wait.
+ * Every submitted job yields exactly one result, successful or failed (tmq_result_status says how).
+ * The caller destroys the result. */
 tmq_result_t *tmq_next(tmq_client_t *c, int timeout_ms);
 
 /* For event loops that also read a file descriptor (e.g. a tool streaming stdin): sends
@@ -146,7 +169,8 @@ typedef enum {
     TMQ_RESULT_DIED = 2,             /* its executor died, retries exhausted */
     TMQ_RESULT_TIMEOUT = 3,          /* killed at its time limit */
     TMQ_RESULT_REJECTED = 4,         /* refused: queue full (fail_when_full), payload too
-                                        large, bad job, bad SUBMIT, wrong port */
+                                        large, bad job, bad SUBMIT, wrong port, the broker's
+                                        journal cannot take it ("journal unavailable: ...") */
     TMQ_RESULT_UNKNOWN_FUNCTION = 5, /* no connected worker serves its function */
     TMQ_RESULT_LOST = 6,             /* the broker shut down or was lost first */
     TMQ_RESULT_OUT_OF_MEMORY = 7,    /* past its memory limit (tmq_client_set_mem_limit or

@@ -48,6 +48,8 @@ tmq_integration_test(it_netns_curve SCRIPT test_netns_curve.sh TIMEOUT 180)
 tmq_integration_test(it_daemon_files SCRIPT test_daemon_files.sh TIMEOUT 60)
 tmq_integration_test(it_drain SCRIPT test_drain.sh TIMEOUT 120)
 tmq_integration_test(it_drain_edges SCRIPT test_drain_edges.sh TIMEOUT 60)
+# The tool through a journaled broker's restart (a fake one: fake_journal_broker.py).
+tmq_integration_test(it_client_journal SCRIPT test_client_journal.sh TIMEOUT 90)
 # The broker's --metrics endpoint; its scrapes are checked by promtool, which
 # scripts/setup.sh takes out of Debian's prometheus package into build-tools/bin.
 find_program(TASKMQ_PROMTOOL promtool HINTS ${CMAKE_SOURCE_DIR}/build-tools/bin)

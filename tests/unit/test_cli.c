@@ -1014,6 +1014,51 @@ static void test_cli_mem_limit(void **state)
     }
 }
 
+/* --broker-loss-timeout S: seconds, 0..86400, default 60, for map and submit; shown in the
+ * job options of their helps. */
+static void test_cli_broker_loss_timeout(void **state)
+{
+    (void)state;
+    tmq_cli_t o;
+    char err[256];
+    assert_int_equal(s_parse(&o, S_ARGV("map", "f"), err), 0);
+    assert_int_equal(o.broker_loss_timeout_s, 60);
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("--broker-loss-timeout", "0", "submit", "f"), err), 0);
+    assert_int_equal(o.broker_loss_timeout_s, 0);
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("map", "f", "--broker-loss-timeout=86400"), err), 0);
+    assert_int_equal(o.broker_loss_timeout_s, 86400);
+    tmq_cli_free(&o);
+    static const char *bad[] = {"86401", "-1", "", "1.5", "60s", "x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char **argv = S_ARGV("map", "f", "--broker-loss-timeout", (char *)bad[i]);
+        if (s_parse(&o, argv, err) != TMQ_EXIT_USAGE) fail_msg("'%s' was taken", bad[i]);
+        char want[256];
+        snprintf(want, sizeof want, "--broker-loss-timeout: '%s' is not a number in 0..86400",
+                 bad[i]);
+        assert_string_equal(err, want);
+        tmq_cli_free(&o);
+    }
+    assert_int_equal(s_parse(&o, S_ARGV("map", "f", "--broker-loss-timeout"), err), TMQ_EXIT_USAGE);
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("status", "--broker-loss-timeout", "5"), err),
+                     TMQ_EXIT_USAGE);
+    assert_string_equal(err, "--broker-loss-timeout is for map and submit");
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("map", "f", "--broker-loss-timout", "5"), err),
+                     TMQ_EXIT_USAGE);
+    assert_string_equal(
+        err, "unknown option '--broker-loss-timout' (did you mean '--broker-loss-timeout'?)");
+    tmq_cli_free(&o);
+    for (tmq_cli_cmd_t c = TMQ_CLI_NONE; c <= TMQ_CLI_KEYGEN; c++) {
+        char *text = s_help(c);
+        bool jobcmd = c == TMQ_CLI_NONE || c == TMQ_CLI_MAP || c == TMQ_CLI_SUBMIT;
+        assert_true((strstr(text, "--broker-loss-timeout S\n") != NULL) == jobcmd);
+        free(text);
+    }
+}
+
 static void test_cli_help_and_version(void **state)
 {
     (void)state;
@@ -1244,6 +1289,7 @@ int main(void)
         cmocka_unit_test(test_cli_map_and_options_anywhere),
         cmocka_unit_test(test_cli_usage_errors),
         cmocka_unit_test(test_cli_mem_limit),
+        cmocka_unit_test(test_cli_broker_loss_timeout),
         cmocka_unit_test(test_cli_options_per_subcommand),
         cmocka_unit_test(test_cli_did_you_mean),
         cmocka_unit_test(test_cli_help_per_subcommand),

@@ -10,6 +10,11 @@
  * batching, the in-flight window, duplicates, queue-full resubmission, heartbeats and BYE.
  * Every test runs with one fixture: a fake with the test's settings and a client of it. The
  * status reply is also rendered as `taskmq status` and `taskmq functions` show it.
+ * With `journal` it plays a --journal broker (PROTOCOL.md 5.7): WELCOME says journal, ACKs
+ * echo seq, a resubmitted cid creates nothing, results are kept until a RACK covers them and
+ * resent when the session is taken over; on command it restarts (forgets the connection:
+ * ERROR 4 to the next HEARTBEAT), goes silent (drops everything, as a dead process), says BYE
+ * and goes silent, or comes back as a restarted process.
  */
 #include "acks.h"
 #include "idmap.h"
@@ -50,6 +55,9 @@ typedef struct {
     bool wrong_port;       /* answer every command with ERROR 5, as a worker port does */
     const char *refuse;    /* non-NULL: every SUBMIT is refused whole, ACK {error: refuse} */
     const char *unserved;  /* non-NULL: every ACK says this function has no worker */
+    bool journal;          /* a --journal broker: sessions, seq, RACK (5.7) */
+    bool dup_ack;          /* send every ACK twice (the second a duplicate) */
+    bool resend_all;       /* on a takeover resend every result, RACKed or not */
 } fake_cfg_t;
 
 typedef struct {
@@ -59,6 +67,15 @@ typedef struct {
     atomic_size_t submits, jobs_in, max_batch, rejected_full, results_out, max_outstanding;
     atomic_size_t heartbeats, byes, hellos, statuses, withdrawn, withdraw_msgs;
     atomic_size_t jobs_with_options; /* SUBMIT items with the 6th element (an options map) */
+    /* sessions */
+    atomic_size_t hello_sessions;  /* HELLOs carrying a session, every one the first's */
+    atomic_size_t other_sessions;  /* HELLOs or SUBMITs with a session not the first's */
+    atomic_size_t seq_submits;     /* SUBMITs with seq */
+    atomic_size_t session_submits; /* SUBMITs with our client's session */
+    atomic_size_t racks, errors4, welcomes, dedup, resent, dropped_while_down;
+    _Atomic uint64_t last_rack;      /* the latest RACK's count */
+    _Atomic uint64_t conn_results;   /* RESULTS items sent since the latest WELCOME */
+    _Atomic uint64_t linger_ms;      /* of the latest HELLO */
     _Atomic uint64_t last_mem_limit; /* the options of the last job received */
     atomic_bool last_retry_oom;
 } fake_broker_t;
@@ -93,6 +110,18 @@ typedef struct {
     size_t rid_len;
     s_job_t *jobs; /* FIFO of queued jobs */
     size_t head, count, cap;
+    /* journal */
+    bool known; /* the client's connection is known (a restart forgets it) */
+    bool down;  /* a dead process: every message dropped, nothing sent */
+    bool has_session;
+    uint8_t session[TMQ_PROTO_SESSION_LEN];
+    tmq_idmap_t cids; /* every cid accepted in the session: a resubmission creates nothing */
+    s_job_t *sent;    /* every result sent, in order (data kept for resends) */
+    bool *acked;      /* ... and whether a RACK covered it */
+    size_t nsent, sent_cap;
+    size_t *conn; /* indexes into sent of this connection's results since its WELCOME */
+    size_t nconn, conn_cap;
+    bool hold; /* complete nothing (cfg.hold, then HOLD / RUN) */
 } s_fake_t;
 
 static void s_push(s_fake_t *f, uint64_t cid, int status, const void *data, size_t len)
@@ -148,12 +177,114 @@ static void s_accept(s_fake_t *f, const tmq_submit_item_t *it)
         s_push(f, it->cid, TMQ_ST_OK, it->arg, it->arg_len);
 }
 
+/* The session of a HELLO or SUBMIT: counted, and checked against the first one seen. */
+static bool s_session(s_fake_t *f, const tmq_msg_t *m)
+{
+    uint8_t sess[TMQ_PROTO_SESSION_LEN];
+    if (tmq_msg_session(m, sess) != 0) return false;
+    if (!f->has_session) {
+        memcpy(f->session, sess, sizeof sess);
+        f->has_session = true;
+    }
+    if (memcmp(f->session, sess, sizeof sess) != 0) {
+        atomic_fetch_add(&f->fb->other_sessions, 1);
+        return false;
+    }
+    return true;
+}
+
+/* A result on its way to the client: kept, and counted on this connection (journal). */
+static void s_record(s_fake_t *f, size_t index)
+{
+    if (f->nconn == f->conn_cap) {
+        f->conn_cap = f->conn_cap ? f->conn_cap * 2 : 256;
+        f->conn = realloc(f->conn, f->conn_cap * sizeof *f->conn);
+    }
+    f->conn[f->nconn++] = index;
+    atomic_store(&f->fb->conn_results, f->nconn);
+}
+
+static void s_keep_sent(s_fake_t *f, s_job_t *j)
+{
+    if (f->nsent == f->sent_cap) {
+        f->sent_cap = f->sent_cap ? f->sent_cap * 2 : 256;
+        f->sent = realloc(f->sent, f->sent_cap * sizeof *f->sent);
+        f->acked = realloc(f->acked, f->sent_cap * sizeof *f->acked);
+    }
+    f->sent[f->nsent] = *j; /* takes its data */
+    f->acked[f->nsent] = false;
+    s_record(f, f->nsent++);
+}
+
+static void s_result_of(const s_job_t *j, tmq_result_item_t *r)
+{
+    *r = (tmq_result_item_t){.cid = j->cid,
+                             .status = j->status,
+                             .data = j->data,
+                             .data_len = j->len,
+                             .worker = "fake:1",
+                             .worker_len = 6,
+                             .ms = 1.5,
+                             .attempts = 1};
+}
+
+/* A connection takes the session over: WELCOME (journal, resumed), the count starts again,
+ * and every result not yet RACKed (resend_all: every one) goes again. */
+static void s_takeover(s_fake_t *f)
+{
+    f->known = true;
+    f->nconn = 0;
+    atomic_store(&f->fb->conn_results, 0);
+    size_t unacked = 0;
+    for (size_t i = 0; i < f->nsent; i++)
+        unacked += !f->acked[i];
+    tmq_welcome_t w = {.heartbeat_ms = f->fb->cfg.heartbeat_ms,
+                       .max_payload = f->fb->cfg.max_payload,
+                       .journal = true,
+                       .has_resumed = true,
+                       .resumed = f->count + unacked};
+    size_t len;
+    void *body = tmq_proto_welcome_body(&w, &len);
+    tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_WELCOME, &body, len);
+    atomic_fetch_add(&f->fb->welcomes, 1);
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    for (size_t i = 0; i < f->nsent; i++) {
+        if (f->acked[i] && !f->fb->cfg.resend_all) continue;
+        tmq_result_item_t r;
+        s_result_of(&f->sent[i], &r);
+        tmq_batch_add_result(&b, &r);
+        s_record(f, i);
+        atomic_fetch_add(&f->fb->resent, 1);
+    }
+    if (b.count) {
+        body = tmq_batch_finish(&b, TMQ_CMD_RESULTS, 0, &len);
+        tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_RESULTS, &body, len);
+    }
+    tmq_batch_destroy(&b);
+}
+
+/* RACK n: the first n results of this connection's count are the client's. */
+static void s_on_rack(s_fake_t *f, const tmq_msg_t *m)
+{
+    uint64_t n = 0;
+    if (tmq_msg_get_uint(m, "received", &n) != 0) return;
+    atomic_fetch_add(&f->fb->racks, 1);
+    atomic_store(&f->fb->last_rack, n);
+    for (size_t k = 0; k < n && k < f->nconn; k++)
+        f->acked[f->conn[k]] = true;
+}
+
 static void s_on_submit(s_fake_t *f, const tmq_msg_t *m)
 {
     fake_cfg_t *cfg = &f->fb->cfg;
     tmq_batch_t rej;
     tmq_batch_init(&rej);
     size_t n = tmq_msg_count(m), accepted = 0;
+    uint64_t seq = 0;
+    if (tmq_msg_get_uint(m, "seq", &seq) == 0) atomic_fetch_add(&f->fb->seq_submits, 1);
+    if (s_session(f, m)) atomic_fetch_add(&f->fb->session_submits, 1);
+    if (!cfg->journal) seq = 0; /* a broker without a journal echoes nothing */
     atomic_fetch_add(&f->fb->submits, 1);
     atomic_fetch_add(&f->fb->jobs_in, n);
     s_max(&f->fb->max_batch, n);
@@ -165,15 +296,24 @@ static void s_on_submit(s_fake_t *f, const tmq_msg_t *m)
         atomic_store(&f->fb->last_mem_limit, it.mem_limit);
         atomic_store(&f->fb->last_retry_oom, it.retry_oom);
         tmq_reject_item_t r = {.cid = it.cid};
+        if (cfg->journal && tmq_idmap_has(&f->cids, it.cid)) { /* a resubmission */
+            atomic_fetch_add(&f->fb->dedup, 1);
+            accepted++;
+            continue;
+        }
         if (s_is(&it, "nosuch")) {
             r.code = TMQ_REJ_UNKNOWN_FUNCTION;
             r.reason = "unknown function: nosuch";
+        } else if (s_is(&it, "nojournal")) {
+            r.code = TMQ_REJ_JOURNAL;
+            r.reason = "journal unavailable: No space left on device";
         } else if (cfg->max_queue && f->count >= cfg->max_queue) {
             r.code = TMQ_REJ_QUEUE_FULL;
             r.reason = "queue full";
             atomic_fetch_add(&f->fb->rejected_full, 1);
         } else {
             s_accept(f, &it);
+            if (cfg->journal) tmq_idmap_put(&f->cids, it.cid, NULL);
             accepted++;
             continue;
         }
@@ -182,11 +322,18 @@ static void s_on_submit(s_fake_t *f, const tmq_msg_t *m)
     }
     const char *unserved[] = {cfg->unserved};
     tmq_ack_info_t info = {.accepted = accepted,
+                           .seq = seq,
                            .error = cfg->refuse,
                            .unserved = unserved,
                            .nunserved = cfg->unserved ? 1 : 0};
     size_t len;
     void *body = tmq_proto_ack_body(&rej, &info, &len);
+    if (cfg->dup_ack) {
+        void *twin = malloc(len);
+        memcpy(twin, body, len);
+        tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_ACK, &body, len);
+        body = twin;
+    }
     tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_ACK, &body, len);
     tmq_batch_destroy(&rej);
     s_max(&f->fb->max_outstanding, f->count);
@@ -236,6 +383,37 @@ static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
     memcpy(f->rid, in->rid, in->rid_len);
     f->rid_len = in->rid_len;
     if (in->msg.cmd == TMQ_CMD_HELLO) atomic_fetch_add(&f->fb->hellos, 1);
+    if (f->down) { /* a dead process hears nothing */
+        atomic_fetch_add(&f->fb->dropped_while_down, 1);
+        return;
+    }
+    if (in->msg.cmd == TMQ_CMD_HELLO) {
+        if (s_session(f, &in->msg)) atomic_fetch_add(&f->fb->hello_sessions, 1);
+        uint64_t linger = 0;
+        if (tmq_msg_get_uint(&in->msg, "linger_ms", &linger) == 0)
+            atomic_store(&f->fb->linger_ms, linger);
+    }
+    if (f->fb->cfg.journal && in->msg.cmd == TMQ_CMD_HELLO) {
+        s_takeover(f);
+        return;
+    }
+    if (f->fb->cfg.journal && !f->known) { /* a restarted process meets this connection */
+        uint8_t sess[TMQ_PROTO_SESSION_LEN];
+        if (in->msg.cmd == TMQ_CMD_SUBMIT && tmq_msg_session(&in->msg, sess) == 0) {
+            s_takeover(f); /* WELCOME unasked, before its ACK */
+        } else {
+            if (in->msg.cmd == TMQ_CMD_HEARTBEAT) {
+                atomic_fetch_add(&f->fb->errors4, 1);
+                tmq_wire_send_error(f->router, f->rid, f->rid_len, TMQ_ERR_UNKNOWN_PEER,
+                                    "unknown client");
+            }
+            return;
+        }
+    }
+    if (in->msg.cmd == TMQ_CMD_RACK) {
+        s_on_rack(f, &in->msg);
+        return;
+    }
     if (f->fb->cfg.wrong_port && in->msg.cmd != TMQ_CMD_BYE && in->msg.cmd != TMQ_CMD_HEARTBEAT) {
         tmq_wire_send_error(f->router, f->rid, f->rid_len, TMQ_ERR_WRONG_PORT, S_WRONG_PORT);
         return;
@@ -243,7 +421,10 @@ static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
     switch (in->msg.cmd) {
     case TMQ_CMD_HELLO: {
         size_t len;
-        void *body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = f->fb->cfg.heartbeat_ms, .max_payload = f->fb->cfg.max_payload}, &len);
+        void *body =
+            tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = f->fb->cfg.heartbeat_ms,
+                                                    .max_payload = f->fb->cfg.max_payload},
+                                   &len);
         tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_WELCOME, &body, len);
         break;
     }
@@ -271,7 +452,7 @@ static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
 /* Completes queued jobs, as the settings allow, in one RESULTS message. */
 static void s_complete(s_fake_t *f)
 {
-    if (f->count == 0 || f->fb->cfg.hold) return;
+    if (f->count == 0 || f->hold || f->down || (f->fb->cfg.journal && !f->known)) return;
     size_t drip = f->fb->cfg.drip;
     size_t n = drip && drip < f->count ? drip : f->count;
     tmq_batch_t b;
@@ -285,17 +466,14 @@ static void s_complete(s_fake_t *f)
             continue;
         }
         sent++;
-        tmq_result_item_t r = {.cid = j->cid,
-                               .status = j->status,
-                               .data = j->data,
-                               .data_len = j->len,
-                               .worker = "fake:1",
-                               .worker_len = 6,
-                               .ms = 1.5,
-                               .attempts = 1};
+        tmq_result_item_t r;
+        s_result_of(j, &r);
         tmq_batch_add_result(&b, &r);
         if (f->fb->cfg.duplicate) tmq_batch_add_result(&b, &r);
-        free(j->data);
+        if (f->fb->cfg.journal)
+            s_keep_sent(f, j); /* until a RACK covers it */
+        else
+            free(j->data);
     }
     /* counted before they go: a client may have them all before this thread runs again */
     atomic_fetch_add(&f->fb->results_out, sent);
@@ -316,6 +494,24 @@ static bool s_command(s_fake_t *f, zsock_t *pipe)
         tmq_wire_send_empty(f->router, f->rid, f->rid_len, TMQ_CMD_BYE);
         zsock_signal(pipe, 0);
     }
+    /* journal: RESTART forgets the connection (the process restarted and replayed its
+     * journal: jobs kept); SILENT drops everything from now on (a dead process); BYEDOWN says
+     * BYE first (a clean shutdown); BACK is a restarted process again; HOLD / RUN stop and
+     * start completing jobs. */
+    if (cmd && strcmp(cmd, "RESTART") == 0) f->known = false;
+    if (cmd && strcmp(cmd, "BYEDOWN") == 0)
+        tmq_wire_send_empty(f->router, f->rid, f->rid_len, TMQ_CMD_BYE);
+    if (cmd && (strcmp(cmd, "SILENT") == 0 || strcmp(cmd, "BYEDOWN") == 0)) f->down = true;
+    if (cmd && strcmp(cmd, "BACK") == 0) {
+        f->down = false;
+        f->known = false;
+    }
+    if (cmd && strcmp(cmd, "HOLD") == 0) f->hold = true;
+    if (cmd && strcmp(cmd, "RUN") == 0) f->hold = false;
+    if (cmd &&
+        (strcmp(cmd, "RESTART") == 0 || strcmp(cmd, "SILENT") == 0 || strcmp(cmd, "BYEDOWN") == 0 ||
+         strcmp(cmd, "BACK") == 0 || strcmp(cmd, "HOLD") == 0 || strcmp(cmd, "RUN") == 0))
+        zsock_signal(pipe, 0);
     if (cmd && strcmp(cmd, "FORGET") == 0) {
         while (f->count) {
             free(f->jobs[f->head++].data);
@@ -331,6 +527,8 @@ static bool s_command(s_fake_t *f, zsock_t *pipe)
 static void s_fake_actor(zsock_t *pipe, void *args)
 {
     s_fake_t f = {.fb = args};
+    f.hold = f.fb->cfg.hold;
+    tmq_idmap_init(&f.cids);
     f.router = zsock_new(ZMQ_ROUTER);
     zsock_set_sndhwm(f.router, 0);
     zsock_set_rcvhwm(f.router, 0);
@@ -341,7 +539,8 @@ static void s_fake_actor(zsock_t *pipe, void *args)
         zmq_pollitem_t items[2] = {{zsock_resolve(pipe), 0, ZMQ_POLLIN, 0},
                                    {zsock_resolve(f.router), 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(items, 2, f.count ? 1 : 20) < 0) break;
-        if (f.fb->cfg.beat && f.rid_len && zclock_mono() - last_beat >= f.fb->cfg.heartbeat_ms) {
+        if (f.fb->cfg.beat && f.rid_len && !f.down && (!f.fb->cfg.journal || f.known) &&
+            zclock_mono() - last_beat >= f.fb->cfg.heartbeat_ms) {
             tmq_wire_send_empty(f.router, f.rid, f.rid_len, TMQ_CMD_HEARTBEAT);
             last_beat = zclock_mono();
         }
@@ -359,6 +558,12 @@ static void s_fake_actor(zsock_t *pipe, void *args)
     while (f.count)
         free(f.jobs[f.head + --f.count].data);
     free(f.jobs);
+    for (size_t i = 0; i < f.nsent; i++)
+        free(f.sent[i].data);
+    free(f.sent);
+    free(f.acked);
+    free(f.conn);
+    tmq_idmap_destroy(&f.cids);
     zsock_destroy(&f.router);
 }
 
@@ -1107,7 +1312,7 @@ static void test_lib_cancel_held_job(void **state)
 static void test_lib_cancel_many_held(void **state)
 {
     fx_t *x = *state;
-    enum { N = 1500 }; /* three rounds' worth */
+    enum { N = 600 }; /* three rounds' worth */
     assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
     s_submit_echo(x->c, N); /* ids 0..N-1; the broker takes the first, refuses the rest */
     for (uint64_t id = 1; id < N; id++) /* before any ACK is read */
@@ -1237,6 +1442,264 @@ static void s_ack(tmq_msg_t *m, void **body, const char *error, uint64_t rejecte
     assert_int_equal(tu_decode(m, TMQ_CMD_ACK, *body, len), 0);
 }
 
+/* ---- sessions and a journaled broker (PROTOCOL.md 5.7) ---- */
+
+/* Calls into the client (so it reads and RACKs) until cond holds, 3 s at most. */
+#define S_PUMP_UNTIL(x, cond)                                                                      \
+    do {                                                                                           \
+        for (int i_ = 0; i_ < 300 && !(cond); i_++)                                                \
+            assert_null(tmq_next((x)->c, 10));                                                     \
+        assert_true(cond);                                                                         \
+    } while (0)
+
+/* A command to the fake, answered once it is done. */
+static void s_tell(fx_t *x, const char *cmd)
+{
+    zstr_send(x->fake, cmd);
+    zsock_wait(x->fake);
+}
+
+/* n echo jobs, sent, and their ACKs read (the fake holds them: it completes nothing). */
+static void s_submit_held(fx_t *x, size_t n)
+{
+    size_t before = atomic_load(&x->fb.jobs_in);
+    s_submit_echo(x->c, n);
+    tmq_flush(x->c);
+    while (atomic_load(&x->fb.jobs_in) < before + n)
+        usleep(1000);
+    assert_null(tmq_next(x->c, 50)); /* reads the ACK */
+}
+
+/* Without a journal the session is harmless: HELLO carries it, nothing else changes. */
+static void test_lib_session_without_journal(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    assert_false(tmq_client_journaled(x->c));
+    assert_int_equal(atomic_load(&x->fb.hello_sessions), 1);
+    assert_int_equal(atomic_load(&x->fb.linger_ms), 60000);
+    s_submit_echo(x->c, 3);
+    static uint8_t seen[3];
+    assert_int_equal(s_collect(x->c, 3, seen, 3, NULL), 0);
+    assert_null(tmq_next(x->c, 50));
+    assert_int_equal(atomic_load(&x->fb.seq_submits), 0);
+    assert_int_equal(atomic_load(&x->fb.session_submits), 0);
+    assert_int_equal(atomic_load(&x->fb.racks), 0);
+}
+
+static const fake_cfg_t s_journal = {.journal = true};
+
+/* journal: every SUBMIT carries seq (1, 2, 3) and the HELLO's session; results are RACKed
+ * with the count of RESULTS items on the connection. */
+static void test_lib_journal_submit_seq(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    assert_true(tmq_client_journaled(x->c));
+    static uint8_t seen[6];
+    for (int b = 0; b < 3; b++) {
+        s_submit_echo(x->c, 2);
+        tmq_flush(x->c);
+    }
+    assert_int_equal(s_collect(x->c, 6, seen, 6, NULL), 0);
+    assert_int_equal(atomic_load(&x->fb.submits), 3);
+    assert_int_equal(atomic_load(&x->fb.seq_submits), 3);
+    assert_int_equal(atomic_load(&x->fb.session_submits), 3);
+    assert_int_equal(atomic_load(&x->fb.other_sessions), 0);
+    S_PUMP_UNTIL(x, atomic_load(&x->fb.last_rack) == 6);
+    assert_int_equal(atomic_load(&x->fb.conn_results), 6);
+    assert_true(atomic_load(&x->fb.racks) >= 1);
+}
+
+static const fake_cfg_t s_journal_dup_ack = {
+    .journal = true, .dup_ack = true, .max_queue = 50, .drip = 10};
+
+/* Every ACK comes twice: matched by seq, the twin is ignored, so no later SUBMIT loses its
+ * ACK (its "queue full" jobs are held and resubmitted, none fails). */
+static void test_lib_journal_dup_ack(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    enum { N = 600 };
+    s_submit_echo(x->c, N);
+    static uint8_t seen[N];
+    assert_int_equal(s_collect(x->c, N, seen, N, "queue full"), 0);
+    assert_true(atomic_load(&x->fb.rejected_full) > 0);
+    assert_int_equal(atomic_load(&x->fb.results_out), N);
+    assert_null(tmq_next(x->c, 50));
+}
+
+static const fake_cfg_t s_journal_live = {
+    .journal = true, .heartbeat_ms = 40, .beat = true, .hold = true};
+
+/* A restarted journaled broker answers our HEARTBEAT with ERROR 4: the client greets it
+ * with the same session, fails nothing, and gets every result once. Then one that meets us
+ * first by a SUBMIT sends WELCOME unasked: the unACKed SUBMIT goes again and is deduped. */
+static void test_lib_journal_restart_error4(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    s_submit_held(x, 5);
+    s_tell(x, "RESTART");
+    S_PUMP_UNTIL(x, atomic_load(&x->fb.welcomes) >= 2);
+    assert_true(atomic_load(&x->fb.errors4) >= 1);
+    assert_int_equal(atomic_load(&x->fb.hello_sessions), atomic_load(&x->fb.hellos));
+    assert_int_equal(atomic_load(&x->fb.other_sessions), 0);
+    assert_int_equal(tmq_pending(x->c), 5);
+    assert_string_equal(tmq_client_error(x->c), "");
+
+    s_tell(x, "RESTART");
+    size_t welcomes = atomic_load(&x->fb.welcomes);
+    s_submit_echo(x->c, 3);
+    tmq_flush(x->c);
+    S_PUMP_UNTIL(x, atomic_load(&x->fb.welcomes) > welcomes);
+    s_tell(x, "RUN");
+    static uint8_t seen[8];
+    assert_int_equal(s_collect(x->c, 8, seen, 8, NULL), 0);
+    assert_null(tmq_next(x->c, 100));
+    assert_int_equal(atomic_load(&x->fb.results_out), 8);
+    assert_true(atomic_load(&x->fb.dedup) >= 3); /* the SUBMIT the WELCOME overtook */
+    S_PUMP_UNTIL(x, atomic_load(&x->fb.last_rack) == atomic_load(&x->fb.conn_results));
+    assert_int_equal(tmq_client_lost_reason(x->c)[0], '\0');
+}
+
+static const fake_cfg_t s_journal_resend = {
+    .journal = true, .heartbeat_ms = 40, .beat = true, .hold = true, .resend_all = true};
+
+/* A journaled broker that falls silent (dies) and comes back: the SUBMIT it never saw is
+ * resubmitted, the results it resends (every one, RACKed or not) are delivered once. */
+static void test_lib_journal_silent_back(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    static uint8_t seen[11];
+    s_submit_held(x, 4);
+    s_tell(x, "RUN");
+    assert_int_equal(s_collect(x->c, 4, seen, 11, NULL), 0);
+    S_PUMP_UNTIL(x, atomic_load(&x->fb.last_rack) == 4);
+    s_tell(x, "HOLD");
+    s_submit_held(x, 4); /* ACKed: the broker holds them */
+    s_tell(x, "SILENT");
+    s_submit_echo(x->c, 3); /* never seen by it: not ACKed */
+    tmq_flush(x->c);
+    size_t hellos = atomic_load(&x->fb.hellos);
+    S_PUMP_UNTIL(x, atomic_load(&x->fb.hellos) >= hellos + 2); /* noticed; greets, backs off */
+    assert_non_null(strstr(tmq_client_error(x->c), "waiting up to 60 s"));
+    assert_int_equal(tmq_pending(x->c), 7);
+    size_t seqs = atomic_load(&x->fb.seq_submits);
+    s_tell(x, "BACK");
+    s_tell(x, "RUN");
+    assert_int_equal(s_collect(x->c, 7, seen, 11, NULL), 0);
+    assert_null(tmq_next(x->c, 100));
+    assert_int_equal(tmq_pending(x->c), 0);
+    assert_int_equal(atomic_load(&x->fb.results_out), 11);
+    assert_true(atomic_load(&x->fb.resent) >= 4);             /* the 4 delivered came again */
+    assert_true(atomic_load(&x->fb.seq_submits) >= seqs + 1); /* the unseen SUBMIT again */
+    assert_int_equal(atomic_load(&x->fb.other_sessions), 0);
+    assert_string_equal(tmq_client_error(x->c), "");
+    S_PUMP_UNTIL(x, atomic_load(&x->fb.last_rack) == atomic_load(&x->fb.conn_results));
+}
+
+/* A WITHDRAW that went to a broker process that died is said again once one is back: the
+ * job ends CANCELLED, the other finishes. */
+static void test_lib_journal_withdraw_again(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    s_submit_held(x, 2);
+    s_tell(x, "SILENT");
+    assert_int_equal(tmq_cancel(x->c, 1), 0);
+    size_t hellos = atomic_load(&x->fb.hellos);
+    S_PUMP_UNTIL(x, atomic_load(&x->fb.hellos) > hellos); /* sent it, then lost the broker */
+    assert_int_equal(atomic_load(&x->fb.withdraw_msgs), 0);
+    s_tell(x, "BACK");
+    tmq_result_t *r = tmq_next(x->c, 3000);
+    assert_non_null(r);
+    assert_true(atomic_load(&x->fb.withdraw_msgs) >= 1); /* said again */
+    assert_int_equal(tmq_result_id(r), 1);
+    assert_int_equal(tmq_result_status(r), TMQ_RESULT_CANCELLED);
+    tmq_result_destroy(&r);
+    s_tell(x, "RUN");
+    r = tmq_next(x->c, 2000);
+    assert_non_null(r);
+    assert_int_equal(tmq_result_id(r), 0);
+    assert_true(tmq_result_ok(r));
+    tmq_result_destroy(&r);
+    assert_null(tmq_next(x->c, 100));
+}
+
+/* BYE from a journaled broker: nothing fails; it comes back and the jobs finish. */
+static void test_lib_journal_bye_back(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    s_submit_held(x, 3);
+    s_tell(x, "BYEDOWN");
+    assert_null(tmq_next(x->c, 300));
+    assert_int_equal(tmq_pending(x->c), 3);
+    s_tell(x, "BACK");
+    s_tell(x, "RUN");
+    static uint8_t seen[3];
+    assert_int_equal(s_collect(x->c, 3, seen, 3, NULL), 0);
+    assert_null(tmq_next(x->c, 50));
+}
+
+/* One that never comes back: the jobs fail LOST once the loss timeout has passed. */
+static void test_lib_journal_never_back(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    tmq_client_set_broker_loss_timeout(x->c, 300);
+    S_PUMP_UNTIL(x, atomic_load(&x->fb.linger_ms) == 300); /* HELLO told it */
+    s_submit_held(x, 3);
+    s_tell(x, "SILENT");
+    int64_t t0 = zclock_mono();
+    static uint8_t seen[3];
+    assert_int_equal(s_collect(x->c, 3, seen, 3, "lost contact with the broker"), 3);
+    int64_t took = zclock_mono() - t0;
+    assert_true(took >= 450 && took < 3000);
+    assert_string_equal(tmq_client_error(x->c),
+                        "lost contact with the broker (silent for 200 ms; no broker answered "
+                        "for 300 ms)");
+    assert_string_equal(tmq_client_lost_reason(x->c), tmq_client_error(x->c));
+    assert_int_equal(tmq_pending(x->c), 0);
+}
+
+static const fake_cfg_t s_journal_held = {.journal = true, .hold = true};
+
+/* A loss timeout of 0: fail at once, as without a journal. */
+static void test_lib_journal_timeout_zero(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    tmq_client_set_broker_loss_timeout(x->c, 0);
+    s_submit_held(x, 2);
+    int64_t t0 = zclock_mono();
+    s_tell(x, "BYEDOWN");
+    static uint8_t seen[2];
+    assert_int_equal(s_collect(x->c, 2, seen, 2, "broker shut down"), 2);
+    assert_true(zclock_mono() - t0 < 500);
+}
+
+/* ACK code 5: the job fails REJECTED with the broker's reason; it is not held as "queue
+ * full". */
+static void test_lib_journal_rejected(void **state)
+{
+    fx_t *x = *state;
+    assert_int_equal(tmq_client_wait_ready(x->c, 2000), 0);
+    uint8_t arg[16];
+    assert_int_equal(tmq_submit(x->c, "nojournal", arg, tu_pack_int(arg, 1), NULL), 0);
+    tmq_result_t *r = tmq_next(x->c, 2000);
+    assert_non_null(r);
+    assert_int_equal(tmq_result_status(r), TMQ_RESULT_REJECTED);
+    char text[128];
+    assert_string_equal(s_text(r, text, sizeof text),
+                        "journal unavailable: No space left on device");
+    tmq_result_destroy(&r);
+    assert_int_equal(atomic_load(&x->fb.submits), 1); /* not resubmitted */
+    assert_null(tmq_next(x->c, 50));
+}
+
 /* The jobs of a SUBMIT the broker refused whole are failed by the ids kept beside its copy:
  * even a copy that does not decode (ours always do) strands none of them. A "queue full"
  * job the copy cannot show is failed instead of held. */
@@ -1251,8 +1714,8 @@ static void test_acks_kept_ids(void **state)
     tmq_idmap_put(&inflight, 5, NULL); /* 9 already has its result */
     tmq_acks_t a;
     tmq_acks_init(&a);
-    tmq_acks_sent(&a, garbage, sizeof garbage - 1, cids, 3);
-    tmq_acks_sent(&a, garbage, sizeof garbage - 1, cids, 3);
+    tmq_acks_sent(&a, garbage, sizeof garbage - 1, cids, 3, 0);
+    tmq_acks_sent(&a, garbage, sizeof garbage - 1, cids, 3, 0);
 
     tmq_msg_t m;
     void *body;
@@ -1289,6 +1752,83 @@ static void test_acks_kept_ids(void **state)
     tmq_idmap_destroy(&inflight);
 }
 
+/* An ACK for SUBMIT seq: rejecting cid with code (reason NULL: none). */
+static void s_ack_seq(tmq_msg_t *m, void **body, uint64_t seq, uint64_t cid, int code,
+                      const char *reason)
+{
+    tmq_batch_t rej;
+    tmq_batch_init(&rej);
+    if (reason) {
+        tmq_reject_item_t r = {
+            .cid = cid, .code = code, .reason = reason, .reason_len = strlen(reason)};
+        tmq_batch_add_reject(&rej, &r);
+    }
+    tmq_ack_info_t info = {.seq = seq};
+    size_t len;
+    *body = tmq_proto_ack_body(&rej, &info, &len);
+    tmq_batch_destroy(&rej);
+    assert_int_equal(tu_decode(m, TMQ_CMD_ACK, *body, len), 0);
+}
+
+/* ACKs with seq answer the copy with that seq, in any order; a second ACK for a seq is a
+ * duplicate and changes nothing (its "queue full" does not fail the held job); code 5 fails
+ * the job REJECTED with the broker's reason. */
+static void test_acks_seq(void **state)
+{
+    (void)state;
+    tmq_idmap_t inflight;
+    tmq_idmap_init(&inflight);
+    tmq_acks_t a;
+    tmq_acks_init(&a);
+    uint8_t arg[16];
+    size_t arg_len = tu_pack_int(arg, 7);
+    for (uint64_t cid = 1; cid <= 3; cid++) {
+        tmq_idmap_put(&inflight, cid, NULL);
+        tmq_batch_t b;
+        tmq_batch_init(&b);
+        tmq_submit_item_t it = {
+            .cid = cid, .fn = "echo", .fn_len = 4, .arg = arg, .arg_len = arg_len, .retries = -1};
+        tmq_batch_add_submit(&b, &it);
+        size_t len;
+        void *body = tmq_proto_submit_body(&b, cid, (const uint8_t *)"0123456789abcdef", &len);
+        tmq_acks_sent(&a, body, len, &cid, 1, cid);
+        free(body);
+        tmq_batch_destroy(&b);
+    }
+    struct {
+        uint64_t seq, cid;
+        int code;
+        const char *reason;
+        bool answered;
+        size_t held, fails;
+    } steps[] = {
+        {2, 2, TMQ_REJ_QUEUE_FULL, "queue full", true, 1, 0},
+        {2, 2, TMQ_REJ_QUEUE_FULL, "queue full", false, 1, 0},
+        {1, 0, 0, NULL, true, 1, 0},
+        {3, 3, TMQ_REJ_JOURNAL, "journal unavailable: disk full", true, 1, 1},
+        {3, 3, TMQ_REJ_JOURNAL, "journal unavailable: disk full", false, 1, 1},
+    };
+    s_fails_t f = {0};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        tmq_msg_t m;
+        void *body;
+        s_ack_seq(&m, &body, steps[i].seq, steps[i].cid, steps[i].code, steps[i].reason);
+        assert_int_equal(tmq_acks_on_ack(&a, &m, &inflight, true, s_record_fail, &f),
+                         steps[i].answered);
+        tmq_msg_release(&m);
+        free(body);
+        assert_int_equal(tmq_acks_held(&a), steps[i].held);
+        assert_int_equal(f.n, steps[i].fails);
+        if (f.n) tmq_idmap_remove(&inflight, f.cid[f.n - 1], NULL);
+    }
+    assert_int_equal(f.cid[0], 3);
+    assert_int_equal(f.status[0], TMQ_RESULT_REJECTED);
+    assert_string_equal(f.text[0], "journal unavailable: disk full");
+    assert_int_equal(tmq_acks_each_sent(&a, NULL, NULL), 0);
+    tmq_acks_destroy(&a);
+    tmq_idmap_destroy(&inflight);
+}
+
 int main(void)
 {
     zsys_handler_set(NULL);
@@ -1320,6 +1860,17 @@ int main(void)
         S_TEST_WITH(test_lib_ack_error, &s_refusing),
         S_TEST_WITH(test_lib_unserved_logged_once, &s_unserved),
         cmocka_unit_test(test_acks_kept_ids),
+        cmocka_unit_test(test_acks_seq),
+        S_TEST(test_lib_session_without_journal),
+        S_TEST_WITH(test_lib_journal_submit_seq, &s_journal),
+        S_TEST_WITH(test_lib_journal_dup_ack, &s_journal_dup_ack),
+        S_TEST_WITH(test_lib_journal_restart_error4, &s_journal_live),
+        S_TEST_WITH(test_lib_journal_silent_back, &s_journal_resend),
+        S_TEST_WITH(test_lib_journal_bye_back, &s_journal_live),
+        S_TEST_WITH(test_lib_journal_withdraw_again, &s_journal_live),
+        S_TEST_WITH(test_lib_journal_never_back, &s_journal_live),
+        S_TEST_WITH(test_lib_journal_timeout_zero, &s_journal_held),
+        S_TEST_WITH(test_lib_journal_rejected, &s_journal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
