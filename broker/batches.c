@@ -173,11 +173,15 @@ static void s_add_submitter(tmq_bbatch_t *b, tmq_bclient_t *c)
     b->submitters++;
 }
 
-void tmq_batches_submit(tmq_core_t *self, tmq_bbatch_t *b, tmq_bclient_t *c, uint32_t ttl_ms,
-                        bool end)
+void tmq_batches_ttl(tmq_bbatch_t *b, uint64_t ttl_ms)
+{
+    if (ttl_ms)
+        b->ttl_ms = ttl_ms > TMQ_PROTO_BATCH_TTL_MAX ? TMQ_PROTO_BATCH_TTL_MAX : (uint32_t)ttl_ms;
+}
+
+void tmq_batches_submit(tmq_core_t *self, tmq_bbatch_t *b, tmq_bclient_t *c, bool end)
 {
     if (c->attached) s_add_submitter(b, c);
-    if (ttl_ms) b->ttl_ms = ttl_ms > TMQ_PROTO_BATCH_TTL_MAX ? TMQ_PROTO_BATCH_TTL_MAX : ttl_ms;
     if (end && !b->closed) {
         b->closed = true;
         b->end_jid = tmq_session_batch_end(self, c, b);

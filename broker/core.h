@@ -280,9 +280,10 @@ struct tmq_bbatch_t *tmq_batches_by_id(const tmq_core_t *self, uint32_t id);
 struct tmq_bbatch_t *tmq_batches_get(tmq_core_t *self, const char *name, size_t len);
 /* job (accepted, queued) joins b. */
 void tmq_batches_join(tmq_core_t *self, struct tmq_bbatch_t *b, tmq_bjob_t *job);
-/* After a SUBMIT to b from c: c counts as submitting; its ttl (0: unchanged) and end. */
-void tmq_batches_submit(tmq_core_t *self, struct tmq_bbatch_t *b, tmq_bclient_t *c,
-                        uint32_t ttl_ms, bool end);
+/* A SUBMIT's batch_ttl_ms (0: unchanged; capped at TMQ_PROTO_BATCH_TTL_MAX). */
+void tmq_batches_ttl(struct tmq_bbatch_t *b, uint64_t ttl_ms);
+/* After a SUBMIT to b from c: c counts as submitting; the input ended when end. */
+void tmq_batches_submit(tmq_core_t *self, struct tmq_bbatch_t *b, tmq_bclient_t *c, bool end);
 /* job of a batch ended: with its result it (status raw; delivered: its client got it), or
  * cancelled (it NULL). */
 void tmq_batches_ended(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item_t *it,

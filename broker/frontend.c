@@ -228,15 +228,17 @@ static void s_submit(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
     tmq_batch_reset(&self->scratch);
     self->submit_seq++;
     self->nack_unserved = 0;
-    self->submit_batch = has_batch == 0 ? tmq_batches_get(self, bname, blen) : NULL;
+    self->submit_batch = NULL;
+    if (has_batch == 0) {
+        uint64_t ttl = 0;
+        (void)tmq_msg_get_uint(msg, "batch_ttl_ms", &ttl);
+        self->submit_batch = tmq_batches_get(self, bname, blen);
+        tmq_batches_ttl(self->submit_batch, ttl); /* before its jobs: they are journaled with it */
+    }
     for (size_t i = 0; i < n; i++)
         if (s_submit_item(self, c, msg, i, &last) == 0) info.accepted++;
     if (self->submit_batch) {
-        uint64_t ttl = 0;
-        (void)tmq_msg_get_uint(msg, "batch_ttl_ms", &ttl);
-        tmq_batches_submit(self, self->submit_batch, c,
-                           ttl > UINT32_MAX ? UINT32_MAX : (uint32_t)ttl,
-                           tmq_msg_get_true(msg, "batch_end"));
+        tmq_batches_submit(self, self->submit_batch, c, tmq_msg_get_true(msg, "batch_end"));
         self->submit_batch = NULL;
     }
     info.unserved = self->ack_unserved;

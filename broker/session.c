@@ -547,6 +547,7 @@ static int s_replay_one(const tmq_journal_job_t *jj, void *arg)
         memcmp(fn, "batch_end", 9) == 0 && s_obj_bytes(&f[1], &bname, &blen) &&
         tmq_proto_batch_name_ok(bname, blen) && s_obj_uint(&f[2], &ttl)) {
         tmq_bbatch_t *b = tmq_batches_get(self, bname, blen);
+        tmq_batches_ttl(b, ttl);
         tmq_batches_replayed_end(self, b, jj->jid);
         msgpack_unpacked_destroy(&up);
         return 0;
@@ -569,8 +570,7 @@ static int s_replay_one(const tmq_journal_job_t *jj, void *arg)
         tmq_bclient_t *c = s_replayed_session(
             self, sid, (uint32_t)(linger > UINT32_MAX ? UINT32_MAX : linger), f[9].via.boolean);
         tmq_bbatch_t *b = bname ? tmq_batches_get(self, bname, blen) : NULL;
-        if (b && ttl)
-            b->ttl_ms = ttl > TMQ_PROTO_BATCH_TTL_MAX ? TMQ_PROTO_BATCH_TTL_MAX : (uint32_t)ttl;
+        if (b) tmq_batches_ttl(b, ttl);
         if (jj->result) {
             msgpack_unpacked ur;
             msgpack_unpacked_init(&ur);

@@ -307,6 +307,161 @@ static void test_no_session_is_as_before(void **state)
     assert_int_equal(bh_queued(f->core), 0); /* expired: cancelled */
 }
 
+/* ---- named batches (5.8) ---- */
+
+/* SUBMIT of n jobs of fn to batch name from rid (a session when session is set), cids cid0... */
+static void s_bsubmit(tmq_core_t *core, const char *rid, bool session, const char *name,
+                      const char *fn, uint64_t cid0, size_t n, uint32_t ttl_ms, bool end)
+{
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        tmq_submit_item_t it = {.cid = cid0 + i, .fn = fn, .fn_len = strlen(fn), .arg = bh_arg,
+                                .arg_len = sizeof bh_arg, .retries = -1};
+        tmq_batch_add_submit(&b, &it);
+    }
+    tmq_submit_info_t si = {.seq = session ? 1 : 0,
+                            .session = session ? S1 : NULL,
+                            .batch = name,
+                            .batch_len = strlen(name),
+                            .batch_ttl_ms = ttl_ms,
+                            .batch_end = end};
+    size_t len;
+    void *body = tmq_proto_submit_body_ex(&b, &si, &len);
+    tmq_batch_destroy(&b);
+    bh_feed(core, TMQ_SIDE_FRONTEND, rid, TMQ_CMD_SUBMIT, body, len);
+}
+
+/* ATTACH name from rid, a turn, and the first BATCH it got. */
+static tmq_batch_info_t s_attach(tmq_core_t *core, const char *rid, const char *name, bool resume,
+                                 size_t *nok)
+{
+    size_t len;
+    void *body = tmq_proto_attach_body(name, strlen(name), resume, &len);
+    bh_feed(core, TMQ_SIDE_FRONTEND, rid, TMQ_CMD_ATTACH, body, len);
+    bh_turn(core);
+    bh_got_t g;
+    assert_true(bh_take(rid, TMQ_CMD_BATCH, &g));
+    tmq_batch_info_t bi;
+    assert_int_equal(tmq_msg_batch_info(&g.msg, &bi), 0);
+    bi.name = NULL; /* points into g */
+    const msgpack_object *ok = tmq_msg_get(&g.msg, "ok");
+    if (nok) *nok = ok ? ok->via.array.size : 0;
+    bh_got_free(&g);
+    return bi;
+}
+
+/* The last BATCH sent to rid says complete. */
+static bool s_completed(const char *rid)
+{
+    bool complete = false;
+    bh_got_t g;
+    while (bh_take(rid, TMQ_CMD_BATCH, &g)) {
+        tmq_batch_info_t bi;
+        assert_int_equal(tmq_msg_batch_info(&g.msg, &bi), 0);
+        complete = bi.complete;
+        bh_got_free(&g);
+    }
+    return complete;
+}
+
+static void test_batch_keeper_attach_expiry(void **state)
+{
+    fx_t *f = *state;
+    bh_hello(f->core, "sub");
+    s_bsubmit(f->core, "sub", false, "b1", "f", 0, 3, 5000, false);
+    bh_turn(f->core);
+    assert_int_equal(bh_ack("sub", NULL, NULL, 0, NULL), 3);
+    bh_now += 6000; /* the submitter went silent: expired, its batch jobs kept */
+    bh_turn(f->core);
+    assert_int_equal(bh_queued(f->core), 3);
+    size_t nok;
+    tmq_batch_info_t bi = s_attach(f->core, "att", "b1", false, &nok);
+    assert_true(bi.known);
+    assert_false(bi.complete);
+    assert_int_equal(bi.total, 3);
+    assert_int_equal(bi.running, 3);
+    bh_ready(f->core, "w1", 8, "f", NULL);
+    s_run_all(f->core, "w1");
+    assert_int_equal(s_results("att"), 3);
+    assert_true(s_completed("att"));
+    bi = s_attach(f->core, "att2", "b1", false, NULL); /* a second reader: all of it, at once */
+    assert_int_equal(bi.done, 3);
+    assert_int_equal(s_results("att2"), 3);
+    assert_true(s_completed("att2"));
+    bh_now += 4000; /* within its ttl */
+    bh_turn(f->core);
+    assert_true(s_attach(f->core, "att3", "b1", true, &nok).known);
+    assert_int_equal(nok, 3);
+    bh_now += 2000; /* past it */
+    bh_turn(f->core);
+    assert_false(s_attach(f->core, "att3", "b1", false, NULL).known);
+}
+
+static void test_batch_bye_cancels(void **state)
+{
+    fx_t *f = *state;
+    s_bsubmit(f->core, "sub", false, "b2", "f", 0, 4, 0, false);
+    bh_turn(f->core);
+    bh_signal(f->core, TMQ_SIDE_FRONTEND, "sub", TMQ_CMD_BYE); /* Ctrl-C: the user stops it */
+    bh_turn(f->core);
+    assert_int_equal(bh_queued(f->core), 0);
+    tmq_batch_info_t bi = s_attach(f->core, "att", "b2", false, NULL);
+    assert_int_equal(bi.total, 0);
+    assert_true(s_completed("att"));
+}
+
+static void test_batch_resume_replaces_failed(void **state)
+{
+    fx_t *f = *state;
+    bh_ready(f->core, "w1", 8, "f", NULL);
+    s_bsubmit(f->core, "sub", false, "b3", "f", 0, 2, 0, true);
+    uint64_t jids[4];
+    uint32_t att[4];
+    assert_int_equal(bh_turn_jobs(f->core, "w1", jids, att, 4), 2);
+    bh_done(f->core, "w1", jids[0], att[0], TMQ_ST_OK, "\x05", 4000, 1.0);
+    bh_done(f->core, "w1", jids[1], att[1], TMQ_ST_ERROR, "boom", 4000, 1.0);
+    bh_turn(f->core);
+    size_t nok;
+    tmq_batch_info_t bi = s_attach(f->core, "r", "b3", true, &nok);
+    assert_true(bi.complete && bi.closed);
+    assert_int_equal(nok, 1); /* input 0 is done; 1 failed: a resume submits it again */
+    s_bsubmit(f->core, "sub", false, "b3", "f", 1, 1, 0, true);
+    assert_int_equal(bh_turn_jobs(f->core, "w1", jids, att, 4), 1);
+    bh_done(f->core, "w1", jids[0], att[0], TMQ_ST_OK, "\x05", 4000, 1.0);
+    bh_turn(f->core);
+    bi = s_attach(f->core, "a", "b3", false, NULL);
+    assert_int_equal(bi.total, 2);
+    assert_int_equal(bi.done, 2);
+    assert_int_equal(bi.failed, 0);
+    assert_int_equal(s_results("a"), 2); /* the failed result was replaced */
+    assert_true(s_completed("a"));
+}
+
+static void test_batch_journal_keeps_results(void **state)
+{
+    fx_t *f = *state;
+    s_hello(f->core, "c1", 60000);
+    s_bsubmit(f->core, "c1", true, "jb", "f", 0, 2, 1000, true);
+    bh_ready(f->core, "w1", 8, "f", NULL);
+    s_run_all(f->core, "w1");
+    assert_int_equal(s_results("c1"), 2);
+    s_rack(f->core, "c1", 2); /* the submitter has them; the batch keeps them */
+    bh_turn(f->core);
+    assert_int_equal(s_live(f), 3); /* 2 jobs and the batch's end */
+    s_close(f);
+    bh_forget();
+    s_open(f); /* restart */
+    tmq_batch_info_t bi = s_attach(f->core, "a", "jb", false, NULL);
+    assert_int_equal(bi.done, 2);
+    assert_true(bi.closed);
+    assert_int_equal(s_results("a"), 2);
+    assert_true(s_completed("a"));
+    bh_now += 1500; /* past its ttl: forgotten, in the journal too */
+    bh_turn(f->core);
+    assert_int_equal(s_live(f), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +471,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bye_cancels, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restart_replays, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_no_session_is_as_before, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_keeper_attach_expiry, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_bye_cancels, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_resume_replaces_failed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_journal_keeps_results, s_setup, s_teardown),
     };
     tmq_log_init("test", TMQ_LOG_WARN);
     return cmocka_run_group_tests(tests, NULL, NULL);
