@@ -81,7 +81,7 @@ struct tmq_client_t {
     tmq_rate_t log_rate;
     char error[256];    /* tmq_client_error */
     char lost_why[256]; /* tmq_client_lost_reason: error when jobs were last failed LOST */
-    tmq_session_t sess; /* our session (5.7): seq, RACK count, the wait for a lost broker */
+    tmq_csession_t sess; /* our session (5.7): seq, RACK count, the wait for a lost broker */
 };
 
 /* ---- the registry of live clients, for a clean exit without tmq_client_destroy ---- */
@@ -143,7 +143,7 @@ static void s_send_empty(tmq_client_t *c, tmq_cmd_t cmd)
 /* Our HELLO: the session and, as linger_ms, how long we would wait for the broker. */
 static void *s_hello_body(const tmq_client_t *c, size_t *len)
 {
-    return tmq_proto_hello_body(c->sess.id, tmq_session_linger(&c->sess), len);
+    return tmq_proto_hello_body(c->sess.id, tmq_csession_linger(&c->sess), len);
 }
 
 static void s_send_hello(tmq_client_t *c)
@@ -151,7 +151,7 @@ static void s_send_hello(tmq_client_t *c)
     size_t len;
     void *body = s_hello_body(c, &len);
     s_send(c, TMQ_CMD_HELLO, &body, len);
-    tmq_session_hello_sent(&c->sess, tmq_clock_ms());
+    tmq_csession_hello_sent(&c->sess, tmq_clock_ms());
 }
 
 /* Sends the current batch, if any, as one SUBMIT (a copy kept until its ACK). */
@@ -159,7 +159,7 @@ static void s_send_submit(tmq_client_t *c)
 {
     if (c->batch.count == 0) return;
     size_t len, n = c->batch.count;
-    uint64_t seq = tmq_session_next_seq(&c->sess); /* a journaled broker's ACK echoes it */
+    uint64_t seq = tmq_csession_next_seq(&c->sess); /* a journaled broker's ACK echoes it */
     void *body = seq ? tmq_proto_submit_body(&c->batch, seq, c->sess.id, &len)
                      : tmq_batch_finish(&c->batch, TMQ_CMD_SUBMIT, 0, &len);
     tmq_acks_sent(&c->acks, body, len, c->batch_cids, n, seq);
@@ -280,8 +280,8 @@ static const char *s_span(uint32_t ms, char *buf, size_t len)
  * timeout is 0): the caller fails every awaited job as it always did. */
 static bool s_journal_wait(tmq_client_t *c, const char *how)
 {
-    if (tmq_session_waiting(&c->sess)) return true; /* the backoff greets it */
-    if (!tmq_session_lose(&c->sess, tmq_clock_ms(), how)) return false;
+    if (tmq_csession_waiting(&c->sess)) return true; /* the backoff greets it */
+    if (!tmq_csession_lose(&c->sess, tmq_clock_ms(), how)) return false;
     c->welcomed = false;
     c->hello_sent = true;
     char span[32];
@@ -297,7 +297,7 @@ static bool s_journal_wait(tmq_client_t *c, const char *how)
  * awaited job LOST, as without a journal) once the loss timeout has passed. */
 static void s_lost_tick(tmq_client_t *c, int64_t now)
 {
-    switch (tmq_session_tick(&c->sess, now)) {
+    switch (tmq_csession_tick(&c->sess, now)) {
     case TMQ_SESSION_IDLE:
         return;
     case TMQ_SESSION_HELLO:
@@ -320,7 +320,7 @@ static void s_lost_tick(tmq_client_t *c, int64_t now)
 static void s_rack(tmq_client_t *c, int64_t now)
 {
     uint64_t n;
-    if (!tmq_session_rack(&c->sess, c->welcomed, c->heartbeat_ms, now, &n)) return;
+    if (!tmq_csession_rack(&c->sess, c->welcomed, c->heartbeat_ms, now, &n)) return;
     size_t len;
     void *body = tmq_proto_rack_body(n, &len);
     s_send(c, TMQ_CMD_RACK, &body, len);
@@ -331,7 +331,7 @@ static void s_rack(tmq_client_t *c, int64_t now)
 static void s_on_results(tmq_client_t *c, const tmq_msg_t *m)
 {
     size_t n = tmq_msg_count(m), got = 0;
-    tmq_session_received(&c->sess, n); /* RACK counts every item, valid or not, repeated too */
+    tmq_csession_received(&c->sess, n); /* RACK counts every item, valid or not, repeated too */
     for (size_t i = 0; i < n; i++) {
         tmq_result_item_t it;
         if (tmq_msg_result_item(m, i, &it) != 0) continue;
@@ -407,8 +407,8 @@ static void s_on_welcome(tmq_client_t *c, const tmq_msg_t *m)
 {
     tmq_welcome_t w;
     tmq_msg_welcome(m, &w);
-    tmq_session_welcome_t sw =
-        tmq_session_welcome(&c->sess, w.journal, c->welcomed, tmq_clock_ms());
+    tmq_csession_welcome_t sw =
+        tmq_csession_welcome(&c->sess, w.journal, c->welcomed, tmq_clock_ms());
     if (sw.gone) /* what answers now keeps no journal: the session's jobs went with the old one */
         s_broker_lost(c, "it came back without a journal");
     c->max_payload = w.max_payload;
@@ -535,7 +535,7 @@ static void s_drain(tmq_client_t *c)
         tmq_wire_in_release(&in);
     }
     int64_t now = tmq_clock_ms();
-    if (!tmq_session_waiting(&c->sess)) s_resubmit(c, now); /* held stay held meanwhile */
+    if (!tmq_csession_waiting(&c->sess)) s_resubmit(c, now); /* held stay held meanwhile */
     if (now >= s_liveness_deadline(c)) {
         char how[64];
         snprintf(how, sizeof how, "silent for %u ms", S_BROKER_LIVENESS * c->heartbeat_ms);
@@ -567,10 +567,10 @@ static bool s_fd_ready(const zmq_pollitem_t *it)
 static int s_pump(tmq_client_t *c, int timeout_ms, int extra_fd)
 {
     if (!c->pipe) return -1;
-    if (!tmq_session_waiting(&c->sess))
+    if (!tmq_csession_waiting(&c->sess))
         timeout_ms = s_until(timeout_ms, tmq_acks_retry_at(&c->acks));
     timeout_ms = s_until(timeout_ms, s_liveness_deadline(c));
-    timeout_ms = s_until(timeout_ms, tmq_session_deadline(&c->sess));
+    timeout_ms = s_until(timeout_ms, tmq_csession_deadline(&c->sess));
     zmq_pollitem_t items[2] = {{c->pipe, 0, ZMQ_POLLIN, 0}, {NULL, extra_fd, ZMQ_POLLIN, 0}};
     int rc = zmq_poll(items, extra_fd >= 0 ? 2 : 1, timeout_ms);
     if (rc < 0) return errno == EINTR ? -1 : 0;
@@ -633,7 +633,7 @@ static tmq_client_t *s_client_new(const char *endpoint, zcert_t *mine, zcert_t *
         return NULL;
     }
     tmq_client_t *c = tmq_xcalloc(1, sizeof *c);
-    if (tmq_session_init(&c->sess) != 0) { /* no random source: no session id to make up */
+    if (tmq_csession_init(&c->sess) != 0) { /* no random source: no session id to make up */
         int err = errno;
         tmq_curve_unmonitor(dealer, &monitor);
         zsock_destroy(&dealer);
@@ -642,7 +642,7 @@ static tmq_client_t *s_client_new(const char *endpoint, zcert_t *mine, zcert_t *
         return NULL;
     }
     c->shared.hello = s_hello_body(c, &c->shared.hello_len);
-    tmq_session_hello_sent(&c->sess, tmq_clock_ms()); /* the actor sends it as it starts */
+    tmq_csession_hello_sent(&c->sess, tmq_clock_ms()); /* the actor sends it as it starts */
     c->shared.dealer = dealer;
     c->shared.monitor = monitor;
     c->shared.curve = mine != NULL;

@@ -8,30 +8,30 @@
 #include <stdio.h>
 #include <string.h>
 
-int tmq_session_init(tmq_session_t *s)
+int tmq_csession_init(tmq_csession_t *s)
 {
     memset(s, 0, sizeof *s);
     s->loss_timeout_ms = TMQ_SESSION_LOSS_TIMEOUT;
     return tmq_random_bytes(s->id, sizeof s->id);
 }
 
-uint32_t tmq_session_linger(const tmq_session_t *s)
+uint32_t tmq_csession_linger(const tmq_csession_t *s)
 {
     return s->loss_timeout_ms < TMQ_PROTO_LINGER_MAX ? s->loss_timeout_ms : TMQ_PROTO_LINGER_MAX;
 }
 
-void tmq_session_hello_sent(tmq_session_t *s, int64_t now)
+void tmq_csession_hello_sent(tmq_csession_t *s, int64_t now)
 {
     s->hellos_out++;
     s->last_hello = now;
 }
 
-uint64_t tmq_session_next_seq(tmq_session_t *s)
+uint64_t tmq_csession_next_seq(tmq_csession_t *s)
 {
     return s->journal ? ++s->seq : 0;
 }
 
-bool tmq_session_lose(tmq_session_t *s, int64_t now, const char *how)
+bool tmq_csession_lose(tmq_csession_t *s, int64_t now, const char *how)
 {
     if (!s->journal || s->loss_timeout_ms == 0) return false;
     if (s->lost_at) return true; /* waiting already: the backoff greets it */
@@ -43,7 +43,7 @@ bool tmq_session_lose(tmq_session_t *s, int64_t now, const char *how)
     return true;
 }
 
-tmq_session_due_t tmq_session_tick(tmq_session_t *s, int64_t now)
+tmq_csession_due_t tmq_csession_tick(tmq_csession_t *s, int64_t now)
 {
     if (!s->lost_at) return TMQ_SESSION_IDLE;
     if (now - s->lost_at >= (int64_t)s->loss_timeout_ms) {
@@ -57,22 +57,22 @@ tmq_session_due_t tmq_session_tick(tmq_session_t *s, int64_t now)
     return TMQ_SESSION_HELLO;
 }
 
-int64_t tmq_session_deadline(const tmq_session_t *s)
+int64_t tmq_csession_deadline(const tmq_csession_t *s)
 {
     if (!s->lost_at) return INT64_MAX;
     int64_t give_up = s->lost_at + (int64_t)s->loss_timeout_ms;
     return s->hello_at < give_up ? s->hello_at : give_up;
 }
 
-bool tmq_session_waiting(const tmq_session_t *s)
+bool tmq_csession_waiting(const tmq_csession_t *s)
 {
     return s->lost_at != 0;
 }
 
-tmq_session_welcome_t tmq_session_welcome(tmq_session_t *s, bool journal, bool welcomed,
+tmq_csession_welcome_t tmq_csession_welcome(tmq_csession_t *s, bool journal, bool welcomed,
                                           int64_t now)
 {
-    tmq_session_welcome_t w = {.away_ms = s->lost_at ? now - s->lost_at : -1};
+    tmq_csession_welcome_t w = {.away_ms = s->lost_at ? now - s->lost_at : -1};
     w.gone = s->journal && !journal && (s->lost_at || welcomed);
     /* a broker back, a restarted one meeting us by a SUBMIT, or the answer to a repeated
      * HELLO: each takes the session over, and SUBMITs not yet ACKed may be unknown to it */
@@ -85,12 +85,12 @@ tmq_session_welcome_t tmq_session_welcome(tmq_session_t *s, bool journal, bool w
     return w;
 }
 
-void tmq_session_received(tmq_session_t *s, size_t n)
+void tmq_csession_received(tmq_csession_t *s, size_t n)
 {
     s->received += n;
 }
 
-bool tmq_session_rack(tmq_session_t *s, bool welcomed, uint32_t heartbeat_ms, int64_t now,
+bool tmq_csession_rack(tmq_csession_t *s, bool welcomed, uint32_t heartbeat_ms, int64_t now,
                       uint64_t *n)
 {
     if (!s->journal || !welcomed || s->received == s->racked) return false;

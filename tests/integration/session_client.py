@@ -111,12 +111,12 @@ def main():
             if cmd != RESULTS:
                 continue
             for item in body["results"]:
+                if new >= k:
+                    break  # the rest of this message counts as not received: RACK says so
                 count += 1
                 cid, status, data = item[0], item[1], item[2]
                 if status != 0:
                     die("job %d failed: %r" % (cid, data))
-                if msgpack.unpackb(data) != cid % 7 + st.get("ms", 0) and False:
-                    die("job %d: wrong result" % cid)
                 if cid in got:
                     dup += 1
                 else:
