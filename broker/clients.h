@@ -36,6 +36,7 @@ typedef struct tmq_bclient_t {
     tmq_idmap_t cids;       /* cid -> its live job, or its held result (session.c tags it) */
     tmq_list_t held;        /* results queued or sent and not acknowledged, in send order */
     uint64_t sent;          /* RESULTS items queued on this connection since its WELCOME */
+    uint64_t epoch;         /* WELCOMEs the session got (RACK names the one it counts from) */
     /* ---- named batches (batches.c) ---- */
     uint32_t *subs;         /* ids of the batches it submitted to while connected */
     size_t nsubs, subs_cap;

@@ -139,7 +139,8 @@ static void s_welcome(tmq_core_t *self, tmq_bclient_t *c)
                        .max_payload = self->cfg.max_payload,
                        .journal = true,
                        .has_resumed = true,
-                       .resumed = s_resumed(c)};
+                       .resumed = s_resumed(c),
+                       .epoch = ++c->epoch};
     size_t len;
     void *body = tmq_proto_welcome_body(&w, &len);
     tmq_core_send(self, &c->out, TMQ_CMD_WELCOME, &body, len);
@@ -425,6 +426,9 @@ void tmq_session_rack(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
         return;
     }
     if (!c->has_session) return;
+    uint64_t epoch;
+    if (tmq_msg_get_uint(msg, "epoch", &epoch) == 0 && epoch != c->epoch)
+        return; /* counted from an earlier WELCOME: it says nothing of this count */
     if (n > c->sent) {
         tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "RACK", "more received than were sent");
         n = c->sent;

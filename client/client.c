@@ -49,6 +49,7 @@
 
 struct tmq_client_t {
     tmq_list_link_t live;     /* in s_live while not destroyed (first: see s_at_exit) */
+    uint64_t epoch;           /* the latest WELCOME's `epoch` (0: none): RACK names it */
     tmq_actor_t *conn;        /* owns the DEALER (conn.c); NULL once stopped at exit */
     tmq_conn_shared_t shared; /* with the actor: when the broker was last heard */
     void *pipe;               /* raw handle of the actor's pipe, this thread's end */
@@ -322,7 +323,7 @@ static void s_rack(tmq_client_t *c, int64_t now)
     uint64_t n;
     if (!tmq_csession_rack(&c->sess, c->welcomed, c->heartbeat_ms, now, &n)) return;
     size_t len;
-    void *body = tmq_proto_rack_body(n, &len);
+    void *body = tmq_proto_rack_body_ex(n, c->epoch, &len); /* counted from that WELCOME */
     s_send(c, TMQ_CMD_RACK, &body, len);
 }
 
@@ -413,6 +414,7 @@ static void s_on_welcome(tmq_client_t *c, const tmq_msg_t *m)
         s_broker_lost(c, "it came back without a journal");
     c->max_payload = w.max_payload;
     c->heartbeat_ms = w.heartbeat_ms;
+    c->epoch = w.epoch;
     c->welcomed = true;
     c->hello_sent = false;
     c->refused = false;

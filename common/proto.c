@@ -529,6 +529,7 @@ void tmq_msg_welcome(const tmq_msg_t *m, tmq_welcome_t *out)
     out->journal = tmq_msg_get_true(m, "journal");
     out->has_resumed = tmq_msg_get_uint(m, "resumed", &out->resumed) == 0;
     if (!out->has_resumed) out->resumed = 0;
+    if (tmq_msg_get_uint(m, "epoch", &out->epoch) != 0) out->epoch = 0;
 }
 
 int tmq_msg_session(const tmq_msg_t *m, uint8_t out[TMQ_PROTO_SESSION_LEN])
@@ -749,7 +750,7 @@ void *tmq_proto_welcome_body(const tmq_welcome_t *w, size_t *len)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_body_init(&sb, &pk, 3 + w->journal + w->has_resumed);
+    s_body_init(&sb, &pk, 3 + w->journal + w->has_resumed + (w->has_resumed && w->epoch));
     s_pack_cstr(&pk, "heartbeat");
     msgpack_pack_uint32(&pk, w->heartbeat_ms);
     s_pack_cstr(&pk, "max_payload");
@@ -763,6 +764,10 @@ void *tmq_proto_welcome_body(const tmq_welcome_t *w, size_t *len)
     if (w->has_resumed) {
         s_pack_cstr(&pk, "resumed");
         msgpack_pack_uint64(&pk, w->resumed);
+        if (w->epoch) {
+            s_pack_cstr(&pk, "epoch");
+            msgpack_pack_uint64(&pk, w->epoch);
+        }
     }
     return tmq_proto_sbuffer_take(&sb, len);
 }
@@ -901,11 +906,20 @@ int tmq_msg_batch_info(const tmq_msg_t *m, tmq_batch_info_t *out)
 
 void *tmq_proto_rack_body(uint64_t received, size_t *len)
 {
+    return tmq_proto_rack_body_ex(received, 0, len);
+}
+
+void *tmq_proto_rack_body_ex(uint64_t received, uint64_t epoch, size_t *len)
+{
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_body_init(&sb, &pk, 1);
+    s_body_init(&sb, &pk, 1 + (epoch != 0));
     s_pack_cstr(&pk, "received");
     msgpack_pack_uint64(&pk, received);
+    if (epoch) {
+        s_pack_cstr(&pk, "epoch");
+        msgpack_pack_uint64(&pk, epoch);
+    }
     return tmq_proto_sbuffer_take(&sb, len);
 }
 

@@ -235,6 +235,7 @@ typedef struct {
     bool has_resumed; /* the WELCOME answers a session (HELLO, or a SUBMIT from a new
                          connection, 5.7): `resumed` is present */
     uint64_t resumed; /* the session's jobs the broker held when this connection took it over */
+    uint64_t epoch;   /* with resumed: which WELCOME of the session this is (a RACK names it) */
 } tmq_welcome_t;
 void tmq_msg_welcome(const tmq_msg_t *m, tmq_welcome_t *out);
 
@@ -303,8 +304,9 @@ void *tmq_proto_hello_body(const uint8_t *session, uint32_t linger_ms, size_t *l
 /* A SUBMIT body from the batch (reset after), as tmq_batch_finish builds it, plus `seq` (when
  * non-zero) and `session` (when not NULL), 5.7. */
 void *tmq_proto_submit_body(tmq_batch_t *b, uint64_t seq, const uint8_t *session, size_t *len);
-/* RACK: {received: n}. */
+/* RACK: {received: n}, and `epoch` when non-zero (the WELCOME the count starts from). */
 void *tmq_proto_rack_body(uint64_t received, size_t *len);
+void *tmq_proto_rack_body_ex(uint64_t received, uint64_t epoch, size_t *len);
 
 /* ---- named batches (PROTOCOL.md 5.8) ---- */
 

@@ -216,6 +216,28 @@ static void test_takeover_resends(void **state)
     assert_int_equal(s_live(f), 2);
 }
 
+/* A RACK counted from an earlier WELCOME (a HELLO again crossed it) acknowledges nothing. */
+static void test_rack_epoch(void **state)
+{
+    fx_t *f = *state;
+    s_hello(f->core, "c1", 60000); /* epoch 1 */
+    s_submit(f->core, "c1", 1, 0, 2);
+    bh_ready(f->core, "w1", 8, "f", NULL);
+    s_run_all(f->core, "w1");
+    assert_int_equal(s_results("c1"), 2);
+    assert_int_equal(s_hello(f->core, "c1", 60000), 2); /* epoch 2: both sent again */
+    assert_int_equal(s_results("c1"), 2);
+    size_t len;
+    void *body = tmq_proto_rack_body_ex(2, 1, &len);
+    bh_feed(f->core, TMQ_SIDE_FRONTEND, "c1", TMQ_CMD_RACK, body, len);
+    bh_turn(f->core);
+    assert_int_equal(s_live(f), 2); /* the old epoch's count: ignored */
+    body = tmq_proto_rack_body_ex(2, 2, &len);
+    bh_feed(f->core, TMQ_SIDE_FRONTEND, "c1", TMQ_CMD_RACK, body, len);
+    bh_turn(f->core);
+    assert_int_equal(s_live(f), 0);
+}
+
 static void test_linger_then_cancel(void **state)
 {
     fx_t *f = *state;
@@ -467,6 +489,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_submit_dedup_and_rack, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_takeover_resends, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_rack_epoch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_linger_then_cancel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bye_cancels, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restart_replays, s_setup, s_teardown),
