@@ -72,6 +72,13 @@ if command -v curl >/dev/null; then
     }
     m_rate=$(repeat scraped)
 fi
+# the same with the broker's --journal (fsync always: an ACK waits for fdatasync, one per loop
+# turn), C client and tool; the journal lives in the run's temporary directory
+j_rate="n/a"; jt_rate="n/a"
+BROKER_FLAGS="--journal $d/journal --fsync always" cluster 2
+j_rate=$(repeat sh -c "$BENCH throughput 300000 | awk '{print \$6}'")
+jt_rate=$(repeat tool_rate 200000)
+jdisk=$(df -PT "$d" | awk 'NR==2 {print $2}')
 SIZE=30000000   # sum(30M) is ~10 ms of CPU here
 cpu2=$("$BENCH" cpu 60 $SIZE)
 wall2=$(awk '{print $5}' <<<"$cpu2"); job_ms=$(awk '{print $9}' <<<"$cpu2")
@@ -141,7 +148,9 @@ echo "| measure | taskmq | ProcessPoolExecutor | ratio |"
 echo "|---|---|---|---|"
 echo "| no-op jobs/s, C client (300k jobs) | $c_rate | $p_rate | $(ratio "$c_rate" "$p_rate") |"
 echo "| no-op jobs/s, C client, broker \`--metrics\` scraped every 100 ms | $m_rate | $p_rate | $(ratio "$m_rate" "$p_rate") (vs. no metrics: $(speed "$m_rate" "$c_rate")x) |"
+echo "| no-op jobs/s, C client, broker \`--journal --fsync always\` ($jdisk) | $j_rate | $p_rate | $(ratio "$j_rate" "$p_rate") (vs. no journal: $(speed "$j_rate" "$c_rate")x) |"
 echo "| no-op jobs/s, \`taskmq map\` tool (200k lines) | $t_rate | $p_rate | $(ratio "$t_rate" "$p_rate") |"
+echo "| no-op jobs/s, \`taskmq map\` tool, broker \`--journal --fsync always\` | $jt_rate | $p_rate | $(ratio "$jt_rate" "$p_rate") (vs. no journal: $(speed "$jt_rate" "$t_rate")x) |"
 echo "| no-op jobs/s, Python \`Client.map\` (100k) | $py_map | $p_rate | $(ratio "$py_map" "$p_rate") |"
 echo "| no-op jobs/s, Python \`async for\` over \`taskmq.aio.Client.map\` (100k; peer: run_in_executor + asyncio.as_completed on the pool) | $py_aio | $p_aio | $(ratio "$py_aio" "$p_aio") |"
 echo "| no-op jobs/s, Python \`Executor\` + \`run_in_executor\` + \`asyncio.as_completed\` (20k; peer: the same on the pool) | $py_exec | $p_aio | $(ratio "$py_exec" "$p_aio") |"

@@ -271,8 +271,7 @@ int tmq_journal_result(tmq_journal_t *j, uint64_t jid, const void *body, size_t 
     e->res_len = (uint32_t)size;
     s_live(j, size);
     j->appended_since_maint += size;
-    j->must_sync_seq = j->seq;
-    s_seq_out(j, seq);
+    s_seq_out(j, seq); /* no sync of its own: see journal.h */
     return 0;
 }
 
@@ -287,8 +286,7 @@ int tmq_journal_forget(tmq_journal_t *j, uint64_t jid, uint64_t *seq)
     s_appended(j, TMQ_JREC_FORGET_SIZE);
     tmq_jnl_entry_free(j, jid, j->seq);
     j->appended_since_maint += TMQ_JREC_FORGET_SIZE;
-    j->must_sync_seq = j->seq;
-    s_seq_out(j, seq);
+    s_seq_out(j, seq); /* no sync of its own: see journal.h */
     return 0;
 }
 

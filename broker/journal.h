@@ -35,11 +35,14 @@
 /* The fsync policy, and what a crash can lose. Every commit writes (so a crash of the broker
  * alone loses nothing committed: it is in the page cache); they differ in an OS crash or a
  * power cut:
- *   ALWAYS  fdatasync in every commit that wrote an ACCEPT, RESULT or FORGET: such an
- *           append is durable, and may be acknowledged, only once it is on disk; nothing
- *           acknowledged is lost. STARTs (and compaction's copies) alone are written and
- *           synced with the next commit that syncs: a START lost in a crash only lowers the
- *           attempt count replay reports.
+ *   ALWAYS  fdatasync in every commit that wrote an ACCEPT: it is durable, and may be
+ *           acknowledged, only once it is on disk; nothing acknowledged is lost. STARTs,
+ *           RESULTs and FORGETs (and compaction's copies) count as durable once written and
+ *           are synced with the next commit that syncs: one lost in an OS crash only means
+ *           less progress at replay — a START lost lowers the attempt count, a RESULT lost
+ *           runs its job again (its client drops the repeat), a FORGET lost holds a result
+ *           again until its client, or its session's linger, lets it go. (A segment is
+ *           deleted only once the FORGETs that emptied it are synced.)
  *   MS > 0  fdatasync at most every MS ms (beanstalkd's -f): appends count as durable once
  *           written, so the last MS ms of acknowledged jobs (and one fdatasync's time) can be
  *           lost; their clients were told they were accepted.
