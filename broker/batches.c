@@ -264,7 +264,10 @@ void tmq_batches_ended(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item_
     if (!b) return;
     b->running--;
     if (it) {
-        s_store(self, b, job->jid, it, delivered);
+        /* the journal holds a session's job (and forgets it with the batch); others are not
+           in it */
+        uint64_t jid = job->client->has_session && self->cfg.journal ? job->jid : 0;
+        s_store(self, b, jid, it, delivered);
     } else if (tmq_idmap_get(&b->by_cid, job->cid) == S_NO_RESULT_YET) {
         tmq_idmap_remove(&b->by_cid, job->cid, NULL); /* cancelled before any result */
         b->total--;
