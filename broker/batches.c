@@ -7,6 +7,7 @@
 #include "batches.h"
 #include "core.h"
 #include "journal.h"
+#include "kept.h"
 
 #include <xalloc.h>
 
@@ -15,13 +16,9 @@
 #include <string.h>
 
 struct tmq_bres_t {
-    uint64_t jid; /* its journal id, forgotten with the batch; 0: none */
-    uint64_t cid;
-    double ms;
-    uint32_t attempts, data_len, worker_len;
-    uint8_t status;
     bool superseded; /* a later result for the same cid replaced it */
-    char bytes[];    /* data, then worker */
+    tmq_kept_t k;    /* k.jid: forgotten with the batch (0: not journaled) */
+    char bytes[];
 };
 
 #define S_NO_RESULT_YET ((void *)1)
@@ -120,14 +117,7 @@ static void s_send_info(tmq_core_t *self, tmq_bclient_t *c, const tmq_bbatch_t *
 /* Queues r to c (an attached connection) as one RESULTS item. */
 static void s_send_result(tmq_core_t *self, tmq_bclient_t *c, const tmq_bres_t *r)
 {
-    tmq_result_item_t it = {.cid = r->cid,
-                            .status = r->status == TMQ_ST_OOM && !c->oom ? TMQ_ST_ERROR : r->status,
-                            .data = r->bytes,
-                            .data_len = r->data_len,
-                            .worker = r->bytes + r->data_len,
-                            .worker_len = r->worker_len,
-                            .ms = r->ms,
-                            .attempts = r->attempts};
+    tmq_result_item_t it = tmq_kept_item(&r->k, r->bytes, c->oom);
     tmq_batch_add_result(tmq_outbox_batch(&c->out, 0), &it);
     if (c->has_session) c->sent++; /* it counts in the connection's RACK (5.7) */
     tmq_core_mark(self, &c->out);
@@ -207,17 +197,9 @@ void tmq_batches_join(tmq_core_t *self, tmq_bbatch_t *b, tmq_bjob_t *job)
 
 static tmq_bres_t *s_res_new(uint64_t jid, const tmq_result_item_t *it)
 {
-    tmq_bres_t *r = tmq_xmalloc(sizeof *r + it->data_len + it->worker_len);
-    r->jid = jid;
-    r->cid = it->cid;
-    r->ms = it->ms;
-    r->attempts = it->attempts;
-    r->status = (uint8_t)it->status;
+    tmq_bres_t *r = tmq_xmalloc(sizeof *r + tmq_kept_bytes(it));
     r->superseded = false;
-    r->data_len = (uint32_t)it->data_len;
-    r->worker_len = (uint32_t)it->worker_len;
-    if (it->data_len) memcpy(r->bytes, it->data, it->data_len);
-    if (it->worker_len) memcpy(r->bytes + it->data_len, it->worker, it->worker_len);
+    tmq_kept_set(&r->k, r->bytes, jid, it);
     return r;
 }
 
@@ -232,12 +214,12 @@ static void s_store(tmq_core_t *self, tmq_bbatch_t *b, uint64_t jid, const tmq_r
     } else if (old != S_NO_RESULT_YET) {
         tmq_bres_t *o = old;
         o->superseded = true;
-        if (o->status == TMQ_ST_OK)
+        if (o->k.status == TMQ_ST_OK)
             b->done--;
         else
             b->failed--;
-        if (o->jid && !self->replaying) tmq_session_forget_id(self, o->jid);
-        o->jid = 0;
+        if (o->k.jid && !self->replaying) tmq_session_forget_id(self, o->k.jid);
+        o->k.jid = 0;
     }
     tmq_idmap_put(&b->by_cid, it->cid, r);
     if (it->status == TMQ_ST_OK)
@@ -340,8 +322,8 @@ void tmq_batches_attach(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg
         uint64_t *ok = tmq_xmalloc((b->done + 1) * sizeof *ok);
         size_t n = 0;
         for (size_t i = 0; i < b->nresults; i++)
-            if (!b->results[i]->superseded && b->results[i]->status == TMQ_ST_OK && n < b->done)
-                ok[n++] = b->results[i]->cid;
+            if (!b->results[i]->superseded && b->results[i]->k.status == TMQ_ST_OK && n < b->done)
+                ok[n++] = b->results[i]->k.cid;
         s_send_info(self, c, b, false, ok, n, true);
         free(ok);
         return;
@@ -379,7 +361,7 @@ void tmq_batches_scan(tmq_core_t *self)
         while (b->attachers.head)
             s_detach(self, TMQ_LIST_ENTRY(b->attachers.head, tmq_bclient_t, alink));
         for (size_t k = 0; k < b->nresults; k++)
-            if (b->results[k]->jid) tmq_session_forget_id(self, b->results[k]->jid);
+            if (b->results[k]->k.jid) tmq_session_forget_id(self, b->results[k]->k.jid);
         if (b->end_jid) tmq_session_forget_id(self, b->end_jid);
         zhashx_delete(self->batches, b->name);
         tmq_idmap_remove(&self->batch_ids, b->id, NULL);

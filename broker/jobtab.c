@@ -68,10 +68,11 @@ static tmq_bjob_t *s_take_record(tmq_jobtab_t *self)
     return job;
 }
 
-tmq_bjob_t *tmq_jobtab_create(tmq_jobtab_t *self, const void *arg, size_t arg_len)
+/* A NEW record with id jid, findable. */
+static tmq_bjob_t *s_new(tmq_jobtab_t *self, uint64_t jid, const void *arg, size_t arg_len)
 {
     tmq_bjob_t *job = s_take_record(self);
-    job->jid = self->next_jid++;
+    job->jid = jid;
     job->arg = tmq_xmemdup(arg, arg_len);
     job->arg_len = (uint32_t)arg_len;
     job->state = TMQ_JOB_NEW;
@@ -81,19 +82,16 @@ tmq_bjob_t *tmq_jobtab_create(tmq_jobtab_t *self, const void *arg, size_t arg_le
     return job;
 }
 
+tmq_bjob_t *tmq_jobtab_create(tmq_jobtab_t *self, const void *arg, size_t arg_len)
+{
+    return s_new(self, self->next_jid++, arg, arg_len);
+}
+
 tmq_bjob_t *tmq_jobtab_adopt(tmq_jobtab_t *self, uint64_t jid, const void *arg, size_t arg_len)
 {
     if (jid == 0 || jid == TMQ_IDMAP_NONE || tmq_idmap_has(&self->byid, jid)) return NULL;
-    tmq_bjob_t *job = s_take_record(self);
-    job->jid = jid;
     if (jid >= self->next_jid) self->next_jid = jid + 1;
-    job->arg = tmq_xmemdup(arg, arg_len);
-    job->arg_len = (uint32_t)arg_len;
-    job->state = TMQ_JOB_NEW;
-    self->count[TMQ_JOB_NEW]++;
-    self->entered[TMQ_JOB_NEW]++;
-    tmq_idmap_put(&self->byid, job->jid, job);
-    return job;
+    return s_new(self, jid, arg, arg_len);
 }
 
 uint64_t tmq_jobtab_take_id(tmq_jobtab_t *self)

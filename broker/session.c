@@ -19,6 +19,7 @@
 #include "batches.h"
 #include "core.h"
 #include "journal.h"
+#include "kept.h"
 
 #include <xalloc.h>
 
@@ -29,14 +30,9 @@
 /* One result kept for a session until acknowledged. */
 typedef struct {
     tmq_list_link_t link; /* the client's held list */
-    uint64_t jid;         /* its journal id; 0 when the journal holds nothing of it */
-    uint64_t cid;
-    uint64_t ordinal; /* its place in the connection's RESULTS items (tmq_bclient_t.sent) */
-    double ms;
-    uint32_t attempts;
-    uint32_t data_len, worker_len;
-    uint8_t status;
-    char bytes[]; /* data, then worker */
+    uint64_t ordinal;     /* its place in the connection's RESULTS items (tmq_bclient_t.sent) */
+    tmq_kept_t k;         /* k.jid: 0 when the journal holds nothing of it (or its batch does) */
+    char bytes[];
 } s_held_t;
 
 #define S_HELD_TAG ((uintptr_t)1)
@@ -94,14 +90,7 @@ static void s_queue_held(tmq_core_t *self, tmq_bclient_t *c, s_held_t *h)
 {
     h->ordinal = c->sent++;
     if (!c->attached) return; /* sent when a connection claims the session */
-    tmq_result_item_t it = {.cid = h->cid,
-                            .status = h->status == TMQ_ST_OOM && !c->oom ? TMQ_ST_ERROR : h->status,
-                            .data = h->bytes,
-                            .data_len = h->data_len,
-                            .worker = h->bytes + h->data_len,
-                            .worker_len = h->worker_len,
-                            .ms = h->ms,
-                            .attempts = h->attempts};
+    tmq_result_item_t it = tmq_kept_item(&h->k, h->bytes, c->oom);
     tmq_batch_add_result(tmq_outbox_batch(&c->out, 0), &it);
     tmq_core_mark(self, &c->out);
 }
@@ -332,24 +321,16 @@ void tmq_session_started(tmq_core_t *self, tmq_bjob_t *job)
 
 static s_held_t *s_held_new(uint64_t jid, const tmq_result_item_t *it)
 {
-    s_held_t *h = tmq_xmalloc(sizeof *h + it->data_len + it->worker_len);
-    h->jid = jid;
-    h->cid = it->cid;
+    s_held_t *h = tmq_xmalloc(sizeof *h + tmq_kept_bytes(it));
     h->ordinal = 0;
-    h->ms = it->ms;
-    h->attempts = it->attempts;
-    h->status = (uint8_t)it->status;
-    h->data_len = (uint32_t)it->data_len;
-    h->worker_len = (uint32_t)it->worker_len;
-    if (it->data_len) memcpy(h->bytes, it->data, it->data_len);
-    if (it->worker_len) memcpy(h->bytes + it->data_len, it->worker, it->worker_len);
+    tmq_kept_set(&h->k, h->bytes, jid, it);
     return h;
 }
 
 /* Keeps h for c: in its cid map and its held list, queued as the connection's next item. */
 static void s_keep(tmq_core_t *self, tmq_bclient_t *c, s_held_t *h)
 {
-    if (h->cid != TMQ_IDMAP_NONE) tmq_idmap_put(&c->cids, h->cid, s_tag(h));
+    if (h->k.cid != TMQ_IDMAP_NONE) tmq_idmap_put(&c->cids, h->k.cid, s_tag(h));
     tmq_list_push_back(&c->held, &h->link);
     s_queue_held(self, c, h);
 }
@@ -392,9 +373,9 @@ void tmq_session_forget(tmq_core_t *self, tmq_bjob_t *job)
 /* The client has h: the journal forgets its job, the record goes. */
 static void s_done_with(tmq_core_t *self, tmq_bclient_t *c, s_held_t *h)
 {
-    if (h->jid) tmq_journal_forget(self->cfg.journal, h->jid, NULL);
-    if (h->cid != TMQ_IDMAP_NONE && tmq_idmap_get(&c->cids, h->cid) == s_tag(h))
-        tmq_idmap_remove(&c->cids, h->cid, NULL);
+    if (h->k.jid) tmq_journal_forget(self->cfg.journal, h->k.jid, NULL);
+    if (h->k.cid != TMQ_IDMAP_NONE && tmq_idmap_get(&c->cids, h->k.cid) == s_tag(h))
+        tmq_idmap_remove(&c->cids, h->k.cid, NULL);
     free(h);
 }
 
