@@ -60,6 +60,13 @@ build() { # build DIR [cmake flags...]
     cmake --build "$dir" -j"$(nproc)"
 }
 
+case "$mode" in
+build | demo | test | bench) ;;
+*)
+    echo "usage: scripts/setup.sh [demo|test|build|bench]" >&2 # before installing anything
+    exit 2
+    ;;
+esac
 [ "$mode" = bench ] && PACKAGES+=("${BENCH_PACKAGES[@]}")
 install_missing
 case "$mode" in
