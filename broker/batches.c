@@ -187,7 +187,7 @@ void tmq_batches_join(tmq_core_t *self, tmq_bbatch_t *b, tmq_bjob_t *job)
         tmq_idmap_put(&b->by_cid, job->cid, S_NO_RESULT_YET);
         b->total++;
     }
-    if (b->closed && b->end_jid && !self->replaying) { /* a resume opens it again */
+    if (b->closed && b->end_jid) { /* a resume opens it again */
         tmq_session_forget_id(self, b->end_jid);
         b->end_jid = 0;
     }
@@ -218,7 +218,7 @@ static void s_store(tmq_core_t *self, tmq_bbatch_t *b, uint64_t jid, const tmq_r
             b->done--;
         else
             b->failed--;
-        if (o->k.jid && !self->replaying) tmq_session_forget_id(self, o->k.jid);
+        if (o->k.jid) tmq_session_forget_id(self, o->k.jid); /* after the replay, in one */
         o->k.jid = 0;
     }
     tmq_idmap_put(&b->by_cid, it->cid, r);
@@ -260,14 +260,23 @@ void tmq_batches_ended(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item_
 void tmq_batches_replayed(tmq_core_t *self, tmq_bbatch_t *b, uint64_t jid,
                           const tmq_result_item_t *it)
 {
-    s_store(self, b, jid, it, false);
+    s_store(self, b, jid, it, true); /* it may well have been delivered before: no 7-day wait */
 }
 
 void tmq_batches_replayed_end(tmq_core_t *self, tmq_bbatch_t *b, uint64_t jid)
 {
-    (void)self;
+    if (b->end_jid) tmq_session_forget_id(self, b->end_jid); /* a second: one is enough */
     b->closed = true;
     b->end_jid = jid;
+}
+
+void tmq_batches_rewind(tmq_core_t *self, tmq_bclient_t *c)
+{
+    tmq_bbatch_t *b = tmq_batches_by_id(self, c->attach);
+    if (!b) return;
+    c->attach_next = 0;
+    s_catch_up(self, c, b);
+    if (b->complete_at) s_send_info(self, c, b, true, NULL, 0, false);
 }
 
 void tmq_batches_after_replay(tmq_core_t *self)
@@ -309,9 +318,13 @@ void tmq_batches_attach(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg
                              "byte");
         return;
     }
-    s_detach(self, c);
+    if (tmq_outbox_bytes(&c->out) > self->cfg.max_pending) { /* it does not read: no more */
+        tmq_debug("ATTACH not answered: the client is owed %zu bytes", tmq_outbox_bytes(&c->out));
+        return;
+    }
     tmq_bbatch_t *b = tmq_batches_find(self, name, len);
     if (!b) {
+        s_detach(self, c);
         tmq_batch_info_t info = {.name = name, .name_len = len, .known = false};
         size_t blen;
         void *body = tmq_proto_batch_body(&info, &blen);
@@ -319,19 +332,22 @@ void tmq_batches_attach(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg
         return;
     }
     if (tmq_msg_get_true(msg, "resume")) {
-        uint64_t *ok = tmq_xmalloc((b->done + 1) * sizeof *ok);
+        uint64_t *ok = tmq_xmalloc((b->nresults + 1) * sizeof *ok);
         size_t n = 0;
         for (size_t i = 0; i < b->nresults; i++)
-            if (!b->results[i]->superseded && b->results[i]->k.status == TMQ_ST_OK && n < b->done)
+            if (!b->results[i]->superseded && b->results[i]->k.status == TMQ_ST_OK)
                 ok[n++] = b->results[i]->k.cid;
         s_send_info(self, c, b, false, ok, n, true);
         free(ok);
-        return;
+        return; /* it only asks: an attachment stays */
     }
     s_send_info(self, c, b, false, NULL, 0, false);
-    c->attach = b->id;
-    c->attach_next = 0;
-    tmq_list_push_back(&b->attachers, &c->alink);
+    if (c->attach != b->id) { /* the same batch again: the stream goes on where it is */
+        s_detach(self, c);
+        c->attach = b->id;
+        c->attach_next = 0;
+        tmq_list_push_back(&b->attachers, &c->alink);
+    }
     if (b->undelivered) b->undelivered = 0; /* this connection gets them all */
     s_catch_up(self, c, b);
     if (b->complete_at) s_send_info(self, c, b, true, NULL, 0, false);

@@ -21,6 +21,8 @@
 #include <stdint.h>
 
 #define TMQ_BATCHES_LISTED 1000 /* batches STATUS_REPLY lists at most */
+#define TMQ_BATCHES_MAX 10000   /* batches a broker holds at most (a SUBMIT naming one more is
+                                   refused) */
 
 typedef struct tmq_bres_t tmq_bres_t;
 

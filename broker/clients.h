@@ -35,6 +35,7 @@ typedef struct tmq_bclient_t {
     tmq_list_link_t dlink;  /* the core's list of detached sessions */
     tmq_idmap_t cids;       /* cid -> its live job, or its held result (session.c tags it) */
     tmq_list_t held;        /* results queued or sent and not acknowledged, in send order */
+    size_t held_bytes;      /* their size: counts as owed (it is bounded like the outbox) */
     uint64_t sent;          /* RESULTS items queued on this connection since its WELCOME */
     uint64_t epoch;         /* WELCOMEs the session got (RACK names the one it counts from) */
     /* ---- named batches (batches.c) ---- */

@@ -335,7 +335,7 @@ void tmq_core_finish(tmq_core_t *self, tmq_bjob_t *job, int status, const void *
                             .attempts = job->attempt};
     if (job->client->has_session) {
         it.status = status; /* held raw: told as ERROR to a client without `oom` when sent */
-        tmq_session_result(self, job, &it, true);
+        tmq_session_result(self, job, &it, job->batch != 0);
     } else if (job->client->attached) { /* else a keeper: its batch has the result */
         tmq_batch_add_result(tmq_outbox_batch(&job->client->out, 0), &it);
         tmq_core_mark(self, &job->client->out);
@@ -385,7 +385,7 @@ void tmq_core_withdraw(tmq_core_t *self, tmq_bjob_t *job)
                             /* a queued job handed back unstarted keeps its next attempt */
                             .attempts = job->attempt - (job->state == TMQ_JOB_QUEUED &&
                                                         (job->flags & TMQ_JOB_KEEP_ATTEMPT))};
-    if (job->client->has_session) { /* kept until acknowledged; the journal forgets the job */
+    if (job->client->has_session) { /* journaled and held until acknowledged, as any result */
         tmq_session_result(self, job, &it, false);
     } else if (job->client->attached) {
         tmq_batch_add_result(tmq_outbox_batch(&job->client->out, 0), &it);

@@ -91,6 +91,9 @@ typedef struct tmq_core_t {
     bool journal_down;      /* the journal failed and that was logged (once per failure) */
     uint64_t replayed_jobs, replayed_results; /* what the journal handed over at start */
     bool replaying;                           /* inside tmq_session_replay */
+    tmq_idmap_t jrefs; /* jid -> holders (2) of a record a batch and a session both hold */
+    uint64_t *deferred; /* forgets asked for during the replay, done after it */
+    size_t ndeferred, deferred_cap;
     /* named batches (batches.c) */
     zhashx_t *batches;    /* name -> tmq_bbatch_t */
     tmq_idmap_t batch_ids; /* id -> tmq_bbatch_t */
@@ -232,10 +235,11 @@ int tmq_session_accept(tmq_core_t *self, tmq_bclient_t *c, tmq_bjob_t *job);
 const char *tmq_session_refusal(const tmq_core_t *self);
 /* job was leased (journals its attempt). */
 void tmq_session_started(tmq_core_t *self, tmq_bjob_t *job);
-/* The outcome it of job, for a session client: journaled (unless journal is false: a
- * CANCELLED one, already forgotten), held until acknowledged, and queued to the client. */
+/* The outcome it of job (a result, or CANCELLED for a withdrawn one), for a session client:
+ * journaled, held until acknowledged, and queued to the client. batch_keeps: its batch keeps
+ * it too (the record goes when both let go). */
 void tmq_session_result(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item_t *it,
-                        bool journal);
+                        bool batch_keeps);
 /* A session's job ends without a result kept (cancelled): the journal forgets it. */
 void tmq_session_forget(tmq_core_t *self, tmq_bjob_t *job);
 /* Before c is removed: its held results are forgotten and freed, it leaves the registry. */
@@ -256,9 +260,10 @@ int64_t tmq_session_due(const tmq_core_t *self, int64_t now);
 /* Before a send: opens ob's held messages up to what is durable; false when nothing of it
  * may go now (it stays on the flush list). */
 bool tmq_session_may_send(const tmq_core_t *self, tmq_outbox_t *ob);
-/* The hold for an ACK of c accepting `accepted` jobs: the latest append made for c (0: none). */
+/* The hold for an ACK of c accepting `accepted` jobs (numbered: its SUBMIT had a seq): the
+ * latest append made for c (0: none). */
 uint64_t tmq_session_ack_hold(const tmq_core_t *self, const struct tmq_bclient_t *c,
-                              uint64_t accepted);
+                              uint64_t accepted, bool numbered);
 
 /* A client whose connection vanished (no BYE) and that has no session: its jobs are cancelled
  * but for those in named batches, for which the record is kept (a keeper) until they end. */
@@ -288,6 +293,8 @@ void tmq_batches_submit(tmq_core_t *self, struct tmq_bbatch_t *b, tmq_bclient_t 
  * cancelled (it NULL). */
 void tmq_batches_ended(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item_t *it,
                        bool delivered);
+/* c's connection was WELCOMEd again (its outbox cleared): its attachment's stream restarts. */
+void tmq_batches_rewind(tmq_core_t *self, tmq_bclient_t *c);
 /* c leaves its batches: attached to none, submitting to none. */
 void tmq_batches_left(tmq_core_t *self, tmq_bclient_t *c);
 void tmq_batches_attach(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg);

@@ -147,7 +147,8 @@ static void s_reject_journal(tmq_core_t *self, uint64_t cid)
 /* True while c is owed more bytes than it may be (it is not reading what it gets). */
 static bool s_owed_too_much(const tmq_core_t *self, const tmq_bclient_t *c)
 {
-    return tmq_outbox_bytes(&c->out) > self->cfg.max_pending;
+    /* a session's results held until it acknowledges them count too */
+    return tmq_outbox_bytes(&c->out) + c->held_bytes > self->cfg.max_pending;
 }
 
 /* Checks one item; returns 0 when it was accepted, else adds its rejection. */
@@ -156,6 +157,11 @@ static int s_submit_item(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *ms
 {
     tmq_submit_item_t it;
     if (tmq_session_holds(c, s_item_cid(msg, i))) return 0; /* resubmitted: it is here */
+    if (self->submit_batch && s_item_cid(msg, i) == TMQ_IDMAP_NONE) {
+        s_reject(self, TMQ_IDMAP_NONE, TMQ_REJ_BAD_JOB,
+                 "bad job: a batch's cids are its inputs' indices, and 2^64-1 is none");
+        return -1;
+    }
     if (tmq_msg_submit_item(msg, i, &it) != 0 || memchr(it.fn, '\0', it.fn_len)) {
         tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, "SUBMIT item", "wrong fields");
         s_reject(self, s_item_cid(msg, i), TMQ_REJ_BAD_JOB,
@@ -232,6 +238,12 @@ static void s_submit(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
     if (has_batch == 0) {
         uint64_t ttl = 0;
         (void)tmq_msg_get_uint(msg, "batch_ttl_ms", &ttl);
+        if (!tmq_batches_find(self, bname, blen) && zhashx_size(self->batches) >= TMQ_BATCHES_MAX) {
+            static const char full[] = "too many named batches at this broker (10000): wait for "
+                                       "complete ones to be forgotten (batch_ttl_ms)";
+            s_refuse(self, c, full);
+            return;
+        }
         self->submit_batch = tmq_batches_get(self, bname, blen);
         tmq_batches_ttl(self->submit_batch, ttl); /* before its jobs: they are journaled with it */
     }
@@ -247,7 +259,7 @@ static void s_submit(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg)
     void *body = tmq_proto_ack_body(&self->scratch, &info, &len);
     /* a session's ACK waits until what it promises is in the journal */
     tmq_outbox_control_held(&c->out, TMQ_CMD_ACK, &body, len,
-                            tmq_session_ack_hold(self, c, info.accepted));
+                            tmq_session_ack_hold(self, c, info.accepted, info.seq != 0));
     tmq_core_mark(self, &c->out);
 }
 
@@ -359,6 +371,17 @@ void tmq_core_frontend(tmq_core_t *self, int64_t now, const void *rid, size_t ri
     case TMQ_CMD_STATUS:
         if (self->cfg.journal && msg->cmd != TMQ_CMD_STATUS && (msg->cmd == TMQ_CMD_HELLO || !c)) {
             uint8_t sid[TMQ_PROTO_SESSION_LEN];
+            if (tmq_msg_session(msg, sid) == 0 && c && c->has_session &&
+                memcmp(c->session, sid, sizeof sid) != 0) {
+                tmq_core_bad_input(self, TMQ_SIDE_FRONTEND, tmq_cmd_name(msg->cmd),
+                                   "a second session on one connection");
+                if (msg->cmd == TMQ_CMD_SUBMIT)
+                    s_refuse(self, c, "this connection holds another session");
+                else
+                    tmq_core_reply_error(self, TMQ_SIDE_FRONTEND, rid, rid_len, TMQ_ERR_MALFORMED,
+                                         "this connection holds another session");
+                return;
+            }
             if (tmq_msg_session(msg, sid) == 0) {
                 uint64_t linger = TMQ_PROTO_LINGER_DEFAULT;
                 (void)tmq_msg_get_uint(msg, "linger_ms", &linger);

@@ -21,7 +21,7 @@ typedef struct {
     uint8_t status; /* as the worker ended it (an OOM stays OOM) */
 } tmq_kept_t;
 
-/* Bytes of the copy of it's data and worker. */
+/* Bytes of the copy of its data and worker. */
 static inline size_t tmq_kept_bytes(const tmq_result_item_t *it)
 {
     return it->data_len + it->worker_len;

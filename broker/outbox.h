@@ -42,7 +42,8 @@ typedef struct tmq_outbox_t {
     void *owner;       /* the tmq_bclient_t or tmq_bworker_t; NULL when transient */
     size_t index;      /* slot in the peer registry */
     int64_t last_sent; /* when a message last left for this peer */
-    uint64_t hold_seq; /* the latest journal append made for this peer (session.c) */
+    uint64_t hold_seq; /* the latest journal append made for this peer (session.c; kept while
+                          a session is detached) */
     uint64_t open_to;  /* control messages held for a journal append above this wait; the core
                           sets it before each send (UINT64_MAX, the initial value: none wait) */
     size_t bytes;      /* control bodies plus batch segments no longer appended to */

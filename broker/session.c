@@ -8,10 +8,13 @@
  *
  * Journal records: ACCEPT [session, cid, fn, arg, timeout_ms, retries, mem_limit, flags,
  * linger_ms, oom], START (the attempt), RESULT [status, data, worker, ms, attempts] and FORGET
- * when the client acknowledged the result or the job was cancelled. An ACK that accepts jobs
- * waits in its outbox until the client's latest append is durable, so no job is acknowledged
- * before its record (results need not wait: a result whose RESULT record is lost in a crash is
- * produced again, and the client drops the repeat).
+ * when the client acknowledged the result (a CANCELLED one too) or the job was cancelled
+ * unwithdrawn (BYE, linger). An ACK that accepts jobs waits in its outbox until the client's
+ * latest append is durable — hold_seq, kept while the session is detached, so a resubmission's
+ * ACK waits for the same records — and no job is acknowledged before its record (results need
+ * not wait: a result whose RESULT record is lost in a crash is produced again, and the client
+ * drops the repeat). A named batch's result record is held by the batch and the session both
+ * (self->jrefs counts them): whichever lets go last forgets it.
  *
  * A session's cid map holds its live jobs (tmq_bjob_t *) and its held results (tmq_held_t *
  * with the low bit set), so a resubmitted SUBMIT item is recognised whatever became of the job.
@@ -54,6 +57,7 @@ static bool s_on(const tmq_core_t *self)
 
 void tmq_session_setup(tmq_core_t *self)
 {
+    tmq_idmap_init(&self->jrefs);
     self->sessions = zhashx_new();
     if (!self->sessions) tmq_oom();
     tmq_list_init(&self->detached);
@@ -81,6 +85,8 @@ void tmq_session_teardown(tmq_core_t *self)
     }
     zhashx_destroy(&self->sessions);
     msgpack_sbuffer_destroy(&self->jbuf);
+    tmq_idmap_destroy(&self->jrefs);
+    free(self->deferred);
 }
 
 /* ---- output ---- */
@@ -108,9 +114,11 @@ bool tmq_session_may_send(const tmq_core_t *self, tmq_outbox_t *ob)
     return tmq_outbox_pending(ob);
 }
 
-uint64_t tmq_session_ack_hold(const tmq_core_t *self, const tmq_bclient_t *c, uint64_t accepted)
+uint64_t tmq_session_ack_hold(const tmq_core_t *self, const tmq_bclient_t *c, uint64_t accepted,
+                              bool numbered)
 {
-    return s_on(self) && c->has_session && accepted ? c->out.hold_seq : 0;
+    /* an ACK without seq is matched by order: it waits as long as the ones before it */
+    return s_on(self) && c->has_session && (accepted || !numbered) ? c->out.hold_seq : 0;
 }
 
 /* ---- claiming ---- */
@@ -136,6 +144,7 @@ static void s_welcome(tmq_core_t *self, tmq_bclient_t *c)
     c->sent = 0;
     for (tmq_list_link_t *l = c->held.head; l; l = l->next)
         s_queue_held(self, c, TMQ_LIST_ENTRY(l, s_held_t, link));
+    tmq_batches_rewind(self, c); /* an attachment's stream starts again too */
 }
 
 static tmq_bclient_t *s_find(tmq_core_t *self, const uint8_t *sid)
@@ -206,11 +215,15 @@ void tmq_session_lose(tmq_core_t *self, tmq_bclient_t **c_p)
         tmq_core_release_client(self, c_p);
         return;
     }
+    if (tmq_list_empty(&c->jobs) && tmq_list_empty(&c->held)) {
+        tmq_core_drop_client(self, c_p); /* nothing to keep: its next HELLO makes it again */
+        return;
+    }
     tmq_batches_left(self, c); /* no connection submits for it now */
     tmq_core_unmark(self, &c->out);
     tmq_bclients_detach(self->clients, c);
     c->detached_at = self->now;
-    c->out.hold_seq = 0;
+    /* hold_seq stays: an ACK of a resubmission waits for the same records */
     c->parked = true;
     tmq_list_push_back(&self->detached, &c->dlink);
     tmq_debug("client session detached: %zu jobs and %zu results kept for %u ms", c->jobs.size,
@@ -309,7 +322,22 @@ uint64_t tmq_session_batch_end(tmq_core_t *self, tmq_bclient_t *c, const tmq_bba
 
 void tmq_session_forget_id(tmq_core_t *self, uint64_t jid)
 {
-    if (s_on(self) && jid) tmq_journal_forget(self->cfg.journal, jid, NULL);
+    if (!s_on(self) || !jid) return;
+    void *v;
+    if (tmq_idmap_remove(&self->jrefs, jid, &v) && (uintptr_t)v > 1) {
+        tmq_idmap_put(&self->jrefs, jid, (void *)((uintptr_t)v - 1)); /* another still holds it */
+        return;
+    }
+    if (self->replaying) { /* no append before the replay ends: after it */
+        if (self->ndeferred == self->deferred_cap) {
+            self->deferred_cap = self->deferred_cap ? 2 * self->deferred_cap : 16;
+            self->deferred =
+                tmq_xrealloc(self->deferred, self->deferred_cap * sizeof *self->deferred);
+        }
+        self->deferred[self->ndeferred++] = jid;
+        return;
+    }
+    tmq_journal_forget(self->cfg.journal, jid, NULL);
 }
 
 void tmq_session_started(tmq_core_t *self, tmq_bjob_t *job)
@@ -321,7 +349,7 @@ void tmq_session_started(tmq_core_t *self, tmq_bjob_t *job)
 
 static s_held_t *s_held_new(uint64_t jid, const tmq_result_item_t *it)
 {
-    s_held_t *h = tmq_xmalloc(sizeof *h + tmq_kept_bytes(it));
+    s_held_t *h = tmq_xmalloc(sizeof *h + tmq_kept_bytes(it)); /* held_bytes: s_keep */
     h->ordinal = 0;
     tmq_kept_set(&h->k, h->bytes, jid, it);
     return h;
@@ -330,16 +358,17 @@ static s_held_t *s_held_new(uint64_t jid, const tmq_result_item_t *it)
 /* Keeps h for c: in its cid map and its held list, queued as the connection's next item. */
 static void s_keep(tmq_core_t *self, tmq_bclient_t *c, s_held_t *h)
 {
+    c->held_bytes += sizeof *h + h->k.data_len + h->k.worker_len;
     if (h->k.cid != TMQ_IDMAP_NONE) tmq_idmap_put(&c->cids, h->k.cid, s_tag(h));
     tmq_list_push_back(&c->held, &h->link);
     s_queue_held(self, c, h);
 }
 
 void tmq_session_result(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item_t *it,
-                        bool journal)
+                        bool batch_keeps)
 {
     tmq_bclient_t *c = job->client;
-    if (journal) {
+    if (s_on(self)) {
         msgpack_packer pk = s_packer(self);
         msgpack_pack_array(&pk, 5);
         msgpack_pack_uint8(&pk, (uint8_t)it->status);
@@ -357,23 +386,28 @@ void tmq_session_result(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item
            client drops the repeat (it has the cid already) */
     }
     if (c->keeper) return; /* nobody will claim it: the batch keeps the result */
-    /* a batch's result is forgotten with the batch, not when the client acknowledges it */
-    s_keep(self, c, s_held_new(journal && !job->batch ? job->jid : 0, it));
+    /* the record goes once the client acknowledged the result and, for a batch's, once the
+       batch is forgotten too: whichever lets go last forgets it (tmq_session_forget_id) */
+    uint64_t jid = s_on(self) ? job->jid : 0;
+    if (jid && batch_keeps) tmq_idmap_put(&self->jrefs, jid, (void *)(uintptr_t)2);
+    s_keep(self, c, s_held_new(jid, it));
 }
 
 void tmq_session_forget(tmq_core_t *self, tmq_bjob_t *job)
 {
     tmq_bclient_t *c = job->client;
     if (!s_on(self) || !c->has_session) return;
-    tmq_journal_forget(self->cfg.journal, job->jid, NULL);
-    if (job->cid != TMQ_IDMAP_NONE && tmq_idmap_get(&c->cids, job->cid) == job)
-        tmq_idmap_remove(&c->cids, job->cid, NULL);
+    if (job->cid != TMQ_IDMAP_NONE && tmq_idmap_get(&c->cids, job->cid) != job)
+        return; /* withdrawn: its CANCELLED result holds the record until acknowledged */
+    tmq_session_forget_id(self, job->jid);
+    if (job->cid != TMQ_IDMAP_NONE) tmq_idmap_remove(&c->cids, job->cid, NULL);
 }
 
 /* The client has h: the journal forgets its job, the record goes. */
 static void s_done_with(tmq_core_t *self, tmq_bclient_t *c, s_held_t *h)
 {
-    if (h->k.jid) tmq_journal_forget(self->cfg.journal, h->k.jid, NULL);
+    c->held_bytes -= sizeof *h + h->k.data_len + h->k.worker_len;
+    tmq_session_forget_id(self, h->k.jid);
     if (h->k.cid != TMQ_IDMAP_NONE && tmq_idmap_get(&c->cids, h->k.cid) == s_tag(h))
         tmq_idmap_remove(&c->cids, h->k.cid, NULL);
     free(h);
@@ -564,8 +598,11 @@ static int s_replay_one(const tmq_journal_job_t *jj, void *arg)
                      MSGPACK_UNPACK_SUCCESS &&
                  s_result_of(&ur.data, cid, &it);
             if (ok) {
-                s_keep(self, c, s_held_new(b ? 0 : jj->jid, &it)); /* a batch forgets its own */
-                if (b) tmq_batches_replayed(self, b, jj->jid, &it);
+                s_keep(self, c, s_held_new(jj->jid, &it));
+                if (b) { /* the batch holds the record too */
+                    tmq_idmap_put(&self->jrefs, jj->jid, (void *)(uintptr_t)2);
+                    tmq_batches_replayed(self, b, jj->jid, &it);
+                }
                 self->replayed_results++;
             }
             msgpack_unpacked_destroy(&ur);
@@ -625,6 +662,11 @@ long tmq_session_replay(tmq_core_t *self)
     tmq_batches_after_replay(self);
     for (size_t i = 0; i < r.nbad; i++) /* no append may come before the replay ends */
         tmq_journal_forget(j, r.bad[i], NULL);
+    for (size_t i = 0; i < self->ndeferred; i++) /* superseded batch results, ends */
+        tmq_journal_forget(j, self->deferred[i], NULL);
+    free(self->deferred);
+    self->deferred = NULL;
+    self->ndeferred = self->deferred_cap = 0;
     if (r.nbad) tmq_warn("journal: %zu jobs whose records do not decode were dropped", r.nbad);
     free(r.bad);
     tmq_info("journal replayed: %llu jobs queued again and %llu results held for %zu sessions "

@@ -97,15 +97,16 @@ size=$(stat -c %s "$last")
 truncate -s $((size - 7)) "$last"
 broker_up 3 --metrics '127.0.0.1:*'
 grep -q "torn tail cut at offset" "$T/broker-3.log" || fail "no torn tail: $(cat "$T/broker-3.log")"
-PROMTOOL=$(command -v promtool || echo "$(dirname "$0")/../../build-tools/bin/promtool")
+PROMTOOL=${TASKMQ_PROMTOOL:-}
+[ -x "$PROMTOOL" ] || PROMTOOL=$(command -v promtool || true)
+[ -x "$PROMTOOL" ] || PROMTOOL="$(dirname "$0")/../../build-tools/bin/promtool"
+[ -x "$PROMTOOL" ] || fail "promtool not found: run scripts/setup.sh build (it fetches it)"
 for _ in $(seq 1 50); do grep -q "metrics at" "$T/broker-3.log" && break; sleep 0.05; done
 METRICS=$(sed -n 's/.*metrics at \(http:[^ ]*\).*/\1/p' "$T/broker-3.log" | head -n1)
 curl -sf "$METRICS" >"$T/scrape" || fail "no metrics at '$METRICS'"
 grep -q '^taskmq_journal_live_jobs [0-9]' "$T/scrape" || fail "no journal metrics: $(grep journal "$T/scrape")"
 grep -q '^taskmq_journal_failed 0$' "$T/scrape" || fail "journal_failed: $(grep journal_failed "$T/scrape")"
-if [ -x "$PROMTOOL" ]; then
-    "$PROMTOOL" check metrics <"$T/scrape" >"$T/promtool.out" 2>&1 || fail "promtool: $(cat "$T/promtool.out")"
-fi
+"$PROMTOOL" check metrics <"$T/scrape" >"$T/promtool.out" 2>&1 || fail "promtool: $(cat "$T/promtool.out")"
 "$BROKER" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' --journal "$J" 2>"$T/second.log"
 assert_eq "$?" "1" "a second broker on the journal"
 grep -q "is in use by another broker (pid $BROKER_PID)" "$T/second.log" || fail "$(cat "$T/second.log")"

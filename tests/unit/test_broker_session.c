@@ -9,6 +9,7 @@
 #include "journal.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -338,8 +339,12 @@ static void s_bsubmit(tmq_core_t *core, const char *rid, bool session, const cha
     tmq_batch_t b;
     tmq_batch_init(&b);
     for (size_t i = 0; i < n; i++) {
-        tmq_submit_item_t it = {.cid = cid0 + i, .fn = fn, .fn_len = strlen(fn), .arg = bh_arg,
-                                .arg_len = sizeof bh_arg, .retries = -1};
+        tmq_submit_item_t it = {.cid = cid0 + i,
+                                .fn = fn,
+                                .fn_len = strlen(fn),
+                                .arg = bh_arg,
+                                .arg_len = sizeof bh_arg,
+                                .retries = -1};
         tmq_batch_add_submit(&b, &it);
     }
     tmq_submit_info_t si = {.seq = session ? 1 : 0,
@@ -479,9 +484,124 @@ static void test_batch_journal_keeps_results(void **state)
     assert_true(bi.closed);
     assert_int_equal(s_results("a"), 2);
     assert_true(s_completed("a"));
-    bh_now += 1500; /* past its ttl: forgotten, in the journal too */
+    bh_now += 1500; /* past its ttl: the batch lets go (its end record goes) */
+    bh_turn(f->core);
+    /* the session holds its results again after the restart (its RACK was not journaled):
+       until it claims and acknowledges them, or its linger (60 s) runs out */
+    assert_int_equal(s_live(f), 2);
+    bh_now += 60000;
     bh_turn(f->core);
     assert_int_equal(s_live(f), 0);
+}
+
+/* The review's cases: a withdrawn job's CANCELLED survives a restart until acknowledged; a
+ * detached session's resubmission is not acknowledged before its ACCEPT is written; a batch
+ * does not forget a session's results the session has not acknowledged; a second session on a
+ * connection is refused; a batch refuses cid 2^64-1. */
+static void test_withdrawn_survives_restart(void **state)
+{
+    fx_t *f = *state;
+    s_hello(f->core, "c1", 60000);
+    s_submit(f->core, "c1", 1, 0, 2);
+    bh_turn(f->core);
+    tmq_batch_t w;
+    tmq_batch_init(&w);
+    tmq_batch_add_cid(&w, 1);
+    size_t len;
+    void *body = tmq_batch_finish(&w, TMQ_CMD_WITHDRAW, 0, &len);
+    tmq_batch_destroy(&w);
+    bh_feed(f->core, TMQ_SIDE_FRONTEND, "c1", TMQ_CMD_WITHDRAW, body, len);
+    bh_turn(f->core);
+    assert_int_equal(s_live(f), 2); /* the CANCELLED outcome holds its record */
+    s_close(f);
+    bh_forget();
+    s_open(f);
+    assert_int_equal(s_hello(f->core, "c2", 60000), 2); /* job 0 queued, job 1's CANCELLED */
+    bh_got_t g;
+    assert_true(bh_take("c2", TMQ_CMD_RESULTS, &g));
+    tmq_result_item_t it;
+    assert_int_equal(tmq_msg_result_item(&g.msg, 0, &it), 0);
+    assert_int_equal(it.cid, 1);
+    assert_int_equal(it.status, TMQ_ST_CANCELLED);
+    bh_got_free(&g);
+}
+
+static ssize_t s_enospc(int fd, const void *buf, size_t n, off_t off)
+{
+    (void)fd, (void)buf, (void)n, (void)off;
+    errno = ENOSPC;
+    return -1;
+}
+
+static void test_resubmission_waits_for_the_record(void **state)
+{
+    fx_t *f = *state;
+    s_hello(f->core, "c1", 60000);
+    s_submit(f->core, "c1", 1, 0, 1);
+    bh_turn(f->core); /* written */
+    uint64_t seq;
+    assert_int_equal(s_ack("c1", &seq), 1);
+    s_close(f); /* again, with a disk that is full */
+    bh_forget();
+    char err[512];
+    static const tmq_journal_io_t full = {.pwrite = s_enospc};
+    tmq_journal_opts_t o;
+    tmq_journal_opts_init(&o);
+    o.io = &full;
+    f->j = tmq_journal_open(f->dir, &o, err, sizeof err);
+    assert_non_null(f->j);
+    f->cfg = bh_default_config;
+    f->cfg.journal = f->j;
+    f->core = tmq_core_new(&f->cfg, bh_now);
+    assert_true(tmq_session_replay(f->core) >= 0);
+    s_hello(f->core, "c2", 60000);
+    s_submit(f->core, "c2", 1, 5, 1); /* new: its ACCEPT cannot be written, its ACK waits */
+    bh_turn(f->core);
+    assert_int_equal(bh_count("c2", TMQ_CMD_ACK), 0);
+    bh_now += 6000; /* c2 goes silent: detached */
+    bh_turn(f->core);
+    s_hello(f->core, "c3", 60000);
+    s_submit(f->core, "c3", 1, 5, 1); /* the resubmission: the same record to wait for */
+    bh_turn(f->core);
+    assert_int_equal(bh_count("c3", TMQ_CMD_ACK), 0);
+    tmq_core_destroy(&f->core);
+    tmq_journal_close(&f->j);
+}
+
+static void test_batch_waits_for_the_session(void **state)
+{
+    fx_t *f = *state;
+    s_hello(f->core, "c1", 60000);
+    s_bsubmit(f->core, "c1", true, "short", "f", 0, 2, 1, true); /* ttl 1 ms */
+    bh_ready(f->core, "w1", 8, "f", NULL);
+    s_run_all(f->core, "w1");
+    assert_int_equal(s_results("c1"), 2);
+    bh_now += 1000;
+    bh_turn(f->core); /* the batch is forgotten; the session has not acknowledged them */
+    assert_int_equal(s_live(f), 2);
+    s_rack(f->core, "c1", 2);
+    bh_turn(f->core);
+    assert_int_equal(s_live(f), 0);
+}
+
+static void test_second_session_and_reserved_cid(void **state)
+{
+    fx_t *f = *state;
+    s_hello(f->core, "c1", 60000);
+    uint8_t other[TMQ_PROTO_SESSION_LEN];
+    memset(other, 7, sizeof other);
+    size_t len;
+    void *body = tmq_proto_hello_body(other, 1000, &len);
+    bh_feed(f->core, TMQ_SIDE_FRONTEND, "c1", TMQ_CMD_HELLO, body, len);
+    bh_turn(f->core);
+    uint64_t code = 0;
+    assert_true(bh_error("c1", &code, NULL, 0));
+    assert_int_equal(code, TMQ_ERR_MALFORMED);
+    s_bsubmit(f->core, "c1", true, "b", "f", UINT64_MAX, 1, 0, false);
+    bh_turn(f->core);
+    int rcode = 0;
+    assert_int_equal(bh_ack("c1", &rcode, NULL, 0, NULL), 0);
+    assert_int_equal(rcode, TMQ_REJ_BAD_JOB);
 }
 
 int main(void)
@@ -498,6 +618,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_bye_cancels, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_batch_resume_replaces_failed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_batch_journal_keeps_results, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_withdrawn_survives_restart, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_resubmission_waits_for_the_record, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_waits_for_the_session, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_second_session_and_reserved_cid, s_setup, s_teardown),
     };
     tmq_log_init("test", TMQ_LOG_WARN);
     return cmocka_run_group_tests(tests, NULL, NULL);
