@@ -439,7 +439,7 @@ int tmq_jnl_roll(tmq_journal_t *j, int64_t now)
 
 int tmq_journal_commit(tmq_journal_t *j, int64_t now)
 {
-    j->commits++;
+    if (j->written < j->len) j->commits++; /* counted when it has something to write */
     if (!j->failed || now >= j->retry_at) {
         if (tmq_jnl_flush(j, now, false) == 0 && tmq_jnl_roll(j, now) == 0 && j->failed) {
             j->failed = false;

@@ -264,6 +264,19 @@ int tmq_jdir_lock(int dirfd, const char *dir, char *err, size_t errlen)
             snprintf(err, errlen, "cannot lock %s/LOCK: %s", dir, strerror(e));
         return -1;
     }
+    /* The directory itself too: a LOCK file deleted under a running broker must not let a
+       second one in (it would make a LOCK of its own) */
+    if (flock(dirfd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        snprintf(err, errlen,
+                 e == EWOULDBLOCK ? "journal %s is in use by another broker (its LOCK file was "
+                                    "removed): stop that one, or give this one another --journal "
+                                    "directory"
+                                  : "cannot lock %s: %s",
+                 dir, strerror(e));
+        return -1;
+    }
     /* Best effort: a full disk must not keep a broker from starting on what it holds. */
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());

@@ -410,7 +410,10 @@ static int s_setup(tmq_journal_t *j, const char *dir, const tmq_journal_opts_t *
     j->opts.io = NULL;
     j->dir = tmq_xstrdup(dir);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "journal %s: cannot create it: %s", dir, strerror(errno));
+        int e = errno;
+        snprintf(err, errlen, "journal %s: cannot create it: %s%s", dir, strerror(e),
+                 e == ENOENT ? " (its parent directory must exist: only the last part is made)"
+                             : "");
         return -1;
     }
     j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

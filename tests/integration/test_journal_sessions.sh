@@ -110,6 +110,13 @@ grep -q '^taskmq_journal_failed 0$' "$T/scrape" || fail "journal_failed: $(grep 
 "$BROKER" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' --journal "$J" 2>"$T/second.log"
 assert_eq "$?" "1" "a second broker on the journal"
 grep -q "is in use by another broker (pid $BROKER_PID)" "$T/second.log" || fail "$(cat "$T/second.log")"
+rm "$J/LOCK" # under a running broker: the directory's own lock still keeps a second one out
+"$BROKER" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' --journal "$J" 2>"$T/third.log"
+assert_eq "$?" "1" "a second broker after LOCK was removed"
+grep -q "is in use by another broker (its LOCK file was removed)" "$T/third.log" || fail "$(cat "$T/third.log")"
+"$BROKER" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' --journal "$T/no/such/j" 2>"$T/parent.log"
+assert_eq "$?" "1" "a journal whose parent is missing"
+grep -q "its parent directory must exist" "$T/parent.log" || fail "$(cat "$T/parent.log")"
 kill -TERM "$BROKER_PID"
 wait "$BROKER_PID"
 cp -r "$J" "$T/damaged"
