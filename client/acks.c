@@ -359,6 +359,12 @@ void tmq_acks_round_void(tmq_acks_t *a, int64_t now)
     if (a->retry_at == INT64_MAX) a->retry_at = now;
 }
 
+void tmq_acks_each_held(const tmq_acks_t *a, void (*fn)(void *arg, uint64_t cid), void *arg)
+{
+    for (tmq_list_link_t *l = a->held.head; l; l = l->next)
+        fn(arg, TMQ_LIST_ENTRY(l, s_held_t, link)->cid);
+}
+
 bool tmq_acks_drop_held(tmq_acks_t *a, uint64_t cid)
 {
     for (tmq_list_link_t *l = a->held.head; l; l = l->next) {

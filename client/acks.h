@@ -111,6 +111,9 @@ void tmq_acks_round_void(tmq_acks_t *a, int64_t now);
 /* Forgets the held job cid (its client cancelled it); false when cid is not held. */
 bool tmq_acks_drop_held(tmq_acks_t *a, uint64_t cid);
 
+/* Calls fn with the client id of every held job. */
+void tmq_acks_each_held(const tmq_acks_t *a, void (*fn)(void *arg, uint64_t cid), void *arg);
+
 /* Jobs held for resubmission. */
 size_t tmq_acks_held(const tmq_acks_t *a);
 

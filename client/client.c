@@ -80,8 +80,8 @@ struct tmq_client_t {
     void *status_body; /* the answer to the latest STATUS, once it arrived */
     size_t status_len;
     tmq_rate_t log_rate;
-    char error[256];    /* tmq_client_error */
-    char lost_why[256]; /* tmq_client_lost_reason: error when jobs were last failed LOST */
+    char error[256];     /* tmq_client_error */
+    char lost_why[256];  /* tmq_client_lost_reason: error when jobs were last failed LOST */
     tmq_csession_t sess; /* our session (5.7): seq, RACK count, the wait for a lost broker */
 };
 
@@ -404,6 +404,66 @@ static size_t s_resume(tmq_client_t *c)
     return r.jobs;
 }
 
+/* ---- a broker back without our jobs ---- */
+
+static void s_keep_cid(void *arg, uint64_t cid)
+{
+    tmq_idmap_put(arg, cid, NULL);
+}
+
+static void s_keep_copy(void *arg, const tmq_acks_sent_t *s)
+{
+    for (size_t i = 0; i < s->ncids; i++)
+        tmq_idmap_put(arg, s->cids[i], NULL);
+}
+
+typedef struct {
+    tmq_client_t *c;
+    tmq_idmap_t *keep, *still;
+    size_t failed;
+} s_forgotten_t;
+
+static void s_sort_forgotten(uint64_t id, void *value, void *arg)
+{
+    (void)value;
+    s_forgotten_t *f = arg;
+    if (tmq_idmap_has(f->keep, id)) {
+        tmq_idmap_put(f->still, id, NULL);
+        return;
+    }
+    static const char why[] = S_LOST " (it came back without our acknowledged jobs: its "
+                                     "journal was lost or replaced)";
+    if (tmq_idmap_count(&f->c->withdrawn)) tmq_idmap_remove(&f->c->withdrawn, id, NULL);
+    tmq_resq_push(&f->c->results, tmq_result_failed(id, TMQ_RESULT_LOST, why, sizeof why - 1));
+    f->failed++;
+}
+
+/* A journaled broker took our session over holding none of its jobs (a new, emptied or
+ * replaced journal): the jobs it had acknowledged will never come. They fail LOST at once;
+ * the ones it never acknowledged (kept copies, held after "queue full", not yet sent) stay,
+ * resubmitted. */
+static void s_fail_forgotten(tmq_client_t *c)
+{
+    tmq_idmap_t keep, still;
+    tmq_idmap_init(&keep);
+    tmq_idmap_init(&still);
+    tmq_acks_each_sent(&c->acks, s_keep_copy, &keep);
+    tmq_acks_each_held(&c->acks, s_keep_cid, &keep);
+    for (size_t i = 0; i < c->batch.count; i++)
+        tmq_idmap_put(&keep, c->batch_cids[i], NULL);
+    s_forgotten_t f = {c, &keep, &still, 0};
+    tmq_idmap_drain(&c->inflight, s_sort_forgotten, &f);
+    tmq_idmap_destroy(&c->inflight);
+    c->inflight = still;
+    tmq_idmap_destroy(&keep);
+    if (f.failed) {
+        snprintf(c->lost_why, sizeof c->lost_why,
+                 "the broker at %s came back without %zu of our acknowledged jobs", c->endpoint,
+                 f.failed);
+        tmq_warn("client: %s (its journal was lost or replaced): they fail", c->lost_why);
+    }
+}
+
 static void s_on_welcome(tmq_client_t *c, const tmq_msg_t *m)
 {
     tmq_welcome_t w;
@@ -420,6 +480,7 @@ static void s_on_welcome(tmq_client_t *c, const tmq_msg_t *m)
     c->refused = false;
     c->error[0] = '\0';
     size_t resent = sw.resume ? s_resume(c) : 0;
+    if (sw.resume && w.journal && w.has_resumed && w.resumed == 0) s_fail_forgotten(c);
     if (sw.away_ms >= 0)
         tmq_info("client: the broker at %s is back after %.1f s; resubmitted %zu unacknowledged "
                  "jobs (it held %llu of ours)",

@@ -37,6 +37,28 @@ assert_eq "$distinct" "$N" "distinct indices"
 assert_eq "$wrong" "0" "results not OK or wrong"
 pass "$N jobs, broker killed 5 times (replayed jobs+results: $replayed): $lines results, each index once, all right, exit 0"
 
+# ---- a broker back on an emptied journal: the acknowledged jobs fail at once, no hang ----
+TMQ_TIMEOUT=60 tmq map sleep --broker-loss-timeout 60 < <(for _ in $(seq 1 200); do echo 100; done) \
+    >"$T/gone" 2>"$T/gone.err" &
+client=$!
+sleep 1.5
+kill -KILL "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null
+rm -rf "$J"
+"$BROKER" --frontend "$FE" --backend "$BE" --journal "$J" 2>"$T/broker-empty.log" &
+BROKER_PID=$!
+PIDS+=("$BROKER_PID")
+t0=$SECONDS
+wait "$client"
+rc=$?
+assert_eq "$rc" "4" "exit status when the broker came back without our jobs"
+[ $((SECONDS - t0)) -le 20 ] || fail "it took $((SECONDS - t0)) s to give up"
+assert_eq "$(wc -l <"$T/gone")" "200" "one line per job"
+lost=$(jq -r 'select(.ok == false) | .error' "$T/gone" | sort | uniq -c)
+[[ "$lost" == *"came back without our acknowledged jobs"* ]] || fail "lost jobs say: $lost"
+grep -q "came back without .* of our acknowledged jobs" "$T/gone.err" || fail "no word of it: $(cat "$T/gone.err")"
+pass "a broker back on an emptied journal: the acknowledged jobs fail at once with why, exit 4"
+
 # ---- a million jobs leave a bounded journal ----
 M=1000000
 [[ "${TASKMQ_CFLAGS:-}" == *sanitize* ]] && M=200000 # the sanitizers' build is ~5x slower
