@@ -481,9 +481,11 @@ static void s_on_welcome(tmq_client_t *c, const tmq_msg_t *m)
     c->error[0] = '\0';
     size_t resent = sw.resume ? s_resume(c) : 0;
     if (sw.resume && w.journal && w.has_resumed && w.resumed == 0) s_fail_forgotten(c);
-    if (sw.away_ms >= 0)
-        tmq_info("client: the broker at %s is back after %.1f s; resubmitted %zu unacknowledged "
-                 "jobs (it held %llu of ours)",
+    if (sw.gone) /* said by s_broker_lost: nothing is "back" */
+        ;
+    else if (sw.away_ms >= 0)
+        tmq_info("client: the broker at %s answered again %.1f s after we found it gone; "
+                 "resubmitted %zu unacknowledged jobs (it held %llu of ours)",
                  c->endpoint, (double)sw.away_ms / 1000.0, resent, (unsigned long long)w.resumed);
     else if (sw.resume)
         tmq_debug("client: WELCOME again from %s; resubmitted %zu unacknowledged jobs", c->endpoint,
@@ -868,6 +870,11 @@ void tmq_client_set_broker_loss_timeout(tmq_client_t *c, uint32_t ms)
 bool tmq_client_journaled(const tmq_client_t *c)
 {
     return c && c->sess.journal;
+}
+
+bool tmq_client_broker_away(const tmq_client_t *c)
+{
+    return c && tmq_csession_waiting(&c->sess);
 }
 
 void tmq_client_set_fail_when_full(tmq_client_t *c, bool fail)

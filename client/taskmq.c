@@ -140,12 +140,18 @@ static int s_connect_and_run(const tmq_cli_t *o)
         status = s_run(c, o, endpoint);
     }
     size_t cancelled = tmq_pending(c);
+    bool away = tmq_client_broker_away(c); /* BYE reaches nobody: nothing is cancelled */
     tmq_client_destroy(&c);
 #ifdef TMQ_HAVE_LOCAL
     tmq_local_stop(&local);
 #endif
     if (tmq_cli_interrupted) {
-        if (cancelled)
+        if (cancelled && away)
+            fprintf(stderr,
+                    "taskmq: interrupted while the broker was away: %zu job%s not cancelled (it "
+                    "journals: back within the session's linger, it runs them for no one)\n",
+                    cancelled, cancelled == 1 ? "" : "s");
+        else if (cancelled)
             fprintf(stderr, "taskmq: interrupted, %zu job%s cancelled\n", cancelled,
                     cancelled == 1 ? "" : "s");
         else

@@ -105,6 +105,9 @@ void tmq_client_set_broker_loss_timeout(tmq_client_t *c, uint32_t ms);
 /* True when the broker's last WELCOME said it journals (the session's jobs survive its
  * restart); false before any WELCOME and with a broker without --journal. */
 bool tmq_client_journaled(const tmq_client_t *c);
+/* True while a lost journaled broker is awaited (its jobs neither failed nor cancelled: a
+ * destroy now says BYE to nobody, and a broker back within the session's linger runs them). */
+bool tmq_client_broker_away(const tmq_client_t *c);
 
 /* When the broker's queue is full: false (default) holds the job and resubmits it as the
  * queue drains (backpressure); true reports it at once as a failed result ("queue full"). */

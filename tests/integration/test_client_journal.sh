@@ -38,7 +38,7 @@ run_restart() {
     grep -q "WARN client: lost the broker at $FAKE_EP (.*); waiting up to 60 s for it (it journals)" \
         "$T/err" || fail "$1: no warning: $(cat "$T/err")"
     assert_eq "$(grep -c "lost the broker at" "$T/err")" "1" "$1: warned once"
-    grep -q "INFO client: the broker at $FAKE_EP is back after [0-9.]* s; resubmitted [0-9]* unacknowledged jobs" \
+    grep -q "INFO client: the broker at $FAKE_EP answered again [0-9.]* s after we found it gone; resubmitted [0-9]* unacknowledged jobs" \
         "$T/err" || fail "$1: no word that it is back: $(cat "$T/err")"
     # the same session, in every HELLO to either process
     assert_eq "$(grep '^HELLO' "$T/fake.out" | cut -d' ' -f2 | sort -u | wc -l)" "1" "$1: one session"
