@@ -102,10 +102,9 @@ static const struct {
     const char *name;
     tmq_cli_cmd_t cmd;
 } s_cmds[] = {
-    {"map", TMQ_CLI_MAP},         {"submit", TMQ_CLI_SUBMIT},
-    {"status", TMQ_CLI_STATUS},   {"functions", TMQ_CLI_FUNCTIONS},
-    {"keygen", TMQ_CLI_KEYGEN},   {"attach", TMQ_CLI_ATTACH},
-    {"batches", TMQ_CLI_BATCHES},
+    {"map", TMQ_CLI_MAP},       {"submit", TMQ_CLI_SUBMIT},   {"attach", TMQ_CLI_ATTACH},
+    {"status", TMQ_CLI_STATUS}, {"batches", TMQ_CLI_BATCHES}, {"functions", TMQ_CLI_FUNCTIONS},
+    {"keygen", TMQ_CLI_KEYGEN},
 };
 
 /* What one parse has seen beyond the settings: where each option was first given (argv
