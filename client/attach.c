@@ -29,15 +29,13 @@ static bool s_same(const tmq_cattach_t *a, const char *name, size_t len)
 void tmq_cattach_ask(tmq_cattach_t *a, const char *name, size_t len, bool resume)
 {
     if (len > TMQ_PROTO_MAX_BATCH_NAME) len = TMQ_PROTO_MAX_BATCH_NAME;
-    bool again = a->attached && !resume && s_same(a, name, len);
-    if (!again) {
-        tmq_idmap_destroy(&a->seen);
-        tmq_idmap_init(&a->seen);
-        a->attached = false;
-        memset(&a->st, 0, sizeof a->st);
-        /* results of an attachment being replaced, not yet returned, stay in the client's
-         * queue and are still counted there */
-    }
+    /* a new attachment reads everything again (the library's own repeat after a restart is
+     * tmq_cattach_again, which keeps what was seen); results of one being replaced that are
+     * in the client's queue stay there, counted in queued */
+    tmq_idmap_destroy(&a->seen);
+    tmq_idmap_init(&a->seen);
+    a->attached = false;
+    memset(&a->st, 0, sizeof a->st);
     memcpy(a->name, name, len);
     a->name[len] = '\0';
     a->name_len = len;
@@ -81,6 +79,7 @@ bool tmq_cattach_on_batch(tmq_cattach_t *a, const tmq_msg_t *m)
         bool answer = a->resume ? (!info.known || tmq_msg_get(m, "ok")) : !info.complete;
         if (!answer) return false;
         s_status(&a->st, &info);
+        a->answer = a->st;
         a->answered = true;
         if (a->resume) {
             s_ok(a, m);

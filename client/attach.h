@@ -31,22 +31,23 @@ typedef struct {
     char name[TMQ_PROTO_MAX_BATCH_NAME + 1];
     size_t name_len;
     tmq_cattach_phase_t phase;
-    bool resume;           /* the ATTACH out asks resume: true (the answer carries `ok`) */
-    bool answered;         /* the ATTACH out was answered (BATCH, or ERROR: refused) */
-    bool refused;          /* ... by ERROR code 3: a broker without batches */
-    bool attached;         /* a batch was attached (its phase is READING, COMPLETE or LOST) */
-    tmq_idmap_t seen;      /* cids of the attached batch's results delivered */
-    size_t queued;         /* of those, not yet returned by tmq_next */
-    tmq_batch_status_t st; /* the latest BATCH's counts */
-    uint64_t *ok;          /* a resume's answer: the cids done (malloc'd) */
+    bool resume;               /* the ATTACH out asks resume: true (the answer carries `ok`) */
+    bool answered;             /* the ATTACH out was answered (BATCH, or ERROR: refused) */
+    bool refused;              /* ... by ERROR code 3: a broker without batches */
+    bool attached;             /* a batch was attached (its phase is READING, COMPLETE or LOST) */
+    tmq_idmap_t seen;          /* cids of the attached batch's results delivered */
+    size_t queued;             /* of those, not yet returned by tmq_next */
+    tmq_batch_status_t st;     /* the latest BATCH's counts */
+    tmq_batch_status_t answer; /* the counts the answer to the ATTACH out said */
+    uint64_t *ok;              /* a resume's answer: the cids done (malloc'd) */
     size_t nok;
 } tmq_cattach_t;
 
 void tmq_cattach_init(tmq_cattach_t *a);
 void tmq_cattach_destroy(tmq_cattach_t *a);
 
-/* An ATTACH for name goes out (resume: only asking). A new attachment to another batch, or a
- * first one, forgets what was seen; a repeat for the same batch (after a restart) keeps it. */
+/* An ATTACH for name goes out (resume: only asking): a new attachment, which forgets what was
+ * seen (the library's repeat after a restart is tmq_cattach_again). */
 void tmq_cattach_ask(tmq_cattach_t *a, const char *name, size_t len, bool resume);
 
 /* A BATCH message arrived. Returns true when it answered the ATTACH out. */

@@ -1123,8 +1123,8 @@ static int s_ask_batch(tmq_client_t *c, const char *name, bool resume, int timeo
 int tmq_client_attach(tmq_client_t *c, const char *name, tmq_batch_status_t *st, int timeout_ms)
 {
     if (s_ask_batch(c, name, false, timeout_ms) != 0) return -1;
-    if (st) *st = c->att.st;
-    if (!c->att.st.known) {
+    if (st) *st = c->att.answer; /* later BATCHes may have been read with it */
+    if (!c->att.answer.known) {
         snprintf(c->error, sizeof c->error, "no batch named %s at %s", name, c->endpoint);
         errno = ENOENT;
         return -1;
@@ -1154,7 +1154,7 @@ int tmq_client_batch_done(tmq_client_t *c, const char *name, uint64_t **cids, si
     *cids = NULL;
     *n = 0;
     if (s_ask_batch(c, name, true, timeout_ms) != 0) return -1;
-    if (st) *st = c->att.st;
+    if (st) *st = c->att.answer;
     *cids = c->att.ok; /* handed over */
     *n = c->att.nok;
     c->att.ok = NULL;
