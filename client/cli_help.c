@@ -210,7 +210,8 @@ static void s_attach(FILE *out)
           "  --json                 JSON lines (the default and only output)\n"
           "  --broker-loss-timeout S\n"
           "                         how long to wait for a lost broker that journals (default\n"
-          "                         60; 0..86400)\n",
+          "                         60; 0..86400)\n"
+          "\n",
           out);
     fputs(s_options, out);
     fputs("\n", out);
