@@ -3,7 +3,8 @@
 # index once, --ordered in index order); `taskmq batches` counts; an unknown batch is exit 2;
 # `map --batch --resume` after a cancelled run submits only what is not done; the broker killed
 # -9 and restarted on the same ports, between the kill of map and attach and during an attach,
-# still gives every result once.
+# still gives every result once; a 0.4 broker (fake_broker.py oldclient) makes attach, batches
+# and --resume say it keeps no batches.
 . "$(dirname "$0")/lib.sh"
 J="$T/journal"
 start_broker --journal "$J" --heartbeat 200
@@ -112,3 +113,20 @@ assert_eq "$rc" "0" "attach b4 across a broker restart: exit status ($(cat "$T/b
 assert_eq "$(wc -l <"$T/b4.att")" "$N" "attach b4 across a broker restart: lines"
 assert_eq "$(indexes "$T/b4.att")" "$ALL" "attach b4 across a broker restart: each index once"
 pass "an attach across a broker restart (kill -9) printed all $N once, exit 0"
+
+# ---- a broker that does not keep batches (taskmq 0.4): fake_broker.py oldclient ----
+timeout 60 /usr/bin/python3 "$(dirname "$0")/fake_broker.py" "$T/old.ep" oldclient >"$T/old.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 1 100); do [ -s "$T/old.ep" ] && break; sleep 0.05; done
+OLD=$(cat "$T/old.ep")
+out=$(tmq attach b1 --broker "$OLD" 2>&1)
+rc=$?
+assert_eq "$rc" "1" "attach at a 0.4 broker: exit status"
+[[ "$out" == "taskmq: this broker does not keep batches (taskmq 0.4 or older): $OLD" ]] || fail "attach at a 0.4 broker said: $out"
+out=$(tmq batches --broker "$OLD" 2>&1)
+assert_eq "$?" "1" "batches at a 0.4 broker: exit status"
+[[ "$out" == *"does not keep batches (taskmq 0.4 or older)"* ]] || fail "batches at a 0.4 broker said: $out"
+out=$(tmq map sleep 1 --batch b1 --resume --broker "$OLD" 2>&1)
+assert_eq "$?" "1" "map --resume at a 0.4 broker: exit status"
+[[ "$out" == "taskmq: --resume: this broker does not keep batches (taskmq 0.4 or older): $OLD" ]] || fail "map --resume at a 0.4 broker said: $out"
+pass "a 0.4 broker: attach, batches and map --resume say it keeps no batches, exit 1"
