@@ -276,7 +276,7 @@ static void s_fail_all(tmq_client_t *c, tmq_result_status_t status, const char *
     s_fail_all_t f = {&c->results, status, why};
     tmq_idmap_drain(&c->inflight, s_fail_drained, &f);
     if (tmq_cattach_active(&c->att)) {
-        if (status == TMQ_RESULT_LOST && !c->lost_why[0])
+        if (status == TMQ_RESULT_LOST) /* what tmq_client_lost_reason explains */
             snprintf(c->lost_why, sizeof c->lost_why, "%s", c->error);
         tmq_cattach_lose(&c->att); /* the batch's results that did not come will not */
     }

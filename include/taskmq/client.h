@@ -213,8 +213,9 @@ void *tmq_client_status(tmq_client_t *c, int timeout_ms, size_t *len);
 /* Later submissions go to the batch name (1..128 bytes, no space or control byte; NULL: no
  * batch). ttl_ms: how long the broker keeps the batch once complete (0: the broker's default,
  * 1 hour; at most 604,800,000 = 7 days). Jobs already submitted and not yet sent go out first,
- * in the batch they were submitted to. Returns 0, or -1 with errno EINVAL for a NULL client or
- * a name that is not a valid batch name. */
+ * in the batch they were submitted to (but jobs held after "queue full" go, when resubmitted,
+ * to the batch set then: change batches once nothing is pending). Returns 0, or -1 with errno
+ * EINVAL for a NULL client or a name that is not a valid batch name. */
 int tmq_client_set_batch(tmq_client_t *c, const char *name, uint32_t ttl_ms);
 
 /* The input of the batch has ended: no more jobs will be submitted to it by this client. Sends
