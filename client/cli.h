@@ -20,8 +20,11 @@ extern volatile sig_atomic_t tmq_cli_interrupted;
 int tmq_cli_map(tmq_client_t *c, const tmq_cli_t *o);
 /* submit: one job; prints its result. */
 int tmq_cli_submit(tmq_client_t *c, const tmq_cli_t *o);
+/* attach: a named batch's results (o->function is its NAME), map's lines and exit rules. */
+int tmq_cli_attach(tmq_client_t *c, const tmq_cli_t *o);
 /* status: the broker's status for people, or JSON with --json; functions (o->cmd
- * TMQ_CLI_FUNCTIONS): the functions the cluster serves. */
+ * TMQ_CLI_FUNCTIONS): the functions the cluster serves; batches (TMQ_CLI_BATCHES): the named
+ * batches it holds. */
 int tmq_cli_status(tmq_client_t *c, const tmq_cli_t *o, const char *endpoint);
 /* keygen: a CurveZMQ pair at o->function and o->function + "_secret"; an existing one is
  * replaced only with o->force. No client. */

@@ -34,6 +34,9 @@ typedef enum {
     S_TAG,
     S_EXEC,
     S_JOBLOG,
+    S_BATCH,
+    S_BATCH_TTL,
+    S_RESUME,
     S_FORCE,
     S_VERBOSE,
     S_HELP,
@@ -46,7 +49,11 @@ typedef enum {
 #define S_ALL 0u
 #define S_MAP S_FOR(TMQ_CLI_MAP)
 #define S_JOBS (S_FOR(TMQ_CLI_MAP) | S_FOR(TMQ_CLI_SUBMIT))
-#define S_CLUSTER (S_JOBS | S_FOR(TMQ_CLI_STATUS) | S_FOR(TMQ_CLI_FUNCTIONS))
+#define S_ATTACH S_FOR(TMQ_CLI_ATTACH)
+#define S_CLUSTER                                                                                  \
+    (S_JOBS | S_FOR(TMQ_CLI_STATUS) | S_FOR(TMQ_CLI_FUNCTIONS) | S_ATTACH | S_FOR(TMQ_CLI_BATCHES))
+#define S_OUTPUT (S_FOR(TMQ_CLI_STATUS) | S_FOR(TMQ_CLI_FUNCTIONS) | S_FOR(TMQ_CLI_BATCHES))
+#define S_BATCH_TTL_MAX 604800 /* --batch-ttl: seconds, 1 s .. 7 days (PROTOCOL.md 5.8) */
 
 #define S_MEM_LIMIT_MAX (1ull << 40) /* --mem-limit: 1 byte .. 1 TiB */
 
@@ -65,7 +72,7 @@ static const s_opt_t s_opts[] = {
     {"curve-cert", 0, true, S_CURVE_CERT, 0, 0, S_CLUSTER},
     {"broker-cert", 0, true, S_BROKER_CERT, 0, 0, S_CLUSTER},
     {"local", 0, true, S_LOCAL, 1, 1024, S_CLUSTER},
-    {"ordered", 0, false, S_ORDERED, 0, 0, S_MAP},
+    {"ordered", 0, false, S_ORDERED, 0, 0, S_MAP | S_ATTACH},
     {"timeout", 0, true, S_TIMEOUT, 0, 2147483647, S_JOBS},
     {"retries", 0, true, S_RETRIES, 0, 1000, S_JOBS},
     {"mem-limit", 0, true, S_MEM_LIMIT, 0, 0, S_JOBS}, /* a size: S_MEM_LIMIT_MAX */
@@ -73,13 +80,16 @@ static const s_opt_t s_opts[] = {
     {"progress", 0, false, S_PROGRESS, 0, 0, S_MAP},
     {"no-progress", 0, false, S_NO_PROGRESS, 0, 0, S_MAP},
     {"fail-when-full", 0, false, S_FAIL_WHEN_FULL, 0, 0, S_JOBS},
-    {"broker-loss-timeout", 0, true, S_BROKER_LOSS_TIMEOUT, 0, 86400, S_JOBS}, /* seconds */
-    {"json", 0, false, S_JSON, 0, 0, S_CLUSTER},
+    {"broker-loss-timeout", 0, true, S_BROKER_LOSS_TIMEOUT, 0, 86400, S_JOBS | S_ATTACH},
+    {"json", 0, false, S_JSON, 0, 0, S_JOBS | S_OUTPUT | S_ATTACH},
     {"raw", 0, false, S_RAW, 0, 0, S_JOBS},
     {"keep-empty", 0, false, S_KEEP_EMPTY, 0, 0, S_MAP},
     {"tag", 0, false, S_TAG, 0, 0, S_MAP},
     {"exec", 0, false, S_EXEC, 0, 0, S_MAP},
     {"joblog", 0, true, S_JOBLOG, 0, 0, S_MAP},
+    {"batch", 0, true, S_BATCH, 0, 0, S_MAP},
+    {"batch-ttl", 0, true, S_BATCH_TTL, 1, S_BATCH_TTL_MAX, S_MAP}, /* seconds */
+    {"resume", 0, false, S_RESUME, 0, 0, S_MAP},
     {"force", 0, false, S_FORCE, 0, 0, S_FOR(TMQ_CLI_KEYGEN)},
     {"verbose", 'v', false, S_VERBOSE, 0, 0, S_ALL},
     {"help", 'h', false, S_HELP, 0, 0, S_ALL},
@@ -92,8 +102,8 @@ static const struct {
     const char *name;
     tmq_cli_cmd_t cmd;
 } s_cmds[] = {
-    {"map", TMQ_CLI_MAP},       {"submit", TMQ_CLI_SUBMIT},
-    {"status", TMQ_CLI_STATUS}, {"functions", TMQ_CLI_FUNCTIONS},
+    {"map", TMQ_CLI_MAP},       {"submit", TMQ_CLI_SUBMIT},   {"attach", TMQ_CLI_ATTACH},
+    {"status", TMQ_CLI_STATUS}, {"batches", TMQ_CLI_BATCHES}, {"functions", TMQ_CLI_FUNCTIONS},
     {"keygen", TMQ_CLI_KEYGEN},
 };
 
@@ -205,11 +215,14 @@ static const s_opt_t *s_find(const char *word, size_t len)
     return NULL;
 }
 
+#define S_BATCH_RULE "1 to 128 bytes, no space or control character"
+
 static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *err, size_t errlen)
 {
     long n = 0;
     bool text = opt->id == S_BROKER || opt->id == S_JOBLOG || opt->id == S_MEM_LIMIT ||
-                opt->id == S_CURVE_CERT || opt->id == S_BROKER_CERT; /* not numbers */
+                opt->id == S_CURVE_CERT || opt->id == S_BROKER_CERT ||
+                opt->id == S_BATCH; /* not numbers */
     if (opt->has_value && !text && tmq_parse_long(value, opt->min, opt->max, &n) != 0) {
         return s_usage(err, errlen, "--%s: '%s' is not a number in %ld..%ld", opt->name, value,
                        opt->min, opt->max);
@@ -282,6 +295,18 @@ static int s_apply(tmq_cli_t *o, const s_opt_t *opt, const char *value, char *er
     case S_JOBLOG:
         if (!*value) return s_usage(err, errlen, "--joblog needs a file name");
         o->joblog = value;
+        break;
+    case S_BATCH:
+        if (!tmq_proto_batch_name_ok(value, strlen(value)))
+            return s_usage(err, errlen, "--batch: '%s' is not a batch name (" S_BATCH_RULE ")",
+                           value);
+        o->batch = value;
+        break;
+    case S_BATCH_TTL:
+        o->batch_ttl_s = n;
+        break;
+    case S_RESUME:
+        o->resume = true;
         break;
     case S_FORCE:
         o->force = true;
@@ -362,7 +387,8 @@ static int s_positional(tmq_cli_t *o, char *word, char *err, size_t errlen)
         if (o->cmd == TMQ_CLI_NONE) return s_unknown_command(err, errlen, word);
         return 0;
     }
-    if (!o->function && o->cmd != TMQ_CLI_STATUS && o->cmd != TMQ_CLI_FUNCTIONS) {
+    if (!o->function && o->cmd != TMQ_CLI_STATUS && o->cmd != TMQ_CLI_FUNCTIONS &&
+        o->cmd != TMQ_CLI_BATCHES) {
         o->function = word;
         return 0;
     }
@@ -431,13 +457,18 @@ static int s_validate(tmq_cli_t *o, const s_parse_t *ps, char *err, size_t errle
     if (o->cmd != TMQ_CLI_NONE && s_applies(o, ps, err, errlen) != 0) return TMQ_EXIT_USAGE;
     if (o->joblog && !o->exec) return s_usage(err, errlen, "--joblog is for map --exec");
     if (o->exec && o->cmd == TMQ_CLI_MAP) return s_validate_exec(o, ps, err, errlen);
+    if ((o->resume || o->batch_ttl_s) && !o->batch)
+        return s_usage(err, errlen, "--%s needs --batch NAME (the batch to %s)",
+                       o->resume ? "resume" : "batch-ttl", o->resume ? "finish" : "keep");
     if (o->json && o->raw)
         return s_usage(err, errlen,
                        "--json (input must be JSON) and --raw (input is text) "
                        "exclude each other");
     switch (o->cmd) {
     case TMQ_CLI_NONE:
-        return s_usage(err, errlen, "missing subcommand (map, submit, status, functions, keygen)");
+        return s_usage(err, errlen,
+                       "missing subcommand (map, submit, attach, status, batches, functions, "
+                       "keygen)");
     case TMQ_CLI_MAP:
     case TMQ_CLI_SUBMIT: {
         if (!o->function) return s_usage(err, errlen, "missing FUNCTION");
@@ -450,9 +481,17 @@ static int s_validate(tmq_cli_t *o, const s_parse_t *ps, char *err, size_t errle
     }
     case TMQ_CLI_STATUS:
     case TMQ_CLI_FUNCTIONS:
+    case TMQ_CLI_BATCHES:
         if (o->nargs > 0)
             return s_usage(err, errlen, "%s takes no arguments (got '%s')",
-                           o->cmd == TMQ_CLI_STATUS ? "status" : "functions", o->args[0]);
+                           tmq_cli_cmd_name(o->cmd), o->args[0]);
+        return 0;
+    case TMQ_CLI_ATTACH:
+        if (!o->function) return s_usage(err, errlen, "missing NAME (the batch: map --batch NAME)");
+        if (!tmq_proto_batch_name_ok(o->function, strlen(o->function)))
+            return s_usage(err, errlen, "'%s' is not a batch name (" S_BATCH_RULE ")", o->function);
+        if (o->nargs > 0)
+            return s_usage(err, errlen, "attach takes one NAME (got '%s' too)", o->args[0]);
         return 0;
     case TMQ_CLI_KEYGEN:
         if (!o->function) return s_usage(err, errlen, "missing PATH");

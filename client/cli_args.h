@@ -23,6 +23,8 @@ typedef enum {
     TMQ_CLI_STATUS,
     TMQ_CLI_FUNCTIONS,
     TMQ_CLI_KEYGEN,
+    TMQ_CLI_ATTACH,  /* attach NAME: a named batch's results */
+    TMQ_CLI_BATCHES, /* the batches the broker holds */
 } tmq_cli_cmd_t;
 
 typedef struct {
@@ -46,10 +48,14 @@ typedef struct {
     bool tag;  /* map: each output line carries the job's input ("arg"; --exec: a prefix) */
     bool exec; /* map --exec: one exec job per stdin line, CMD ARG... after "--" */
     const char *joblog; /* map --exec: GNU parallel's joblog written to this file */
-    bool force;         /* keygen: overwrite an existing pair */
+    const char *batch;  /* map: the run is the named batch NAME (PROTOCOL.md 5.8); NULL: none */
+    long batch_ttl_s; /* map --batch: how long the broker keeps it once complete; 0: its default */
+    bool resume;      /* map --batch: submit only the inputs without an OK result in it */
+    bool force;       /* keygen: overwrite an existing pair */
     int verbose;
     bool help, version;
-    const char *function; /* map/submit: FUNCTION ("exec" under --exec); keygen: PATH */
+    const char *function; /* map/submit: FUNCTION ("exec" under --exec); keygen: PATH;
+                             attach: NAME */
     char **args;          /* the words after FUNCTION */
     int nargs;
     char **command; /* map --exec: CMD ARG..., the words after "--" */

@@ -57,7 +57,17 @@ static const char s_map_options[] =
     "  --joblog FILE          --exec: write GNU parallel's joblog (a TSV line per job) to FILE\n"
     "  --keep-empty           an empty stdin line is a job (\"\") instead of being skipped\n"
     "  --progress             progress bar and a closing summary on stderr (default: when\n"
-    "                         stderr is a terminal and stdin is not); --no-progress: never\n";
+    "                         stderr is a terminal and stdin is not); --no-progress: never\n"
+    "  --batch NAME           the run is the named batch NAME (1 to 128 bytes, no space or\n"
+    "                         control character): the broker keeps its results, so\n"
+    "                         `taskmq attach NAME` reads them from any host, also after this\n"
+    "                         taskmq was killed (its jobs run on; Ctrl-C still cancels them)\n"
+    "  --batch-ttl S          --batch: keep the batch S seconds once complete and every\n"
+    "                         result was read (1..604800; default the broker's, 3600)\n"
+    "  --resume               --batch: submit only the inputs with no OK result in the batch\n"
+    "                         yet (GNU parallel's --resume): a half-done run is finished, not\n"
+    "                         redone; indexes stay input positions; prints only what it runs\n"
+    "                         (-v: how many inputs were done already)\n";
 
 static const char s_exit_map[] =
     "Exit status: 0 every job succeeded; 1 some job failed (or no worker serves FUNCTION);\n"
@@ -75,6 +85,13 @@ static const char s_exit_submit[] =
     "not a broker's client port) or --local could not start its cluster; 4 lost the broker\n"
     "before the job finished (one that journals: not back within --broker-loss-timeout);\n"
     "130 interrupted (Ctrl-C; SIGTERM 143); 141 stdout closed (broken pipe).\n";
+
+static const char s_exit_attach[] =
+    "Exit status: 0 every job of the batch succeeded; 1 some job failed, or the broker does\n"
+    "not keep batches (taskmq 0.4 or older); 2 usage error, or no batch by that name (never\n"
+    "made, or forgotten after its --batch-ttl); 3 no broker reachable; 4 lost the broker\n"
+    "before the batch completed (one that journals: not back within --broker-loss-timeout);\n"
+    "130 interrupted (Ctrl-C: the batch's jobs are not cancelled); 141 stdout closed.\n";
 
 static const char s_exit_cluster[] =
     "Exit status: 0; 2 usage error; 3 no broker answers (or --local could not start its\n"
@@ -173,6 +190,49 @@ static void s_functions(FILE *out)
     fputs(s_exit_cluster, out);
 }
 
+static void s_attach(FILE *out)
+{
+    fputs("Usage: taskmq attach NAME [--ordered] [options]\n"
+          "\n"
+          "Prints the results of the named batch NAME (taskmq map --batch NAME), from any\n"
+          "host: those already finished at once, the rest as they finish, each exactly once,\n"
+          "in completion order (--ordered: input order), as the JSON lines of map (index is\n"
+          "the input position; --json: the same, it is the only format), then exits once the\n"
+          "batch is complete (its input ended and every job finished) with map's exit status.\n"
+          "It only reads: Ctrl-C stops it and cancels nothing, and a map that was killed\n"
+          "mid-run loses nothing: attach reads the rest. With a broker that journals, a\n"
+          "restart of the broker is waited out (--broker-loss-timeout) and nothing is\n"
+          "printed twice.\n"
+          "\n"
+          "Options for attach:\n"
+          "  --ordered              print in input order (indexes missing from the batch, e.g.\n"
+          "                         cancelled jobs, are passed over at its end)\n"
+          "  --json                 JSON lines (the default and only output)\n"
+          "  --broker-loss-timeout S\n"
+          "                         how long to wait for a lost broker that journals (default\n"
+          "                         60; 0..86400)\n"
+          "\n",
+          out);
+    fputs(s_options, out);
+    fputs("\n", out);
+    fputs(s_exit_attach, out);
+}
+
+static void s_batches(FILE *out)
+{
+    fputs("Usage: taskmq batches [--json] [options]\n"
+          "\n"
+          "Lists the named batches the broker holds (taskmq map --batch NAME): for each, its\n"
+          "inputs (total), those done (OK), failed, and running, its state (running: jobs\n"
+          "left or more may come; closed: its input ended, jobs left; complete: every result\n"
+          "is in) and its age. --json prints [{name, total, done, failed, running, closed,\n"
+          "complete, age_ms}, ...] as the broker says it.\n\n",
+          out);
+    fputs(s_options, out);
+    fputs("\n", out);
+    fputs(s_exit_cluster, out);
+}
+
 static void s_keygen(FILE *out)
 {
     fputs("Usage: taskmq keygen PATH [--force]\n"
@@ -207,6 +267,12 @@ void tmq_cli_help(FILE *out, tmq_cli_cmd_t cmd)
     case TMQ_CLI_KEYGEN:
         s_keygen(out);
         return;
+    case TMQ_CLI_ATTACH:
+        s_attach(out);
+        return;
+    case TMQ_CLI_BATCHES:
+        s_batches(out);
+        return;
     case TMQ_CLI_NONE:
         break;
     }
@@ -218,8 +284,10 @@ void tmq_cli_help(FILE *out, tmq_cli_cmd_t cmd)
           "  map FUNCTION [ARG...]   one job per ARG, or per stdin line when no ARG is given\n"
           "  map --exec -- CMD {}    a command per stdin line ({} the line, {#} its number)\n"
           "  submit FUNCTION [ARG]   one job; prints its result\n"
+          "  attach NAME             the results of a named batch (map --batch NAME), each once\n"
           "  status [--json]         broker, jobs, and each worker: address, processes busy and\n"
           "                          idle, done/failed, version, last seen, functions\n"
+          "  batches [--json]        the named batches the broker holds, with their counts\n"
           "  functions [--json]      the functions the cluster serves, by how many workers and\n"
           "                          processes, and their queued jobs\n"
           "  keygen PATH [--force]   a CurveZMQ certificate pair: PATH and PATH_secret\n"

@@ -11,6 +11,9 @@
  * signal, or a closed stdout. Under --exec each line becomes an exec job (cli_exec.h) and a
  * finished job prints its command's stdout and stderr instead of a JSON line: a "record" (its
  * stdout and stderr parts, kept together through the reorder buffer) per job.
+ * --batch NAME makes the run a named batch (PROTOCOL.md 5.8): its input's end is told to the
+ * broker (tmq_client_end_batch). --resume first asks which inputs have an OK result there and
+ * passes over them, so the inputs it submits keep their positions as job ids.
  */
 #include "buf.h"
 #include "cli.h"
@@ -58,6 +61,10 @@ typedef struct {
     tmq_progress_t progress;
     bool same_tty; /* stdout and stderr are one terminal: clear the bar before output */
     uint64_t submitted, done, failed, lost, lines;
+    uint64_t position;  /* the input position of the next job: its id */
+    tmq_idmap_t skip;   /* --resume: positions with an OK result in the batch already */
+    uint64_t skipped;   /* ... and passed over */
+    bool ended;         /* --batch: the input's end was told */
     bool input_done;    /* no more input will be read (end, or stopped) */
     bool bad_input;     /* a line was not JSON under --json */
     bool unserved;      /* a result said no worker serves the function */
@@ -319,7 +326,13 @@ static void s_drain(s_map_t *m)
  * Returns 0, or -1 when interrupted (window wait). */
 static int s_submit(s_map_t *m, const void *keep, size_t keep_len)
 {
-    uint64_t id;
+    uint64_t id = m->position++;
+    if (tmq_idmap_count(&m->skip) && tmq_idmap_has(&m->skip, id)) {
+        m->skipped++; /* done in an earlier run: its position stays taken */
+        if (m->reorder) s_emit(m, id, "", 0);
+        return 0;
+    }
+    if (m->skipped && tmq_client_set_next_id(m->c, id) != 0) return -1;
     if (tmq_submit(m->c, m->o->function, m->arg.data, m->arg.size, &id) != 0) return -1;
     if (keep) {
         s_arg_t *a = tmq_xmalloc(sizeof *a + keep_len);
@@ -347,7 +360,7 @@ static int s_exec_line(s_map_t *m, const char *text, size_t len)
 {
     if (len > 0 && text[len - 1] == '\r') len--; /* CRLF input */
     if (len == 0 && !m->o->keep_empty) return 0;
-    tmq_cliexec_arg(&m->tpl, &m->arg, text, len, m->submitted + 1);
+    tmq_cliexec_arg(&m->tpl, &m->arg, text, len, m->position + 1);
     return s_submit(m, text, len);
 }
 
@@ -429,6 +442,10 @@ static void s_run(s_map_t *m, bool from_stdin)
 {
     char *chunk = from_stdin ? tmq_xmalloc(S_CHUNK) : NULL;
     while (!s_stopped(m)) {
+        if (m->input_done && m->o->batch && !m->ended) {
+            m->ended = true; /* the batch can complete without waiting for us to leave */
+            tmq_client_end_batch(m->c);
+        }
         if (m->input_done && tmq_pending(m->c) == 0) break;
         bool want =
             !m->input_done && !(m->reorder && tmq_reorder_size(m->reorder) >= S_REORDER_MAX);
@@ -462,6 +479,7 @@ static void s_init(s_map_t *m, tmq_client_t *c, const tmq_cli_t *o)
     m->mode = s_mode(o);
     if (o->ordered) m->reorder = tmq_reorder_new();
     tmq_idmap_init(&m->args);
+    tmq_idmap_init(&m->skip);
     tmq_buf_init(&m->line);
     tmq_buf_init(&m->err);
     tmq_buf_init(&m->cmd);
@@ -486,6 +504,7 @@ static void s_fini(s_map_t *m)
     tmq_reorder_destroy(&m->reorder);
     tmq_idmap_drain(&m->args, s_free_arg, NULL);
     tmq_idmap_destroy(&m->args);
+    tmq_idmap_destroy(&m->skip);
     tmq_buf_free(&m->line);
     tmq_buf_free(&m->err);
     tmq_buf_free(&m->cmd);
@@ -511,6 +530,35 @@ static int s_status(const s_map_t *m)
     return m->failed ? TMQ_EXIT_FAILED : TMQ_EXIT_OK;
 }
 
+/* --batch: later jobs go to the batch; --resume: the positions done there are skipped.
+ * Returns 0, or the exit status when the run cannot start (the reason said). */
+static int s_batch(s_map_t *m)
+{
+    const tmq_cli_t *o = m->o;
+    if (!o->batch) return 0;
+    tmq_client_set_batch(m->c, o->batch, (uint32_t)o->batch_ttl_s * 1000);
+    if (!o->resume) return 0;
+    uint64_t *ids;
+    size_t n;
+    tmq_batch_status_t st;
+    if (tmq_client_batch_done(m->c, o->batch, &ids, &n, &st, (int)o->connect_timeout_ms) != 0) {
+        int err = errno;
+        if (tmq_cli_interrupted) return TMQ_EXIT_FAILED; /* the caller says so */
+        s_say(m, "--resume: %s", tmq_client_error(m->c));
+        return err == ETIMEDOUT ? TMQ_EXIT_NO_BROKER : TMQ_EXIT_FAILED;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] != TMQ_IDMAP_NONE) tmq_idmap_put(&m->skip, ids[i], NULL);
+    free(ids);
+    if (o->verbose)
+        s_say(m,
+              "--resume: batch %s %s: %zu inputs done already (of %llu; %llu failed, %llu "
+              "running)",
+              o->batch, st.known ? "found" : "is new", n, (unsigned long long)st.total,
+              (unsigned long long)st.failed, (unsigned long long)st.running);
+    return 0;
+}
+
 int tmq_cli_map(tmq_client_t *c, const tmq_cli_t *o)
 {
     static char outbuf[1 << 20];
@@ -525,6 +573,11 @@ int tmq_cli_map(tmq_client_t *c, const tmq_cli_t *o)
         }
         fputs(TMQ_CLIEXEC_JOBLOG_HEADER, m.joblog);
     }
+    int rc = s_batch(&m);
+    if (rc != 0) {
+        s_fini(&m);
+        return rc;
+    }
     bool from_stdin = o->nargs == 0;
     if (from_stdin && isatty(STDIN_FILENO)) /* else a person may wait for output in silence */
         s_say(&m, "reading jobs from stdin, one per line (Ctrl-D ends)");
@@ -534,6 +587,9 @@ int tmq_cli_map(tmq_client_t *c, const tmq_cli_t *o)
     s_flush_out(&m);
     if (m.lost) s_say_lost(&m);
     tmq_progress_finish(&m.progress, m.done, m.failed, tmq_clock_ms());
+    if (o->resume && o->verbose)
+        s_say(&m, "--resume: %llu inputs skipped (done already), %llu run",
+              (unsigned long long)m.skipped, (unsigned long long)m.submitted);
     int status = s_status(&m);
     s_fini(&m);
     return status;

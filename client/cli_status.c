@@ -1,5 +1,5 @@
-/* client/cli_status.c — `taskmq status` and `taskmq functions`: the broker's STATUS_REPLY
- * for people (render.c) or scripts.
+/* client/cli_status.c — `taskmq status`, `taskmq functions` and `taskmq batches`: the
+ * broker's STATUS_REPLY for people (render.c) or scripts.
  *
  * status --json prints the reply map as one compact JSON object (tmq_json_from_msgpack:
  * every field the broker sends, in its order); functions --json prints its functions list.
@@ -43,7 +43,14 @@ int tmq_cli_status(tmq_client_t *c, const tmq_cli_t *o, const char *endpoint)
     int status = TMQ_EXIT_OK;
     json_t *st = s_fetch(c, o, endpoint, &status);
     if (!st) return status;
-    if (o->cmd == TMQ_CLI_FUNCTIONS) {
+    if (o->cmd == TMQ_CLI_BATCHES) {
+        if (tmq_render_batches(stdout, st, o->json) != 0) {
+            fprintf(stderr,
+                    "taskmq: the broker at %s does not keep batches (taskmq 0.4 or older)\n",
+                    endpoint);
+            status = TMQ_EXIT_FAILED;
+        }
+    } else if (o->cmd == TMQ_CLI_FUNCTIONS) {
         if (tmq_render_functions(stdout, st, o->json) != 0) {
             fprintf(stderr,
                     "taskmq: the broker at %s does not say which functions it serves "

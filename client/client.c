@@ -14,10 +14,14 @@
  * greets again with backoff and resubmits what was not ACKed, until the loss timeout. Without
  * a journal everything is as it always was: a lost broker fails every awaited job at once.
  * The session's rules are plain data in session.c; this file does what they say.
+ * Named batches (5.8): SUBMITs carry the batch set by tmq_client_set_batch; an attachment
+ * (attach.c says what its messages mean) takes RESULTS items that are not our own jobs' into
+ * the same queue, marked, so they count in neither `inflight` nor tmq_pending.
  */
 #include "taskmq/client.h"
 #include "acks.h"
 #include "actor.h"
+#include "attach.h"
 #include "conn.h"
 #include "curve.h"
 #include "endpoint.h"
@@ -55,7 +59,8 @@ struct tmq_client_t {
     void *pipe;               /* raw handle of the actor's pipe, this thread's end */
     char *endpoint;
     uint64_t next_id;
-    uint64_t returned;   /* results handed out by tmq_next */
+    uint64_t submitted;  /* jobs submitted (ids skipped by tmq_client_set_next_id are not) */
+    uint64_t returned;   /* results of our own jobs handed out by tmq_next */
     uint32_t timeout_ms; /* defaults for later submissions */
     int32_t retries;
     uint64_t mem_limit; /* 0 = none (the worker's) */
@@ -83,6 +88,11 @@ struct tmq_client_t {
     char error[256];     /* tmq_client_error */
     char lost_why[256];  /* tmq_client_lost_reason: error when jobs were last failed LOST */
     tmq_csession_t sess; /* our session (5.7): seq, RACK count, the wait for a lost broker */
+    char batch_name[TMQ_PROTO_MAX_BATCH_NAME + 1]; /* SUBMITs go to this batch (5.8); "" none */
+    size_t batch_name_len;
+    uint32_t batch_ttl_ms; /* 0: the broker's default */
+    bool batch_end;        /* the batch's input ended: every later SUBMIT says batch_end */
+    tmq_cattach_t att;     /* the batch attached, or asked about (attach.h) */
 };
 
 /* ---- the registry of live clients, for a clean exit without tmq_client_destroy ---- */
@@ -155,16 +165,28 @@ static void s_send_hello(tmq_client_t *c)
     tmq_csession_hello_sent(&c->sess, tmq_clock_ms());
 }
 
-/* Sends the current batch, if any, as one SUBMIT (a copy kept until its ACK). */
+/* Sends the current batch as one SUBMIT (a copy kept until its ACK); an empty one only when
+ * empty_ok (the end of a named batch's input, said alone). */
+static void s_send_submit_ex(tmq_client_t *c, bool empty_ok)
+{
+    if (c->batch.count == 0 && !empty_ok) return;
+    size_t len, n = c->batch.count;
+    tmq_submit_info_t info = {.seq = tmq_csession_next_seq(&c->sess)}; /* its ACK echoes seq */
+    if (info.seq) info.session = c->sess.id;
+    if (c->batch_name_len) {
+        info.batch = c->batch_name;
+        info.batch_len = c->batch_name_len;
+        info.batch_ttl_ms = c->batch_ttl_ms;
+        info.batch_end = c->batch_end;
+    }
+    void *body = tmq_proto_submit_body_ex(&c->batch, &info, &len);
+    tmq_acks_sent(&c->acks, body, len, c->batch_cids, n, info.seq);
+    s_send(c, TMQ_CMD_SUBMIT, &body, len);
+}
+
 static void s_send_submit(tmq_client_t *c)
 {
-    if (c->batch.count == 0) return;
-    size_t len, n = c->batch.count;
-    uint64_t seq = tmq_csession_next_seq(&c->sess); /* a journaled broker's ACK echoes it */
-    void *body = seq ? tmq_proto_submit_body(&c->batch, seq, c->sess.id, &len)
-                     : tmq_batch_finish(&c->batch, TMQ_CMD_SUBMIT, 0, &len);
-    tmq_acks_sent(&c->acks, body, len, c->batch_cids, n, seq);
-    s_send(c, TMQ_CMD_SUBMIT, &body, len);
+    s_send_submit_ex(c, false);
 }
 
 /* The SUBMIT, then the pending WITHDRAW, if any (it may only follow the SUBMITs of the jobs
@@ -254,6 +276,11 @@ static void s_fail_all(tmq_client_t *c, tmq_result_status_t status, const char *
     tmq_idmap_init(&c->withdrawn);
     s_fail_all_t f = {&c->results, status, why};
     tmq_idmap_drain(&c->inflight, s_fail_drained, &f);
+    if (tmq_cattach_active(&c->att)) {
+        if (status == TMQ_RESULT_LOST) /* what tmq_client_lost_reason explains */
+            snprintf(c->lost_why, sizeof c->lost_why, "%s", c->error);
+        tmq_cattach_lose(&c->att); /* the batch's results that did not come will not */
+    }
 }
 
 /* The broker fell silent with results due, or restarted and forgot us. */
@@ -336,12 +363,15 @@ static void s_on_results(tmq_client_t *c, const tmq_msg_t *m)
     for (size_t i = 0; i < n; i++) {
         tmq_result_item_t it;
         if (tmq_msg_result_item(m, i, &it) != 0) continue;
-        if (!tmq_idmap_remove(&c->inflight, it.cid, NULL)) continue; /* duplicate or unknown */
-        if (tmq_idmap_count(&c->withdrawn)) tmq_idmap_remove(&c->withdrawn, it.cid, NULL);
+        bool own = tmq_idmap_remove(&c->inflight, it.cid, NULL);
+        if (!own && !tmq_cattach_take(&c->att, it.cid)) continue; /* duplicate or unknown */
+        if (own && tmq_idmap_count(&c->withdrawn)) tmq_idmap_remove(&c->withdrawn, it.cid, NULL);
         tmq_result_status_t st = tmq_result_status_of(it.status, it.data, it.data_len);
-        tmq_resq_push(&c->results, tmq_result_new(it.cid, st, it.data, it.data_len, it.worker,
-                                                  it.worker_len, it.ms, it.attempts));
-        got++;
+        tmq_result_t *r = tmq_result_new(it.cid, st, it.data, it.data_len, it.worker, it.worker_len,
+                                         it.ms, it.attempts);
+        if (!own) tmq_result_set_batch(r);
+        tmq_resq_push(&c->results, r);
+        got += own;
     }
     tmq_acks_drained(&c->acks, got);
 }
@@ -464,6 +494,14 @@ static void s_fail_forgotten(tmq_client_t *c)
     }
 }
 
+/* ATTACH for the batch c->att names (and asks about). */
+static void s_send_attach(tmq_client_t *c)
+{
+    size_t len;
+    void *body = tmq_proto_attach_body(c->att.name, c->att.name_len, c->att.resume, &len);
+    s_send(c, TMQ_CMD_ATTACH, &body, len);
+}
+
 static void s_on_welcome(tmq_client_t *c, const tmq_msg_t *m)
 {
     tmq_welcome_t w;
@@ -481,6 +519,7 @@ static void s_on_welcome(tmq_client_t *c, const tmq_msg_t *m)
     c->error[0] = '\0';
     size_t resent = sw.resume ? s_resume(c) : 0;
     if (sw.resume && w.journal && w.has_resumed && w.resumed == 0) s_fail_forgotten(c);
+    if (sw.resume && tmq_cattach_again(&c->att)) s_send_attach(c); /* the results come again */
     if (sw.gone) /* said by s_broker_lost: nothing is "back" */
         ;
     else if (sw.away_ms >= 0)
@@ -526,6 +565,11 @@ static void s_on_error(tmq_client_t *c, const tmq_msg_t *m)
         s_fail_all(c, TMQ_RESULT_REJECTED, c->error);
         return;
     }
+    if (code == TMQ_ERR_COMMAND && tmq_cattach_on_refusal(&c->att)) {
+        snprintf(c->error, sizeof c->error,
+                 "this broker does not keep batches (taskmq 0.4 or older): %s", c->endpoint);
+        return;
+    }
     if (code == TMQ_ERR_COMMAND && tmq_idmap_count(&c->withdrawn)) {
         /* a 0.3 broker: the withdrawn jobs run on and bring their own results */
         if (!c->told_old)
@@ -542,7 +586,8 @@ static void s_on_error(tmq_client_t *c, const tmq_msg_t *m)
     /* the broker restarted and does not know us: the jobs it held are gone, unless it
      * journals (then the session takes them over: HELLO says which) */
     if (s_journal_wait(c, "it restarted and does not know us")) return;
-    if (tmq_idmap_count(&c->inflight)) s_broker_lost(c, "it restarted and does not know us");
+    if (tmq_idmap_count(&c->inflight) || tmq_cattach_active(&c->att))
+        s_broker_lost(c, "it restarted and does not know us");
     s_send_hello(c);
     c->hello_sent = true;
 }
@@ -563,6 +608,9 @@ static void s_dispatch(tmq_client_t *c, const tmq_wire_in_t *in)
     case TMQ_CMD_STATUS_REPLY:
         s_on_status(c, in);
         break;
+    case TMQ_CMD_BATCH:
+        tmq_cattach_on_batch(&c->att, m);
+        break;
     case TMQ_CMD_BYE:
         s_on_bye(c);
         break;
@@ -578,7 +626,8 @@ static void s_dispatch(tmq_client_t *c, const tmq_wire_in_t *in)
  * when idle), or INT64_MAX when nothing is due. */
 static int64_t s_liveness_deadline(const tmq_client_t *c)
 {
-    if (!c->welcomed || tmq_idmap_count(&c->inflight) == 0) return INT64_MAX;
+    if (!c->welcomed || (tmq_idmap_count(&c->inflight) == 0 && !tmq_cattach_active(&c->att)))
+        return INT64_MAX;
     int64_t heard = atomic_load_explicit(&c->shared.last_heard, memory_order_relaxed);
     return heard + (int64_t)S_BROKER_LIVENESS * c->heartbeat_ms;
 }
@@ -732,6 +781,7 @@ static tmq_client_t *s_client_new(const char *endpoint, zcert_t *mine, zcert_t *
     tmq_batch_init(&c->withdraw);
     tmq_acks_init(&c->acks);
     tmq_resq_init(&c->results);
+    tmq_cattach_init(&c->att);
     pthread_mutex_lock(&s_live_lock);
     tmq_list_push_back(&s_live, &c->live);
     pthread_mutex_unlock(&s_live_lock);
@@ -800,6 +850,7 @@ void tmq_client_destroy(tmq_client_t **cp)
     tmq_batch_destroy(&c->withdraw);
     tmq_resq_destroy(&c->results);
     tmq_acks_destroy(&c->acks);
+    tmq_cattach_destroy(&c->att);
     free(c->status_body);
     free(c->endpoint);
     free(c);
@@ -921,6 +972,10 @@ int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t ar
         errno = EINVAL;
         return -1;
     }
+    if (c->att.attached) { /* the batch's ids and ours would mix */
+        errno = EBUSY;
+        return -1;
+    }
     /* A job the broker would refuse still takes an id and fails as a result, so ids stay
      * input positions and every submitted job yields exactly one result. */
     size_t fn_len = strlen(function);
@@ -936,6 +991,7 @@ int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t ar
         }
     }
     uint64_t id = c->next_id++;
+    c->submitted++;
     if (job_id) *job_id = id;
     tmq_idmap_put(&c->inflight, id, NULL);
     if (bad) {
@@ -984,7 +1040,10 @@ int tmq_flush(tmq_client_t *c)
 static tmq_result_t *s_take(tmq_client_t *c)
 {
     tmq_result_t *r = tmq_resq_pop(&c->results);
-    if (r) c->returned++;
+    if (r && tmq_result_is_batch(r))
+        tmq_cattach_returned(&c->att);
+    else if (r)
+        c->returned++;
     return r;
 }
 
@@ -1028,7 +1087,7 @@ int tmq_wait(tmq_client_t *c, int fd, int timeout_ms)
 
 size_t tmq_pending(const tmq_client_t *c)
 {
-    return c ? (size_t)(c->next_id - c->returned) : 0;
+    return c ? (size_t)(c->submitted - c->returned) : 0;
 }
 
 void *tmq_client_status(tmq_client_t *c, int timeout_ms, size_t *len)
@@ -1048,4 +1107,127 @@ void *tmq_client_status(tmq_client_t *c, int timeout_ms, size_t *len)
     if (len) *len = c->status_len;
     c->status_body = NULL;
     return body;
+}
+
+/* ---- named batches (5.8) ---- */
+
+int tmq_client_set_batch(tmq_client_t *c, const char *name, uint32_t ttl_ms)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (!c || (name && !tmq_proto_batch_name_ok(name, len))) {
+        errno = EINVAL;
+        return -1;
+    }
+    s_send_batch(c); /* jobs submitted so far go to the batch they were submitted to */
+    memcpy(c->batch_name, name ? name : "", len);
+    c->batch_name[len] = '\0';
+    c->batch_name_len = len;
+    c->batch_ttl_ms = ttl_ms > TMQ_PROTO_BATCH_TTL_MAX ? TMQ_PROTO_BATCH_TTL_MAX : ttl_ms;
+    c->batch_end = false;
+    return 0;
+}
+
+int tmq_client_end_batch(tmq_client_t *c)
+{
+    if (!c || !c->batch_name_len) {
+        errno = EINVAL;
+        return -1;
+    }
+    c->batch_end = true;
+    s_send_submit_ex(c, true); /* what waits, or an empty SUBMIT, says it */
+    if (c->withdraw.count) s_send_batch(c);
+    return 0;
+}
+
+int tmq_client_set_next_id(tmq_client_t *c, uint64_t id)
+{
+    if (!c || id < c->next_id || id == TMQ_IDMAP_NONE) {
+        errno = EINVAL;
+        return -1;
+    }
+    c->next_id = id;
+    return 0;
+}
+
+/* Sends ATTACH (resume: only asking) and waits for its answer. Returns 0 once answered, or -1
+ * with errno and c->error set. */
+static int s_ask_batch(tmq_client_t *c, const char *name, bool resume, int timeout_ms)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (!c || !name || !tmq_proto_batch_name_ok(name, len)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (resume ? c->att.attached : tmq_pending(c) > 0) {
+        errno = EBUSY;
+        return -1;
+    }
+    s_send_batch(c);
+    tmq_cattach_ask(&c->att, name, len, resume);
+    s_send_attach(c);
+    int64_t deadline = tmq_clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    s_drain(c);
+    while (!c->att.answered) {
+        int left = s_left(timeout_ms, deadline);
+        if (left == 0 || c->refused || tmq_cattach_state(&c->att) == TMQ_ATTACH_LOST ||
+            (c->att.phase == TMQ_CATTACH_NONE && !c->att.answered)) {
+            if (!c->refused && !*c->error)
+                snprintf(c->error, sizeof c->error, "no answer from the broker at %s within %d ms",
+                         c->endpoint, timeout_ms);
+            c->att.phase = TMQ_CATTACH_NONE; /* a late answer is dropped */
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (s_pump(c, left, -1) < 0) {
+            errno = EINTR;
+            return -1;
+        }
+    }
+    if (c->att.refused) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    return 0;
+}
+
+int tmq_client_attach(tmq_client_t *c, const char *name, tmq_batch_status_t *st, int timeout_ms)
+{
+    if (s_ask_batch(c, name, false, timeout_ms) != 0) return -1;
+    if (st) *st = c->att.answer; /* later BATCHes may have been read with it */
+    if (!c->att.answer.known) {
+        snprintf(c->error, sizeof c->error, "no batch named %s at %s", name, c->endpoint);
+        errno = ENOENT;
+        return -1;
+    }
+    return 0;
+}
+
+tmq_attach_state_t tmq_client_attach_state(const tmq_client_t *c)
+{
+    return c ? tmq_cattach_state(&c->att) : TMQ_ATTACH_NONE;
+}
+
+int tmq_client_batch_status(const tmq_client_t *c, tmq_batch_status_t *st)
+{
+    if (!c || !c->att.attached || !st) return -1;
+    *st = c->att.st;
+    return 0;
+}
+
+int tmq_client_batch_done(tmq_client_t *c, const char *name, uint64_t **cids, size_t *n,
+                          tmq_batch_status_t *st, int timeout_ms)
+{
+    if (!cids || !n) {
+        errno = EINVAL;
+        return -1;
+    }
+    *cids = NULL;
+    *n = 0;
+    if (s_ask_batch(c, name, true, timeout_ms) != 0) return -1;
+    if (st) *st = c->att.answer;
+    *cids = c->att.ok; /* handed over */
+    *n = c->att.nok;
+    c->att.ok = NULL;
+    c->att.nok = 0;
+    return 0;
 }

@@ -251,3 +251,49 @@ int tmq_render_functions(FILE *out, const json_t *st, bool json)
     json_decref(list);
     return 0;
 }
+
+/* ---- batches ---- */
+
+static const char *s_batch_state(const json_t *b)
+{
+    if (json_is_true(json_object_get(b, "complete"))) return "complete";
+    if (json_is_true(json_object_get(b, "closed"))) return "closed";
+    return "running";
+}
+
+int tmq_render_batches(FILE *out, const json_t *st, bool json)
+{
+    const json_t *list = json_object_get(st, "batches");
+    if (!json_is_array(list)) return -1;
+    if (json) {
+        json_dumpf(list, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fputc('\n', out);
+        return 0;
+    }
+    if (json_array_size(list) == 0) {
+        fputs("no batches (taskmq map --batch NAME makes one)\n", out);
+        return 0;
+    }
+    int width = 4;
+    size_t i;
+    const json_t *b;
+    json_array_foreach(list, i, b)
+    {
+        const char *name = s_str(b, "name");
+        int n = name ? (int)strlen(name) : 1;
+        if (n > width) width = n > 48 ? 48 : n;
+    }
+    fprintf(out, "%-*s %8s %8s %8s %8s  %-8s  %s\n", width, "NAME", "TOTAL", "DONE", "FAILED",
+            "RUNNING", "STATE", "AGE");
+    json_array_foreach(list, i, b)
+    {
+        const char *name = s_str(b, "name");
+        char age[32] = "-";
+        long long ms;
+        if (s_int(b, "age_ms", &ms)) tmq_progress_duration(age, sizeof age, (double)ms / 1000.0);
+        fprintf(out, "%-*s %8lld %8lld %8lld %8lld  %-8s  %s\n", width, name ? name : "?",
+                s_int0(b, "total"), s_int0(b, "done"), s_int0(b, "failed"), s_int0(b, "running"),
+                s_batch_state(b), age);
+    }
+    return 0;
+}

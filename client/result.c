@@ -14,6 +14,7 @@ struct tmq_result_t {
     unsigned attempts;
     double ms;
     size_t len;
+    bool batch;         /* a result of an attached batch, not of the client's own jobs */
     const char *worker; /* points into data[], after the data bytes */
     uint8_t data[];
 };
@@ -27,12 +28,23 @@ tmq_result_t *tmq_result_new(uint64_t id, tmq_result_status_t status, const void
     r->attempts = attempts;
     r->ms = ms;
     r->len = len;
+    r->batch = false;
     if (len) memcpy(r->data, data, len);
     char *w = (char *)r->data + len;
     if (worker_len) memcpy(w, worker, worker_len);
     w[worker_len] = '\0';
     r->worker = w;
     return r;
+}
+
+void tmq_result_set_batch(tmq_result_t *r)
+{
+    r->batch = true;
+}
+
+bool tmq_result_is_batch(const tmq_result_t *r)
+{
+    return r->batch;
 }
 
 tmq_result_t *tmq_result_failed(uint64_t id, tmq_result_status_t status, const char *text,

@@ -18,6 +18,11 @@ tmq_result_t *tmq_result_new(uint64_t id, tmq_result_status_t status, const void
 tmq_result_t *tmq_result_failed(uint64_t id, tmq_result_status_t status, const char *text,
                                 size_t len);
 
+/* Marks r as a result of an attached batch (PROTOCOL.md 5.8), not of the client's own jobs:
+ * tmq_next does not count it against tmq_pending. */
+void tmq_result_set_batch(tmq_result_t *r);
+bool tmq_result_is_batch(const tmq_result_t *r);
+
 /* The result status for a RESULTS item's wire status (tmq_status_t) and text: a REJECTED
  * one saying "unknown function: ..." is TMQ_RESULT_UNKNOWN_FUNCTION. */
 tmq_result_status_t tmq_result_status_of(int wire_status, const void *text, size_t len);

@@ -72,8 +72,11 @@ static int s_run(tmq_client_t *c, const tmq_cli_t *o, const char *endpoint)
         return tmq_cli_map(c, o);
     case TMQ_CLI_SUBMIT:
         return tmq_cli_submit(c, o);
+    case TMQ_CLI_ATTACH:
+        return tmq_cli_attach(c, o);
     case TMQ_CLI_STATUS:
     case TMQ_CLI_FUNCTIONS:
+    case TMQ_CLI_BATCHES:
         return tmq_cli_status(c, o, endpoint);
     default:
         return TMQ_EXIT_USAGE;

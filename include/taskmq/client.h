@@ -118,8 +118,9 @@ void tmq_client_set_fail_when_full(tmq_client_t *c, bool fail);
  * input indexes. A job that cannot be valid (empty or over-long function name, argument that
  * is not one msgpack object nested at most 32 deep, argument over the broker's size limit)
  * still takes its id and comes back from tmq_next as a failed result saying why. Returns 0;
- * -1 with errno EINVAL for a NULL client or function, or EINTR when a signal interrupted the
- * wait for window room (nothing submitted). Never blocks on a round trip, but waits for
+ * -1 with errno EINVAL for a NULL client or function, EBUSY while a batch is attached
+ * (tmq_client_attach), or EINTR when a signal interrupted the wait for window room (nothing
+ * submitted). Never blocks on a round trip, but waits for
  * results to arrive while the in-flight window is full. */
 int tmq_submit(tmq_client_t *c, const char *function, const void *arg, size_t arg_len,
                uint64_t *job_id);
@@ -162,7 +163,8 @@ int tmq_wait(tmq_client_t *c, int fd, int timeout_ms);
  * 20,000); tmq_submit waits for results beyond it. */
 void tmq_client_set_window(tmq_client_t *c, size_t jobs);
 
-/* Jobs submitted whose result has not yet been returned by tmq_next. */
+/* Jobs submitted whose result has not yet been returned by tmq_next (ids skipped by
+ * tmq_client_set_next_id and results of an attached batch do not count). */
 size_t tmq_pending(const tmq_client_t *c);
 
 /* How a job ended. */
@@ -200,6 +202,92 @@ void tmq_result_destroy(tmq_result_t **r);
  * Returns a malloc'd buffer the caller frees, or NULL when the broker did not answer within
  * timeout_ms. */
 void *tmq_client_status(tmq_client_t *c, int timeout_ms, size_t *len);
+
+/* ---- named batches (docs/PROTOCOL.md 5.8) ----
+ *
+ * A batch is a named run: its jobs and results are kept by the broker (in its journal when it
+ * has one) until every result was delivered and the batch's ttl has passed after it completed,
+ * so any client, from any host, can read them again (tmq_client_attach) and a half-done run
+ * can be finished rather than redone (tmq_client_batch_done). A batch's results are named by
+ * the submitter's job ids: keep ids equal to input positions (tmq_client_set_next_id skips
+ * inputs a resume leaves out). A batch's jobs outlive a submitter that vanishes (killed, its
+ * host gone); one that says goodbye (tmq_client_destroy) still cancels its unfinished jobs. */
+
+/* Later submissions go to the batch name (1..128 bytes, no space or control byte; NULL: no
+ * batch). ttl_ms: how long the broker keeps the batch once complete (0: the broker's default,
+ * 1 hour; at most 604,800,000 = 7 days). Jobs already submitted and not yet sent go out first,
+ * in the batch they were submitted to (but jobs held after "queue full" go, when resubmitted,
+ * to the batch set then: change batches once nothing is pending). Returns 0, or -1 with errno
+ * EINVAL for a NULL client or a name that is not a valid batch name. */
+int tmq_client_set_batch(tmq_client_t *c, const char *name, uint32_t ttl_ms);
+
+/* The input of the batch has ended: no more jobs will be submitted to it by this client. Sends
+ * what is waiting with `batch_end` (an empty SUBMIT when nothing is), so the batch completes
+ * once its jobs have ended, without waiting for this client to leave; later SUBMITs to the
+ * batch (jobs held after "queue full") carry it too. Returns 0, or -1 with errno EINVAL when no
+ * batch is set. */
+int tmq_client_end_batch(tmq_client_t *c);
+
+/* Ids below id are not used for jobs: the next tmq_submit gets id (ids still only grow). For a
+ * resume: skip the inputs whose result the batch holds, keeping ids equal to input positions.
+ * Skipped ids are not pending. Returns 0, or -1 with errno EINVAL when id is below the next id
+ * (ids are never reused) or UINT64_MAX. */
+int tmq_client_set_next_id(tmq_client_t *c, uint64_t id);
+
+/* A batch's counts, as the broker's BATCH message says them. */
+typedef struct {
+    bool known;       /* the broker holds a batch by that name (false: the rest are 0) */
+    uint64_t total;   /* inputs (ids) in it */
+    uint64_t done;    /* ids with an OK result */
+    uint64_t failed;  /* ids with a failed result */
+    uint64_t running; /* jobs accepted and not finished */
+    bool closed;      /* its submitter's input ended (tmq_client_end_batch) */
+    bool complete;    /* no job left running and no more will come: every result is there */
+} tmq_batch_status_t;
+
+/* Attaches to the batch name: waits up to timeout_ms (-1 forever) for the broker's answer, and
+ * fills *st (if non-NULL) with the batch's counts then. From then on tmq_next returns the
+ * batch's results like results of this client's own jobs (tmq_result_id is the submitter's id,
+ * the input position): first every result the batch holds, in the order they finished, then
+ * each new one as it finishes — each id once, also when the broker sends it again (a journaled
+ * broker that restarted is attached again by the library once it is back, and resends them).
+ * Loop on tmq_next until tmq_client_attach_state says TMQ_ATTACH_COMPLETE (every result
+ * returned) or TMQ_ATTACH_LOST. The batch's results never count in tmq_pending, and attaching
+ * reads only: nothing is cancelled when this client leaves. One batch at a time; a second
+ * attach replaces the first (results of the first that arrived are still returned).
+ * Returns 0; -1 with errno: EINVAL (NULL client, invalid name), ENOENT (the broker holds no
+ * batch by that name: st->known is false; tmq_client_error says "no batch named NAME at EP"),
+ * ENOTSUP (the broker does not know ATTACH: "this broker does not keep batches (taskmq 0.4 or
+ * older)"), EBUSY (this client has jobs of its own pending: their ids would mix with the
+ * batch's), ETIMEDOUT (no answer within timeout_ms, or the broker was lost), EINTR (a signal).
+ * While a batch is attached, tmq_submit fails with EBUSY: submit from another client. */
+int tmq_client_attach(tmq_client_t *c, const char *name, tmq_batch_status_t *st, int timeout_ms);
+
+typedef enum {
+    TMQ_ATTACH_NONE = 0, /* no batch attached */
+    TMQ_ATTACH_READING,  /* results may still come (or wait for tmq_next) */
+    TMQ_ATTACH_COMPLETE, /* the batch is complete and tmq_next has returned every result */
+    TMQ_ATTACH_LOST,     /* the broker shut down or was lost before the batch completed
+                            (one that journals: not back within the broker-loss timeout);
+                            tmq_client_lost_reason says why. Results that arrived are still
+                            returned by tmq_next */
+} tmq_attach_state_t;
+
+/* Where the attached batch stands (see tmq_client_attach). */
+tmq_attach_state_t tmq_client_attach_state(const tmq_client_t *c);
+
+/* The batch's latest counts (the last BATCH message: the answer to the attach, or the one
+ * saying it is complete) into *st. Returns 0, or -1 when no batch was attached. */
+int tmq_client_batch_status(const tmq_client_t *c, tmq_batch_status_t *st);
+
+/* For a resume: asks the broker which inputs of the batch name have an OK result, without
+ * attaching. *cids (malloc'd, the caller frees; NULL when n is 0) gets their ids, in the order
+ * they finished, *n their number, *st (if non-NULL) the counts. A batch the broker does not
+ * hold gives n 0 and st->known false: nothing is done, run everything. Returns 0, or -1 with
+ * errno EINVAL, ENOTSUP, EBUSY (a batch is attached), ETIMEDOUT or EINTR as tmq_client_attach
+ * (tmq_client_error says why). */
+int tmq_client_batch_done(tmq_client_t *c, const char *name, uint64_t **cids, size_t *n,
+                          tmq_batch_status_t *st, int timeout_ms);
 
 /* Says goodbye to the broker (its queued jobs are cancelled, running results dropped) and
  * frees the client. Safe on NULL and twice. Does not hold up other threads creating or

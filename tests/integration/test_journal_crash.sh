@@ -11,11 +11,11 @@ start_worker w1 --procs 2
 wait_workers 1
 
 N=20000
-seq 1000000 $((1000000 + N - 1)) >"$T/in"
+seq 2000000 $((2000000 + N - 1)) >"$T/in"
 TMQ_TIMEOUT=240 tmq map sum --broker-loss-timeout 60 <"$T/in" >"$T/out" 2>"$T/err" &
 client=$!
 for k in 1 2 3 4 5; do
-    sleep 1.2
+    sleep 1
     kill -0 "$client" 2>/dev/null || fail "the run ended before kill $k: $(tail -3 "$T/err")"
     kill -KILL "$BROKER_PID"
     wait "$BROKER_PID" 2>/dev/null
@@ -30,7 +30,7 @@ rc=$?
 [ "$rc" = 0 ] || fail "taskmq map exited $rc: $(tail -5 "$T/err")"
 lines=$(wc -l <"$T/out")
 distinct=$(jq -r .index "$T/out" | sort -un | wc -l)
-wrong=$(jq -r 'select(.ok != true or .result != ((1000000 + .index) * (999999 + .index) / 2)) | .index' "$T/out" | wc -l)
+wrong=$(jq -r 'select(.ok != true or .result != ((2000000 + .index) * (1999999 + .index) / 2)) | .index' "$T/out" | wc -l)
 replayed=$(cat "$T"/broker-*.log | sed -n 's/.*journal replayed: \([0-9]*\) jobs queued again and \([0-9]*\) results.*/\1+\2/p' | paste -sd' ')
 assert_eq "$lines" "$N" "result lines"
 assert_eq "$distinct" "$N" "distinct indices"

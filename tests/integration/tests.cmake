@@ -66,3 +66,5 @@ tmq_integration_test(it_deploy_container SCRIPT test_deploy_container.sh TIMEOUT
 tmq_integration_test(it_journal_sessions SCRIPT test_journal_sessions.sh TIMEOUT 180)
 tmq_integration_test(it_batches_proto SCRIPT test_batches_proto.sh TIMEOUT 90)
 tmq_integration_test(it_journal_crash SCRIPT test_journal_crash.sh TIMEOUT 300)
+# Named batches with the tool: map --batch killed, attach, --ordered, batches, --resume, restarts.
+tmq_integration_test(it_batches SCRIPT test_batches.sh TIMEOUT 120)

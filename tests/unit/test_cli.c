@@ -8,6 +8,7 @@
 #include "jsonline.h"
 #include "jsonmp.h"
 #include "progress.h"
+#include "render.h"
 #include "reorder.h"
 #include "result.h"
 
@@ -755,7 +756,11 @@ static void test_cli_options_per_subcommand(void **state)
         const char *err;
     } cases[] = {
         {S_ARGV("submit", "echo", "1", "--tag"), "--tag is for map"},
-        {S_ARGV("submit", "--ordered", "echo"), "--ordered is for map"},
+        {S_ARGV("submit", "--ordered", "echo"), "--ordered is for map and attach"},
+        {S_ARGV("submit", "echo", "--batch", "b"), "--batch is for map"},
+        {S_ARGV("attach", "b", "--resume"), "--resume is for map"},
+        {S_ARGV("batches", "--ordered"), "--ordered is for map and attach"},
+        {S_ARGV("attach", "b", "--tag"), "--tag is for map"},
         {S_ARGV("--keep-empty", "submit", "echo"), "--keep-empty is for map"},
         {S_ARGV("submit", "echo", "--progress"), "--progress is for map"},
         {S_ARGV("submit", "echo", "--no-progress"), "--no-progress is for map"},
@@ -764,9 +769,10 @@ static void test_cli_options_per_subcommand(void **state)
         {S_ARGV("status", "--timeout", "5"), "--timeout is for map and submit"},
         {S_ARGV("functions", "--raw"), "--raw is for map and submit"},
         {S_ARGV("status", "--progress"), "--progress is for map"},
-        {S_ARGV("keygen", "k", "--json"), "--json is for map, submit, status and functions"},
+        {S_ARGV("keygen", "k", "--json"),
+         "--json is for map, submit, attach, status, batches and functions"},
         {S_ARGV("keygen", "k", "--broker", "tcp://h:1"),
-         "--broker is for map, submit, status and functions"},
+         "--broker is for map, submit, attach, status, batches and functions"},
         {S_ARGV("map", "echo", "--force"), "--force is for keygen"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -1044,19 +1050,169 @@ static void test_cli_broker_loss_timeout(void **state)
     tmq_cli_free(&o);
     assert_int_equal(s_parse(&o, S_ARGV("status", "--broker-loss-timeout", "5"), err),
                      TMQ_EXIT_USAGE);
-    assert_string_equal(err, "--broker-loss-timeout is for map and submit");
+    assert_string_equal(err, "--broker-loss-timeout is for map, submit and attach");
     tmq_cli_free(&o);
     assert_int_equal(s_parse(&o, S_ARGV("map", "f", "--broker-loss-timout", "5"), err),
                      TMQ_EXIT_USAGE);
     assert_string_equal(
         err, "unknown option '--broker-loss-timout' (did you mean '--broker-loss-timeout'?)");
     tmq_cli_free(&o);
-    for (tmq_cli_cmd_t c = TMQ_CLI_NONE; c <= TMQ_CLI_KEYGEN; c++) {
+    for (tmq_cli_cmd_t c = TMQ_CLI_NONE; c <= TMQ_CLI_BATCHES; c++) {
         char *text = s_help(c);
-        bool jobcmd = c == TMQ_CLI_NONE || c == TMQ_CLI_MAP || c == TMQ_CLI_SUBMIT;
+        bool jobcmd =
+            c == TMQ_CLI_NONE || c == TMQ_CLI_MAP || c == TMQ_CLI_SUBMIT || c == TMQ_CLI_ATTACH;
         assert_true((strstr(text, "--broker-loss-timeout S\n") != NULL) == jobcmd);
         free(text);
     }
+}
+
+/* Named batches (PROTOCOL.md 5.8): map --batch NAME [--batch-ttl S] [--resume], attach NAME
+ * [--ordered], batches; a name must be a batch name, --resume and --batch-ttl need --batch. */
+static void test_cli_batches(void **state)
+{
+    (void)state;
+    tmq_cli_t o;
+    char err[256];
+    assert_int_equal(s_parse(&o, S_ARGV("map", "f"), err), 0);
+    assert_null(o.batch);
+    assert_int_equal(o.batch_ttl_s, 0);
+    assert_false(o.resume);
+    tmq_cli_free(&o);
+    assert_int_equal(
+        s_parse(&o, S_ARGV("--batch", "run-1", "map", "f", "--resume", "--batch-ttl=60"), err), 0);
+    assert_int_equal(o.cmd, TMQ_CLI_MAP);
+    assert_string_equal(o.batch, "run-1");
+    assert_int_equal(o.batch_ttl_s, 60);
+    assert_true(o.resume);
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("map", "--batch", "b", "--exec", "--", "gzip", "{}"), err),
+                     0);
+    assert_string_equal(o.batch, "b");
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("attach", "run-1", "--ordered", "--json"), err), 0);
+    assert_int_equal(o.cmd, TMQ_CLI_ATTACH);
+    assert_string_equal(o.function, "run-1");
+    assert_true(o.ordered);
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("attach", "b", "--broker-loss-timeout", "5"), err), 0);
+    assert_int_equal(o.broker_loss_timeout_s, 5);
+    tmq_cli_free(&o);
+    assert_int_equal(s_parse(&o, S_ARGV("batches", "--json"), err), 0);
+    assert_int_equal(o.cmd, TMQ_CLI_BATCHES);
+    assert_true(o.json);
+    tmq_cli_free(&o);
+
+    char *long_name = malloc(140);
+    memset(long_name, 'b', 129);
+    long_name[129] = '\0';
+    const struct {
+        char **argv;
+        const char *err;
+    } bad[] = {
+        {S_ARGV("map", "f", "--resume"), "--resume needs --batch NAME (the batch to finish)"},
+        {S_ARGV("map", "f", "--batch-ttl", "5"),
+         "--batch-ttl needs --batch NAME (the batch to keep)"},
+        {S_ARGV("map", "f", "--batch", "a b"),
+         "--batch: 'a b' is not a batch name (1 to 128 bytes, no space or control character)"},
+        {S_ARGV("map", "f", "--batch", ""),
+         "--batch: '' is not a batch name (1 to 128 bytes, no space or control character)"},
+        {S_ARGV("map", "f", "--batch", "a\tb"),
+         "--batch: 'a\tb' is not a batch name (1 to 128 bytes, no space or control character)"},
+        {S_ARGV("map", "f", "--batch", "b", "--batch-ttl", "0"),
+         "--batch-ttl: '0' is not a number in 1..604800"},
+        {S_ARGV("map", "f", "--batch", "b", "--batch-ttl", "604801"),
+         "--batch-ttl: '604801' is not a number in 1..604800"},
+        {S_ARGV("map", "f", "--batch"), "option '--batch' needs a value"},
+        {S_ARGV("attach"), "missing NAME (the batch: map --batch NAME)"},
+        {S_ARGV("attach", "a", "b"), "attach takes one NAME (got 'b' too)"},
+        {S_ARGV("batches", "x"), "batches takes no arguments (got 'x')"},
+        {S_ARGV("attach", "b", "--timeout", "5"), "--timeout is for map and submit"},
+        {S_ARGV("atach", "b"), "unknown subcommand 'atach' (did you mean 'attach'?)"},
+        {S_ARGV("batchs"), "unknown subcommand 'batchs' (did you mean 'batches'?)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (s_parse(&o, bad[i].argv, err) != TMQ_EXIT_USAGE) fail_msg("case %zu was taken", i);
+        assert_string_equal(err, bad[i].err);
+        tmq_cli_free(&o);
+    }
+    assert_int_equal(s_parse(&o, S_ARGV("attach", long_name), err), TMQ_EXIT_USAGE);
+    char want[256];
+    snprintf(want, sizeof want,
+             "'%s' is not a batch name (1 to 128 bytes, no space or control character)", long_name);
+    assert_string_equal(err, want);
+    tmq_cli_free(&o);
+    long_name[128] = '\0'; /* 128 bytes: a name */
+    assert_int_equal(s_parse(&o, S_ARGV("attach", long_name), err), 0);
+    tmq_cli_free(&o);
+    free(long_name);
+
+    char *help = s_help(TMQ_CLI_MAP);
+    assert_non_null(strstr(help, "--batch NAME"));
+    assert_non_null(strstr(help, "--resume"));
+    assert_non_null(strstr(help, "--batch-ttl S"));
+    free(help);
+    help = s_help(TMQ_CLI_ATTACH);
+    assert_non_null(strstr(help, "Usage: taskmq attach NAME"));
+    assert_non_null(strstr(help, "--ordered"));
+    assert_null(strstr(help, "--timeout"));
+    assert_non_null(strstr(help, "2 usage error, or no batch by that name"));
+    free(help);
+    help = s_help(TMQ_CLI_BATCHES);
+    assert_non_null(strstr(help, "Usage: taskmq batches"));
+    free(help);
+    help = s_help(TMQ_CLI_NONE);
+    assert_non_null(strstr(help, "  attach NAME "));
+    assert_non_null(strstr(help, "  batches [--json] "));
+    free(help);
+}
+
+/* `taskmq batches`: the table from STATUS_REPLY's batches, --json the list as sent, an
+ * older broker (no `batches`) -1 with nothing printed. */
+static void test_render_batches(void **state)
+{
+    (void)state;
+    json_error_t e;
+    json_t *st = json_loads(
+        "{\"batches\":[{\"name\":\"nightly-2026-12-01\",\"total\":40,\"done\":31,"
+        "\"failed\":2,\"running\":7,\"closed\":true,\"complete\":false,\"age_ms\":125000},"
+        "{\"name\":\"b\",\"total\":3,\"done\":3,\"failed\":0,\"running\":0,\"closed\":false,"
+        "\"complete\":true,\"age_ms\":8100},{\"name\":\"c\",\"total\":1,\"done\":0,"
+        "\"failed\":0,\"running\":1,\"closed\":false,\"complete\":false,\"age_ms\":10}]}",
+        0, &e);
+    assert_non_null(st);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_int_equal(tmq_render_batches(out, st, false), 0);
+    fclose(out);
+    assert_string_equal(
+        text, "NAME                  TOTAL     DONE   FAILED  RUNNING  STATE     AGE\n"
+              "nightly-2026-12-01       40       31        2        7  closed    2:05\n"
+              "b                         3        3        0        0  complete  8.1 s\n"
+              "c                         1        0        0        1  running   0.0 s\n");
+    free(text);
+    out = open_memstream(&text, &len);
+    assert_int_equal(tmq_render_batches(out, st, true), 0);
+    fclose(out);
+    assert_true(text[0] == '[' && strstr(text, "\"name\":\"nightly-2026-12-01\""));
+    assert_non_null(strstr(text, "\"complete\":true"));
+    free(text);
+    json_decref(st);
+
+    st = json_loads("{\"batches\":[]}", 0, &e);
+    out = open_memstream(&text, &len);
+    assert_int_equal(tmq_render_batches(out, st, false), 0);
+    fclose(out);
+    assert_string_equal(text, "no batches (taskmq map --batch NAME makes one)\n");
+    free(text);
+    json_decref(st);
+    st = json_loads("{\"queued\":0}", 0, &e); /* a 0.4 broker */
+    out = open_memstream(&text, &len);
+    assert_int_equal(tmq_render_batches(out, st, false), -1);
+    fclose(out);
+    assert_int_equal(len, 0);
+    free(text);
+    json_decref(st);
 }
 
 static void test_cli_help_and_version(void **state)
@@ -1290,6 +1446,8 @@ int main(void)
         cmocka_unit_test(test_cli_usage_errors),
         cmocka_unit_test(test_cli_mem_limit),
         cmocka_unit_test(test_cli_broker_loss_timeout),
+        cmocka_unit_test(test_cli_batches),
+        cmocka_unit_test(test_render_batches),
         cmocka_unit_test(test_cli_options_per_subcommand),
         cmocka_unit_test(test_cli_did_you_mean),
         cmocka_unit_test(test_cli_help_per_subcommand),

@@ -15,6 +15,11 @@
  * resent when the session is taken over; on command it restarts (forgets the connection:
  * ERROR 4 to the next HEARTBEAT), goes silent (drops everything, as a dead process), says BYE
  * and goes silent, or comes back as a restarted process.
+ * With `batch` it holds a named batch (PROTOCOL.md 5.8) of `batch_n` echo results (cids
+ * 0..n-1): ATTACH gets BATCH, the results (the first half twice) and BATCH complete; with
+ * `batch_split` the first ATTACH gets only the first half and no end (the batch runs on); a
+ * resume ATTACH gets the even cids as `ok`; `old_batches` answers ATTACH with ERROR 3 as a 0.4
+ * broker does. SUBMITs' batch keys are counted.
  */
 #include "acks.h"
 #include "idmap.h"
@@ -58,6 +63,10 @@ typedef struct {
     bool journal;          /* a --journal broker: sessions, seq, RACK (5.7) */
     bool dup_ack;          /* send every ACK twice (the second a duplicate) */
     bool resend_all;       /* on a takeover resend every result, RACKed or not */
+    const char *batch;     /* the name of the batch it holds (5.8), or NULL */
+    size_t batch_n;        /* its results: cids 0..batch_n-1 */
+    bool batch_split;      /* the first ATTACH gets half of them and no end */
+    bool old_batches;      /* ERROR 3 to ATTACH (a broker without batches) */
 } fake_cfg_t;
 
 typedef struct {
@@ -78,6 +87,13 @@ typedef struct {
     _Atomic uint64_t linger_ms;      /* of the latest HELLO */
     _Atomic uint64_t last_mem_limit; /* the options of the last job received */
     atomic_bool last_retry_oom;
+    /* named batches */
+    atomic_size_t attaches, resumes; /* ATTACHes received (resume ones counted apart too) */
+    atomic_size_t batch_submits;     /* SUBMITs naming batch "b1" */
+    atomic_size_t batch_ends;        /* SUBMITs with batch_end */
+    atomic_size_t batch_end_jobs;    /* jobs in the last SUBMIT with batch_end */
+    _Atomic uint64_t batch_ttl;      /* batch_ttl_ms of the latest SUBMIT (0: none) */
+    _Atomic uint64_t last_cid;       /* cid of the last job received */
 } fake_broker_t;
 
 #define S_WRONG_PORT "this is a broker's worker port (5556); clients connect to 5555"
@@ -284,6 +300,17 @@ static void s_on_submit(s_fake_t *f, const tmq_msg_t *m)
     uint64_t seq = 0;
     if (tmq_msg_get_uint(m, "seq", &seq) == 0) atomic_fetch_add(&f->fb->seq_submits, 1);
     if (s_session(f, m)) atomic_fetch_add(&f->fb->session_submits, 1);
+    const char *bname;
+    size_t blen;
+    if (tmq_msg_batch_name(m, &bname, &blen) == 0 && blen == 2 && memcmp(bname, "b1", 2) == 0)
+        atomic_fetch_add(&f->fb->batch_submits, 1);
+    uint64_t ttl = 0;
+    (void)tmq_msg_get_uint(m, "batch_ttl_ms", &ttl);
+    atomic_store(&f->fb->batch_ttl, ttl);
+    if (tmq_msg_get_true(m, "batch_end")) {
+        atomic_fetch_add(&f->fb->batch_ends, 1);
+        atomic_store(&f->fb->batch_end_jobs, tmq_msg_count(m));
+    }
     if (!cfg->journal) seq = 0; /* a broker without a journal echoes nothing */
     atomic_fetch_add(&f->fb->submits, 1);
     atomic_fetch_add(&f->fb->jobs_in, n);
@@ -294,6 +321,7 @@ static void s_on_submit(s_fake_t *f, const tmq_msg_t *m)
         if (m->items->via.array.ptr[i].via.array.size == 6)
             atomic_fetch_add(&f->fb->jobs_with_options, 1);
         atomic_store(&f->fb->last_mem_limit, it.mem_limit);
+        atomic_store(&f->fb->last_cid, it.cid);
         atomic_store(&f->fb->last_retry_oom, it.retry_oom);
         tmq_reject_item_t r = {.cid = it.cid};
         if (cfg->journal && tmq_idmap_has(&f->cids, it.cid)) { /* a resubmission */
@@ -378,6 +406,83 @@ static void s_on_withdraw(s_fake_t *f, const tmq_msg_t *m)
     tmq_batch_destroy(&b);
 }
 
+/* BATCH for the batch held (known), or for name (unknown). */
+static void s_send_batch_info(s_fake_t *f, const char *name, size_t len, bool known, bool complete,
+                              const uint64_t *ok, size_t nok)
+{
+    size_t n = f->fb->cfg.batch_n;
+    tmq_batch_info_t info = {.name = name,
+                             .name_len = len,
+                             .known = known,
+                             .total = known ? n : 0,
+                             .done = known ? n : 0,
+                             .closed = known,
+                             .complete = complete,
+                             .ok = ok,
+                             .nok = nok};
+    size_t blen;
+    void *body = tmq_proto_batch_body(&info, &blen);
+    tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_BATCH, &body, blen);
+}
+
+/* RESULTS for the batch's cids [from, to), each echoing its cid. */
+static void s_send_batch_results(s_fake_t *f, uint64_t from, uint64_t to)
+{
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    uint8_t arg[16];
+    for (uint64_t cid = from; cid < to; cid++) {
+        tmq_result_item_t r = {.cid = cid,
+                               .status = TMQ_ST_OK,
+                               .data = arg,
+                               .data_len = tu_pack_int(arg, (int64_t)cid),
+                               .worker = "fake:1",
+                               .worker_len = 6,
+                               .ms = 1.0,
+                               .attempts = 1};
+        tmq_batch_add_result(&b, &r);
+    }
+    size_t len;
+    void *body = tmq_batch_finish(&b, TMQ_CMD_RESULTS, 0, &len);
+    tmq_wire_send(f->router, f->rid, f->rid_len, TMQ_CMD_RESULTS, &body, len);
+    tmq_batch_destroy(&b);
+}
+
+/* ATTACH, as 5.8 says a broker answers it. */
+static void s_on_attach(s_fake_t *f, const tmq_msg_t *m)
+{
+    const fake_cfg_t *cfg = &f->fb->cfg;
+    size_t k = atomic_fetch_add(&f->fb->attaches, 1);
+    if (cfg->old_batches) {
+        tmq_wire_send_error(f->router, f->rid, f->rid_len, TMQ_ERR_COMMAND,
+                            "command not allowed from a client");
+        return;
+    }
+    const char *name;
+    size_t len;
+    if (tmq_msg_batch_name(m, &name, &len) != 0) return;
+    bool known = cfg->batch && len == strlen(cfg->batch) && memcmp(name, cfg->batch, len) == 0;
+    size_t n = cfg->batch_n;
+    if (tmq_msg_get_true(m, "resume")) {
+        atomic_fetch_add(&f->fb->resumes, 1);
+        uint64_t ok[64];
+        size_t nok = 0;
+        for (uint64_t cid = 0; known && cid < n && nok < 64; cid += 2)
+            ok[nok++] = cid;
+        s_send_batch_info(f, name, len, known, known, ok, nok);
+        return;
+    }
+    s_send_batch_info(f, name, len, known, false, NULL, 0);
+    if (!known) return;
+    if (cfg->batch_split && k == 0) { /* half, and the batch runs on */
+        s_send_batch_results(f, 0, n / 2);
+        return;
+    }
+    s_send_batch_results(f, 0, n / 2); /* the first half twice: each cid is delivered once */
+    s_send_batch_results(f, 0, n);
+    s_send_batch_info(f, name, len, true, true, NULL, 0);
+}
+
 static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
 {
     memcpy(f->rid, in->rid, in->rid_len);
@@ -433,6 +538,9 @@ static void s_on_message(s_fake_t *f, tmq_wire_in_t *in)
         break;
     case TMQ_CMD_WITHDRAW:
         s_on_withdraw(f, &in->msg);
+        break;
+    case TMQ_CMD_ATTACH:
+        s_on_attach(f, &in->msg);
         break;
     case TMQ_CMD_STATUS:
         atomic_fetch_add(&f->fb->statuses, 1);
@@ -1829,6 +1937,236 @@ static void test_acks_seq(void **state)
     tmq_idmap_destroy(&inflight);
 }
 
+/* ---- named batches (5.8) ---- */
+
+/* SUBMITs carry the batch set, its ttl and, once the input ended, batch_end (on what waits,
+ * or alone in an empty SUBMIT); ids skip ahead with tmq_client_set_next_id and skipped ids
+ * are not pending. */
+static void test_lib_batch_submit(void **state)
+{
+    fx_t *x = *state;
+    tmq_client_t *c = x->c;
+    assert_int_equal(tmq_client_wait_ready(c, 2000), 0);
+    assert_int_equal(tmq_client_set_batch(c, "bad name", 0), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(tmq_client_set_batch(c, "", 0), -1);
+    assert_int_equal(tmq_client_end_batch(c), -1); /* no batch set */
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(tmq_client_set_batch(c, "b1", 5000), 0);
+    uint8_t arg[16];
+    uint64_t id;
+    assert_int_equal(tmq_submit(c, "echo", arg, tu_pack_int(arg, 0), &id), 0);
+    assert_int_equal(id, 0);
+    assert_int_equal(tmq_client_set_next_id(c, 5), 0);
+    assert_int_equal(tmq_client_set_next_id(c, 3), -1); /* ids only grow */
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(tmq_submit(c, "echo", arg, tu_pack_int(arg, 5), &id), 0);
+    assert_int_equal(id, 5);
+    assert_int_equal(tmq_pending(c), 2);
+    assert_int_equal(tmq_client_end_batch(c), 0);
+    static uint8_t seen[6];
+    assert_int_equal(s_collect(c, 2, seen, 6, NULL), 0);
+    assert_true(seen[0] && seen[5]);
+    assert_int_equal(tmq_pending(c), 0);
+    assert_int_equal(atomic_load(&x->fb.batch_submits), 1);
+    assert_int_equal(atomic_load(&x->fb.batch_ends), 1);
+    assert_int_equal(atomic_load(&x->fb.batch_end_jobs), 2); /* on the SUBMIT of the jobs */
+    assert_int_equal(atomic_load(&x->fb.batch_ttl), 5000);
+    /* the end said alone: an empty SUBMIT */
+    assert_int_equal(tmq_client_end_batch(c), 0);
+    assert_null(tmq_next(c, 50));
+    assert_int_equal(atomic_load(&x->fb.batch_ends), 2);
+    assert_int_equal(atomic_load(&x->fb.batch_end_jobs), 0);
+    assert_int_equal(atomic_load(&x->fb.batch_submits), 2);
+    /* no batch: SUBMITs carry none */
+    assert_int_equal(tmq_client_set_batch(c, NULL, 0), 0);
+    assert_int_equal(tmq_submit(c, "echo", arg, tu_pack_int(arg, 6), &id), 0);
+    assert_int_equal(id, 6);
+    assert_int_equal(s_collect(c, 1, (uint8_t[8]){0}, 8, NULL), 0);
+    assert_int_equal(atomic_load(&x->fb.batch_submits), 2);
+    assert_int_equal(atomic_load(&x->fb.batch_ttl), 0);
+}
+
+static const fake_cfg_t s_batch20 = {.batch = "b1", .batch_n = 20};
+
+/* Reads the attached batch's results until the library says complete: each cid once. */
+static size_t s_read_batch(tmq_client_t *c, uint8_t *seen, size_t n)
+{
+    size_t got = 0;
+    for (int i = 0; i < 300 && tmq_client_attach_state(c) == TMQ_ATTACH_READING; i++) {
+        tmq_result_t *r;
+        while ((r = tmq_next(c, 10))) {
+            uint64_t id = tmq_result_id(r);
+            assert_true(id < n);
+            if (seen[id]) fail_msg("batch result %llu returned twice", (unsigned long long)id);
+            seen[id] = 1;
+            assert_true(tmq_result_ok(r));
+            got++;
+            assert_int_equal(tmq_pending(c), 0); /* the batch's results are not ours */
+            tmq_result_destroy(&r);
+        }
+    }
+    return got;
+}
+
+/* ATTACH: BATCH's counts, then every result once (the fake sends half of them twice), then
+ * complete; tmq_submit is refused while attached; a second attach reads it all again. */
+static void test_lib_attach(void **state)
+{
+    fx_t *x = *state;
+    tmq_client_t *c = x->c;
+    assert_int_equal(tmq_client_attach_state(c), TMQ_ATTACH_NONE);
+    tmq_batch_status_t st;
+    assert_int_equal(tmq_client_batch_status(c, &st), -1);
+    assert_int_equal(tmq_client_attach(c, "b1", &st, 2000), 0);
+    assert_true(st.known);
+    assert_int_equal(st.total, 20);
+    assert_false(st.complete);
+    static uint8_t seen[20];
+    assert_int_equal(s_read_batch(c, seen, 20), 20);
+    assert_int_equal(tmq_client_attach_state(c), TMQ_ATTACH_COMPLETE);
+    assert_int_equal(tmq_client_batch_status(c, &st), 0);
+    assert_true(st.complete);
+    assert_null(tmq_next(c, 20));
+    uint8_t arg[16];
+    assert_int_equal(tmq_submit(c, "echo", arg, tu_pack_int(arg, 1), NULL), -1);
+    assert_int_equal(errno, EBUSY);
+    uint64_t *ids;
+    size_t n;
+    assert_int_equal(tmq_client_batch_done(c, "b1", &ids, &n, NULL, 2000), -1);
+    assert_int_equal(errno, EBUSY);
+
+    memset(seen, 0, sizeof seen);
+    assert_int_equal(tmq_client_attach(c, "b1", NULL, 2000), 0);
+    assert_int_equal(s_read_batch(c, seen, 20), 20);
+    assert_int_equal(tmq_client_attach_state(c), TMQ_ATTACH_COMPLETE);
+    assert_int_equal(atomic_load(&x->fb.attaches), 2);
+}
+
+/* An unknown batch: ENOENT and "no batch named NAME at EP"; an invalid name: EINVAL; a client
+ * with jobs pending: EBUSY. */
+static void test_lib_attach_refused(void **state)
+{
+    fx_t *x = *state;
+    tmq_client_t *c = x->c;
+    tmq_batch_status_t st = {.known = true};
+    assert_int_equal(tmq_client_attach(c, "nosuch", &st, 2000), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_false(st.known);
+    char want[128];
+    snprintf(want, sizeof want, "no batch named nosuch at %s", x->endpoint);
+    assert_string_equal(tmq_client_error(c), want);
+    assert_int_equal(tmq_client_attach_state(c), TMQ_ATTACH_NONE);
+    assert_int_equal(tmq_client_attach(c, "a b", &st, 2000), -1);
+    assert_int_equal(errno, EINVAL);
+    /* not attached: submitting works, and then attaching is refused */
+    uint8_t arg[16];
+    assert_int_equal(tmq_submit(c, "echo", arg, tu_pack_int(arg, 1), NULL), 0);
+    assert_int_equal(tmq_client_attach(c, "b1", &st, 2000), -1);
+    assert_int_equal(errno, EBUSY);
+    assert_int_equal(s_collect(c, 1, (uint8_t[1]){0}, 1, NULL), 0);
+}
+
+/* A resume's question: the cids with an OK result, no results, not attached; an unknown
+ * batch: none, known false. */
+static void test_lib_batch_done(void **state)
+{
+    fx_t *x = *state;
+    tmq_client_t *c = x->c;
+    uint64_t *ids;
+    size_t n;
+    tmq_batch_status_t st;
+    assert_int_equal(tmq_client_batch_done(c, "b1", &ids, &n, &st, 2000), 0);
+    assert_true(st.known);
+    assert_int_equal(n, 10);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ids[i], 2 * i);
+    free(ids);
+    assert_int_equal(tmq_client_attach_state(c), TMQ_ATTACH_NONE);
+    assert_null(tmq_next(c, 50)); /* no results came */
+    assert_int_equal(tmq_client_batch_done(c, "other", &ids, &n, &st, 2000), 0);
+    assert_false(st.known);
+    assert_int_equal(n, 0);
+    assert_null(ids);
+    assert_int_equal(atomic_load(&x->fb.resumes), 2);
+    /* then submitting, with ids after the skipped ones */
+    assert_int_equal(tmq_client_set_batch(c, "b1", 0), 0);
+    assert_int_equal(tmq_client_set_next_id(c, 1), 0);
+    uint8_t arg[16];
+    assert_int_equal(tmq_submit(c, "echo", arg, tu_pack_int(arg, 1), NULL), 0);
+    assert_int_equal(s_collect(c, 1, (uint8_t[2]){0}, 2, NULL), 0);
+    assert_int_equal(atomic_load(&x->fb.last_cid), 1);
+}
+
+static const fake_cfg_t s_old_batches = {.old_batches = true};
+
+/* A broker that does not know ATTACH (ERROR 3): ENOTSUP, and the error says so. */
+static void test_lib_attach_old_broker(void **state)
+{
+    fx_t *x = *state;
+    tmq_client_t *c = x->c;
+    assert_int_equal(tmq_client_attach(c, "b1", NULL, 2000), -1);
+    assert_int_equal(errno, ENOTSUP);
+    assert_non_null(
+        strstr(tmq_client_error(c), "this broker does not keep batches (taskmq 0.4 or older)"));
+    uint64_t *ids;
+    size_t n;
+    assert_int_equal(tmq_client_batch_done(c, "b1", &ids, &n, NULL, 2000), -1);
+    assert_int_equal(errno, ENOTSUP);
+    assert_int_equal(tmq_client_attach_state(c), TMQ_ATTACH_NONE);
+}
+
+static const fake_cfg_t s_batch_journal = {.journal = true,
+                                           .heartbeat_ms = 40,
+                                           .beat = true,
+                                           .batch = "b1",
+                                           .batch_n = 20,
+                                           .batch_split = true};
+
+/* A journaled broker restarts while a batch is attached (half of it read): the client ATTACHes
+ * again after the new WELCOME and delivers each cid once (the first half comes again). */
+static void test_lib_attach_journal_restart(void **state)
+{
+    fx_t *x = *state;
+    tmq_client_t *c = x->c;
+    assert_int_equal(tmq_client_attach(c, "b1", NULL, 2000), 0);
+    static uint8_t seen[20];
+    size_t got = 0;
+    while (got < 10) {
+        tmq_result_t *r = tmq_next(c, 2000);
+        assert_non_null(r);
+        assert_false(seen[tmq_result_id(r)]);
+        seen[tmq_result_id(r)] = 1;
+        got++;
+        tmq_result_destroy(&r);
+    }
+    assert_int_equal(tmq_client_attach_state(c), TMQ_ATTACH_READING);
+    s_tell(x, "RESTART");
+    got += s_read_batch(c, seen, 20);
+    assert_int_equal(got, 20);
+    assert_int_equal(tmq_client_attach_state(c), TMQ_ATTACH_COMPLETE);
+    assert_int_equal(atomic_load(&x->fb.attaches), 2);
+    assert_true(atomic_load(&x->fb.welcomes) >= 2);
+    assert_string_equal(tmq_client_lost_reason(c), "");
+}
+
+static const fake_cfg_t s_batch_silent = {
+    .heartbeat_ms = 40, .batch = "b1", .batch_n = 20, .batch_split = true};
+
+/* A broker without a journal falls silent while a batch is attached: the attachment is lost
+ * (the results that came are still returned). */
+static void test_lib_attach_lost(void **state)
+{
+    fx_t *x = *state;
+    tmq_client_t *c = x->c;
+    assert_int_equal(tmq_client_attach(c, "b1", NULL, 2000), 0);
+    s_tell(x, "SILENT");
+    static uint8_t seen[20];
+    assert_int_equal(s_read_batch(c, seen, 20), 10);
+    assert_int_equal(tmq_client_attach_state(c), TMQ_ATTACH_LOST);
+    assert_non_null(strstr(tmq_client_lost_reason(c), "lost contact with the broker"));
+}
+
 int main(void)
 {
     zsys_handler_set(NULL);
@@ -1859,6 +2197,13 @@ int main(void)
         S_TEST_WITH(test_lib_wrong_port, &s_worker_port),
         S_TEST_WITH(test_lib_ack_error, &s_refusing),
         S_TEST_WITH(test_lib_unserved_logged_once, &s_unserved),
+        S_TEST(test_lib_batch_submit),
+        S_TEST_WITH(test_lib_attach, &s_batch20),
+        S_TEST_WITH(test_lib_attach_refused, &s_batch20),
+        S_TEST_WITH(test_lib_batch_done, &s_batch20),
+        S_TEST_WITH(test_lib_attach_old_broker, &s_old_batches),
+        S_TEST_WITH(test_lib_attach_journal_restart, &s_batch_journal),
+        S_TEST_WITH(test_lib_attach_lost, &s_batch_silent),
         cmocka_unit_test(test_acks_kept_ids),
         cmocka_unit_test(test_acks_seq),
         S_TEST(test_lib_session_without_journal),
