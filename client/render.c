@@ -83,6 +83,16 @@ static void s_broker(FILE *out, const json_t *st, const char *endpoint)
               out);
     long long refused = s_int0(st, "refused");
     if (refused) fprintf(out, "refused  %lld connections (see the broker's log)\n", refused);
+    const json_t *journal = json_object_get(st, "journal");
+    if (json_is_object(journal)) {
+        const char *failed = s_str(journal, "failed");
+        fprintf(out, "journal  %lld live jobs, %.1f MB, %lld sessions",
+                s_int0(journal, "live_jobs"), (double)s_int0(journal, "bytes") / 1e6,
+                s_int0(journal, "sessions"));
+        if (failed && failed[0])
+            fprintf(out, "  FAILING: %s (new jobs are refused; accepted ones are kept)", failed);
+        fputc('\n', out);
+    }
     long long stale = s_int0(st, "stale"), malformed = s_int0(st, "malformed");
     if (stale || malformed)
         fprintf(out, "dropped  %lld late results, %lld malformed messages\n", stale, malformed);

@@ -58,6 +58,7 @@ out=$(sc collect 0 rack)
 assert_eq "$(status_field journal.live_jobs)" "0" "journal live jobs once all were acknowledged"
 assert_eq "$(status_field journal.sessions)" "2" "sessions kept (the test's, and taskmq status's own)"
 assert_eq "$(status_field journal.failed)" "" "journal failure"
+tmq status | grep -q "^journal  0 live jobs, [0-9.]* MB, 2 sessions$" || fail "status text: $(tmq status)"
 pass "300 acknowledged jobs across 2 kill -9s: each result once, 100 unacknowledged ones resent, none after RACK"
 
 # ---- a named batch survives kill -9 with its submitter gone: attach reads all of it ----
@@ -173,6 +174,8 @@ EOF
 )
     [[ "$out" == *"(5, 'journal unavailable')"* ]] || fail "no journal refusal on a full disk: $out"
     grep -q "journal unavailable: No space left on device" "$T/broker-4.log" || fail "not logged: $(tail "$T/broker-4.log")"
+    tmq status | grep -q "^journal .*FAILING: journal unavailable: No space left on device" \
+        || fail "status does not say the journal fails: $(tmq status)"
     rm -f "$T/small/filler"
     out=$(sc collect 51 rack) || fail "$out" # the 50, and the job that waited for room
     [[ "$out" =~ dup\ 0$ ]] || fail "accepted jobs after the full disk: $out"
