@@ -22,6 +22,7 @@ struct tmq_bres_t {
 };
 
 #define S_NO_RESULT_YET ((void *)1)
+#define S_CANCELLED ((void *)2) /* its job was cancelled before any result: an input it lacks */
 
 void tmq_batches_setup(tmq_core_t *self)
 {
@@ -101,6 +102,7 @@ static void s_send_info(tmq_core_t *self, tmq_bclient_t *c, const tmq_bbatch_t *
                              .done = b ? b->done : 0,
                              .failed = b ? b->failed : 0,
                              .running = b ? b->running : 0,
+                             .cancelled = b ? b->cancelled : 0,
                              .closed = b && b->closed,
                              .complete = b && b->complete_at != 0 && (last || with_ok),
                              .ok = with_ok ? (ok ? ok : (const uint64_t *)"") : NULL,
@@ -183,7 +185,9 @@ void tmq_batches_join(tmq_core_t *self, tmq_bbatch_t *b, tmq_bjob_t *job)
 {
     job->batch = b->id;
     b->running++;
-    if (!tmq_idmap_has(&b->by_cid, job->cid)) {
+    void *v = tmq_idmap_get(&b->by_cid, job->cid);
+    if (!v || v == S_CANCELLED) {
+        if (v) b->cancelled--; /* a resume runs it again */
         tmq_idmap_put(&b->by_cid, job->cid, S_NO_RESULT_YET);
         b->total++;
     }
@@ -209,7 +213,8 @@ static void s_store(tmq_core_t *self, tmq_bbatch_t *b, uint64_t jid, const tmq_r
 {
     tmq_bres_t *r = s_res_new(jid, it);
     void *old = tmq_idmap_get(&b->by_cid, it->cid);
-    if (!old) {
+    if (!old || old == S_CANCELLED) {
+        if (old) b->cancelled--;
         b->total++; /* replayed: the ACCEPT made no marker */
     } else if (old != S_NO_RESULT_YET) {
         tmq_bres_t *o = old;
@@ -251,9 +256,10 @@ void tmq_batches_ended(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item_
         uint64_t jid = job->client->has_session && self->cfg.journal ? job->jid : 0;
         s_store(self, b, jid, it, delivered);
     } else if (tmq_idmap_get(&b->by_cid, job->cid) == S_NO_RESULT_YET) {
-        tmq_idmap_remove(&b->by_cid, job->cid, NULL); /* cancelled before any result */
+        tmq_idmap_put(&b->by_cid, job->cid, S_CANCELLED); /* cancelled before any result */
         b->total--;
-    }
+        b->cancelled++;
+    } /* else its earlier result stays: the input is whole */
     s_check_complete(self, b);
 }
 
@@ -403,7 +409,7 @@ void tmq_batches_pack(tmq_core_t *self, msgpack_packer *pk)
     msgpack_pack_array(pk, (uint32_t)k);
     for (size_t i = 0; i < k; i++) {
         const tmq_bbatch_t *b = list[i];
-        msgpack_pack_map(pk, 8);
+        msgpack_pack_map(pk, 9);
         msgpack_pack_str_with_body(pk, "name", 4);
         msgpack_pack_str_with_body(pk, b->name, b->name_len);
         msgpack_pack_str_with_body(pk, "total", 5);
@@ -414,6 +420,8 @@ void tmq_batches_pack(tmq_core_t *self, msgpack_packer *pk)
         msgpack_pack_uint64(pk, b->failed);
         msgpack_pack_str_with_body(pk, "running", 7);
         msgpack_pack_uint64(pk, b->running);
+        msgpack_pack_str_with_body(pk, "cancelled", 9);
+        msgpack_pack_uint64(pk, b->cancelled);
         msgpack_pack_str_with_body(pk, "closed", 6);
         if (b->closed)
             msgpack_pack_true(pk);

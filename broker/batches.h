@@ -31,6 +31,8 @@ typedef struct tmq_bbatch_t {
     char name[TMQ_PROTO_MAX_BATCH_NAME + 1];
     size_t name_len;
     uint64_t total, done, failed, running; /* cids; with a result OK / not OK; unfinished jobs */
+    uint64_t cancelled; /* cids whose job was cancelled before any result: inputs it lacks
+                           (until a resume runs them again) */
     bool closed;
     uint32_t ttl_ms;
     int64_t created, complete_at; /* complete_at 0 while not complete */

@@ -55,6 +55,7 @@ static void s_status(tmq_batch_status_t *st, const tmq_batch_info_t *info)
                                .failed = info->failed,
                                .running = info->running,
                                .closed = info->closed,
+                               .cancelled = info->cancelled,
                                .complete = info->complete};
 }
 

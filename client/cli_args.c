@@ -457,6 +457,10 @@ static int s_validate(tmq_cli_t *o, const s_parse_t *ps, char *err, size_t errle
     if (o->cmd != TMQ_CLI_NONE && s_applies(o, ps, err, errlen) != 0) return TMQ_EXIT_USAGE;
     if (o->joblog && !o->exec) return s_usage(err, errlen, "--joblog is for map --exec");
     if (o->exec && o->cmd == TMQ_CLI_MAP) return s_validate_exec(o, ps, err, errlen);
+    if (o->batch && o->local)
+        return s_usage(err, errlen,
+                       "--batch names a run at a broker, to attach to it from elsewhere: "
+                       "--local's broker ends with the run");
     if ((o->resume || o->batch_ttl_s) && !o->batch)
         return s_usage(err, errlen, "--%s needs --batch NAME (the batch to %s)",
                        o->resume ? "resume" : "batch-ttl", o->resume ? "finish" : "keep");

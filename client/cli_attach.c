@@ -118,5 +118,18 @@ int tmq_cli_attach(tmq_client_t *c, const tmq_cli_t *o)
                 tmq_client_lost_reason(c), o->function, (unsigned long long)a.results);
         return TMQ_EXIT_LOST_BROKER;
     }
+    tmq_batch_status_t end;
+    if (tmq_client_batch_status(c, &end) == 0 && (end.cancelled || !end.closed || !end.total)) {
+        /* complete, but not whole: a run that did not reach the end of its input */
+        if (!end.total)
+            fprintf(stderr, "taskmq: batch %s holds no results\n", o->function);
+        else
+            fprintf(stderr,
+                    "taskmq: batch %s is not whole: %s%llu jobs cancelled; `taskmq map --batch %s "
+                    "--resume` finishes it\n",
+                    o->function, end.closed ? "" : "its run stopped before the end of its input; ",
+                    (unsigned long long)end.cancelled, o->function);
+        return TMQ_EXIT_FAILED;
+    }
     return a.failed ? TMQ_EXIT_FAILED : TMQ_EXIT_OK;
 }

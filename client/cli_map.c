@@ -537,7 +537,6 @@ static int s_batch(s_map_t *m)
     const tmq_cli_t *o = m->o;
     if (!o->batch) return 0;
     tmq_client_set_batch(m->c, o->batch, (uint32_t)o->batch_ttl_s * 1000);
-    if (!o->resume) return 0;
     uint64_t *ids;
     size_t n;
     tmq_batch_status_t st;
@@ -546,6 +545,23 @@ static int s_batch(s_map_t *m)
         if (tmq_cli_interrupted) return TMQ_EXIT_FAILED; /* the caller says so */
         s_say(m, "--resume: %s", tmq_client_error(m->c));
         return err == ETIMEDOUT ? TMQ_EXIT_NO_BROKER : TMQ_EXIT_FAILED;
+    }
+    if (!o->resume && st.known && st.total > 0) { /* two runs' results would mix */
+        free(ids);
+        s_say(m,
+              "batch %s exists (%llu inputs, %llu done, %llu failed, %llu running): --resume "
+              "finishes it; another name starts a new one",
+              o->batch, (unsigned long long)st.total, (unsigned long long)st.done,
+              (unsigned long long)st.failed, (unsigned long long)st.running);
+        return TMQ_EXIT_USAGE;
+    }
+    if (o->resume && st.running > 0) { /* they would run twice */
+        free(ids);
+        s_say(m,
+              "--resume: %llu jobs of batch %s are still queued or running (its last run was "
+              "stopped without ending them?): wait for them with `taskmq attach %s`, then resume",
+              (unsigned long long)st.running, o->batch, o->batch);
+        return TMQ_EXIT_USAGE;
     }
     for (size_t i = 0; i < n; i++)
         if (ids[i] != TMQ_IDMAP_NONE) tmq_idmap_put(&m->skip, ids[i], NULL);

@@ -149,7 +149,9 @@ static int s_connect_and_run(const tmq_cli_t *o)
     tmq_local_stop(&local);
 #endif
     if (tmq_cli_interrupted) {
-        if (cancelled && away)
+        if (o->cmd == TMQ_CLI_ATTACH)
+            fprintf(stderr, "taskmq: interrupted (attach only reads: nothing was cancelled)\n");
+        else if (cancelled && away)
             fprintf(stderr,
                     "taskmq: interrupted while the broker was away: %zu job%s not cancelled (it "
                     "journals: back within the session's linger, it runs them for no one)\n",

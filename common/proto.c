@@ -864,7 +864,7 @@ void *tmq_proto_batch_body(const tmq_batch_info_t *info, size_t *len)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_body_init(&sb, &pk, 8 + (info->ok != NULL));
+    s_body_init(&sb, &pk, 9 + (info->ok != NULL));
     s_pack_cstr(&pk, "batch");
     s_pack_str(&pk, info->name, info->name_len);
     s_pack_bool(&pk, "known", info->known);
@@ -876,6 +876,8 @@ void *tmq_proto_batch_body(const tmq_batch_info_t *info, size_t *len)
     msgpack_pack_uint64(&pk, info->failed);
     s_pack_cstr(&pk, "running");
     msgpack_pack_uint64(&pk, info->running);
+    s_pack_cstr(&pk, "cancelled");
+    msgpack_pack_uint64(&pk, info->cancelled);
     s_pack_bool(&pk, "closed", info->closed);
     s_pack_bool(&pk, "complete", info->complete);
     if (info->ok) {
@@ -899,6 +901,7 @@ int tmq_msg_batch_info(const tmq_msg_t *m, tmq_batch_info_t *out)
     (void)tmq_msg_get_uint(m, "done", &out->done);
     (void)tmq_msg_get_uint(m, "failed", &out->failed);
     (void)tmq_msg_get_uint(m, "running", &out->running);
+    (void)tmq_msg_get_uint(m, "cancelled", &out->cancelled);
     out->closed = tmq_msg_get_true(m, "closed");
     out->complete = tmq_msg_get_true(m, "complete");
     return 0;

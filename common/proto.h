@@ -341,6 +341,7 @@ typedef struct {
     size_t name_len;
     bool known;
     uint64_t total, done, failed, running;
+    uint64_t cancelled; /* inputs whose job was cancelled before any result (BYE, WITHDRAW) */
     bool closed, complete;
     const uint64_t *ok; /* with a resume: the cids with an OK result (encode); NULL: no `ok` */
     size_t nok;

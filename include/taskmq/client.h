@@ -26,9 +26,9 @@
 extern "C" {
 #endif
 
-/* The version of this header; tmq_version() gives the library's ("0.4.0"). */
+/* The version of this header; tmq_version() gives the library's ("0.5.0"). */
 #define TMQ_VERSION_MAJOR 0
-#define TMQ_VERSION_MINOR 4
+#define TMQ_VERSION_MINOR 5
 #define TMQ_VERSION_PATCH 0
 const char *tmq_version(void);
 
@@ -240,9 +240,11 @@ typedef struct {
     uint64_t total;   /* inputs (ids) in it */
     uint64_t done;    /* ids with an OK result */
     uint64_t failed;  /* ids with a failed result */
-    uint64_t running; /* jobs accepted and not finished */
+    uint64_t running; /* jobs accepted and not finished (queued or running) */
     bool closed;      /* its submitter's input ended (tmq_client_end_batch) */
     bool complete;    /* no job left running and no more will come: every result is there */
+    uint64_t cancelled; /* inputs cancelled before any result (Ctrl-C, tmq_cancel): it lacks
+                           them until a resume runs them */
 } tmq_batch_status_t;
 
 /* Attaches to the batch name: waits up to timeout_ms (-1 forever) for the broker's answer, and

@@ -10,7 +10,7 @@ The client names (and ``taskmq.aio``) are loaded on first use, so a worker's Pyt
 (``python3 -m taskmq.executor``) needs neither pyzmq nor the client code.
 """
 
-__version__ = "0.4.0"   # the same as taskmq's (include/taskmq/client.h; a test checks)
+__version__ = "0.5.0"   # the same as taskmq's (include/taskmq/client.h; a test checks)
 
 __all__ = ["Client", "JobFuture", "Executor", "TaskmqError", "NoBroker", "BrokerLost", "JobError",
            "job", "aio"]

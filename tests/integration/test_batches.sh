@@ -94,6 +94,26 @@ assert_eq "$(tmq batches --json | jq -c '.[] | select(.name == "b2") | [.total, 
     "[$N,$N,0,true]" "batches: b2 after the resume"
 pass "map --batch b2 cancelled after $done_before done; --resume ran the other $((N - done_before)) (same indexes), b2 complete"
 
+# ---- what would mix runs, or run jobs twice, is refused; an interrupted run is not whole ----
+out=$(tmq map sleep --batch b1 <"$T/in" 2>&1)
+assert_eq "$?" "2" "map --batch of an existing batch without --resume"
+[[ "$out" == *"batch b1 exists ($N inputs, $N done, 0 failed, 0 running): --resume finishes it"* ]] || fail "reuse said: $out"
+map_killed b5 INT # Ctrl-C: its unfinished jobs are cancelled
+sleep 0.3
+out=$(tmq attach b5 2>&1 >/dev/null)
+assert_eq "$?" "1" "attach of an interrupted batch"
+[[ "$out" == *"batch b5 is not whole:"*"jobs cancelled; \`taskmq map --batch b5 --resume\` finishes it"* ]] || fail "attach b5 said: $out"
+tmq map sleep --batch b5 --resume <"$T/in" >/dev/null 2>&1 || fail "resume of b5 exited $?"
+tmq attach b5 >/dev/null || fail "attach of b5 after its resume exited $?"
+map_killed b6 KILL # its jobs run on
+out=$(tmq map sleep --batch b6 --resume <"$T/in" 2>&1)
+assert_eq "$?" "2" "--resume while the batch still runs"
+[[ "$out" == *"jobs of batch b6 are still queued or running"*"taskmq attach b6"* ]] || fail "resume b6 said: $out"
+tmq attach b6 >/dev/null || fail "attach b6 exited $?"
+out=$(tmq map echo 1 --batch l1 --local 1 2>&1)
+assert_eq "$?" "2" "--batch with --local"
+pass "reusing a name, resuming while jobs run and --batch --local are refused (exit 2); an interrupted batch attaches as not whole (exit 1) until resumed"
+
 # ---- the broker killed -9 and restarted between map's kill and attach ----
 map_killed b3 KILL
 restart_broker 1

@@ -21,7 +21,7 @@ grep -q "^taskmq: cannot resolve host 'no-such-host.invalid': " "$T/dns" || fail
 grep -qi "no broker answered" "$T/dns" && fail "waited for an answer instead"
 pass "an unresolvable host fails at once with the resolver's words"
 
-assert_eq "$(tmq --version)" "taskmq 0.4.0" "--version"
+assert_eq "$(tmq --version)" "taskmq 0.5.0" "--version"
 tmq map >/dev/null 2>&1; assert_eq "$?" "2" "map without FUNCTION"
 tmq map echo --json --raw 1 >/dev/null 2>&1; assert_eq "$?" "2" "--json with --raw"
 tmq functions extra >/dev/null 2>&1; assert_eq "$?" "2" "functions with an argument"
