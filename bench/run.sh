@@ -83,6 +83,7 @@ stop_all
 # a journaled broker's restart with 1,000,000 queued jobs (bench/replay.sh: SIGKILL, cold cache)
 replay=$(bench/replay.sh "$BIN" 1000000 || echo "replay n/a jobs n/a ms rss n/a KB")
 replay_ms=$(awk '{print $4}' <<<"$replay"); replay_rss=$(awk '{print $7}' <<<"$replay")
+cluster 2
 SIZE=30000000   # sum(30M) is ~10 ms of CPU here
 cpu2=$("$BENCH" cpu 60 $SIZE)
 wall2=$(awk '{print $5}' <<<"$cpu2"); job_ms=$(awk '{print $9}' <<<"$cpu2")
