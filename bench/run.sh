@@ -82,7 +82,8 @@ jdisk=$(df -PT "$d" | awk 'NR==2 {print $2}')
 stop_all
 # a journaled broker's restart with 1,000,000 queued jobs (bench/replay.sh: SIGKILL, cold cache)
 replay=$(bench/replay.sh "$BIN" 1000000 || echo "replay n/a jobs n/a ms rss n/a KB")
-replay_ms=$(awk '{print $4}' <<<"$replay"); replay_rss=$(awk '{print $7}' <<<"$replay")
+replay_n=$(awk '{print $2}' <<<"$replay"); replay_ms=$(awk '{print $4}' <<<"$replay")
+replay_rss=$(awk '{print $7}' <<<"$replay")
 cluster 2
 SIZE=30000000   # sum(30M) is ~10 ms of CPU here
 cpu2=$("$BENCH" cpu 60 $SIZE)
@@ -155,7 +156,7 @@ echo "| no-op jobs/s, C client (300k jobs) | $c_rate | $p_rate | $(ratio "$c_rat
 echo "| no-op jobs/s, C client, broker \`--metrics\` scraped every 100 ms | $m_rate | $p_rate | $(ratio "$m_rate" "$p_rate") (vs. no metrics: $(speed "$m_rate" "$c_rate")x) |"
 echo "| no-op jobs/s, C client, broker \`--journal --fsync always\` ($jdisk) | $j_rate | $p_rate | $(ratio "$j_rate" "$p_rate") (vs. no journal: $(speed "$j_rate" "$c_rate")x) |"
 echo "| no-op jobs/s, \`taskmq map\` tool (200k lines) | $t_rate | $p_rate | $(ratio "$t_rate" "$p_rate") |"
-echo "| \`--journal\` broker killed with 1,000,000 jobs queued: restart to serving again (cold cache) | $replay_ms ms, $replay_rss KB resident | | |"
+echo "| \`--journal\` broker killed with $replay_n jobs queued: restart to serving again (cold cache) | $replay_ms ms, $replay_rss KB resident | | |"
 echo "| no-op jobs/s, \`taskmq map\` tool, broker \`--journal --fsync always\` | $jt_rate | $p_rate | $(ratio "$jt_rate" "$p_rate") (vs. no journal: $(speed "$jt_rate" "$t_rate")x) |"
 echo "| no-op jobs/s, Python \`Client.map\` (100k) | $py_map | $p_rate | $(ratio "$py_map" "$p_rate") |"
 echo "| no-op jobs/s, Python \`async for\` over \`taskmq.aio.Client.map\` (100k; peer: run_in_executor + asyncio.as_completed on the pool) | $py_aio | $p_aio | $(ratio "$py_aio" "$p_aio") |"

@@ -348,12 +348,12 @@ void tmq_batches_attach(tmq_core_t *self, tmq_bclient_t *c, const tmq_msg_t *msg
         return; /* it only asks: an attachment stays */
     }
     s_send_info(self, c, b, false, NULL, 0, false);
-    if (c->attach != b->id) { /* the same batch again: the stream goes on where it is */
-        s_detach(self, c);
-        c->attach = b->id;
-        c->attach_next = 0;
-        tmq_list_push_back(&b->attachers, &c->alink);
-    }
+    /* the same batch again restarts its stream too: a client that asks again has dropped
+       what came before its answer (the owed bound above keeps repeats from piling up) */
+    s_detach(self, c);
+    c->attach = b->id;
+    c->attach_next = 0;
+    tmq_list_push_back(&b->attachers, &c->alink);
     if (b->undelivered) b->undelivered = 0; /* this connection gets them all */
     s_catch_up(self, c, b);
     if (b->complete_at) s_send_info(self, c, b, true, NULL, 0, false);

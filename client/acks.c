@@ -359,6 +359,11 @@ void tmq_acks_round_void(tmq_acks_t *a, int64_t now)
     if (a->retry_at == INT64_MAX) a->retry_at = now;
 }
 
+size_t tmq_acks_unanswered(const tmq_acks_t *a)
+{
+    return a->sent_count;
+}
+
 void tmq_acks_each_held(const tmq_acks_t *a, void (*fn)(void *arg, uint64_t cid), void *arg)
 {
     for (tmq_list_link_t *l = a->held.head; l; l = l->next)

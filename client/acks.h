@@ -114,6 +114,9 @@ bool tmq_acks_drop_held(tmq_acks_t *a, uint64_t cid);
 /* Calls fn with the client id of every held job. */
 void tmq_acks_each_held(const tmq_acks_t *a, void (*fn)(void *arg, uint64_t cid), void *arg);
 
+/* SUBMIT copies awaiting their ACK. */
+size_t tmq_acks_unanswered(const tmq_acks_t *a);
+
 /* Jobs held for resubmission. */
 size_t tmq_acks_held(const tmq_acks_t *a);
 

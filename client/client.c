@@ -91,7 +91,8 @@ struct tmq_client_t {
     char batch_name[TMQ_PROTO_MAX_BATCH_NAME + 1]; /* SUBMITs go to this batch (5.8); "" none */
     size_t batch_name_len;
     uint32_t batch_ttl_ms; /* 0: the broker's default */
-    bool batch_end;        /* the batch's input ended: every later SUBMIT says batch_end */
+    bool batch_end;        /* the batch's input ended (tmq_client_end_batch) */
+    bool batch_end_sent;   /* ... and the broker was told: every SUBMIT was answered, none held */
     tmq_cattach_t att;     /* the batch attached, or asked about (attach.h) */
 };
 
@@ -177,7 +178,7 @@ static void s_send_submit_ex(tmq_client_t *c, bool empty_ok)
         info.batch = c->batch_name;
         info.batch_len = c->batch_name_len;
         info.batch_ttl_ms = c->batch_ttl_ms;
-        info.batch_end = c->batch_end;
+        info.batch_end = c->batch_end_sent;
     }
     void *body = tmq_proto_submit_body_ex(&c->batch, &info, &len);
     tmq_acks_sent(&c->acks, body, len, c->batch_cids, n, info.seq);
@@ -634,6 +635,18 @@ static int64_t s_liveness_deadline(const tmq_client_t *c)
 
 /* Reads every message the actor has for us, without blocking; then resubmits held jobs
  * when due and gives up on a silent broker. */
+/* The end of a named batch's input goes to the broker only once every job of it is there:
+ * each SUBMIT answered and none held after "queue full" (a job the broker never took would
+ * otherwise be missing from a batch it thinks complete). Called as ACKs come. */
+static void s_batch_end(tmq_client_t *c)
+{
+    if (!c->batch_end || c->batch_end_sent || !c->batch_name_len || c->batch.count ||
+        tmq_acks_unanswered(&c->acks) || tmq_acks_held(&c->acks))
+        return;
+    c->batch_end_sent = true;
+    s_send_submit_ex(c, true); /* an empty SUBMIT says it */
+}
+
 static void s_drain(tmq_client_t *c)
 {
     if (!c->pipe) return;
@@ -657,6 +670,7 @@ static void s_drain(tmq_client_t *c)
     }
     s_lost_tick(c, now);
     s_rack(c, now);
+    s_batch_end(c);
 }
 
 /* Shortens timeout_ms (-1: forever) so the wait ends by `at`. */
@@ -842,6 +856,13 @@ void tmq_client_destroy(tmq_client_t **cp)
     pthread_mutex_lock(&s_live_lock);
     tmq_list_remove(&s_live, &c->live);
     pthread_mutex_unlock(&s_live_lock);
+    /* every job of an ended batch has its result (so the broker took each): its last ACK
+       may still be on the way, the end need not wait for it */
+    if (c->batch_end && !c->batch_end_sent && c->conn && tmq_idmap_count(&c->inflight) == 0 &&
+        !tmq_acks_held(&c->acks)) {
+        c->batch_end_sent = true;
+        s_send_submit_ex(c, true);
+    }
     s_stop_conn(c);
     tmq_batch_destroy(&c->batch);
     free(c->batch_cids);
@@ -1123,7 +1144,7 @@ int tmq_client_set_batch(tmq_client_t *c, const char *name, uint32_t ttl_ms)
     c->batch_name[len] = '\0';
     c->batch_name_len = len;
     c->batch_ttl_ms = ttl_ms > TMQ_PROTO_BATCH_TTL_MAX ? TMQ_PROTO_BATCH_TTL_MAX : ttl_ms;
-    c->batch_end = false;
+    c->batch_end = c->batch_end_sent = false;
     return 0;
 }
 
@@ -1134,8 +1155,8 @@ int tmq_client_end_batch(tmq_client_t *c)
         return -1;
     }
     c->batch_end = true;
-    s_send_submit_ex(c, true); /* what waits, or an empty SUBMIT, says it */
-    if (c->withdraw.count) s_send_batch(c);
+    s_send_batch(c);
+    s_batch_end(c);
     return 0;
 }
 

@@ -150,3 +150,23 @@ out=$(tmq map sleep 1 --batch b1 --resume --broker "$OLD" 2>&1)
 assert_eq "$?" "1" "map --resume at a 0.4 broker: exit status"
 [[ "$out" == "taskmq: --resume: this broker does not keep batches (taskmq 0.4 or older): $OLD" ]] || fail "map --resume at a 0.4 broker said: $out"
 pass "a 0.4 broker: attach, batches and map --resume say it keeps no batches, exit 1"
+
+# ---- jobs held after "queue full" are part of the batch before its end is said ----
+"$BROKER" --frontend 'tcp://127.0.0.1:*' --backend 'tcp://127.0.0.1:*' --max-queue 2 2>"$T/small.log" &
+SMALL=$!
+PIDS+=("$SMALL")
+tmq_await_endpoints "$T/small.log" "$SMALL" || fail "the small broker did not start"
+"$WORKER" --broker "$BACKEND" --name wq --procs 2 2>"$T/worker-wq.log" &
+PIDS+=("$!")
+for _ in $(seq 1 100); do grep -q "registered with" "$T/worker-wq.log" && break; sleep 0.05; done
+for _ in $(seq 1 30); do echo 100; done >"$T/q.in"
+"$TASKMQ" map sleep --batch q1 --broker "$FRONTEND" <"$T/q.in" >"$T/q.map" 2>"$T/q.map.err" &
+qmap=$!
+PIDS+=("$qmap")
+sleep 0.3
+timeout 60 "$TASKMQ" attach q1 --broker "$FRONTEND" >"$T/q.att" 2>"$T/q.att.err"
+rc=$?
+wait "$qmap"
+assert_eq "$rc" "0" "attach q1 exit status ($(cat "$T/q.att.err"))"
+assert_eq "$(wc -l <"$T/q.att")" "30" "attach q1 while map's jobs wait for room (--max-queue 2)"
+pass "a batch whose jobs were held by 'queue full': attach waits for all 30"
