@@ -138,7 +138,8 @@ pass "torn tail cut at start; a held journal stops a second broker with exit 1; 
 
 # ---- a full disk: new jobs refused "journal unavailable", nothing accepted lost ----
 if [ "$(id -u)" = 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=256k tmpfs "$T/small" 2>/dev/null; then
-    trap 'umount "$T/small" 2>/dev/null; cleanup' EXIT
+    # the broker on it first (a busy mount does not go), then the mount, then the rest
+    trap 'kill -KILL "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null; umount "$T/small" 2>/dev/null; cleanup' EXIT
     FE_PORT="" BE_PORT=""
     kill -TERM "$WORKER_PID"
     wait "$WORKER_PID"
