@@ -38,7 +38,9 @@ typedef struct tmq_result_t tmq_result_t;
 /* A client connected (lazily, ZeroMQ-style) to the broker's frontend, e.g.
  * "tcp://127.0.0.1:5555" (also ipc://PATH, inproc://NAME). Returns NULL with errno EINVAL
  * when the endpoint is not one (syntax only: a host name is resolved by ZeroMQ as it
- * connects). */
+ * connects). Each client has a random session id of its own (PROTOCOL.md 5.7): a journaled
+ * broker gives the session's jobs and results to whichever connection names it, so a client
+ * must not be used from two processes (after fork(), make a new one in the child). */
 tmq_client_t *tmq_client_new(const char *endpoint);
 
 /* Like tmq_client_new, over CurveZMQ: cert_file is this client's secret certificate and
