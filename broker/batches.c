@@ -397,6 +397,15 @@ static int s_by_name(const void *a, const void *b)
     return strcmp((*(const tmq_bbatch_t *const *)a)->name, (*(const tmq_bbatch_t *const *)b)->name);
 }
 
+static void s_pack_flag(msgpack_packer *pk, const char *key, bool v)
+{
+    msgpack_pack_str_with_body(pk, key, strlen(key));
+    if (v)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
 void tmq_batches_pack(tmq_core_t *self, msgpack_packer *pk)
 {
     size_t n = zhashx_size(self->batches);
@@ -422,16 +431,8 @@ void tmq_batches_pack(tmq_core_t *self, msgpack_packer *pk)
         msgpack_pack_uint64(pk, b->running);
         msgpack_pack_str_with_body(pk, "cancelled", 9);
         msgpack_pack_uint64(pk, b->cancelled);
-        msgpack_pack_str_with_body(pk, "closed", 6);
-        if (b->closed)
-            msgpack_pack_true(pk);
-        else
-            msgpack_pack_false(pk);
-        msgpack_pack_str_with_body(pk, "complete", 8);
-        if (b->complete_at)
-            msgpack_pack_true(pk);
-        else
-            msgpack_pack_false(pk);
+        s_pack_flag(pk, "closed", b->closed);
+        s_pack_flag(pk, "complete", b->complete_at != 0);
         msgpack_pack_str_with_body(pk, "age_ms", 6);
         msgpack_pack_uint64(pk, (uint64_t)(self->now - b->created));
     }

@@ -101,9 +101,8 @@ static void s_queue_held(tmq_core_t *self, tmq_bclient_t *c, s_held_t *h)
     tmq_core_mark(self, &c->out);
 }
 
-static void s_hold_for(tmq_core_t *self, tmq_bclient_t *c, uint64_t seq)
+static void s_hold_for(tmq_bclient_t *c, uint64_t seq)
 {
-    (void)self;
     if (seq > c->out.hold_seq) c->out.hold_seq = seq;
 }
 
@@ -299,7 +298,7 @@ int tmq_session_accept(tmq_core_t *self, tmq_bclient_t *c, tmq_bjob_t *job)
     uint64_t seq;
     if (tmq_journal_accept(self->cfg.journal, job->jid, self->jbuf.data, self->jbuf.size, &seq))
         return -1;
-    s_hold_for(self, c, seq);
+    s_hold_for(c, seq);
     if (job->cid != TMQ_IDMAP_NONE) tmq_idmap_put(&c->cids, job->cid, job);
     return 0;
 }
@@ -316,7 +315,7 @@ uint64_t tmq_session_batch_end(tmq_core_t *self, tmq_bclient_t *c, const tmq_bba
     uint64_t seq;
     if (tmq_journal_accept(self->cfg.journal, jid, self->jbuf.data, self->jbuf.size, &seq) != 0)
         return 0; /* a restart then completes it once its jobs end: its submitter is gone */
-    s_hold_for(self, c, seq);
+    s_hold_for(c, seq);
     return jid;
 }
 
@@ -381,7 +380,7 @@ void tmq_session_result(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item
         uint64_t seq;
         if (tmq_journal_result(self->cfg.journal, job->jid, self->jbuf.data, self->jbuf.size,
                                &seq) == 0)
-            s_hold_for(self, c, seq);
+            s_hold_for(c, seq);
         /* else: the journal keeps the job without its result; a replay runs it again and the
            client drops the repeat (it has the cid already) */
     }
