@@ -46,6 +46,7 @@ broker() { # broker [PREFIX...] -- [FLAGS...]: a fresh broker; sets BROKER, FRON
     while [ "$1" != "--" ]; do pre+=("$1"); shift; done
     shift
     stop_all
+    : >"$d/broker.log" # there before tmq_await_endpoints reads it
     "${pre[@]}" "$BIN/taskmq-broker" --frontend 'tcp://127.0.0.1:*' \
         --backend 'tcp://127.0.0.1:*' "$@" 2>"$d/broker.log" &
     BROKER=$!
@@ -148,8 +149,9 @@ queued() {
     status=$(TASKMQ_BROKER=$FRONTEND timeout 30 "$BIN/taskmq" status --json) ||
         die "no STATUS_REPLY"
     q=$(jq -r .queued <<<"$status") r=$(jq -r .running <<<"$status")
-    [ "$q" = $((n - 1)) ] && [ "$r" = 1 ] ||
-        die "the broker holds $q queued + $r running, not $n"
+    if [ "$q" != $((n - 1)) ] || [ "$r" != 1 ]; then
+        die "the broker holds $q queued + $r running, not $n - 1 + 1"
+    fi
     awk -v n="$n" -v a="$before" -v b="$after" -v line="$out" 'BEGIN {
         split(line, f, " "); per = (b - a) * 1024 / n; pay = 9 + 4
         printf "queued %d jobs rate %.0f jobs/s rss_before %d KB rss_after %d KB per_job %.1f bytes", \
