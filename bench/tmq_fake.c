@@ -13,10 +13,11 @@
  *       submitted again 2 ms later. Checks every result (each cid once, OK, the argument
  *       back intact) and prints "fake-clients N x JOBS_EACH jobs T s R jobs/s failed F cpu
  *       C s" (T from the last WELCOME to the last result; C this process's CPU time).
- *   tmq_fake fill FRONTEND N [--batch B] [--timeout S] [--stay]
+ *   tmq_fake fill FRONTEND N [--batch B] [--timeout S] [--stay] [--seconds S]
  *       one connection submits N jobs (a broker whose only worker holds: they queue) with
  *       at most 8 SUBMITs unacknowledged; prints "fill N jobs T s R jobs/s" once all are
- *       ACKed. --stay then keeps the connection, and so the jobs, until SIGINT/SIGTERM.
+ *       ACKed ("queue full" or any result is a failure). --stay then keeps the connection,
+ *       and so the jobs, until SIGINT/SIGTERM or S seconds (600).
  * A job's argument is 9 bytes, the msgpack uint64 (client << 40 | cid). The batch items go
  * in and out by hand here (fixed shapes, every length checked against the bytes present);
  * only the rare messages (READY, WELCOME, ACK, ERROR) go through the codec in common/proto.h.
