@@ -2,15 +2,19 @@
  * the way an application uses it. Not a test: it prints figures, bench/run.sh compares them.
  *
  *   tmq_bench throughput N         N no-op (echo) jobs submitted at once; prints jobs/s
- *   tmq_bench latency N            N echo jobs one at a time; prints p50/p99 round trip in us
+ *   tmq_bench latency N            N echo jobs one at a time; prints p50/p99/max round trip in us
  *   tmq_bench cpu N SIZE           N `sum SIZE` jobs at once; prints wall s and mean job ms
+ *   tmq_bench plain N SIZE PROCS   the same N sums in PROCS forked processes, no taskmq: the
+ *                                  floor the cpu mode's wall time is compared with
  * The broker comes from $TASKMQ_BROKER (default tcp://127.0.0.1:5555).
  */
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "taskmq/client.h"
 
@@ -71,12 +75,50 @@ static long s_run(tmq_client_t *c, const char *fn, uint64_t v, long n, double *m
     return failed;
 }
 
+/* The built-in executor's sum loop (worker/builtins.c), kept opaque the same way. */
+static uint64_t s_sum(uint64_t n)
+{
+    uint64_t acc = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        acc += i;
+        __asm__ volatile("" : "+r"(acc));
+    }
+    return acc;
+}
+
+/* n sums of size in procs processes taking jobs in turn (job k to process k % procs), as a
+ * plain C program would; prints the wall time. Each child checks its answers. */
+static int s_plain(long n, uint64_t size, int procs)
+{
+    uint64_t want = size ? size * (size - 1) / 2 : 0;
+    double t0 = s_now();
+    for (int p = 0; p < procs; p++) {
+        pid_t pid = fork();
+        if (pid < 0) return 1;
+        if (pid == 0) {
+            int bad = 0;
+            for (long k = p; k < n; k += procs)
+                bad |= s_sum(size) != want;
+            _exit(bad);
+        }
+    }
+    int failed = 0, st;
+    for (int p = 0; p < procs; p++)
+        if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) failed++;
+    double dt = s_now() - t0;
+    printf("plain %ld jobs wall %.3f s procs %d failed %d\n", n, dt, procs, failed);
+    return failed != 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: tmq_bench throughput N | latency N | cpu N SIZE\n");
+        fprintf(stderr,
+                "usage: tmq_bench throughput N | latency N | cpu N SIZE | plain N SIZE PROCS\n");
         return 2;
     }
+    if (strcmp(argv[1], "plain") == 0) /* no broker */
+        return argc == 5 ? s_plain(atol(argv[2]), strtoull(argv[3], NULL, 10), atoi(argv[4])) : 2;
     const char *ep = getenv("TASKMQ_BROKER");
     tmq_client_t *c = tmq_client_new(ep ? ep : "tcp://127.0.0.1:5555");
     if (!c || tmq_client_wait_ready(c, 5000) != 0) {
@@ -102,7 +144,8 @@ int main(int argc, char **argv)
             rt[i] = (s_now() - t0) * 1e6;
         }
         qsort(rt, (size_t)n, sizeof *rt, s_cmp);
-        printf("latency %ld round trips p50 %.0f us p99 %.0f us\n", n, rt[n / 2], rt[n * 99 / 100]);
+        printf("latency %ld round trips p50 %.0f us p99 %.0f us max %.0f us failed %d\n", n,
+               rt[n / 2], rt[n * 99 / 100], rt[n - 1], rc);
         free(rt);
     } else if (strcmp(argv[1], "cpu") == 0 && argc == 4) {
         double mean;

@@ -13,7 +13,9 @@ PACKAGES=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-de
           libjansson-dev libcmocka-dev libmicrohttpd-dev libxxhash-dev jq curl clang procps python3 python3-msgpack
           python3-zmq python3-pytest python3-setuptools python3-venv python3-pip
           systemd systemd-container strace) # the deploy units' tests (it_deploy_units, _boot)
-BENCH_PACKAGES=(parallel) # peers bench/run.sh measures taskmq beside
+# the peers bench/run.sh measures taskmq beside, and what it plots and profiles with
+BENCH_PACKAGES=(parallel gearman-job-server libgearman-dev python3-distributed python3-celery
+                python3-redis redis-server gnuplot-nox valgrind util-linux)
 PROMTOOL_DIR=build-tools/bin # where fetch_promtool puts promtool (git-ignored)
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
