@@ -183,7 +183,7 @@ void tmq_batches_submit(tmq_core_t *self, tmq_bbatch_t *b, tmq_bclient_t *c, boo
 
 void tmq_batches_join(tmq_core_t *self, tmq_bbatch_t *b, tmq_bjob_t *job)
 {
-    job->batch = b->id;
+    tmq_bjob_set_batch(job, b->id);
     b->running++;
     void *v = tmq_idmap_get(&b->by_cid, job->cid);
     if (!v || v == S_CANCELLED) {
@@ -247,7 +247,7 @@ static void s_store(tmq_core_t *self, tmq_bbatch_t *b, uint64_t jid, const tmq_r
 void tmq_batches_ended(tmq_core_t *self, tmq_bjob_t *job, const tmq_result_item_t *it,
                        bool delivered)
 {
-    tmq_bbatch_t *b = tmq_batches_by_id(self, job->batch);
+    tmq_bbatch_t *b = tmq_batches_by_id(self, tmq_bjob_batch(job));
     if (!b) return;
     b->running--;
     if (it) {

@@ -277,10 +277,10 @@ void tmq_core_lease(tmq_core_t *self, tmq_bjob_t *job, tmq_bworker_t *w, bool is
                          .attempt = job->attempt,
                          .fn = job->fn->name,
                          .fn_len = job->fn->name_len,
-                         .arg = job->arg,
+                         .arg = tmq_bjob_arg(job),
                          .arg_len = job->arg_len,
                          .timeout_ms = job->timeout_ms,
-                         .mem_limit = job->mem_limit}; /* packed only when set */
+                         .mem_limit = tmq_bjob_mem_limit(job)}; /* packed only when set */
     if (it.mem_limit && !w->job_options) { /* a worker before 0.3 would drop the whole item */
         it.mem_limit = 0;
         if (!w->told_options)
@@ -335,12 +335,12 @@ void tmq_core_finish(tmq_core_t *self, tmq_bjob_t *job, int status, const void *
                             .attempts = job->attempt};
     if (job->client->has_session) {
         it.status = status; /* held raw: told as ERROR to a client without `oom` when sent */
-        tmq_session_result(self, job, &it, job->batch != 0);
+        tmq_session_result(self, job, &it, tmq_bjob_batch(job) != 0);
     } else if (job->client->attached) { /* else a keeper: its batch has the result */
         tmq_batch_add_result(tmq_outbox_batch(&job->client->out, 0), &it);
         tmq_core_mark(self, &job->client->out);
     }
-    if (job->batch) {
+    if (tmq_bjob_batch(job)) {
         it.status = status;
         tmq_batches_ended(self, job, &it, job->client->attached);
     }
@@ -368,7 +368,7 @@ static void s_cancel(tmq_core_t *self, tmq_bjob_t *job)
         tmq_core_worker_dirty(self, w);
     }
     job->fn->n.cancelled++;
-    if (job->batch) tmq_batches_ended(self, job, NULL, false);
+    if (tmq_bjob_batch(job)) tmq_batches_ended(self, job, NULL, false);
     tmq_session_forget(self, job);
     tmq_jobtab_transition(self->jobs, job, TMQ_JOB_CANCELLED);
     s_job_free(self, job);
@@ -411,7 +411,7 @@ void tmq_core_release_client(tmq_core_t *self, tmq_bclient_t **c_p)
     for (tmq_list_link_t *l = c->jobs.head, *next; l; l = next) {
         next = l->next;
         tmq_bjob_t *job = TMQ_LIST_ENTRY(l, tmq_bjob_t, clink);
-        if (!job->batch) s_cancel(self, job);
+        if (!tmq_bjob_batch(job)) s_cancel(self, job);
     }
     if (tmq_list_empty(&c->jobs)) {
         tmq_core_drop_client(self, c_p);

@@ -1,5 +1,7 @@
 /* broker/jobtab.c — see jobtab.h. Ids are consecutive from 1 and never reused, so they never
- * reach TMQ_IDMAP_NONE; the id map holds 16 bytes per slot at most half full. */
+ * reach TMQ_IDMAP_NONE; the id map holds 16 bytes per slot at most half full. An argument's
+ * home (argbox, a heap copy, or a tmq_bjob_ext_t) is fixed by TMQ_JOB_EXT and arg_len alone;
+ * only s_new, s_ext and s_drop_arg change it. */
 #include "jobtab.h"
 
 #include <idmap.h>
@@ -9,11 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Every queued job costs one record: 112 bytes on LP64. mem_limit's 8 bytes did not fit the
- * 4 of tail padding, so it grew from 104; the batch id took those 4; retry_oom is a flag bit. */
+/* Every queued job costs one record plus its id map slots (2 x 16 bytes at worst): the budget
+ * is 128 bytes a job beyond its payload, so the record is 104 bytes on LP64 with a 9-byte
+ * argument inside (it was 112 plus a 32-byte malloc block for it). Rare fields (mem_limit, the
+ * batch id) live in tmq_bjob_ext_t; retries fits int16 (capped at TMQ_MAX_RETRIES, 1000). A new
+ * field must find room here or go there. */
 #if UINTPTR_MAX == UINT64_MAX
-_Static_assert(sizeof(tmq_bjob_t) <= 112, "tmq_bjob_t grew: mind the per-job memory");
+_Static_assert(sizeof(tmq_bjob_t) <= 104, "tmq_bjob_t grew: mind the per-job memory");
 #endif
+_Static_assert(offsetof(tmq_bjob_t, argbox) % _Alignof(void *) == 0 &&
+                   TMQ_BJOB_INLINE >= sizeof(void *),
+               "argbox must hold an aligned pointer");
 
 struct tmq_jobtab_t {
     tmq_idmap_t byid; /* jid -> record, for every record not FREE */
@@ -24,6 +32,42 @@ struct tmq_jobtab_t {
     size_t count[TMQ_JOB_STATES_];
     uint64_t entered[TMQ_JOB_STATES_];
 };
+
+/* Frees the argument's heap block, if it has one. */
+static void s_drop_arg(tmq_bjob_t *job)
+{
+    if ((job->flags & TMQ_JOB_EXT) || job->arg_len > TMQ_BJOB_INLINE) free(tmq_bjob_heap_(job));
+    job->flags &= (uint8_t)~TMQ_JOB_EXT;
+    job->arg_len = 0;
+}
+
+/* job's tmq_bjob_ext_t, made on first use: the argument moves into it. */
+static tmq_bjob_ext_t *s_ext(tmq_bjob_t *job)
+{
+    if (job->flags & TMQ_JOB_EXT) return tmq_bjob_heap_(job);
+    tmq_bjob_ext_t *e = tmq_xmalloc(sizeof *e + job->arg_len);
+    e->mem_limit = 0;
+    e->batch = 0;
+    if (job->arg_len) memcpy(e->arg, tmq_bjob_arg(job), job->arg_len);
+    uint32_t arg_len = job->arg_len;
+    s_drop_arg(job);
+    job->arg_len = arg_len;
+    memcpy(job->argbox, &e, sizeof e);
+    job->flags |= TMQ_JOB_EXT;
+    return e;
+}
+
+void tmq_bjob_set_mem_limit(tmq_bjob_t *job, uint64_t mem_limit)
+{
+    assert(job->state != TMQ_JOB_FREE);
+    if (mem_limit || (job->flags & TMQ_JOB_EXT)) s_ext(job)->mem_limit = mem_limit;
+}
+
+void tmq_bjob_set_batch(tmq_bjob_t *job, uint32_t batch)
+{
+    assert(job->state != TMQ_JOB_FREE);
+    if (batch || (job->flags & TMQ_JOB_EXT)) s_ext(job)->batch = batch;
+}
 
 tmq_jobtab_t *tmq_jobtab_new(void)
 {
@@ -39,7 +83,7 @@ void tmq_jobtab_destroy(tmq_jobtab_t **self_p)
     if (!self) return;
     for (size_t c = 0; c < self->nchunks; c++) {
         for (size_t i = 0; i < TMQ_JOBTAB_CHUNK; i++)
-            if (self->chunks[c][i].state != TMQ_JOB_FREE) free(self->chunks[c][i].arg);
+            if (self->chunks[c][i].state != TMQ_JOB_FREE) s_drop_arg(&self->chunks[c][i]);
         free(self->chunks[c]);
     }
     free(self->chunks);
@@ -68,13 +112,19 @@ static tmq_bjob_t *s_take_record(tmq_jobtab_t *self)
     return job;
 }
 
-/* A NEW record with id jid, findable. */
+/* A NEW record with id jid, findable; its argument inline when it fits. */
 static tmq_bjob_t *s_new(tmq_jobtab_t *self, uint64_t jid, const void *arg, size_t arg_len)
 {
+    assert(arg_len <= UINT32_MAX);
     tmq_bjob_t *job = s_take_record(self);
     job->jid = jid;
-    job->arg = tmq_xmemdup(arg, arg_len);
     job->arg_len = (uint32_t)arg_len;
+    if (arg_len <= TMQ_BJOB_INLINE) {
+        if (arg_len) memcpy(job->argbox, arg, arg_len);
+    } else {
+        void *heap = tmq_xmemdup(arg, arg_len);
+        memcpy(job->argbox, &heap, sizeof heap);
+    }
     job->state = TMQ_JOB_NEW;
     self->count[TMQ_JOB_NEW]++;
     self->entered[TMQ_JOB_NEW]++;
@@ -145,8 +195,7 @@ void tmq_jobtab_free(tmq_jobtab_t *self, tmq_bjob_t **job_p)
     assert(job->state == TMQ_JOB_NEW || job->state >= TMQ_JOB_DONE);
     tmq_idmap_remove(&self->byid, job->jid, NULL);
     self->count[job->state]--;
-    free(job->arg);
-    job->arg = NULL;
+    s_drop_arg(job);
     job->state = TMQ_JOB_FREE;
     job->link.next = (tmq_list_link_t *)self->free_list;
     self->free_list = job;

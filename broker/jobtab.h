@@ -2,7 +2,10 @@
  *
  * Records come from a pool (chunks of TMQ_JOBTAB_CHUNK, recycled through a free list, never
  * returned to the OS) and are found by their integer id through common/idmap (the one id
- * hash of taskmq). Every state change goes through
+ * hash of taskmq). An argument of at most TMQ_BJOB_INLINE bytes lives in the record; a longer
+ * one in a heap copy; a job with a memory limit or a named batch (rare) keeps those and its
+ * argument in one tmq_bjob_ext_t. Read them through tmq_bjob_arg, tmq_bjob_mem_limit and
+ * tmq_bjob_batch; set the rare ones through tmq_bjob_set_*. Every state change goes through
  * tmq_jobtab_transition, which keeps the per-state counts and the attempt number:
  *     NEW -> QUEUED -> LEASED -> DONE | FAILED,  LEASED -> QUEUED (requeue),
  *     QUEUED | LEASED -> CANCELLED (client left, or withdrew it), QUEUED -> FAILED.
@@ -13,6 +16,7 @@
 #include <list.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum {
     TMQ_JOB_FREE = 0,  /* in the pool */
@@ -29,10 +33,23 @@ typedef enum {
 #define TMQ_JOB_LONG 0x02         /* leased without prefetch: counts as a whole process */
 /* The client's retry_oom: an out-of-memory end is retried like a death (else it is final). */
 #define TMQ_JOB_RETRY_OOM 0x04
+/* jobtab's own: argbox holds a tmq_bjob_ext_t * (never set or cleared elsewhere) */
+#define TMQ_JOB_EXT 0x08
+
+/* Arguments up to this many bytes are kept in the record (a msgpack uint64 or float64 is 9;
+ * a string of up to 13 bytes fits too): the room left in 104 bytes. */
+#define TMQ_BJOB_INLINE 14
 
 struct tmq_bclient_t;
 struct tmq_bworker_t;
 struct tmq_fn_t;
+
+/* A job's rare fields with its argument, one heap block (TMQ_JOB_EXT). */
+typedef struct {
+    uint64_t mem_limit;  /* bytes its executor may use; 0 = the worker's own limit */
+    uint32_t batch;      /* the named batch it belongs to (batches.c), 0: none */
+    unsigned char arg[]; /* arg_len bytes */
+} tmq_bjob_ext_t;
 
 typedef struct tmq_bjob_t {
     tmq_list_link_t link;  /* function queue while QUEUED, worker's held list while LEASED */
@@ -42,18 +59,51 @@ typedef struct tmq_bjob_t {
     struct tmq_bclient_t *client;
     struct tmq_fn_t *fn;
     struct tmq_bworker_t *worker; /* holder while LEASED */
-    void *arg;                    /* msgpack argument (owned copy) */
-    uint64_t mem_limit;           /* bytes its executor may use; 0 = the worker's own limit */
+    /* The argument's bytes when arg_len <= TMQ_BJOB_INLINE and not TMQ_JOB_EXT; else the
+     * bytes of a pointer (8-aligned here) to its heap copy, or to its tmq_bjob_ext_t with
+     * TMQ_JOB_EXT. jobtab's own: read it through tmq_bjob_arg. */
+    unsigned char argbox[TMQ_BJOB_INLINE];
+    uint8_t state; /* tmq_bjob_state_t */
+    uint8_t flags; /* TMQ_JOB_* */
     uint32_t arg_len;
     uint32_t timeout_ms;
     uint32_t attempt; /* current attempt: 0 before the first lease */
-    int32_t retries;  /* deaths tolerated: fails after retries + 1 deaths */
+    int16_t retries;  /* deaths tolerated (0..TMQ_MAX_RETRIES): fails after retries + 1 deaths */
     uint16_t died;    /* attempts that ended with the executor dying (or out of memory, when
                          retried) */
-    uint8_t state;    /* tmq_bjob_state_t */
-    uint8_t flags;    /* TMQ_JOB_* */
-    uint32_t batch;   /* the named batch it belongs to (batches.c), 0: none */
 } tmq_bjob_t;
+
+/* The heap block argbox points to (only when the argument is not inline). */
+static inline void *tmq_bjob_heap_(const tmq_bjob_t *job)
+{
+    void *p;
+    memcpy(&p, job->argbox, sizeof p); /* argbox is a byte array: no type punning */
+    return p;
+}
+
+/* The argument's arg_len bytes, borrowed: valid until the record is freed. */
+static inline const void *tmq_bjob_arg(const tmq_bjob_t *job)
+{
+    if (job->flags & TMQ_JOB_EXT) return ((const tmq_bjob_ext_t *)tmq_bjob_heap_(job))->arg;
+    return job->arg_len <= TMQ_BJOB_INLINE ? (const void *)job->argbox : tmq_bjob_heap_(job);
+}
+
+/* Its memory limit in bytes; 0: the worker's own. */
+static inline uint64_t tmq_bjob_mem_limit(const tmq_bjob_t *job)
+{
+    return job->flags & TMQ_JOB_EXT ? ((const tmq_bjob_ext_t *)tmq_bjob_heap_(job))->mem_limit : 0;
+}
+
+/* The id of the named batch it belongs to; 0: none. */
+static inline uint32_t tmq_bjob_batch(const tmq_bjob_t *job)
+{
+    return job->flags & TMQ_JOB_EXT ? ((const tmq_bjob_ext_t *)tmq_bjob_heap_(job))->batch : 0;
+}
+
+/* Set the rare fields of a live record. A non-zero value moves the argument into a
+ * tmq_bjob_ext_t (once; tmq_bjob_arg then points there); out-of-memory aborts. */
+void tmq_bjob_set_mem_limit(tmq_bjob_t *job, uint64_t mem_limit);
+void tmq_bjob_set_batch(tmq_bjob_t *job, uint32_t batch);
 
 #define TMQ_JOBTAB_CHUNK 1024
 
@@ -63,8 +113,8 @@ tmq_jobtab_t *tmq_jobtab_new(void);
 /* Frees every record and argument. Safe on NULL and twice. */
 void tmq_jobtab_destroy(tmq_jobtab_t **self_p);
 
-/* A new record in state NEW with a fresh id, findable at once; arg is copied. Never NULL
- * (out-of-memory aborts). */
+/* A new record in state NEW with a fresh id, findable at once; arg is copied (into the record
+ * when it fits). Never NULL (out-of-memory aborts). */
 tmq_bjob_t *tmq_jobtab_create(tmq_jobtab_t *self, const void *arg, size_t arg_len);
 
 /* A record in state NEW with the id jid (a job replayed from the journal), or NULL when jid

@@ -273,7 +273,7 @@ int tmq_session_accept(tmq_core_t *self, tmq_bclient_t *c, tmq_bjob_t *job)
 {
     if (!s_on(self) || !c->has_session) return 0;
     msgpack_packer pk = s_packer(self);
-    const tmq_bbatch_t *b = tmq_batches_by_id(self, job->batch);
+    const tmq_bbatch_t *b = tmq_batches_by_id(self, tmq_bjob_batch(job));
     msgpack_pack_array(&pk, b ? 12 : 10);
     msgpack_pack_bin(&pk, TMQ_PROTO_SESSION_LEN);
     msgpack_pack_bin_body(&pk, c->session, TMQ_PROTO_SESSION_LEN);
@@ -281,10 +281,10 @@ int tmq_session_accept(tmq_core_t *self, tmq_bclient_t *c, tmq_bjob_t *job)
     msgpack_pack_str(&pk, job->fn->name_len);
     msgpack_pack_str_body(&pk, job->fn->name, job->fn->name_len);
     msgpack_pack_bin(&pk, job->arg_len);
-    msgpack_pack_bin_body(&pk, job->arg, job->arg_len);
+    msgpack_pack_bin_body(&pk, tmq_bjob_arg(job), job->arg_len);
     msgpack_pack_uint32(&pk, job->timeout_ms);
     msgpack_pack_int32(&pk, job->retries);
-    msgpack_pack_uint64(&pk, job->mem_limit);
+    msgpack_pack_uint64(&pk, tmq_bjob_mem_limit(job));
     msgpack_pack_uint8(&pk, job->flags & TMQ_JOB_RETRY_OOM);
     msgpack_pack_uint32(&pk, c->linger_ms);
     if (c->oom)
@@ -612,10 +612,10 @@ static int s_replay_one(const tmq_journal_job_t *jj, void *arg)
             job->fn->n.submitted++;
             job->timeout_ms = (uint32_t)timeout;
             int64_t retries = f[5].via.i64;
-            job->retries = retries < 0                 ? self->cfg.retries
-                           : retries > TMQ_MAX_RETRIES ? TMQ_MAX_RETRIES
-                                                       : (int32_t)retries;
-            job->mem_limit = mem;
+            job->retries = (int16_t)(retries < 0                 ? self->cfg.retries
+                                     : retries > TMQ_MAX_RETRIES ? TMQ_MAX_RETRIES
+                                                                 : retries);
+            tmq_bjob_set_mem_limit(job, mem);
             if (flags & TMQ_JOB_RETRY_OOM) job->flags |= TMQ_JOB_RETRY_OOM;
             job->attempt = jj->attempt; /* the next lease is the attempt after it */
             tmq_jobtab_transition(self->jobs, job, TMQ_JOB_QUEUED);

@@ -317,6 +317,65 @@ static void test_restart_replays(void **state)
     assert_true(jn > jids[5]);
 }
 
+/* The arguments and memory limits of replayed jobs reach the worker as they were submitted: an
+ * argument kept inside the job record, one on the heap, and each with a memory limit beside. */
+static void test_restart_keeps_args_and_mem_limit(void **state)
+{
+    fx_t *f = *state;
+    uint8_t small[9] = {0xcf, 1, 2, 3, 4, 5, 6, 7, 8}; /* uint64: a typical inline argument */
+    uint8_t big[2 + 200] = {0xd9, 200};                /* str 8 of 200 bytes: on the heap */
+    memset(big + 2, 'x', 200);
+    const struct {
+        const uint8_t *arg;
+        size_t len;
+        uint64_t mem;
+    } jobs[] = {{small, sizeof small, 0},
+                {big, sizeof big, 0},
+                {small, sizeof small, (uint64_t)64 << 20},
+                {big, sizeof big, (uint64_t)5 << 32}};
+    const size_t n = sizeof jobs / sizeof jobs[0];
+    s_hello(f->core, "c1", 60000);
+    tmq_batch_t b;
+    tmq_batch_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        tmq_submit_item_t it = {.cid = i,
+                                .fn = "f",
+                                .fn_len = 1,
+                                .arg = jobs[i].arg,
+                                .arg_len = jobs[i].len,
+                                .retries = -1,
+                                .mem_limit = jobs[i].mem};
+        tmq_batch_add_submit(&b, &it);
+    }
+    size_t len;
+    void *body = tmq_proto_submit_body(&b, 1, S1, &len);
+    tmq_batch_destroy(&b);
+    bh_feed(f->core, TMQ_SIDE_FRONTEND, "c1", TMQ_CMD_SUBMIT, body, len);
+    bh_turn(f->core);
+    uint64_t seq;
+    assert_int_equal(s_ack("c1", &seq), n);
+    s_close(f);
+    bh_forget();
+    s_open(f);
+    assert_int_equal(f->core->replayed_jobs, n);
+    bh_ready(f->core, "w1", 8, "f", NULL);
+    bh_turn(f->core);
+    size_t seen = 0;
+    bh_got_t g;
+    while (bh_take("w1", TMQ_CMD_JOBS, &g)) {
+        for (size_t i = 0; i < tmq_msg_count(&g.msg); i++, seen++) {
+            tmq_job_item_t it;
+            assert_int_equal(tmq_msg_job_item(&g.msg, i, &it), 0);
+            assert_true(seen < n); /* in accept order */
+            assert_int_equal(it.arg_len, jobs[seen].len);
+            assert_memory_equal(it.arg, jobs[seen].arg, jobs[seen].len);
+            assert_true(it.mem_limit == jobs[seen].mem);
+        }
+        bh_got_free(&g);
+    }
+    assert_int_equal(seen, n);
+}
+
 static void test_no_session_is_as_before(void **state)
 {
     fx_t *f = *state;
@@ -613,6 +672,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_linger_then_cancel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bye_cancels, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restart_replays, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_restart_keeps_args_and_mem_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_no_session_is_as_before, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_batch_keeper_attach_expiry, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_batch_bye_cancels, s_setup, s_teardown),

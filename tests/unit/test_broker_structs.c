@@ -1,9 +1,11 @@
 /* tests/unit/test_broker_structs.c — the broker's data structures on their own: the job
- * table (ids, probing under churn and growth, the state machine), the outbox (send order,
+ * table (ids, probing under churn and growth, the state machine, arguments inline and on the
+ * heap, rare fields, adopt, reuse of records), the outbox (send order,
  * segment split, pending byte count), the prefetch rule and worker credit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include "fnreg.h"
+#include "idmap.h"
 #include "jobtab.h"
 #include "outbox.h"
 #include "pacing.h"
@@ -41,7 +44,7 @@ static void test_jobtab_find_under_churn(void **state)
         tmq_bjob_t *j = tmq_jobtab_find(t, i + 1);
         if (jobs[i]) {
             assert_ptr_equal(j, jobs[i]);
-            assert_int_equal(*(uint8_t *)j->arg, 0x2a);
+            assert_int_equal(*(const uint8_t *)tmq_bjob_arg(j), 0x2a);
         } else {
             assert_null(j);
         }
@@ -84,6 +87,172 @@ static void test_jobtab_transitions_and_attempts(void **state)
     assert_null(j);
     assert_int_equal(tmq_jobtab_size(t), 0);
     assert_int_equal(tmq_jobtab_count(t, TMQ_JOB_DONE), 0);
+    tmq_jobtab_destroy(&t);
+}
+
+/* n bytes of a pattern that differs with n and seed. */
+static unsigned char *s_pattern(size_t n, unsigned seed)
+{
+    unsigned char *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(i * 7 + n + seed);
+    return p;
+}
+
+static bool s_in_record(const tmq_bjob_t *j, const void *p)
+{
+    const char *c = p, *r = (const char *)j;
+    return c >= r && c < r + sizeof *j;
+}
+
+/* j holds n bytes of s_pattern(n, seed), inline exactly when n fits and it has no rare field. */
+static void s_check_arg(const tmq_bjob_t *j, size_t n, unsigned seed)
+{
+    unsigned char *want = s_pattern(n, seed);
+    assert_int_equal(j->arg_len, n);
+    assert_non_null(tmq_bjob_arg(j));
+    if (n) assert_memory_equal(tmq_bjob_arg(j), want, n);
+    bool rare = tmq_bjob_mem_limit(j) || tmq_bjob_batch(j);
+    assert_int_equal(s_in_record(j, tmq_bjob_arg(j)), n <= TMQ_BJOB_INLINE && !rare);
+    free(want);
+}
+
+static const size_t s_sizes[] = {
+    0, 1, TMQ_BJOB_INLINE - 1, TMQ_BJOB_INLINE, TMQ_BJOB_INLINE + 1, 4096, 1u << 20};
+#define S_NSIZES (sizeof s_sizes / sizeof s_sizes[0])
+
+static void test_jobtab_args_inline_and_heap(void **state)
+{
+    (void)state;
+    tmq_jobtab_t *t = tmq_jobtab_new();
+    tmq_bjob_t *jobs[S_NSIZES];
+    for (size_t i = 0; i < S_NSIZES; i++) {
+        unsigned char *arg = s_pattern(s_sizes[i], 1);
+        jobs[i] = tmq_jobtab_create(t, arg, s_sizes[i]);
+        memset(arg, 0, s_sizes[i]); /* the table keeps its own copy */
+        free(arg);
+        assert_int_equal(tmq_bjob_mem_limit(jobs[i]), 0);
+        assert_int_equal(tmq_bjob_batch(jobs[i]), 0);
+        s_check_arg(jobs[i], s_sizes[i], 1);
+    }
+    for (size_t i = 0; i < S_NSIZES; i++) { /* found by id, same bytes */
+        tmq_bjob_t *j = tmq_jobtab_find(t, jobs[i]->jid);
+        assert_ptr_equal(j, jobs[i]);
+        s_check_arg(j, s_sizes[i], 1);
+    }
+    /* rare fields: 0 keeps an inline argument inline; a value moves it out, bytes intact */
+    for (size_t i = 0; i < S_NSIZES; i++) {
+        tmq_bjob_set_mem_limit(jobs[i], 0);
+        tmq_bjob_set_batch(jobs[i], 0);
+        s_check_arg(jobs[i], s_sizes[i], 1);
+        if (i % 2) {
+            tmq_bjob_set_mem_limit(jobs[i], (uint64_t)5 << 32);
+        } else {
+            tmq_bjob_set_batch(jobs[i], 7);
+        }
+        s_check_arg(jobs[i], s_sizes[i], 1);
+        assert_int_equal(tmq_bjob_mem_limit(jobs[i]), i % 2 ? (uint64_t)5 << 32 : 0);
+        assert_int_equal(tmq_bjob_batch(jobs[i]), i % 2 ? 0 : 7);
+        tmq_bjob_set_batch(jobs[i], 9); /* the other one too, then both back to 0 */
+        tmq_bjob_set_mem_limit(jobs[i], 1);
+        assert_int_equal(tmq_bjob_batch(jobs[i]), 9);
+        assert_int_equal(tmq_bjob_mem_limit(jobs[i]), 1);
+        s_check_arg(jobs[i], s_sizes[i], 1);
+        if (i == 0) {
+            tmq_bjob_set_batch(jobs[i], 0);
+            tmq_bjob_set_mem_limit(jobs[i], 0);
+            assert_int_equal(tmq_bjob_batch(jobs[i]), 0);
+            assert_int_equal(tmq_bjob_mem_limit(jobs[i]), 0);
+            assert_int_equal(jobs[i]->arg_len, 0);
+        }
+    }
+    /* half freed (the destroy frees the rest: no leak under ASan) */
+    for (size_t i = 0; i < S_NSIZES; i += 2) {
+        tmq_jobtab_free(t, &jobs[i]);
+        assert_null(jobs[i]);
+    }
+    assert_int_equal(tmq_jobtab_size(t), S_NSIZES / 2);
+    tmq_jobtab_destroy(&t);
+}
+
+/* The largest payload a broker takes (--max-payload up to 64 MiB), with a memory limit. */
+static void test_jobtab_arg_64mib(void **state)
+{
+    (void)state;
+    size_t n = (size_t)64 << 20;
+    tmq_jobtab_t *t = tmq_jobtab_new();
+    unsigned char *arg = s_pattern(n, 3);
+    tmq_bjob_t *j = tmq_jobtab_create(t, arg, n);
+    assert_memory_equal(tmq_bjob_arg(j), arg, n);
+    tmq_bjob_set_mem_limit(j, 1u << 30);
+    assert_int_equal(j->arg_len, n);
+    assert_memory_equal(tmq_bjob_arg(j), arg, n);
+    assert_int_equal(tmq_bjob_mem_limit(j), 1u << 30);
+    free(arg);
+    tmq_jobtab_destroy(&t); /* frees the live job's block */
+}
+
+static void test_jobtab_adopt(void **state)
+{
+    (void)state;
+    tmq_jobtab_t *t = tmq_jobtab_new();
+    unsigned char *small = s_pattern(TMQ_BJOB_INLINE, 4), *big = s_pattern(TMQ_BJOB_INLINE + 1, 4);
+    assert_null(tmq_jobtab_adopt(t, 0, small, 1));
+    assert_null(tmq_jobtab_adopt(t, TMQ_IDMAP_NONE, small, 1));
+    tmq_bjob_t *a = tmq_jobtab_adopt(t, 100, small, TMQ_BJOB_INLINE);
+    tmq_bjob_t *b = tmq_jobtab_adopt(t, 50, big, TMQ_BJOB_INLINE + 1);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(a->state, TMQ_JOB_NEW);
+    assert_null(tmq_jobtab_adopt(t, 100, small, 1)); /* taken */
+    s_check_arg(tmq_jobtab_find(t, 100), TMQ_BJOB_INLINE, 4);
+    s_check_arg(tmq_jobtab_find(t, 50), TMQ_BJOB_INLINE + 1, 4);
+    tmq_bjob_set_mem_limit(a, 4096); /* as a replayed ACCEPT with a memory limit sets it */
+    assert_int_equal(tmq_bjob_mem_limit(a), 4096);
+    s_check_arg(a, TMQ_BJOB_INLINE, 4);
+    tmq_bjob_t *c = tmq_jobtab_create(t, small, 1);
+    assert_int_equal(c->jid, 101); /* ids continue above the adopted ones */
+    tmq_jobtab_skip_to(t, 500);
+    assert_int_equal(tmq_jobtab_take_id(t), 500);
+    assert_int_equal(tmq_jobtab_size(t), 3);
+    free(small);
+    free(big);
+    tmq_jobtab_destroy(&t);
+}
+
+/* A freed record comes back clean: no argument home, no rare field, no flag of its past. */
+static void test_jobtab_free_and_reuse(void **state)
+{
+    (void)state;
+    tmq_jobtab_t *t = tmq_jobtab_new();
+    for (unsigned round = 0; round < 4; round++) {
+        for (size_t i = 0; i < S_NSIZES; i++) {
+            size_t n = s_sizes[i], m = s_sizes[(i + round + 1) % S_NSIZES];
+            unsigned char *arg = s_pattern(n, round), *next = s_pattern(m, round + 9);
+            tmq_bjob_t *j = tmq_jobtab_create(t, arg, n);
+            if (round % 2) tmq_bjob_set_batch(j, round);
+            j->flags |= TMQ_JOB_RETRY_OOM;
+            tmq_jobtab_transition(t, j, TMQ_JOB_QUEUED);
+            tmq_jobtab_transition(t, j, TMQ_JOB_LEASED);
+            tmq_jobtab_transition(t, j, TMQ_JOB_DONE);
+            tmq_bjob_t *was = j;
+            uint64_t jid = j->jid;
+            tmq_jobtab_free(t, &j);
+            assert_null(tmq_jobtab_find(t, jid));
+            tmq_bjob_t *k = tmq_jobtab_create(t, next, m);
+            assert_ptr_equal(k, was); /* the pool hands the same record back */
+            assert_int_not_equal(k->jid, jid);
+            assert_int_equal(k->flags, 0);
+            assert_int_equal(k->attempt, 0);
+            s_check_arg(k, m, round + 9);
+            tmq_jobtab_free(t, &k); /* NEW records may be freed too */
+            free(arg);
+            free(next);
+        }
+    }
+    assert_int_equal(tmq_jobtab_size(t), 0);
+    assert_int_equal(tmq_jobtab_count(t, TMQ_JOB_NEW), 0);
     tmq_jobtab_destroy(&t);
 }
 
@@ -272,6 +441,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jobtab_find_under_churn),
         cmocka_unit_test(test_jobtab_transitions_and_attempts),
+        cmocka_unit_test(test_jobtab_args_inline_and_heap),
+        cmocka_unit_test(test_jobtab_arg_64mib),
+        cmocka_unit_test(test_jobtab_adopt),
+        cmocka_unit_test(test_jobtab_free_and_reuse),
         cmocka_unit_test(test_outbox_order_and_split),
         cmocka_unit_test(test_outbox_counts_pending_bytes),
         cmocka_unit_test(test_outbox_signal_last_goes_after_batches),
