@@ -33,6 +33,8 @@ def noop(x):
 
 def imap(n, chunk):
     """Pool(2).imap_unordered(noop, range(n), chunksize=chunk): jobs/s, each result once."""
+    if n < 1 or chunk < 1:
+        sys.exit("usage: peer_pool.py imap N CHUNK (both at least 1)")
     def expired(signum, frame):
         raise TimeoutError
     signal.signal(signal.SIGALRM, expired)
