@@ -3,19 +3,19 @@
 (`celery -A celery_app worker --concurrency 2 --pool prefork`, bench/celery_app.py), the same
 no-op job as peer_pool.py.
 
-    /usr/bin/python3 bench/peer_celery.py noop N      N no-op tasks sent at once as a group
-                                                      (group(...).apply_async(), one message per
-                                                      task), collected with the group's .get()
-                                                      (Redis backend: native join over pub/sub);
-                                                      every result checked to come exactly once;
-                                                      prints jobs/s (awk's $6, as peer_pool.py)
+    /usr/bin/python3 bench/peer_celery.py noop N      N no-op tasks sent at once, one apply_async
+                                                      each (one message per task), collected with
+                                                      a ResultSet's .get() (Redis backend: native
+                                                      join over pub/sub); every result checked to
+                                                      come exactly once; prints jobs/s (awk's $6,
+                                                      as peer_pool.py noop)
     /usr/bin/python3 bench/peer_celery.py latency N   N no-op tasks one at a time
                                                       (delay(i).get()) after a warm-up; prints
                                                       p50 (awk's $6), p99 ($9), max ($12) in us
 
 Environment: TMQ_CELERY_PREFETCH (worker_prefetch_multiplier, default 4, Celery's own default);
-TMQ_CELERY_SEND=loop sends with one apply_async per task and joins a ResultSet instead of a
-group (the same messages, for comparison).
+TMQ_CELERY_SEND=group sends the N as a group (group(...).apply_async(), the same messages) and
+joins its GroupResult: 10-25% slower here, 5 of 5 times in one process taking turns.
 
 stdout is the one result line; the worker's and Redis's output go to files in a temporary
 directory (shown on stderr when they fail). Bounded: every wait has a deadline. Redis and the
@@ -153,10 +153,10 @@ def run(mode, n, logs):
     try:
         if mode == "noop":
             t0 = time.perf_counter()
-            if os.environ.get("TMQ_CELERY_SEND") == "loop":
-                res = ResultSet([noop.apply_async((i,)) for i in range(n)])
-            else:
+            if os.environ.get("TMQ_CELERY_SEND") == "group":
                 res = group(noop.s(i) for i in range(n)).apply_async()
+            else:
+                res = ResultSet([noop.apply_async((i,)) for i in range(n)])
             got = res.get(timeout=RESULT_S + n / 10)  # bounded: the whole collection
             dt = time.perf_counter() - t0
             if got != list(range(n)):  # in order of sending: each result exactly once
