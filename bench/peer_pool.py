@@ -1,5 +1,6 @@
 """bench/peer_pool.py — the one-machine baseline taskmq extends: ProcessPoolExecutor with
-asyncio-style completion order (concurrent.futures.as_completed), 2 processes.
+asyncio-style completion order (concurrent.futures.as_completed), 2 processes; and
+multiprocessing.Pool(2).imap_unordered, the stdlib's batched way of mapping a function.
 
     /usr/bin/python3 bench/peer_pool.py noop N        N no-op jobs at once; prints jobs/s
     /usr/bin/python3 bench/peer_pool.py asyncio N     the same through loop.run_in_executor and
@@ -8,9 +9,16 @@ asyncio-style completion order (concurrent.futures.as_completed), 2 processes.
     /usr/bin/python3 bench/peer_pool.py cpu N SIZE [PROCS]
                                                       N pyfuncs.accumulate(SIZE) jobs on PROCS
                                                       processes (default 2); prints wall s
+    /usr/bin/python3 bench/peer_pool.py imap N CHUNK  multiprocessing.Pool(2).imap_unordered of a
+                                                      no-op over N items, chunksize CHUNK; every
+                                                      result checked to come exactly once (in
+                                                      the timed loop); prints jobs/s, same fields
+                                                      as noop (jobs/s is awk's $6)
 """
 import asyncio
+import multiprocessing
 import os
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -23,8 +31,39 @@ def noop(x):
     return x
 
 
+def imap(n, chunk):
+    """Pool(2).imap_unordered(noop, range(n), chunksize=chunk): jobs/s, each result once."""
+    if n < 1 or chunk < 1:
+        sys.exit("usage: peer_pool.py imap N CHUNK (both at least 1)")
+    def expired(signum, frame):
+        raise TimeoutError
+    signal.signal(signal.SIGALRM, expired)
+    limit = 120 + n // 10000  # s; the whole run, a result's wait included (SIGALRM interrupts it)
+    signal.alarm(limit)
+    try:
+        with multiprocessing.Pool(2) as pool:
+            pool.map(noop, range(100))  # start the processes before timing
+            seen = bytearray(n)
+            t0 = time.perf_counter()
+            for r in pool.imap_unordered(noop, range(n), chunksize=chunk):
+                seen[r] += 1  # IndexError/TypeError: not an input; ValueError: 256 copies
+            dt = time.perf_counter() - t0
+    except TimeoutError:
+        sys.exit(f"imap: not done within {limit} s")
+    except (IndexError, TypeError, ValueError) as e:
+        sys.exit(f"imap: a wrong result ({e})")
+    finally:
+        signal.alarm(0)
+    if seen.count(1) != n:
+        sys.exit(f"imap: {seen.count(1)} of {n} results came exactly once")
+    print(f"imap {n} jobs {dt:.3f} s {n / dt:.0f} jobs/s chunksize {chunk}")
+
+
 def main():
     mode, n = sys.argv[1], int(sys.argv[2])
+    if mode == "imap":
+        imap(n, int(sys.argv[3]))
+        return
     procs = int(sys.argv[4]) if mode == "cpu" and len(sys.argv) > 4 else 2
     with ProcessPoolExecutor(max_workers=procs) as pool:
         list(pool.map(noop, range(100)))  # start the processes before timing
