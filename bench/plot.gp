@@ -4,7 +4,7 @@
 #   gnuplot -e "data='rows.dat'; out='docs/bench.png'" bench/plot.gp
 if (!exists("data")) data = 'rows.dat'
 if (!exists("out")) out = 'docs/bench.png'
-set terminal pngcairo size 1200,900 font "sans,10"
+set terminal pngcairo size 1200,1000 font "sans,10"
 set output out
 set datafile separator "\t"
 set datafile missing "-"
@@ -18,7 +18,7 @@ set xtics rotate by -35 left noenhanced
 set logscale y
 set format y "10^{%L}"
 set lmargin 12
-set bmargin 8
+set bmargin 11
 set ylabel "no-op jobs/s (log scale)"
 plot data using 0:($2):xtic(1) with boxes lc rgb "#3a7dc9" notitle, \
      data using 0:($2):(sprintf("%.0f", $2)) with labels offset 0,0.7 font ",8" notitle

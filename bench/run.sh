@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# bench/run.sh — taskmq against its baseline, in one run on this machine, reported as ratios.
-# Builds a Release tree in build-bench/, starts a broker and one worker daemon on loopback,
-# measures, stops everything it started. Prints a Markdown table (the README keeps the latest).
-#   bench/run.sh            full run (~1-2 minutes)
-#   RUNS=1 bench/run.sh     one repetition per figure instead of the median of 3
+# bench/run.sh — taskmq beside every peer, in one run on this machine, reported as ratios.
+# Builds a Release tree in build-bench/, starts each system on loopback (its own processes, on
+# free ports), checks every answer (each program exits non-zero on a missing, duplicated or
+# wrong result, and such a run is left out and reported), stops everything it started, and
+# prints Markdown tables of medians (the README keeps the latest) and the figure docs/bench.png.
+#   scripts/setup.sh bench  installs the peers (Debian packages) and runs this
+#   bench/run.sh            full run (~10 minutes); RUNS=1 for one repetition per figure
+#   PLOT=FILE bench/run.sh  the figure elsewhere (default docs/bench.png; PLOT= for none)
+# A peer that is not installed shows "n/a". Benchmarks measure; they never fail on a figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
+PLOT=${PLOT-docs/bench.png}
 . scripts/endpoints.sh
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-bench -j"$(nproc)" >/dev/null
 BIN=$PWD/build-bench/bin
-BENCH=$PWD/build-bench/bench/tmq_bench
+BD=$PWD/build-bench/bench
+BENCH=$BD/tmq_bench
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=""
 d=$(mktemp -d)
 pids=()
@@ -37,8 +43,26 @@ cluster() { # cluster PROCS [worker flags]: a fresh broker ($BROKER_FLAGS added)
     export TASKMQ_BROKER=$FRONTEND
     "$BIN/taskmq" submit "${WARM_FN:-echo}" "${WARM_ARG:-1}" >/dev/null   # registered, answering
 }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
 repeat() { for _ in $(seq 1 "$RUNS"); do "$@"; done | median; }
+# runs CMD... RUNS times; keeps the output lines of the runs that succeeded (a run that failed,
+# i.e. found a wrong or missing answer, is reported on stderr and left out)
+lines() {
+    local out
+    for _ in $(seq 1 "$RUNS"); do
+        if out=$("$@" 2>"$d/err"); then echo "$out" | tail -n 1; else
+            echo "bench: left out a failed run of: $* ($(tail -n 2 "$d/err" | tr '\n' ' '))" >&2
+        fi
+    done
+}
+field() { # field K LINES: the median of field K over LINES, or n/a
+    local v
+    v=$(awk -v k="$1" 'NF >= k {print $k}' <<<"$2" | median)
+    echo "${v:-n/a}"
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+pyhas() { [ -n "$PY" ] && "$PY" -c "import $1" 2>/dev/null; }
+pyver() { "$PY" -c "import $1; print($1.__version__)" 2>/dev/null || echo "?"; }
 
 tool_rate() { # jobs/s of `seq 1 N | taskmq map echo`
     local t0 t1
@@ -47,20 +71,27 @@ tool_rate() { # jobs/s of `seq 1 N | taskmq map echo`
     t1=$(date +%s.%N)
     awk -v n="$1" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f\n", n/(b-a)}'
 }
+tool_checked() { # the tool's JSON lines checked: N results, each input once, echoed, ok
+    seq 1 "$1" | "$BIN/taskmq" map echo |
+        jq -r 'select(.ok and .result == .index + 1) | .result' | sort -n | cmp -s - <(seq 1 "$1")
+}
 
+echo "bench: taskmq (broker + 1 worker daemon with 2 executors)" >&2
 cluster 2
+tool_checked 20000 || { echo "bench: taskmq map gave wrong results" >&2; exit 1; }
+L=$(lines "$BENCH" throughput 300000); c_rate=$(field 6 "$L")
+t_rate=$(repeat tool_rate 200000)
+L=$(lines "$BENCH" latency 2000)
+c_p50=$(field 6 "$L"); c_p99=$(field 9 "$L"); c_max=$(field 12 "$L")
 py_map="n/a"; py_exec="n/a"; py_aio="n/a"
 if [ -n "$PY" ]; then # the Python client of this tree, on the same cluster
     py_map=$(repeat sh -c "PYTHONPATH=python $PY bench/py_client.py map 100000 | awk '{print \$6}'")
     py_exec=$(repeat sh -c "PYTHONPATH=python $PY bench/py_client.py executor 20000 | awk '{print \$6}'")
     py_aio=$(repeat sh -c "PYTHONPATH=python $PY bench/py_client.py aio 100000 | awk '{print \$6}'")
 fi
-c_rate=$(repeat sh -c "$BENCH throughput 300000 | awk '{print \$6}'")
-t_rate=$(repeat tool_rate 200000)
-c_lat=$(repeat sh -c "$BENCH latency 2000 | awk '{print \$6}'")
 # the same with the broker's --metrics endpoint scraped every 100 ms meanwhile (curl)
 m_rate="n/a"
-if command -v curl >/dev/null; then
+if have curl; then
     BROKER_FLAGS="--metrics 127.0.0.1:*" cluster 2
     url=$(sed -n 's/.*metrics at \(http[^ ]*\).*/\1/p' "$d/b.log" | head -n 1)
     scraped() { # runs the C client's throughput while a bounded loop scrapes the metrics
@@ -72,11 +103,10 @@ if command -v curl >/dev/null; then
     }
     m_rate=$(repeat scraped)
 fi
-# the same with the broker's --journal (fsync always: an ACK waits for fdatasync, one per loop
-# turn), C client and tool; the journal lives in the run's temporary directory
-j_rate="n/a"; jt_rate="n/a"
+# (7) the broker's --journal (fsync always: an ACK waits for fdatasync, one per loop turn), C
+# client and tool; the journal lives in the run's temporary directory
 BROKER_FLAGS="--journal $d/journal --fsync always" cluster 2
-j_rate=$(repeat sh -c "$BENCH throughput 300000 | awk '{print \$6}'")
+L=$(lines "$BENCH" throughput 300000); j_rate=$(field 6 "$L")
 jt_rate=$(repeat tool_rate 200000)
 jdisk=$(df -PT "$d" | awk 'NR==2 {print $2}')
 stop_all
@@ -84,12 +114,21 @@ stop_all
 replay=$(bench/replay.sh "$BIN" 1000000 || echo "replay n/a jobs n/a ms rss n/a KB")
 replay_n=$(awk '{print $2}' <<<"$replay"); replay_ms=$(awk '{print $4}' <<<"$replay")
 replay_rss=$(awk '{print $7}' <<<"$replay")
-cluster 2
+
+# (2) CPU-bound sum jobs, 1 -> 2 processes, beside the same loop in a plain C program
 SIZE=30000000   # sum(30M) is ~10 ms of CPU here
+SIZE1=3000000   # ~1 ms
+cluster 2
 cpu2=$("$BENCH" cpu 60 $SIZE)
 wall2=$(awk '{print $5}' <<<"$cpu2"); job_ms=$(awk '{print $9}' <<<"$cpu2")
+cpu2s=$("$BENCH" cpu 600 $SIZE1)
+wall2s=$(awk '{print $5}' <<<"$cpu2s"); job_ms_s=$(awk '{print $9}' <<<"$cpu2s")
 cluster 1
 wall1=$("$BENCH" cpu 60 $SIZE | awk '{print $5}')
+stop_all
+plain2=$("$BENCH" plain 60 $SIZE 2 | awk '{print $5}')
+plain1=$("$BENCH" plain 60 $SIZE 1 | awk '{print $5}')
+plain2s=$("$BENCH" plain 600 $SIZE1 2 | awk '{print $5}')
 
 # Python job functions (bench/pyfuncs.py, ~10 ms each) through taskmq.Executor on a worker
 # started with --python, 1 -> 2 processes, beside the same function on ProcessPoolExecutor.
@@ -121,55 +160,173 @@ cluster 2 --allow-exec
 x_true=$(repeat cmds_per_s 2000 "$BIN/taskmq" map --exec -- true)
 x_busy=$(repeat cmds_per_s 40 "$BIN/taskmq" map --exec -- sh -c "$BUSY" sh)
 stop_all
-g_true="n/a"; g_busy="n/a"; a_true="n/a"; a_busy="n/a"
-if command -v parallel >/dev/null; then
+g_true="n/a"; g_busy="n/a"
+if have parallel; then
     g_true=$(repeat cmds_per_s 2000 parallel -j2 true)
     g_busy=$(repeat cmds_per_s 40 parallel -j2 sh -c "'$BUSY'" sh)
 fi
 a_true=$(repeat cmds_per_s 2000 xargs -P2 -n1 true)
 a_busy=$(repeat cmds_per_s 40 xargs -P2 -n1 sh -c "$BUSY" sh)
 
-p_rate="n/a"; p_lat="n/a"; p_aio="n/a"
-if [ -n "$PY" ]; then
-    p_rate=$(repeat sh -c "$PY bench/peer_pool.py noop 30000 | awk '{print \$6}'")
-    p_lat=$(repeat sh -c "$PY bench/peer_pool.py latency 2000 | awk '{print \$6}'")
-    p_aio=$(repeat sh -c "$PY bench/peer_pool.py asyncio 20000 | awk '{print \$6}'")
+# (3)-(6) scale, with the fake peers of bench/tmq_fake.c (bench/scale.sh starts and stops its
+# own broker each run)
+echo "bench: scale scenarios" >&2
+L=$(lines bench/scale.sh "$BIN" "$BD" routing 4000000)
+route_rate=$(field 4 "$L"); route_cap=$(field 10 "$L")
+L=$(lines bench/scale.sh "$BIN" "$BD" clients 10 50000)
+clients_rate=$(field 8 "$L")
+L=$(lines bench/scale.sh "$BIN" "$BD" queued 1000000)
+queued_rate=$(field 5 "$L"); queued_beyond=$(field 20 "$L")
+L=$(lines bench/scale.sh "$BIN" "$BD" executors 1000)
+exec_1000=$(field 3 "$L"); exec_2=$(field 7 "$L"); exec_ratio=$(field 10 "$L")
+
+# The peers, one after another on the same machine (each program starts and stops its own)
+echo "bench: peers" >&2 # their lines begin with the system's name: every field is one further
+L=$(lines "$BD/peer_zmq" broker-throughput 300000); zb_rate=$(field 7 "$L")
+L=$(lines "$BD/peer_zmq" broker-latency 2000)
+zb_p50=$(field 7 "$L"); zb_p99=$(field 10 "$L"); zb_max=$(field 13 "$L")
+L=$(lines "$BD/peer_zmq" direct-throughput 1000000); zd_rate=$(field 7 "$L")
+L=$(lines "$BD/peer_zmq" direct-latency 2000)
+zd_p50=$(field 7 "$L"); zd_p99=$(field 10 "$L"); zd_max=$(field 13 "$L")
+L=$(lines "$BD/peer_tcp" latency 2000 split)
+tcp_p50=$(field 7 "$L"); tcp_p99=$(field 10 "$L"); tcp_max=$(field 13 "$L")
+gm_rate="n/a"; gm1_rate="n/a"; gm_p50="n/a"; gm_p99="n/a"; gm_max="n/a"
+if [ -x /usr/sbin/gearmand ] && [ -x "$BD/peer_gearman" ]; then # gearmand -t 0, 2 C workers
+    L=$(lines bench/peer_gearman.sh throughput 100000 1000); gm_rate=$(field 7 "$L")
+    L=$(lines bench/peer_gearman.sh throughput 20000 1); gm1_rate=$(field 7 "$L")
+    L=$(lines bench/peer_gearman.sh latency 2000)
+    gm_p50=$(field 7 "$L"); gm_p99=$(field 10 "$L"); gm_max=$(field 13 "$L")
 fi
-# ratio A B [higher|lower]: how taskmq (A) compares with the peer (B)
+p_rate="n/a"; p_lat="n/a"; p_aio="n/a"; im1="n/a"; im500="n/a"
+dk_rate="n/a"; dk_p50="n/a"; dk_p99="n/a"; dk_max="n/a"
+cl_rate="n/a"; cl_p50="n/a"; cl_p99="n/a"; cl_max="n/a"
+if [ -n "$PY" ]; then
+    L=$(lines "$PY" bench/peer_pool.py noop 30000); p_rate=$(field 6 "$L")
+    L=$(lines "$PY" bench/peer_pool.py latency 2000); p_lat=$(field 6 "$L")
+    L=$(lines "$PY" bench/peer_pool.py asyncio 20000); p_aio=$(field 6 "$L")
+    L=$(lines "$PY" bench/peer_pool.py imap 100000 1); im1=$(field 6 "$L")
+    L=$(lines "$PY" bench/peer_pool.py imap 2000000 500); im500=$(field 6 "$L")
+fi
+if pyhas distributed; then
+    L=$(lines "$PY" bench/peer_dask.py noop 5000); dk_rate=$(field 6 "$L")
+    L=$(lines "$PY" bench/peer_dask.py latency 200)
+    dk_p50=$(field 6 "$L"); dk_p99=$(field 9 "$L"); dk_max=$(field 12 "$L")
+fi
+if pyhas celery && pyhas redis && [ -x /usr/bin/redis-server ]; then
+    L=$(lines "$PY" bench/peer_celery.py noop 3000); cl_rate=$(field 6 "$L")
+    L=$(lines "$PY" bench/peer_celery.py latency 200)
+    cl_p50=$(field 6 "$L"); cl_p99=$(field 9 "$L"); cl_max=$(field 12 "$L")
+fi
+
+# ---- the report ----
+# ratio A B [higher|lower]: how taskmq (A) compares with the peer (B), in words
 ratio() {
     awk -v a="$1" -v b="$2" -v better="${3:-higher}" 'BEGIN{
         if (a+0 == 0 || b+0 == 0) { print "n/a"; exit }
         r = (better == "higher") ? a/b : b/a
-        if (r >= 1) printf "taskmq %.1fx better", r; else printf "taskmq %.1fx worse", 1/r }'
+        if (r >= 1) printf "taskmq %.2fx better", r; else printf "taskmq %.2fx worse", 1/r }'
 }
 speed() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 == 0 || b+0 == 0) print "n/a"; else printf "%.2f", a/b }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 == 0 || b+0 == 0) print "n/a"; else printf "%.1f", (a-b)/b*100 }'; }
+goal() { # goal MET?: "met" / "missed" from an awk condition on the figures
+    awk "BEGIN{ if ($1) print \"met\"; else print \"missed\" }" 2>/dev/null || echo "n/a"
+}
+num() { [[ $1 =~ ^[0-9.]+$ ]] && echo "$1" || echo 0; }
 speedup=$(speed "$wall1" "$wall2")
-overhead=$(awk -v w="$wall2" -v m="$job_ms" 'BEGIN{ideal=60*m/2/1000; printf "%.1f", (w-ideal)/w*100}')
+plain_speedup=$(speed "$plain1" "$plain2")
+over10=$(pct "$wall2" "$plain2")
+over1=$(pct "$wall2s" "$plain2s")
+
+row() { # row NAME RATE P50 P99 MAX: one system of the peer table
+    echo "| $1 | $2 | $(ratio "$c_rate" "$2") | $3 | $4 | $5 | $(ratio "$c_p50" "$3" lower) |"
+}
+echo
+echo "taskmq and its peers, no-op jobs, $(nproc) cores, loopback, median of $RUNS runs, one run"
+echo "($(date -u +%Y-%m-%d)). The ratios compare taskmq's C client (throughput) and its one-job"
+echo "round trip with each system's; every answer of every run was checked."
+echo
+echo "| system | jobs/s | throughput, taskmq C client vs it | one job in flight p50 µs | p99 µs | max µs | latency, taskmq vs it |"
+echo "|---|---:|---|---:|---:|---:|---|"
+echo "| **taskmq**, C client (broker + worker daemon, 2 executors) | $c_rate | | $c_p50 | $c_p99 | $c_max | |"
+echo "| **taskmq**, \`seq 1 200000 \| taskmq map echo\` | $t_rate | $(ratio "$c_rate" "$t_rate") | | | | |"
+echo "| **taskmq**, Python \`Client.map\` (100k) | $py_map | $(ratio "$c_rate" "$py_map") | | | | |"
+row "bare ZeroMQ broker (ROUTER/ROUTER, 2 echo workers, credit 100 each, 32-byte jobs)" "$zb_rate" "$zb_p50" "$zb_p99" "$zb_max"
+row "bare ZeroMQ, client ↔ one echo worker, no broker (the ceiling)" "$zd_rate" "$zd_p50" "$zd_p99" "$zd_max"
+row "Gearman 1.1.20 (\`gearmand -t 0\`), C client, batches of 1,000, 2 C workers" "$gm_rate" "$gm_p50" "$gm_p99" "$gm_max"
+row "Gearman, the same, \`gearman_client_do\` one job at a time" "$gm1_rate" "" "" ""
+row "Python \`multiprocessing.Pool(2).imap_unordered\`, chunksize 1" "$im1" "" "" ""
+row "Python \`multiprocessing.Pool(2).imap_unordered\`, chunksize 500" "$im500" "" "" ""
+row "Python \`ProcessPoolExecutor(2)\` submit + \`as_completed\`" "$p_rate" "$p_lat" "" ""
+row "Python \`run_in_executor\` + \`asyncio.as_completed\` on it" "$p_aio" "" "" ""
+row "Dask $(pyver distributed) \`LocalCluster(2)\` \`map\` + \`as_completed\`" "$dk_rate" "$dk_p50" "$dk_p99" "$dk_max"
+row "Celery $(pyver celery) + Redis, prefork worker of 2" "$cl_rate" "$cl_p50" "$cl_p99" "$cl_max"
+echo "| raw TCP ping-pong, two processes on two cores (the floor) | | | $tcp_p50 | $tcp_p99 | $tcp_max | $(ratio "$c_p50" "$tcp_p50" lower) |"
 
 echo
-echo "taskmq bench, $(nproc) cores, broker + 1 worker daemon (2 executors) + client on loopback;"
-echo "median of $RUNS runs; peer: Python ProcessPoolExecutor(2) + as_completed, same machine, same run."
+echo "taskmq alone, the same run:"
 echo
-echo "| measure | taskmq | ProcessPoolExecutor | ratio |"
+echo "| measure | taskmq | compared with | ratio |"
 echo "|---|---|---|---|"
-echo "| no-op jobs/s, C client (300k jobs) | $c_rate | $p_rate | $(ratio "$c_rate" "$p_rate") |"
-echo "| no-op jobs/s, C client, broker \`--metrics\` scraped every 100 ms | $m_rate | $p_rate | $(ratio "$m_rate" "$p_rate") (vs. no metrics: $(speed "$m_rate" "$c_rate")x) |"
-echo "| no-op jobs/s, C client, broker \`--journal --fsync always\` ($jdisk) | $j_rate | $p_rate | $(ratio "$j_rate" "$p_rate") (vs. no journal: $(speed "$j_rate" "$c_rate")x) |"
-echo "| no-op jobs/s, \`taskmq map\` tool (200k lines) | $t_rate | $p_rate | $(ratio "$t_rate" "$p_rate") |"
-echo "| \`--journal\` broker killed with $replay_n jobs queued: restart to serving again (cold cache) | $replay_ms ms, $replay_rss KB resident | | |"
-echo "| no-op jobs/s, \`taskmq map\` tool, broker \`--journal --fsync always\` | $jt_rate | $p_rate | $(ratio "$jt_rate" "$p_rate") (vs. no journal: $(speed "$jt_rate" "$t_rate")x) |"
-echo "| no-op jobs/s, Python \`Client.map\` (100k) | $py_map | $p_rate | $(ratio "$py_map" "$p_rate") |"
-echo "| no-op jobs/s, Python \`async for\` over \`taskmq.aio.Client.map\` (100k; peer: run_in_executor + asyncio.as_completed on the pool) | $py_aio | $p_aio | $(ratio "$py_aio" "$p_aio") |"
-echo "| no-op jobs/s, Python \`Executor\` + \`run_in_executor\` + \`asyncio.as_completed\` (20k; peer: the same on the pool) | $py_exec | $p_aio | $(ratio "$py_exec" "$p_aio") |"
-echo "| one job in flight, p50 round trip µs | $c_lat | $p_lat | $(ratio "$c_lat" "$p_lat" lower) |"
-echo "| 60 × sum(30M) (~${job_ms} ms each): 1 → 2 processes | ${wall1} s → ${wall2} s | | speedup ${speedup}x |"
-echo "| overhead over ideal for ~10 ms jobs, 2 processes | ${overhead}% | | |"
-echo "| 100 Python \`accumulate(200k)\` (~10 ms) via \`Executor\`: 1 → 2 processes | ${pyfn1} s → ${pyfn2} s, speedup $(speed "$pyfn1" "$pyfn2")x | ${pp1} s → ${pp2} s, speedup $(speed "$pp1" "$pp2")x | |"
+echo "| no-op jobs/s, C client, broker \`--metrics\` scraped every 100 ms | $m_rate | no metrics: $c_rate | $(speed "$m_rate" "$c_rate")x |"
+echo "| (7) no-op jobs/s, C client, broker \`--journal --fsync always\` ($jdisk) | $j_rate | no journal: $c_rate | $(speed "$j_rate" "$c_rate")x |"
+echo "| (7) no-op jobs/s, \`taskmq map\`, broker \`--journal --fsync always\` | $jt_rate | no journal: $t_rate | $(speed "$jt_rate" "$t_rate")x |"
+echo "| (7) \`--journal\` broker killed with $replay_n jobs queued: restart to serving again (cold cache) | $replay_ms ms, $replay_rss KB resident | | |"
+echo "| (1) one job in flight, round trip p50 / p99 / max µs | $c_p50 / $c_p99 / $c_max | bare ZeroMQ broker: $zb_p50 / $zb_p99 / $zb_max | $(speed "$c_p50" "$zb_p50")x at p50 |"
+echo "| (2) 60 × sum(30M) (~${job_ms} ms each), 1 → 2 processes | ${wall1} s → ${wall2} s, speedup ${speedup}x | the same loop in a plain C program: ${plain1} s → ${plain2} s, ${plain_speedup}x | |"
+echo "| (2) overhead, ~10 ms jobs, 2 processes (wall vs the plain C program) | ${over10}% | ${plain2} s | |"
+echo "| (2) overhead, ~1 ms jobs (600 × sum(3M), ~${job_ms_s} ms each), 2 processes | ${over1}% | ${plain2s} s | |"
+echo "| (3) 10 clients × 50,000 jobs at once, jobs/s in all | $clients_rate | one client: $c_rate | $(speed "$clients_rate" "$c_rate")x |"
+echo "| (4) 1,000,000 queued jobs: submit rate, jobs/s | $queued_rate | | |"
+echo "| (4) 1,000,000 queued jobs: broker memory per job beyond its payload | ${queued_beyond} B | | |"
+echo "| (5) dispatch jobs/s with 1,000 executors connected | $exec_1000 | the same credit on 2: $exec_2 | ${exec_ratio}x |"
+echo "| (6) broker routing capacity on one core (fake clients and workers on the other) | ${route_cap} jobs/s per core | routed: $route_rate jobs/s | at 10 ms jobs: $(awk -v c="$(num "$route_cap")" 'BEGIN{printf "%.0f", c/100}') cores fed |"
+echo "| 100 Python \`accumulate(200k)\` (~10 ms) via \`Executor\`: 1 → 2 processes | ${pyfn1} s → ${pyfn2} s, speedup $(speed "$pyfn1" "$pyfn2")x | ProcessPoolExecutor: ${pp1} s → ${pp2} s, speedup $(speed "$pp1" "$pp2")x | |"
+echo "| Python \`async for\` over \`taskmq.aio.Client.map\` (100k) | $py_aio jobs/s | run_in_executor + asyncio.as_completed on ProcessPoolExecutor: ${p_aio:-n/a} | $(ratio "$py_aio" "${p_aio:-0}") |"
+echo "| Python \`Executor\` + \`run_in_executor\` + \`asyncio.as_completed\` (20k) | $py_exec jobs/s | the same on ProcessPoolExecutor: ${p_aio:-n/a} | $(ratio "$py_exec" "${p_aio:-0}") |"
+
 echo
-echo "Shell commands, 2 at a time: \`taskmq map --exec\` (the same cluster, worker --allow-exec)"
-echo "beside GNU parallel -j2 and xargs -P2 on this machine; commands per second, median of $RUNS."
+echo "Shell commands, 2 at a time: \`taskmq map --exec\` (worker --allow-exec) beside GNU parallel -j2"
+echo "and xargs -P2; commands per second, median of $RUNS."
 echo
 echo "| measure | taskmq map --exec | GNU parallel | xargs -P2 | ratio to parallel |"
 echo "|---|---|---|---|---|"
 echo "| \`true\` × 2000 (per-command overhead) | $x_true | $g_true | $a_true | $(ratio "$x_true" "$g_true") |"
 echo "| sh busy loop × 40 (CPU-bound) | $x_busy | $g_busy | $a_busy | $(ratio "$x_busy" "$g_busy") |"
+
+c=$(num "$c_rate"); zb=$(num "$zb_rate"); t=$(num "$t_rate"); cp=$(num "$c_p50"); zp=$(num "$zb_p50")
+gp=$(num "${gm_p50:-0}"); rc=$(num "$route_cap"); su=$(num "$speedup"); o10=$(num "${over10#-}")
+qb=$(num "$queued_beyond"); er=$(num "$exec_ratio")
+echo
+echo "The goals (docs/performance.md), this run:"
+echo
+echo "| goal | figure | |"
+echo "|---|---|---|"
+echo "| no-op jobs/s via the C client ≥ the bare ZeroMQ broker's | $c_rate vs $zb_rate ($(speed "$c_rate" "$zb_rate")x) | $(goal "$zb > 0 && $c >= $zb") |"
+echo "| via the tool ≥ 80% of the C client | $(speed "$t_rate" "$c_rate")x | $(goal "$c > 0 && $t >= 0.8 * $c") |"
+echo "| one job in flight ≤ 1.2× the bare ZeroMQ broker's round trip | $(speed "$c_p50" "$zb_p50")x | $(goal "$zp > 0 && $cp <= 1.2 * $zp") |"
+echo "| one job in flight no slower than Gearman's | $c_p50 vs ${gm_p50:-n/a} µs | $(goal "$gp > 0 && $cp <= $gp") |"
+echo "| broker routing capacity ≥ 2,000,000 jobs/s on one core | $route_cap | $(goal "$rc >= 2000000") |"
+echo "| \`sum\` speedup 1 → 2 processes ≥ 1.95× | ${speedup}x | $(goal "$su >= 1.95") |"
+echo "| overhead under 1% for 10 ms jobs | ${over10}% | $(goal "$(num "$over10") < 1") |"
+echo "| ≤ 128 bytes of broker memory per queued job beyond its payload | ${queued_beyond} B | $(goal "$qb > 0 && $qb <= 128") |"
+echo "| 1,000 executors connected, throughput loss ≤ 10% | ${exec_ratio}x | $(goal "$er >= 0.9") |"
+echo "| \`--journal --fsync always\` ≥ 50% of the rate without | $(speed "$j_rate" "$c_rate")x | $(goal "$c > 0 && $(num "$j_rate") >= 0.5 * $c") |"
+: "$o10"
+
+if [ -n "$PLOT" ] && have gnuplot; then # the figure: one bar per system with a figure
+    {
+        printf 'taskmq, C client\t%s\t%s\n' "$c_rate" "$c_p50"
+        printf 'taskmq map (tool)\t%s\t-\n' "$t_rate"
+        printf 'taskmq, Python Client.map\t%s\t-\n' "$py_map"
+        printf 'bare ZeroMQ broker\t%s\t%s\n' "$zb_rate" "$zb_p50"
+        printf 'ZeroMQ, no broker\t%s\t%s\n' "$zd_rate" "$zd_p50"
+        printf 'Gearman (batches of 1,000)\t%s\t%s\n' "$gm_rate" "$gm_p50"
+        printf 'Pool.imap_unordered, chunks of 1\t%s\t-\n' "$im1"
+        printf 'Pool.imap_unordered, chunks of 500\t%s\t-\n' "$im500"
+        printf 'ProcessPoolExecutor\t%s\t%s\n' "$p_rate" "$p_lat"
+        printf 'Dask LocalCluster\t%s\t%s\n' "$dk_rate" "$dk_p50"
+        printf 'Celery + Redis\t%s\t%s\n' "$cl_rate" "$cl_p50"
+        printf 'raw TCP\t-\t%s\n' "$tcp_p50"
+    } | sed 's/\tn\/a/\t-/g' >"$d/rows.dat"
+    gnuplot -e "data='$d/rows.dat'; out='$PLOT'" bench/plot.gp && echo && echo "figure: $PLOT"
+fi
