@@ -29,6 +29,11 @@ typedef enum {
 #define TMQ_JOB_LONG 0x02         /* leased without prefetch: counts as a whole process */
 /* The client's retry_oom: an out-of-memory end is retried like a death (else it is final). */
 #define TMQ_JOB_RETRY_OOM 0x04
+/* Revocation (broker/dispatch.c): the job was held when a REVOKE went out to its worker ... */
+#define TMQ_JOB_ASKED 0x08
+/* ... and the worker's RETURNED kept it, so it has started: it is not asked about again. Both
+ * are cleared when the worker gives the job back or finishes it. */
+#define TMQ_JOB_STARTED 0x10
 
 struct tmq_bclient_t;
 struct tmq_bworker_t;
