@@ -64,7 +64,9 @@ static void s_ready(tmq_core_t *self, tmq_bworker_t *w, const void *rid, size_t 
     tmq_bworkers_setup(self->workers, w, &r, fns, lens, nfns, self->now);
     w->job_options = r.job_options;
     size_t len;
-    void *body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = self->cfg.heartbeat_ms, .max_payload = self->cfg.max_payload}, &len);
+    void *body = tmq_proto_welcome_body(&(tmq_welcome_t){.heartbeat_ms = self->cfg.heartbeat_ms,
+                                                         .max_payload = self->cfg.max_payload},
+                                        &len);
     tmq_core_send(self, &w->out, TMQ_CMD_WELCOME, &body, len);
     tmq_core_worker_dirty(self, w);
     s_log_ready(w, again);
@@ -197,7 +199,6 @@ static void s_drain(tmq_core_t *self, tmq_bworker_t *w)
 
 static void s_returned(tmq_core_t *self, tmq_bworker_t *w, const tmq_msg_t *msg)
 {
-    w->revoke_at = 0;
     self->next_revoke = self->now; /* it may be asked again at once should some still idle */
     /* last first, each to the front: the returned jobs keep their order */
     for (size_t i = tmq_msg_count(msg); i-- > 0;) {
@@ -212,6 +213,8 @@ static void s_returned(tmq_core_t *self, tmq_bworker_t *w, const tmq_msg_t *msg)
         job->flags |= TMQ_JOB_KEEP_ATTEMPT; /* never started: same attempt next time */
         tmq_core_requeue(self, job, true);
     }
+    /* what it kept of the jobs asked has started: it is asked again only about newer ones */
+    tmq_bworkers_answered(self->workers, w);
 }
 
 void tmq_core_backend(tmq_core_t *self, int64_t now, const void *rid, size_t rid_len,

@@ -438,7 +438,7 @@ void tmq_core_requeue_held(tmq_core_t *self, tmq_bworker_t *w)
         job->fn->n.requeued++;
         tmq_core_requeue(self, job, true);
     }
-    w->revoke_at = 0;
+    tmq_bworkers_answered(self->workers, w); /* nothing held: nothing outstanding */
 }
 
 void tmq_core_drop_worker(tmq_core_t *self, tmq_bworker_t **w_p)
@@ -585,9 +585,12 @@ int64_t tmq_core_tick(tmq_core_t *self, int64_t now)
     }
     tmq_dispatch_run(self);
     int64_t next = self->next_scan;
-    /* revocation: rescanned when some worker's load crossed its process count, else only
-     * when a REVOKE the last scan found could come due */
-    if (tmq_bworkers_overfull(self->workers) > 0 && tmq_bworkers_idle(self->workers) > 0) {
+    /* revocation: rescanned when a worker became a candidate or started idling, else only
+     * when a REVOKE the last scan found could come due (an idle worker ripens, an unanswered
+     * REVOKE may be repeated); never while no worker could be asked */
+    const tmq_bworkers_t *ws = self->workers;
+    if ((tmq_bworkers_candidates(ws) > 0 && tmq_bworkers_idling(ws) > 0) ||
+        tmq_bworkers_outstanding(ws) > 0) {
         uint64_t gen = tmq_bworkers_gen(self->workers);
         if (gen != self->revoke_gen || now >= self->next_revoke) {
             self->revoke_gen = gen;

@@ -48,7 +48,7 @@ typedef struct {
     const char *frontend;  /* the bound endpoints, named in the "wrong port" ERROR (only read */
     const char *backend;   /* by tmq_core_new); NULL: the default ports 5555 and 5556 */
     bool insecure;         /* --insecure: said in STATUS_REPLY */
-    const struct tmq_zap_t *zap; /* the connection checks, if running (refusals counted) */
+    const struct tmq_zap_t *zap;   /* the connection checks, if running (refusals counted) */
     struct tmq_journal_t *journal; /* --journal: sessions' jobs are journaled (borrowed; NULL:
                                       none, and sessions are ignored) */
 } tmq_core_config_t;
@@ -85,20 +85,20 @@ typedef struct tmq_core_t {
     size_t nack_unserved, ack_unserved_cap;
     char wrong_port[2][TMQ_CORE_REASON_MAX]; /* ERROR 5 reason, by the side it arrived on */
     /* sessions (session.c), with cfg.journal only */
-    zhashx_t *sessions;     /* hex session id -> its tmq_bclient_t, attached or not */
-    tmq_list_t detached;    /* session records no connection holds, linked through dlink */
-    msgpack_sbuffer jbuf;   /* a journal record's body under construction */
-    bool journal_down;      /* the journal failed and that was logged (once per failure) */
+    zhashx_t *sessions;   /* hex session id -> its tmq_bclient_t, attached or not */
+    tmq_list_t detached;  /* session records no connection holds, linked through dlink */
+    msgpack_sbuffer jbuf; /* a journal record's body under construction */
+    bool journal_down;    /* the journal failed and that was logged (once per failure) */
     uint64_t replayed_jobs, replayed_results; /* what the journal handed over at start */
     bool replaying;                           /* inside tmq_session_replay */
-    tmq_idmap_t jrefs; /* jid -> holders (2) of a record a batch and a session both hold */
+    tmq_idmap_t jrefs;  /* jid -> holders (2) of a record a batch and a session both hold */
     uint64_t *deferred; /* forgets asked for during the replay, done after it */
     size_t ndeferred, deferred_cap;
     /* named batches (batches.c) */
-    zhashx_t *batches;    /* name -> tmq_bbatch_t */
+    zhashx_t *batches;     /* name -> tmq_bbatch_t */
     tmq_idmap_t batch_ids; /* id -> tmq_bbatch_t */
     uint32_t next_batch;
-    msgpack_sbuffer listing; /* STATUS_REPLY's `batches` under construction */
+    msgpack_sbuffer listing;           /* STATUS_REPLY's `batches` under construction */
     struct tmq_bbatch_t *submit_batch; /* the batch of the SUBMIT being handled */
 } tmq_core_t;
 
@@ -310,9 +310,11 @@ void tmq_batches_after_replay(tmq_core_t *self);
 
 /* dispatch.c */
 void tmq_dispatch_run(tmq_core_t *self);
-/* Sends REVOKE to every worker holding unstarted jobs that another worker, idle for
- * TMQ_REVOKE_AFTER_MS, could run; returns when another REVOKE could next be due (INT64_MAX:
- * not until some worker's load changes). */
+/* For each function with workers idle for TMQ_REVOKE_AFTER_MS, sends REVOKE to workers
+ * serving it that hold jobs which may be unstarted (tmq_bworker_revocable) and have none
+ * outstanding, oldest candidate first, until the jobs asked (outstanding ones included) cover
+ * one job per idle process; returns when another REVOKE could next be due (INT64_MAX: not
+ * until some worker's load changes or a REVOKE is answered). */
 int64_t tmq_dispatch_revoke(tmq_core_t *self);
 
 #endif

@@ -65,6 +65,8 @@ tmq_fn_t *tmq_fnreg_ref(tmq_fnreg_t *self, const char *name, size_t len)
         s_key(fn->name, name, len);
         fn->name_len = len;
         tmq_list_init(&fn->queue);
+        tmq_list_init(&fn->idle);
+        tmq_list_init(&fn->cands);
         zhashx_insert(self->map, fn->name, fn);
     }
     fn->refs++;

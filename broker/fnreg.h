@@ -20,6 +20,14 @@
 
 struct tmq_bworker_t;
 
+/* One (worker, function it serves) pair, kept by the worker registry: it links the worker into
+ * the function's list of idle workers and of revocation candidates (broker/workers.h). */
+typedef struct {
+    tmq_list_link_t ilink; /* on the function's `idle` while the worker idles */
+    tmq_list_link_t clink; /* on the function's `cands` while the worker is a candidate */
+    struct tmq_bworker_t *w;
+} tmq_bserve_t;
+
 /* Upper bounds (ms, inclusive) of the run-time histogram's buckets, 0.5 ms to 60 s; one more
  * bucket counts what is above the last. */
 #define TMQ_FN_BUCKETS 16
@@ -63,11 +71,15 @@ typedef struct tmq_fn_t {
     tmq_list_t queue;               /* QUEUED jobs, oldest first */
     struct tmq_bworker_t **workers; /* connected workers serving it */
     size_t nworkers, workers_cap;
-    size_t ndraining; /* draining workers that served it: it counts as served while they stay */
-    size_t refs;      /* serving and draining workers + live jobs */
-    size_t rr;        /* rotates the first worker offered prefetch */
-    double ewma_ms;   /* run time, valid when `timed` */
-    uint64_t ack_seq; /* the SUBMIT whose ACK last named it unserved (tmq_core_t.submit_seq) */
+    size_t ndraining;  /* draining workers that served it: it counts as served while they stay */
+    tmq_list_t idle;   /* tmq_bserve_t of its serving workers holding fewer jobs than processes,
+                          by idle_since, oldest first (the registry keeps it) */
+    tmq_list_t cands;  /* tmq_bserve_t of workers serving it that REVOKE may ask (workers.h) */
+    uint64_t revoking; /* jobs asked for its idle workers by REVOKEs still outstanding */
+    size_t refs;       /* serving and draining workers + live jobs */
+    size_t rr;         /* rotates the first worker offered prefetch */
+    double ewma_ms;    /* run time, valid when `timed` */
+    uint64_t ack_seq;  /* the SUBMIT whose ACK last named it unserved (tmq_core_t.submit_seq) */
     tmq_fn_counts_t n;
     tmq_fn_hist_t hist;
     size_t leased; /* its jobs workers hold (running, or prefetched and not started) */

@@ -39,6 +39,11 @@ typedef enum {
 /* Arguments up to this many bytes are kept in the record (a msgpack uint64 or float64 is 9;
  * a string of up to 13 bytes fits too): the room left in 104 bytes. */
 #define TMQ_BJOB_INLINE 14
+/* Revocation (broker/dispatch.c): the job was held when a REVOKE went out to its worker ... */
+#define TMQ_JOB_ASKED 0x10
+/* ... and the worker's RETURNED kept it, so it has started: it is not asked about again. Both
+ * are cleared when the worker gives the job back or finishes it. */
+#define TMQ_JOB_STARTED 0x20
 
 struct tmq_bclient_t;
 struct tmq_bworker_t;

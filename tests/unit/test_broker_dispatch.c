@@ -1,6 +1,8 @@
 /* tests/unit/test_broker_dispatch.c — who gets which job (broker/dispatch.c): credit, no
  * prefetch for long or unknown functions, a deep window for short ones, lookahead, REVOKE of
- * unstarted jobs for an idle worker and when the revocation check sleeps.
+ * unstarted jobs for an idle worker and when the revocation check sleeps; with many 1-process
+ * workers, no REVOKE while jobs flow and no process idles long, and one idle process asks
+ * one holder at a time, never every busy worker, nor again about jobs a worker kept.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -173,6 +175,141 @@ static void test_revoke_check_sleeps_without_a_pair(void **state)
     assert_true(next > bh_now + TMQ_REVOKE_AFTER_MS);
 }
 
+#define S_MANY 200 /* 1-process workers */
+
+static void s_name(char *out, size_t size, int i)
+{
+    snprintf(out, size, "W%03d", i);
+}
+
+static size_t s_revokes(int n)
+{
+    size_t total = 0;
+    char name[16];
+    for (int i = 0; i < n; i++) {
+        s_name(name, sizeof name, i);
+        total += bh_count(name, TMQ_CMD_REVOKE);
+    }
+    return total;
+}
+
+/* Each worker's jobs from the capture: jobs[i] holds n[i] of worker i (at most max each). */
+static void s_take_all(int nw, uint64_t (*jobs)[8], size_t *n, size_t max)
+{
+    char name[16];
+    for (int i = 0; i < nw; i++) {
+        s_name(name, sizeof name, i);
+        uint64_t got[80];
+        size_t k = bh_jobs(name, got, NULL, 80);
+        for (size_t j = 0; j < k && n[i] < max; j++)
+            jobs[i][n[i]++] = got[j];
+    }
+}
+
+/* Jobs flowing through many 1-process workers: every turn some hold two (one not started)
+ * while others have just emptied, but no process idles TMQ_REVOKE_AFTER_MS, so no REVOKE
+ * goes out and no worker stays a candidate of a pending one. */
+static void test_many_workers_flowing_no_revoke(void **state)
+{
+    tmq_core_t *core = *state;
+    bh_teach(core, "fast", 0.01);
+    char name[16];
+    for (int i = 0; i < S_MANY; i++) {
+        s_name(name, sizeof name, i);
+        bh_ready(core, name, 1, "fast", NULL);
+    }
+    bh_turn(core);
+    bh_forget();
+    static uint64_t jobs[S_MANY][8];
+    static size_t n[S_MANY];
+    memset(n, 0, sizeof n);
+    uint64_t cid = 0;
+    for (int round = 0; round < 30; round++) {
+        bh_submit(core, "C1", "fast", cid, S_MANY * 3 / 2); /* 1 each, then 1 more to half */
+        cid += S_MANY * 3 / 2;
+        bh_turn(core);
+        s_take_all(S_MANY, jobs, n, 8);
+        assert_true(tmq_bworkers_overfull(core->workers) > 0);
+        /* the workers holding one answer first and idle, the others a millisecond later */
+        for (int pass = 0; pass < 2; pass++) {
+            for (int i = 0; i < S_MANY; i++) {
+                if ((pass == 0) != (n[i] == 1)) continue;
+                s_name(name, sizeof name, i);
+                for (size_t j = 0; j < n[i]; j++)
+                    bh_done(core, name, jobs[i][j], 1, TMQ_ST_OK, "\x01", 1, 0.01);
+                n[i] = 0;
+            }
+            if (pass == 0) assert_true(tmq_bworkers_idle(core->workers) > 0);
+            bh_now += 1;
+            bh_turn(core);
+            s_take_all(S_MANY, jobs, n, 8);
+        }
+        bh_now += 1; /* idle 2 ms at most before the next jobs come */
+        assert_int_equal(s_revokes(S_MANY), 0);
+        bh_forget();
+    }
+    assert_int_equal(bh_leased(core), 0);
+    assert_int_equal(tmq_bworkers_outstanding(core->workers), 0);
+    assert_int_equal(tmq_bworkers_candidates(core->workers), 0);
+}
+
+/* One process idles among many workers each holding unstarted jobs: one of them is asked
+ * (enough to feed it), not all; a worker that answered with nothing is not asked again about
+ * the jobs it kept, the next holder is. */
+static void test_one_idle_process_asks_one_holder(void **state)
+{
+    tmq_core_t *core = *state;
+    bh_teach(core, "fast", 0.01);
+    char name[16];
+    int nw = 50;
+    for (int i = 0; i < nw; i++) {
+        s_name(name, sizeof name, i);
+        bh_ready(core, name, 1, "fast", NULL);
+    }
+    bh_turn(core);
+    bh_forget();
+    bh_submit(core, "C1", "fast", 0, (size_t)nw * 3);
+    bh_turn(core);
+    static uint64_t jobs[50][8];
+    static size_t n[50];
+    memset(n, 0, sizeof n);
+    s_take_all(nw, jobs, n, 8);
+    for (int i = 0; i < nw; i++)
+        assert_int_equal(n[i], 3); /* 1 running + 2 prefetched each */
+    for (size_t j = 0; j < 3; j++) /* W000 finishes; the others are stuck on their first */
+        bh_done(core, "W000", jobs[0][j], 1, TMQ_ST_OK, "\x01", 1, 0.01);
+    bh_turn(core);
+    assert_int_equal(s_revokes(nw), 0);
+    bh_now += TMQ_REVOKE_AFTER_MS + 1;
+    bh_turn(core);
+    assert_int_equal(s_revokes(nw), 1); /* one holder, not 49 */
+    int asked = -1;
+    for (int i = 1; i < nw; i++) {
+        s_name(name, sizeof name, i);
+        if (bh_count(name, TMQ_CMD_REVOKE) == 0) continue;
+        asked = i;
+        bh_got_t g;
+        assert_true(bh_take(name, TMQ_CMD_REVOKE, &g));
+        uint64_t k = 0;
+        assert_int_equal(tmq_msg_get_uint(&g.msg, "n", &k), 0);
+        assert_int_equal(k, 2); /* beyond its one process */
+        bh_got_free(&g);
+    }
+    assert_true(asked > 0);
+    bh_now += 1;
+    bh_turn(core);
+    assert_int_equal(s_revokes(nw), 0); /* its answer is awaited */
+    /* it had started them all (it says): the next holder is asked, it is not again */
+    s_name(name, sizeof name, asked);
+    bh_returned(core, name, NULL, NULL, 0);
+    bh_turn(core);
+    assert_int_equal(s_revokes(nw), 1);
+    assert_int_equal(bh_count(name, TMQ_CMD_REVOKE), 0);
+    /* it is no candidate: every job it holds has started */
+    bh_forget();
+    assert_int_equal(tmq_bworker_revocable(tmq_core_worker(core, name, 4)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +321,10 @@ int main(void)
         cmocka_unit_test_prestate_setup_teardown(test_lookahead_revoked_for_an_idle_worker,
                                                  bh_setup, bh_teardown, &s_cfg_big_queue),
         cmocka_unit_test_prestate_setup_teardown(test_revoke_check_sleeps_without_a_pair, bh_setup,
+                                                 bh_teardown, &s_cfg_big_queue),
+        cmocka_unit_test_prestate_setup_teardown(test_many_workers_flowing_no_revoke, bh_setup,
+                                                 bh_teardown, &s_cfg_big_queue),
+        cmocka_unit_test_prestate_setup_teardown(test_one_idle_process_asks_one_holder, bh_setup,
                                                  bh_teardown, &s_cfg_big_queue),
     };
     tmq_log_init("test", TMQ_LOG_ERROR);
