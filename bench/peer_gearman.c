@@ -174,8 +174,10 @@ static long s_run(gearman_client_st *c, long n, long batch)
     S.ok = S.dup = 0;
     S.seen = calloc((size_t)n, 1);
     char *buf = malloc((size_t)(batch > 1 ? batch : 1) * PAYLOAD);
-    if (!S.seen || !buf) {
+    char(*uniq)[24] = malloc((size_t)(batch > 1 ? batch : 1) * sizeof *uniq); /* as s_do */
+    if (!S.seen || !buf || !uniq) {
         free(buf);
+        free(uniq);
         return -1;
     }
     for (long base = 0; base < n; base += batch) {
@@ -191,8 +193,9 @@ static long s_run(gearman_client_st *c, long n, long batch)
         for (long i = 0; i < m && gearman_success(ret); i++) {
             char *arg = buf + i * PAYLOAD; /* kept until the batch is done */
             s_payload(arg, base + i);
-            if (!gearman_client_add_task(c, NULL, (void *)(uintptr_t)(base + i), "echo", NULL, arg,
-                                         PAYLOAD, &ret))
+            s_unique(uniq[i], sizeof uniq[i], base + i);
+            if (!gearman_client_add_task(c, NULL, (void *)(uintptr_t)(base + i), "echo", uniq[i],
+                                         arg, PAYLOAD, &ret))
                 fprintf(stderr, "peer_gearman: add_task: %s\n", gearman_client_error(c));
         }
         if (gearman_success(ret)) ret = gearman_client_run_tasks(c);
@@ -203,6 +206,7 @@ static long s_run(gearman_client_st *c, long n, long batch)
         }
     }
     free(buf);
+    free(uniq);
     return (n - S.ok) + S.dup;
 }
 

@@ -13,7 +13,7 @@
 #       clients K x N jobs T s R jobs/s failed F
 #   queued N             N jobs filled into a broker whose one worker (fake, --hold, procs 1)
 #                        never answers; broker VmRSS before and after; a job's payload is its
-#                        9-byte argument and its 4-byte function name "echo"
+#                        9-byte argument (the function name "echo" is stored once, not per job)
 #       queued N jobs rate R jobs/s rss_before A KB rss_after B KB per_job P bytes payload Q
 #       bytes beyond_payload X bytes
 #   executors K [N]      tmq_bench throughput N (300,000) with K fake worker sockets of procs 1
@@ -88,10 +88,12 @@ routing() {
     # warm-up: the broker times echo (ms 0) and gives it the deep prefetch window
     timeout 60 taskset -c 1 "$FAKE" clients "$FRONTEND" 4 20000 >/dev/null 2>>"$d/clients.log" ||
         die "the warm-up failed"
-    b0=$(ticks "$BROKER") w0=$(ticks "$WORKER")
+    b0=$(ticks "$BROKER")
+    w0=$(ticks "$WORKER")
     out=$(timeout 300 taskset -c 1 "$FAKE" clients "$FRONTEND" 4 "$per" 2>>"$d/clients.log") ||
         die "fake clients failed: $out"
-    b1=$(ticks "$BROKER") w1=$(ticks "$WORKER")
+    b1=$(ticks "$BROKER")
+    w1=$(ticks "$WORKER")
     [ "$(field failed "$out")" = 0 ] || die "$out"
     awk -v n=$((per * 4)) -v line="$out" -v bt=$((b1 - b0)) -v wt=$((w1 - w0)) -v hz="$TICK" 'BEGIN {
         split(line, f, " "); t = f[6]; rate = f[8]; cpu = bt / hz
@@ -114,6 +116,7 @@ clients() {
         TASKMQ_BROKER=$FRONTEND timeout 300 "$BENCH/tmq_bench" throughput "$n" \
             >"$d/c$i.out" 2>"$d/c$i.log" &
         cp+=($!)
+        pids+=($!) # stopped on a failure too
     done
     for i in "${!cp[@]}"; do wait "${cp[$i]}" || bad=$((bad + 1)); done
     t1=$(date +%s.%N)
@@ -153,7 +156,7 @@ queued() {
         die "the broker holds $q queued + $r running, not $n - 1 + 1"
     fi
     awk -v n="$n" -v a="$before" -v b="$after" -v line="$out" 'BEGIN {
-        split(line, f, " "); per = (b - a) * 1024 / n; pay = 9 + 4
+        split(line, f, " "); per = (b - a) * 1024 / n; pay = 9 # the argument; the name is shared
         printf "queued %d jobs rate %.0f jobs/s rss_before %d KB rss_after %d KB per_job %.1f bytes", \
             n, f[6], a, b, per
         printf " payload %d bytes beyond_payload %.1f bytes\n", pay, per - pay }'
@@ -165,10 +168,12 @@ executors_rate() { # executors_rate SOCKETS PROCS N: sets RATE (tmq_bench jobs/s
     broker -- --max-queue 1000000
     fake_worker -- --sockets "$1" --procs "$2"
     await_workers "$1"
-    w0=$(ticks "$WORKER") b0=$(ticks "$BROKER")
+    w0=$(ticks "$WORKER")
+    b0=$(ticks "$BROKER")
     out=$(TASKMQ_BROKER=$FRONTEND timeout 300 "$BENCH/tmq_bench" throughput "$3" \
         2>>"$d/clients.log") || die "tmq_bench with $1 worker sockets failed: $out"
-    w1=$(ticks "$WORKER") b1=$(ticks "$BROKER")
+    w1=$(ticks "$WORKER")
+    b1=$(ticks "$BROKER")
     [ "$(field failed "$out")" = 0 ] || die "$out"
     RATE=$(awk '{print $6}' <<<"$out")
     FCPU=$(awk -v t=$((w1 - w0)) -v hz="$TICK" 'BEGIN {printf "%.2f", t / hz}')

@@ -9,6 +9,7 @@
  * The broker comes from $TASKMQ_BROKER (default tcp://127.0.0.1:5555).
  */
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,19 +46,42 @@ static size_t s_arg(unsigned char *buf, uint64_t v)
     return n;
 }
 
-/* Submits n jobs of fn(v) and takes every result; returns failures, sets mean job ms. */
+/* Whether r is right: an OK result of a job of this run not seen before (seen[k] for the k-th
+ * job), whose data is echo's argument back (v + k) or sum's total of v. */
+static bool s_right(tmq_result_t *r, bool echo, uint64_t v, uint64_t id0, long n,
+                    unsigned char *seen)
+{
+    uint64_t k = tmq_result_id(r) - id0;
+    if (!tmq_result_ok(r) || k >= (uint64_t)n || seen[k]) return false;
+    seen[k] = 1;
+    unsigned char want[16];
+    size_t want_len = s_arg(want, echo ? v + k : (v ? v * (v - 1) / 2 : 0)), len;
+    const void *data = tmq_result_data(r, &len);
+    return len == want_len && memcmp(data, want, len) == 0;
+}
+
+/* Submits n jobs of fn (echo of v, v + 1, ...; or sum of v each) and takes every result,
+ * checking each (s_right); returns how many were wrong or missing, or -1 when the client
+ * failed. Sets the mean job ms. */
 static long s_run(tmq_client_t *c, const char *fn, uint64_t v, long n, double *mean_ms)
 {
+    bool echo = strcmp(fn, "echo") == 0;
     unsigned char arg[16];
-    size_t len = s_arg(arg, v);
+    unsigned char *seen = calloc((size_t)n, 1);
+    if (!seen) return -1;
     long failed = 0, got = 0;
+    uint64_t id0 = 0;
     double ms = 0;
     for (long i = 0; i < n; i++) {
-        if (tmq_submit(c, fn, arg, len, NULL) != 0) return -1;
+        uint64_t id;
+        size_t len = s_arg(arg, echo ? v + (uint64_t)i : v);
+        if (tmq_submit(c, fn, arg, len, &id) != 0) goto fail;
+        if (i == 0) id0 = id;
+        if (id != id0 + (uint64_t)i) goto fail; /* ids are consecutive: s_right relies on it */
         tmq_result_t *r;
         if (i % 512 != 511) continue;
         while ((r = tmq_next(c, 0))) { /* take what has arrived, keep submitting */
-            failed += !tmq_result_ok(r);
+            failed += !s_right(r, echo, v, id0, n, seen);
             ms += tmq_result_ms(r);
             got++;
             tmq_result_destroy(&r);
@@ -65,14 +89,18 @@ static long s_run(tmq_client_t *c, const char *fn, uint64_t v, long n, double *m
     }
     while (got < n) {
         tmq_result_t *r = tmq_next(c, 30000);
-        if (!r) return -1;
-        failed += !tmq_result_ok(r);
+        if (!r) break; /* the rest is missing */
+        failed += !s_right(r, echo, v, id0, n, seen);
         ms += tmq_result_ms(r);
         got++;
         tmq_result_destroy(&r);
     }
+    free(seen);
     if (mean_ms) *mean_ms = ms / (double)n;
-    return failed;
+    return failed + (n - got);
+fail:
+    free(seen);
+    return -1;
 }
 
 /* The built-in executor's sum loop (worker/builtins.c), kept opaque the same way. */
@@ -128,6 +156,11 @@ int main(int argc, char **argv)
     }
     long n = atol(argv[2]);
     int rc = 0;
+    if (n < 1) {
+        fprintf(stderr, "tmq_bench: N must be at least 1\n");
+        tmq_client_destroy(&c);
+        return 2;
+    }
     if (strcmp(argv[1], "throughput") == 0) {
         s_run(c, "echo", 1, 1000, NULL); /* warm up: the broker learns echo is short */
         double t0 = s_now();
@@ -137,15 +170,18 @@ int main(int argc, char **argv)
         rc = failed != 0;
     } else if (strcmp(argv[1], "latency") == 0) {
         double *rt = calloc((size_t)n, sizeof *rt);
-        s_run(c, "echo", 1, 100, NULL);
-        for (long i = 0; i < n; i++) {
+        long failed = rt ? s_run(c, "echo", 1, 100, NULL) != 0 : n;
+        for (long i = 0; rt && i < n; i++) {
             double t0 = s_now();
-            if (s_run(c, "echo", 1, 1, NULL) != 0) rc = 1;
+            failed += s_run(c, "echo", (uint64_t)i, 1, NULL) != 0;
             rt[i] = (s_now() - t0) * 1e6;
         }
-        qsort(rt, (size_t)n, sizeof *rt, s_cmp);
-        printf("latency %ld round trips p50 %.0f us p99 %.0f us max %.0f us failed %d\n", n,
-               rt[n / 2], rt[n * 99 / 100], rt[n - 1], rc);
+        if (rt) {
+            qsort(rt, (size_t)n, sizeof *rt, s_cmp);
+            printf("latency %ld round trips p50 %.0f us p99 %.0f us max %.0f us failed %ld\n", n,
+                   rt[n / 2], rt[n * 99 / 100], rt[n - 1], failed);
+        }
+        rc = failed != 0;
         free(rt);
     } else if (strcmp(argv[1], "cpu") == 0 && argc == 4) {
         double mean;

@@ -581,6 +581,7 @@ static __attribute__((noinline)) int s_batch_grow(void *data, const char *buf, s
 static int s_batch_write(void *data, const char *buf, size_t len)
 {
     msgpack_sbuffer *sb = data;
+    if (len == 0) return 0; /* an empty str or bin body: nothing to copy (buf may be NULL) */
     if (sb->alloc - sb->size < len) return s_batch_grow(data, buf, len);
     char *to = sb->data + sb->size;
     switch (len) {

@@ -121,7 +121,8 @@ int tmq_proto_decode(tmq_msg_t *m, const void *hdr, size_t hdr_len, const void *
 void tmq_msg_release(tmq_msg_t *m);
 
 /* Checks that data holds exactly one well-formed msgpack object within depth and count limits
- * (at most TMQ_PROTO_MAX_OBJECTS objects in all). Returns 0 or -1. Used for bodies and for job
+ * (at most TMQ_PROTO_MAX_OBJECTS objects in all; max_depth above TMQ_PROTO_MAX_DEPTH counts as
+ * TMQ_PROTO_MAX_DEPTH). Returns 0 or -1. Used for bodies and for job
  * arguments/results the broker never unpacks. */
 int tmq_proto_check(const void *data, size_t len, int max_depth);
 /* Skips the one object that starts at data[*pos], checked as tmq_proto_check checks: returns
