@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# bench/profile.sh BIN_DIR BENCH_DIR [N1 N2] — instructions per no-op job in each process, counted
-# by valgrind's callgrind (instruction counts do not depend on how busy the machine is).
-# Runs a broker, a worker daemon with 2 executors and `tmq_bench throughput` twice, with N1 and
-# then N2 echo jobs (default 10,000 and 60,000), every process under callgrind, and prints per
-# process (N2 run - N1 run) / (N2 - N1): the cost of one more job, start-up costs cancelled.
-#   broker   Ir/job   worker-daemon Ir/job   executors Ir/job   client Ir/job   total Ir/job
-# The callgrind files of the N2 run stay in OUT (default build-bench/profile) for
-# callgrind_annotate. Loopback only; stops everything it starts.
+# bench/profile.sh BIN_DIR TMQ_BENCH [N1 N2] — instructions per no-op job in each process,
+# counted by valgrind's callgrind (instruction counts do not depend on how busy the machine is).
+# BIN_DIR holds taskmq-broker, taskmq-worker and taskmq; TMQ_BENCH is the tmq_bench program
+# (e.g. bench/profile.sh build/bin build/bench/tmq_bench). Runs a broker, a worker daemon with
+# 2 executors and `tmq_bench throughput` twice, with N1 and then N2 echo jobs (default 10,000
+# and 60,000), every process under callgrind, and prints per process (N2 run - N1 run) /
+# (N2 - N1): the cost of one more job, start-up costs cancelled.
+#   profile broker B daemon D execs E client C total T Ir/job
+# The callgrind files of the N2 run stay in OUT (default: a profile/ directory beside
+# TMQ_BENCH) for callgrind_annotate. Loopback only; stops everything it starts.
 set -euo pipefail
 BIN=$1 BENCH=$2 N1=${3:-10000} N2=${4:-60000}
 OUT=${OUT:-$(dirname "$BENCH")/profile}
