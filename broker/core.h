@@ -105,6 +105,15 @@ typedef struct tmq_core_t {
 /* ---- driving the core (the loop and tests) ---- */
 
 tmq_core_t *tmq_core_new(const tmq_core_config_t *cfg, int64_t now);
+
+/* The deaths a job tolerates, from what its SUBMIT (or its journal record) asked: below 0 the
+ * broker's --retries, above TMQ_MAX_RETRIES that cap. */
+static inline int16_t tmq_core_retries(const tmq_core_t *self, int64_t asked)
+{
+    return (int16_t)(asked < 0                 ? self->cfg.retries
+                     : asked > TMQ_MAX_RETRIES ? TMQ_MAX_RETRIES
+                                               : asked);
+}
 void tmq_core_destroy(tmq_core_t **self_p);
 
 /* One decoded message from a client (frontend) or worker (backend). The message is only

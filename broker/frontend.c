@@ -113,9 +113,7 @@ static tmq_fn_t *s_accept(tmq_core_t *self, tmq_bclient_t *c, const tmq_submit_i
     }
     job->fn->n.submitted++;
     job->timeout_ms = it->timeout_ms;
-    job->retries = (int16_t)(it->retries < 0                 ? self->cfg.retries
-                             : it->retries > TMQ_MAX_RETRIES ? TMQ_MAX_RETRIES
-                                                             : it->retries);
+    job->retries = tmq_core_retries(self, it->retries);
     tmq_bjob_set_mem_limit(job, it->mem_limit);
     if (it->retry_oom) job->flags |= TMQ_JOB_RETRY_OOM;
     if (self->submit_batch) tmq_bjob_set_batch(job, self->submit_batch->id); /* journaled */

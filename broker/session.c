@@ -611,10 +611,7 @@ static int s_replay_one(const tmq_journal_job_t *jj, void *arg)
             job->fn = tmq_fnreg_ref(self->fns, fn, fn_len);
             job->fn->n.submitted++;
             job->timeout_ms = (uint32_t)timeout;
-            int64_t retries = f[5].via.i64;
-            job->retries = (int16_t)(retries < 0                 ? self->cfg.retries
-                                     : retries > TMQ_MAX_RETRIES ? TMQ_MAX_RETRIES
-                                                                 : retries);
+            job->retries = tmq_core_retries(self, f[5].via.i64);
             tmq_bjob_set_mem_limit(job, mem);
             if (flags & TMQ_JOB_RETRY_OOM) job->flags |= TMQ_JOB_RETRY_OOM;
             job->attempt = jj->attempt; /* the next lease is the attempt after it */
