@@ -60,7 +60,7 @@ typedef struct {
 typedef struct tmq_bjob_t {
     tmq_list_link_t link;  /* function queue while QUEUED, worker's held list while LEASED */
     tmq_list_link_t clink; /* the client's list of live jobs */
-    uint64_t jid;          /* broker id, never reused */
+    uint64_t jid;          /* broker id, never reused (while FREE: its record number) */
     uint64_t cid;          /* the client's id for it */
     struct tmq_bclient_t *client;
     struct tmq_fn_t *fn;
