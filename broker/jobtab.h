@@ -1,12 +1,13 @@
 /* broker/jobtab.h — job records, their id table and their one state machine.
  *
  * Records come from a pool (chunks of TMQ_JOBTAB_CHUNK, recycled through a free list, never
- * returned to the OS) and are found by their integer id through common/idmap (the one id
- * hash of taskmq). An argument of at most TMQ_BJOB_INLINE bytes lives in the record; a longer
- * one in a heap copy; a job with a memory limit or a named batch (rare) keeps those and its
- * argument in one tmq_bjob_ext_t. Read them through tmq_bjob_arg, tmq_bjob_mem_limit and
- * tmq_bjob_batch; set the rare ones through tmq_bjob_set_*. Every state change goes through
- * tmq_jobtab_transition, which keeps the per-state counts and the attempt number:
+ * returned to the OS) and are found by their integer id through jobtab's own id table of
+ * 4-byte record numbers (jobtab.c says why it is not common/idmap). An argument of at most
+ * TMQ_BJOB_INLINE bytes lives in the record; a longer one in a heap copy; a job with a memory
+ * limit or a named batch (rare) keeps those and its argument in one tmq_bjob_ext_t. Read them
+ * through tmq_bjob_arg, tmq_bjob_mem_limit and tmq_bjob_batch; set the rare ones through
+ * tmq_bjob_set_*. Every state change goes through tmq_jobtab_transition, which keeps the
+ * per-state counts and the attempt number:
  *     NEW -> QUEUED -> LEASED -> DONE | FAILED,  LEASED -> QUEUED (requeue),
  *     QUEUED | LEASED -> CANCELLED (client left, or withdrew it), QUEUED -> FAILED.
  */
@@ -59,7 +60,7 @@ typedef struct {
 typedef struct tmq_bjob_t {
     tmq_list_link_t link;  /* function queue while QUEUED, worker's held list while LEASED */
     tmq_list_link_t clink; /* the client's list of live jobs */
-    uint64_t jid;          /* broker id, never reused */
+    uint64_t jid;          /* broker id, never reused (while FREE: its record number) */
     uint64_t cid;          /* the client's id for it */
     struct tmq_bclient_t *client;
     struct tmq_fn_t *fn;

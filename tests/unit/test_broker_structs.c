@@ -1,7 +1,7 @@
 /* tests/unit/test_broker_structs.c — the broker's data structures on their own: the job
- * table (ids, probing under churn and growth, the state machine, arguments inline and on the
- * heap, rare fields, adopt, reuse of records), the outbox (send order,
- * segment split, pending byte count), the prefetch rule and worker credit.
+ * table (ids, probing under churn and growth, scattered ids, the state machine, arguments inline
+ * and on the heap, rare fields, adopt, reuse of records), the outbox (send order, segment split,
+ * pending byte count), the prefetch rule and worker credit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,6 +59,57 @@ static void test_jobtab_find_under_churn(void **state)
     assert_null(t);
     tmq_jobtab_destroy(&t); /* twice is safe */
     free(jobs);
+}
+
+/* Scattered ids (as a journal replay may adopt them) collide in the id table, unlike
+ * consecutive ones: long probe runs, backward shifts that move entries and growth that files
+ * them again, all of it read through the records' own ids. */
+static void test_jobtab_scattered_ids(void **state)
+{
+    (void)state;
+    enum { N = 40000 };
+    tmq_jobtab_t *t = tmq_jobtab_new();
+    static uint64_t ids[N];
+    static tmq_bjob_t *jobs[N];
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < N; i++) {
+        do { /* xorshift64, kept below 2^62 so that ids continue above them without wrapping */
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ids[i] = (x >> 2) | 1;
+            jobs[i] = tmq_jobtab_adopt(t, ids[i], &i, sizeof i);
+        } while (!jobs[i]); /* a repeat of an earlier id is refused: draw again */
+    }
+    assert_int_equal(tmq_jobtab_size(t), N);
+    for (size_t round = 0; round < 2; round++) {
+        /* free every other one, then adopt their ids again: the records come back from the
+         * pool in another order than they left */
+        for (size_t i = round; i < N; i += 2)
+            tmq_jobtab_free(t, &jobs[i]);
+        assert_int_equal(tmq_jobtab_size(t), N / 2);
+        for (size_t i = 0; i < N; i++) {
+            tmq_bjob_t *j = tmq_jobtab_find(t, ids[i]);
+            assert_ptr_equal(j, jobs[i]); /* NULL for the freed ones */
+            if (j) assert_memory_equal(tmq_bjob_arg(j), &i, sizeof i);
+        }
+        for (size_t i = round; i < N; i += 2) {
+            jobs[i] = tmq_jobtab_adopt(t, ids[i], &i, sizeof i);
+            assert_non_null(jobs[i]);
+        }
+        for (size_t i = 0; i < N; i++) {
+            assert_ptr_equal(tmq_jobtab_find(t, ids[i]), jobs[i]);
+            assert_int_equal(jobs[i]->jid, ids[i]);
+        }
+    }
+    assert_null(tmq_jobtab_find(t, 2)); /* ids are odd here */
+    /* empty it in a scattered order */
+    for (size_t i = 0; i < N; i++)
+        tmq_jobtab_free(t, &jobs[(i * 7919) % N]);
+    assert_int_equal(tmq_jobtab_size(t), 0);
+    for (size_t i = 0; i < N; i++)
+        assert_null(tmq_jobtab_find(t, ids[i]));
+    tmq_jobtab_destroy(&t);
 }
 
 static void test_jobtab_transitions_and_attempts(void **state)
@@ -440,6 +491,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jobtab_find_under_churn),
+        cmocka_unit_test(test_jobtab_scattered_ids),
         cmocka_unit_test(test_jobtab_transitions_and_attempts),
         cmocka_unit_test(test_jobtab_args_inline_and_heap),
         cmocka_unit_test(test_jobtab_arg_64mib),
