@@ -12,12 +12,12 @@
  * the main thread only while it is not computing and by the helper only while it is, both
  * under the mutex when parsing. Frames go out whole under a second mutex. In the common case
  * (no REVOKE) the helper never wakes, so a job costs what it costs a single-threaded
- * executor; an idle wait is one poll more than a bare read. Results of jobs shorter than
- * S_SHORT_US are held while more jobs wait in the queue and go out together (one write for a
- * run of them instead of one each), never later than S_HOLD_US after the first of them finished:
- * the helper's timer (a signal to it alone) sends them while the main thread computes a longer job.
- * With no job waiting a result goes at once, so a lone job never waits. SIGTERM between jobs sets a
- * flag and wakes the main thread through the same pipe, so the plugins' exit hooks run on it; the
+ * executor; an idle wait is one poll more than a bare read. Results are held while more jobs
+ * wait in the queue and go out together (one write for a run of short jobs instead of one
+ * each), never later than S_HOLD_US after the first of them finished: the helper's timer
+ * (a signal to it alone) sends them while the main thread computes a longer job. With no job
+ * waiting a result goes at once, so a lone job never waits. SIGTERM between jobs sets a flag
+ * and wakes the main thread through the same pipe, so the plugins' exit hooks run on it; the
  * helper never takes SIGTERM.
  */
 #include "executor.h"
@@ -80,7 +80,6 @@ static volatile sig_atomic_t s_stop;   /* SIGTERM came between jobs: stop servin
 static int s_wake_fd = -1;             /* wake[1], for the SIGTERM handler */
 
 #define S_HOLD_US 1000               /* the longest a finished result is held */
-#define S_SHORT_US 50                /* ... and only one of a job shorter than this */
 #define S_HOLD_BYTES (64u << 10)     /* results held at most, in bytes */
 #define S_HOLD_SIGNAL (SIGRTMIN + 1) /* the helper's timer */
 
@@ -362,8 +361,7 @@ static int s_run_one(s_executor_t *self, s_job_t *job)
     int st = tmq_registry_call(self->reg, (const char *)job->data, job->fn_len,
                                job->data + job->fn_len, job->arg_len, &self->result);
     s_in_job = 0;
-    int64_t took_us = tmq_clock_us() - t0;
-    double ms = (double)took_us / 1000.0;
+    double ms = (double)(tmq_clock_us() - t0) / 1000.0;
     st = s_limit(self, st);
     size_t need = tmq_frame_result_size(self->result.size);
     if (need > self->frame_cap) {
@@ -372,12 +370,10 @@ static int s_run_one(s_executor_t *self, s_job_t *job)
     }
     size_t len =
         tmq_frame_result_write(self->frame, job->tag, st, self->result.data, self->result.size, ms);
-    /* held only in a run of short jobs: a longer job's result tells the daemon to send the
-     * next one, and held it would leave this process idle for it */
     pthread_mutex_lock(&self->mu);
     bool more = self->queue.head != NULL; /* now: a REVOKE may have taken them meanwhile */
     pthread_mutex_unlock(&self->mu);
-    int rc = s_put_result(self, self->frame, len, more && took_us < S_SHORT_US);
+    int rc = s_put_result(self, self->frame, len, more);
     if (rc != 0) tmq_debug("result write failed: %s", strerror(errno));
     s_trim(self);
     return rc;
