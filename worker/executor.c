@@ -36,7 +36,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +67,6 @@ typedef struct {
     bool timed;            /* the helper's timer exists: results may be held */
     bool armed;            /* ... and will fire */
     timer_t timer;
-    sem_t started; /* posted by the helper once its timer is made (or not) */
     /* main thread only */
     msgpack_sbuffer result;
     uint8_t *frame;
@@ -270,7 +268,6 @@ static void s_timer_start(s_executor_t *self)
     self->timed = tmq_thread_timer_new(&self->timer, S_HOLD_SIGNAL) == 0;
     pthread_mutex_unlock(&self->wmu);
     if (!self->timed) tmq_debug("no timer (%s): results go one by one", strerror(errno));
-    sem_post(&self->started);
 }
 
 static void s_timer_stop(s_executor_t *self)
@@ -539,11 +536,7 @@ int tmq_executor_run(int fd, int ctl, const tmq_worker_opts_t *o)
     sigaddset(&term, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &term, &old);
     pthread_t helper;
-    sem_init(&self.started, 0, 0);
     bool helped = ctl >= 0 && pthread_create(&helper, NULL, s_helper, &self) == 0;
-    /* the first jobs' results are held as well as the next ones' */
-    while (helped && sem_wait(&self.started) != 0 && errno == EINTR) {
-    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     /* without the helper no REVOKE would ever be answered: better a restart */
     int rc = ctl >= 0 && !helped ? -1 : s_hello(&self, helped);
@@ -567,7 +560,6 @@ int tmq_executor_run(int fd, int ctl, const tmq_worker_opts_t *o)
     free(self.frame);
     pthread_mutex_destroy(&self.mu);
     pthread_mutex_destroy(&self.wmu);
-    sem_destroy(&self.started);
     tmq_registry_destroy(&self.reg);
     return rc;
 }
