@@ -111,23 +111,6 @@ void tmq_set_title(int argc, char **argv, const char *title, const char *comm)
     if (comm) prctl(PR_SET_NAME, comm);
 }
 
-#ifndef sigev_notify_thread_id /* glibc before 2.35 names it only in the union */
-#define sigev_notify_thread_id _sigev_un._tid
-#endif
-
-int tmq_thread_timer_new(timer_t *timer, int signo)
-{
-    struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = signo};
-    ev.sigev_notify_thread_id = gettid();
-    return timer_create(CLOCK_MONOTONIC, &ev, timer);
-}
-
-void tmq_thread_timer_arm(timer_t timer, int64_t us)
-{
-    struct itimerspec it = {.it_value = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000}};
-    timer_settime(timer, 0, &it, NULL);
-}
-
 const char *tmq_signal_name(int sig, char *buf, size_t len)
 {
     const char *abbrev = sigabbrev_np(sig);

@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <time.h>
 
 int64_t tmq_clock_ms(void);    /* monotonic milliseconds */
 int64_t tmq_clock_us(void);    /* monotonic microseconds */
@@ -34,13 +33,6 @@ pid_t tmq_spawn_fds(const char *path, char *const argv[], const int *fds, size_t
  * it will start. A failed write is not an error here: the caller checks the membership. */
 pid_t tmq_spawn_fds_ex(const char *path, char *const argv[], const int *fds, size_t nfds, int flags,
                        int join_fd);
-
-/* A one-shot timer that, once armed, sends signo to the calling thread alone (Linux's
- * SIGEV_THREAD_ID), so a thread blocked in poll wakes with EINTR while the others run on.
- * 0, or -1 with errno. */
-int tmq_thread_timer_new(timer_t *timer, int signo);
-/* Arms it to fire once in us microseconds (0 disarms). */
-void tmq_thread_timer_arm(timer_t timer, int64_t us);
 
 /* A path that runs this very program again (for a daemon starting its own helpers). */
 const char *tmq_self_exe(void);

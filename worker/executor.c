@@ -12,11 +12,7 @@
  * the main thread only while it is not computing and by the helper only while it is, both
  * under the mutex when parsing. Frames go out whole under a second mutex. In the common case
  * (no REVOKE) the helper never wakes, so a job costs what it costs a single-threaded
- * executor; an idle wait is one poll more than a bare read. Results are held while more jobs
- * wait in the queue and go out together (one write for a run of short jobs instead of one
- * each), never later than S_HOLD_US after the first of them finished: the helper's timer
- * (a signal to it alone) sends them while the main thread computes a longer job. With no job
- * waiting a result goes at once, so a lone job never waits. SIGTERM between jobs sets a flag
+ * executor; an idle wait is one poll more than a bare read. SIGTERM between jobs sets a flag
  * and wakes the main thread through the same pipe, so the plugins' exit hooks run on it; the
  * helper never takes SIGTERM.
  */
@@ -61,12 +57,7 @@ typedef struct {
     bool computing;        /* the main thread runs a job */
     uint32_t pending;      /* a REVOKE for the main thread to answer (0: none) */
     bool broken;           /* the job stream held something we do not understand */
-    pthread_mutex_t wmu;   /* one frame at a time on fd; guards the held results */
-    msgpack_sbuffer held;  /* whole RESULT frames not yet written */
-    int64_t held_since;    /* tmq_clock_us() when the first of them was */
-    bool timed;            /* the helper's timer exists: results may be held */
-    bool armed;            /* ... and will fire */
-    timer_t timer;
+    pthread_mutex_t wmu;   /* one frame at a time on fd */
     /* main thread only */
     msgpack_sbuffer result;
     uint8_t *frame;
@@ -77,96 +68,23 @@ static volatile sig_atomic_t s_in_job; /* the main thread runs a job function */
 static volatile sig_atomic_t s_stop;   /* SIGTERM came between jobs: stop serving */
 static int s_wake_fd = -1;             /* wake[1], for the SIGTERM handler */
 
-#define S_HOLD_US 1000               /* the longest a finished result is held */
-#define S_HOLD_BYTES (64u << 10)     /* results held at most, in bytes */
-#define S_HOLD_SIGNAL (SIGRTMIN + 1) /* the helper's timer */
-
-/* Writes n bytes of whole frames (caller holds wmu). Returns 0 or -1. */
-static int s_write_locked(s_executor_t *self, const uint8_t *p, size_t n)
+/* Writes one whole frame under the write lock. Returns 0 or -1. */
+static int s_write_frame(s_executor_t *self, const uint8_t *p, size_t n)
 {
+    pthread_mutex_lock(&self->wmu);
+    int rc = 0;
     while (n > 0) {
         ssize_t w = send(self->fd, p, n, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR) continue;
-            return -1;
+            rc = -1;
+            break;
         }
         p += w;
         n -= (size_t)w;
     }
-    return 0;
-}
-
-/* Writes the held results (caller holds wmu). */
-static int s_flush_locked(s_executor_t *self)
-{
-    if (self->held.size == 0) return 0;
-    int rc = s_write_locked(self, (const uint8_t *)self->held.data, self->held.size);
-    self->held.size = 0;
-    return rc;
-}
-
-/* Writes one whole frame under the write lock, after the held results. Returns 0 or -1. */
-static int s_write_frame(s_executor_t *self, const uint8_t *p, size_t n)
-{
-    pthread_mutex_lock(&self->wmu);
-    int rc = s_flush_locked(self);
-    if (rc == 0) rc = s_write_locked(self, p, n);
     pthread_mutex_unlock(&self->wmu);
     return rc;
-}
-
-static int s_flush(s_executor_t *self)
-{
-    pthread_mutex_lock(&self->wmu);
-    int rc = s_flush_locked(self);
-    pthread_mutex_unlock(&self->wmu);
-    return rc;
-}
-
-/* A finished job's RESULT frame: held when more jobs wait (more) and the timer can bound the
- * wait, else written at once with what was held, in one write when they fit together. */
-static int s_put_result(s_executor_t *self, const uint8_t *p, size_t n, bool more)
-{
-    pthread_mutex_lock(&self->wmu);
-    int rc = 0;
-    bool fits = self->held.size + n <= S_HOLD_BYTES;
-    if (more && self->timed && fits) {
-        if (self->held.size == 0) self->held_since = tmq_clock_us();
-        msgpack_sbuffer_write(&self->held, (const char *)p, n);
-        if (!self->armed) tmq_thread_timer_arm(self->timer, S_HOLD_US);
-        self->armed = true;
-    } else if (self->held.size && fits) {
-        msgpack_sbuffer_write(&self->held, (const char *)p, n);
-        rc = s_flush_locked(self);
-    } else {
-        rc = s_flush_locked(self);
-        if (rc == 0) rc = s_write_locked(self, p, n);
-    }
-    pthread_mutex_unlock(&self->wmu);
-    return rc;
-}
-
-/* The timer fired (in the helper): results held since S_HOLD_US go now, the main thread is
- * in a longer job; younger ones get the timer again for the rest of their time. */
-static void s_on_timer(s_executor_t *self)
-{
-    pthread_mutex_lock(&self->wmu);
-    self->armed = false;
-    if (self->held.size) {
-        int64_t left = self->held_since + S_HOLD_US - tmq_clock_us();
-        if (left > 0) {
-            tmq_thread_timer_arm(self->timer, left);
-            self->armed = true;
-        } else if (s_flush_locked(self) != 0) {
-            tmq_debug("result write failed: %s", strerror(errno));
-        }
-    }
-    pthread_mutex_unlock(&self->wmu);
-}
-
-static void s_on_hold_signal(int sig)
-{
-    (void)sig; /* it only ends the helper's ppoll */
 }
 
 /* Moves every complete JOB frame held in rd onto the queue (caller holds mu). Returns 0, or
@@ -261,44 +179,12 @@ static int s_on_revoke(s_executor_t *self, uint32_t n)
     return 0;
 }
 
-/* The helper's timer for held results; without one results are written at once. */
-static void s_timer_start(s_executor_t *self)
-{
-    pthread_mutex_lock(&self->wmu);
-    self->timed = tmq_thread_timer_new(&self->timer, S_HOLD_SIGNAL) == 0;
-    pthread_mutex_unlock(&self->wmu);
-    if (!self->timed) tmq_debug("no timer (%s): results go one by one", strerror(errno));
-}
-
-static void s_timer_stop(s_executor_t *self)
-{
-    pthread_mutex_lock(&self->wmu);
-    if (self->timed) timer_delete(self->timer);
-    self->timed = self->armed = false;
-    s_flush_locked(self);
-    pthread_mutex_unlock(&self->wmu);
-}
-
 static void *s_helper(void *arg)
 {
     s_executor_t *self = arg;
     tmq_frame_reader_t rd;
     tmq_frame_reader_init(&rd);
-    /* The timer's signal is let in only while waiting here, so it is never lost to another
-     * call it would interrupt (it stays pending until then). */
-    sigset_t hold, waiting;
-    sigemptyset(&hold);
-    sigaddset(&hold, S_HOLD_SIGNAL);
-    pthread_sigmask(SIG_BLOCK, &hold, &waiting);
-    sigdelset(&waiting, S_HOLD_SIGNAL);
-    s_timer_start(self);
     for (;;) {
-        struct pollfd pfd = {.fd = self->ctl, .events = POLLIN};
-        if (ppoll(&pfd, 1, NULL, &waiting) < 0) {
-            if (errno != EINTR) break;
-            s_on_timer(self);
-            continue;
-        }
         ssize_t got = tmq_frame_reader_fill(&rd, self->ctl);
         if (got <= 0) break; /* the daemon closed it, or we are stopping */
         const uint8_t *p;
@@ -312,7 +198,6 @@ static void *s_helper(void *arg)
             if (s_on_revoke(self, count) != 0) break;
         }
     }
-    s_timer_stop(self);
     tmq_frame_reader_destroy(&rd);
     return NULL;
 }
@@ -367,10 +252,7 @@ static int s_run_one(s_executor_t *self, s_job_t *job)
     }
     size_t len =
         tmq_frame_result_write(self->frame, job->tag, st, self->result.data, self->result.size, ms);
-    pthread_mutex_lock(&self->mu);
-    bool more = self->queue.head != NULL; /* now: a REVOKE may have taken them meanwhile */
-    pthread_mutex_unlock(&self->mu);
-    int rc = s_put_result(self, self->frame, len, more);
+    int rc = s_write_frame(self, self->frame, len);
     if (rc != 0) tmq_debug("result write failed: %s", strerror(errno));
     s_trim(self);
     return rc;
@@ -419,7 +301,6 @@ static int s_serve(s_executor_t *self)
             if (rc != 0) return -1;
             continue;
         }
-        if (s_flush(self) != 0) return -1; /* a REVOKE took the jobs a result waited behind */
         if (broken) return -1;
         if (!s_wait_idle(self)) continue;                         /* woken to answer a REVOKE */
         ssize_t got = tmq_frame_reader_fill(&self->rd, self->fd); /* the helper keeps off */
@@ -526,10 +407,6 @@ int tmq_executor_run(int fd, int ctl, const tmq_worker_opts_t *o)
     tmq_list_init(&self.queue);
     tmq_frame_reader_init(&self.rd);
     msgpack_sbuffer_init(&self.result);
-    msgpack_sbuffer_init(&self.held);
-    struct sigaction hold = {.sa_handler = s_on_hold_signal};
-    sigemptyset(&hold.sa_mask);
-    sigaction(S_HOLD_SIGNAL, &hold, NULL);
     /* the helper never takes SIGTERM: the handler must see the main thread's s_in_job */
     sigset_t term, old;
     sigemptyset(&term);
@@ -541,7 +418,6 @@ int tmq_executor_run(int fd, int ctl, const tmq_worker_opts_t *o)
     /* without the helper no REVOKE would ever be answered: better a restart */
     int rc = ctl >= 0 && !helped ? -1 : s_hello(&self, helped);
     if (rc == 0) rc = s_serve(&self);
-    s_flush(&self); /* a stop between jobs: the results finished go first */
     if (ctl >= 0 && !helped) tmq_error("cannot start the REVOKE thread");
     if (helped) {
         shutdown(ctl, SHUT_RDWR); /* wakes the helper */
@@ -556,7 +432,6 @@ int tmq_executor_run(int fd, int ctl, const tmq_worker_opts_t *o)
         free(TMQ_LIST_ENTRY(l, s_job_t, link));
     tmq_frame_reader_destroy(&self.rd);
     msgpack_sbuffer_destroy(&self.result);
-    msgpack_sbuffer_destroy(&self.held);
     free(self.frame);
     pthread_mutex_destroy(&self.mu);
     pthread_mutex_destroy(&self.wmu);

@@ -27,8 +27,3 @@ add_dependencies(test_worker_plugin wordcount tp_crash tp_wrong_abi tp_dup tp_in
 # Runs real commands (sh, cat, wc, ...) through the exec built-in.
 tmq_unit_test(test_exec SOURCES unit/test_exec.c LIBS tmq_worker)
 tmq_unit_test(test_worker_memlimit SOURCES unit/test_worker_memlimit.c LIBS tmq_worker)
-# One real executor process on its two streams, frames written and read by the test.
-tmq_unit_test(test_worker_executor SOURCES unit/test_worker_executor.c LIBS tmq_worker)
-target_compile_definitions(test_worker_executor PRIVATE
-  TMQ_WORKER_BIN="$<TARGET_FILE:taskmq-worker>")
-add_dependencies(test_worker_executor taskmq-worker)
