@@ -1,14 +1,13 @@
 /* client/client.c — libtaskmq's public API on the user's thread (see taskmq/client.h).
  *
- * The user thread owns the job state and talks to the broker itself (link.c: the DEALER, and
- * a thread that heartbeats while the application is away). tmq_submit
+ * The user thread owns the job state; the conn actor (conn.c) owns the socket. tmq_submit
  * packs a job into the current SUBMIT batch, sent at 512 jobs / 256 KiB, on tmq_flush and
  * whenever the caller waits (tmq_next, tmq_wait). Every submitted id is in `inflight` from
  * tmq_submit until its result is queued, so the window is its count and a result whose id is
  * not there is a duplicate. Messages from the broker are only read while the caller is inside
  * the API, and always drained completely: ACKs go to acks.c, results are de-duplicated by id
  * and queued for tmq_next in arrival order. Every live client is in a registry, so that at
- * exit its link is closed before czmq's own teardown runs (atexit is LIFO).
+ * exit its actor is stopped before czmq's own teardown runs (atexit is LIFO).
  * Every client has a session (16 random bytes, PROTOCOL.md 5.7) named in its HELLOs. Once a
  * WELCOME says the broker journals, SUBMITs are numbered and ACKs matched by number, RESULTS
  * items are counted and acknowledged (RACK), and losing the broker fails nothing: the client
@@ -21,11 +20,12 @@
  */
 #include "taskmq/client.h"
 #include "acks.h"
+#include "actor.h"
 #include "attach.h"
+#include "conn.h"
 #include "curve.h"
 #include "endpoint.h"
 #include "idmap.h"
-#include "link.h"
 #include "list.h"
 #include "log.h"
 #include "platform.h"
@@ -52,9 +52,11 @@
 #define S_CANCELLED TMQ_CANCELLED_TEXT /* as the broker says it */
 
 struct tmq_client_t {
-    tmq_list_link_t live; /* in s_live while not destroyed (first: see s_at_exit) */
-    uint64_t epoch;       /* the latest WELCOME's `epoch` (0: none): RACK names it */
-    tmq_link_t *link;     /* the DEALER (link.c); NULL once closed at exit */
+    tmq_list_link_t live;     /* in s_live while not destroyed (first: see s_at_exit) */
+    uint64_t epoch;           /* the latest WELCOME's `epoch` (0: none): RACK names it */
+    tmq_actor_t *conn;        /* owns the DEALER (conn.c); NULL once stopped at exit */
+    tmq_conn_shared_t shared; /* with the actor: when the broker was last heard */
+    void *pipe;               /* raw handle of the actor's pipe, this thread's end */
     char *endpoint;
     uint64_t next_id;
     uint64_t submitted;  /* jobs submitted (ids skipped by tmq_client_set_next_id are not) */
@@ -65,7 +67,7 @@ struct tmq_client_t {
     bool retry_oom;
     bool fail_when_full;
     bool welcomed;
-    bool hello_sent;       /* a HELLO is out and unanswered */
+    bool hello_sent;       /* a HELLO is out (the actor sends the first) and unanswered */
     bool refused;          /* the peer said wrong port: waiting for it is pointless */
     uint32_t max_payload;  /* from WELCOME; 0 until then */
     uint32_t heartbeat_ms; /* from WELCOME */
@@ -103,7 +105,7 @@ static pid_t s_exit_pid; /* the process that registered the handler (not a forke
 
 static void s_stop_conn(tmq_client_t *c);
 
-/* Runs before czmq's zsys_shutdown (registered after it): closes every live client's link,
+/* Runs before czmq's zsys_shutdown (registered after it): stops every live client's actor,
  * saying BYE, so czmq finds no socket left behind. The clients themselves stay allocated and
  * listed (a later tmq_client_destroy, e.g. from an older atexit handler, still works). */
 static void s_at_exit(void)
@@ -121,18 +123,26 @@ static void s_register_at_exit(void)
     atexit(s_at_exit);
 }
 
-/* ---- sending ---- */
+/* ---- sending to the actor ---- */
 
-/* Sends header + body (taken, nulled) to the broker, never blocking (link.c queues what the
- * DEALER cannot take yet). */
+/* Hands header + body (taken, nulled) to the actor. Waits for room in the pipe first: the
+ * actor always reads it, so the wait is short, and the send then cannot fail for lack of
+ * room (only this thread writes to the pipe). */
 static void s_send(tmq_client_t *c, tmq_cmd_t cmd, void **body_p, size_t len)
 {
-    if (!c->link) { /* closed at exit */
+    if (!c->pipe) { /* stopped at exit */
         free(*body_p);
         *body_p = NULL;
         return;
     }
-    tmq_link_send(c->link, cmd, body_p, len);
+    int events = 0;
+    size_t size = sizeof events;
+    while (zmq_getsockopt(c->pipe, ZMQ_EVENTS, &events, &size) == 0 && !(events & ZMQ_POLLOUT)) {
+        zmq_pollitem_t it = {c->pipe, 0, ZMQ_POLLOUT, 0};
+        if (zmq_poll(&it, 1, -1) < 0 && errno != EINTR) break;
+    }
+    if (tmq_wire_send(c->pipe, NULL, 0, cmd, body_p, len) != 0)
+        tmq_debug("client: message to the connection thread lost: %s", zmq_strerror(errno));
 }
 
 static void s_send_empty(tmq_client_t *c, tmq_cmd_t cmd)
@@ -345,7 +355,7 @@ static void s_rack(tmq_client_t *c, int64_t now)
     s_send(c, TMQ_CMD_RACK, &body, len);
 }
 
-/* ---- receiving ---- */
+/* ---- receiving from the actor ---- */
 
 static void s_on_results(tmq_client_t *c, const tmq_msg_t *m)
 {
@@ -539,18 +549,6 @@ static void s_on_bye(tmq_client_t *c)
     s_fail_all(c, TMQ_RESULT_LOST, S_SHUT_DOWN);
 }
 
-/* Not a broker's client port, or a broker that refused our handshake (link.c): give up at
- * once, with its words. */
-static void s_refused(tmq_client_t *c, const char *reason, size_t len)
-{
-    snprintf(c->error, sizeof c->error, "%.*s", (int)len, reason);
-    tmq_info("client: %s refused us: %s", c->endpoint, c->error);
-    c->refused = true;
-    c->welcomed = false;
-    c->hello_sent = false;
-    s_fail_all(c, TMQ_RESULT_REJECTED, c->error);
-}
-
 static void s_on_error(tmq_client_t *c, const tmq_msg_t *m)
 {
     const char *reason = "";
@@ -559,7 +557,13 @@ static void s_on_error(tmq_client_t *c, const tmq_msg_t *m)
     tmq_msg_get_str(m, "reason", &reason, &len);
     tmq_msg_get_uint(m, "code", &code);
     if (code == TMQ_ERR_WRONG_PORT) {
-        s_refused(c, reason, len);
+        /* Not a broker's client port: give up at once, with the broker's words. */
+        snprintf(c->error, sizeof c->error, "%.*s", (int)len, reason);
+        tmq_info("client: %s refused us: %s", c->endpoint, c->error);
+        c->refused = true;
+        c->welcomed = false;
+        c->hello_sent = false;
+        s_fail_all(c, TMQ_RESULT_REJECTED, c->error);
         return;
     }
     if (code == TMQ_ERR_COMMAND && tmq_cattach_on_refusal(&c->att)) {
@@ -625,10 +629,11 @@ static int64_t s_liveness_deadline(const tmq_client_t *c)
 {
     if (!c->welcomed || (tmq_idmap_count(&c->inflight) == 0 && !tmq_cattach_active(&c->att)))
         return INT64_MAX;
-    return tmq_link_last_heard(c->link) + (int64_t)S_BROKER_LIVENESS * c->heartbeat_ms;
+    int64_t heard = atomic_load_explicit(&c->shared.last_heard, memory_order_relaxed);
+    return heard + (int64_t)S_BROKER_LIVENESS * c->heartbeat_ms;
 }
 
-/* Reads every message the broker has for us, without blocking; then resubmits held jobs
+/* Reads every message the actor has for us, without blocking; then resubmits held jobs
  * when due and gives up on a silent broker. */
 /* The end of a named batch's input goes to the broker only once every job of it is there:
  * each SUBMIT answered and none held after "queue full" (a job the broker never took would
@@ -644,13 +649,11 @@ static void s_batch_end(tmq_client_t *c)
 
 static void s_drain(tmq_client_t *c)
 {
-    if (!c->link) return;
-    const char *why = tmq_link_refused(c->link);
-    if (why) s_refused(c, why, strlen(why));
+    if (!c->pipe) return;
     for (;;) {
         tmq_wire_in_t in;
         int err = 0;
-        int rc = tmq_link_recv(c->link, &in, &err);
+        int rc = tmq_wire_recv(c->pipe, false, &in, &err);
         if (rc == 0) break;
         if (rc == 1)
             s_dispatch(c, &in);
@@ -681,25 +684,26 @@ static int s_until(int timeout_ms, int64_t at)
 
 /* A descriptor is ready to read when it has data and also at end of file or in error: a
  * closed pipe reports POLLHUP alone, which zmq_poll shows as ZMQ_POLLERR. */
-static bool s_fd_ready(short revents)
+static bool s_fd_ready(const zmq_pollitem_t *it)
 {
-    return revents & (ZMQ_POLLIN | ZMQ_POLLERR);
+    return it->revents & (ZMQ_POLLIN | ZMQ_POLLERR);
 }
 
 /* Waits up to timeout_ms (-1 forever; shortened to the next resubmission time and the
- * broker's liveness deadline) for the broker, then drains it. extra_fd >= 0 is polled too;
+ * broker's liveness deadline) for the actor, then drains it. extra_fd >= 0 is polled too;
  * returns its readiness as 2, or 0, or -1 when a signal interrupted the wait. */
 static int s_pump(tmq_client_t *c, int timeout_ms, int extra_fd)
 {
-    if (!c->link) return -1;
+    if (!c->pipe) return -1;
     if (!tmq_csession_waiting(&c->sess))
         timeout_ms = s_until(timeout_ms, tmq_acks_retry_at(&c->acks));
     timeout_ms = s_until(timeout_ms, s_liveness_deadline(c));
     timeout_ms = s_until(timeout_ms, tmq_csession_deadline(&c->sess));
-    short extra = 0;
-    if (tmq_link_wait(c->link, timeout_ms, extra_fd, &extra) < 0) return -1;
+    zmq_pollitem_t items[2] = {{c->pipe, 0, ZMQ_POLLIN, 0}, {NULL, extra_fd, ZMQ_POLLIN, 0}};
+    int rc = zmq_poll(items, extra_fd >= 0 ? 2 : 1, timeout_ms);
+    if (rc < 0) return errno == EINTR ? -1 : 0;
     s_drain(c);
-    return s_fd_ready(extra) ? 2 : 0;
+    return extra_fd >= 0 && s_fd_ready(&items[1]) ? 2 : 0;
 }
 
 /* Milliseconds left until deadline (timeout -1: forever). */
@@ -765,15 +769,24 @@ static tmq_client_t *s_client_new(const char *endpoint, zcert_t *mine, zcert_t *
         errno = err;
         return NULL;
     }
-    c->link = tmq_link_new(&dealer, &monitor, mine != NULL);
-    if (!c->link) {
+    c->shared.hello = s_hello_body(c, &c->shared.hello_len);
+    tmq_csession_hello_sent(&c->sess, tmq_clock_ms()); /* the actor sends it as it starts */
+    c->shared.dealer = dealer;
+    c->shared.monitor = monitor;
+    c->shared.curve = mine != NULL;
+    atomic_init(&c->shared.last_heard, tmq_clock_ms());
+    c->conn = tmq_actor_new(tmq_conn_actor, &c->shared);
+    if (!c->conn) {
+        free(c->shared.hello); /* NULL when the actor took it */
         tmq_curve_unmonitor(dealer, &monitor);
         zsock_destroy(&dealer);
         free(c);
         return NULL;
     }
+    c->pipe = zsock_resolve(tmq_actor_sock(c->conn));
     c->endpoint = tmq_xstrdup(endpoint);
     c->retries = -1;
+    c->hello_sent = true; /* by the actor, as it starts */
     c->heartbeat_ms = TMQ_PROTO_HEARTBEAT_DEFAULT;
     c->window = S_WINDOW;
     tmq_batch_init(&c->batch);
@@ -783,8 +796,6 @@ static tmq_client_t *s_client_new(const char *endpoint, zcert_t *mine, zcert_t *
     tmq_acks_init(&c->acks);
     tmq_resq_init(&c->results);
     tmq_cattach_init(&c->att);
-    s_send_hello(c);
-    c->hello_sent = true;
     pthread_mutex_lock(&s_live_lock);
     tmq_list_push_back(&s_live, &c->live);
     pthread_mutex_unlock(&s_live_lock);
@@ -824,12 +835,14 @@ tmq_client_t *tmq_client_new_curve(const char *endpoint, const char *cert_file,
     return c;
 }
 
-/* Says BYE and closes the link, whose DEALER lingers to deliver it. */
+/* Says BYE and stops the actor. BYE goes through the pipe ahead of $TERM; the actor's
+ * DEALER lingers to deliver it. */
 static void s_stop_conn(tmq_client_t *c)
 {
-    if (!c->link) return;
+    if (!c->conn) return;
     s_send_empty(c, TMQ_CMD_BYE);
-    tmq_link_destroy(&c->link);
+    tmq_actor_destroy(&c->conn);
+    c->pipe = NULL;
 }
 
 void tmq_client_destroy(tmq_client_t **cp)
@@ -837,7 +850,7 @@ void tmq_client_destroy(tmq_client_t **cp)
     if (!cp || !*cp) return;
     tmq_client_t *c = *cp;
     *cp = NULL;
-    /* Off the list under the lock, stopped outside it: closing joins the link's thread,
+    /* Off the list under the lock, stopped outside it: stopping joins the actor's thread,
      * which must not hold up other clients' new/destroy (nor exit). Once off the list the
      * exit handler no longer touches c, so only this thread stops it. */
     pthread_mutex_lock(&s_live_lock);
@@ -845,7 +858,7 @@ void tmq_client_destroy(tmq_client_t **cp)
     pthread_mutex_unlock(&s_live_lock);
     /* every job of an ended batch has its result (so the broker took each): its last ACK
        may still be on the way, the end need not wait for it */
-    if (c->batch_end && !c->batch_end_sent && c->link && tmq_idmap_count(&c->inflight) == 0 &&
+    if (c->batch_end && !c->batch_end_sent && c->conn && tmq_idmap_count(&c->inflight) == 0 &&
         !tmq_acks_held(&c->acks)) {
         c->batch_end_sent = true;
         s_send_submit_ex(c, true);
@@ -923,7 +936,7 @@ void tmq_client_set_broker_loss_timeout(tmq_client_t *c, uint32_t ms)
     if (!c || c->sess.loss_timeout_ms == ms) return;
     c->sess.loss_timeout_ms = ms;
     /* The broker learns it as our session's linger_ms from HELLO: say it again. */
-    if (c->link) s_send_hello(c);
+    if (c->conn) s_send_hello(c);
 }
 
 bool tmq_client_journaled(const tmq_client_t *c)
@@ -1081,7 +1094,7 @@ int tmq_wait(tmq_client_t *c, int fd, int timeout_ms)
         if (ready) {
             /* A result is ready: only look at fd, do not wait for it. */
             zmq_pollitem_t it = {NULL, fd, ZMQ_POLLIN, 0};
-            if (fd >= 0 && zmq_poll(&it, 1, 0) > 0 && s_fd_ready(it.revents)) ready |= TMQ_WAIT_FD;
+            if (fd >= 0 && zmq_poll(&it, 1, 0) > 0 && s_fd_ready(&it)) ready |= TMQ_WAIT_FD;
             return ready;
         }
         int left = s_left(timeout_ms, deadline);

@@ -170,7 +170,32 @@ int tmq_wire_send_error(void *sock, const void *rid, size_t rid_len, int code, c
     return tmq_wire_send(sock, rid, rid_len, TMQ_CMD_ERROR, &body, len);
 }
 
-/* ---- whole messages as frames ---- */
+/* ---- relaying ---- */
+
+int tmq_wire_frames_recv(void *sock, tmq_wire_frames_t *fr)
+{
+    void *h = s_handle(sock);
+    zmq_msg_init(&fr->f[0]);
+    zmq_msg_init(&fr->f[1]);
+    if (zmq_msg_recv(&fr->f[0], h, ZMQ_DONTWAIT) < 0) {
+        tmq_wire_frames_close(fr);
+        return 0;
+    }
+    fr->n = 1;
+    if (!zmq_msg_more(&fr->f[0])) return 1;
+    /* the rest of a message is already here once its first frame is */
+    if (zmq_msg_recv(&fr->f[1], h, 0) < 0) return 1;
+    fr->n = 2;
+    bool more = zmq_msg_more(&fr->f[1]);
+    while (more) { /* frames beyond two: counted and dropped */
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        more = zmq_msg_recv(&extra, h, 0) >= 0 && zmq_msg_more(&extra);
+        fr->n++;
+        zmq_msg_close(&extra);
+    }
+    return 1;
+}
 
 int tmq_wire_frames_send(void *sock, tmq_wire_frames_t *fr)
 {
@@ -185,24 +210,22 @@ int tmq_wire_frames_send(void *sock, tmq_wire_frames_t *fr)
     return 0;
 }
 
-void tmq_wire_frames_make(tmq_wire_frames_t *fr, tmq_cmd_t cmd, void **body_p, size_t len)
-{
-    zmq_msg_init_size(&fr->f[0], TMQ_PROTO_HDR_LEN);
-    tmq_proto_header(zmq_msg_data(&fr->f[0]), cmd);
-    zmq_msg_init_data(&fr->f[1], *body_p, len, s_free, NULL);
-    *body_p = NULL;
-}
-
 void tmq_wire_frames_move(tmq_wire_frames_t *dst, tmq_wire_frames_t *src)
 {
     for (int i = 0; i < 2; i++) {
         zmq_msg_init(&dst->f[i]);
         zmq_msg_move(&dst->f[i], &src->f[i]);
     }
+    dst->n = src->n;
 }
 
 void tmq_wire_frames_close(tmq_wire_frames_t *fr)
 {
     zmq_msg_close(&fr->f[0]);
     zmq_msg_close(&fr->f[1]);
+}
+
+int tmq_wire_frames_cmd(const tmq_wire_frames_t *fr)
+{
+    return s_header_cmd(&fr->f[0]);
 }

@@ -58,21 +58,26 @@ int tmq_wire_send_empty(void *sock, const void *rid, size_t rid_len, tmq_cmd_t c
 /* Sends an ERROR {code, reason}. */
 int tmq_wire_send_error(void *sock, const void *rid, size_t rid_len, int code, const char *reason);
 
-/* ---- whole messages as frames, kept until the socket takes them (the client's link) ---- */
+/* ---- relaying whole messages without decoding them (the client's link actor) ---- */
 
-/* A message as its frames: header and body, moved, never copied. */
+/* A message as its frames: header and body, moved between sockets, never copied. */
 typedef struct {
     zmq_msg_t f[2];
+    int n; /* frames the message had (only the first two are kept) */
 } tmq_wire_frames_t;
 
+/* Receives one whole message without blocking into fr (frames beyond two are read and
+ * dropped; fr->n still counts them). Returns 1, or 0 when nothing is pending. Close with
+ * tmq_wire_frames_close unless it was sent. */
+int tmq_wire_frames_recv(void *sock, tmq_wire_frames_t *fr);
 /* Sends the two frames without blocking: 0 when sent (the frames are consumed), -1 with
  * errno EAGAIN when the socket would block (fr untouched, try again later); any other failure
  * closes the frames and returns 0 (the message is dropped: nothing can be retried). */
 int tmq_wire_frames_send(void *sock, tmq_wire_frames_t *fr);
-/* A message to send: header for cmd, body the malloc'd *body_p (taken, nulled). */
-void tmq_wire_frames_make(tmq_wire_frames_t *fr, tmq_cmd_t cmd, void **body_p, size_t len);
 /* Moves src into dst (dst uninitialized; src left empty but still to be closed). */
 void tmq_wire_frames_move(tmq_wire_frames_t *dst, tmq_wire_frames_t *src);
 void tmq_wire_frames_close(tmq_wire_frames_t *fr);
+/* The command the header frame names, or 0 when it is not a valid header. */
+int tmq_wire_frames_cmd(const tmq_wire_frames_t *fr);
 
 #endif

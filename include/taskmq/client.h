@@ -9,7 +9,7 @@
  * takes ownership and nulls the caller's pointer; const char * / const void * returns are
  * borrowed and live as long as their owner. A program may return from main or call exit()
  * without tmq_client_destroy: at exit the library says BYE for each live client and stops
- * its heartbeat thread before czmq tears down, so the process exits with its own status.
+ * its background thread before czmq tears down, so the process exits with its own status.
  * That is safe only while no other thread is inside a call on that client (tmq_next,
  * tmq_wait, tmq_submit, ...): exit() stops the client under the thread still using it, which
  * can crash. Have such threads leave the library first (wait with a timeout and check a
