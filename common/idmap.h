@@ -1,11 +1,12 @@
-/* common/idmap.h — the one integer-id hash of taskmq: uint64 ids to pointers.
+/* common/idmap.h — the integer-id hash of taskmq: uint64 ids to pointers.
  *
  * Open addressing with linear probing and backward-shift deletion (no tombstones, so probes
  * stay short under churn), Fibonacci hashing (consecutive ids, the common case, spread
  * evenly), power-of-two capacity kept at most half full; it grows and never shrinks.
  * UINT64_MAX marks an empty slot and cannot be stored. Values are borrowed pointers (NULL is
- * a value like any other: use tmq_idmap_has to tell it from absence). The broker's job table
- * and the client library's set of jobs in flight are this map.
+ * a value like any other: use tmq_idmap_has to tell it from absence). The client library's
+ * set of jobs in flight is this map; the broker's job table keeps the same scheme with 4-byte
+ * slots of its own (broker/jobtab.c says why).
  */
 #ifndef TMQ_IDMAP_H
 #define TMQ_IDMAP_H
